@@ -1,0 +1,76 @@
+package migrations_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/breachnotify/breachnotify/migrations"
+	"github.com/breachnotify/breachnotify/migrations/testdb"
+)
+
+// TestMigrateCreatesAndIsIdempotent runs the real path on an empty database:
+// EnsureDatabase creates it, Migrate fills it, a second run changes nothing.
+func TestMigrateCreatesAndIsIdempotent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	admin, err := pgx.ParseConfig(testdb.ServerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	name := "bn_migrate_test_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	u, _ := url.Parse(testdb.ServerURL())
+	u.Path = "/" + name
+	dbURL := u.String()
+	created, err := migrations.EnsureDatabase(ctx, dbURL)
+	if err != nil || !created {
+		t.Fatalf("EnsureDatabase = %v, %v; want created", created, err)
+	}
+	if created, err := migrations.EnsureDatabase(ctx, dbURL); err != nil || created {
+		t.Fatalf("second EnsureDatabase = %v, %v; want nothing to do", created, err)
+	}
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := migrations.Check(ctx, pool); !errors.Is(err, migrations.ErrOutdated) {
+		t.Fatalf("Check on an empty database = %v, want ErrOutdated", err)
+	}
+	res, err := migrations.Migrate(ctx, pool)
+	if err != nil || len(res.Applied) == 0 || len(res.RiverApplied) == 0 {
+		t.Fatalf("Migrate = %+v, %v", res, err)
+	}
+	if err := migrations.Check(ctx, pool); err != nil {
+		t.Fatalf("Check after Migrate = %v", err)
+	}
+	again, err := migrations.Migrate(ctx, pool)
+	if err != nil || len(again.Applied) != 0 || len(again.RiverApplied) != 0 {
+		t.Fatalf("second Migrate = %+v, %v; want nothing applied", again, err)
+	}
+}
+
+func TestMigrationFilesAreNumbered(t *testing.T) {
+	t.Parallel()
+	ms, err := migrations.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range ms {
+		if m.Version != i+1 {
+			t.Errorf("migration %s has version %d, want %d (no gaps)", m.Name, m.Version, i+1)
+		}
+	}
+}
