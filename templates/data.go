@@ -1,0 +1,117 @@
+package templates
+
+import "time"
+
+// Data is everything a template may refer to. A template that names any
+// other field is refused when it is compiled.
+type Data struct {
+	Incident     Incident
+	Organization Organization
+	Contact      Contact
+	Notice       Notice
+	Sender       Sender
+	Links        Links
+}
+
+// Incident is the breach the message is about.
+type Incident struct {
+	Title   string
+	Summary string
+	Slug    string
+}
+
+// Organization is the recipient's organization.
+type Organization struct {
+	Name string
+	Ref  string
+}
+
+// Contact is the recipient.
+type Contact struct {
+	Name  string
+	Email string
+	Role  string
+}
+
+// Notice is what the organization is told in this message.
+type Notice struct {
+	Kind string
+	// Reference is the code the recipient can check on the verify page.
+	Reference string
+	// ItemCount counts every exposure item the notice covers.
+	ItemCount int
+	// Kinds counts the items by kind (email, file, credential, other).
+	Kinds []KindCount
+	// SecretTypes lists the kinds of secret found in the items, such as
+	// password or api_key: each is something to rotate.
+	SecretTypes []string
+	// Items lists the first items (at most ItemsShown); MoreItems counts the rest.
+	Items     []Item
+	MoreItems int
+	// SentAt is when the notice was first sent (for reminders).
+	SentAt time.Time
+}
+
+// KindCount is the number of exposed items of one kind.
+type KindCount struct {
+	Kind  string
+	Count int
+}
+
+// Item is one exposed item as shown in a message.
+type Item struct {
+	Ref         string
+	Kind        string
+	Subject     string
+	OccurredAt  *time.Time
+	SecretTypes []string
+}
+
+// Sender is who the message comes from.
+type Sender struct {
+	Name    string
+	Address string
+}
+
+// Links are the URLs a message may carry; all are on the public URL.
+type Links struct {
+	// Ack acknowledges this notice (per delivery).
+	Ack string
+	// Portal is the customer portal, for contacts with portal access; empty otherwise.
+	Portal string
+	// Verify is the page where a reference code can be checked.
+	Verify string
+}
+
+// ItemsShown is how many items a message lists; the rest are counted and
+// are available in the portal.
+const ItemsShown = 20
+
+// SampleData is a plausible Data used to validate templates and preview them.
+func SampleData() *Data {
+	occurred := time.Date(2024, 1, 5, 14, 22, 0, 0, time.UTC)
+	return &Data{
+		Incident:     Incident{Title: "Unauthorized access to corporate email", Summary: "An attacker read a subset of our corporate mailboxes.", Slug: "mail-2024"},
+		Organization: Organization{Name: "Contoso Ltd", Ref: "contoso"},
+		Contact:      Contact{Name: "Contoso SOC", Email: "soc@contoso.example", Role: "security"},
+		Notice: Notice{
+			Kind:        "initial",
+			Reference:   "BN-7K3Q-9XW2-M4TD",
+			ItemCount:   3,
+			Kinds:       []KindCount{{Kind: "email", Count: 2}, {Kind: "file", Count: 1}},
+			SecretTypes: []string{"client_secret"},
+			Items: []Item{
+				{Ref: "MSG-100001", Kind: "email", Subject: "Tenant migration plan", OccurredAt: &occurred},
+				{Ref: "MSG-100002", Kind: "email", Subject: "Re: service principal rotation", OccurredAt: &occurred, SecretTypes: []string{"client_secret"}},
+				{Ref: "FILE-1", Kind: "file", Subject: "export-config.json"},
+			},
+			SentAt: occurred,
+		},
+		Sender: Sender{Name: "Security Notices", Address: "security-notice@notify.example"},
+		Links: Links{
+			Ack:    "https://notify.example/ack/SAMPLE",
+			Portal: "https://notify.example/portal",
+			Verify: "https://notify.example/verify",
+		},
+	}
+}

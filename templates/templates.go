@@ -1,0 +1,229 @@
+// Package templates renders notice emails. A template is an immutable version
+// of a subject, a plain-text body and an HTML body for one kind of message
+// and one locale. Templates are parsed once per version; rendering takes a
+// Data value, so a reference to a field that does not exist is an error, not
+// an empty string. HTML goes through html/template, so recipient data is
+// always escaped.
+package templates
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"path"
+	"regexp"
+	"strings"
+	"sync"
+	texttemplate "text/template"
+	"time"
+)
+
+// Kind is what a message is for.
+type Kind string
+
+// The template kinds.
+const (
+	KindInitial    Kind = "initial"
+	KindFollowUp   Kind = "follow_up"
+	KindReminder   Kind = "reminder"
+	KindEscalation Kind = "escalation"
+	KindPortalLink Kind = "portal_link"
+)
+
+// DefaultLocale is used when a contact's locale has no template.
+const DefaultLocale = "en"
+
+//go:embed defaults
+var defaultFiles embed.FS
+
+// Source is the text of one template version.
+type Source struct {
+	Subject string `json:"subject"`
+	Text    string `json:"text"`
+	HTML    string `json:"html"`
+}
+
+// Rendered is one message's rendered parts.
+type Rendered struct {
+	Subject string
+	Text    string
+	HTML    string
+}
+
+// Template is a compiled template version, safe for concurrent use.
+type Template struct {
+	Kind    Kind
+	Locale  string
+	Version string
+	subject *texttemplate.Template
+	text    *texttemplate.Template
+	html    *htmltemplate.Template
+}
+
+var funcs = map[string]any{
+	"date": func(t time.Time) string { return t.UTC().Format("2 January 2006") },
+	"datetime": func(t time.Time) string {
+		return t.UTC().Format("2 January 2006 15:04 UTC")
+	},
+	"join": strings.Join,
+	"plural": func(n int, one, many string) string {
+		if n == 1 {
+			return one
+		}
+		return many
+	},
+}
+
+// Compile parses src and checks it by rendering it against SampleData, so a
+// template that names a field Data does not have is refused with that field.
+func Compile(kind Kind, locale string, src Source) (*Template, error) {
+	t := &Template{Kind: kind, Locale: locale, Version: VersionOf(src)}
+	var err error
+	if t.subject, err = texttemplate.New("subject").Funcs(funcs).Option("missingkey=error").Parse(src.Subject); err != nil {
+		return nil, fmt.Errorf("subject: %w", err)
+	}
+	if t.text, err = texttemplate.New("text").Funcs(funcs).Option("missingkey=error").Parse(src.Text); err != nil {
+		return nil, fmt.Errorf("text: %w", err)
+	}
+	if t.html, err = htmltemplate.New("html").Funcs(funcs).Option("missingkey=error").Parse(src.HTML); err != nil {
+		return nil, fmt.Errorf("html: %w", err)
+	}
+	if _, err := t.Render(SampleData()); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// VersionOf names a template version by its content, so the same text is
+// always the same version and the proof-of-notification report can tell
+// exactly which text was used.
+func VersionOf(src Source) string {
+	h := sha256.New()
+	for _, part := range []string{src.Subject, src.Text, src.HTML} {
+		fmt.Fprintf(h, "%d:%s", len(part), part)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// UnknownFieldError reports a template that refers to a field Data lacks.
+type UnknownFieldError struct {
+	Part  string
+	Field string
+}
+
+func (e *UnknownFieldError) Error() string {
+	return fmt.Sprintf("%s: unknown field %q", e.Part, e.Field)
+}
+
+var unknownField = regexp.MustCompile(`can't evaluate field (\w+)|map has no entry for key "([^"]+)"`)
+
+// Render executes the three parts. A failure names the part and, when the
+// cause is an unknown field, returns an *UnknownFieldError.
+func (t *Template) Render(d *Data) (Rendered, error) {
+	var out Rendered
+	var buf bytes.Buffer
+	run := func(part string, exec func() error) (string, error) {
+		buf.Reset()
+		if err := exec(); err != nil {
+			if m := unknownField.FindStringSubmatch(err.Error()); m != nil {
+				return "", &UnknownFieldError{Part: part, Field: m[1] + m[2]}
+			}
+			return "", fmt.Errorf("%s: %w", part, err)
+		}
+		return buf.String(), nil
+	}
+	var err error
+	if out.Subject, err = run("subject", func() error { return t.subject.Execute(&buf, d) }); err != nil {
+		return out, err
+	}
+	// A subject is one line; recipient data must not be able to add headers.
+	out.Subject = strings.Join(strings.Fields(out.Subject), " ")
+	if out.Subject == "" {
+		return out, errors.New("subject: renders empty")
+	}
+	if out.Text, err = run("text", func() error { return t.text.Execute(&buf, d) }); err != nil {
+		return out, err
+	}
+	if out.HTML, err = run("html", func() error { return t.html.Execute(&buf, d) }); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// Set holds the compiled templates in use, keyed by kind and locale.
+type Set struct {
+	mu        sync.RWMutex
+	templates map[string]*Template
+}
+
+// Defaults compiles the templates shipped with the binary.
+func Defaults() (*Set, error) {
+	s := &Set{templates: map[string]*Template{}}
+	locales, err := fs.ReadDir(defaultFiles, "defaults")
+	if err != nil {
+		return nil, err
+	}
+	for _, loc := range locales {
+		files, err := fs.Glob(defaultFiles, path.Join("defaults", loc.Name(), "*.subject.tmpl"))
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			kind := Kind(strings.TrimSuffix(path.Base(f), ".subject.tmpl"))
+			src, err := DefaultSource(kind, loc.Name())
+			if err != nil {
+				return nil, err
+			}
+			t, err := Compile(kind, loc.Name(), src)
+			if err != nil {
+				return nil, fmt.Errorf("default template %s/%s: %w", loc.Name(), kind, err)
+			}
+			s.Put(t)
+		}
+	}
+	return s, nil
+}
+
+// DefaultSource returns the shipped text of a template.
+func DefaultSource(kind Kind, locale string) (Source, error) {
+	read := func(ext string) (string, error) {
+		b, err := defaultFiles.ReadFile(path.Join("defaults", locale, string(kind)+ext))
+		return string(b), err
+	}
+	var src Source
+	var err error
+	if src.Subject, err = read(".subject.tmpl"); err != nil {
+		return src, err
+	}
+	if src.Text, err = read(".txt.tmpl"); err != nil {
+		return src, err
+	}
+	src.HTML, err = read(".html.tmpl")
+	return src, err
+}
+
+// Put makes t the template in use for its kind and locale.
+func (s *Set) Put(t *Template) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.templates[string(t.Kind)+"/"+t.Locale] = t
+}
+
+// Lookup returns the template for kind in locale, falling back to the base
+// language (de-CH → de) and then to English.
+func (s *Set) Lookup(kind Kind, locale string) (*Template, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	base, _, _ := strings.Cut(locale, "-")
+	for _, l := range []string{locale, base, DefaultLocale} {
+		if t, ok := s.templates[string(kind)+"/"+l]; ok {
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("no %s template", kind)
+}
