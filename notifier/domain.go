@@ -1,0 +1,224 @@
+// Package notifier is breachnotify's domain: incidents, organizations and
+// their contacts, exposure items, waves of notices and their deliveries, and
+// the use cases that move them (import, plan, launch, deliver). It declares
+// the small interfaces it needs (Store, Sender, JobCompleter) and imports no
+// adapter; the store, SMTP, HTTP and queue packages implement or drive it.
+package notifier
+
+import (
+	"slices"
+	"time"
+)
+
+// Role is what an API key may do: viewer reads, operator also runs
+// campaigns, admin also manages keys, templates and policy.
+type Role string
+
+// The roles, from least to most privileged.
+const (
+	RoleViewer   Role = "viewer"
+	RoleOperator Role = "operator"
+	RoleAdmin    Role = "admin"
+)
+
+var roleRank = map[Role]int{RoleViewer: 1, RoleOperator: 2, RoleAdmin: 3}
+
+// Valid reports whether r is one of the roles.
+func (r Role) Valid() bool { return roleRank[r] > 0 }
+
+// Allows reports whether a key with role r may do what needs role need.
+func (r Role) Allows(need Role) bool { return roleRank[r] >= roleRank[need] && roleRank[need] > 0 }
+
+// Actor is the authenticated caller of a use case: an API key.
+type Actor struct {
+	KeyID int64
+	Name  string
+	Role  Role
+}
+
+// APIKey describes a key without its secret.
+type APIKey struct {
+	ID         int64      `json:"id"`
+	Name       string     `json:"name"`
+	Role       Role       `json:"role"`
+	Prefix     string     `json:"prefix"`
+	CreatedAt  time.Time  `json:"created_at"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+}
+
+// Incident is one breach being notified.
+type Incident struct {
+	ID        int64     `json:"id"`
+	Slug      string    `json:"slug"`
+	Title     string    `json:"title"`
+	Summary   string    `json:"summary"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// NewIncident is what creating an incident takes.
+type NewIncident struct {
+	Slug    string `json:"slug"`
+	Title   string `json:"title"`
+	Summary string `json:"summary"`
+}
+
+// Contact roles.
+const (
+	ContactSecurity  = "security"
+	ContactTechnical = "technical"
+	ContactLegal     = "legal"
+	ContactExecutive = "executive"
+)
+
+// Contact statuses: only active contacts are sent to.
+const (
+	ContactActive     = "active"
+	ContactBounced    = "bounced"
+	ContactSuppressed = "suppressed"
+)
+
+// Exposure item kinds.
+var ItemKinds = []string{"email", "file", "credential", "other"}
+
+// WaveKind is what a wave sends.
+type WaveKind string
+
+// The wave kinds.
+const (
+	WaveInitial  WaveKind = "initial"
+	WaveFollowUp WaveKind = "follow_up"
+)
+
+// WaveStatus is where a wave is in its life.
+type WaveStatus string
+
+// The wave statuses.
+const (
+	WavePlanned   WaveStatus = "planned"
+	WaveApproved  WaveStatus = "approved"
+	WaveRunning   WaveStatus = "running"
+	WavePaused    WaveStatus = "paused"
+	WaveCompleted WaveStatus = "completed"
+	WaveCancelled WaveStatus = "cancelled"
+)
+
+// DeliveryStatus is where one notice to one contact is.
+type DeliveryStatus string
+
+// The delivery statuses. Sent, failed, bounced and suppressed are final.
+const (
+	DeliveryQueued     DeliveryStatus = "queued"
+	DeliverySending    DeliveryStatus = "sending"
+	DeliverySent       DeliveryStatus = "sent"
+	DeliveryDeferred   DeliveryStatus = "deferred"
+	DeliveryFailed     DeliveryStatus = "failed"
+	DeliveryBounced    DeliveryStatus = "bounced"
+	DeliverySuppressed DeliveryStatus = "suppressed"
+)
+
+// DeliveryStatuses lists every delivery status, in lifecycle order.
+var DeliveryStatuses = []DeliveryStatus{
+	DeliveryQueued, DeliverySending, DeliverySent, DeliveryDeferred,
+	DeliveryFailed, DeliveryBounced, DeliverySuppressed,
+}
+
+// Final reports whether nothing more will be sent for a delivery in s.
+func (s DeliveryStatus) Final() bool {
+	return slices.Contains([]DeliveryStatus{DeliverySent, DeliveryFailed, DeliveryBounced, DeliverySuppressed}, s)
+}
+
+// WavePlan is what planning a wave reports: the wave row and its targets.
+type WavePlan struct {
+	ID         int64      `json:"id"`
+	IncidentID int64      `json:"incident_id"`
+	Kind       WaveKind   `json:"kind"`
+	Status     WaveStatus `json:"status"`
+	Notices    int        `json:"notices"`
+	Deliveries int        `json:"deliveries"`
+}
+
+// Wave is a wave's state with its delivery counts by status.
+type Wave struct {
+	ID          int64                  `json:"id"`
+	IncidentID  int64                  `json:"incident_id"`
+	Kind        WaveKind               `json:"kind"`
+	Status      WaveStatus             `json:"status"`
+	Deliveries  map[DeliveryStatus]int `json:"deliveries"`
+	Notices     WaveNotices            `json:"notices"`
+	CreatedAt   time.Time              `json:"created_at"`
+	LaunchedAt  *time.Time             `json:"launched_at,omitempty"`
+	CompletedAt *time.Time             `json:"completed_at,omitempty"`
+}
+
+// WaveNotices counts a wave's notices.
+type WaveNotices struct {
+	Total int `json:"total"`
+}
+
+// OrgImportResult counts what an organizations import changed.
+type OrgImportResult struct {
+	Organizations UpsertCounts `json:"organizations"`
+	Contacts      UpsertCounts `json:"contacts"`
+}
+
+// UpsertCounts counts rows created and rows whose values changed; rows that
+// were already identical count as neither.
+type UpsertCounts struct {
+	Created int `json:"created"`
+	Updated int `json:"updated"`
+}
+
+// ExposureImportResult is what importing an exposure batch reports.
+type ExposureImportResult struct {
+	BatchID        int64 `json:"batch_id"`
+	ItemsNew       int   `json:"items_new"`
+	ItemsDuplicate int   `json:"items_duplicate"`
+	// Organizations counts the distinct organizations the batch names.
+	Organizations int `json:"organizations"`
+}
+
+// CapturedMessage is one message received by the embedded capture mailbox.
+type CapturedMessage struct {
+	ID         int64     `json:"id"`
+	MailFrom   string    `json:"mail_from"`
+	Recipients []string  `json:"recipients"`
+	Subject    string    `json:"subject"`
+	MessageID  string    `json:"message_id"`
+	ReceivedAt time.Time `json:"received_at"`
+	Raw        []byte    `json:"-"`
+}
+
+// Delivery is one notice to one contact, as recorded.
+type Delivery struct {
+	ID              int64          `json:"id"`
+	NoticeID        int64          `json:"notice_id"`
+	WaveID          int64          `json:"wave_id"`
+	ContactID       int64          `json:"contact_id"`
+	Recipient       string         `json:"recipient"`
+	Status          DeliveryStatus `json:"status"`
+	MessageID       string         `json:"message_id"`
+	Reference       string         `json:"reference"`
+	TemplateVersion string         `json:"template_version"`
+	// MessageSHA256 is the hex SHA-256 of the exact bytes the relay accepted.
+	MessageSHA256  string     `json:"message_sha256"`
+	Attempts       int        `json:"attempts"`
+	SMTPCode       *int       `json:"smtp_code"`
+	SMTPReply      string     `json:"smtp_reply"`
+	QueuedAt       time.Time  `json:"queued_at"`
+	FirstAttemptAt *time.Time `json:"first_attempt_at"`
+	LastAttemptAt  *time.Time `json:"last_attempt_at"`
+	SentAt         *time.Time `json:"sent_at"`
+	FinishedAt     *time.Time `json:"finished_at"`
+}
+
+// DeliveryEvent is one entry of a delivery's timeline.
+type DeliveryEvent struct {
+	ID           int64     `json:"id"`
+	DeliveryID   int64     `json:"delivery_id"`
+	Type         string    `json:"type"`
+	SMTPCode     *int      `json:"smtp_code"`
+	EnhancedCode string    `json:"enhanced_code"`
+	Detail       string    `json:"detail"`
+	At           time.Time `json:"at"`
+}

@@ -1,0 +1,224 @@
+package notifier_test
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"unicode"
+
+	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/sampledata"
+)
+
+const orgHeader = "org_ref,org_name,domain,contact_email,contact_name,role,portal_access,locale\n"
+
+func rowErrors(t *testing.T, err error) []notifier.RowError {
+	t.Helper()
+	var e *notifier.Error
+	if !errors.As(err, &e) || e.Code != notifier.CodeInvalid {
+		t.Fatalf("err = %v, want an invalid-input error", err)
+	}
+	rows, _ := e.Details.([]notifier.RowError)
+	return rows
+}
+
+func TestParseOrganizationsSample(t *testing.T) {
+	t.Parallel()
+	rows, err := notifier.ParseOrganizations(bytes.NewReader(sampledata.File(sampledata.Organizations)), notifier.FormatCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 13 {
+		t.Fatalf("%d rows, want 13", len(rows))
+	}
+	r := rows[6]
+	if r.OrgRef != "northwind" || r.Name != "O'Brien, Maeve" || r.Role != "legal" || r.PortalAccess || r.Line != 8 {
+		t.Errorf("row 7 = %+v", r)
+	}
+}
+
+func TestParseOrganizationsRejects(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		input string
+		want  []notifier.RowError // line and field; message only checked non-empty
+	}{
+		{"empty file", "", []notifier.RowError{{Line: 1}}},
+		{"unknown column", "org_ref,org_name,contact_email,shoe_size\n", []notifier.RowError{{Line: 1, Field: "shoe_size"}}},
+		{"missing column", "org_ref,contact_email\n", []notifier.RowError{{Line: 1, Field: "org_name"}}},
+		{"invalid email", orgHeader + "a,A,a.example,nope,,security,,en\n", []notifier.RowError{{Line: 2, Field: "contact_email"}}},
+		{"display name is not an address", orgHeader + "a,A,,Bob <bob@a.example>,,,,\n", []notifier.RowError{{Line: 2, Field: "contact_email"}}},
+		{"duplicate email ignoring case", orgHeader + "a,A,,x@a.example,,,,\na,A,,X@A.example,,,,\n", []notifier.RowError{{Line: 3, Field: "contact_email"}}},
+		{"unknown role", orgHeader + "a,A,,x@a.example,,boss,,\n", []notifier.RowError{{Line: 2, Field: "role"}}},
+		{"carriage return", orgHeader + "a,\"A\rB\",,x@a.example,,,,\n", []notifier.RowError{{Line: 2, Field: "org_name"}}},
+		{"line feed in quoted field", orgHeader + "a,A,,x@a.example,\"Bob\nEvil\",,,\n", []notifier.RowError{{Line: 2, Field: "contact_name"}}},
+		{"bidi override", orgHeader + "a,A,,x@a.example,\"gpj\u202Eexe\",,,\n", []notifier.RowError{{Line: 2, Field: "contact_name"}}},
+		{"over-long name", orgHeader + "a," + strings.Repeat("n", 201) + ",,x@a.example,,,,\n", []notifier.RowError{{Line: 2, Field: "org_name"}}},
+		{"bad domain", orgHeader + "a,A,not a domain,x@a.example,,,,\n", []notifier.RowError{{Line: 2, Field: "domain"}}},
+		{"bad locale", orgHeader + "a,A,,x@a.example,,,,english\n", []notifier.RowError{{Line: 2, Field: "locale"}}},
+		{"bad boolean", orgHeader + "a,A,,x@a.example,,,perhaps,\n", []notifier.RowError{{Line: 2, Field: "portal_access"}}},
+		{"org name differs", orgHeader + "a,A,,x@a.example,,,,\na,B,,y@a.example,,,,\n", []notifier.RowError{{Line: 3, Field: "org_name"}}},
+		{"wrong field count", orgHeader + "a,A,,x@a.example\n", []notifier.RowError{{Line: 2}}},
+		{"every bad row listed", orgHeader + "a,A,,bad1,,,,\nb,B,,ok@b.example,,,,\nc,C,,bad2,,,,\n",
+			[]notifier.RowError{{Line: 2, Field: "contact_email"}, {Line: 4, Field: "contact_email"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := notifier.ParseOrganizations(strings.NewReader(c.input), notifier.FormatCSV)
+			got := rowErrors(t, err)
+			if len(got) != len(c.want) {
+				t.Fatalf("got %v, want %d problems", got, len(c.want))
+			}
+			for i, w := range c.want {
+				if got[i].Line != w.Line || got[i].Field != w.Field || got[i].Message == "" {
+					t.Errorf("problem %d = %+v, want line %d field %q", i, got[i], w.Line, w.Field)
+				}
+			}
+		})
+	}
+}
+
+func TestParseOrganizationsNDJSON(t *testing.T) {
+	t.Parallel()
+	in := `{"org_ref":"a","org_name":"A","contact_email":"x@a.example","portal_access":true}` + "\n\n" +
+		`{"org_ref":"a","org_name":"A","contact_email":"y@a.example","shoe":"9"}` + "\n" +
+		`not json` + "\n" +
+		`{"org_ref":"b","org_name":"B"}` + "\n"
+	_, err := notifier.ParseOrganizations(strings.NewReader(in), notifier.FormatNDJSON)
+	got := rowErrors(t, err)
+	want := []notifier.RowError{{Line: 3, Field: "shoe"}, {Line: 4}, {Line: 5, Field: "contact_email"}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for i, w := range want {
+		if got[i].Line != w.Line || got[i].Field != w.Field {
+			t.Errorf("problem %d = %+v, want %+v", i, got[i], w)
+		}
+	}
+	rows, err := notifier.ParseOrganizations(strings.NewReader(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","portal_access":true}`), notifier.FormatNDJSON)
+	if err != nil || len(rows) != 1 || !rows[0].PortalAccess || rows[0].Role != "security" || rows[0].Locale != "en" {
+		t.Fatalf("rows = %+v, %v", rows, err)
+	}
+}
+
+func TestParseExposures(t *testing.T) {
+	t.Parallel()
+	rows, err := notifier.ParseExposures(bytes.NewReader(sampledata.File(sampledata.ExposuresBatch1)), notifier.FormatCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 12 || strings.Join(rows[5].SecretTypes, ";") != "sas_token;api_key" || rows[5].OccurredAt == nil {
+		t.Fatalf("rows = %d, row 6 = %+v", len(rows), rows[5])
+	}
+	bad := "org_ref,item_ref,kind,occurred_at,subject,summary,secret_types\n" +
+		"a,1,email,2024-01-01,s,,\n" +
+		"a,2,malware,,s,,\n" +
+		"a,,email,,s,,\n" +
+		"a,4,email,,s,,Pass Word\n"
+	got := rowErrors(t, mustFail(notifier.ParseExposures(strings.NewReader(bad), notifier.FormatCSV)))
+	want := []notifier.RowError{{Line: 2, Field: "occurred_at"}, {Line: 3, Field: "kind"}, {Line: 4, Field: "item_ref"}, {Line: 5, Field: "secret_types"}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for i, w := range want {
+		if got[i].Line != w.Line || got[i].Field != w.Field {
+			t.Errorf("problem %d = %+v, want %+v", i, got[i], w)
+		}
+	}
+	nd := `{"org_ref":"a","item_ref":"1","kind":"credential","secret_types":["password","api_key"],"occurred_at":"2024-01-01T10:00:00+02:00"}`
+	rows, err = notifier.ParseExposures(strings.NewReader(nd), notifier.FormatNDJSON)
+	if err != nil || len(rows) != 1 || len(rows[0].SecretTypes) != 2 || rows[0].OccurredAt.Hour() != 8 {
+		t.Fatalf("rows = %+v, %v", rows, err)
+	}
+}
+
+func mustFail[T any](_ T, err error) error { return err }
+
+// checkRowsClean asserts what every accepted row must satisfy, whatever the input.
+func checkRowsClean(t *testing.T, fields ...string) {
+	t.Helper()
+	for _, f := range fields {
+		if strings.ContainsFunc(f, unicode.IsControl) {
+			t.Fatalf("accepted a field with a control character: %q", f)
+		}
+	}
+}
+
+func checkRejection(t *testing.T, err error) {
+	t.Helper()
+	var e *notifier.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error is not a coded error: %v", err)
+	}
+	if rows, ok := e.Details.([]notifier.RowError); ok {
+		for _, r := range rows {
+			if r.Message == "" || r.Line < 0 {
+				t.Fatalf("row error without line or message: %+v", r)
+			}
+		}
+	}
+}
+
+func FuzzParseOrganizationsCSV(f *testing.F) {
+	f.Add(sampledata.File(sampledata.Organizations))
+	f.Add([]byte(orgHeader + "a,\"A\rB\",,x@a.example,,,,\n"))
+	f.Add([]byte(orgHeader + "a,A,,x@a.example,\"q\"\"uote\",,yes,de-CH\n"))
+	f.Add([]byte("\xef\xbb\xbf" + orgHeader + "a,A,,x@a.example,,,,\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rows, err := notifier.ParseOrganizations(bytes.NewReader(data), notifier.FormatCSV)
+		if err != nil {
+			checkRejection(t, err)
+			return
+		}
+		for _, r := range rows {
+			checkRowsClean(t, r.OrgRef, r.OrgName, r.Domain, r.Email, r.Name, r.Role, r.Locale)
+			if r.OrgRef == "" || r.Email == "" || r.Line < 2 {
+				t.Fatalf("accepted an incomplete row: %+v", r)
+			}
+		}
+	})
+}
+
+func FuzzParseOrganizationsNDJSON(f *testing.F) {
+	f.Add([]byte(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","portal_access":true}`))
+	f.Add([]byte(`{"org_ref":"a","org_name":"A\u0000","contact_email":"x@a.example"}` + "\n" + `[1,2]`))
+	f.Add([]byte(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example"} {"x":1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rows, err := notifier.ParseOrganizations(bytes.NewReader(data), notifier.FormatNDJSON)
+		if err != nil {
+			checkRejection(t, err)
+			return
+		}
+		for _, r := range rows {
+			checkRowsClean(t, r.OrgRef, r.OrgName, r.Domain, r.Email, r.Name, r.Role, r.Locale)
+		}
+	})
+}
+
+func FuzzParseExposures(f *testing.F) {
+	f.Add(sampledata.File(sampledata.ExposuresBatch1), false)
+	f.Add(sampledata.File(sampledata.ExposuresBatch2), false)
+	f.Add([]byte(`{"org_ref":"a","item_ref":"1","kind":"file","secret_types":["x;y"]}`), true)
+	f.Add([]byte(`{"org_ref":"a","item_ref":"1","kind":"file","occurred_at":"0000-01-01T00:00:00Z"}`), true)
+	f.Fuzz(func(t *testing.T, data []byte, ndjson bool) {
+		format := notifier.FormatCSV
+		if ndjson {
+			format = notifier.FormatNDJSON
+		}
+		rows, err := notifier.ParseExposures(bytes.NewReader(data), format)
+		if err != nil {
+			checkRejection(t, err)
+			return
+		}
+		for _, r := range rows {
+			checkRowsClean(t, append([]string{r.OrgRef, r.ItemRef, r.Kind, r.Subject, r.Summary}, r.SecretTypes...)...)
+			for _, s := range r.SecretTypes {
+				if s == "" || strings.Contains(s, ";") {
+					t.Fatalf("bad secret type %q", s)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,248 @@
+package notifier
+
+import (
+	"io"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ContactRow is one valid row of an organizations import: an organization
+// and one of its contacts.
+type ContactRow struct {
+	Line         int
+	OrgRef       string
+	OrgName      string
+	Domain       string
+	Email        string
+	Name         string
+	Role         string
+	PortalAccess bool
+	Locale       string
+}
+
+// ExposureRow is one valid row of an exposure import.
+type ExposureRow struct {
+	Line        int
+	OrgRef      string
+	ItemRef     string
+	Kind        string
+	OccurredAt  *time.Time
+	Subject     string
+	Summary     string
+	SecretTypes []string
+}
+
+var (
+	orgColumns = columnSet{
+		all:      []string{"org_ref", "org_name", "domain", "contact_email", "contact_name", "role", "portal_access", "locale"},
+		required: []string{"org_ref", "org_name", "contact_email"},
+	}
+	exposureColumns = columnSet{
+		all:      []string{"org_ref", "item_ref", "kind", "occurred_at", "subject", "summary", "secret_types"},
+		required: []string{"org_ref", "item_ref", "kind"},
+	}
+
+	refPattern        = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
+	domainPattern     = regexp.MustCompile(`^(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
+	localePattern     = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$`)
+	secretTypePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
+
+	contactRoles = []string{ContactSecurity, ContactTechnical, ContactLegal, ContactExecutive}
+)
+
+// Field limits, in characters.
+const (
+	maxRefLen      = 100
+	maxNameLen     = 200
+	maxEmailLen    = 254
+	maxSubjectLen  = 500
+	maxSummaryLen  = 4000
+	maxSecretTypes = 32
+)
+
+// ParseOrganizations reads an organizations+contacts file (one row per
+// contact). It returns every valid row, or an *Error listing every bad row
+// by line and field; nothing is half-accepted.
+func ParseOrganizations(r io.Reader, format Format) ([]ContactRow, error) {
+	var errs rowErrors
+	recs, err := readRecords(r, format, orgColumns, &errs)
+	if err != nil {
+		return nil, err
+	}
+	type orgSeen struct {
+		line int
+		name string
+	}
+	orgs := map[string]orgSeen{}
+	emails := map[string]int{} // org_ref + lower(email) → line
+	rows := make([]ContactRow, 0, len(recs))
+	for _, rec := range recs {
+		c := fieldCheck{rec: rec, errs: &errs}
+		before := len(errs.list) + errs.dropped
+		row := ContactRow{Line: rec.line}
+		row.OrgRef = c.ref("org_ref")
+		row.OrgName, _ = c.text("org_name", true, maxNameLen)
+		row.Domain = c.domain("domain")
+		row.Email = c.email("contact_email")
+		row.Name, _ = c.text("contact_name", false, maxNameLen)
+		row.Role, _ = c.oneOf("role", ContactSecurity, contactRoles)
+		row.PortalAccess, _ = c.boolean("portal_access")
+		row.Locale = c.locale("locale")
+		if len(errs.list)+errs.dropped > before {
+			continue
+		}
+		if prev, ok := orgs[row.OrgRef]; ok && prev.name != row.OrgName {
+			errs.add(rec.line, "org_name", "%q differs from %q given for org_ref %q on line %d", row.OrgName, prev.name, row.OrgRef, prev.line)
+			continue
+		} else if !ok {
+			orgs[row.OrgRef] = orgSeen{line: rec.line, name: row.OrgName}
+		}
+		key := row.OrgRef + "\x00" + strings.ToLower(row.Email)
+		if prev, ok := emails[key]; ok {
+			errs.add(rec.line, "contact_email", "duplicate: %s is already a contact of %s on line %d", row.Email, row.OrgRef, prev)
+			continue
+		}
+		emails[key] = rec.line
+		rows = append(rows, row)
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, Errorf(CodeInvalid, "the file has no rows")
+	}
+	return rows, nil
+}
+
+// ParseExposures reads an exposure batch file. Like ParseOrganizations it
+// returns every row or an *Error listing every bad one. Whether each org_ref
+// exists is checked by the caller against the database.
+func ParseExposures(r io.Reader, format Format) ([]ExposureRow, error) {
+	var errs rowErrors
+	recs, err := readRecords(r, format, exposureColumns, &errs)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]ExposureRow, 0, len(recs))
+	for _, rec := range recs {
+		c := fieldCheck{rec: rec, errs: &errs}
+		before := len(errs.list) + errs.dropped
+		row := ExposureRow{Line: rec.line}
+		row.OrgRef = c.ref("org_ref")
+		row.ItemRef, _ = c.text("item_ref", true, maxNameLen)
+		row.Kind, _ = c.oneOf("kind", "", ItemKinds)
+		if row.Kind == "" && rec.fields["kind"] == "" {
+			errs.add(rec.line, "kind", "is required (one of %s)", strings.Join(ItemKinds, ", "))
+		}
+		row.OccurredAt = c.timestamp("occurred_at")
+		row.Subject, _ = c.text("subject", false, maxSubjectLen)
+		row.Summary, _ = c.text("summary", false, maxSummaryLen)
+		row.SecretTypes = c.secretTypes("secret_types")
+		if len(errs.list)+errs.dropped > before {
+			continue
+		}
+		rows = append(rows, row)
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, Errorf(CodeInvalid, "the file has no rows")
+	}
+	return rows, nil
+}
+
+func (c fieldCheck) ref(name string) string {
+	v, ok := c.text(name, true, maxRefLen)
+	if ok && !refPattern.MatchString(v) {
+		c.errs.add(c.rec.line, name, "%q must be letters, digits and . _ : - (starting with a letter or digit)", v)
+		return ""
+	}
+	return v
+}
+
+func (c fieldCheck) domain(name string) string {
+	v, ok := c.text(name, false, 253)
+	if ok && v != "" && !domainPattern.MatchString(v) {
+		c.errs.add(c.rec.line, name, "%q is not a domain name", v)
+		return ""
+	}
+	return strings.ToLower(v)
+}
+
+func (c fieldCheck) email(name string) string {
+	v, ok := c.text(name, true, maxEmailLen)
+	if !ok {
+		return ""
+	}
+	addr, err := mail.ParseAddress(v)
+	at := strings.LastIndexByte(v, '@')
+	if err != nil || addr.Address != v || addr.Name != "" || at < 1 || !domainPattern.MatchString(v[at+1:]) {
+		c.errs.add(c.rec.line, name, "%q is not a valid email address", v)
+		return ""
+	}
+	return v
+}
+
+func (c fieldCheck) locale(name string) string {
+	v, ok := c.text(name, false, 16)
+	if !ok {
+		return ""
+	}
+	if v == "" {
+		return "en"
+	}
+	if !localePattern.MatchString(v) {
+		c.errs.add(c.rec.line, name, "%q is not a language tag such as en, de or fr-CA", v)
+		return ""
+	}
+	return v
+}
+
+func (c fieldCheck) timestamp(name string) *time.Time {
+	v, ok := c.text(name, false, 64)
+	if !ok || v == "" {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		c.errs.add(c.rec.line, name, "%q is not an RFC 3339 timestamp such as 2024-01-05T14:22:00Z", v)
+		return nil
+	}
+	if t.Year() < 1970 || t.Year() > 9999 {
+		c.errs.add(c.rec.line, name, "%q is out of range", v)
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+func (c fieldCheck) secretTypes(name string) []string {
+	v, ok := c.text(name, false, maxSecretTypes*65)
+	if !ok || v == "" {
+		return []string{}
+	}
+	parts := strings.Split(v, ";")
+	if len(parts) > maxSecretTypes {
+		c.errs.add(c.rec.line, name, "lists more than %d secret types", maxSecretTypes)
+		return nil
+	}
+	out := make([]string, 0, len(parts))
+	for _, p := range parts {
+		p = strings.ToLower(strings.TrimSpace(p))
+		if p == "" {
+			continue
+		}
+		if !secretTypePattern.MatchString(p) {
+			c.errs.add(c.rec.line, name, "%q is not a secret type (lowercase letters, digits, _ . -)", p)
+			return nil
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
