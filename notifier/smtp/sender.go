@@ -1,0 +1,297 @@
+// Package smtp sends notices through an SMTP relay with go-mail: a pool of
+// reused connections (one per sending goroutine), messages built once and
+// hashed exactly as sent, and replies classified as accepted, temporary or
+// permanent, each annotated with the SMTP step that produced it.
+package smtp
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	netmail "net/mail"
+	"net/textproto"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/wneessen/go-mail"
+	mailsmtp "github.com/wneessen/go-mail/smtp"
+
+	"github.com/breachnotify/breachnotify/notifier"
+)
+
+// Defaults for Config.
+const (
+	TimeoutDefault = 30 * time.Second
+	MaxIdleDefault = 64
+	// idleCheckAfter is how long a pooled connection may sit before it is
+	// checked with NOOP: relays close idle sessions, and a delivery must not
+	// be deferred because its connection had silently died.
+	idleCheckAfter = 15 * time.Second
+)
+
+// Config describes the relay and how to talk to it.
+type Config struct {
+	Host     string
+	Port     int
+	Username string
+	Password string
+	// TLS is "starttls" (required), "tls" (implicit TLS) or "none".
+	TLS        string
+	SkipVerify bool
+	// Timeout bounds the dial and each SMTP exchange.
+	Timeout time.Duration
+	// HELO is the name to greet with; empty means the host name.
+	HELO string
+	// MaxIdle is how many idle connections are kept for reuse.
+	MaxIdle int
+}
+
+// Sender implements notifier.Sender.
+type Sender struct {
+	dialer  *mail.Client
+	timeout time.Duration
+	idle    chan *conn
+}
+
+// New validates cfg and returns a Sender. It does not connect yet.
+func New(cfg Config) (*Sender, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = TimeoutDefault
+	}
+	if cfg.MaxIdle <= 0 {
+		cfg.MaxIdle = MaxIdleDefault
+	}
+	opts := []mail.Option{
+		mail.WithPort(cfg.Port),
+		mail.WithTimeout(cfg.Timeout),
+		mail.WithTLSConfig(&tls.Config{ServerName: cfg.Host, InsecureSkipVerify: cfg.SkipVerify, MinVersion: tls.VersionTLS12}), //nolint:gosec // opt-in for test relays
+	}
+	switch cfg.TLS {
+	case "starttls", "":
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	case "tls":
+		opts = append(opts, mail.WithSSL())
+	case "none":
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	default:
+		return nil, fmt.Errorf("smtp: unknown TLS mode %q", cfg.TLS)
+	}
+	if cfg.Username != "" {
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(cfg.Username), mail.WithPassword(cfg.Password))
+	}
+	if cfg.HELO != "" {
+		opts = append(opts, mail.WithHELO(cfg.HELO))
+	}
+	c, err := mail.NewClient(cfg.Host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	return &Sender{dialer: c, timeout: cfg.Timeout, idle: make(chan *conn, cfg.MaxIdle)}, nil
+}
+
+// Conn returns a pooled connection that still answers, or dials a new one.
+// A dial, TLS or AUTH failure means the relay is unreachable.
+func (s *Sender) Conn(ctx context.Context) (notifier.SenderConn, error) {
+	for {
+		select {
+		case c := <-s.idle:
+			if time.Since(c.lastUsed) < idleCheckAfter || c.alive() {
+				return c, nil
+			}
+			c.close()
+		default:
+			client, err := s.dialer.DialToSMTPClientWithContext(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("connect to relay %s: %w", s.dialer.ServerAddr(), err)
+			}
+			return &conn{sender: s, client: client, lastUsed: time.Now()}, nil
+		}
+	}
+}
+
+// Close closes every idle connection.
+func (s *Sender) Close() {
+	for {
+		select {
+		case c := <-s.idle:
+			c.close()
+		default:
+			return
+		}
+	}
+}
+
+// conn is one SMTP session.
+type conn struct {
+	sender   *Sender
+	client   *mailsmtp.Client
+	lastUsed time.Time
+	// dirty means a transaction ended without a 250 to DATA, so the next
+	// one must start with RSET.
+	dirty bool
+}
+
+func (c *conn) alive() bool {
+	_ = c.client.UpdateDeadline(c.sender.timeout)
+	return c.client.Noop() == nil
+}
+
+func (c *conn) close() {
+	_ = c.client.UpdateDeadline(time.Second)
+	if err := c.client.Quit(); err != nil {
+		_ = c.client.Close()
+	}
+}
+
+// Release returns the connection to the pool, or closes it when broken or
+// when the pool is full.
+func (c *conn) Release(broken bool) {
+	if broken {
+		_ = c.client.Close()
+		return
+	}
+	c.lastUsed = time.Now()
+	select {
+	case c.sender.idle <- c:
+	default:
+		c.close()
+	}
+}
+
+// Send runs one SMTP transaction: MAIL, RCPT, DATA. The message is built
+// once, so the SHA-256 recorded is of exactly the bytes the relay accepted.
+func (c *conn) Send(ctx context.Context, m *notifier.Message) notifier.SendResult {
+	start := time.Now()
+	res := c.send(ctx, m)
+	res.Duration = time.Since(start)
+	return res
+}
+
+func (c *conn) send(ctx context.Context, m *notifier.Message) notifier.SendResult {
+	raw, err := Build(m)
+	if err != nil {
+		return notifier.SendResult{Permanent: true, Reply: "build message: " + err.Error()}
+	}
+	sum := sha256.Sum256(raw)
+	deadline := time.Now().Add(c.sender.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := c.client.UpdateDeadline(time.Until(deadline)); err != nil {
+		return classify("deadline", err)
+	}
+	if c.dirty {
+		if err := c.client.Reset(); err != nil {
+			r := classify("RSET", err)
+			r.Broken, r.NothingSent = true, true
+			return r
+		}
+		c.dirty = false
+	}
+	c.dirty = true
+	if err := c.client.Mail(envelope(m.From.Address)); err != nil {
+		r := classify("MAIL FROM", err)
+		r.NothingSent = r.Code == 0
+		return r
+	}
+	if err := c.client.Rcpt(envelope(m.To.Address)); err != nil {
+		return classify("RCPT TO", err)
+	}
+	w, err := c.client.Data()
+	if err != nil {
+		return classify("DATA", err)
+	}
+	if _, err := w.Write(raw); err != nil {
+		r := classify("DATA write", err)
+		r.Broken = true
+		return r
+	}
+	if err := w.Close(); err != nil {
+		return classify("end of DATA", err)
+	}
+	c.dirty = false
+	reply := "250"
+	if dc, ok := w.(*mailsmtp.DataCloser); ok && dc.ServerResponse() != "" {
+		reply = "250 " + dc.ServerResponse()
+	}
+	return notifier.SendResult{Accepted: true, Code: 250, Enhanced: enhancedCode(reply[3:]), Reply: reply, SHA256: sum[:]}
+}
+
+var enhancedPattern = regexp.MustCompile(`^\s*([245]\.\d{1,3}\.\d{1,3})\b`)
+
+func enhancedCode(text string) string {
+	if m := enhancedPattern.FindStringSubmatch(text); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// classify turns an error from one SMTP step into a result. A reply code
+// decides: 5xx is permanent, 4xx temporary, and 421 also means the server
+// is closing the session. Anything without a reply (a dropped connection, a
+// timeout) is temporary and leaves the connection unusable.
+func classify(step string, err error) notifier.SendResult {
+	var tpErr *textproto.Error
+	if errors.As(err, &tpErr) {
+		r := notifier.SendResult{
+			Code:      tpErr.Code,
+			Enhanced:  enhancedCode(tpErr.Msg),
+			Reply:     fmt.Sprintf("%s: %d %s", step, tpErr.Code, strings.ReplaceAll(tpErr.Msg, "\n", " ")),
+			Permanent: tpErr.Code >= 500,
+			Broken:    tpErr.Code == 421,
+		}
+		return r
+	}
+	return notifier.SendResult{Reply: step + ": " + err.Error(), Broken: true}
+}
+
+// Build renders m as the exact bytes to send: text and HTML alternatives,
+// a stable Message-ID, threading headers and Auto-Submitted (RFC 3834) so
+// out-of-office robots do not answer.
+func Build(m *notifier.Message) ([]byte, error) {
+	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
+	if err := msg.FromFormat(oneLine(m.From.Name), m.From.Address); err != nil {
+		return nil, fmt.Errorf("from: %w", err)
+	}
+	if err := msg.AddToFormat(oneLine(m.To.Name), m.To.Address); err != nil {
+		return nil, fmt.Errorf("to: %w", err)
+	}
+	msg.Subject(oneLine(m.Subject))
+	msg.SetMessageIDWithValue(m.MessageID)
+	msg.SetDate()
+	msg.SetGenHeader(mail.Header("Auto-Submitted"), "auto-generated")
+	if m.InReplyTo != "" {
+		msg.SetGenHeader(mail.HeaderInReplyTo, "<"+m.InReplyTo+">")
+	}
+	if len(m.References) > 0 {
+		msg.SetGenHeader(mail.HeaderReferences, "<"+strings.Join(m.References, "> <")+">")
+	}
+	for k, v := range m.Headers {
+		msg.SetGenHeader(mail.Header(k), v)
+	}
+	msg.SetBodyString(mail.TypeTextPlain, m.Text)
+	if m.HTML != "" {
+		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
+	}
+	var buf bytes.Buffer
+	if _, err := msg.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// oneLine folds any control characters into spaces. Imports already refuse
+// them; this keeps a header value one line whatever reaches here.
+func oneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }), " ")
+}
+
+// envelope formats an address for MAIL FROM and RCPT TO: in angle brackets,
+// with the local part quoted when it needs to be (RFC 5321 §4.1.2).
+func envelope(addr string) string {
+	return (&netmail.Address{Address: addr}).String()
+}
