@@ -1,0 +1,266 @@
+// Package httpapi is the IR team's JSON API under /api/v1, plus the
+// operational endpoints (/healthz, /readyz, /metrics). Every API route is
+// listed in routes.go; every request is authenticated by a bearer API key,
+// bounded in size, and answered with JSON errors that never leak internals.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/breachnotify/breachnotify/notifier"
+)
+
+// Config configures a Server.
+type Config struct {
+	Service *notifier.Service
+	// Ready reports whether the service can serve (the database answers).
+	Ready func(ctx context.Context) error
+	// Metrics serves /metrics; nil leaves it out.
+	Metrics http.Handler
+	// MaxBodyBytes caps request bodies; past it the reply is 413.
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+}
+
+// Server is the HTTP API.
+type Server struct {
+	svc     *notifier.Service
+	ready   func(ctx context.Context) error
+	metrics http.Handler
+	maxBody int64
+	logger  *slog.Logger
+	mux     *http.ServeMux
+}
+
+// New builds the API's handler tree.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 32 << 20
+	}
+	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: cfg.Metrics, maxBody: cfg.MaxBodyBytes, logger: cfg.Logger, mux: http.NewServeMux()}
+	for _, rt := range s.routes() {
+		h := rt.handler
+		if rt.role != "" {
+			h = s.authenticated(rt.role, h)
+		}
+		s.mux.Handle(rt.method+" "+rt.pattern, h)
+	}
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, notifier.Errorf(notifier.CodeNotFound, "no such API route: %s %s", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// ServeHTTP implements http.Handler with request ids, panic recovery and
+// access logs around the routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := requestID(r)
+	w.Header().Set("X-Request-Id", id)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.ErrorContext(r.Context(), "panic in handler", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if !rec.wrote {
+				writeError(rec, r, errors.New("panic"))
+			}
+		}
+		s.logger.InfoContext(r.Context(), "http request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "duration_ms", time.Since(start).Milliseconds())
+	}()
+	s.mux.ServeHTTP(rec, r)
+}
+
+// Mux exposes the route multiplexer so other handlers (portal pages) can be
+// mounted beside the API.
+func (s *Server) Mux() *http.ServeMux { return s.mux }
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+type requestIDKey struct{}
+type actorKey struct{}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// requestID keeps a caller's well-formed X-Request-Id, or makes one.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); requestIDPattern.MatchString(id) {
+		return id
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// RequestID returns the request's id.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// actor returns the authenticated caller.
+func actor(r *http.Request) notifier.Actor {
+	a, _ := r.Context().Value(actorKey{}).(notifier.Actor)
+	return a
+}
+
+// authenticated requires a valid bearer key with at least role need.
+func (s *Server) authenticated(need notifier.Role, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		const scheme = "Bearer "
+		h := r.Header.Get("Authorization")
+		if len(h) < len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="breachnotify"`)
+			writeError(w, r, notifier.Errorf(notifier.CodeUnauthorized, "send an API key as Authorization: Bearer KEY"))
+			return
+		}
+		a, err := s.svc.Authenticate(r.Context(), strings.TrimSpace(h[len(scheme):]))
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="breachnotify", error="invalid_token"`)
+			s.fail(w, r, err)
+			return
+		}
+		if !a.Role.Allows(need) {
+			writeError(w, r, notifier.Errorf(notifier.CodeForbidden, "this needs the %s role; the key %q is %s", need, a.Name, a.Role))
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, a)))
+	}
+}
+
+// statusOf maps an error code to an HTTP status.
+func statusOf(code notifier.Code) int {
+	switch code {
+	case notifier.CodeInvalid:
+		return http.StatusUnprocessableEntity
+	case notifier.CodeBadRequest:
+		return http.StatusBadRequest
+	case notifier.CodeNotFound:
+		return http.StatusNotFound
+	case notifier.CodeConflict:
+		return http.StatusConflict
+	case notifier.CodeForbidden:
+		return http.StatusForbidden
+	case notifier.CodeUnauthorized:
+		return http.StatusUnauthorized
+	case notifier.CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case notifier.CodeUnsupported:
+		return http.StatusUnsupportedMediaType
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody is the JSON shape of every error.
+type errorBody struct {
+	Error struct {
+		Code    notifier.Code `json:"code"`
+		Message string        `json:"message"`
+		Details any           `json:"details"`
+	} `json:"error"`
+}
+
+// fail logs internal errors with the request id and answers err.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		err = notifier.Errorf(notifier.CodeTooLarge, "the body is larger than %d bytes", tooBig.Limit)
+	}
+	if notifier.ErrorCode(err) == notifier.CodeInternal {
+		s.logger.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()), "error", err)
+	}
+	writeError(w, r, err)
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var body errorBody
+	body.Error.Code = notifier.ErrorCode(err)
+	body.Error.Message = notifier.ErrorMessage(err)
+	body.Error.Details = notifier.ErrorDetails(err)
+	if body.Error.Code == notifier.CodeInternal {
+		body.Error.Message += " (request " + RequestID(r.Context()) + ")"
+	}
+	writeJSON(w, statusOf(body.Error.Code), body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+}
+
+// decodeJSON reads one JSON object into v, refusing unknown fields,
+// trailing data and bodies over the limit.
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if mt := r.Header.Get("Content-Type"); mt != "" && !strings.HasPrefix(strings.ToLower(mt), "application/json") {
+		return notifier.Errorf(notifier.CodeUnsupported, "send JSON with Content-Type: application/json")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, min(s.maxBody, 1<<20)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err
+		}
+		return notifier.Errorf(notifier.CodeBadRequest, "the body is not valid JSON for this request: %s", jsonProblem(err))
+	}
+	if dec.More() {
+		return notifier.Errorf(notifier.CodeBadRequest, "the body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error without echoing Go type names.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q has the wrong type", typ.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	case errors.Is(err, io.EOF):
+		return "the body is empty"
+	}
+	return "malformed"
+}

@@ -1,0 +1,166 @@
+// Package queue runs breachnotify's durable jobs on River (PostgreSQL): job
+// arguments (ids only), the workers that adapt them to notifier use cases,
+// and the client configuration (queues, timeouts, retry policy).
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/breachnotify/breachnotify/notifier"
+)
+
+// QueueDeliver is the queue of delivery jobs.
+const QueueDeliver = "deliver"
+
+// Defaults for Config.
+const (
+	// FetchCooldownDefault is short because delivery jobs are many and
+	// brief: River's 100 ms default caps a process near Workers×10 jobs/s.
+	FetchCooldownDefault = 10 * time.Millisecond
+	// JobTimeoutDefault bounds one chunk; a chunk that runs out of time
+	// records what it sent and is snoozed to continue. It is well below
+	// RescueStuckJobsAfterDefault so River never rescues a live job.
+	JobTimeoutDefault           = 10 * time.Minute
+	RescueStuckJobsAfterDefault = time.Hour
+	// MaxAttemptsDefault bounds job-level failures (a database outage), not
+	// SMTP deferrals, which have their own lifetime.
+	MaxAttemptsDefault = 25
+)
+
+// DeliverArgs is a delivery job: a chunk of deliveries of one wave, or one
+// deferred delivery to retry. Ids only: the rows hold the data.
+type DeliverArgs struct {
+	WaveID      int64   `json:"wave_id"`
+	DeliveryIDs []int64 `json:"delivery_ids"`
+	Retry       bool    `json:"retry,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (DeliverArgs) Kind() string { return "deliver" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (DeliverArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDeliver, MaxAttempts: MaxAttemptsDefault}
+}
+
+// Inserter enqueues jobs inside the caller's transaction. It wraps an
+// insert-only River client, so the store can enqueue without the workers
+// (which need the store) existing yet.
+type Inserter struct {
+	client *river.Client[pgx.Tx]
+}
+
+// NewInserter returns an Inserter on pool.
+func NewInserter(pool *pgxpool.Pool, logger *slog.Logger) (*Inserter, error) {
+	c, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("river insert client: %w", err)
+	}
+	return &Inserter{client: c}, nil
+}
+
+// EnqueueChunksTx inserts one delivery job per chunk with COPY, in tx.
+func (i *Inserter) EnqueueChunksTx(ctx context.Context, tx pgx.Tx, chunks []notifier.ScheduledChunk) error {
+	if len(chunks) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, len(chunks))
+	for n, c := range chunks {
+		params[n] = river.InsertManyParams{Args: DeliverArgs{WaveID: c.WaveID, DeliveryIDs: c.DeliveryIDs, Retry: c.Retry}}
+		if !c.RunAt.IsZero() {
+			params[n].InsertOpts = &river.InsertOpts{ScheduledAt: c.RunAt}
+		}
+	}
+	if _, err := i.client.InsertManyFastTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("enqueue %d delivery jobs: %w", len(chunks), err)
+	}
+	return nil
+}
+
+// DeliverWorker works delivery jobs with a notifier.Deliverer.
+type DeliverWorker struct {
+	river.WorkerDefaults[DeliverArgs]
+	Deliverer *notifier.Deliverer
+	// JobTimeout bounds one job (JobTimeoutDefault when zero).
+	JobTimeout time.Duration
+}
+
+// Timeout implements river.Worker.
+func (w *DeliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration {
+	if w.JobTimeout > 0 {
+		return w.JobTimeout
+	}
+	return JobTimeoutDefault
+}
+
+// Work implements river.Worker: the chunk's last outcomes and the job's
+// completion commit together.
+func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
+	chunk := notifier.Chunk{WaveID: job.Args.WaveID, DeliveryIDs: job.Args.DeliveryIDs, Retry: job.Args.Retry}
+	err := w.Deliverer.Deliver(ctx, chunk, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
+	})
+	var snooze *notifier.SnoozeError
+	if errors.As(err, &snooze) {
+		return river.JobSnooze(snooze.After)
+	}
+	return err
+}
+
+// Config configures the working River client.
+type Config struct {
+	// Workers is the number of delivery jobs worked at once.
+	Workers int
+	// FetchCooldown is the pause between fetches (FetchCooldownDefault when zero).
+	FetchCooldown time.Duration
+	// Deliver is the delivery worker.
+	Deliver *DeliverWorker
+	Logger  *slog.Logger
+}
+
+// NewClient returns a River client that works breachnotify's queues.
+func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
+	if cfg.FetchCooldown == 0 {
+		cfg.FetchCooldown = FetchCooldownDefault
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, cfg.Deliver)
+	return river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Queues: map[string]river.QueueConfig{
+			QueueDeliver: {MaxWorkers: cfg.Workers},
+		},
+		Workers:              workers,
+		FetchCooldown:        cfg.FetchCooldown,
+		RescueStuckJobsAfter: RescueStuckJobsAfterDefault,
+		MaxAttempts:          MaxAttemptsDefault,
+		Logger:               cfg.Logger,
+		ErrorHandler:         &errorHandler{logger: cfg.Logger},
+	})
+}
+
+// errorHandler logs job failures with the job's ids.
+type errorHandler struct{ logger *slog.Logger }
+
+func (h *errorHandler) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	h.logger.ErrorContext(ctx, "job failed", "job_id", job.ID, "kind", job.Kind, "attempt", job.Attempt, "error", err)
+	return nil
+}
+
+func (h *errorHandler) HandlePanic(ctx context.Context, job *rivertype.JobRow, panicVal any, trace string) *river.ErrorHandlerResult {
+	h.logger.ErrorContext(ctx, "job panicked", "job_id", job.ID, "kind", job.Kind, "panic", fmt.Sprint(panicVal), "trace", trace)
+	return nil
+}
