@@ -1,0 +1,78 @@
+// Command breachnotify runs breach notification campaigns: the server
+// (serve), the schema (migrate), API keys (apikey), a whole sample campaign
+// (demo), and the IR verbs that talk to a running server.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/breachnotify/breachnotify/config"
+)
+
+const usage = `breachnotify: breach notification campaigns, end to end.
+
+Usage:
+  breachnotify serve                 run the API and the delivery workers
+  breachnotify migrate               create the database if needed and apply migrations
+  breachnotify demo [--once]         run a whole sample campaign against the embedded mailbox
+  breachnotify apikey create --name NAME --role admin|operator|viewer
+
+Configuration comes from BREACHNOTIFY_* environment variables (see README).
+`
+
+// command is one subcommand: it gets its arguments and the standard streams.
+type command func(ctx context.Context, env *env, args []string) error
+
+// env is what every subcommand may use.
+type env struct {
+	stdout, stderr io.Writer
+	// loadConfig reads the configuration (replaceable in tests).
+	loadConfig func() (*config.Config, error)
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, loadConfig: config.Load}
+	os.Exit(run(ctx, e, os.Args[1:]))
+}
+
+// run dispatches to a subcommand and returns the exit code.
+func run(ctx context.Context, e *env, args []string) int {
+	commands := map[string]command{
+		"serve":   cmdServe,
+		"migrate": cmdMigrate,
+		"demo":    cmdDemo,
+		"apikey":  cmdAPIKey,
+	}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(e.stdout, usage)
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(e.stderr, "breachnotify: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err := cmd(ctx, e, args[1:]); err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(e.stderr, "breachnotify %s: %v\n", args[0], err)
+			return 2
+		}
+		fmt.Fprintf(e.stderr, "breachnotify %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+// usageError is a mistake in the command line (exit code 2).
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }

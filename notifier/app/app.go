@@ -1,0 +1,280 @@
+// Package app assembles a running breachnotify from a Config: the database
+// pool, store, job queue, SMTP sender (or the embedded capture mailbox),
+// metrics and the HTTP server. The binary and the end-to-end tests build the
+// service the same way, through New.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/riverqueue/river"
+
+	"github.com/breachnotify/breachnotify/config"
+	"github.com/breachnotify/breachnotify/migrations"
+	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/capture"
+	"github.com/breachnotify/breachnotify/notifier/httpapi"
+	"github.com/breachnotify/breachnotify/notifier/metrics"
+	"github.com/breachnotify/breachnotify/notifier/smtp"
+	"github.com/breachnotify/breachnotify/notifier/store"
+	"github.com/breachnotify/breachnotify/queue"
+	"github.com/breachnotify/breachnotify/templates"
+)
+
+// Options change how New assembles the service, mostly for tests.
+type Options struct {
+	// Logger receives every log line; nil builds one from the Config.
+	Logger *slog.Logger
+	// Sender replaces the SMTP sender built from the Config.
+	Sender notifier.Sender
+	// CaptureSink replaces where the embedded mailbox keeps messages
+	// (the database by default).
+	CaptureSink capture.Sink
+	// CaptureScript injects faults into the embedded mailbox.
+	CaptureScript capture.Script
+	// NoWorkers runs the API without working jobs.
+	NoWorkers bool
+}
+
+// App is an assembled service. Start runs it; Stop stops it gracefully.
+type App struct {
+	Config    *config.Config
+	Logger    *slog.Logger
+	Pool      *pgxpool.Pool
+	Store     *store.Store
+	Service   *notifier.Service
+	Deliverer *notifier.Deliverer
+	Registry  *prometheus.Registry
+	// Capture is the embedded capture mailbox; nil when a relay is configured.
+	Capture *capture.Server
+
+	river      *river.Client[pgx.Tx]
+	sender     *smtp.Sender
+	httpServer *http.Server
+	listener   net.Listener
+	served     chan error
+}
+
+// NewLogger builds the logger the Config asks for.
+func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.LogLevel]
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// New connects to the database, refuses an out-of-date schema, and builds
+// every part. Nothing listens or works until Start.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
+	a := &App{Config: cfg, Logger: opts.Logger, Registry: prometheus.NewRegistry()}
+	if a.Logger == nil {
+		a.Logger = NewLogger(cfg, os.Stderr)
+	}
+	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("BREACHNOTIFY_DATABASE_URL: %w", err)
+	}
+	pc.MaxConns = int32(cfg.PoolSize())
+	if a.Pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	if err := a.build(ctx, opts); err != nil {
+		a.Pool.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) build(ctx context.Context, opts Options) error {
+	cfg := a.Config
+	if err := migrations.Check(ctx, a.Pool); err != nil {
+		return err
+	}
+	inserter, err := queue.NewInserter(a.Pool, a.Logger)
+	if err != nil {
+		return err
+	}
+	a.Store = store.New(a.Pool, store.Config{Jobs: inserter, MessageIDDomain: domainOf(cfg.From.Address)})
+	a.Service = notifier.NewService(a.Store, notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Logger: a.Logger})
+
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(a.Registry)
+
+	if !opts.NoWorkers {
+		if err := a.buildWorkers(opts, m); err != nil {
+			return err
+		}
+	}
+
+	api := httpapi.New(httpapi.Config{
+		Service:      a.Service,
+		Ready:        a.Store.Ping,
+		Metrics:      promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}),
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Logger:       a.Logger,
+	})
+	a.httpServer = &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute, // large imports
+		WriteTimeout:      5 * time.Minute, // large reports
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// buildWorkers builds the delivery side: templates, the sender (and the
+// embedded mailbox when no relay is configured), the deliverer and River.
+func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
+	cfg := a.Config
+	tmpl, err := templates.Defaults()
+	if err != nil {
+		return fmt.Errorf("templates: %w", err)
+	}
+	sender := opts.Sender
+	if sender == nil {
+		smtpCfg, err := a.relay(opts)
+		if err != nil {
+			return err
+		}
+		if a.sender, err = smtp.New(smtpCfg); err != nil {
+			return err
+		}
+		sender = a.sender
+	}
+	a.Deliverer = notifier.NewDeliverer(notifier.DelivererConfig{
+		Store:     a.Store,
+		Sender:    sender,
+		Templates: tmpl,
+		Retry:     notifier.RetryPolicy{Min: cfg.RetryMinDelay, Max: cfg.RetryMaxDelay, Lifetime: cfg.RetryLifetime},
+		From:      *cfg.From,
+		PublicURL: cfg.PublicURL,
+		Observer:  m,
+		Logger:    a.Logger,
+	})
+	a.river, err = queue.NewClient(a.Pool, queue.Config{
+		Workers: cfg.Workers,
+		Deliver: &queue.DeliverWorker{Deliverer: a.Deliverer},
+		Logger:  a.Logger.With("component", "river"),
+	})
+	if err != nil {
+		return fmt.Errorf("river: %w", err)
+	}
+	return nil
+
+}
+
+// relay is the SMTP relay to use: the configured one, or the embedded
+// capture mailbox, started here so its address is known.
+func (a *App) relay(opts Options) (smtp.Config, error) {
+	cfg := a.Config
+	base := smtp.Config{Timeout: cfg.SMTPTimeout, MaxIdle: cfg.Workers}
+	if cfg.SMTP != nil {
+		base.Host, base.Port, base.Username, base.Password = cfg.SMTP.Host, cfg.SMTP.Port, cfg.SMTP.Username, cfg.SMTP.Password
+		base.TLS, base.SkipVerify = cfg.SMTP.TLS, cfg.SMTP.SkipVerify
+		return base, nil
+	}
+	sink := opts.CaptureSink
+	if sink == nil {
+		sink = a.Store
+	}
+	srv, err := capture.Start(cfg.CaptureAddr, capture.Options{Sink: sink, Script: opts.CaptureScript})
+	if err != nil {
+		return base, err
+	}
+	a.Capture = srv
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	base.Host, base.TLS = host, "none"
+	fmt.Sscan(port, &base.Port)
+	return base, nil
+}
+
+// Start listens on the configured HTTP address and starts the workers.
+func (a *App) Start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.Config.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on BREACHNOTIFY_HTTP_ADDR %s: %w", a.Config.HTTPAddr, err)
+	}
+	a.listener = ln
+	if a.river != nil {
+		if err := a.river.Start(ctx); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("start workers: %w", err)
+		}
+	}
+	a.served = make(chan error, 1)
+	go func() { a.served <- a.httpServer.Serve(ln) }()
+	a.Logger.Info("serving", "http", "http://"+ln.Addr().String(), "workers", a.river != nil, "capture_mailbox", a.captureAddr())
+	return nil
+}
+
+func (a *App) captureAddr() string {
+	if a.Capture == nil {
+		return ""
+	}
+	return a.Capture.Addr()
+}
+
+// URL is the base URL of the running HTTP server.
+func (a *App) URL() string { return "http://" + a.listener.Addr().String() }
+
+// Done is closed with the HTTP server's error if it stops on its own.
+func (a *App) Done() <-chan error { return a.served }
+
+// Stop shuts down gracefully: the HTTP server stops taking requests, the
+// workers finish the sends in flight (a chunk interrupted by the deadline
+// records what it sent and is snoozed, so nothing is lost), then the
+// mailbox and the pool close.
+func (a *App) Stop(ctx context.Context) error {
+	var errs []error
+	if a.listener != nil {
+		if err := a.httpServer.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if a.river != nil && a.listener != nil {
+		if err := a.river.Stop(ctx); err != nil {
+			// Soft stop ran out of time: cancel the jobs still running; each
+			// records its outcomes and snoozes itself.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			if err := a.river.StopAndCancel(cctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				errs = append(errs, fmt.Errorf("stop workers: %w", err))
+			}
+			cancel()
+		}
+	}
+	if a.sender != nil {
+		a.sender.Close()
+	}
+	if a.Capture != nil {
+		if err := a.Capture.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.Pool.Close()
+	return errors.Join(errs...)
+}
+
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[i+1:]
+	}
+	return "breachnotify.invalid"
+}
