@@ -1,0 +1,48 @@
+# breachnotify: the two commands that matter are `make demo` and `make test`.
+
+GO        ?= go
+BIN       := $(CURDIR)/.bin
+MAILPIT   := $(BIN)/mailpit
+STATICCHECK_VERSION := v0.8.2
+MAILPIT_VERSION     := v1.33.1
+
+.PHONY: demo test test-short lint fuzz build mailpit clean
+
+## demo: run a whole notification campaign against the embedded capture mailbox
+demo:
+	$(GO) run ./cmd/breachnotify demo --once
+
+## test: every test, on the local PostgreSQL, with the race detector, including
+## the end-to-end run through Mailpit (a real SMTP server this project did not write)
+test: $(MAILPIT)
+	BREACHNOTIFY_MAILPIT=$(MAILPIT) $(GO) test -race -count=1 ./...
+
+## test-short: the tests without building Mailpit (its test is skipped)
+test-short:
+	$(GO) test -count=1 ./...
+
+## lint: go vet, staticcheck and gofmt
+lint:
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## fuzz: run each fuzz target for FUZZTIME (default 30s)
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+	  done; \
+	done
+
+## build: a static binary in .bin/
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/breachnotify ./cmd/breachnotify
+
+mailpit: $(MAILPIT)
+$(MAILPIT):
+	GOBIN=$(BIN) $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION)
+
+clean:
+	rm -rf $(BIN)
