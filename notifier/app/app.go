@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -67,6 +68,8 @@ type App struct {
 	httpServer *http.Server
 	listener   net.Listener
 	served     chan error
+	stopOnce   sync.Once
+	stopErr    error
 }
 
 // NewLogger builds the logger the Config asks for.
@@ -95,6 +98,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		return nil, fmt.Errorf("database: %w", err)
 	}
 	if err := a.build(ctx, opts); err != nil {
+		if a.Capture != nil {
+			_ = a.Capture.Close()
+		}
 		a.Pool.Close()
 		return nil, err
 	}
@@ -243,6 +249,11 @@ func (a *App) Done() <-chan error { return a.served }
 // records what it sent and is snoozed, so nothing is lost), then the
 // mailbox and the pool close.
 func (a *App) Stop(ctx context.Context) error {
+	a.stopOnce.Do(func() { a.stopErr = a.stop(ctx) })
+	return a.stopErr
+}
+
+func (a *App) stop(ctx context.Context) error {
 	var errs []error
 	if a.listener != nil {
 		if err := a.httpServer.Shutdown(ctx); err != nil {

@@ -451,3 +451,51 @@ func TestWaveThroughMailpit(t *testing.T) {
 		}
 	}
 }
+
+// TestStopMidWaveLosesNothing stops the service while a wave is sending
+// slowly, then starts another process on the same database: every contact
+// ends up with the notice, and at most one flush interval is sent twice.
+func TestStopMidWaveLosesNothing(t *testing.T) {
+	t.Parallel()
+	url := testdb.URL(t)
+	useDB := func(c *config.Config) { c.DatabaseURL = url }
+	first := apptest.Start(t, apptest.Options{Configure: useDB})
+	for rcpt := range batch1Recipients {
+		first.Replies.Always(rcpt, capture.StepRcpt, capture.Fault{Delay: 150 * time.Millisecond})
+	}
+	slug := first.LoadSample(t, "stop")
+	ctx := context.Background()
+	plan, err := first.Client.PlanWave(ctx, slug, notifier.WaveInitial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Client.LaunchWave(ctx, plan.ID); err != nil {
+		t.Fatal(err)
+	}
+	for len(first.Mailbox.Messages()) == 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond) // less than the wave needs
+	_ = first.App.Stop(sctx)
+	cancel()
+	second := apptest.Start(t, apptest.Options{Configure: useDB})
+	w, err := second.Client.WaitWave(ctx, plan.ID, 50*time.Millisecond, nil)
+	if err != nil || w.Deliveries[notifier.DeliverySent] != 12 {
+		t.Fatalf("after restart: %+v, %v; want all 12 sent", w, err)
+	}
+	got := map[string]int{}
+	total := 0
+	for _, m := range append(first.Mailbox.Messages(), second.Mailbox.Messages()...) {
+		got[m.Recipients[0]]++
+		total++
+	}
+	for rcpt := range batch1Recipients {
+		if got[rcpt] < 1 {
+			t.Errorf("%s never received the notice", rcpt)
+		}
+	}
+	if dup := total - 12; dup > notifier.FlushEvery {
+		t.Errorf("%d duplicates, want at most %d", dup, notifier.FlushEvery)
+	}
+	t.Logf("first process sent %d, second %d", len(first.Mailbox.Messages()), len(second.Mailbox.Messages()))
+}
