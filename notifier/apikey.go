@@ -57,9 +57,12 @@ func ParseAPIKey(key string) (prefix string, hash []byte, ok bool) {
 }
 
 // CreateAPIKey makes a new key and returns it; the key itself is shown once
-// and never stored. It is an operator's local action (the `apikey create`
-// command), so it takes no Actor.
-func (s *Service) CreateAPIKey(ctx context.Context, name string, role Role) (string, APIKey, error) {
+// and never stored. Admins do it through the API; the `apikey create`
+// command does it locally as LocalActor.
+func (s *Service) CreateAPIKey(ctx context.Context, by Actor, name string, role Role) (string, APIKey, error) {
+	if err := requireRole(by, RoleAdmin); err != nil {
+		return "", APIKey{}, err
+	}
 	name = strings.TrimSpace(name)
 	if name == "" || utf8.RuneCountInString(name) > 100 || strings.IndexFunc(name, forbiddenRune) >= 0 {
 		return "", APIKey{}, Errorf(CodeInvalid, "name is required: one line, at most 100 characters")
@@ -68,7 +71,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, name string, role Role) (str
 		return "", APIKey{}, Errorf(CodeInvalid, "role must be admin, operator or viewer")
 	}
 	key, prefix, hash := NewAPIKey()
-	k, err := s.store.CreateAPIKey(ctx, name, role, prefix, hash)
+	k, err := s.store.CreateAPIKey(ctx, by, name, role, prefix, hash)
 	if err != nil {
 		return "", APIKey{}, err
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/mail"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,22 +23,27 @@ type JobCompleter func(ctx context.Context, tx pgx.Tx) error
 
 // DeliveryStore is the persistence the delivery engine needs.
 type DeliveryStore interface {
-	// ClaimDeliveries marks as sending the listed deliveries this job may
-	// work and returns them with what rendering needs. A chunk job (retry
-	// false) works queued and sending deliveries; a retry job also works
-	// deferred ones. Final ones are never returned.
-	ClaimDeliveries(ctx context.Context, ids []int64, retry bool) (Claim, error)
+	// ClaimDeliveries marks as sending, owned by the chunk's job, the listed
+	// deliveries the job may work, and returns them with what rendering
+	// needs. A chunk job works queued deliveries never attempted; a retry
+	// job also works deferred ones; a delivery already sending belongs to the
+	// job that claimed it. Nothing is claimed unless the wave is running.
+	ClaimDeliveries(ctx context.Context, chunk Chunk) (Claim, error)
 	// RecordOutcomes writes outcomes, events and retry jobs in one
-	// transaction. When complete is set it also marks finished waves
-	// completed and completes the job in that same transaction.
-	RecordOutcomes(ctx context.Context, outcomes []Outcome, waveIDs []int64, complete JobCompleter) error
-	// ReleaseDeliveries puts claimed but unsent deliveries back to queued.
-	ReleaseDeliveries(ctx context.Context, ids []int64) error
+	// transaction and returns the wave's status then. When complete is set
+	// it also settles the wave (completed when nothing is pending) and
+	// completes the job in that same transaction.
+	RecordOutcomes(ctx context.Context, waveID int64, outcomes []Outcome, complete JobCompleter) (WaveStatus, error)
+	// ReleaseDeliveries puts claimed but unsent deliveries back to what they
+	// were, or cancels them with their wave.
+	ReleaseDeliveries(ctx context.Context, ids []int64, cancelled bool) error
 }
 
 // Claim is the result of ClaimDeliveries.
 type Claim struct {
 	Deliveries []OutgoingDelivery
+	// WaveStatus is the wave's status when the claim was made.
+	WaveStatus WaveStatus
 	// Now is the database's clock when the claim was made.
 	Now time.Time
 }
@@ -114,26 +117,22 @@ func (e *SnoozeError) Error() string { return "snooze " + e.After.String() + ": 
 // Deliverer is the delivery engine: it works one chunk of deliveries over
 // one SMTP connection, recording outcomes in bulk.
 type Deliverer struct {
-	store     DeliveryStore
-	sender    Sender
-	templates *templates.Set
-	retry     RetryPolicy
-	from      mail.Address
-	publicURL string
-	observer  DeliveryObserver
-	logger    *slog.Logger
+	store    DeliveryStore
+	sender   Sender
+	renderer *Renderer
+	retry    RetryPolicy
+	observer DeliveryObserver
+	logger   *slog.Logger
 }
 
 // DelivererConfig configures a Deliverer.
 type DelivererConfig struct {
-	Store     DeliveryStore
-	Sender    Sender
-	Templates *templates.Set
-	Retry     RetryPolicy
-	From      mail.Address
-	PublicURL string
-	Observer  DeliveryObserver
-	Logger    *slog.Logger
+	Store    DeliveryStore
+	Sender   Sender
+	Renderer *Renderer
+	Retry    RetryPolicy
+	Observer DeliveryObserver
+	Logger   *slog.Logger
 }
 
 // NewDeliverer builds a Deliverer.
@@ -145,8 +144,8 @@ func NewDeliverer(cfg DelivererConfig) *Deliverer {
 		cfg.Observer = nopObserver{}
 	}
 	return &Deliverer{
-		store: cfg.Store, sender: cfg.Sender, templates: cfg.Templates, retry: cfg.Retry,
-		from: cfg.From, publicURL: strings.TrimRight(cfg.PublicURL, "/"), observer: cfg.Observer, logger: cfg.Logger,
+		store: cfg.Store, sender: cfg.Sender, renderer: cfg.Renderer, retry: cfg.Retry,
+		observer: cfg.Observer, logger: cfg.Logger,
 	}
 }
 
@@ -161,6 +160,65 @@ type Chunk struct {
 	WaveID      int64
 	DeliveryIDs []int64
 	Retry       bool
+	// JobID is the queue job working the chunk; it owns what it claims.
+	JobID int64
+}
+
+// Deliver works a chunk: renders each delivery, sends it on one reused
+// connection, and records outcomes every FlushEvery sends, the last ones in
+// the transaction that runs complete. A delivery already final is skipped,
+// so a retried job never re-sends what it recorded. When a flush finds the
+// wave paused or cancelled, the chunk stops there: the rest goes back to
+// the queue (or is cancelled) and the job is done; resuming a wave gives
+// its unsent deliveries new jobs.
+func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobCompleter) error {
+	claim, err := d.store.ClaimDeliveries(ctx, chunk)
+	if err != nil {
+		return fmt.Errorf("claim deliveries of wave %d: %w", chunk.WaveID, err)
+	}
+	run := chunkRun{d: d, now: claim.Now}
+	defer run.releaseConn()
+
+	last := len(claim.Deliveries) - 1
+	for i, del := range claim.Deliveries {
+		if err := ctx.Err(); err != nil {
+			return d.stop(ctx, chunk.WaveID, run.pending, claim.Deliveries[i:], 0, "interrupted: "+err.Error())
+		}
+		out, unreachable := run.deliverOne(ctx, del)
+		if unreachable != nil {
+			d.logger.WarnContext(ctx, "relay unreachable; snoozing chunk", "wave_id", del.WaveID, "delivery_id", del.ID, "error", unreachable)
+			return d.stop(ctx, chunk.WaveID, run.pending, claim.Deliveries[i:], d.retry.Min, "relay unreachable: "+unreachable.Error())
+		}
+		run.pending = append(run.pending, out)
+		d.observer.ObserveOutcome(out.Status)
+		if len(run.pending) < FlushEvery || i == last {
+			continue
+		}
+		status, err := d.store.RecordOutcomes(ctx, chunk.WaveID, run.pending, nil)
+		if err != nil {
+			return fmt.Errorf("record outcomes of wave %d: %w", chunk.WaveID, err)
+		}
+		run.pending = run.pending[:0]
+		if status != WaveRunning {
+			d.logger.InfoContext(ctx, "wave no longer running; chunk stops", "wave_id", chunk.WaveID, "status", status, "unsent", last-i)
+			if err := d.store.ReleaseDeliveries(ctx, idsOf(claim.Deliveries[i+1:]), status == WaveCancelled); err != nil {
+				return fmt.Errorf("release deliveries of wave %d: %w", chunk.WaveID, err)
+			}
+			break
+		}
+	}
+	if _, err := d.store.RecordOutcomes(ctx, chunk.WaveID, run.pending, complete); err != nil {
+		return fmt.Errorf("record final outcomes of wave %d: %w", chunk.WaveID, err)
+	}
+	return nil
+}
+
+// Idempotency identifies a request that must have one effect and one
+// reply however often it is repeated (the Idempotency-Key header).
+type Idempotency struct {
+	Key string
+	// Request names the request the key was first used for (method and path).
+	Request string
 }
 
 // ScheduledChunk is a delivery job to enqueue: a chunk and when to run it
@@ -170,58 +228,25 @@ type ScheduledChunk struct {
 	RunAt time.Time
 }
 
-// Deliver works a chunk: renders each delivery, sends it on one reused
-// connection, and records outcomes every FlushEvery sends, the last ones in
-// the transaction that runs complete. A delivery already final is skipped,
-// so a retried job never re-sends what it recorded.
-func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobCompleter) error {
-	claim, err := d.store.ClaimDeliveries(ctx, chunk.DeliveryIDs, chunk.Retry)
-	if err != nil {
-		return fmt.Errorf("claim deliveries of wave %d: %w", chunk.WaveID, err)
+func idsOf(ds []OutgoingDelivery) []int64 {
+	ids := make([]int64, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
 	}
-	waveIDs := []int64{chunk.WaveID}
-	run := chunkRun{d: d, now: claim.Now}
-	defer run.releaseConn()
-
-	for i, del := range claim.Deliveries {
-		if err := ctx.Err(); err != nil {
-			return d.stop(ctx, run.pending, claim.Deliveries[i:], 0, "interrupted: "+err.Error())
-		}
-		out, unreachable := run.deliverOne(ctx, del)
-		if unreachable != nil {
-			d.logger.WarnContext(ctx, "relay unreachable; snoozing chunk", "wave_id", del.WaveID, "delivery_id", del.ID, "error", unreachable)
-			return d.stop(ctx, run.pending, claim.Deliveries[i:], d.retry.Min, "relay unreachable: "+unreachable.Error())
-		}
-		run.pending = append(run.pending, out)
-		d.observer.ObserveOutcome(out.Status)
-		if len(run.pending) >= FlushEvery && i < len(claim.Deliveries)-1 {
-			if err := d.store.RecordOutcomes(ctx, run.pending, nil, nil); err != nil {
-				return fmt.Errorf("record outcomes: %w", err)
-			}
-			run.pending = run.pending[:0]
-		}
-	}
-	if err := d.store.RecordOutcomes(ctx, run.pending, waveIDs, complete); err != nil {
-		return fmt.Errorf("record final outcomes: %w", err)
-	}
-	return nil
+	return ids
 }
 
 // stop records what was done, releases what was not, and asks for a snooze.
-func (d *Deliverer) stop(ctx context.Context, done []Outcome, undone []OutgoingDelivery, after time.Duration, reason string) error {
+func (d *Deliverer) stop(ctx context.Context, waveID int64, done []Outcome, undone []OutgoingDelivery, after time.Duration, reason string) error {
 	// The job's context may be cancelled; the bookkeeping must still happen.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if len(done) > 0 {
-		if err := d.store.RecordOutcomes(ctx, done, nil, nil); err != nil {
+		if _, err := d.store.RecordOutcomes(ctx, waveID, done, nil); err != nil {
 			return fmt.Errorf("record outcomes: %w", err)
 		}
 	}
-	ids := make([]int64, len(undone))
-	for i, u := range undone {
-		ids[i] = u.ID
-	}
-	if err := d.store.ReleaseDeliveries(ctx, ids); err != nil {
+	if err := d.store.ReleaseDeliveries(ctx, idsOf(undone), false); err != nil {
 		return fmt.Errorf("release deliveries: %w", err)
 	}
 	return &SnoozeError{After: after, Reason: reason}
@@ -255,7 +280,7 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery) (Outcom
 		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: DeliveryFailed,
 			Reply: fmt.Sprintf("gave up: not attempted within %s of launch (relay unreachable)", d.retry.Lifetime)}, nil
 	}
-	msg, version, err := d.render(del)
+	msg, version, err := d.renderer.Message(del)
 	if err != nil {
 		// A template that cannot render will not render on retry either.
 		d.logger.ErrorContext(ctx, "render failed", "wave_id", del.WaveID, "delivery_id", del.ID, "error", err)
@@ -311,40 +336,4 @@ func (r *chunkRun) send(ctx context.Context, msg *Message) (SendResult, error) {
 			return res, nil
 		}
 	}
-}
-
-// render builds the message for one delivery.
-func (d *Deliverer) render(del OutgoingDelivery) (*Message, string, error) {
-	n := del.Notice
-	t, err := d.templates.Lookup(n.Kind, del.ContactLocale)
-	if err != nil {
-		return nil, "", err
-	}
-	data := &templates.Data{
-		Incident:     templates.Incident{Title: n.IncidentTitle, Summary: n.IncidentSummary, Slug: n.IncidentSlug},
-		Organization: templates.Organization{Name: n.OrgName, Ref: n.OrgRef},
-		Contact:      templates.Contact{Name: del.ContactName, Email: del.Recipient, Role: del.ContactRole},
-		Notice: templates.Notice{
-			Kind: string(n.Kind), Reference: del.Reference, ItemCount: n.ItemCount, Kinds: n.Kinds,
-			SecretTypes: n.SecretTypes, Items: n.Items, MoreItems: max(0, n.ItemCount-len(n.Items)),
-		},
-		Sender: templates.Sender{Name: d.from.Name, Address: d.from.Address},
-		Links:  templates.Links{Verify: d.publicURL + "/verify"},
-	}
-	if del.PortalAccess {
-		data.Links.Portal = d.publicURL + "/portal"
-	}
-	out, err := t.Render(data)
-	if err != nil {
-		return nil, t.Version, err
-	}
-	return &Message{
-		MessageID: del.MessageID,
-		From:      d.from,
-		To:        mail.Address{Name: del.ContactName, Address: del.Recipient},
-		Subject:   out.Subject,
-		Text:      out.Text,
-		HTML:      out.HTML,
-		Headers:   map[string]string{"X-Breachnotify-Reference": del.Reference},
-	}, t.Version, nil
 }

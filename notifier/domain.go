@@ -53,7 +53,28 @@ type Incident struct {
 	Slug      string    `json:"slug"`
 	Title     string    `json:"title"`
 	Summary   string    `json:"summary"`
+	Policy    Policy    `json:"policy"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// Policy is an incident's rules for its campaign.
+type Policy struct {
+	// RequireApproval makes every wave need an approval by a second key
+	// (not the one that planned it) before it can launch.
+	RequireApproval bool `json:"require_approval"`
+}
+
+// PolicyPatch changes some fields of a Policy; nil fields stay as they are.
+type PolicyPatch struct {
+	RequireApproval *bool `json:"require_approval"`
+}
+
+// Apply returns p with the patch's fields set.
+func (pp PolicyPatch) Apply(p Policy) Policy {
+	if pp.RequireApproval != nil {
+		p.RequireApproval = *pp.RequireApproval
+	}
+	return p
 }
 
 // NewIncident is what creating an incident takes.
@@ -115,40 +136,59 @@ const (
 	DeliveryFailed     DeliveryStatus = "failed"
 	DeliveryBounced    DeliveryStatus = "bounced"
 	DeliverySuppressed DeliveryStatus = "suppressed"
+	// DeliveryCancelled is a delivery not sent because its wave was cancelled.
+	DeliveryCancelled DeliveryStatus = "cancelled"
 )
 
 // DeliveryStatuses lists every delivery status, in lifecycle order.
 var DeliveryStatuses = []DeliveryStatus{
 	DeliveryQueued, DeliverySending, DeliverySent, DeliveryDeferred,
-	DeliveryFailed, DeliveryBounced, DeliverySuppressed,
+	DeliveryFailed, DeliveryBounced, DeliverySuppressed, DeliveryCancelled,
 }
 
 // Final reports whether nothing more will be sent for a delivery in s.
 func (s DeliveryStatus) Final() bool {
-	return slices.Contains([]DeliveryStatus{DeliverySent, DeliveryFailed, DeliveryBounced, DeliverySuppressed}, s)
+	return slices.Contains([]DeliveryStatus{DeliverySent, DeliveryFailed, DeliveryBounced, DeliverySuppressed, DeliveryCancelled}, s)
 }
 
-// WavePlan is what planning a wave reports: the wave row and its targets.
+// WavePlan is what planning a wave reports: the wave row, its targets,
+// who it leaves out and why, and one message rendered as it would be sent.
 type WavePlan struct {
-	ID         int64      `json:"id"`
-	IncidentID int64      `json:"incident_id"`
-	Kind       WaveKind   `json:"kind"`
-	Status     WaveStatus `json:"status"`
-	Notices    int        `json:"notices"`
-	Deliveries int        `json:"deliveries"`
+	ID            int64                 `json:"id"`
+	IncidentID    int64                 `json:"incident_id"`
+	Kind          WaveKind              `json:"kind"`
+	Status        WaveStatus            `json:"status"`
+	Organizations int                   `json:"organizations"`
+	Notices       int                   `json:"notices"`
+	Deliveries    int                   `json:"deliveries"`
+	Skipped       []SkippedOrganization `json:"skipped"`
+	Sample        *SampleMessage        `json:"sample"`
+	// NeedsApproval is true when the incident's policy asks for a second key.
+	NeedsApproval bool `json:"needs_approval"`
+	// SampleSource is what Sample is rendered from (not part of the reply).
+	SampleSource *OutgoingDelivery `json:"-"`
 }
 
 // Wave is a wave's state with its delivery counts by status.
 type Wave struct {
-	ID          int64                  `json:"id"`
-	IncidentID  int64                  `json:"incident_id"`
-	Kind        WaveKind               `json:"kind"`
-	Status      WaveStatus             `json:"status"`
-	Deliveries  map[DeliveryStatus]int `json:"deliveries"`
-	Notices     WaveNotices            `json:"notices"`
-	CreatedAt   time.Time              `json:"created_at"`
-	LaunchedAt  *time.Time             `json:"launched_at,omitempty"`
-	CompletedAt *time.Time             `json:"completed_at,omitempty"`
+	ID                int64                  `json:"id"`
+	IncidentID        int64                  `json:"incident_id"`
+	Kind              WaveKind               `json:"kind"`
+	Status            WaveStatus             `json:"status"`
+	Deliveries        map[DeliveryStatus]int `json:"deliveries"`
+	Notices           WaveNotices            `json:"notices"`
+	PlannedNotices    int                    `json:"planned_notices"`
+	PlannedDeliveries int                    `json:"planned_deliveries"`
+	PlannedBy         *int64                 `json:"planned_by"`
+	ApprovedBy        *int64                 `json:"approved_by"`
+	LaunchedBy        *int64                 `json:"launched_by"`
+	CancelledBy       *int64                 `json:"cancelled_by"`
+	CreatedAt         time.Time              `json:"created_at"`
+	ApprovedAt        *time.Time             `json:"approved_at,omitempty"`
+	LaunchedAt        *time.Time             `json:"launched_at,omitempty"`
+	PausedAt          *time.Time             `json:"paused_at,omitempty"`
+	CompletedAt       *time.Time             `json:"completed_at,omitempty"`
+	CancelledAt       *time.Time             `json:"cancelled_at,omitempty"`
 }
 
 // WaveNotices counts a wave's notices.

@@ -10,32 +10,67 @@ import (
 )
 
 // Store is the persistence the IR use cases need. notifier/store implements
-// it on PostgreSQL; every method that writes does so in one transaction.
+// it on PostgreSQL; every method that writes does so in one transaction,
+// together with its audit entry.
 type Store interface {
 	CreateIncident(ctx context.Context, by Actor, in NewIncident) (Incident, error)
 	// Incident finds an incident by numeric id or slug.
 	Incident(ctx context.Context, idOrSlug string) (Incident, error)
+	Incidents(ctx context.Context, p Page) ([]Incident, error)
+	UpdatePolicy(ctx context.Context, by Actor, incidentID int64, patch PolicyPatch) (Incident, error)
+
 	ImportOrganizations(ctx context.Context, by Actor, rows []ContactRow) (OrgImportResult, error)
+	Organizations(ctx context.Context, f OrganizationFilter, p Page) ([]Organization, error)
+	Organization(ctx context.Context, idOrRef string) (Organization, error)
+	Contacts(ctx context.Context, f ContactFilter, p Page) ([]Contact, error)
+	Contact(ctx context.Context, id int64) (Contact, error)
+	UpdateContact(ctx context.Context, by Actor, id int64, patch ContactPatch) (Contact, error)
+	SetContactStatus(ctx context.Context, by Actor, id int64, status, reason string) (Contact, error)
+
 	// ImportExposures stores a batch; rows naming an unknown org_ref are
 	// refused as a whole with an *Error listing them.
 	ImportExposures(ctx context.Context, by Actor, incidentID int64, rows []ExposureRow) (ExposureImportResult, error)
+	Batches(ctx context.Context, incidentID int64, p Page) ([]Batch, error)
+	Batch(ctx context.Context, id int64) (Batch, error)
+	Items(ctx context.Context, f ItemFilter, p Page) ([]Item, error)
+
 	PlanWave(ctx context.Context, by Actor, incidentID int64, kind WaveKind) (WavePlan, error)
+	ApproveWave(ctx context.Context, by Actor, waveID int64) (Wave, error)
 	// LaunchWave writes the wave's notices, deliveries and delivery jobs in
 	// one transaction; launching a launched wave changes nothing.
-	LaunchWave(ctx context.Context, by Actor, waveID int64, chunkSize int) (Wave, error)
+	LaunchWave(ctx context.Context, by Actor, waveID int64, chunkSize int, idem Idempotency) (Wave, error)
+	PauseWave(ctx context.Context, by Actor, waveID int64) (Wave, error)
+	ResumeWave(ctx context.Context, by Actor, waveID int64, chunkSize int) (Wave, error)
+	CancelWave(ctx context.Context, by Actor, waveID int64) (Wave, error)
 	Wave(ctx context.Context, waveID int64) (Wave, error)
+	Waves(ctx context.Context, f WaveFilter, p Page) ([]Wave, error)
 
-	CreateAPIKey(ctx context.Context, name string, role Role, prefix string, secretHash []byte) (APIKey, error)
+	Notices(ctx context.Context, f NoticeFilter, p Page) ([]Notice, error)
+	Notice(ctx context.Context, id int64) (NoticeDetail, error)
+	Deliveries(ctx context.Context, f DeliveryFilter, p Page) ([]Delivery, error)
+	Delivery(ctx context.Context, id int64) (DeliveryDetail, error)
+	Report(ctx context.Context, incidentID int64, fn func(ReportRow) error) error
+
+	Audit(ctx context.Context, by Actor, action, targetType, targetID string, details any) error
+	AuditEntries(ctx context.Context, f AuditFilter, p Page) ([]AuditEntry, error)
+	// WalkAudit feeds the chain oldest first to fn until it returns false.
+	WalkAudit(ctx context.Context, fn func(AuditEntry) bool) error
+
+	CreateAPIKey(ctx context.Context, by Actor, name string, role Role, prefix string, secretHash []byte) (APIKey, error)
 	// APIKeyByPrefix returns a key that is not revoked, with its secret hash.
 	APIKeyByPrefix(ctx context.Context, prefix string) (APIKey, []byte, error)
+	APIKeys(ctx context.Context) ([]APIKey, error)
+	RevokeAPIKey(ctx context.Context, by Actor, id int64) (APIKey, error)
 
 	CapturedMessages(ctx context.Context, limit int, beforeID int64) ([]CapturedMessage, error)
 	CapturedMessage(ctx context.Context, id int64) (CapturedMessage, error)
 }
 
 // Service runs the IR team's use cases: everything the API and CLI do.
+// Each checks the caller's role itself, whatever the transport checked.
 type Service struct {
 	store     Store
+	renderer  *Renderer
 	chunkSize int
 	logger    *slog.Logger
 }
@@ -44,7 +79,9 @@ type Service struct {
 type ServiceConfig struct {
 	// ChunkSize is the number of deliveries per delivery job at launch.
 	ChunkSize int
-	Logger    *slog.Logger
+	// Renderer renders the sample message of a wave plan.
+	Renderer *Renderer
+	Logger   *slog.Logger
 }
 
 // NewService returns a Service over store.
@@ -55,7 +92,7 @@ func NewService(store Store, cfg ServiceConfig) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, chunkSize: cfg.ChunkSize, logger: cfg.Logger}
+	return &Service{store: store, renderer: cfg.Renderer, chunkSize: cfg.ChunkSize, logger: cfg.Logger}
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -92,6 +129,28 @@ func (s *Service) Incident(ctx context.Context, by Actor, idOrSlug string) (Inci
 	return s.store.Incident(ctx, idOrSlug)
 }
 
+// Incidents lists incidents, newest first.
+func (s *Service) Incidents(ctx context.Context, by Actor, p Page) (ListResult[Incident], error) {
+	if err := requireRole(by, RoleViewer); err != nil {
+		return ListResult[Incident]{}, err
+	}
+	p = p.normalized()
+	list, err := s.store.Incidents(ctx, p)
+	return pageOf(list, p.Limit, func(i Incident) int64 { return i.ID }), err
+}
+
+// UpdatePolicy changes an incident's policy (admin only).
+func (s *Service) UpdatePolicy(ctx context.Context, by Actor, incident string, patch PolicyPatch) (Incident, error) {
+	if err := requireRole(by, RoleAdmin); err != nil {
+		return Incident{}, err
+	}
+	inc, err := s.store.Incident(ctx, incident)
+	if err != nil {
+		return Incident{}, err
+	}
+	return s.store.UpdatePolicy(ctx, by, inc.ID, patch)
+}
+
 // ImportOrganizations parses and upserts organizations and their contacts,
 // all or nothing.
 func (s *Service) ImportOrganizations(ctx context.Context, by Actor, r io.Reader, format Format) (OrgImportResult, error) {
@@ -123,50 +182,51 @@ func (s *Service) ImportExposures(ctx context.Context, by Actor, incident string
 	return s.store.ImportExposures(ctx, by, inc.ID, rows)
 }
 
-// PlanWave records a planned wave and counts its targets.
-func (s *Service) PlanWave(ctx context.Context, by Actor, incident string, kind WaveKind) (WavePlan, error) {
-	if err := requireRole(by, RoleOperator); err != nil {
-		return WavePlan{}, err
-	}
-	if kind != WaveInitial {
-		return WavePlan{}, Errorf(CodeInvalid, "kind must be %q", WaveInitial)
+// Batches lists an incident's exposure batches.
+func (s *Service) Batches(ctx context.Context, by Actor, incident string, p Page) (ListResult[Batch], error) {
+	if err := requireRole(by, RoleViewer); err != nil {
+		return ListResult[Batch]{}, err
 	}
 	inc, err := s.store.Incident(ctx, incident)
 	if err != nil {
-		return WavePlan{}, err
+		return ListResult[Batch]{}, err
 	}
-	return s.store.PlanWave(ctx, by, inc.ID, kind)
+	p = p.normalized()
+	list, err := s.store.Batches(ctx, inc.ID, p)
+	return pageOf(list, p.Limit, func(b Batch) int64 { return b.ID }), err
 }
 
-// LaunchWave launches a planned wave: notices, deliveries and jobs at once.
-func (s *Service) LaunchWave(ctx context.Context, by Actor, waveID int64) (Wave, error) {
-	if err := requireRole(by, RoleOperator); err != nil {
-		return Wave{}, err
-	}
-	w, err := s.store.LaunchWave(ctx, by, waveID, s.chunkSize)
-	if err == nil {
-		s.logger.InfoContext(ctx, "wave launched", "wave_id", w.ID, "status", w.Status, "key_id", by.KeyID)
-	}
-	return w, err
-}
-
-// Wave returns a wave with its delivery counts.
-func (s *Service) Wave(ctx context.Context, by Actor, waveID int64) (Wave, error) {
+// Batch returns one exposure batch.
+func (s *Service) Batch(ctx context.Context, by Actor, id int64) (Batch, error) {
 	if err := requireRole(by, RoleViewer); err != nil {
-		return Wave{}, err
+		return Batch{}, err
 	}
-	return s.store.Wave(ctx, waveID)
+	return s.store.Batch(ctx, id)
+}
+
+// Items lists an incident's exposure items.
+func (s *Service) Items(ctx context.Context, by Actor, incident string, f ItemFilter, p Page) (ListResult[Item], error) {
+	if err := requireRole(by, RoleViewer); err != nil {
+		return ListResult[Item]{}, err
+	}
+	inc, err := s.store.Incident(ctx, incident)
+	if err != nil {
+		return ListResult[Item]{}, err
+	}
+	f.IncidentID = inc.ID
+	p = p.normalized()
+	list, err := s.store.Items(ctx, f, p)
+	return pageOf(list, p.Limit, func(i Item) int64 { return i.ID }), err
 }
 
 // CapturedMessages lists the embedded mailbox, newest first.
-func (s *Service) CapturedMessages(ctx context.Context, by Actor, limit int, beforeID int64) ([]CapturedMessage, error) {
+func (s *Service) CapturedMessages(ctx context.Context, by Actor, p Page) (ListResult[CapturedMessage], error) {
 	if err := requireRole(by, RoleViewer); err != nil {
-		return nil, err
+		return ListResult[CapturedMessage]{}, err
 	}
-	if limit <= 0 || limit > 500 {
-		limit = 100
-	}
-	return s.store.CapturedMessages(ctx, limit, beforeID)
+	p = p.normalized()
+	list, err := s.store.CapturedMessages(ctx, p.Limit+1, p.After)
+	return pageOf(list, p.Limit, func(m CapturedMessage) int64 { return m.ID }), err
 }
 
 // CapturedMessage returns one captured message with its raw bytes.
@@ -177,8 +237,17 @@ func (s *Service) CapturedMessage(ctx context.Context, by Actor, id int64) (Capt
 	return s.store.CapturedMessage(ctx, id)
 }
 
+// normalized applies the default and maximum page sizes.
+func (p Page) normalized() Page {
+	if p.Limit <= 0 {
+		p.Limit = PageLimitDefault
+	}
+	p.Limit = min(p.Limit, PageLimitMax)
+	return p
+}
+
 func requireRole(by Actor, need Role) error {
-	if by.KeyID == 0 {
+	if by.KeyID == 0 && by.Role == "" {
 		return Errorf(CodeUnauthorized, "an API key is required")
 	}
 	if !by.Role.Allows(need) {

@@ -106,7 +106,7 @@ func (w *DeliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration {
 // Work implements river.Worker: the chunk's last outcomes and the job's
 // completion commit together.
 func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
-	chunk := notifier.Chunk{WaveID: job.Args.WaveID, DeliveryIDs: job.Args.DeliveryIDs, Retry: job.Args.Retry}
+	chunk := notifier.Chunk{WaveID: job.Args.WaveID, DeliveryIDs: job.Args.DeliveryIDs, Retry: job.Args.Retry, JobID: job.ID}
 	err := w.Deliverer.Deliver(ctx, chunk, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
 		return err

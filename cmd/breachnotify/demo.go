@@ -54,7 +54,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 }
 
 func runDemoCampaign(ctx context.Context, e *env, a *app.App) error {
-	key, _, err := a.Service.CreateAPIKey(ctx, "demo "+time.Now().UTC().Format(time.RFC3339), notifier.RoleAdmin)
+	key, _, err := a.Service.CreateAPIKey(ctx, notifier.LocalActor(osUser()), "demo "+time.Now().UTC().Format(time.RFC3339), notifier.RoleAdmin)
 	if err != nil {
 		return err
 	}

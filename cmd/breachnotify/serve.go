@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"os/user"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -93,19 +95,29 @@ func migrate(ctx context.Context, e *env, cfg *config.Config) error {
 	return nil
 }
 
+// cmdAPIKey manages API keys locally, with database access: it is how the
+// first admin key is made. The audit trail records the operating system
+// user as the actor.
 func cmdAPIKey(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] != "create" {
-		return usageError{"usage: breachnotify apikey create --name NAME --role admin|operator|viewer"}
+	const use = "usage: breachnotify apikey create --name NAME --role admin|operator|viewer | list | revoke ID"
+	if len(args) == 0 {
+		return usageError{use}
 	}
-	fs := flag.NewFlagSet("apikey create", flag.ContinueOnError)
+	fs := flag.NewFlagSet("apikey "+args[0], flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	name := fs.String("name", "", "who or what the key is for")
-	role := fs.String("role", "", "admin, operator or viewer")
+	name := fs.String("name", "", "who or what the key is for (create)")
+	role := fs.String("role", "", "admin, operator or viewer (create)")
+	asJSON := fs.Bool("json", false, "print JSON (list)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError{err.Error()}
 	}
-	if *name == "" || *role == "" {
+	switch {
+	case args[0] == "create" && (*name == "" || *role == ""):
 		return usageError{"--name and --role are required"}
+	case args[0] == "revoke" && fs.NArg() != 1:
+		return usageError{"usage: breachnotify apikey revoke ID"}
+	case args[0] != "create" && args[0] != "list" && args[0] != "revoke":
+		return usageError{use}
 	}
 	cfg, err := e.loadConfig()
 	if err != nil {
@@ -116,11 +128,46 @@ func cmdAPIKey(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.Stop(context.Background())
-	key, k, err := a.Service.CreateAPIKey(ctx, *name, notifier.Role(*role))
-	if err != nil {
-		return err
+	by := notifier.LocalActor(osUser())
+	switch args[0] {
+	case "create":
+		key, k, err := a.Service.CreateAPIKey(ctx, by, *name, notifier.Role(*role))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, key)
+		fmt.Fprintf(e.stderr, "created API key %d (%s, %s); it is shown once: store it now\n", k.ID, k.Name, k.Role)
+	case "list":
+		keys, err := a.Service.APIKeys(ctx, by)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(e.stdout).Encode(keys)
+		}
+		t := newTable(e.stdout, "ID", "NAME", "ROLE", "PREFIX", "CREATED", "LAST USED", "REVOKED")
+		for _, k := range keys {
+			t.row(k.ID, k.Name, k.Role, k.Prefix, k.CreatedAt, k.LastUsedAt, k.RevokedAt)
+		}
+		return t.flush()
+	case "revoke":
+		id, ok := notifier.ParseInt(fs.Arg(0))
+		if !ok {
+			return usageError{"ID must be a key id (see apikey list)"}
+		}
+		k, err := a.Service.RevokeAPIKey(ctx, by, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "revoked API key %d (%s)\n", k.ID, k.Name)
 	}
-	fmt.Fprintln(e.stdout, key)
-	fmt.Fprintf(e.stderr, "created API key %d (%s, %s); it is shown once: store it now\n", k.ID, k.Name, k.Role)
 	return nil
+}
+
+// osUser names who runs a local command, for the audit trail.
+func osUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
 }

@@ -63,6 +63,7 @@ type App struct {
 	// Capture is the embedded capture mailbox; nil when a relay is configured.
 	Capture *capture.Server
 
+	renderer   *notifier.Renderer
 	river      *river.Client[pgx.Tx]
 	sender     *smtp.Sender
 	httpServer *http.Server
@@ -117,7 +118,12 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		return err
 	}
 	a.Store = store.New(a.Pool, store.Config{Jobs: inserter, MessageIDDomain: domainOf(cfg.From.Address)})
-	a.Service = notifier.NewService(a.Store, notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Logger: a.Logger})
+	tmpl, err := templates.Defaults()
+	if err != nil {
+		return fmt.Errorf("templates: %w", err)
+	}
+	a.renderer = notifier.NewRenderer(tmpl, *cfg.From, cfg.PublicURL)
+	a.Service = notifier.NewService(a.Store, notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Logger: a.Logger})
 
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(a.Registry)
@@ -146,14 +152,10 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// buildWorkers builds the delivery side: templates, the sender (and the
+// buildWorkers builds the delivery side: the sender (and the
 // embedded mailbox when no relay is configured), the deliverer and River.
 func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 	cfg := a.Config
-	tmpl, err := templates.Defaults()
-	if err != nil {
-		return fmt.Errorf("templates: %w", err)
-	}
 	sender := opts.Sender
 	if sender == nil {
 		smtpCfg, err := a.relay(opts)
@@ -166,15 +168,14 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		sender = a.sender
 	}
 	a.Deliverer = notifier.NewDeliverer(notifier.DelivererConfig{
-		Store:     a.Store,
-		Sender:    sender,
-		Templates: tmpl,
-		Retry:     notifier.RetryPolicy{Min: cfg.RetryMinDelay, Max: cfg.RetryMaxDelay, Lifetime: cfg.RetryLifetime},
-		From:      *cfg.From,
-		PublicURL: cfg.PublicURL,
-		Observer:  m,
-		Logger:    a.Logger,
+		Store:    a.Store,
+		Sender:   sender,
+		Renderer: a.renderer,
+		Retry:    notifier.RetryPolicy{Min: cfg.RetryMinDelay, Max: cfg.RetryMaxDelay, Lifetime: cfg.RetryLifetime},
+		Observer: m,
+		Logger:   a.Logger,
 	})
+	var err error
 	a.river, err = queue.NewClient(a.Pool, queue.Config{
 		Workers: cfg.Workers,
 		Deliver: &queue.DeliverWorker{Deliverer: a.Deliverer},
@@ -184,7 +185,6 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		return fmt.Errorf("river: %w", err)
 	}
 	return nil
-
 }
 
 // relay is the SMTP relay to use: the configured one, or the embedded

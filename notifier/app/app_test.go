@@ -341,8 +341,8 @@ func TestMetricsAndMailbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Stop(context.Background())
-	key, _, _ := a.Service.CreateAPIKey(ctx, "t", notifier.RoleViewer)
-	opKey, _, _ := a.Service.CreateAPIKey(ctx, "op", notifier.RoleOperator)
+	key, _, _ := a.Service.CreateAPIKey(ctx, notifier.LocalActor("t"), "t", notifier.RoleViewer)
+	opKey, _, _ := a.Service.CreateAPIKey(ctx, notifier.LocalActor("t"), "op", notifier.RoleOperator)
 	e := &apptest.Env{App: a, Client: apiclient.New(a.URL(), opKey)}
 	e.LaunchInitial(t, e.LoadSample(t, "mbox"))
 

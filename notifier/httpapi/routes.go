@@ -7,7 +7,8 @@ import (
 )
 
 // route is one entry of the route table. role is the least role allowed;
-// empty means no authentication (operational endpoints).
+// empty means no authentication (operational endpoints and the API's own
+// description).
 type route struct {
 	method  string
 	pattern string
@@ -15,21 +16,82 @@ type route struct {
 	handler http.HandlerFunc
 }
 
-// routes is the whole API, in one place.
+// routes is the whole API, in one place. The OpenAPI document
+// (openapi.json) describes exactly these; a test keeps the two equal.
 func (s *Server) routes() []route {
+	const (
+		viewer   = notifier.RoleViewer
+		operator = notifier.RoleOperator
+		admin    = notifier.RoleAdmin
+	)
 	return []route{
 		{"GET", "/healthz", "", s.healthz},
 		{"GET", "/readyz", "", s.readyz},
 		{"GET", "/metrics", "", s.serveMetrics},
+		{"GET", "/api/v1/openapi.json", "", s.openAPI},
 
-		{"POST", "/api/v1/incidents", notifier.RoleOperator, s.createIncident},
-		{"GET", "/api/v1/incidents/{incident}", notifier.RoleViewer, s.getIncident},
-		{"POST", "/api/v1/organizations/import", notifier.RoleOperator, s.importOrganizations},
-		{"POST", "/api/v1/incidents/{incident}/exposures", notifier.RoleOperator, s.importExposures},
-		{"POST", "/api/v1/incidents/{incident}/waves", notifier.RoleOperator, s.planWave},
-		{"GET", "/api/v1/waves/{id}", notifier.RoleViewer, s.getWave},
-		{"POST", "/api/v1/waves/{id}/launch", notifier.RoleOperator, s.launchWave},
-		{"GET", "/api/v1/mailbox", notifier.RoleViewer, s.listMailbox},
-		{"GET", "/api/v1/mailbox/{id}", notifier.RoleViewer, s.getMailboxMessage},
+		{"GET", "/api/v1/incidents", viewer, s.listIncidents},
+		{"POST", "/api/v1/incidents", operator, s.createIncident},
+		{"GET", "/api/v1/incidents/{incident}", viewer, s.getIncident},
+		{"PATCH", "/api/v1/incidents/{incident}", admin, s.patchIncident},
+		{"POST", "/api/v1/incidents/{incident}/exposures", operator, s.importExposures},
+		{"GET", "/api/v1/incidents/{incident}/batches", viewer, s.listBatches},
+		{"GET", "/api/v1/incidents/{incident}/items", viewer, s.listItems},
+		{"GET", "/api/v1/incidents/{incident}/waves", viewer, s.listIncidentWaves},
+		{"POST", "/api/v1/incidents/{incident}/waves", operator, s.planWave},
+		{"GET", "/api/v1/incidents/{incident}/notices", viewer, s.listIncidentNotices},
+		{"GET", "/api/v1/incidents/{incident}/report", viewer, s.report},
+
+		{"GET", "/api/v1/batches/{id}", viewer, s.getBatch},
+
+		{"GET", "/api/v1/organizations", viewer, s.listOrganizations},
+		{"POST", "/api/v1/organizations/import", operator, s.importOrganizations},
+		{"GET", "/api/v1/organizations/{org}", viewer, s.getOrganization},
+		{"GET", "/api/v1/organizations/{org}/contacts", viewer, s.listOrgContacts},
+		{"GET", "/api/v1/contacts", viewer, s.listContacts},
+		{"GET", "/api/v1/contacts/{id}", viewer, s.getContact},
+		{"PATCH", "/api/v1/contacts/{id}", operator, s.patchContact},
+		{"POST", "/api/v1/contacts/{id}/suppress", operator, s.suppressContact},
+		{"POST", "/api/v1/contacts/{id}/reactivate", operator, s.reactivateContact},
+
+		{"GET", "/api/v1/waves", viewer, s.listWaves},
+		{"GET", "/api/v1/waves/{id}", viewer, s.getWave},
+		{"POST", "/api/v1/waves/{id}/approve", operator, s.approveWave},
+		{"POST", "/api/v1/waves/{id}/launch", operator, s.launchWave},
+		{"POST", "/api/v1/waves/{id}/pause", operator, s.pauseWave},
+		{"POST", "/api/v1/waves/{id}/resume", operator, s.resumeWave},
+		{"POST", "/api/v1/waves/{id}/cancel", operator, s.cancelWave},
+
+		{"GET", "/api/v1/notices", viewer, s.listNotices},
+		{"GET", "/api/v1/notices/{id}", viewer, s.getNotice},
+		{"GET", "/api/v1/deliveries", viewer, s.listDeliveries},
+		{"GET", "/api/v1/deliveries/{id}", viewer, s.getDelivery},
+
+		{"GET", "/api/v1/audit", viewer, s.listAudit},
+		{"GET", "/api/v1/audit/verify", viewer, s.verifyAudit},
+
+		{"GET", "/api/v1/apikeys", admin, s.listAPIKeys},
+		{"POST", "/api/v1/apikeys", admin, s.createAPIKey},
+		{"DELETE", "/api/v1/apikeys/{id}", admin, s.revokeAPIKey},
+
+		{"GET", "/api/v1/mailbox", viewer, s.listMailbox},
+		{"GET", "/api/v1/mailbox/{id}", viewer, s.getMailboxMessage},
 	}
+}
+
+// Route describes one registered route, for tests and documentation.
+type Route struct {
+	Method  string
+	Pattern string
+	// Role is the least role allowed; empty for unauthenticated routes.
+	Role notifier.Role
+}
+
+// Routes lists every route the server registers.
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, r := range s.routes() {
+		out = append(out, Route{Method: r.method, Pattern: r.pattern, Role: r.role})
+	}
+	return out
 }

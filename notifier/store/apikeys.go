@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,10 +20,42 @@ func scanAPIKey(row pgx.Row, extra ...any) (notifier.APIKey, error) {
 }
 
 // CreateAPIKey stores a new key's prefix and hash.
-func (s *Store) CreateAPIKey(ctx context.Context, name string, role notifier.Role, prefix string, secretHash []byte) (notifier.APIKey, error) {
+func (s *Store) CreateAPIKey(ctx context.Context, by notifier.Actor, name string, role notifier.Role, prefix string, secretHash []byte) (notifier.APIKey, error) {
 	const q = `INSERT INTO api_keys (name, role, prefix, secret_hash) VALUES ($1, $2, $3, $4) RETURNING ` + apiKeyColumns
-	k, err := scanAPIKey(s.pool.QueryRow(ctx, q, name, role, prefix, secretHash))
+	var k notifier.APIKey
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if k, err = scanAPIKey(tx.QueryRow(ctx, q, name, role, prefix, secretHash)); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, by, auditEvent{"apikey.create", "apikey", strconv.FormatInt(k.ID, 10), map[string]any{"name": name, "role": role}})
+	})
 	return k, wrap("create api key", err)
+}
+
+// APIKeys lists every key, revoked ones included, by id.
+func (s *Store) APIKeys(ctx context.Context) ([]notifier.APIKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY id`)
+	if err != nil {
+		return nil, wrap("list api keys", err)
+	}
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (notifier.APIKey, error) { return scanAPIKey(r) })
+	return keys, wrap("list api keys", err)
+}
+
+// RevokeAPIKey revokes a key; it stops working at once (every request
+// looks the key up). Revoking a revoked key changes nothing.
+func (s *Store) RevokeAPIKey(ctx context.Context, by notifier.Actor, id int64) (notifier.APIKey, error) {
+	var k notifier.APIKey
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		k, err = scanAPIKey(tx.QueryRow(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING `+apiKeyColumns, id))
+		if err != nil {
+			return notFound(err, "no API key %d", id)
+		}
+		return appendAudit(ctx, tx, by, auditEvent{"apikey.revoke", "apikey", strconv.FormatInt(id, 10), map[string]any{"name": k.Name}})
+	})
+	return k, wrap("revoke api key", err)
 }
 
 // APIKeyByPrefix returns an unrevoked key and its hash, and notes its use.

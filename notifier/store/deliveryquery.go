@@ -20,14 +20,35 @@ func scanDelivery(row pgx.CollectableRow) (notifier.Delivery, error) {
 	return d, err
 }
 
-// WaveDeliveries lists a wave's deliveries in id order.
+// WaveDeliveries lists all of a wave's deliveries in id order.
 func (s *Store) WaveDeliveries(ctx context.Context, waveID int64) ([]notifier.Delivery, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d WHERE d.wave_id = $1 ORDER BY d.id`, waveID)
+	return s.Deliveries(ctx, notifier.DeliveryFilter{WaveID: waveID}, notifier.Page{Limit: 1 << 30})
+}
+
+// Deliveries lists deliveries by id.
+func (s *Store) Deliveries(ctx context.Context, f notifier.DeliveryFilter, p notifier.Page) ([]notifier.Delivery, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
+		WHERE d.id > $1 AND ($2 = 0 OR d.wave_id = $2) AND ($3 = 0 OR d.notice_id = $3) AND ($4 = '' OR d.status = $4)
+		ORDER BY d.id LIMIT $5`, p.After, f.WaveID, f.NoticeID, f.Status, p.Limit+1)
 	if err != nil {
 		return nil, wrap("list deliveries", err)
 	}
 	ds, err := pgx.CollectRows(rows, scanDelivery)
 	return ds, wrap("list deliveries", err)
+}
+
+// Delivery returns one delivery with its events.
+func (s *Store) Delivery(ctx context.Context, id int64) (notifier.DeliveryDetail, error) {
+	var d notifier.DeliveryDetail
+	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d WHERE d.id = $1`, id)
+	if err != nil {
+		return d, wrap("get delivery", err)
+	}
+	if d.Delivery, err = pgx.CollectExactlyOneRow(rows, scanDelivery); err != nil {
+		return d, wrap("get delivery", notFound(err, "no delivery %d", id))
+	}
+	d.Events, err = s.DeliveryEvents(ctx, id)
+	return d, err
 }
 
 // DeliveryEvents returns a delivery's timeline, oldest first.

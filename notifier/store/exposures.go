@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,9 +71,12 @@ func (s *Store) ImportExposures(ctx context.Context, by notifier.Actor, incident
 		}
 		res.ItemsNew = int(tag.RowsAffected())
 		res.ItemsDuplicate = len(rows) - res.ItemsNew
-		_, err = tx.Exec(ctx, `UPDATE exposure_batches SET items_new = $2, items_duplicate = $3 WHERE id = $1`,
-			res.BatchID, res.ItemsNew, res.ItemsDuplicate)
-		return err
+		if _, err = tx.Exec(ctx, `UPDATE exposure_batches SET items_new = $2, items_duplicate = $3 WHERE id = $1`,
+			res.BatchID, res.ItemsNew, res.ItemsDuplicate); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, by, auditEvent{"exposures.import", "batch", strconv.FormatInt(res.BatchID, 10),
+			map[string]any{"incident_id": incidentID, "result": res}})
 	})
 	return res, wrap("import exposures", err)
 }
@@ -107,4 +111,57 @@ func countDistinct(ids []int64) int {
 		m[id] = true
 	}
 	return len(m)
+}
+
+const batchColumns = `id, incident_id, items_new, items_duplicate, discovered_at, created_by`
+
+func scanBatch(r pgx.CollectableRow) (notifier.Batch, error) {
+	var b notifier.Batch
+	err := r.Scan(&b.ID, &b.IncidentID, &b.ItemsNew, &b.ItemsDuplicate, &b.DiscoveredAt, &b.CreatedBy)
+	return b, err
+}
+
+// Batches lists an incident's exposure batches, newest first.
+func (s *Store) Batches(ctx context.Context, incidentID int64, p notifier.Page) ([]notifier.Batch, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+batchColumns+` FROM exposure_batches
+		WHERE incident_id = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, incidentID, p.After, p.Limit+1)
+	if err != nil {
+		return nil, wrap("list batches", err)
+	}
+	list, err := pgx.CollectRows(rows, scanBatch)
+	return list, wrap("list batches", err)
+}
+
+// Batch returns one exposure batch.
+func (s *Store) Batch(ctx context.Context, id int64) (notifier.Batch, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+batchColumns+` FROM exposure_batches WHERE id = $1`, id)
+	if err != nil {
+		return notifier.Batch{}, wrap("get batch", err)
+	}
+	b, err := pgx.CollectExactlyOneRow(rows, scanBatch)
+	return b, wrap("get batch", notFound(err, "no exposure batch %d", id))
+}
+
+const itemColumns = `i.id, i.incident_id, o.ref, i.batch_id, i.item_ref, i.kind, i.occurred_at, i.subject, i.summary,
+	i.secret_types, (SELECT ni.notice_id FROM notice_items ni WHERE ni.item_id = i.id)`
+
+func scanItem(r pgx.CollectableRow) (notifier.Item, error) {
+	var it notifier.Item
+	err := r.Scan(&it.ID, &it.IncidentID, &it.OrgRef, &it.BatchID, &it.ItemRef, &it.Kind, &it.OccurredAt, &it.Subject,
+		&it.Summary, &it.SecretTypes, &it.NoticeID)
+	return it, err
+}
+
+// Items lists exposure items by id. Every filter narrows; IncidentID or
+// OrganizationID scope the list (the portal always sets OrganizationID).
+func (s *Store) Items(ctx context.Context, f notifier.ItemFilter, p notifier.Page) ([]notifier.Item, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+itemColumns+` FROM exposure_items i JOIN organizations o ON o.id = i.organization_id
+		WHERE i.id > $1 AND ($2 = 0 OR i.incident_id = $2) AND ($3 = 0 OR i.organization_id = $3)
+		  AND ($4 = 0 OR i.batch_id = $4) AND ($5 = '' OR i.kind = $5) AND ($6 = '' OR $6 = ANY(i.secret_types))
+		ORDER BY i.id LIMIT $7`, p.After, f.IncidentID, f.OrganizationID, f.BatchID, f.Kind, f.SecretType, p.Limit+1)
+	if err != nil {
+		return nil, wrap("list items", err)
+	}
+	list, err := pgx.CollectRows(rows, scanItem)
+	return list, wrap("list items", err)
 }

@@ -2,25 +2,35 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/breachnotify/breachnotify/notifier"
 )
 
-const incidentColumns = `id, slug, title, summary, created_at`
+const incidentColumns = `id, slug, title, summary, policy, created_at`
 
 func scanIncident(row pgx.Row) (notifier.Incident, error) {
 	var i notifier.Incident
-	err := row.Scan(&i.ID, &i.Slug, &i.Title, &i.Summary, &i.CreatedAt)
-	return i, err
+	var policy []byte
+	if err := row.Scan(&i.ID, &i.Slug, &i.Title, &i.Summary, &policy, &i.CreatedAt); err != nil {
+		return i, err
+	}
+	return i, json.Unmarshal(policy, &i.Policy)
 }
 
 // CreateIncident inserts an incident; a taken slug is a conflict.
 func (s *Store) CreateIncident(ctx context.Context, by notifier.Actor, in notifier.NewIncident) (notifier.Incident, error) {
 	const q = `INSERT INTO incidents (slug, title, summary, created_by) VALUES ($1, $2, $3, $4) RETURNING ` + incidentColumns
-	inc, err := scanIncident(s.pool.QueryRow(ctx, q, in.Slug, in.Title, in.Summary, nullableKey(by)))
-	err = constraintError(err, "incidents_slug_key", "an incident with slug "+in.Slug+" already exists")
+	var inc notifier.Incident
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if inc, err = scanIncident(tx.QueryRow(ctx, q, in.Slug, in.Title, in.Summary, nullableKey(by))); err != nil {
+			return constraintError(err, "incidents_slug_key", "an incident with slug "+in.Slug+" already exists")
+		}
+		return appendAudit(ctx, tx, by, auditEvent{"incident.create", "incident", inc.Slug, map[string]any{"id": inc.ID, "title": inc.Title}})
+	})
 	return inc, wrap("create incident", err)
 }
 
@@ -30,6 +40,37 @@ func (s *Store) Incident(ctx context.Context, idOrSlug string) (notifier.Inciden
 	id, _ := notifier.ParseInt(idOrSlug)
 	inc, err := scanIncident(s.pool.QueryRow(ctx, q, id, idOrSlug))
 	return inc, wrap("get incident", notFound(err, "no incident %q", idOrSlug))
+}
+
+// Incidents lists incidents newest first.
+func (s *Store) Incidents(ctx context.Context, p notifier.Page) ([]notifier.Incident, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE ($1 = 0 OR id < $1) ORDER BY id DESC LIMIT $2`, p.After, p.Limit+1)
+	if err != nil {
+		return nil, wrap("list incidents", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (notifier.Incident, error) { return scanIncident(r) })
+	return list, wrap("list incidents", err)
+}
+
+// UpdatePolicy applies a policy patch to an incident.
+func (s *Store) UpdatePolicy(ctx context.Context, by notifier.Actor, incidentID int64, patch notifier.PolicyPatch) (notifier.Incident, error) {
+	var inc notifier.Incident
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		cur, err := scanIncident(tx.QueryRow(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1 FOR UPDATE`, incidentID))
+		if err != nil {
+			return notFound(err, "no incident %d", incidentID)
+		}
+		next := patch.Apply(cur.Policy)
+		b, err := json.Marshal(next)
+		if err != nil {
+			return err
+		}
+		if inc, err = scanIncident(tx.QueryRow(ctx, `UPDATE incidents SET policy = $2 WHERE id = $1 RETURNING `+incidentColumns, incidentID, b)); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, by, auditEvent{"incident.policy", "incident", inc.Slug, map[string]any{"before": cur.Policy, "after": next}})
+	})
+	return inc, wrap("update policy", err)
 }
 
 // nullableKey is the actor's key id, or NULL for local actions.

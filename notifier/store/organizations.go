@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -45,7 +46,7 @@ RETURNING (xmax = 0) AS created`
 
 // ImportOrganizations upserts the organizations and contacts of rows in one
 // transaction.
-func (s *Store) ImportOrganizations(ctx context.Context, _ notifier.Actor, rows []notifier.ContactRow) (notifier.OrgImportResult, error) {
+func (s *Store) ImportOrganizations(ctx context.Context, by notifier.Actor, rows []notifier.ContactRow) (notifier.OrgImportResult, error) {
 	var res notifier.OrgImportResult
 
 	type org struct {
@@ -83,8 +84,10 @@ func (s *Store) ImportOrganizations(ctx context.Context, _ notifier.Actor, rows 
 		if res.Organizations, err = countUpserts(ctx, tx, upsertOrganizations, refs, names, domains, locales); err != nil {
 			return err
 		}
-		res.Contacts, err = countUpserts(ctx, tx, upsertContacts, cRefs, cEmails, cNames, cRoles, cPortal, cLocales)
-		return err
+		if res.Contacts, err = countUpserts(ctx, tx, upsertContacts, cRefs, cEmails, cNames, cRoles, cPortal, cLocales); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, by, auditEvent{"organizations.import", "organizations", "", map[string]any{"rows": len(rows), "result": res}})
 	})
 	return res, wrap("import organizations", err)
 }
@@ -106,4 +109,120 @@ func countUpserts(ctx context.Context, tx pgx.Tx, q string, args ...any) (notifi
 		}
 	}
 	return c, err
+}
+
+const organizationColumns = `o.id, o.ref, o.name, o.domains, o.locale, o.created_at, o.updated_at,
+	(SELECT count(*) FROM contacts c WHERE c.organization_id = o.id)`
+
+func scanOrganization(r pgx.CollectableRow) (notifier.Organization, error) {
+	var o notifier.Organization
+	err := r.Scan(&o.ID, &o.Ref, &o.Name, &o.Domains, &o.Locale, &o.CreatedAt, &o.UpdatedAt, &o.Contacts)
+	return o, err
+}
+
+// Organizations lists organizations by id.
+func (s *Store) Organizations(ctx context.Context, f notifier.OrganizationFilter, p notifier.Page) ([]notifier.Organization, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+organizationColumns+` FROM organizations o
+		WHERE o.id > $1 AND ($2 = '' OR o.ref = $2) ORDER BY o.id LIMIT $3`, p.After, f.Ref, p.Limit+1)
+	if err != nil {
+		return nil, wrap("list organizations", err)
+	}
+	list, err := pgx.CollectRows(rows, scanOrganization)
+	return list, wrap("list organizations", err)
+}
+
+// Organization finds an organization by numeric id or ref.
+func (s *Store) Organization(ctx context.Context, idOrRef string) (notifier.Organization, error) {
+	id, _ := notifier.ParseInt(idOrRef)
+	rows, err := s.pool.Query(ctx, `SELECT `+organizationColumns+` FROM organizations o WHERE o.id = $1 OR o.ref = $2
+		ORDER BY (o.ref = $2) DESC LIMIT 1`, id, idOrRef)
+	if err != nil {
+		return notifier.Organization{}, wrap("get organization", err)
+	}
+	o, err := pgx.CollectExactlyOneRow(rows, scanOrganization)
+	return o, wrap("get organization", notFound(err, "no organization %q", idOrRef))
+}
+
+const contactColumns = `c.id, c.organization_id, o.ref, c.email, c.name, c.role, c.portal_access, c.locale, c.status,
+	c.status_reason, c.status_changed_at, c.created_at, c.updated_at`
+
+func scanContact(r pgx.CollectableRow) (notifier.Contact, error) {
+	var c notifier.Contact
+	err := r.Scan(&c.ID, &c.OrganizationID, &c.OrgRef, &c.Email, &c.Name, &c.Role, &c.PortalAccess, &c.Locale, &c.Status,
+		&c.StatusReason, &c.StatusChanged, &c.CreatedAt, &c.UpdatedAt)
+	return c, err
+}
+
+// Contacts lists contacts by id.
+func (s *Store) Contacts(ctx context.Context, f notifier.ContactFilter, p notifier.Page) ([]notifier.Contact, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+contactColumns+` FROM contacts c JOIN organizations o ON o.id = c.organization_id
+		WHERE c.id > $1 AND ($2 = 0 OR c.organization_id = $2) AND ($3 = '' OR c.status = $3) AND ($4 = '' OR c.role = $4)
+		ORDER BY c.id LIMIT $5`, p.After, f.OrganizationID, f.Status, f.Role, p.Limit+1)
+	if err != nil {
+		return nil, wrap("list contacts", err)
+	}
+	list, err := pgx.CollectRows(rows, scanContact)
+	return list, wrap("list contacts", err)
+}
+
+// Contact returns one contact.
+func (s *Store) Contact(ctx context.Context, id int64) (notifier.Contact, error) {
+	return s.contact(ctx, s.pool, id, false)
+}
+
+func (s *Store) contact(ctx context.Context, q querier, id int64, lock bool) (notifier.Contact, error) {
+	sql := `SELECT ` + contactColumns + ` FROM contacts c JOIN organizations o ON o.id = c.organization_id WHERE c.id = $1`
+	if lock {
+		sql += ` FOR UPDATE OF c`
+	}
+	rows, err := q.Query(ctx, sql, id)
+	if err != nil {
+		return notifier.Contact{}, wrap("get contact", err)
+	}
+	c, err := pgx.CollectExactlyOneRow(rows, scanContact)
+	return c, wrap("get contact", notFound(err, "no contact %d", id))
+}
+
+// UpdateContact applies a validated patch to a contact.
+func (s *Store) UpdateContact(ctx context.Context, by notifier.Actor, id int64, patch notifier.ContactPatch) (notifier.Contact, error) {
+	var out notifier.Contact
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		before, err := s.contact(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE contacts SET
+			name = coalesce($2, name), role = coalesce($3, role), portal_access = coalesce($4, portal_access),
+			locale = coalesce($5, locale), updated_at = now() WHERE id = $1`,
+			id, patch.Name, patch.Role, patch.PortalAccess, patch.Locale); err != nil {
+			return err
+		}
+		if out, err = s.contact(ctx, tx, id, false); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, by, auditEvent{"contact.update", "contact", strconv.FormatInt(id, 10),
+			map[string]any{"org_ref": before.OrgRef, "patch": patch}})
+	})
+	return out, wrap("update contact", err)
+}
+
+// SetContactStatus suppresses or reactivates a contact, with a reason.
+func (s *Store) SetContactStatus(ctx context.Context, by notifier.Actor, id int64, status, reason string) (notifier.Contact, error) {
+	var out notifier.Contact
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		before, err := s.contact(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE contacts SET status = $2, status_reason = $3, status_changed_at = now(), updated_at = now()
+			WHERE id = $1`, id, status, reason); err != nil {
+			return err
+		}
+		if out, err = s.contact(ctx, tx, id, false); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, by, auditEvent{"contact." + status, "contact", strconv.FormatInt(id, 10),
+			map[string]any{"org_ref": before.OrgRef, "from": before.Status, "reason": reason}})
+	})
+	return out, wrap("set contact status", err)
 }

@@ -56,6 +56,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.pool.QueryRow(ctx, "SELECT 1").Scan(&one)
 }
 
+// querier runs queries on a pool or inside a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // inTx runs fn in a transaction, committing when it returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, fn)

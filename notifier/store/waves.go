@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,19 +14,38 @@ import (
 
 // initialTargets selects the organizations an initial wave of incident $1
 // notifies: those with items no notice covers yet, no initial notice so
-// far, and at least one active contact to tell.
+// far (a void one does not count), and at least one active contact.
 const initialTargets = `
 SELECT DISTINCT i.organization_id AS id
 FROM exposure_items i
 WHERE i.incident_id = $1
   AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)
   AND NOT EXISTS (SELECT 1 FROM notices n
-                  WHERE n.incident_id = $1 AND n.organization_id = i.organization_id AND n.kind = 'initial')
+                  WHERE n.incident_id = $1 AND n.organization_id = i.organization_id
+                    AND n.kind = 'initial' AND n.voided_at IS NULL)
   AND EXISTS (SELECT 1 FROM contacts c WHERE c.organization_id = i.organization_id AND c.status = 'active')`
 
-// PlanWave records a planned wave with the counts it would send now.
+// initialSkipped lists the organizations of incident $1 an initial wave
+// leaves out, with the reason.
+const initialSkipped = `
+SELECT o.ref, o.name, r.reason
+FROM (SELECT DISTINCT organization_id AS id FROM exposure_items WHERE incident_id = $1) AS orgs
+JOIN organizations o ON o.id = orgs.id
+CROSS JOIN LATERAL (SELECT CASE
+    WHEN EXISTS (SELECT 1 FROM notices n WHERE n.incident_id = $1 AND n.organization_id = o.id
+                   AND n.kind = 'initial' AND n.voided_at IS NULL) THEN 'already_notified'
+    WHEN NOT EXISTS (SELECT 1 FROM contacts c WHERE c.organization_id = o.id AND c.status = 'active') THEN 'no_active_contact'
+    WHEN NOT EXISTS (SELECT 1 FROM exposure_items i WHERE i.incident_id = $1 AND i.organization_id = o.id
+                       AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)) THEN 'nothing_new'
+  END AS reason) AS r
+WHERE r.reason IS NOT NULL
+ORDER BY o.ref`
+
+// PlanWave records a planned wave with the counts it would send now, the
+// organizations it leaves out, and the first target's first contact (the
+// sample message is rendered from it).
 func (s *Store) PlanWave(ctx context.Context, by notifier.Actor, incidentID int64, kind notifier.WaveKind) (notifier.WavePlan, error) {
-	q := `
+	const insert = `
 WITH targets AS (` + initialTargets + `)
 INSERT INTO waves (incident_id, kind, planned_notices, planned_deliveries, planned_by)
 SELECT $1, $2,
@@ -32,9 +54,51 @@ SELECT $1, $2,
        $3
 RETURNING id, incident_id, kind, status, planned_notices, planned_deliveries`
 	var p notifier.WavePlan
-	err := s.pool.QueryRow(ctx, q, incidentID, kind, nullableKey(by)).
-		Scan(&p.ID, &p.IncidentID, &p.Kind, &p.Status, &p.Notices, &p.Deliveries)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, insert, incidentID, kind, nullableKey(by)).
+			Scan(&p.ID, &p.IncidentID, &p.Kind, &p.Status, &p.Notices, &p.Deliveries); err != nil {
+			return err
+		}
+		p.Organizations = p.Notices
+		rows, err := tx.Query(ctx, initialSkipped, incidentID)
+		if err != nil {
+			return err
+		}
+		if p.Skipped, err = pgx.CollectRows(rows, pgx.RowToStructByPos[notifier.SkippedOrganization]); err != nil {
+			return err
+		}
+		if p.SampleSource, err = previewDelivery(ctx, tx, incidentID); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, by, auditEvent{"wave.plan", "wave", strconv.FormatInt(p.ID, 10),
+			map[string]any{"incident_id": incidentID, "kind": kind, "notices": p.Notices, "deliveries": p.Deliveries}})
+	})
 	return p, wrap("plan wave", err)
+}
+
+// previewDelivery builds the delivery the first target's first active
+// contact would get (security contacts first), or nil when there is none.
+func previewDelivery(ctx context.Context, tx pgx.Tx, incidentID int64) (*notifier.OutgoingDelivery, error) {
+	const q = `
+SELECT o.id, c.email, c.name, c.role, c.locale, c.portal_access
+FROM (` + initialTargets + `) AS t
+JOIN organizations o ON o.id = t.id
+JOIN LATERAL (SELECT * FROM contacts c WHERE c.organization_id = o.id AND c.status = 'active'
+              ORDER BY (c.role = 'security') DESC, c.id LIMIT 1) AS c ON true
+ORDER BY o.ref LIMIT 1`
+	d := &notifier.OutgoingDelivery{MessageID: "preview@breachnotify.invalid", Reference: "BN-PREV-IEW0-0000-0000"}
+	var orgID int64
+	err := tx.QueryRow(ctx, q, incidentID).Scan(&orgID, &d.Recipient, &d.ContactName, &d.ContactRole, &d.ContactLocale, &d.PortalAccess)
+	if err == pgx.ErrNoRows {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.Notice = &notifier.NoticeContent{}
+	err = tx.QueryRow(ctx, previewContent, incidentID, templatesItemsShown, orgID).Scan(noticeContentDest(d.Notice)...)
+	d.Notice.Kind = "initial"
+	return d, err
 }
 
 // Launch statements, in the order LaunchWave runs them.
@@ -58,13 +122,14 @@ WHERE n.wave_id = $1
 	// Deliveries are ordered by recipient domain so a chunk mostly talks to
 	// one destination.
 	launchDeliveries = `
-INSERT INTO deliveries (notice_id, wave_id, contact_id, status, recipient, message_id, reference_code, finished_at)
+INSERT INTO deliveries (notice_id, wave_id, contact_id, status, recipient, message_id, reference_code, finished_at, smtp_reply)
 SELECT n.id, $1, c.id,
        CASE WHEN c.status = 'active' THEN 'queued' ELSE 'suppressed' END,
        c.email,
        gen_random_uuid()::text || '@' || $2,
        bn_reference_code(),
-       CASE WHEN c.status = 'active' THEN NULL ELSE now() END
+       CASE WHEN c.status = 'active' THEN NULL ELSE now() END,
+       CASE WHEN c.status = 'active' THEN '' ELSE 'not sent: contact is ' || c.status END
 FROM notices n
 JOIN contacts c ON c.organization_id = n.organization_id
 WHERE n.wave_id = $1
@@ -76,57 +141,90 @@ RETURNING id, status`
 // deliveries and one delivery job per chunk in one transaction. The wave
 // row lock makes concurrent launches of one wave queue up; the incident row
 // lock keeps two waves of one incident from choosing the same targets. A
-// wave already launched is returned unchanged.
-func (s *Store) LaunchWave(ctx context.Context, by notifier.Actor, waveID int64, chunkSize int) (notifier.Wave, error) {
+// wave already launched is returned unchanged. With an idempotency key, the
+// first reply is stored and every repeat gets exactly that reply.
+func (s *Store) LaunchWave(ctx context.Context, by notifier.Actor, waveID int64, chunkSize int, idem notifier.Idempotency) (notifier.Wave, error) {
+	var w notifier.Wave
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var incidentID int64
-		var status notifier.WaveStatus
-		err := tx.QueryRow(ctx, `SELECT incident_id, status FROM waves WHERE id = $1 FOR UPDATE`, waveID).Scan(&incidentID, &status)
-		if err != nil {
-			return notFound(err, "no wave %d", waveID)
-		}
-		if status != notifier.WavePlanned && status != notifier.WaveApproved {
-			return nil // launched before: the launch is a no-op
-		}
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE`, incidentID); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, launchNotices, incidentID, waveID); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, launchNoticeItems, waveID); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, launchDeliveries, waveID, s.messageIDDomain)
-		if err != nil {
-			return err
-		}
-		var queued []int64
-		var id int64
-		var st string
-		if _, err := pgx.ForEachRow(rows, []any{&id, &st}, func() error {
-			if st == string(notifier.DeliveryQueued) {
-				queued = append(queued, id)
+		if idem.Key != "" {
+			replayed, err := claimIdempotency(ctx, tx, by, idem, &w)
+			if err != nil || replayed {
+				return err
 			}
-			return nil
-		}); err != nil {
+		}
+		if err := s.launch(ctx, tx, by, waveID, chunkSize); err != nil {
 			return err
 		}
-		if err := s.jobs.EnqueueChunksTx(ctx, tx, chunkDeliveries(waveID, queued, chunkSize)); err != nil {
+		var err error
+		if w, err = s.wave(ctx, tx, waveID); err != nil {
 			return err
 		}
-		next := notifier.WaveRunning
-		if len(queued) == 0 {
-			next = notifier.WaveCompleted
+		if idem.Key != "" {
+			return storeIdempotentReply(ctx, tx, by, idem, w)
 		}
-		_, err = tx.Exec(ctx, `UPDATE waves SET status = $2, launched_at = now(), launched_by = $3,
-			completed_at = CASE WHEN $2 = 'completed' THEN now() END WHERE id = $1`, waveID, next, nullableKey(by))
-		return err
+		return nil
 	})
+	return w, wrap("launch wave", err)
+}
+
+func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, waveID int64, chunkSize int) error {
+	var incidentID int64
+	var status notifier.WaveStatus
+	var policy []byte
+	err := tx.QueryRow(ctx, `SELECT w.incident_id, w.status, i.policy FROM waves w JOIN incidents i ON i.id = w.incident_id
+		WHERE w.id = $1 FOR UPDATE OF w`, waveID).Scan(&incidentID, &status, &policy)
 	if err != nil {
-		return notifier.Wave{}, wrap("launch wave", err)
+		return notFound(err, "no wave %d", waveID)
 	}
-	return s.Wave(ctx, waveID)
+	var pol notifier.Policy
+	if err := json.Unmarshal(policy, &pol); err != nil {
+		return err
+	}
+	switch {
+	case status == notifier.WaveCancelled:
+		return notifier.Errorf(notifier.CodeConflict, "wave %d was cancelled; plan a new one", waveID)
+	case status != notifier.WavePlanned && status != notifier.WaveApproved:
+		return nil // launched before: the launch is a no-op
+	case pol.RequireApproval && status != notifier.WaveApproved:
+		return notifier.Errorf(notifier.CodeConflict, "wave %d needs approval by a second key before it can launch (POST /api/v1/waves/%d/approve)", waveID, waveID)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE`, incidentID); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, launchNotices, incidentID, waveID); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, launchNoticeItems, waveID); err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, launchDeliveries, waveID, s.messageIDDomain)
+	if err != nil {
+		return err
+	}
+	var queued []int64
+	var id int64
+	var st string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &st}, func() error {
+		if st == string(notifier.DeliveryQueued) {
+			queued = append(queued, id)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := s.jobs.EnqueueChunksTx(ctx, tx, chunkDeliveries(waveID, queued, chunkSize)); err != nil {
+		return err
+	}
+	next := notifier.WaveRunning
+	if len(queued) == 0 {
+		next = notifier.WaveCompleted
+	}
+	if _, err = tx.Exec(ctx, `UPDATE waves SET status = $2, launched_at = now(), launched_by = $3,
+		completed_at = CASE WHEN $2 = 'completed' THEN now() END WHERE id = $1`, waveID, next, nullableKey(by)); err != nil {
+		return err
+	}
+	return appendAudit(ctx, tx, by, auditEvent{"wave.launch", "wave", strconv.FormatInt(waveID, 10),
+		map[string]any{"incident_id": incidentID, "deliveries_queued": len(queued)}})
 }
 
 // chunkDeliveries splits ids (in launch order) into delivery jobs.
@@ -138,22 +236,207 @@ func chunkDeliveries(waveID int64, ids []int64, size int) []notifier.ScheduledCh
 	return chunks
 }
 
+// claimIdempotency records the key, or waits for the transaction that
+// recorded it first and replays its reply into w.
+func claimIdempotency(ctx context.Context, tx pgx.Tx, by notifier.Actor, idem notifier.Idempotency, w *notifier.Wave) (bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (api_key_id, key, request) VALUES ($1, $2, $3)
+		ON CONFLICT (api_key_id, key) DO NOTHING`, by.KeyID, idem.Key, idem.Request)
+	if err != nil {
+		return false, err
+	}
+	if tag.RowsAffected() == 1 {
+		return false, nil
+	}
+	// The insert waited for the first request's transaction to commit; its
+	// reply is there now.
+	var request string
+	var reply []byte
+	if err := tx.QueryRow(ctx, `SELECT request, response FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`,
+		by.KeyID, idem.Key).Scan(&request, &reply); err != nil {
+		return false, err
+	}
+	if request != idem.Request {
+		return false, notifier.Errorf(notifier.CodeInvalid, "Idempotency-Key %q was already used for a different request (%s)", idem.Key, request)
+	}
+	return true, json.Unmarshal(reply, w)
+}
+
+func storeIdempotentReply(ctx context.Context, tx pgx.Tx, by notifier.Actor, idem notifier.Idempotency, w notifier.Wave) error {
+	b, err := json.Marshal(w)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE idempotency_keys SET status = 200, response = $3 WHERE api_key_id = $1 AND key = $2`, by.KeyID, idem.Key, b)
+	return err
+}
+
+// ApproveWave approves a planned wave; the approver must not be the key
+// that planned it (four eyes).
+func (s *Store) ApproveWave(ctx context.Context, by notifier.Actor, waveID int64) (notifier.Wave, error) {
+	var w notifier.Wave
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var status notifier.WaveStatus
+		var plannedBy *int64
+		if err := tx.QueryRow(ctx, `SELECT status, planned_by FROM waves WHERE id = $1 FOR UPDATE`, waveID).Scan(&status, &plannedBy); err != nil {
+			return notFound(err, "no wave %d", waveID)
+		}
+		if status != notifier.WavePlanned {
+			return notifier.Errorf(notifier.CodeConflict, "wave %d is %s; only a planned wave can be approved", waveID, status)
+		}
+		if plannedBy != nil && *plannedBy == by.KeyID {
+			return notifier.Errorf(notifier.CodeForbidden, "the key that planned wave %d cannot approve it; a second person must", waveID)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE waves SET status = 'approved', approved_by = $2, approved_at = now() WHERE id = $1`, waveID, nullableKey(by)); err != nil {
+			return err
+		}
+		var err error
+		if w, err = s.wave(ctx, tx, waveID); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, by, auditEvent{"wave.approve", "wave", strconv.FormatInt(waveID, 10), nil})
+	})
+	return w, wrap("approve wave", err)
+}
+
+// PauseWave stops a running wave's new sends; sends in flight finish.
+func (s *Store) PauseWave(ctx context.Context, by notifier.Actor, waveID int64) (notifier.Wave, error) {
+	return s.transition(ctx, by, waveID, "wave.pause", []notifier.WaveStatus{notifier.WaveRunning},
+		func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `UPDATE waves SET status = 'paused', paused_at = now() WHERE id = $1`, waveID)
+			return err
+		})
+}
+
+// resumeQueued lists what a resumed wave must send again: deliveries never
+// attempted (chunked again) and deferred ones (retried when they were due).
+const resumeQueued = `
+SELECT id, attempts > 0, greatest(coalesce(next_attempt_at, now()), now())
+FROM deliveries WHERE wave_id = $1 AND status IN ('queued', 'deferred')
+ORDER BY lower(split_part(recipient, '@', 2)), id`
+
+// ResumeWave continues a paused wave. Jobs that ran while it was paused
+// finished without sending, so its unsent deliveries get new jobs; a job
+// that was merely waiting may still run too, but a delivery is claimed by
+// one job only, so nothing is sent twice.
+func (s *Store) ResumeWave(ctx context.Context, by notifier.Actor, waveID int64, chunkSize int) (notifier.Wave, error) {
+	return s.transition(ctx, by, waveID, "wave.resume", []notifier.WaveStatus{notifier.WavePaused},
+		func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, resumeQueued, waveID)
+			if err != nil {
+				return err
+			}
+			var fresh []int64
+			var retries []notifier.ScheduledChunk
+			var id int64
+			var deferred bool
+			var due time.Time
+			if _, err := pgx.ForEachRow(rows, []any{&id, &deferred, &due}, func() error {
+				if deferred {
+					retries = append(retries, notifier.ScheduledChunk{Chunk: notifier.Chunk{WaveID: waveID, DeliveryIDs: []int64{id}, Retry: true}, RunAt: due})
+				} else {
+					fresh = append(fresh, id)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			if err := s.jobs.EnqueueChunksTx(ctx, tx, append(chunkDeliveries(waveID, fresh, chunkSize), retries...)); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE waves SET status = 'running', paused_at = NULL WHERE id = $1`, waveID); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, completeWaves, []int64{waveID})
+			return err
+		})
+}
+
+// CancelWave stops a wave for good: deliveries not sent yet are cancelled,
+// sends in flight finish, nothing already sent is touched. A notice that
+// reached nobody is voided, so its organization can be notified by a later
+// wave.
+func (s *Store) CancelWave(ctx context.Context, by notifier.Actor, waveID int64) (notifier.Wave, error) {
+	return s.transition(ctx, by, waveID, "wave.cancel",
+		[]notifier.WaveStatus{notifier.WavePlanned, notifier.WaveApproved, notifier.WaveRunning, notifier.WavePaused},
+		func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `UPDATE waves SET status = 'cancelled', cancelled_at = now(), cancelled_by = $2 WHERE id = $1`,
+				waveID, nullableKey(by)); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'cancelled', finished_at = now(), smtp_reply = 'not sent: wave cancelled'
+				WHERE wave_id = $1 AND status IN ('queued', 'deferred')`, waveID); err != nil {
+				return err
+			}
+			return voidUnsentNotices(ctx, tx, waveID)
+		})
+}
+
+// voidUnsentNotices voids the notices of a cancelled wave that no delivery
+// reached or may still reach, releasing their items.
+func voidUnsentNotices(ctx context.Context, tx pgx.Tx, waveID int64) error {
+	rows, err := tx.Query(ctx, `UPDATE notices n SET voided_at = now()
+		WHERE n.wave_id = $1 AND n.voided_at IS NULL
+		  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN ('sent', 'sending', 'bounced'))
+		RETURNING n.id`, waveID)
+	if err != nil {
+		return err
+	}
+	voided, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil || len(voided) == 0 {
+		return err
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM notice_items WHERE notice_id = ANY($1)`, voided)
+	return err
+}
+
+// transition runs a state change of a wave that must be in one of from,
+// under the wave's row lock, audited, and returns the wave after it.
+func (s *Store) transition(ctx context.Context, by notifier.Actor, waveID int64, action string, from []notifier.WaveStatus, change func(tx pgx.Tx) error) (notifier.Wave, error) {
+	var w notifier.Wave
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var status notifier.WaveStatus
+		if err := tx.QueryRow(ctx, `SELECT status FROM waves WHERE id = $1 FOR UPDATE`, waveID).Scan(&status); err != nil {
+			return notFound(err, "no wave %d", waveID)
+		}
+		if !slices.Contains(from, status) {
+			return notifier.Errorf(notifier.CodeConflict, "wave %d is %s; %s needs it to be %v", waveID, status, action, from)
+		}
+		if err := change(tx); err != nil {
+			return err
+		}
+		var err error
+		if w, err = s.wave(ctx, tx, waveID); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, by, auditEvent{action, "wave", strconv.FormatInt(waveID, 10), map[string]any{"from": status, "to": w.Status}})
+	})
+	return w, wrap(action, err)
+}
+
+const waveColumns = `w.id, w.incident_id, w.kind, w.status, w.planned_notices, w.planned_deliveries, w.planned_by, w.approved_by,
+	w.launched_by, w.cancelled_by, w.created_at, w.approved_at, w.launched_at, w.paused_at, w.completed_at, w.cancelled_at,
+	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id)`
+
+func scanWave(r pgx.Row) (notifier.Wave, error) {
+	var w notifier.Wave
+	err := r.Scan(&w.ID, &w.IncidentID, &w.Kind, &w.Status, &w.PlannedNotices, &w.PlannedDeliveries, &w.PlannedBy, &w.ApprovedBy,
+		&w.LaunchedBy, &w.CancelledBy, &w.CreatedAt, &w.ApprovedAt, &w.LaunchedAt, &w.PausedAt, &w.CompletedAt, &w.CancelledAt,
+		&w.Notices.Total)
+	return w, err
+}
+
 // Wave returns a wave with its delivery counts by status.
 func (s *Store) Wave(ctx context.Context, waveID int64) (notifier.Wave, error) {
-	const q = `
-SELECT w.id, w.incident_id, w.kind, w.status, w.created_at, w.launched_at, w.completed_at,
-       (SELECT count(*) FROM notices n WHERE n.wave_id = w.id)
-FROM waves w WHERE w.id = $1`
-	w := notifier.Wave{Deliveries: map[notifier.DeliveryStatus]int{}}
-	for _, st := range notifier.DeliveryStatuses {
-		w.Deliveries[st] = 0
-	}
-	err := s.pool.QueryRow(ctx, q, waveID).Scan(&w.ID, &w.IncidentID, &w.Kind, &w.Status,
-		&w.CreatedAt, &w.LaunchedAt, &w.CompletedAt, &w.Notices.Total)
+	return s.wave(ctx, s.pool, waveID)
+}
+
+func (s *Store) wave(ctx context.Context, q querier, waveID int64) (notifier.Wave, error) {
+	w, err := scanWave(q.QueryRow(ctx, `SELECT `+waveColumns+` FROM waves w WHERE w.id = $1`, waveID))
 	if err != nil {
 		return w, wrap("get wave", notFound(err, "no wave %d", waveID))
 	}
-	rows, err := s.pool.Query(ctx, `SELECT status, count(*) FROM deliveries WHERE wave_id = $1 GROUP BY status`, waveID)
+	w.Deliveries = zeroCounts()
+	rows, err := q.Query(ctx, `SELECT status, count(*) FROM deliveries WHERE wave_id = $1 GROUP BY status`, waveID)
 	if err != nil {
 		return w, wrap("count deliveries", err)
 	}
@@ -164,4 +447,45 @@ FROM waves w WHERE w.id = $1`
 		return nil
 	})
 	return w, wrap("count deliveries", err)
+}
+
+// Waves lists waves newest first.
+func (s *Store) Waves(ctx context.Context, f notifier.WaveFilter, p notifier.Page) ([]notifier.Wave, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+waveColumns+` FROM waves w
+		WHERE ($1 = 0 OR w.id < $1) AND ($2 = 0 OR w.incident_id = $2) AND ($3 = '' OR w.status = $3)
+		ORDER BY w.id DESC LIMIT $4`, p.After, f.IncidentID, f.Status, p.Limit+1)
+	if err != nil {
+		return nil, wrap("list waves", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (notifier.Wave, error) { return scanWave(r) })
+	if err != nil {
+		return nil, wrap("list waves", err)
+	}
+	ids := make([]int64, len(list))
+	byID := map[int64]*notifier.Wave{}
+	for i := range list {
+		ids[i] = list[i].ID
+		list[i].Deliveries = zeroCounts()
+		byID[list[i].ID] = &list[i]
+	}
+	rows, err = s.pool.Query(ctx, `SELECT wave_id, status, count(*) FROM deliveries WHERE wave_id = ANY($1) GROUP BY 1, 2`, ids)
+	if err != nil {
+		return nil, wrap("count deliveries", err)
+	}
+	var id int64
+	var st notifier.DeliveryStatus
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&id, &st, &n}, func() error {
+		byID[id].Deliveries[st] = n
+		return nil
+	})
+	return list, wrap("count deliveries", err)
+}
+
+func zeroCounts() map[notifier.DeliveryStatus]int {
+	m := make(map[notifier.DeliveryStatus]int, len(notifier.DeliveryStatuses))
+	for _, st := range notifier.DeliveryStatuses {
+		m[st] = 0
+	}
+	return m
 }

@@ -83,7 +83,7 @@ func Start(t testing.TB, opts Options) *Env {
 		}
 	})
 	e.App = a
-	key, _, err := a.Service.CreateAPIKey(ctx, "apptest admin", notifier.RoleAdmin)
+	key, _, err := a.Service.CreateAPIKey(ctx, notifier.LocalActor("apptest"), "apptest admin", notifier.RoleAdmin)
 	if err != nil {
 		t.Fatalf("apptest: api key: %v", err)
 	}

@@ -1,0 +1,225 @@
+package httpapi
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/breachnotify/breachnotify/notifier"
+)
+
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
+	q, err := query(r, "limit", "cursor", "action", "target_type", "target_id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, err := pageOf(q)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f := notifier.AuditFilter{Action: q.Get("action"), TargetType: q.Get("target_type"), TargetID: q.Get("target_id")}
+	list, err := s.svc.AuditEntries(r.Context(), actor(r), f, p)
+	s.reply(w, r, http.StatusOK, list, err)
+}
+
+func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) {
+	v, err := s.svc.VerifyAudit(r.Context(), actor(r))
+	s.reply(w, r, http.StatusOK, v, err)
+}
+
+func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
+	keys, err := s.svc.APIKeys(r.Context(), actor(r))
+	s.reply(w, r, http.StatusOK, notifier.ListResult[notifier.APIKey]{Items: keys}, err)
+}
+
+// createdKey is the reply to creating a key: the only time the key is shown.
+type createdKey struct {
+	notifier.APIKey
+	Key string `json:"key"`
+}
+
+func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Name string        `json:"name"`
+		Role notifier.Role `json:"role"`
+	}
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	key, k, err := s.svc.CreateAPIKey(r.Context(), actor(r), in.Name, in.Role)
+	s.reply(w, r, http.StatusCreated, createdKey{APIKey: k, Key: key}, err)
+}
+
+func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	k, err := s.svc.RevokeAPIKey(r.Context(), actor(r), id)
+	s.reply(w, r, http.StatusOK, k, err)
+}
+
+func (s *Server) listMailbox(w http.ResponseWriter, r *http.Request) {
+	q, err := query(r, "limit", "cursor")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, err := pageOf(q)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	list, err := s.svc.CapturedMessages(r.Context(), actor(r), p)
+	s.reply(w, r, http.StatusOK, list, err)
+}
+
+func (s *Server) getMailboxMessage(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	m, err := s.svc.CapturedMessage(r.Context(), actor(r), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "message/rfc822")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Disposition", "attachment; filename=message-"+strconv.FormatInt(m.ID, 10)+".eml")
+	_, _ = w.Write(m.Raw)
+}
+
+// reportColumns are the CSV report's columns, one row per delivery.
+var reportColumns = []string{"org_ref", "org_name", "contact_email", "contact_name", "contact_role", "wave_id", "notice_id",
+	"notice_kind", "delivery_id", "template_version", "message_sha256", "message_id", "reference", "status", "final_reply",
+	"queued_at", "sent_at", "attempts", "acknowledged_at", "acknowledged_by"}
+
+// report streams the proof of notification as CSV or JSON. Rows go out as
+// they are read, so a report of any size needs little memory.
+func (s *Server) report(w http.ResponseWriter, r *http.Request) {
+	ref, err := incidentRef(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q, err := query(r, "format")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	format, err := enumParam(q, "format", []string{"csv", "json"})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if format == "" {
+		format = "json"
+	}
+	inc, err := s.svc.Incident(r.Context(), actor(r), ref)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	name := "breachnotify-report-" + inc.Slug + "-" + time.Now().UTC().Format("20060102T150405Z") + "." + format
+	var write func(notifier.ReportRow) error
+	var begin, end func() error
+	switch format {
+	case "csv":
+		cw := csv.NewWriter(w)
+		begin = func() error {
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			return cw.Write(reportColumns)
+		}
+		write = func(row notifier.ReportRow) error { return cw.Write(csvRecord(row)) }
+		end = func() error {
+			cw.Flush()
+			return cw.Error()
+		}
+	default:
+		enc := json.NewEncoder(w)
+		n := 0
+		begin = func() error {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			_, err := fmt.Fprintf(w, `{"incident":%q,"generated_at":%q,"rows":[`, inc.Slug, time.Now().UTC().Format(time.RFC3339))
+			return err
+		}
+		write = func(row notifier.ReportRow) error {
+			if n++; n > 1 {
+				if _, err := w.Write([]byte(",")); err != nil {
+					return err
+				}
+			}
+			return enc.Encode(row)
+		}
+		end = func() error {
+			_, err := w.Write([]byte("]}\n"))
+			return err
+		}
+	}
+	started := false
+	_, err = s.svc.Report(r.Context(), actor(r), inc.Slug, format, func(row notifier.ReportRow) error {
+		if !started {
+			started = true
+			w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+			w.Header().Set("Cache-Control", "no-store")
+			if err := begin(); err != nil {
+				return err
+			}
+		}
+		return write(row)
+	})
+	if err != nil {
+		if !started {
+			s.fail(w, r, err)
+			return
+		}
+		// The status line is gone; the truncated body and the log tell.
+		s.logger.ErrorContext(r.Context(), "report interrupted", "request_id", RequestID(r.Context()), "error", err)
+		return
+	}
+	if !started {
+		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+		if err := begin(); err != nil {
+			return
+		}
+	}
+	if err := end(); err != nil {
+		s.logger.WarnContext(r.Context(), "report write failed", "request_id", RequestID(r.Context()), "error", err)
+	}
+}
+
+// csvRecord flattens a report row; every cell is formula-neutralised.
+func csvRecord(row notifier.ReportRow) []string {
+	ts := func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	var attempts []string
+	for _, a := range row.Attempts {
+		code := ""
+		if a.SMTPCode != nil {
+			code = strconv.Itoa(*a.SMTPCode)
+		}
+		attempts = append(attempts, strings.Join([]string{a.At.UTC().Format(time.RFC3339Nano), a.Type, code, a.Reply}, " "))
+	}
+	rec := []string{row.OrgRef, row.OrgName, row.ContactEmail, row.ContactName, row.ContactRole,
+		strconv.FormatInt(row.WaveID, 10), strconv.FormatInt(row.NoticeID, 10), row.NoticeKind, strconv.FormatInt(row.DeliveryID, 10),
+		row.TemplateVersion, row.MessageSHA256, row.MessageID, row.Reference, string(row.Status), row.FinalReply,
+		row.QueuedAt.UTC().Format(time.RFC3339Nano), ts(row.SentAt), strings.Join(attempts, " | "), ts(row.AcknowledgedAt), row.AcknowledgedBy}
+	for i := range rec {
+		rec[i] = notifier.SafeCSVCell(rec[i])
+	}
+	return rec
+}

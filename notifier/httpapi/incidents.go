@@ -1,0 +1,139 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/breachnotify/breachnotify/notifier"
+)
+
+func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
+	q, err := query(r, "limit", "cursor")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, err := pageOf(q)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	list, err := s.svc.Incidents(r.Context(), actor(r), p)
+	s.reply(w, r, http.StatusOK, list, err)
+}
+
+func (s *Server) createIncident(w http.ResponseWriter, r *http.Request) {
+	var in notifier.NewIncident
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	inc, err := s.svc.CreateIncident(r.Context(), actor(r), in)
+	s.reply(w, r, http.StatusCreated, inc, err)
+}
+
+func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) {
+	ref, err := incidentRef(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	inc, err := s.svc.Incident(r.Context(), actor(r), ref)
+	s.reply(w, r, http.StatusOK, inc, err)
+}
+
+func (s *Server) patchIncident(w http.ResponseWriter, r *http.Request) {
+	ref, err := incidentRef(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var in struct {
+		Policy *notifier.PolicyPatch `json:"policy"`
+	}
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if in.Policy == nil {
+		s.fail(w, r, notifier.Errorf(notifier.CodeBadRequest, `send {"policy": {...}} with the fields to change`))
+		return
+	}
+	inc, err := s.svc.UpdatePolicy(r.Context(), actor(r), ref, *in.Policy)
+	s.reply(w, r, http.StatusOK, inc, err)
+}
+
+func (s *Server) importExposures(w http.ResponseWriter, r *http.Request) {
+	ref, err := incidentRef(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	format, err := notifier.FormatFromContentType(r.Header.Get("Content-Type"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.svc.ImportExposures(r.Context(), actor(r), ref, http.MaxBytesReader(w, r.Body, s.maxBody), format)
+	s.reply(w, r, http.StatusCreated, res, err)
+}
+
+func (s *Server) listBatches(w http.ResponseWriter, r *http.Request) {
+	ref, err := incidentRef(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q, err := query(r, "limit", "cursor")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, err := pageOf(q)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	list, err := s.svc.Batches(r.Context(), actor(r), ref, p)
+	s.reply(w, r, http.StatusOK, list, err)
+}
+
+func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	b, err := s.svc.Batch(r.Context(), actor(r), id)
+	s.reply(w, r, http.StatusOK, b, err)
+}
+
+func (s *Server) listItems(w http.ResponseWriter, r *http.Request) {
+	ref, err := incidentRef(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q, err := query(r, "limit", "cursor", "batch", "organization", "kind", "secret_type")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var f notifier.ItemFilter
+	p, err := pageOf(q)
+	if err == nil {
+		f.BatchID, err = idParam(q, "batch")
+	}
+	if err == nil {
+		f.OrganizationID, err = idParam(q, "organization")
+	}
+	if err == nil {
+		f.Kind, err = enumParam(q, "kind", notifier.ItemKinds)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f.SecretType = q.Get("secret_type")
+	list, err := s.svc.Items(r.Context(), actor(r), ref, f, p)
+	s.reply(w, r, http.StatusOK, list, err)
+}
