@@ -62,6 +62,8 @@ type App struct {
 	Registry  *prometheus.Registry
 	// Capture is the embedded capture mailbox; nil when a relay is configured.
 	Capture *capture.Server
+	// API is the HTTP API's handler.
+	API *httpapi.Server
 
 	renderer   *notifier.Renderer
 	river      *river.Client[pgx.Tx]
@@ -134,7 +136,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		}
 	}
 
-	api := httpapi.New(httpapi.Config{
+	a.API = httpapi.New(httpapi.Config{
 		Service:      a.Service,
 		Ready:        a.Store.Ping,
 		Metrics:      promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}),
@@ -142,7 +144,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		Logger:       a.Logger,
 	})
 	a.httpServer = &http.Server{
-		Handler:           api,
+		Handler:           a.API,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute, // large imports
 		WriteTimeout:      5 * time.Minute, // large reports
