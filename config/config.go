@@ -27,12 +27,18 @@ const (
 	RetryLifetimeDefault = 96 * time.Hour
 	// WorkersDefault and ChunkSizeDefault were measured on a 2-core machine:
 	// see docs/performance.md.
-	WorkersDefault      = 40
-	ChunkSizeDefault    = 100
-	SMTPTimeoutDefault  = 30 * time.Second
-	MaxBodyBytesDefault = 32 << 20
-	LogFormatDefault    = "text"
-	LogLevelDefault     = "info"
+	WorkersDefault   = 40
+	ChunkSizeDefault = 100
+	// Politeness defaults: per process.
+	RateLimitDefault         = 1000
+	DomainRateLimitDefault   = 50
+	DomainConcurrencyDefault = 10
+	ThrottleCooldownDefault  = 30 * time.Second
+	RelayCooldownDefault     = 5 * time.Second
+	SMTPTimeoutDefault       = 30 * time.Second
+	MaxBodyBytesDefault      = 32 << 20
+	LogFormatDefault         = "text"
+	LogLevelDefault          = "info"
 )
 
 // Config is every setting the binary reads. The zero value is not useful:
@@ -75,6 +81,22 @@ type Config struct {
 	// ChunkSize is the number of deliveries carried by one delivery job
 	// (BREACHNOTIFY_CHUNK_SIZE).
 	ChunkSize int
+	// RateLimit caps messages per second sent by one process
+	// (BREACHNOTIFY_RATE_LIMIT); 0 means no limit.
+	RateLimit float64
+	// DomainRateLimit caps messages per second to one recipient domain, per
+	// process (BREACHNOTIFY_DOMAIN_RATE_LIMIT); 0 means no limit.
+	DomainRateLimit float64
+	// DomainConcurrency caps SMTP transactions in flight to one recipient
+	// domain, per process (BREACHNOTIFY_DOMAIN_CONCURRENCY); 0 means no limit.
+	DomainConcurrency int
+	// ThrottleCooldown is how long a recipient domain is paused after it
+	// asks us to slow down (BREACHNOTIFY_THROTTLE_COOLDOWN); it doubles
+	// with each further throttling reply.
+	ThrottleCooldown time.Duration
+	// RelayCooldown is how long workers stop dialling an unreachable relay
+	// (BREACHNOTIFY_RELAY_COOLDOWN); it doubles up to two minutes.
+	RelayCooldown time.Duration
 	// MaxBodyBytes caps request bodies (BREACHNOTIFY_MAX_BODY_BYTES); past it
 	// the API answers 413.
 	MaxBodyBytes int64
@@ -119,21 +141,26 @@ func (s *SMTP) String() string {
 func Default() *Config {
 	from, _ := mail.ParseAddress(FromDefault)
 	return &Config{
-		DatabaseURL:   DatabaseURLDefault,
-		HTTPAddr:      HTTPAddrDefault,
-		PublicURL:     "http://" + HTTPAddrDefault,
-		CaptureAddr:   CaptureAddrDefault,
-		From:          from,
-		SMTPTimeout:   SMTPTimeoutDefault,
-		RetryMinDelay: RetryMinDelayDefault,
-		RetryMaxDelay: RetryMaxDelayDefault,
-		RetryLifetime: RetryLifetimeDefault,
-		Workers:       WorkersDefault,
-		ChunkSize:     ChunkSizeDefault,
-		MaxBodyBytes:  MaxBodyBytesDefault,
-		LogFormat:     LogFormatDefault,
-		LogLevel:      LogLevelDefault,
-		URL:           "http://" + HTTPAddrDefault,
+		DatabaseURL:       DatabaseURLDefault,
+		HTTPAddr:          HTTPAddrDefault,
+		PublicURL:         "http://" + HTTPAddrDefault,
+		CaptureAddr:       CaptureAddrDefault,
+		From:              from,
+		SMTPTimeout:       SMTPTimeoutDefault,
+		RetryMinDelay:     RetryMinDelayDefault,
+		RetryMaxDelay:     RetryMaxDelayDefault,
+		RetryLifetime:     RetryLifetimeDefault,
+		Workers:           WorkersDefault,
+		ChunkSize:         ChunkSizeDefault,
+		RateLimit:         RateLimitDefault,
+		DomainRateLimit:   DomainRateLimitDefault,
+		DomainConcurrency: DomainConcurrencyDefault,
+		ThrottleCooldown:  ThrottleCooldownDefault,
+		RelayCooldown:     RelayCooldownDefault,
+		MaxBodyBytes:      MaxBodyBytesDefault,
+		LogFormat:         LogFormatDefault,
+		LogLevel:          LogLevelDefault,
+		URL:               "http://" + HTTPAddrDefault,
 	}
 }
 
@@ -173,6 +200,11 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 	c.RetryLifetime = l.duration("BREACHNOTIFY_RETRY_LIFETIME", c.RetryLifetime)
 	c.Workers = l.integer("BREACHNOTIFY_WORKERS", c.Workers)
 	c.ChunkSize = l.integer("BREACHNOTIFY_CHUNK_SIZE", c.ChunkSize)
+	c.RateLimit = l.number("BREACHNOTIFY_RATE_LIMIT", c.RateLimit)
+	c.DomainRateLimit = l.number("BREACHNOTIFY_DOMAIN_RATE_LIMIT", c.DomainRateLimit)
+	c.DomainConcurrency = l.integer("BREACHNOTIFY_DOMAIN_CONCURRENCY", c.DomainConcurrency)
+	c.ThrottleCooldown = l.duration("BREACHNOTIFY_THROTTLE_COOLDOWN", c.ThrottleCooldown)
+	c.RelayCooldown = l.duration("BREACHNOTIFY_RELAY_COOLDOWN", c.RelayCooldown)
 	c.MaxBodyBytes = int64(l.integer("BREACHNOTIFY_MAX_BODY_BYTES", int(c.MaxBodyBytes)))
 	c.LogFormat = l.str("BREACHNOTIFY_LOG_FORMAT", c.LogFormat)
 	c.LogLevel = l.str("BREACHNOTIFY_LOG_LEVEL", c.LogLevel)
@@ -222,6 +254,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ChunkSize < 1 || c.ChunkSize > 1000 {
 		bad("BREACHNOTIFY_CHUNK_SIZE", "must be between 1 and 1000")
+	}
+	if c.RateLimit < 0 || c.DomainRateLimit < 0 || c.DomainConcurrency < 0 {
+		bad("BREACHNOTIFY_RATE_LIMIT", "and the domain limits must not be negative (0 means no limit)")
+	}
+	if c.ThrottleCooldown <= 0 || c.RelayCooldown <= 0 {
+		bad("BREACHNOTIFY_THROTTLE_COOLDOWN", "and BREACHNOTIFY_RELAY_COOLDOWN must be positive")
 	}
 	if c.DBPoolSize < 0 {
 		bad("BREACHNOTIFY_DB_POOL_SIZE", "must not be negative")
@@ -357,6 +395,19 @@ func (l *loader) integer(name string, def int) int {
 	n, err := strconv.Atoi(v)
 	if err != nil {
 		l.fail(name, fmt.Sprintf("must be an integer, not %q", v))
+		return def
+	}
+	return n
+}
+
+func (l *loader) number(name string, def float64) float64 {
+	v := strings.TrimSpace(l.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		l.fail(name, fmt.Sprintf("must be a number, not %q", v))
 		return def
 	}
 	return n

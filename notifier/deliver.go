@@ -4,123 +4,20 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-
-	"github.com/breachnotify/breachnotify/templates"
 )
 
-// FlushEvery is the most sends whose outcomes are held in memory before they
-// are written; a crash can repeat at most this many sends.
-const FlushEvery = 10
-
-// JobCompleter completes the queue job that carried a chunk, inside the
-// transaction that records the chunk's last outcomes (river.JobCompleteTx),
-// so a finished chunk is never worked again and an unfinished one always is.
-// It is the one place the domain meets the store's transaction type.
-type JobCompleter func(ctx context.Context, tx pgx.Tx) error
-
-// DeliveryStore is the persistence the delivery engine needs.
-type DeliveryStore interface {
-	// ClaimDeliveries marks as sending, owned by the chunk's job, the listed
-	// deliveries the job may work, and returns them with what rendering
-	// needs. A chunk job works queued deliveries never attempted; a retry
-	// job also works deferred ones; a delivery already sending belongs to the
-	// job that claimed it. Nothing is claimed unless the wave is running.
-	ClaimDeliveries(ctx context.Context, chunk Chunk) (Claim, error)
-	// RecordOutcomes writes outcomes, events and retry jobs in one
-	// transaction and returns the wave's status then. When complete is set
-	// it also settles the wave (completed when nothing is pending) and
-	// completes the job in that same transaction.
-	RecordOutcomes(ctx context.Context, waveID int64, outcomes []Outcome, complete JobCompleter) (WaveStatus, error)
-	// ReleaseDeliveries puts claimed but unsent deliveries back to what they
-	// were, or cancels them with their wave.
-	ReleaseDeliveries(ctx context.Context, ids []int64, cancelled bool) error
-}
-
-// Claim is the result of ClaimDeliveries.
-type Claim struct {
-	Deliveries []OutgoingDelivery
-	// WaveStatus is the wave's status when the claim was made.
-	WaveStatus WaveStatus
-	// Now is the database's clock when the claim was made.
-	Now time.Time
-}
-
-// OutgoingDelivery is a claimed delivery with what is needed to send it.
-type OutgoingDelivery struct {
-	ID            int64
-	WaveID        int64
-	Recipient     string
-	ContactName   string
-	ContactRole   string
-	ContactLocale string
-	PortalAccess  bool
-	MessageID     string
-	Reference     string
-	Attempts      int
-	// LifetimeStart is the first attempt, or the launch for a delivery never
-	// attempted: the retry lifetime counts from it.
-	LifetimeStart time.Time
-	Notice        *NoticeContent
-}
-
-// NoticeContent is what all deliveries of one notice share; it is loaded and
-// prepared once per notice per chunk.
-type NoticeContent struct {
-	ID              int64
-	Kind            templates.Kind
-	IncidentTitle   string
-	IncidentSummary string
-	IncidentSlug    string
-	OrgName         string
-	OrgRef          string
-	ItemCount       int
-	Kinds           []templates.KindCount
-	SecretTypes     []string
-	Items           []templates.Item
-}
-
-// Outcome is the result of working one delivery.
-type Outcome struct {
-	DeliveryID int64
-	WaveID     int64
-	Status     DeliveryStatus
-	// Attempted is true when an SMTP transaction was made (it counts as an attempt).
-	Attempted bool
-	Code      int
-	Enhanced  string
-	Reply     string
-	SHA256    []byte
-	// TemplateVersion is the version of the template rendered.
-	TemplateVersion string
-	// RetryAt is set for a deferred delivery: when its retry job runs.
-	RetryAt time.Time
-}
-
-// DeliveryObserver is told about every send and outcome (metrics).
-type DeliveryObserver interface {
-	ObserveSend(r SendResult)
-	ObserveOutcome(status DeliveryStatus)
-}
-
-// SnoozeError asks the queue to run the job again after a while without
-// counting an attempt: the relay is unreachable, or the process is stopping.
-type SnoozeError struct {
-	After  time.Duration
-	Reason string
-}
-
-func (e *SnoozeError) Error() string { return "snooze " + e.After.String() + ": " + e.Reason }
-
 // Deliverer is the delivery engine: it works one chunk of deliveries over
-// one SMTP connection, recording outcomes in bulk.
+// one SMTP connection, within the politeness limits, recording outcomes in
+// bulk.
 type Deliverer struct {
 	store    DeliveryStore
 	sender   Sender
 	renderer *Renderer
 	retry    RetryPolicy
+	polite   Politeness
 	observer DeliveryObserver
 	logger   *slog.Logger
 }
@@ -131,8 +28,10 @@ type DelivererConfig struct {
 	Sender   Sender
 	Renderer *Renderer
 	Retry    RetryPolicy
-	Observer DeliveryObserver
-	Logger   *slog.Logger
+	// Politeness holds sends back; nil means no limits.
+	Politeness Politeness
+	Observer   DeliveryObserver
+	Logger     *slog.Logger
 }
 
 // NewDeliverer builds a Deliverer.
@@ -143,9 +42,12 @@ func NewDeliverer(cfg DelivererConfig) *Deliverer {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
+	if cfg.Politeness == nil {
+		cfg.Politeness = unlimited{}
+	}
 	return &Deliverer{
 		store: cfg.Store, sender: cfg.Sender, renderer: cfg.Renderer, retry: cfg.Retry,
-		observer: cfg.Observer, logger: cfg.Logger,
+		polite: cfg.Politeness, observer: cfg.Observer, logger: cfg.Logger,
 	}
 }
 
@@ -153,16 +55,30 @@ type nopObserver struct{}
 
 func (nopObserver) ObserveSend(SendResult)        {}
 func (nopObserver) ObserveOutcome(DeliveryStatus) {}
+func (nopObserver) ObserveSnooze(string)          {}
 
-// Chunk is the work of one delivery job: deliveries of one wave. A retry
-// chunk carries a single deferred delivery.
-type Chunk struct {
-	WaveID      int64
-	DeliveryIDs []int64
-	Retry       bool
-	// JobID is the queue job working the chunk; it owns what it claims.
-	JobID int64
+type unlimited struct{}
+
+func (unlimited) Admit(string) (func(), time.Duration, string) { return func() {}, 0, "" }
+func (unlimited) Throttled(string) time.Duration               { return 0 }
+func (unlimited) Delivered(string)                             {}
+func (unlimited) RelayWait() time.Duration                     { return 0 }
+func (unlimited) RelayFailed() time.Duration                   { return time.Minute }
+func (unlimited) RelayOK()                                     {}
+
+// maxInlineWait is the longest a chunk waits in place for a limit; longer
+// waits snooze the job, freeing its worker for other domains.
+const maxInlineWait = 200 * time.Millisecond
+
+// SnoozeError asks the queue to run the job again after a while without
+// counting an attempt: a limit holds it back, the relay is unreachable, or
+// the process is stopping.
+type SnoozeError struct {
+	After  time.Duration
+	Reason string
 }
+
+func (e *SnoozeError) Error() string { return "snooze " + e.After.String() + ": " + e.Reason }
 
 // Deliver works a chunk: renders each delivery, sends it on one reused
 // connection, and records outcomes every FlushEvery sends, the last ones in
@@ -170,96 +86,132 @@ type Chunk struct {
 // so a retried job never re-sends what it recorded. When a flush finds the
 // wave paused or cancelled, the chunk stops there: the rest goes back to
 // the queue (or is cancelled) and the job is done; resuming a wave gives
-// its unsent deliveries new jobs.
+// its unsent deliveries new jobs. When a limit or the relay's circuit
+// holds it back, the chunk records what it did and snoozes.
 func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobCompleter) error {
+	if wait := d.polite.RelayWait(); wait > 0 {
+		d.observer.ObserveSnooze("relay_circuit_open")
+		return &SnoozeError{After: wait, Reason: "relay circuit open"}
+	}
 	claim, err := d.store.ClaimDeliveries(ctx, chunk)
 	if err != nil {
 		return fmt.Errorf("claim deliveries of wave %d: %w", chunk.WaveID, err)
 	}
-	run := chunkRun{d: d, now: claim.Now}
+	run := chunkRun{d: d, dbNow: claim.Now, started: time.Now(), held: map[string]time.Duration{}}
 	defer run.releaseConn()
 
 	last := len(claim.Deliveries) - 1
 	for i, del := range claim.Deliveries {
 		if err := ctx.Err(); err != nil {
-			return d.stop(ctx, chunk.WaveID, run.pending, claim.Deliveries[i:], 0, "interrupted: "+err.Error())
+			return d.stop(ctx, chunk.WaveID, run.pending, append(run.heldBack, claim.Deliveries[i:]...), &hold{reason: "interrupted"})
 		}
-		out, unreachable := run.deliverOne(ctx, del)
-		if unreachable != nil {
-			d.logger.WarnContext(ctx, "relay unreachable; snoozing chunk", "wave_id", del.WaveID, "delivery_id", del.ID, "error", unreachable)
-			return d.stop(ctx, chunk.WaveID, run.pending, claim.Deliveries[i:], d.retry.Min, "relay unreachable: "+unreachable.Error())
+		domain := RecipientDomain(del.Recipient)
+		if _, ok := run.held[domain]; ok {
+			run.heldBack = append(run.heldBack, del)
+			continue
+		}
+		out, h := run.deliverOne(ctx, del, domain)
+		switch {
+		case h != nil && h.wholeChunk:
+			d.logger.WarnContext(ctx, "chunk held back; snoozing", "wave_id", del.WaveID, "delivery_id", del.ID, "reason", h.reason, "wait", h.wait.String())
+			return d.stop(ctx, chunk.WaveID, run.pending, append(run.heldBack, claim.Deliveries[i:]...), h)
+		case h != nil:
+			// This domain waits; the chunk goes on with the others.
+			d.observer.ObserveSnooze(h.reason)
+			run.held[domain] = h.wait
+			if h.outcome != nil {
+				run.pending = append(run.pending, *h.outcome)
+			} else {
+				run.heldBack = append(run.heldBack, del)
+			}
+			continue
 		}
 		run.pending = append(run.pending, out)
 		d.observer.ObserveOutcome(out.Status)
 		if len(run.pending) < FlushEvery || i == last {
 			continue
 		}
-		status, err := d.store.RecordOutcomes(ctx, chunk.WaveID, run.pending, nil)
+		status, err := d.store.RecordOutcomes(ctx, OutcomeBatch{WaveID: chunk.WaveID, Outcomes: run.pending})
 		if err != nil {
 			return fmt.Errorf("record outcomes of wave %d: %w", chunk.WaveID, err)
 		}
 		run.pending = run.pending[:0]
 		if status != WaveRunning {
 			d.logger.InfoContext(ctx, "wave no longer running; chunk stops", "wave_id", chunk.WaveID, "status", status, "unsent", last-i)
-			if err := d.store.ReleaseDeliveries(ctx, idsOf(claim.Deliveries[i+1:]), status == WaveCancelled); err != nil {
+			undone := append(run.heldBack, claim.Deliveries[i+1:]...)
+			run.heldBack, run.held = nil, nil
+			if err := d.store.ReleaseDeliveries(ctx, idsOf(undone), status == WaveCancelled); err != nil {
 				return fmt.Errorf("release deliveries of wave %d: %w", chunk.WaveID, err)
 			}
 			break
 		}
 	}
-	if _, err := d.store.RecordOutcomes(ctx, chunk.WaveID, run.pending, complete); err != nil {
+	batch := OutcomeBatch{WaveID: chunk.WaveID, Outcomes: run.pending, Complete: complete}
+	if len(run.heldBack) > 0 || len(run.held) > 0 {
+		// Deliveries of held-back domains (the throttled one included) go
+		// to a new job for when their domains may be tried again.
+		var wait time.Duration
+		for _, w := range run.held {
+			wait = max(wait, w)
+		}
+		ids := idsOf(run.heldBack)
+		for _, o := range run.pending {
+			if o.Event == "throttled" {
+				ids = append(ids, o.DeliveryID)
+			}
+		}
+		batch.Requeue = &ScheduledChunk{Chunk: Chunk{WaveID: chunk.WaveID, DeliveryIDs: ids, Retry: chunk.Retry}, RunAt: run.now().Add(wait)}
+	}
+	if _, err := d.store.RecordOutcomes(ctx, batch); err != nil {
 		return fmt.Errorf("record final outcomes of wave %d: %w", chunk.WaveID, err)
 	}
 	return nil
 }
 
-// Idempotency identifies a request that must have one effect and one
-// reply however often it is repeated (the Idempotency-Key header).
-type Idempotency struct {
-	Key string
-	// Request names the request the key was first used for (method and path).
-	Request string
-}
-
-// ScheduledChunk is a delivery job to enqueue: a chunk and when to run it
-// (the zero time means now).
-type ScheduledChunk struct {
-	Chunk
-	RunAt time.Time
-}
-
-func idsOf(ds []OutgoingDelivery) []int64 {
-	ids := make([]int64, len(ds))
-	for i, d := range ds {
-		ids[i] = d.ID
-	}
-	return ids
+// hold is why a delivery is not sent now, without failing it.
+type hold struct {
+	wait   time.Duration
+	reason string
+	// wholeChunk stops the whole chunk (relay down, interrupted); otherwise
+	// only the delivery's domain waits.
+	wholeChunk bool
+	// outcome records what happened to the delivery in hand, if anything.
+	outcome *Outcome
 }
 
 // stop records what was done, releases what was not, and asks for a snooze.
-func (d *Deliverer) stop(ctx context.Context, waveID int64, done []Outcome, undone []OutgoingDelivery, after time.Duration, reason string) error {
+func (d *Deliverer) stop(ctx context.Context, waveID int64, done []Outcome, undone []OutgoingDelivery, h *hold) error {
 	// The job's context may be cancelled; the bookkeeping must still happen.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if len(done) > 0 {
-		if _, err := d.store.RecordOutcomes(ctx, waveID, done, nil); err != nil {
+		if _, err := d.store.RecordOutcomes(ctx, OutcomeBatch{WaveID: waveID, Outcomes: done}); err != nil {
 			return fmt.Errorf("record outcomes: %w", err)
 		}
 	}
 	if err := d.store.ReleaseDeliveries(ctx, idsOf(undone), false); err != nil {
 		return fmt.Errorf("release deliveries: %w", err)
 	}
-	return &SnoozeError{After: after, Reason: reason}
+	d.observer.ObserveSnooze(h.reason)
+	return &SnoozeError{After: h.wait, Reason: h.reason}
 }
 
 // chunkRun is the state of one Deliver call: its connection and the
 // outcomes not yet written.
 type chunkRun struct {
 	d       *Deliverer
-	now     time.Time
+	dbNow   time.Time
+	started time.Time
 	conn    SenderConn
 	pending []Outcome
+	// held maps domains held back by a limit to how long they wait;
+	// heldBack are their deliveries not attempted in this run.
+	held     map[string]time.Duration
+	heldBack []OutgoingDelivery
 }
+
+// now is the database's clock, advanced by the time the chunk has taken.
+func (r *chunkRun) now() time.Time { return r.dbNow.Add(time.Since(r.started)) }
 
 func (r *chunkRun) releaseConn() {
 	if r.conn != nil {
@@ -268,17 +220,18 @@ func (r *chunkRun) releaseConn() {
 	}
 }
 
-// deliverOne renders and sends one delivery. It returns a non-nil error only
-// when the relay cannot be reached at all; every other problem is an outcome.
-func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery) (Outcome, error) {
+// deliverOne renders and sends one delivery. A non-nil hold means the chunk
+// must stop here (a limit, a throttling reply, the relay down); every other
+// result is an outcome.
+func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain string) (Outcome, *hold) {
 	d := r.d
-	// A delivery never attempted within the lifetime (the relay was
-	// unreachable all along) is given up here. One already attempted gets
-	// the last try its retry job was scheduled for, even if that job runs
-	// late; its outcome then decides.
-	if del.Attempts == 0 && !r.now.Before(del.LifetimeStart.Add(d.retry.Lifetime)) {
+	now := r.now()
+	// A delivery never attempted within the lifetime (held back all along)
+	// is given up here. One already attempted gets the last try its retry
+	// job was scheduled for, even if that job runs late.
+	if del.Attempts == 0 && !now.Before(del.LifetimeStart.Add(d.retry.Lifetime)) {
 		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: DeliveryFailed,
-			Reply: fmt.Sprintf("gave up: not attempted within %s of launch (relay unreachable)", d.retry.Lifetime)}, nil
+			Reply: fmt.Sprintf("gave up: not attempted within %s of launch (relay unreachable or throttled)", d.retry.Lifetime)}, nil
 	}
 	msg, version, err := d.renderer.Message(del)
 	if err != nil {
@@ -286,9 +239,16 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery) (Outcom
 		d.logger.ErrorContext(ctx, "render failed", "wave_id", del.WaveID, "delivery_id", del.ID, "error", err)
 		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: DeliveryFailed, Reply: "render failed: " + err.Error(), TemplateVersion: version}, nil
 	}
+	done, h := r.admit(ctx, domain)
+	if h != nil {
+		return Outcome{}, h
+	}
 	res, err := r.send(ctx, msg)
+	done()
 	if err != nil {
-		return Outcome{}, err
+		wait := d.polite.RelayFailed()
+		d.logger.WarnContext(ctx, "relay unreachable; circuit open", "wave_id", del.WaveID, "error", err, "wait", wait.String())
+		return Outcome{}, &hold{wait: wait, reason: "relay_unreachable", wholeChunk: true}
 	}
 	out := Outcome{
 		DeliveryID: del.ID, WaveID: del.WaveID, Attempted: true, Code: res.Code, Enhanced: res.Enhanced,
@@ -296,15 +256,25 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery) (Outcom
 	}
 	switch {
 	case res.Accepted:
+		d.polite.Delivered(domain)
 		out.Status = DeliverySent
 	case res.Permanent:
 		out.Status = DeliveryFailed
+	case IsThrottling(res):
+		// The domain asked us to slow down: no attempt is spent; the
+		// delivery waits with the rest of the chunk.
+		wait := d.polite.Throttled(domain)
+		out.Attempted, out.Status, out.Event, out.SHA256 = false, DeliveryQueued, "throttled", nil
+		if del.Attempts > 0 {
+			out.Status = DeliveryDeferred
+		}
+		return Outcome{}, &hold{wait: wait, reason: "throttled", outcome: &out}
 	default:
 		start := del.LifetimeStart
 		if del.Attempts == 0 {
-			start = r.now // the first attempt starts the lifetime
+			start = now // the first attempt starts the lifetime
 		}
-		if at, ok := d.retry.Next(del.Attempts+1, start, r.now); ok {
+		if at, ok := d.retry.Next(del.Attempts+1, start, now); ok {
 			out.Status, out.RetryAt = DeliveryDeferred, at
 		} else {
 			out.Status = DeliveryFailed
@@ -314,9 +284,31 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery) (Outcom
 	return out, nil
 }
 
+// admit waits briefly for the limits, or returns the hold that snoozes the
+// chunk when the wait would be long.
+func (r *chunkRun) admit(ctx context.Context, domain string) (func(), *hold) {
+	for {
+		done, wait, reason := r.d.polite.Admit(domain)
+		if wait == 0 {
+			return done, nil
+		}
+		if wait > maxInlineWait {
+			return nil, &hold{wait: wait, reason: reason}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, &hold{reason: "interrupted", wholeChunk: true}
+		case <-t.C:
+		}
+	}
+}
+
 // send sends msg on the run's connection, dialling one when needed. When a
 // reused connection turns out dead before the relay could have taken the
-// message, it tries once more on a fresh one instead of deferring.
+// message, it tries once more on a fresh one instead of deferring. An
+// error means the relay could not be reached.
 func (r *chunkRun) send(ctx context.Context, msg *Message) (SendResult, error) {
 	for try := 0; ; try++ {
 		if r.conn == nil {
@@ -324,6 +316,7 @@ func (r *chunkRun) send(ctx context.Context, msg *Message) (SendResult, error) {
 			if err != nil {
 				return SendResult{}, err
 			}
+			r.d.polite.RelayOK()
 			r.conn = conn
 		}
 		res := r.conn.Send(ctx, msg)
@@ -336,4 +329,44 @@ func (r *chunkRun) send(ctx context.Context, msg *Message) (SendResult, error) {
 			return res, nil
 		}
 	}
+}
+
+// throttlingText recognises replies that ask the sender to slow down,
+// rather than report a problem with one recipient.
+var throttlingText = regexp.MustCompile(`(?i)rate|too many|throttl|slow down|exceed|limit|try again later|temporarily deferred`)
+
+// IsThrottling reports whether a temporary reply asks us to slow down
+// sending to that domain: 421 (the server is closing the session), or a
+// 450/451/452/454 that speaks of rates and limits or carries the enhanced
+// codes 4.3.2, 4.7.0, 4.7.2x or 4.7.5xx. Greylisting (often 451 4.7.1) is not
+// throttling: that recipient is retried on its own schedule.
+func IsThrottling(r SendResult) bool {
+	if r.Accepted || r.Permanent || r.Code == 0 {
+		return false
+	}
+	if r.Code == 421 {
+		return true
+	}
+	switch r.Code {
+	case 450, 451, 452, 454:
+	default:
+		return false
+	}
+	text := strings.ToLower(r.Reply)
+	if strings.Contains(text, "greylist") || strings.Contains(text, "graylist") {
+		return false
+	}
+	switch {
+	case r.Enhanced == "4.3.2", r.Enhanced == "4.7.0", strings.HasPrefix(r.Enhanced, "4.7.2"), strings.HasPrefix(r.Enhanced, "4.7.5"):
+		return true // not accepting now, policy, rate limited (4.7.28), server busy (4.7.500)
+	}
+	return throttlingText.MatchString(text)
+}
+
+// RecipientDomain is the lower-cased domain of an address.
+func RecipientDomain(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return strings.ToLower(addr[i+1:])
+	}
+	return ""
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/capture"
 	"github.com/breachnotify/breachnotify/notifier/httpapi"
 	"github.com/breachnotify/breachnotify/notifier/metrics"
+	"github.com/breachnotify/breachnotify/notifier/politeness"
 	"github.com/breachnotify/breachnotify/notifier/smtp"
 	"github.com/breachnotify/breachnotify/notifier/store"
 	"github.com/breachnotify/breachnotify/queue"
@@ -174,6 +175,10 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		Sender:   sender,
 		Renderer: a.renderer,
 		Retry:    notifier.RetryPolicy{Min: cfg.RetryMinDelay, Max: cfg.RetryMaxDelay, Lifetime: cfg.RetryLifetime},
+		Politeness: politeness.New(politeness.Config{
+			Rate: cfg.RateLimit, DomainRate: cfg.DomainRateLimit, DomainConcurrency: cfg.DomainConcurrency,
+			ThrottleCooldown: cfg.ThrottleCooldown, BreakerCooldown: cfg.RelayCooldown,
+		}),
 		Observer: m,
 		Logger:   a.Logger,
 	})

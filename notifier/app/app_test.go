@@ -185,13 +185,13 @@ func TestDeferredDeliveryFailsAfterItsLifetime(t *testing.T) {
 	e := apptest.Start(t, apptest.Options{Configure: func(c *config.Config) {
 		c.RetryLifetime = 300 * time.Millisecond
 	}})
-	e.Replies.Always("abuse@litware.example", capture.StepRcpt, capture.Fault{Code: 421, Message: "4.4.2 Service not available"})
+	e.Replies.Always("abuse@litware.example", capture.StepRcpt, capture.Fault{Code: 450, Message: "4.2.1 Mailbox busy"})
 	w := e.LaunchInitial(t, e.LoadSample(t, "lifetime"))
 	if w.Deliveries[notifier.DeliveryFailed] != 1 {
 		t.Fatalf("wave = %+v, want 1 failed", w.Deliveries)
 	}
 	d := findDelivery(t, e, w.ID, "abuse@litware.example")
-	if d.Attempts < 2 || !strings.Contains(d.SMTPReply, "gave up") || !strings.Contains(d.SMTPReply, "421") {
+	if d.Attempts < 2 || !strings.Contains(d.SMTPReply, "gave up") || !strings.Contains(d.SMTPReply, "450") {
 		t.Errorf("delivery = %+v, want failed after retries with the last reply", d)
 	}
 	evs, _ := e.App.Store.DeliveryEvents(context.Background(), d.ID)

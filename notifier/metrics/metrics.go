@@ -20,6 +20,7 @@ type Metrics struct {
 	deliveries   *prometheus.CounterVec
 	sendDuration prometheus.Histogram
 	smtpReplies  *prometheus.CounterVec
+	snoozes      *prometheus.CounterVec
 }
 
 // New registers the collectors on reg.
@@ -43,6 +44,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help:      "SMTP replies to sends, by class (2xx, 4xx, 5xx, none for a transport failure) and code.",
 		}, []string{"class", "code"}),
 	}
+	m.snoozes = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace,
+		Name:      "job_snoozes_total",
+		Help:      "Delivery jobs held back without spending an attempt, by reason.",
+	}, []string{"reason"})
 	for _, st := range notifier.DeliveryStatuses {
 		m.deliveries.WithLabelValues(string(st))
 	}
@@ -62,4 +68,9 @@ func (m *Metrics) ObserveSend(r notifier.SendResult) {
 // ObserveOutcome implements notifier.DeliveryObserver.
 func (m *Metrics) ObserveOutcome(status notifier.DeliveryStatus) {
 	m.deliveries.WithLabelValues(string(status)).Inc()
+}
+
+// ObserveSnooze implements notifier.DeliveryObserver.
+func (m *Metrics) ObserveSnooze(reason string) {
+	m.snoozes.WithLabelValues(reason).Inc()
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"strings"
 	"time"
@@ -177,16 +178,19 @@ WHERE w.id = ANY($1) AND w.status = 'running'
   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.wave_id = w.id AND d.status IN ('queued', 'sending', 'deferred'))`
 
 // RecordOutcomes implements notifier.DeliveryStore.
-func (s *Store) RecordOutcomes(ctx context.Context, waveID int64, outcomes []notifier.Outcome, complete notifier.JobCompleter) (notifier.WaveStatus, error) {
+func (s *Store) RecordOutcomes(ctx context.Context, b notifier.OutcomeBatch) (notifier.WaveStatus, error) {
+	outcomes, waveID, complete := b.Outcomes, b.WaveID, b.Complete
 	n := len(outcomes)
 	ids, statuses, replies, versions := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
 	attempted, codes, shas, enhanced := make([]bool, n), make([]int32, n), make([][]byte, n), make([]string, n)
+	events := make([]string, n)
 	retryAt := make([]*time.Time, n)
 	var retries []notifier.ScheduledChunk
 	for i, o := range outcomes {
 		ids[i], statuses[i], replies[i], versions[i] = o.DeliveryID, string(o.Status), o.Reply, o.TemplateVersion
 		attempted[i], codes[i], shas[i], enhanced[i] = o.Attempted, int32(o.Code), o.SHA256, o.Enhanced
-		if o.Status == notifier.DeliveryDeferred {
+		events[i] = cmp.Or(o.Event, string(o.Status))
+		if o.Status == notifier.DeliveryDeferred && o.Attempted {
 			at := o.RetryAt
 			retryAt[i] = &at
 			retries = append(retries, notifier.ScheduledChunk{
@@ -201,9 +205,15 @@ func (s *Store) RecordOutcomes(ctx context.Context, waveID int64, outcomes []not
 			if _, err := tx.Exec(ctx, recordOutcomes, ids, statuses, attempted, codes, replies, shas, versions, retryAt); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, insertOutcomeEvents, ids, statuses, codes, enhanced, replies); err != nil {
+			if _, err := tx.Exec(ctx, insertOutcomeEvents, ids, events, codes, enhanced, replies); err != nil {
 				return err
 			}
+		}
+		if b.Requeue != nil {
+			if _, err := tx.Exec(ctx, releaseDeliveries, b.Requeue.DeliveryIDs, false); err != nil {
+				return err
+			}
+			retries = append(retries, *b.Requeue)
 		}
 		if len(retries) > 0 {
 			if err := s.jobs.EnqueueChunksTx(ctx, tx, retries); err != nil {
@@ -238,10 +248,12 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, ids []int64, cancelled bo
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE deliveries SET
-		status = CASE WHEN $2 THEN 'cancelled' WHEN attempts > 0 THEN 'deferred' ELSE 'queued' END,
-		finished_at = CASE WHEN $2 THEN now() END,
-		smtp_reply = CASE WHEN $2 THEN 'not sent: wave cancelled' ELSE smtp_reply END
-		WHERE id = ANY($1) AND status = 'sending'`, ids, cancelled)
+	_, err := s.pool.Exec(ctx, releaseDeliveries, ids, cancelled)
 	return wrap("release deliveries", err)
 }
+
+const releaseDeliveries = `UPDATE deliveries SET
+	status = CASE WHEN $2 THEN 'cancelled' WHEN attempts > 0 THEN 'deferred' ELSE 'queued' END,
+	finished_at = CASE WHEN $2 THEN now() END,
+	smtp_reply = CASE WHEN $2 THEN 'not sent: wave cancelled' ELSE smtp_reply END
+	WHERE id = ANY($1) AND status IN ('sending', 'queued', 'deferred')`

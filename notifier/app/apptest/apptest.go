@@ -58,6 +58,8 @@ func Start(t testing.TB, opts Options) *Env {
 	cfg.RetryMinDelay = 50 * time.Millisecond
 	cfg.RetryMaxDelay = 100 * time.Millisecond
 	cfg.SMTPTimeout = 2 * time.Second
+	cfg.ThrottleCooldown = 200 * time.Millisecond
+	cfg.RelayCooldown = 200 * time.Millisecond
 	if opts.Configure != nil {
 		opts.Configure(cfg)
 	}

@@ -1,0 +1,170 @@
+package notifier
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/breachnotify/breachnotify/templates"
+)
+
+// FlushEvery is the most sends whose outcomes are held in memory before they
+// are written; a crash can repeat at most this many sends.
+const FlushEvery = 10
+
+// JobCompleter completes the queue job that carried a chunk, inside the
+// transaction that records the chunk's last outcomes (river.JobCompleteTx),
+// so a finished chunk is never worked again and an unfinished one always is.
+// It is the one place the domain meets the store's transaction type.
+type JobCompleter func(ctx context.Context, tx pgx.Tx) error
+
+// DeliveryStore is the persistence the delivery engine needs.
+type DeliveryStore interface {
+	// ClaimDeliveries marks as sending, owned by the chunk's job, the listed
+	// deliveries the job may work, and returns them with what rendering
+	// needs. A chunk job works queued deliveries never attempted; a retry
+	// job also works deferred ones; a delivery already sending belongs to the
+	// job that claimed it. Nothing is claimed unless the wave is running.
+	ClaimDeliveries(ctx context.Context, chunk Chunk) (Claim, error)
+	// RecordOutcomes writes a batch in one transaction and returns the
+	// wave's status then.
+	RecordOutcomes(ctx context.Context, b OutcomeBatch) (WaveStatus, error)
+	// ReleaseDeliveries puts claimed but unsent deliveries back to what they
+	// were, or cancels them with their wave.
+	ReleaseDeliveries(ctx context.Context, ids []int64, cancelled bool) error
+}
+
+// Claim is the result of ClaimDeliveries.
+type Claim struct {
+	Deliveries []OutgoingDelivery
+	// WaveStatus is the wave's status when the claim was made.
+	WaveStatus WaveStatus
+	// Now is the database's clock when the claim was made.
+	Now time.Time
+}
+
+// OutgoingDelivery is a claimed delivery with what is needed to send it.
+type OutgoingDelivery struct {
+	ID            int64
+	WaveID        int64
+	Recipient     string
+	ContactName   string
+	ContactRole   string
+	ContactLocale string
+	PortalAccess  bool
+	MessageID     string
+	Reference     string
+	Attempts      int
+	// LifetimeStart is the first attempt, or the launch for a delivery never
+	// attempted: the retry lifetime counts from it.
+	LifetimeStart time.Time
+	Notice        *NoticeContent
+}
+
+// NoticeContent is what all deliveries of one notice share; it is loaded and
+// prepared once per notice per chunk.
+type NoticeContent struct {
+	ID              int64
+	Kind            templates.Kind
+	IncidentTitle   string
+	IncidentSummary string
+	IncidentSlug    string
+	OrgName         string
+	OrgRef          string
+	ItemCount       int
+	Kinds           []templates.KindCount
+	SecretTypes     []string
+	Items           []templates.Item
+}
+
+// Outcome is the result of working one delivery.
+type Outcome struct {
+	DeliveryID int64
+	WaveID     int64
+	Status     DeliveryStatus
+	// Attempted is true when an SMTP transaction was made (it counts as an attempt).
+	Attempted bool
+	Code      int
+	Enhanced  string
+	Reply     string
+	SHA256    []byte
+	// TemplateVersion is the version of the template rendered.
+	TemplateVersion string
+	// RetryAt is set for a deferred delivery: when its retry job runs.
+	RetryAt time.Time
+	// Event names the timeline event when it is not the status (throttled).
+	Event string
+}
+
+// DeliveryObserver is told about every send, outcome and snooze (metrics).
+type DeliveryObserver interface {
+	ObserveSend(r SendResult)
+	ObserveOutcome(status DeliveryStatus)
+	// ObserveSnooze counts a job held back without spending an attempt.
+	ObserveSnooze(reason string)
+}
+
+// Politeness decides when a message may go out (notifier/politeness).
+type Politeness interface {
+	// Admit reserves one send to a recipient domain. When a limit holds it
+	// back it reserves nothing and says how long to wait and why; otherwise
+	// done must be called when the SMTP transaction is over.
+	Admit(domain string) (done func(), wait time.Duration, reason string)
+	// Throttled slows a domain down after a throttling reply and returns
+	// how long it is paused.
+	Throttled(domain string) time.Duration
+	// Delivered tells that a domain accepted a message.
+	Delivered(domain string)
+	// RelayWait is how long to keep off the relay (circuit open); 0 to go.
+	RelayWait() time.Duration
+	// RelayFailed opens the circuit and returns how long it stays open.
+	RelayFailed() time.Duration
+	// RelayOK closes it.
+	RelayOK()
+}
+
+// OutcomeBatch is what RecordOutcomes writes in one transaction.
+type OutcomeBatch struct {
+	WaveID   int64
+	Outcomes []Outcome
+	// Requeue gives deliveries held back by a limit back to the queue and
+	// a new job that works them at RunAt.
+	Requeue *ScheduledChunk
+	// Complete, when set, also settles the wave (completed when nothing is
+	// pending) and completes the job, in the same transaction.
+	Complete JobCompleter
+}
+
+// Chunk is the work of one delivery job: deliveries of one wave. A retry
+// chunk carries a single deferred delivery.
+type Chunk struct {
+	WaveID      int64
+	DeliveryIDs []int64
+	Retry       bool
+	// JobID is the queue job working the chunk; it owns what it claims.
+	JobID int64
+}
+
+// ScheduledChunk is a delivery job to enqueue: a chunk and when to run it
+// (the zero time means now).
+type ScheduledChunk struct {
+	Chunk
+	RunAt time.Time
+}
+
+// Idempotency identifies a request that must have one effect and one
+// reply however often it is repeated (the Idempotency-Key header).
+type Idempotency struct {
+	Key string
+	// Request names the request the key was first used for (method and path).
+	Request string
+}
+
+func idsOf(ds []OutgoingDelivery) []int64 {
+	ids := make([]int64, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	return ids
+}
