@@ -19,7 +19,9 @@ const (
 	CodeUnauthorized Code = "unauthorized" // no valid credentials
 	CodeTooLarge     Code = "too_large"    // the body is over the limit
 	CodeUnsupported  Code = "unsupported"  // an unsupported media type
-	CodeInternal     Code = "internal"     // a bug or an outage; never shown in detail
+	// CodeMethodNotAllowed is a known path with the wrong method.
+	CodeMethodNotAllowed Code = "method_not_allowed"
+	CodeInternal         Code = "internal" // a bug or an outage; never shown in detail
 )
 
 // Error is a domain error with a code, a message fit for the user and

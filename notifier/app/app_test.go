@@ -311,6 +311,7 @@ func TestAPIRefusesBadRequests(t *testing.T) {
 		{"too large", "POST", "/api/v1/organizations/import", e.Key, "text/csv", "org_ref,org_name,contact_email\n" + strings.Repeat("a,b,c@d.example\n", 1000), 413, "too_large"},
 		{"unsupported type", "POST", "/api/v1/organizations/import", e.Key, "application/pdf", "x", 415, "unsupported"},
 		{"unknown route", "GET", "/api/v1/nothing", e.Key, "", "", 404, "not_found"},
+		{"wrong method", "PUT", "/api/v1/incidents", e.Key, "", "", 405, "method_not_allowed"},
 	}
 	for _, c := range cases {
 		status, body := do(c.method, c.path, c.key, c.ctype, strings.NewReader(c.body))

@@ -60,9 +60,6 @@ func New(cfg Config) *Server {
 		}
 		s.mux.Handle(rt.method+" "+rt.pattern, h)
 	}
-	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, notifier.Errorf(notifier.CodeNotFound, "no such API route: %s %s", r.Method, r.URL.Path))
-	})
 	return s
 }
 
@@ -84,7 +81,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.logger.InfoContext(r.Context(), "http request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "duration_ms", time.Since(start).Milliseconds())
 	}()
+	if _, pattern := s.mux.Handler(r); pattern == "" && strings.HasPrefix(r.URL.Path, "/api/") {
+		s.noRoute(rec, r)
+		return
+	}
 	s.mux.ServeHTTP(rec, r)
+}
+
+// noRoute answers an API request no route takes, in the API's error shape:
+// 405 with Allow when the path exists for other methods, 404 otherwise.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) == 0 {
+		writeError(w, r, notifier.Errorf(notifier.CodeNotFound, "no such API route: %s %s", r.Method, r.URL.Path))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	writeError(w, r, notifier.Errorf(notifier.CodeMethodNotAllowed, "%s is not allowed here; use %s", r.Method, strings.Join(allowed, ", ")))
 }
 
 // Mux exposes the route multiplexer so other handlers (portal pages) can be
@@ -177,6 +197,8 @@ func statusOf(code notifier.Code) int {
 		return http.StatusRequestEntityTooLarge
 	case notifier.CodeUnsupported:
 		return http.StatusUnsupportedMediaType
+	case notifier.CodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	}
 	return http.StatusInternalServerError
 }

@@ -36,7 +36,8 @@ func (s *Store) CreateIncident(ctx context.Context, by notifier.Actor, in notifi
 
 // Incident finds an incident by numeric id or by slug.
 func (s *Store) Incident(ctx context.Context, idOrSlug string) (notifier.Incident, error) {
-	const q = `SELECT ` + incidentColumns + ` FROM incidents WHERE id = $1 OR slug = $2`
+	// A slug may be all digits: an exact slug wins over an id.
+	const q = `SELECT ` + incidentColumns + ` FROM incidents WHERE id = $1 OR slug = $2 ORDER BY (slug = $2) DESC LIMIT 1`
 	id, _ := notifier.ParseInt(idOrSlug)
 	inc, err := scanIncident(s.pool.QueryRow(ctx, q, id, idOrSlug))
 	return inc, wrap("get incident", notFound(err, "no incident %q", idOrSlug))
