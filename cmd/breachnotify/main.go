@@ -23,6 +23,18 @@ Usage:
   breachnotify demo [--once]         run a whole sample campaign against the embedded mailbox
   breachnotify apikey create --name NAME --role admin|operator|viewer
 
+IR verbs (talk to a running server: BREACHNOTIFY_URL, BREACHNOTIFY_API_KEY; --json for scripts):
+  breachnotify incident create --slug SLUG --title TITLE [--summary TEXT]
+  breachnotify incident list | show INCIDENT | policy INCIDENT --require-approval=true|false
+  breachnotify org import FILE [--format csv|ndjson]               (FILE - reads stdin)
+  breachnotify exposure import INCIDENT FILE [--format csv|ndjson]
+  breachnotify wave plan INCIDENT [--kind initial]
+  breachnotify wave list [INCIDENT] | status ID [--watch] [--interval 1s]
+  breachnotify wave launch ID [--idempotency-key KEY]
+  breachnotify wave approve|pause|resume|cancel ID
+  breachnotify report INCIDENT [--format csv|json] [--output FILE]
+  breachnotify audit list [--limit N] [--action ACTION] | verify
+
 Configuration comes from BREACHNOTIFY_* environment variables (see README).
 `
 
@@ -50,6 +62,13 @@ func run(ctx context.Context, e *env, args []string) int {
 		"migrate": cmdMigrate,
 		"demo":    cmdDemo,
 		"apikey":  cmdAPIKey,
+
+		"incident": cmdIncident,
+		"org":      cmdOrg,
+		"exposure": cmdExposure,
+		"wave":     cmdWave,
+		"report":   cmdReport,
+		"audit":    cmdAudit,
 	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(e.stdout, usage)

@@ -38,25 +38,43 @@ type Error struct {
 	Details json.RawMessage
 }
 
+// Error formats the reply for people: the code, status and message, then
+// each bad row on its own line.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (HTTP %d): %s", e.Code, e.Status, e.Message)
 	for _, r := range e.Rows {
 		b.WriteString("\n  ")
-		if r.Line > 0 {
+		// A problem may lack a line (a whole-request field, or the count
+		// of problems left unlisted) or a field (a row's shape).
+		switch {
+		case r.Line > 0 && r.Field != "":
 			b.WriteString(r.String())
-		} else {
+		case r.Line > 0:
+			fmt.Fprintf(&b, "line %d: %s", r.Line, r.Message)
+		case r.Field != "":
 			fmt.Fprintf(&b, "field %s: %s", r.Field, r.Message)
+		default:
+			b.WriteString(r.Message)
 		}
 	}
 	return b.String()
 }
 
-// Do sends a request and decodes a JSON reply into out (when not nil).
+// Do sends a request and decodes a JSON reply into out (when not nil); an
+// io.Writer out receives the reply body as it is.
 func (c *Client) Do(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
+	return c.do(ctx, method, path, nil, contentType, body, out)
+}
+
+// do is Do with extra request headers.
+func (c *Client) do(ctx context.Context, method, path string, header http.Header, contentType string, body io.Reader, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return err
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
 	}
 	if c.key != "" {
 		req.Header.Set("Authorization", "Bearer "+c.key)

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/apiclient"
+)
+
+// apiClient builds the client every IR verb uses. It refuses to run
+// without a key rather than let the server answer 401 to every request.
+func apiClient(e *env) (*apiclient.Client, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(cfg.APIKey) == "" {
+		return nil, errors.New("no API key: set BREACHNOTIFY_API_KEY (or BREACHNOTIFY_API_KEY_FILE) to a key made with `breachnotify apikey create`")
+	}
+	return apiclient.New(cfg.URL, cfg.APIKey), nil
+}
+
+// subcommands dispatches a verb group (incident, wave, ...) to its verb.
+func subcommands(ctx context.Context, e *env, args []string, use string, verbs map[string]command) error {
+	if len(args) == 0 {
+		return usageError{use}
+	}
+	verb, ok := verbs[args[0]]
+	if !ok {
+		return usageError{fmt.Sprintf("unknown verb %q\n%s", args[0], use)}
+	}
+	return explain(ctx, verb(ctx, e, args[1:]))
+}
+
+// explain turns errors that would only say "connection refused" or
+// "context canceled" into ones that say what to do. API error replies
+// already explain themselves and pass through untouched.
+func explain(ctx context.Context, err error) error {
+	var ue usageError
+	var apiErr *apiclient.Error
+	var urlErr *url.Error
+	switch {
+	case err == nil, errors.As(err, &ue), errors.As(err, &apiErr):
+		return err
+	case ctx.Err() != nil:
+		return fmt.Errorf("interrupted: %w", err)
+	case errors.As(err, &urlErr):
+		return fmt.Errorf("%w\n(is the server at BREACHNOTIFY_URL running and reachable?)", err)
+	}
+	return err
+}
+
+// newFlags starts a verb's flag set; every verb has --json.
+func newFlags(e *env, name string) (*flag.FlagSet, *bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs, fs.Bool("json", false, "print the API reply as JSON, for scripts")
+}
+
+// parseArgs parses flags wherever they appear, so that both
+// `wave status 3 --watch` and `wave status --watch 3` work (the flag
+// package alone stops at the first argument that is not a flag), and
+// checks that exactly want positional arguments remain (want < 0: any).
+func parseArgs(fs *flag.FlagSet, args []string, want int, use string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usageError{err.Error()}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	if want >= 0 && len(pos) != want {
+		return nil, usageError{use}
+	}
+	return pos, nil
+}
+
+// flagSet reports whether the flag was given on the command line, to tell
+// --require-approval=false from no flag at all.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
+}
+
+// parseID reads a wave id argument.
+func parseID(s, use string) (int64, error) {
+	id, ok := notifier.ParseInt(s)
+	if !ok {
+		return 0, usageError{fmt.Sprintf("%q is not an id (a positive integer)\n%s", s, use)}
+	}
+	return id, nil
+}
+
+// printJSON writes v as one line of JSON.
+func printJSON(w io.Writer, v any) error {
+	return json.NewEncoder(w).Encode(v)
+}
+
+// isTerminal reports whether w is a terminal, where a progress line can be
+// redrawn in place; pipes and files get one line per change instead.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
