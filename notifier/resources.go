@@ -2,6 +2,8 @@ package notifier
 
 import (
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -133,8 +135,28 @@ type AuditEntry struct {
 	TargetID   string    `json:"target_id"`
 	RequestID  string    `json:"request_id"`
 	Details    string    `json:"details"`
-	PrevHash   []byte    `json:"prev_hash"`
-	Hash       []byte    `json:"hash"`
+	PrevHash   HexBytes  `json:"prev_hash"`
+	Hash       HexBytes  `json:"hash"`
+}
+
+// HexBytes is a hash that reads and writes as lowercase hex in JSON, like
+// every other hash the API shows.
+type HexBytes []byte
+
+// MarshalJSON implements json.Marshaler.
+func (h HexBytes) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + hex.EncodeToString(h) + `"`), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (h *HexBytes) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := hex.DecodeString(s)
+	*h = v
+	return err
 }
 
 // Page asks for one page of a list: at most Limit items after the cursor.

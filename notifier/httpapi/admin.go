@@ -183,9 +183,10 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		// The status line is gone; the truncated body and the log tell.
+		// The status line is gone: abort the response so the client sees a
+		// truncated body, never a report that merely looks complete.
 		s.logger.ErrorContext(r.Context(), "report interrupted", "request_id", RequestID(r.Context()), "error", err)
-		return
+		panic(http.ErrAbortHandler)
 	}
 	if !started {
 		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)

@@ -73,6 +73,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
 		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p) // a deliberate abort: net/http closes the connection
+			}
 			s.logger.ErrorContext(r.Context(), "panic in handler", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if !rec.wrote {
 				writeError(rec, r, errors.New("panic"))
