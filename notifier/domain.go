@@ -194,6 +194,9 @@ type Wave struct {
 // WaveNotices counts a wave's notices.
 type WaveNotices struct {
 	Total int `json:"total"`
+	// Unreachable counts notices that reached nobody: every delivery failed,
+	// bounced or was suppressed.
+	Unreachable int `json:"unreachable"`
 }
 
 // OrgImportResult counts what an organizations import changed.

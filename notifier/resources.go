@@ -292,3 +292,46 @@ type ReportAttempt struct {
 	EnhancedCode string    `json:"enhanced_code"`
 	Reply        string    `json:"reply"`
 }
+
+// Bounce is a recorded bounce report for one recipient.
+type Bounce struct {
+	ID         int64      `json:"id"`
+	Kind       BounceKind `json:"kind"`
+	MessageID  string     `json:"message_id"`
+	Recipient  string     `json:"recipient"`
+	Action     string     `json:"action"`
+	Status     string     `json:"status"`
+	Diagnostic string     `json:"diagnostic"`
+	// DeliveryID is the delivery the report matched, if any.
+	DeliveryID *int64 `json:"delivery_id"`
+	// Applied tells whether the report changed the delivery and contact.
+	Applied    bool      `json:"applied"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// UnreachableNotice is a notice none of whose deliveries reached anyone.
+type UnreachableNotice struct {
+	NoticeID int64  `json:"notice_id"`
+	WaveID   int64  `json:"wave_id"`
+	OrgRef   string `json:"org_ref"`
+	OrgName  string `json:"org_name"`
+	// Contacts says, per contact, why it was not reached.
+	Contacts []UnreachableContact `json:"contacts"`
+}
+
+// UnreachableContact is one contact of an unreachable notice and its last word.
+type UnreachableContact struct {
+	DeliveryID int64          `json:"delivery_id"`
+	Recipient  string         `json:"recipient"`
+	Status     DeliveryStatus `json:"status"`
+	Reason     string         `json:"reason"`
+}
+
+// Resend reports what re-sending a notice queued.
+type Resend struct {
+	NoticeID int64 `json:"notice_id"`
+	// Queued counts deliveries queued: new contacts and earlier failures
+	// whose contact is active again.
+	Queued int  `json:"queued"`
+	Wave   Wave `json:"wave"`
+}

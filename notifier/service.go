@@ -51,6 +51,11 @@ type Store interface {
 	Delivery(ctx context.Context, id int64) (DeliveryDetail, error)
 	Report(ctx context.Context, incidentID int64, fn func(ReportRow) error) error
 
+	RecordBounce(ctx context.Context, by Actor, n BounceNotice, source string, raw []byte) (Bounce, error)
+	Bounces(ctx context.Context, kind BounceKind, p Page) ([]Bounce, error)
+	UnreachableNotices(ctx context.Context, incidentID int64, p Page) ([]UnreachableNotice, error)
+	ResendNotice(ctx context.Context, by Actor, noticeID int64, chunkSize int) (Resend, error)
+
 	Audit(ctx context.Context, by Actor, action, targetType, targetID string, details any) error
 	AuditEntries(ctx context.Context, f AuditFilter, p Page) ([]AuditEntry, error)
 	// WalkAudit feeds the chain oldest first to fn until it returns false.

@@ -41,6 +41,7 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/incidents/{incident}/waves", operator, s.planWave},
 		{"GET", "/api/v1/incidents/{incident}/notices", viewer, s.listIncidentNotices},
 		{"GET", "/api/v1/incidents/{incident}/report", viewer, s.report},
+		{"GET", "/api/v1/incidents/{incident}/unreachable", viewer, s.listUnreachable},
 
 		{"GET", "/api/v1/batches/{id}", viewer, s.getBatch},
 
@@ -64,8 +65,12 @@ func (s *Server) routes() []route {
 
 		{"GET", "/api/v1/notices", viewer, s.listNotices},
 		{"GET", "/api/v1/notices/{id}", viewer, s.getNotice},
+		{"POST", "/api/v1/notices/{id}/resend", operator, s.resendNotice},
 		{"GET", "/api/v1/deliveries", viewer, s.listDeliveries},
 		{"GET", "/api/v1/deliveries/{id}", viewer, s.getDelivery},
+
+		{"GET", "/api/v1/bounces", viewer, s.listBounces},
+		{"POST", "/api/v1/bounces", operator, s.recordBounce},
 
 		{"GET", "/api/v1/audit", viewer, s.listAudit},
 		{"GET", "/api/v1/audit/verify", viewer, s.verifyAudit},

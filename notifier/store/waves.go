@@ -415,13 +415,16 @@ func (s *Store) transition(ctx context.Context, by notifier.Actor, waveID int64,
 
 const waveColumns = `w.id, w.incident_id, w.kind, w.status, w.planned_notices, w.planned_deliveries, w.planned_by, w.approved_by,
 	w.launched_by, w.cancelled_by, w.created_at, w.approved_at, w.launched_at, w.paused_at, w.completed_at, w.cancelled_at,
-	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id)`
+	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id),
+	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id AND n.voided_at IS NULL
+	   AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id)
+	   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN ('sent', 'queued', 'sending', 'deferred')))`
 
 func scanWave(r pgx.Row) (notifier.Wave, error) {
 	var w notifier.Wave
 	err := r.Scan(&w.ID, &w.IncidentID, &w.Kind, &w.Status, &w.PlannedNotices, &w.PlannedDeliveries, &w.PlannedBy, &w.ApprovedBy,
 		&w.LaunchedBy, &w.CancelledBy, &w.CreatedAt, &w.ApprovedAt, &w.LaunchedAt, &w.PausedAt, &w.CompletedAt, &w.CancelledAt,
-		&w.Notices.Total)
+		&w.Notices.Total, &w.Notices.Unreachable)
 	return w, err
 }
 
