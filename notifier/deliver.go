@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"regexp"
 	"strings"
 	"time"
@@ -97,13 +98,21 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 	if err != nil {
 		return fmt.Errorf("claim deliveries of wave %d: %w", chunk.WaveID, err)
 	}
+	switch claim.WaveStatus {
+	case WaveRunning:
+	case WavePaused:
+		d.observer.ObserveSnooze("wave_paused")
+		return &SnoozeError{After: jitter(PauseRecheck), Reason: "wave paused"}
+	default: // cancelled (the claim cancelled the chunk's deliveries) or finished
+		return d.finish(ctx, OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Complete: complete})
+	}
 	run := chunkRun{d: d, dbNow: claim.Now, started: time.Now(), held: map[string]time.Duration{}}
 	defer run.releaseConn()
 
 	last := len(claim.Deliveries) - 1
 	for i, del := range claim.Deliveries {
 		if err := ctx.Err(); err != nil {
-			return d.stop(ctx, chunk.WaveID, run.pending, append(run.heldBack, claim.Deliveries[i:]...), &hold{reason: "interrupted"})
+			return d.stop(ctx, chunk, run.pending, &hold{reason: "interrupted"})
 		}
 		domain := RecipientDomain(del.Recipient)
 		if _, ok := run.held[domain]; ok {
@@ -114,7 +123,7 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 		switch {
 		case h != nil && h.wholeChunk:
 			d.logger.WarnContext(ctx, "chunk held back; snoozing", "wave_id", del.WaveID, "delivery_id", del.ID, "reason", h.reason, "wait", h.wait.String())
-			return d.stop(ctx, chunk.WaveID, run.pending, append(run.heldBack, claim.Deliveries[i:]...), h)
+			return d.stop(ctx, chunk, run.pending, h)
 		case h != nil:
 			// This domain waits; the chunk goes on with the others.
 			d.observer.ObserveSnooze(h.reason)
@@ -136,17 +145,21 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 			return fmt.Errorf("record outcomes of wave %d: %w", chunk.WaveID, err)
 		}
 		run.pending = run.pending[:0]
-		if status != WaveRunning {
-			d.logger.InfoContext(ctx, "wave no longer running; chunk stops", "wave_id", chunk.WaveID, "status", status, "unsent", last-i)
-			undone := append(run.heldBack, claim.Deliveries[i+1:]...)
-			run.heldBack, run.held = nil, nil
-			if err := d.store.ReleaseDeliveries(ctx, idsOf(undone), status == WaveCancelled); err != nil {
-				return fmt.Errorf("release deliveries of wave %d: %w", chunk.WaveID, err)
-			}
-			break
+		switch status {
+		case WaveRunning:
+			continue
+		case WavePaused:
+			d.logger.InfoContext(ctx, "wave paused; chunk waits", "wave_id", chunk.WaveID, "unsent", last-i)
+			return d.stop(ctx, chunk, nil, &hold{wait: jitter(PauseRecheck), reason: "wave_paused"})
 		}
+		d.logger.InfoContext(ctx, "wave no longer running; chunk stops", "wave_id", chunk.WaveID, "status", status, "unsent", last-i)
+		undone := idsOfDeliveries(append(run.heldBack, claim.Deliveries[i+1:]...))
+		if err := d.store.ReleaseClaim(ctx, chunk, undone, status == WaveCancelled); err != nil {
+			return fmt.Errorf("release deliveries of wave %d: %w", chunk.WaveID, err)
+		}
+		return d.finish(ctx, OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Complete: complete})
 	}
-	batch := OutcomeBatch{WaveID: chunk.WaveID, Outcomes: run.pending, Complete: complete}
+	batch := OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Outcomes: run.pending, Complete: complete}
 	if len(run.heldBack) > 0 || len(run.held) > 0 {
 		// Deliveries of held-back domains (the throttled one included) go
 		// to a new job for when their domains may be tried again.
@@ -154,7 +167,7 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 		for _, w := range run.held {
 			wait = max(wait, w)
 		}
-		ids := idsOf(run.heldBack)
+		ids := idsOfDeliveries(run.heldBack)
 		for _, o := range run.pending {
 			if o.Event == "throttled" {
 				ids = append(ids, o.DeliveryID)
@@ -162,10 +175,31 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 		}
 		batch.Requeue = &ScheduledChunk{Chunk: Chunk{WaveID: chunk.WaveID, DeliveryIDs: ids, Retry: chunk.Retry}, RunAt: run.now().Add(wait)}
 	}
-	if _, err := d.store.RecordOutcomes(ctx, batch); err != nil {
-		return fmt.Errorf("record final outcomes of wave %d: %w", chunk.WaveID, err)
+	return d.finish(ctx, batch)
+}
+
+// PauseRecheck is how often a delivery job of a paused wave looks again.
+const PauseRecheck = 5 * time.Second
+
+// finish writes the chunk's last batch, completing its job.
+func (d *Deliverer) finish(ctx context.Context, b OutcomeBatch) error {
+	if _, err := d.store.RecordOutcomes(ctx, b); err != nil {
+		return fmt.Errorf("record final outcomes of wave %d: %w", b.WaveID, err)
 	}
 	return nil
+}
+
+func idsOfDeliveries(ds []OutgoingDelivery) []int64 {
+	ids := make([]int64, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	return ids
+}
+
+// jitter spreads d by ±20 % so that jobs held back together come back apart.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
 // hold is why a delivery is not sent now, without failing it.
@@ -179,18 +213,19 @@ type hold struct {
 	outcome *Outcome
 }
 
-// stop records what was done, releases what was not, and asks for a snooze.
-func (d *Deliverer) stop(ctx context.Context, waveID int64, done []Outcome, undone []OutgoingDelivery, h *hold) error {
+// stop records what was done, gives up the claim on the rest (the job will
+// claim it again when it runs next) and asks for a snooze.
+func (d *Deliverer) stop(ctx context.Context, chunk Chunk, done []Outcome, h *hold) error {
 	// The job's context may be cancelled; the bookkeeping must still happen.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if len(done) > 0 {
-		if _, err := d.store.RecordOutcomes(ctx, OutcomeBatch{WaveID: waveID, Outcomes: done}); err != nil {
+		if _, err := d.store.RecordOutcomes(ctx, OutcomeBatch{WaveID: chunk.WaveID, Outcomes: done}); err != nil {
 			return fmt.Errorf("record outcomes: %w", err)
 		}
 	}
-	if err := d.store.ReleaseDeliveries(ctx, idsOf(undone), false); err != nil {
-		return fmt.Errorf("release deliveries: %w", err)
+	if err := d.store.ReleaseClaim(ctx, chunk, nil, false); err != nil {
+		return fmt.Errorf("release claim: %w", err)
 	}
 	d.observer.ObserveSnooze(h.reason)
 	return &SnoozeError{After: h.wait, Reason: h.reason}

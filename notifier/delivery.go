@@ -21,18 +21,18 @@ type JobCompleter func(ctx context.Context, tx pgx.Tx) error
 
 // DeliveryStore is the persistence the delivery engine needs.
 type DeliveryStore interface {
-	// ClaimDeliveries marks as sending, owned by the chunk's job, the listed
-	// deliveries the job may work, and returns them with what rendering
-	// needs. A chunk job works queued deliveries never attempted; a retry
-	// job also works deferred ones; a delivery already sending belongs to the
-	// job that claimed it. Nothing is claimed unless the wave is running.
+	// ClaimDeliveries claims for the chunk's job the listed deliveries it
+	// may work and returns them with what rendering needs. A chunk job works
+	// queued deliveries never attempted; a retry job also works deferred
+	// ones; a delivery in another job's claim is not returned. Nothing is
+	// claimed unless the wave is running.
 	ClaimDeliveries(ctx context.Context, chunk Chunk) (Claim, error)
 	// RecordOutcomes writes a batch in one transaction and returns the
 	// wave's status then.
 	RecordOutcomes(ctx context.Context, b OutcomeBatch) (WaveStatus, error)
-	// ReleaseDeliveries puts claimed but unsent deliveries back to what they
-	// were, or cancels them with their wave.
-	ReleaseDeliveries(ctx context.Context, ids []int64, cancelled bool) error
+	// ReleaseClaim gives up the chunk's claim; when the wave was cancelled
+	// it also cancels the listed deliveries still pending.
+	ReleaseClaim(ctx context.Context, chunk Chunk, cancel []int64, cancelled bool) error
 }
 
 // Claim is the result of ClaimDeliveries.
@@ -126,13 +126,15 @@ type Politeness interface {
 
 // OutcomeBatch is what RecordOutcomes writes in one transaction.
 type OutcomeBatch struct {
-	WaveID   int64
+	WaveID int64
+	// JobID is the job whose claim a completing batch releases.
+	JobID    int64
 	Outcomes []Outcome
 	// Requeue gives deliveries held back by a limit back to the queue and
 	// a new job that works them at RunAt.
 	Requeue *ScheduledChunk
-	// Complete, when set, also settles the wave (completed when nothing is
-	// pending) and completes the job, in the same transaction.
+	// Complete, when set, also releases the job's claim and completes the
+	// job in the same transaction, then settles the wave.
 	Complete JobCompleter
 }
 
@@ -159,12 +161,4 @@ type Idempotency struct {
 	Key string
 	// Request names the request the key was first used for (method and path).
 	Request string
-}
-
-func idsOf(ds []OutgoingDelivery) []int64 {
-	ids := make([]int64, len(ds))
-	for i, d := range ds {
-		ids[i] = d.ID
-	}
-	return ids
 }

@@ -3,6 +3,7 @@ package notifier
 import (
 	"net/mail"
 	"strings"
+	"sync"
 
 	"github.com/breachnotify/breachnotify/templates"
 )
@@ -14,37 +15,33 @@ type Renderer struct {
 	templates *templates.Set
 	from      mail.Address
 	publicURL string
+	mu        sync.Mutex
+	cache     map[preparedKey]*templates.Prepared
 }
 
 // NewRenderer returns a Renderer sending as from, linking to publicURL.
 func NewRenderer(set *templates.Set, from mail.Address, publicURL string) *Renderer {
-	return &Renderer{templates: set, from: from, publicURL: strings.TrimRight(publicURL, "/")}
+	return &Renderer{templates: set, from: from, publicURL: strings.TrimRight(publicURL, "/"), cache: map[preparedKey]*templates.Prepared{}}
 }
 
 // Message renders the message for one delivery and returns it with the
-// version of the template used.
+// version of the template used. The parts a notice's messages share are
+// rendered once per notice and recipient shape (see templates.Prepare).
 func (r *Renderer) Message(del OutgoingDelivery) (*Message, string, error) {
 	n := del.Notice
 	t, err := r.templates.Lookup(n.Kind, del.ContactLocale)
 	if err != nil {
 		return nil, "", err
 	}
-	data := &templates.Data{
-		Incident:     templates.Incident{Title: n.IncidentTitle, Summary: n.IncidentSummary, Slug: n.IncidentSlug},
-		Organization: templates.Organization{Name: n.OrgName, Ref: n.OrgRef},
-		Contact:      templates.Contact{Name: del.ContactName, Email: del.Recipient, Role: del.ContactRole},
-		Notice: templates.Notice{
-			Kind: string(n.Kind), Reference: del.Reference, ItemCount: n.ItemCount, Kinds: n.Kinds,
-			SecretTypes: n.SecretTypes, Items: n.Items, MoreItems: max(0, n.ItemCount-len(n.Items)),
-		},
-		Sender: templates.Sender{Name: r.from.Name, Address: r.from.Address},
-		Links:  templates.Links{Verify: r.publicURL + "/verify"},
-	}
-	if del.PortalAccess {
-		data.Links.Portal = r.publicURL + "/portal"
-	}
-	out, err := t.Render(data)
-	if err != nil {
+	data := r.data(del)
+	var out templates.Rendered
+	if t.CanPrepare() && n.ID != 0 {
+		p, err := r.prepared(t, del, data)
+		if err != nil {
+			return nil, t.Version, err
+		}
+		out = p.Render(templates.Recipient{Name: del.ContactName, Email: del.Recipient, Reference: del.Reference, AckURL: data.Links.Ack})
+	} else if out, err = t.Render(data); err != nil {
 		return nil, t.Version, err
 	}
 	return &Message{
@@ -56,4 +53,60 @@ func (r *Renderer) Message(del OutgoingDelivery) (*Message, string, error) {
 		HTML:      out.HTML,
 		Headers:   map[string]string{"X-Breachnotify-Reference": del.Reference},
 	}, t.Version, nil
+}
+
+// data is the template data of one delivery.
+func (r *Renderer) data(del OutgoingDelivery) *templates.Data {
+	n := del.Notice
+	d := &templates.Data{
+		Incident:     templates.Incident{Title: n.IncidentTitle, Summary: n.IncidentSummary, Slug: n.IncidentSlug},
+		Organization: templates.Organization{Name: n.OrgName, Ref: n.OrgRef},
+		Contact:      templates.Contact{Name: del.ContactName, Email: del.Recipient, Role: del.ContactRole},
+		Notice: templates.Notice{
+			Kind: string(n.Kind), Reference: del.Reference, ItemCount: n.ItemCount, Kinds: n.Kinds,
+			SecretTypes: n.SecretTypes, Items: n.Items, MoreItems: max(0, n.ItemCount-len(n.Items)),
+		},
+		Sender: templates.Sender{Name: r.from.Name, Address: r.from.Address},
+		Links:  templates.Links{Verify: r.publicURL + "/verify"},
+	}
+	if del.PortalAccess {
+		d.Links.Portal = r.publicURL + "/portal"
+	}
+	return d
+}
+
+// preparedKey names one rendering of a notice: the template version and
+// everything about the recipient that may change more than inserted text.
+type preparedKey struct {
+	notice  int64
+	version string
+	role    string
+	named   bool
+	portal  bool
+	ack     bool
+}
+
+// preparedCacheSize bounds the prepared renderings kept (tens of KB each).
+const preparedCacheSize = 2048
+
+func (r *Renderer) prepared(t *templates.Template, del OutgoingDelivery, d *templates.Data) (*templates.Prepared, error) {
+	key := preparedKey{notice: del.Notice.ID, version: t.Version + "/" + t.Locale, role: del.ContactRole,
+		named: del.ContactName != "", portal: d.Links.Portal != "", ack: d.Links.Ack != ""}
+	r.mu.Lock()
+	p, ok := r.cache[key]
+	r.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := t.Prepare(d)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if len(r.cache) >= preparedCacheSize {
+		clear(r.cache)
+	}
+	r.cache[key] = p
+	r.mu.Unlock()
+	return p, nil
 }

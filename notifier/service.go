@@ -40,7 +40,7 @@ type Store interface {
 	// one transaction; launching a launched wave changes nothing.
 	LaunchWave(ctx context.Context, by Actor, waveID int64, chunkSize int, idem Idempotency) (Wave, error)
 	PauseWave(ctx context.Context, by Actor, waveID int64) (Wave, error)
-	ResumeWave(ctx context.Context, by Actor, waveID int64, chunkSize int) (Wave, error)
+	ResumeWave(ctx context.Context, by Actor, waveID int64) (Wave, error)
 	CancelWave(ctx context.Context, by Actor, waveID int64) (Wave, error)
 	Wave(ctx context.Context, waveID int64) (Wave, error)
 	Waves(ctx context.Context, f WaveFilter, p Page) ([]Wave, error)

@@ -83,7 +83,7 @@ func (s *Service) ResumeWave(ctx context.Context, by Actor, waveID int64) (Wave,
 	if err := requireRole(by, RoleOperator); err != nil {
 		return Wave{}, err
 	}
-	return s.store.ResumeWave(ctx, by, waveID, s.chunkSize)
+	return s.store.ResumeWave(ctx, by, waveID)
 }
 
 // CancelWave stops a wave for good; nothing already sent is touched.

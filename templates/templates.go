@@ -63,6 +63,9 @@ type Template struct {
 	subject *texttemplate.Template
 	text    *texttemplate.Template
 	html    *htmltemplate.Template
+	// preparable: rendering once per notice and filling in recipients
+	// gives exactly the full render (see prepare.go).
+	preparable bool
 }
 
 var funcs = map[string]any{
@@ -96,6 +99,7 @@ func Compile(kind Kind, locale string, src Source) (*Template, error) {
 	if _, err := t.Render(SampleData()); err != nil {
 		return nil, err
 	}
+	t.preparable = t.checkPreparable()
 	return t, nil
 }
 

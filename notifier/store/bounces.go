@@ -99,7 +99,7 @@ FROM notices n
 JOIN organizations o ON o.id = n.organization_id
 WHERE n.incident_id = $1 AND n.voided_at IS NULL AND n.id > $2
   AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id)
-  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN ('sent', 'queued', 'sending', 'deferred'))
+  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN ('sent', 'queued', 'deferred'))
 ORDER BY n.id LIMIT $3`
 
 // UnreachableNotices lists an incident's notices that reached nobody.
@@ -136,11 +136,15 @@ func (s *Store) ResendNotice(ctx context.Context, by notifier.Actor, noticeID in
 		}
 		rows, err := tx.Query(ctx, `
 WITH fresh AS (
-    INSERT INTO deliveries (notice_id, wave_id, contact_id, recipient, message_id, reference_code)
-    SELECT n.id, n.wave_id, c.id, c.email, gen_random_uuid()::text || '@' || $2, bn_reference_code()
-    FROM notices n JOIN contacts c ON c.organization_id = n.organization_id
-    WHERE n.id = $1 AND c.status = 'active'
-      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.contact_id = c.id)
+    INSERT INTO deliveries (id, message_id, reference_code, notice_id, wave_id, contact_id, recipient)
+    OVERRIDING SYSTEM VALUE
+    SELECT `+newDeliveryKeys+`, s.notice_id, s.wave_id, s.contact_id, s.email
+    FROM (SELECT n.id AS notice_id, n.wave_id, c.id AS contact_id, c.email
+          FROM notices n JOIN contacts c ON c.organization_id = n.organization_id
+          WHERE n.id = $1 AND c.status = 'active'
+            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.contact_id = c.id)
+          ORDER BY c.id) AS s
+    `+newDeliveryKeysFrom+`
     RETURNING id
 ), again AS (
     UPDATE deliveries d SET status = 'queued', queued_at = now(), first_attempt_at = NULL, next_attempt_at = NULL,

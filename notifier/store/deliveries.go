@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,62 +13,76 @@ import (
 	"github.com/breachnotify/breachnotify/templates"
 )
 
-// claimDeliveries marks a job's workable deliveries as sending, owned by the
-// job ($4), and returns them with their contact. A chunk job works its
-// deliveries until their first attempt; after a deferral the delivery's own
-// retry job owns it ($3). A delivery already sending belongs to the job that
-// claimed it (a rescued job keeps its id), so two jobs listing the same
-// delivery never both send it. Final deliveries are never claimed.
+// claimDeliveries selects a job's workable deliveries with their contact.
+// A chunk job works its deliveries until their first attempt; after a
+// deferral the delivery's own retry job owns it ($2). A delivery listed in
+// another job's claim ($3 is this job, $4 the wave) is left alone, so two
+// jobs listing the same delivery never both send it. Final deliveries are
+// never selected. (The status is tested with CASE on purpose: a plain
+// status IN ('queued', 'deferred') lets the planner AND in the partial
+// "pending" index, which holds every pending row of the wave, instead of
+// fetching just the listed ids.)
 const claimDeliveries = `
-WITH claimed AS (
-    UPDATE deliveries d SET status = 'sending', claimed_by = $4
-    WHERE d.id = ANY($1) AND d.wave_id = $2
-      AND (   (d.status = 'queued' AND ($3 OR d.attempts = 0))
-           OR (d.status = 'deferred' AND $3)
-           OR (d.status = 'sending' AND d.claimed_by = $4))
-    RETURNING d.id, d.wave_id, d.notice_id, d.contact_id, d.recipient, d.message_id, d.reference_code,
-              d.attempts, coalesce(d.first_attempt_at, d.queued_at) AS lifetime_start
-)
-SELECT cl.id, cl.wave_id, cl.notice_id, cl.recipient, cl.message_id, cl.reference_code, cl.attempts,
-       cl.lifetime_start, c.name, c.role, c.locale, c.portal_access
-FROM claimed cl
-JOIN contacts c ON c.id = cl.contact_id
-ORDER BY cl.id`
+SELECT d.id, d.wave_id, d.notice_id, d.recipient, d.message_id, d.reference_code, d.attempts,
+       coalesce(d.first_attempt_at, d.queued_at), c.name, c.role, c.locale, c.portal_access
+FROM deliveries d
+JOIN contacts c ON c.id = d.contact_id
+WHERE d.id = ANY($1)
+  AND CASE d.status WHEN 'queued' THEN $2 OR d.attempts = 0 WHEN 'deferred' THEN $2 ELSE false END
+  AND NOT EXISTS (SELECT 1 FROM delivery_claims cl WHERE cl.wave_id = $4 AND cl.job_id <> $3 AND d.id = ANY(cl.delivery_ids)
+                    AND cl.claimed_at > now() - interval '` + staleClaim + `')
+ORDER BY d.id`
 
-// contentAggregates summarises a set of items (the relation "its") for a
-// message: the count, the counts by kind, the secret types, and the first
-// items. ITEMS is replaced by a constant subquery, never by input.
+// staleClaim is when a claim no longer counts: its job died and was not
+// rescued (River rescues stuck jobs after an hour; a live job's claim is
+// renewed each time it runs).
+const staleClaim = "2 hours"
+
+// claimLockKey is the advisory lock class under which a wave's chunks are
+// claimed (the wave id is the other half), so two claims never race.
+const claimLockKey = 0x636c_6169 // "clai"
+
+// contentAggregates summarises a set of items (the relation "its",
+// filtered by ITEMS_OF) for a message: the count, the counts by kind, the
+// secret types, and the first items. ITEMS_OF is replaced by a constant
+// condition, never by input.
 const contentAggregates = `
-       (SELECT count(*) FROM (ITEMS) AS its),
+       (SELECT count(*) FROM its WHERE ITEMS_OF),
        (SELECT coalesce(json_agg(json_build_object('Kind', k.kind, 'Count', k.c) ORDER BY k.kind), '[]')
-          FROM (SELECT its.kind, count(*) AS c FROM (ITEMS) AS its GROUP BY its.kind) AS k),
-       (SELECT coalesce(array_agg(DISTINCT st ORDER BY st), '{}') FROM (ITEMS) AS its, unnest(its.secret_types) AS st),
+          FROM (SELECT its.kind, count(*) AS c FROM its WHERE ITEMS_OF GROUP BY its.kind) AS k),
+       (SELECT coalesce(array_agg(DISTINCT st ORDER BY st), '{}') FROM its, unnest(its.secret_types) AS st WHERE ITEMS_OF),
        (SELECT coalesce(json_agg(json_build_object('Ref', x.item_ref, 'Kind', x.kind, 'Subject', x.subject,
                                                    'OccurredAt', x.occurred_at, 'SecretTypes', x.secret_types)), '[]')
-          FROM (SELECT its.item_ref, its.kind, its.subject, its.occurred_at, its.secret_types FROM (ITEMS) AS its
+          FROM (SELECT its.item_ref, its.kind, its.subject, its.occurred_at, its.secret_types FROM its WHERE ITEMS_OF
                 ORDER BY its.occurred_at NULLS LAST, its.id LIMIT $2) AS x)`
 
-// noticeItems are the items a notice covers.
-const noticeItems = `SELECT i.* FROM notice_items ni JOIN exposure_items i ON i.id = ni.item_id WHERE ni.notice_id = n.id`
-
-// uncoveredItems are the items of organization $3 in incident $1 no notice covers yet.
-const uncoveredItems = `SELECT i.* FROM exposure_items i WHERE i.incident_id = $1 AND i.organization_id = $3
-	AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)`
-
 var (
-	// noticeContents loads, once per notice, what its messages share.
+	// noticeContents loads, once per notice, what its messages share. The
+	// items are read once (materialised) and summarised per notice.
 	noticeContents = `
+WITH its AS MATERIALIZED (
+    SELECT ni.notice_id, i.id, i.kind, i.item_ref, i.subject, i.occurred_at, i.secret_types
+    FROM notice_items ni JOIN exposure_items i ON i.id = ni.item_id
+    WHERE ni.notice_id = ANY($1)
+)
 SELECT n.id, n.kind, inc.title, inc.summary, inc.slug, o.name, o.ref,` +
-		strings.ReplaceAll(contentAggregates, "ITEMS", noticeItems) + `
+		strings.ReplaceAll(contentAggregates, "ITEMS_OF", "its.notice_id = n.id") + `
 FROM notices n
 JOIN incidents inc ON inc.id = n.incident_id
 JOIN organizations o ON o.id = n.organization_id
 WHERE n.id = ANY($1)`
 
-	// previewContent is the same for a notice not written yet.
+	// previewContent is the same for a notice not written yet: the items of
+	// organization $3 in incident $1 that no notice covers.
 	previewContent = `
+WITH its AS MATERIALIZED (
+    SELECT i.id, i.kind, i.item_ref, i.subject, i.occurred_at, i.secret_types
+    FROM exposure_items i
+    WHERE i.incident_id = $1 AND i.organization_id = $3
+      AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)
+)
 SELECT 0, 'initial', inc.title, inc.summary, inc.slug, o.name, o.ref,` +
-		strings.ReplaceAll(contentAggregates, "ITEMS", uncoveredItems) + `
+		strings.ReplaceAll(contentAggregates, "ITEMS_OF", "true") + `
 FROM incidents inc, organizations o
 WHERE inc.id = $1 AND o.id = $3`
 )
@@ -80,8 +95,8 @@ func noticeContentDest(n *notifier.NoticeContent) []any {
 
 // ClaimDeliveries implements notifier.DeliveryStore. When the wave is not
 // running nothing is claimed; when it was cancelled, the job's deliveries
-// that are still pending are cancelled here, so a job that ran late (or a
-// rescued one) leaves nothing hanging.
+// that are still pending (and not another job's) are cancelled here, so a
+// job that ran late (or a rescued one) leaves nothing hanging.
 func (s *Store) ClaimDeliveries(ctx context.Context, chunk notifier.Chunk) (notifier.Claim, error) {
 	var claim notifier.Claim
 	if err := s.pool.QueryRow(ctx, `SELECT status, now() FROM waves WHERE id = $1`, chunk.WaveID).Scan(&claim.WaveStatus, &claim.Now); err != nil {
@@ -89,55 +104,96 @@ func (s *Store) ClaimDeliveries(ctx context.Context, chunk notifier.Chunk) (noti
 	}
 	switch claim.WaveStatus {
 	case notifier.WaveCancelled:
-		return claim, wrap("cancel deliveries", s.inTx(ctx, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'cancelled', finished_at = now(), smtp_reply = 'not sent: wave cancelled'
-				WHERE id = ANY($1) AND (status IN ('queued', 'deferred') OR (status = 'sending' AND claimed_by = $2))`,
-				chunk.DeliveryIDs, chunk.JobID); err != nil {
-				return err
-			}
-			return voidUnsentNotices(ctx, tx, chunk.WaveID)
-		}))
+		return claim, wrap("cancel deliveries", s.ReleaseClaim(ctx, chunk, chunk.DeliveryIDs, true))
 	case notifier.WaveRunning:
 	default:
 		return claim, nil
 	}
 
-	rows, err := s.pool.Query(ctx, claimDeliveries, chunk.DeliveryIDs, chunk.WaveID, chunk.Retry, chunk.JobID)
-	if err != nil {
-		return claim, wrap("claim deliveries", err)
-	}
-	var d notifier.OutgoingDelivery
-	var noticeID int64
-	noticeIDs := []int64{}
+	var noticeIDs []int64
 	byNotice := map[int64]*notifier.NoticeContent{}
-	_, err = pgx.ForEachRow(rows, []any{&d.ID, &d.WaveID, &noticeID, &d.Recipient, &d.MessageID, &d.Reference,
-		&d.Attempts, &d.LifetimeStart, &d.ContactName, &d.ContactRole, &d.ContactLocale, &d.PortalAccess}, func() error {
-		n := byNotice[noticeID]
-		if n == nil {
-			n = &notifier.NoticeContent{ID: noticeID}
-			byNotice[noticeID] = n
-			noticeIDs = append(noticeIDs, noticeID)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(claimLockKey), int32(chunk.WaveID)); err != nil {
+			return err
 		}
-		d.Notice = n
-		claim.Deliveries = append(claim.Deliveries, d)
-		return nil
+		rows, err := tx.Query(ctx, claimDeliveries, chunk.DeliveryIDs, chunk.Retry, chunk.JobID, chunk.WaveID)
+		if err != nil {
+			return err
+		}
+		var d notifier.OutgoingDelivery
+		var noticeID int64
+		_, err = pgx.ForEachRow(rows, []any{&d.ID, &d.WaveID, &noticeID, &d.Recipient, &d.MessageID, &d.Reference,
+			&d.Attempts, &d.LifetimeStart, &d.ContactName, &d.ContactRole, &d.ContactLocale, &d.PortalAccess}, func() error {
+			n := byNotice[noticeID]
+			if n == nil {
+				n = &notifier.NoticeContent{ID: noticeID}
+				byNotice[noticeID] = n
+				noticeIDs = append(noticeIDs, noticeID)
+			}
+			d.Notice = n
+			claim.Deliveries = append(claim.Deliveries, d)
+			return nil
+		})
+		if err != nil || len(claim.Deliveries) == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO delivery_claims (job_id, wave_id, delivery_ids) VALUES ($1, $2, $3)
+			ON CONFLICT (job_id) DO UPDATE SET delivery_ids = EXCLUDED.delivery_ids, claimed_at = now()`,
+			chunk.JobID, chunk.WaveID, idsOf(claim.Deliveries))
+		return err
 	})
 	if err != nil {
 		return claim, wrap("claim deliveries", err)
 	}
-	if len(noticeIDs) == 0 {
+	missing := s.notices.fill(byNotice, noticeIDs)
+	if len(missing) == 0 {
 		return claim, nil
 	}
-	rows, err = s.pool.Query(ctx, noticeContents, noticeIDs, templates.ItemsShown)
+	rows, err := s.pool.Query(ctx, noticeContents, missing, templates.ItemsShown)
 	if err != nil {
 		return claim, wrap("load notices", err)
 	}
 	var n notifier.NoticeContent
 	_, err = pgx.ForEachRow(rows, noticeContentDest(&n), func() error {
 		*byNotice[n.ID] = n
+		s.notices.put(n)
 		return nil
 	})
 	return claim, wrap("load notices", err)
+}
+
+// noticeCache keeps the content of recently sent notices: a notice's items
+// are fixed at launch, and a notice with many contacts spans many chunks.
+type noticeCache struct {
+	mu sync.Mutex
+	m  map[int64]notifier.NoticeContent
+}
+
+// noticeCacheSize bounds the cache (a few KB per notice).
+const noticeCacheSize = 4096
+
+// fill copies cached contents into byNotice and returns the ids not cached.
+func (c *noticeCache) fill(byNotice map[int64]*notifier.NoticeContent, ids []int64) []int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var missing []int64
+	for _, id := range ids {
+		if n, ok := c.m[id]; ok {
+			*byNotice[id] = n
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	return missing
+}
+
+func (c *noticeCache) put(n notifier.NoticeContent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= noticeCacheSize {
+		c.m = make(map[int64]notifier.NoticeContent, noticeCacheSize)
+	}
+	c.m[n.ID] = n
 }
 
 // templatesItemsShown is how many items a message lists.
@@ -163,19 +219,26 @@ FROM unnest($1::bigint[], $2::text[], $3::bool[], $4::int[], $5::text[], $6::byt
      AS u(id, status, attempted, code, reply, sha, version, retry_at)
 WHERE d.id = u.id AND d.status NOT IN ('sent', 'failed', 'bounced', 'suppressed', 'cancelled')`
 
+// idsOf lists the ids of deliveries.
+func idsOf(ds []notifier.OutgoingDelivery) []int64 {
+	ids := make([]int64, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	return ids
+}
+
 const insertOutcomeEvents = `
 INSERT INTO delivery_events (delivery_id, type, smtp_code, enhanced_code, detail)
 SELECT u.id, u.type, nullif(u.code, 0), u.enhanced, u.detail
 FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[]) AS u(id, type, code, enhanced, detail)`
 
 // completeWaves marks running waves completed once none of their
-// deliveries is pending. The caller holds the waves' row locks, which
-// serialises concurrent checks: the last job to finish always sees every
-// other job's committed outcomes.
+// deliveries is pending.
 const completeWaves = `
 UPDATE waves w SET status = 'completed', completed_at = now()
 WHERE w.id = ANY($1) AND w.status = 'running'
-  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.wave_id = w.id AND d.status IN ('queued', 'sending', 'deferred'))`
+  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.wave_id = w.id AND d.status IN ('queued', 'deferred'))`
 
 // RecordOutcomes implements notifier.DeliveryStore.
 func (s *Store) RecordOutcomes(ctx context.Context, b notifier.OutcomeBatch) (notifier.WaveStatus, error) {
@@ -210,9 +273,6 @@ func (s *Store) RecordOutcomes(ctx context.Context, b notifier.OutcomeBatch) (no
 			}
 		}
 		if b.Requeue != nil {
-			if _, err := tx.Exec(ctx, releaseDeliveries, b.Requeue.DeliveryIDs, false); err != nil {
-				return err
-			}
 			retries = append(retries, *b.Requeue)
 		}
 		if len(retries) > 0 {
@@ -220,40 +280,65 @@ func (s *Store) RecordOutcomes(ctx context.Context, b notifier.OutcomeBatch) (no
 				return err
 			}
 		}
-		if complete == nil {
-			return tx.QueryRow(ctx, `SELECT status FROM waves WHERE id = $1`, waveID).Scan(&status)
-		}
-		if err := tx.QueryRow(ctx, `SELECT status FROM waves WHERE id = $1 FOR UPDATE`, waveID).Scan(&status); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT status FROM waves WHERE id = $1`, waveID).Scan(&status); err != nil {
 			return err
 		}
-		switch status {
-		case notifier.WaveRunning:
-			if _, err := tx.Exec(ctx, completeWaves, []int64{waveID}); err != nil {
-				return err
-			}
-		case notifier.WaveCancelled:
-			if err := voidUnsentNotices(ctx, tx, waveID); err != nil {
-				return err
-			}
+		if complete == nil {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM delivery_claims WHERE job_id = $1`, b.JobID); err != nil {
+			return err
 		}
 		return complete(ctx, tx)
 	})
+	if err != nil || complete == nil {
+		return status, wrap("record outcomes", err)
+	}
+	// Settle the wave after the commit, not under a lock inside it: of all
+	// the chunks finishing together, the last to commit runs this check
+	// after every other commit, so it sees them all. A crash right here is
+	// caught by the periodic sweep (SettleWaves).
+	err = s.settleWave(ctx, waveID, status)
 	return status, wrap("record outcomes", err)
 }
 
-// ReleaseDeliveries implements notifier.DeliveryStore: claimed deliveries
-// that were not sent go back to what they were before the claim, or are
-// cancelled with their wave.
-func (s *Store) ReleaseDeliveries(ctx context.Context, ids []int64, cancelled bool) error {
-	if len(ids) == 0 {
-		return nil
+// settleWave completes a running wave with nothing pending, or voids the
+// notices of a cancelled one that reached nobody.
+func (s *Store) settleWave(ctx context.Context, waveID int64, status notifier.WaveStatus) error {
+	switch status {
+	case notifier.WaveRunning:
+		_, err := s.pool.Exec(ctx, completeWaves, []int64{waveID})
+		return err
+	case notifier.WaveCancelled:
+		return s.inTx(ctx, func(tx pgx.Tx) error { return voidUnsentNotices(ctx, tx, waveID) })
 	}
-	_, err := s.pool.Exec(ctx, releaseDeliveries, ids, cancelled)
-	return wrap("release deliveries", err)
+	return nil
 }
 
-const releaseDeliveries = `UPDATE deliveries SET
-	status = CASE WHEN $2 THEN 'cancelled' WHEN attempts > 0 THEN 'deferred' ELSE 'queued' END,
-	finished_at = CASE WHEN $2 THEN now() END,
-	smtp_reply = CASE WHEN $2 THEN 'not sent: wave cancelled' ELSE smtp_reply END
-	WHERE id = ANY($1) AND status IN ('sending', 'queued', 'deferred')`
+// SettleWaves completes every running wave with nothing left pending. It
+// is the periodic safety net for a process that died between committing a
+// wave's last outcome and settling the wave.
+func (s *Store) SettleWaves(ctx context.Context) (int, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE waves w SET status = 'completed', completed_at = now()
+		WHERE w.status = 'running'
+		  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.wave_id = w.id AND d.status IN ('queued', 'deferred'))`)
+	return int(tag.RowsAffected()), wrap("settle waves", err)
+}
+
+// ReleaseClaim implements notifier.DeliveryStore: the chunk's job gives up
+// its claim, cancelling the listed deliveries that are still pending when
+// the wave was cancelled.
+func (s *Store) ReleaseClaim(ctx context.Context, chunk notifier.Chunk, cancel []int64, cancelled bool) error {
+	return wrap("release claim", s.inTx(ctx, func(tx pgx.Tx) error {
+		if cancelled && len(cancel) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE deliveries d SET status = 'cancelled', finished_at = now(), smtp_reply = 'not sent: wave cancelled'
+				WHERE d.id = ANY($1) AND d.status NOT IN ('sent', 'failed', 'bounced', 'suppressed', 'cancelled')
+				  AND NOT EXISTS (SELECT 1 FROM delivery_claims cl WHERE cl.wave_id = $2 AND cl.job_id <> $3 AND d.id = ANY(cl.delivery_ids))`,
+				cancel, chunk.WaveID, chunk.JobID); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM delivery_claims WHERE job_id = $1`, chunk.JobID)
+		return err
+	}))
+}

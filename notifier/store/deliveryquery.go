@@ -28,7 +28,9 @@ func (s *Store) WaveDeliveries(ctx context.Context, waveID int64) ([]notifier.De
 // Deliveries lists deliveries by id.
 func (s *Store) Deliveries(ctx context.Context, f notifier.DeliveryFilter, p notifier.Page) ([]notifier.Delivery, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
-		WHERE d.id > $1 AND ($2 = 0 OR d.wave_id = $2) AND ($3 = 0 OR d.notice_id = $3) AND ($4 = '' OR d.status = $4)
+		WHERE d.id > $1
+		  AND ($2 = 0 OR d.notice_id IN (SELECT n.id FROM notices n WHERE n.wave_id = $2))
+		  AND ($3 = 0 OR d.notice_id = $3) AND ($4 = '' OR d.status = $4)
 		ORDER BY d.id LIMIT $5`, p.After, f.WaveID, f.NoticeID, f.Status, p.Limit+1)
 	if err != nil {
 		return nil, wrap("list deliveries", err)

@@ -29,6 +29,7 @@ type Store struct {
 	jobs JobEnqueuer
 	// messageIDDomain is the right-hand side of every Message-ID.
 	messageIDDomain string
+	notices         noticeCache
 }
 
 // Config configures a Store.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -101,6 +100,24 @@ ORDER BY o.ref LIMIT 1`
 	return d, err
 }
 
+// newDeliveryKeys is the select list that gives a delivery (in the
+// relation "s", sorted as it is to be sent) its id, Message-ID and
+// reference code. The id comes first in both, in fixed-width hex, so their
+// unique indexes grow at the right end instead of at random pages; 32
+// random bits (from a UUID, version nibbles skipped) follow, so a code
+// cannot be guessed from another. The reference code reads
+// BN-IIII-IIII-RRRR-RRRR. Both appear in the same message, so sharing the
+// randomness gives nothing away.
+const newDeliveryKeys = `k.id,
+       lpad(to_hex(k.id), 12, '0') || '.' || substr(k.u, 1, 8) || '@' || $2,
+       'BN-' || upper(substr(lpad(to_hex(k.id), 8, '0'), 1, 4) || '-' || substr(lpad(to_hex(k.id), 8, '0'), 5, 4)
+                || '-' || substr(k.u, 25, 4) || '-' || substr(k.u, 29, 4))`
+
+// newDeliveryKeysFrom draws the id and randomness for each row of "s", in
+// its order.
+const newDeliveryKeysFrom = `CROSS JOIN LATERAL (SELECT nextval(pg_get_serial_sequence('deliveries', 'id')) AS id,
+                                gen_random_uuid()::text AS u, s.contact_id AS for_row) AS k`
+
 // Launch statements, in the order LaunchWave runs them.
 const (
 	launchNotices = `
@@ -122,18 +139,19 @@ WHERE n.wave_id = $1
 	// Deliveries are ordered by recipient domain so a chunk mostly talks to
 	// one destination.
 	launchDeliveries = `
-INSERT INTO deliveries (notice_id, wave_id, contact_id, status, recipient, message_id, reference_code, finished_at, smtp_reply)
-SELECT n.id, $1, c.id,
-       CASE WHEN c.status = 'active' THEN 'queued' ELSE 'suppressed' END,
-       c.email,
-       gen_random_uuid()::text || '@' || $2,
-       bn_reference_code(),
-       CASE WHEN c.status = 'active' THEN NULL ELSE now() END,
-       CASE WHEN c.status = 'active' THEN '' ELSE 'not sent: contact is ' || c.status END
-FROM notices n
-JOIN contacts c ON c.organization_id = n.organization_id
-WHERE n.wave_id = $1
-ORDER BY lower(split_part(c.email, '@', 2)), n.id, c.id
+INSERT INTO deliveries (id, message_id, reference_code, notice_id, wave_id, contact_id, status, recipient, finished_at, smtp_reply)
+OVERRIDING SYSTEM VALUE
+SELECT ` + newDeliveryKeys + `,
+       s.notice_id, $1, s.contact_id,
+       CASE WHEN s.status = 'active' THEN 'queued' ELSE 'suppressed' END,
+       s.email,
+       CASE WHEN s.status = 'active' THEN NULL ELSE now() END,
+       CASE WHEN s.status = 'active' THEN '' ELSE 'not sent: contact is ' || s.status END
+FROM (SELECT n.id AS notice_id, c.id AS contact_id, c.status, c.email
+      FROM notices n JOIN contacts c ON c.organization_id = n.organization_id
+      WHERE n.wave_id = $1
+      ORDER BY lower(split_part(c.email, '@', 2)), n.id, c.id) AS s
+` + newDeliveryKeysFrom + `
 RETURNING id, status`
 )
 
@@ -307,46 +325,15 @@ func (s *Store) PauseWave(ctx context.Context, by notifier.Actor, waveID int64) 
 		})
 }
 
-// resumeQueued lists what a resumed wave must send again: deliveries never
-// attempted (chunked again) and deferred ones (retried when they were due).
-const resumeQueued = `
-SELECT id, attempts > 0, greatest(coalesce(next_attempt_at, now()), now())
-FROM deliveries WHERE wave_id = $1 AND status IN ('queued', 'deferred')
-ORDER BY lower(split_part(recipient, '@', 2)), id`
-
-// ResumeWave continues a paused wave. Jobs that ran while it was paused
-// finished without sending, so its unsent deliveries get new jobs; a job
-// that was merely waiting may still run too, but a delivery is claimed by
-// one job only, so nothing is sent twice.
-func (s *Store) ResumeWave(ctx context.Context, by notifier.Actor, waveID int64, chunkSize int) (notifier.Wave, error) {
+// ResumeWave continues a paused wave. Its delivery jobs were snoozing
+// while it was paused; they find it running at their next turn.
+func (s *Store) ResumeWave(ctx context.Context, by notifier.Actor, waveID int64) (notifier.Wave, error) {
 	return s.transition(ctx, by, waveID, "wave.resume", []notifier.WaveStatus{notifier.WavePaused},
 		func(tx pgx.Tx) error {
-			rows, err := tx.Query(ctx, resumeQueued, waveID)
-			if err != nil {
-				return err
-			}
-			var fresh []int64
-			var retries []notifier.ScheduledChunk
-			var id int64
-			var deferred bool
-			var due time.Time
-			if _, err := pgx.ForEachRow(rows, []any{&id, &deferred, &due}, func() error {
-				if deferred {
-					retries = append(retries, notifier.ScheduledChunk{Chunk: notifier.Chunk{WaveID: waveID, DeliveryIDs: []int64{id}, Retry: true}, RunAt: due})
-				} else {
-					fresh = append(fresh, id)
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-			if err := s.jobs.EnqueueChunksTx(ctx, tx, append(chunkDeliveries(waveID, fresh, chunkSize), retries...)); err != nil {
-				return err
-			}
 			if _, err := tx.Exec(ctx, `UPDATE waves SET status = 'running', paused_at = NULL WHERE id = $1`, waveID); err != nil {
 				return err
 			}
-			_, err = tx.Exec(ctx, completeWaves, []int64{waveID})
+			_, err := tx.Exec(ctx, completeWaves, []int64{waveID})
 			return err
 		})
 }
@@ -363,8 +350,11 @@ func (s *Store) CancelWave(ctx context.Context, by notifier.Actor, waveID int64)
 				waveID, nullableKey(by)); err != nil {
 				return err
 			}
+			// Deliveries a job holds are left to it: it is sending them now
+			// and cancels the rest at its next flush.
 			if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'cancelled', finished_at = now(), smtp_reply = 'not sent: wave cancelled'
-				WHERE wave_id = $1 AND status IN ('queued', 'deferred')`, waveID); err != nil {
+				WHERE wave_id = $1 AND status IN ('queued', 'deferred')
+				  AND id NOT IN (SELECT unnest(delivery_ids) FROM delivery_claims WHERE wave_id = $1)`, waveID); err != nil {
 				return err
 			}
 			return voidUnsentNotices(ctx, tx, waveID)
@@ -372,11 +362,14 @@ func (s *Store) CancelWave(ctx context.Context, by notifier.Actor, waveID int64)
 }
 
 // voidUnsentNotices voids the notices of a cancelled wave that no delivery
-// reached or may still reach, releasing their items.
+// reached or may still reach (one in flight is claimed), releasing their
+// items.
 func voidUnsentNotices(ctx context.Context, tx pgx.Tx, waveID int64) error {
 	rows, err := tx.Query(ctx, `UPDATE notices n SET voided_at = now()
 		WHERE n.wave_id = $1 AND n.voided_at IS NULL
-		  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN ('sent', 'sending', 'bounced'))
+		  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN ('sent', 'bounced'))
+		  AND NOT EXISTS (SELECT 1 FROM deliveries d JOIN delivery_claims cl ON d.id = ANY(cl.delivery_ids)
+		                  WHERE cl.wave_id = $1 AND d.notice_id = n.id)
 		RETURNING n.id`, waveID)
 	if err != nil {
 		return err
@@ -418,7 +411,7 @@ const waveColumns = `w.id, w.incident_id, w.kind, w.status, w.planned_notices, w
 	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id),
 	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id AND n.voided_at IS NULL
 	   AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id)
-	   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN ('sent', 'queued', 'sending', 'deferred')))`
+	   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN ('sent', 'queued', 'deferred')))`
 
 func scanWave(r pgx.Row) (notifier.Wave, error) {
 	var w notifier.Wave
@@ -439,18 +432,31 @@ func (s *Store) wave(ctx context.Context, q querier, waveID int64) (notifier.Wav
 		return w, wrap("get wave", notFound(err, "no wave %d", waveID))
 	}
 	w.Deliveries = zeroCounts()
-	rows, err := q.Query(ctx, `SELECT status, count(*) FROM deliveries WHERE wave_id = $1 GROUP BY status`, waveID)
+	rows, err := q.Query(ctx, deliveryCounts, []int64{waveID})
 	if err != nil {
 		return w, wrap("count deliveries", err)
 	}
+	var id int64
 	var st notifier.DeliveryStatus
 	var n int
-	_, err = pgx.ForEachRow(rows, []any{&st, &n}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&id, &st, &n}, func() error {
 		w.Deliveries[st] = n
 		return nil
 	})
 	return w, wrap("count deliveries", err)
 }
+
+// deliveryCounts counts the deliveries of waves by status, going through
+// the waves' notices (deliveries have no wave index, see migration 0004).
+// A pending delivery under a job's claim counts as sending.
+const deliveryCounts = `
+WITH sending AS (SELECT DISTINCT unnest(delivery_ids) AS id FROM delivery_claims WHERE wave_id = ANY($1))
+SELECT n.wave_id,
+       CASE WHEN d.status IN ('queued', 'deferred') AND d.id IN (SELECT id FROM sending) THEN 'sending' ELSE d.status END,
+       count(*)
+FROM notices n JOIN deliveries d ON d.notice_id = n.id
+WHERE n.wave_id = ANY($1)
+GROUP BY 1, 2`
 
 // Waves lists waves newest first.
 func (s *Store) Waves(ctx context.Context, f notifier.WaveFilter, p notifier.Page) ([]notifier.Wave, error) {
@@ -471,7 +477,7 @@ func (s *Store) Waves(ctx context.Context, f notifier.WaveFilter, p notifier.Pag
 		list[i].Deliveries = zeroCounts()
 		byID[list[i].ID] = &list[i]
 	}
-	rows, err = s.pool.Query(ctx, `SELECT wave_id, status, count(*) FROM deliveries WHERE wave_id = ANY($1) GROUP BY 1, 2`, ids)
+	rows, err = s.pool.Query(ctx, deliveryCounts, ids)
 	if err != nil {
 		return nil, wrap("count deliveries", err)
 	}
