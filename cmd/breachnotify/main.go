@@ -21,7 +21,8 @@ Usage:
   breachnotify serve                 run the API and the delivery workers
   breachnotify migrate               create the database if needed and apply migrations
   breachnotify demo [--once]         run a whole sample campaign against the embedded mailbox
-  breachnotify apikey create --name NAME --role admin|operator|viewer
+  breachnotify apikey create --name NAME --role admin|operator|viewer | list | revoke ID
+  breachnotify bench --recipients N [--domains D] [--smtp discard|capture|URL] [--json]
 
 IR verbs (talk to a running server: BREACHNOTIFY_URL, BREACHNOTIFY_API_KEY; --json for scripts):
   breachnotify incident create --slug SLUG --title TITLE [--summary TEXT]
@@ -61,6 +62,7 @@ func run(ctx context.Context, e *env, args []string) int {
 		"serve":   cmdServe,
 		"migrate": cmdMigrate,
 		"demo":    cmdDemo,
+		"bench":   cmdBench,
 		"apikey":  cmdAPIKey,
 
 		"incident": cmdIncident,
