@@ -39,6 +39,10 @@ const (
 	MaxBodyBytesDefault      = 32 << 20
 	LogFormatDefault         = "text"
 	LogLevelDefault          = "info"
+
+	// JobRescueAfterDefault is River's default: a job still running after
+	// an hour is taken to belong to a dead process.
+	JobRescueAfterDefault = time.Hour
 )
 
 // Config is every setting the binary reads. The zero value is not useful:
@@ -97,6 +101,12 @@ type Config struct {
 	// RelayCooldown is how long workers stop dialling an unreachable relay
 	// (BREACHNOTIFY_RELAY_COOLDOWN); it doubles up to two minutes.
 	RelayCooldown time.Duration
+	// JobRescueAfter is how long a delivery job may stay running before it
+	// is taken to belong to a dead process and run again
+	// (BREACHNOTIFY_JOB_RESCUE_AFTER). The job timeout is kept at a quarter
+	// of it at most, so a live job is never rescued; lowering it makes a
+	// killed process's chunks resume sooner (tests use seconds).
+	JobRescueAfter time.Duration
 	// MaxBodyBytes caps request bodies (BREACHNOTIFY_MAX_BODY_BYTES); past it
 	// the API answers 413.
 	MaxBodyBytes int64
@@ -157,6 +167,7 @@ func Default() *Config {
 		DomainConcurrency: DomainConcurrencyDefault,
 		ThrottleCooldown:  ThrottleCooldownDefault,
 		RelayCooldown:     RelayCooldownDefault,
+		JobRescueAfter:    JobRescueAfterDefault,
 		MaxBodyBytes:      MaxBodyBytesDefault,
 		LogFormat:         LogFormatDefault,
 		LogLevel:          LogLevelDefault,
@@ -205,6 +216,7 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 	c.DomainConcurrency = l.integer("BREACHNOTIFY_DOMAIN_CONCURRENCY", c.DomainConcurrency)
 	c.ThrottleCooldown = l.duration("BREACHNOTIFY_THROTTLE_COOLDOWN", c.ThrottleCooldown)
 	c.RelayCooldown = l.duration("BREACHNOTIFY_RELAY_COOLDOWN", c.RelayCooldown)
+	c.JobRescueAfter = l.duration("BREACHNOTIFY_JOB_RESCUE_AFTER", c.JobRescueAfter)
 	c.MaxBodyBytes = int64(l.integer("BREACHNOTIFY_MAX_BODY_BYTES", int(c.MaxBodyBytes)))
 	c.LogFormat = l.str("BREACHNOTIFY_LOG_FORMAT", c.LogFormat)
 	c.LogLevel = l.str("BREACHNOTIFY_LOG_LEVEL", c.LogLevel)
@@ -260,6 +272,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ThrottleCooldown <= 0 || c.RelayCooldown <= 0 {
 		bad("BREACHNOTIFY_THROTTLE_COOLDOWN", "and BREACHNOTIFY_RELAY_COOLDOWN must be positive")
+	}
+	if c.JobRescueAfter <= 0 {
+		bad("BREACHNOTIFY_JOB_RESCUE_AFTER", "must be positive")
 	}
 	if c.DBPoolSize < 0 {
 		bad("BREACHNOTIFY_DB_POOL_SIZE", "must not be negative")

@@ -41,3 +41,38 @@ func FuzzParseAPIKey(f *testing.F) {
 		}
 	})
 }
+
+func TestAckTokens(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for range 1000 {
+		tok, hash := notifier.NewAckToken()
+		h, ok := notifier.ParseAckToken(tok)
+		if !ok || !bytes.Equal(h, hash) || seen[tok] {
+			t.Fatalf("token %q: ok=%v, repeated=%v", tok, ok, seen[tok])
+		}
+		seen[tok] = true
+	}
+	tok, _ := notifier.NewAckToken()
+	for _, bad := range []string{"", tok[:42], tok + "A", strings.ReplaceAll(tok, tok[:1], "+"), tok[:42] + "=", strings.Repeat("/", 43)} {
+		if _, ok := notifier.ParseAckToken(bad); ok {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+func FuzzParseAckToken(f *testing.F) {
+	tok, _ := notifier.NewAckToken()
+	f.Add(tok)
+	f.Add(strings.Repeat("A", 43))
+	f.Add(strings.Repeat("A", 42) + "B")
+	f.Fuzz(func(t *testing.T, s string) {
+		hash, ok := notifier.ParseAckToken(s)
+		if !ok {
+			return
+		}
+		if len(s) != 43 || len(hash) != 32 || strings.ContainsAny(s, "+/=") {
+			t.Fatalf("accepted %q", s)
+		}
+	})
+}

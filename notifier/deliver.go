@@ -130,6 +130,7 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 			run.held[domain] = h.wait
 			if h.outcome != nil {
 				run.pending = append(run.pending, *h.outcome)
+				run.throttled = append(run.throttled, del.ID)
 			} else {
 				run.heldBack = append(run.heldBack, del)
 			}
@@ -153,7 +154,7 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 			return d.stop(ctx, chunk, nil, &hold{wait: jitter(PauseRecheck), reason: "wave_paused"})
 		}
 		d.logger.InfoContext(ctx, "wave no longer running; chunk stops", "wave_id", chunk.WaveID, "status", status, "unsent", last-i)
-		undone := idsOfDeliveries(append(run.heldBack, claim.Deliveries[i+1:]...))
+		undone := append(idsOfDeliveries(append(run.heldBack, claim.Deliveries[i+1:]...)), run.throttled...)
 		if err := d.store.ReleaseClaim(ctx, chunk, undone, status == WaveCancelled); err != nil {
 			return fmt.Errorf("release deliveries of wave %d: %w", chunk.WaveID, err)
 		}
@@ -167,12 +168,7 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 		for _, w := range run.held {
 			wait = max(wait, w)
 		}
-		ids := idsOfDeliveries(run.heldBack)
-		for _, o := range run.pending {
-			if o.Event == "throttled" {
-				ids = append(ids, o.DeliveryID)
-			}
-		}
+		ids := append(idsOfDeliveries(run.heldBack), run.throttled...)
 		batch.Requeue = &ScheduledChunk{Chunk: Chunk{WaveID: chunk.WaveID, DeliveryIDs: ids, Retry: chunk.Retry}, RunAt: run.now().Add(wait)}
 	}
 	return d.finish(ctx, batch)
@@ -243,6 +239,10 @@ type chunkRun struct {
 	// heldBack are their deliveries not attempted in this run.
 	held     map[string]time.Duration
 	heldBack []OutgoingDelivery
+	// throttled are the deliveries a throttling reply held back: their
+	// outcomes may be flushed before the chunk ends, but they go to the
+	// requeued job with the held-back ones.
+	throttled []int64
 }
 
 // now is the database's clock, advanced by the time the chunk has taken.

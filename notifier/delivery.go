@@ -60,6 +60,13 @@ type OutgoingDelivery struct {
 	// attempted: the retry lifetime counts from it.
 	LifetimeStart time.Time
 	Notice        *NoticeContent
+	// AckToken is this attempt's acknowledgement link token (its hash is
+	// stored by the claim).
+	AckToken string
+	// References lists the Message-IDs of the earlier notices this contact
+	// received in the incident, oldest first: a follow-up, reminder or
+	// escalation replies to the last of them.
+	References []string
 }
 
 // NoticeContent is what all deliveries of one notice share; it is loaded and
@@ -76,6 +83,9 @@ type NoticeContent struct {
 	Kinds           []templates.KindCount
 	SecretTypes     []string
 	Items           []templates.Item
+	// SentAt is when the notice (the reminded one, for a reminder) was
+	// first sent.
+	SentAt *time.Time
 }
 
 // Outcome is the result of working one delivery.

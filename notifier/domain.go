@@ -6,6 +6,7 @@
 package notifier
 
 import (
+	"encoding/json"
 	"slices"
 	"time"
 )
@@ -62,11 +63,35 @@ type Policy struct {
 	// RequireApproval makes every wave need an approval by a second key
 	// (not the one that planned it) before it can launch.
 	RequireApproval bool `json:"require_approval"`
+	// AutoFollowUp schedules a follow-up when a new exposure batch touches
+	// an organization already notified.
+	AutoFollowUp bool `json:"auto_follow_up"`
+	// FollowUpWindow delays a follow-up so that batches in a row make one.
+	FollowUpWindow Duration `json:"follow_up_window"`
+	// ReminderAfter is how long after a notice (or its last reminder) an
+	// unacknowledged notice is reminded, and escalated after the last one.
+	ReminderAfter Duration `json:"reminder_after"`
+	// MaxReminders is how many reminders precede the escalation.
+	MaxReminders int `json:"max_reminders"`
 }
 
-// PolicyPatch changes some fields of a Policy; nil fields stay as they are.
+// DefaultPolicy is the policy of a new incident.
+func DefaultPolicy() Policy {
+	return Policy{
+		AutoFollowUp:   true,
+		FollowUpWindow: Duration(15 * time.Minute),
+		ReminderAfter:  Duration(48 * time.Hour),
+		MaxReminders:   2,
+	}
+}
+
+// PolicyPatch changes some fields of a Policy; absent fields stay.
 type PolicyPatch struct {
-	RequireApproval *bool `json:"require_approval"`
+	RequireApproval *bool     `json:"require_approval"`
+	AutoFollowUp    *bool     `json:"auto_follow_up"`
+	FollowUpWindow  *Duration `json:"follow_up_window"`
+	ReminderAfter   *Duration `json:"reminder_after"`
+	MaxReminders    *int      `json:"max_reminders"`
 }
 
 // Apply returns p with the patch's fields set.
@@ -74,7 +99,57 @@ func (pp PolicyPatch) Apply(p Policy) Policy {
 	if pp.RequireApproval != nil {
 		p.RequireApproval = *pp.RequireApproval
 	}
+	if pp.AutoFollowUp != nil {
+		p.AutoFollowUp = *pp.AutoFollowUp
+	}
+	if pp.FollowUpWindow != nil {
+		p.FollowUpWindow = *pp.FollowUpWindow
+	}
+	if pp.ReminderAfter != nil {
+		p.ReminderAfter = *pp.ReminderAfter
+	}
+	if pp.MaxReminders != nil {
+		p.MaxReminders = *pp.MaxReminders
+	}
 	return p
+}
+
+// Validate reports every field of the patch outside its bounds.
+func (pp PolicyPatch) Validate() []RowError {
+	var problems []RowError
+	if pp.FollowUpWindow != nil && (*pp.FollowUpWindow < 0 || time.Duration(*pp.FollowUpWindow) > 7*24*time.Hour) {
+		problems = append(problems, RowError{Field: "follow_up_window", Message: "must be between 0s and 168h"})
+	}
+	if pp.ReminderAfter != nil && (time.Duration(*pp.ReminderAfter) < time.Minute || time.Duration(*pp.ReminderAfter) > 90*24*time.Hour) {
+		problems = append(problems, RowError{Field: "reminder_after", Message: "must be between 1m and 2160h"})
+	}
+	if pp.MaxReminders != nil && (*pp.MaxReminders < 0 || *pp.MaxReminders > 10) {
+		problems = append(problems, RowError{Field: "max_reminders", Message: "must be between 0 and 10"})
+	}
+	return problems
+}
+
+// Duration is a time.Duration written as a Go duration string ("15m",
+// "48h") in JSON.
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Errorf(CodeInvalid, "a duration is a string such as \"15m\" or \"48h\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return Errorf(CodeInvalid, "%q is not a duration such as \"15m\" or \"48h\"", s)
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // NewIncident is what creating an incident takes.
@@ -109,6 +184,10 @@ type WaveKind string
 const (
 	WaveInitial  WaveKind = "initial"
 	WaveFollowUp WaveKind = "follow_up"
+	// WaveReminder and WaveEscalation are made by the reminder job: their
+	// notices chase an unacknowledged notice (the parent).
+	WaveReminder   WaveKind = "reminder"
+	WaveEscalation WaveKind = "escalation"
 )
 
 // WaveStatus is where a wave is in its life.
@@ -194,6 +273,10 @@ type Wave struct {
 // WaveNotices counts a wave's notices.
 type WaveNotices struct {
 	Total int `json:"total"`
+	// Acknowledged and Unacknowledged count the notices (or, for reminder
+	// waves, the notices chased) by acknowledgement.
+	Acknowledged   int `json:"acknowledged"`
+	Unacknowledged int `json:"unacknowledged"`
 	// Unreachable counts notices that reached nobody: every delivery failed,
 	// bounced or was suppressed.
 	Unreachable int `json:"unreachable"`
@@ -219,6 +302,12 @@ type ExposureImportResult struct {
 	ItemsDuplicate int   `json:"items_duplicate"`
 	// Organizations counts the distinct organizations the batch names.
 	Organizations int `json:"organizations"`
+	// FollowUps lists the organizations (refs) told before that will get a
+	// follow-up about the new items, after the policy's window.
+	FollowUps []string `json:"follow_ups"`
+	// AwaitingInitial lists the organizations with new items that were
+	// never notified: the next initial wave will.
+	AwaitingInitial []string `json:"awaiting_initial"`
 }
 
 // CapturedMessage is one message received by the embedded capture mailbox.

@@ -44,15 +44,20 @@ func (r *Renderer) Message(del OutgoingDelivery) (*Message, string, error) {
 	} else if out, err = t.Render(data); err != nil {
 		return nil, t.Version, err
 	}
-	return &Message{
-		MessageID: del.MessageID,
-		From:      r.from,
-		To:        mail.Address{Name: del.ContactName, Address: del.Recipient},
-		Subject:   out.Subject,
-		Text:      out.Text,
-		HTML:      out.HTML,
-		Headers:   map[string]string{"X-Breachnotify-Reference": del.Reference},
-	}, t.Version, nil
+	m := &Message{
+		MessageID:  del.MessageID,
+		From:       r.from,
+		To:         mail.Address{Name: del.ContactName, Address: del.Recipient},
+		Subject:    out.Subject,
+		Text:       out.Text,
+		HTML:       out.HTML,
+		References: del.References,
+		Headers:    map[string]string{"X-Breachnotify-Reference": del.Reference},
+	}
+	if n := len(del.References); n > 0 {
+		m.InReplyTo = del.References[n-1]
+	}
+	return m, t.Version, nil
 }
 
 // data is the template data of one delivery.
@@ -71,6 +76,12 @@ func (r *Renderer) data(del OutgoingDelivery) *templates.Data {
 	}
 	if del.PortalAccess {
 		d.Links.Portal = r.publicURL + "/portal"
+	}
+	if del.AckToken != "" {
+		d.Links.Ack = r.publicURL + "/ack/" + del.AckToken
+	}
+	if n.SentAt != nil {
+		d.Notice.SentAt = *n.SentAt
 	}
 	return d
 }

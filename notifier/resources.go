@@ -74,16 +74,23 @@ type Item struct {
 
 // Notice is what one organization is told in one wave.
 type Notice struct {
-	ID             int64      `json:"id"`
-	WaveID         int64      `json:"wave_id"`
-	IncidentID     int64      `json:"incident_id"`
-	OrganizationID int64      `json:"organization_id"`
-	OrgRef         string     `json:"org_ref"`
-	OrgName        string     `json:"org_name"`
-	Kind           WaveKind   `json:"kind"`
+	ID             int64    `json:"id"`
+	WaveID         int64    `json:"wave_id"`
+	IncidentID     int64    `json:"incident_id"`
+	OrganizationID int64    `json:"organization_id"`
+	OrgRef         string   `json:"org_ref"`
+	OrgName        string   `json:"org_name"`
+	Kind           WaveKind `json:"kind"`
+	// ParentID is the notice a reminder or escalation chases.
+	ParentID       *int64     `json:"parent_id"`
 	Items          int        `json:"items"`
 	CreatedAt      time.Time  `json:"created_at"`
 	VoidedAt       *time.Time `json:"voided_at,omitempty"`
+	AcknowledgedAt *time.Time `json:"acknowledged_at"`
+	AcknowledgedBy string     `json:"acknowledged_by"`
+	RemindersSent  int        `json:"reminders_sent"`
+	LastRemindedAt *time.Time `json:"last_reminded_at"`
+	EscalatedAt    *time.Time `json:"escalated_at"`
 }
 
 // NoticeDetail is a notice with its items and deliveries.
@@ -91,6 +98,8 @@ type NoticeDetail struct {
 	Notice
 	ItemList   []Item     `json:"item_list"`
 	Deliveries []Delivery `json:"deliveries"`
+	// Chases are the reminders and the escalation sent about this notice.
+	Chases []Notice `json:"chases"`
 }
 
 // DeliveryDetail is a delivery with its event timeline.
@@ -244,6 +253,10 @@ type (
 		IncidentID     int64
 		WaveID         int64
 		OrganizationID int64
+		// Acknowledged, when set, lists only the notices chased for
+		// acknowledgement (initial and follow-up, not void) in that state.
+		Acknowledged *bool
+		Kind         WaveKind
 	}
 	// DeliveryFilter filters deliveries.
 	DeliveryFilter struct {

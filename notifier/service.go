@@ -69,6 +69,10 @@ type Store interface {
 
 	CapturedMessages(ctx context.Context, limit int, beforeID int64) ([]CapturedMessage, error)
 	CapturedMessage(ctx context.Context, id int64) (CapturedMessage, error)
+
+	AckStore
+	CampaignStore
+	Clock
 }
 
 // Service runs the IR team's use cases: everything the API and CLI do.
@@ -76,6 +80,7 @@ type Store interface {
 type Service struct {
 	store     Store
 	renderer  *Renderer
+	clock     Clock
 	chunkSize int
 	logger    *slog.Logger
 }
@@ -86,7 +91,9 @@ type ServiceConfig struct {
 	ChunkSize int
 	// Renderer renders the sample message of a wave plan.
 	Renderer *Renderer
-	Logger   *slog.Logger
+	// Clock is the time for scheduling (the store's database clock when nil).
+	Clock  Clock
+	Logger *slog.Logger
 }
 
 // NewService returns a Service over store.
@@ -97,7 +104,10 @@ func NewService(store Store, cfg ServiceConfig) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, renderer: cfg.Renderer, chunkSize: cfg.ChunkSize, logger: cfg.Logger}
+	if cfg.Clock == nil {
+		cfg.Clock = store
+	}
+	return &Service{store: store, renderer: cfg.Renderer, clock: cfg.Clock, chunkSize: cfg.ChunkSize, logger: cfg.Logger}
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -148,6 +158,9 @@ func (s *Service) Incidents(ctx context.Context, by Actor, p Page) (ListResult[I
 func (s *Service) UpdatePolicy(ctx context.Context, by Actor, incident string, patch PolicyPatch) (Incident, error) {
 	if err := requireRole(by, RoleAdmin); err != nil {
 		return Incident{}, err
+	}
+	if problems := patch.Validate(); len(problems) > 0 {
+		return Incident{}, &Error{Code: CodeInvalid, Message: "the policy is not valid", Details: problems}
 	}
 	inc, err := s.store.Incident(ctx, incident)
 	if err != nil {

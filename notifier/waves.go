@@ -13,9 +13,9 @@ func (s *Service) PlanWave(ctx context.Context, by Actor, incident string, kind 
 	if err := requireRole(by, RoleOperator); err != nil {
 		return WavePlan{}, err
 	}
-	if kind != WaveInitial {
+	if kind != WaveInitial && kind != WaveFollowUp {
 		return WavePlan{}, &Error{Code: CodeInvalid, Message: "the wave is not valid",
-			Details: []RowError{{Field: "kind", Message: `must be "initial"`}}}
+			Details: []RowError{{Field: "kind", Message: `must be "initial" or "follow_up"`}}}
 	}
 	inc, err := s.store.Incident(ctx, incident)
 	if err != nil {

@@ -124,9 +124,17 @@ type Config struct {
 	Workers int
 	// FetchCooldown is the pause between fetches (FetchCooldownDefault when zero).
 	FetchCooldown time.Duration
+	// RescueStuckJobsAfter is how long a job may run before River takes its
+	// process for dead and runs it again (RescueStuckJobsAfterDefault when
+	// zero). Keep Deliver.JobTimeout well below it.
+	RescueStuckJobsAfter time.Duration
 	// Deliver is the delivery worker.
 	Deliver *DeliverWorker
-	Logger  *slog.Logger
+	// Service runs the follow-up and reminder jobs.
+	Service *notifier.Service
+	// Maintainer runs the periodic upkeep.
+	Maintainer Maintainer
+	Logger     *slog.Logger
 }
 
 // NewClient returns a River client that works breachnotify's queues.
@@ -134,18 +142,38 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 	if cfg.FetchCooldown == 0 {
 		cfg.FetchCooldown = FetchCooldownDefault
 	}
+	if cfg.RescueStuckJobsAfter == 0 {
+		cfg.RescueStuckJobsAfter = RescueStuckJobsAfterDefault
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Jobs without a timeout of their own (River's default is a minute)
+	// also end well before they could be rescued.
+	jobTimeout := min(river.JobTimeoutDefault, cfg.RescueStuckJobsAfter/4)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, cfg.Deliver)
+	river.AddWorker(workers, &FollowUpWorker{Service: cfg.Service})
+	river.AddWorker(workers, &RemindersWorker{Service: cfg.Service})
+	river.AddWorker(workers, &MaintenanceWorker{Maintainer: cfg.Maintainer})
+	// River runs periodic jobs on its elected leader only: one reminder
+	// pass at a time, however many processes work the queues.
+	periodic := []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(ReminderInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return RemindersArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(MaintenanceInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return MaintenanceArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
+	}
 	return river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues: map[string]river.QueueConfig{
-			QueueDeliver: {MaxWorkers: cfg.Workers},
+			QueueDeliver:  {MaxWorkers: cfg.Workers},
+			QueueCampaign: {MaxWorkers: 4},
 		},
+		PeriodicJobs:         periodic,
 		Workers:              workers,
 		FetchCooldown:        cfg.FetchCooldown,
-		RescueStuckJobsAfter: RescueStuckJobsAfterDefault,
+		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
+		JobTimeout:           jobTimeout,
 		MaxAttempts:          MaxAttemptsDefault,
 		Logger:               cfg.Logger,
 		ErrorHandler:         &errorHandler{logger: cfg.Logger},

@@ -5,6 +5,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/httpapi"
 	"github.com/breachnotify/breachnotify/notifier/metrics"
 	"github.com/breachnotify/breachnotify/notifier/politeness"
+	"github.com/breachnotify/breachnotify/notifier/portal"
 	"github.com/breachnotify/breachnotify/notifier/smtp"
 	"github.com/breachnotify/breachnotify/notifier/store"
 	"github.com/breachnotify/breachnotify/queue"
@@ -50,6 +52,12 @@ type Options struct {
 	CaptureScript capture.Script
 	// NoWorkers runs the API without working jobs.
 	NoWorkers bool
+	// Templates replaces the shipped templates (templates.Defaults), for
+	// tests that need a template of their own.
+	Templates *templates.Set
+	// Clock wraps the database clock the service schedules by (tests move
+	// time with it).
+	Clock func(notifier.Clock) notifier.Clock
 }
 
 // App is an assembled service. Start runs it; Stop stops it gracefully.
@@ -121,12 +129,22 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		return err
 	}
 	a.Store = store.New(a.Pool, store.Config{Jobs: inserter, MessageIDDomain: domainOf(cfg.From.Address)})
-	tmpl, err := templates.Defaults()
-	if err != nil {
-		return fmt.Errorf("templates: %w", err)
+	tmpl := opts.Templates
+	if tmpl == nil {
+		if tmpl, err = templates.Defaults(); err != nil {
+			return fmt.Errorf("templates: %w", err)
+		}
 	}
 	a.renderer = notifier.NewRenderer(tmpl, *cfg.From, cfg.PublicURL)
-	a.Service = notifier.NewService(a.Store, notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Logger: a.Logger})
+	var clock notifier.Clock = a.Store
+	if opts.Clock != nil {
+		clock = opts.Clock(a.Store)
+	}
+	a.Service = notifier.NewService(a.Store, notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger})
+	secret, err := a.secret(ctx)
+	if err != nil {
+		return err
+	}
 
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(a.Registry)
@@ -144,6 +162,11 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Logger:       a.Logger,
 	})
+	portalSrv, err := portal.New(portal.Config{Service: a.Service, Secret: secret, Sender: cfg.From.Name, Logger: a.Logger})
+	if err != nil {
+		return err
+	}
+	portalSrv.Register(a.API.Mux())
 	a.httpServer = &http.Server{
 		Handler:           a.API,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -153,6 +176,23 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
 	return nil
+}
+
+// secret is the installation secret: BREACHNOTIFY_SECRET_FILE's content, or
+// one generated once and kept in the database.
+func (a *App) secret(ctx context.Context) ([]byte, error) {
+	if a.Config.SecretFile == "" {
+		return a.Store.InstallationSecret(ctx)
+	}
+	b, err := os.ReadFile(a.Config.SecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("BREACHNOTIFY_SECRET_FILE: %w", err)
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) < 32 {
+		return nil, fmt.Errorf("BREACHNOTIFY_SECRET_FILE must hold at least 32 bytes (e.g. openssl rand -base64 48 > FILE)")
+	}
+	return b, nil
 }
 
 // buildWorkers builds the delivery side: the sender (and the
@@ -184,9 +224,13 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 	})
 	var err error
 	a.river, err = queue.NewClient(a.Pool, queue.Config{
-		Workers: cfg.Workers,
-		Deliver: &queue.DeliverWorker{Deliverer: a.Deliverer},
-		Logger:  a.Logger.With("component", "river"),
+		Workers:              cfg.Workers,
+		RescueStuckJobsAfter: cfg.JobRescueAfter,
+		// A job times out well before River would rescue it as stuck.
+		Deliver:    &queue.DeliverWorker{Deliverer: a.Deliverer, JobTimeout: min(queue.JobTimeoutDefault, cfg.JobRescueAfter/4)},
+		Service:    a.Service,
+		Maintainer: a.Store,
+		Logger:     a.Logger.With("component", "river"),
 	})
 	if err != nil {
 		return fmt.Errorf("river: %w", err)

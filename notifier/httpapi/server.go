@@ -81,7 +81,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rec, r, errors.New("panic"))
 			}
 		}
-		s.logger.InfoContext(r.Context(), "http request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+		// The route pattern, not the path: customer links carry tokens,
+		// which must never reach a log.
+		_, pattern := s.mux.Handler(r)
+		s.logger.InfoContext(r.Context(), "http request", "request_id", id, "method", r.Method, "route", pattern,
 			"status", rec.status, "duration_ms", time.Since(start).Milliseconds())
 	}()
 	if _, pattern := s.mux.Handler(r); pattern == "" && strings.HasPrefix(r.URL.Path, "/api/") {

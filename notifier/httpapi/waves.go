@@ -117,7 +117,7 @@ func (s *Server) listIncidentNotices(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listNotices(w http.ResponseWriter, r *http.Request) { s.notices(w, r, "") }
 
 func (s *Server) notices(w http.ResponseWriter, r *http.Request, incident string) {
-	q, err := query(r, "limit", "cursor", "wave", "organization")
+	q, err := query(r, "limit", "cursor", "wave", "organization", "acknowledged", "kind")
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -129,6 +129,21 @@ func (s *Server) notices(w http.ResponseWriter, r *http.Request, incident string
 	}
 	if err == nil {
 		f.OrganizationID, err = idParam(q, "organization")
+	}
+	if err == nil {
+		f.Kind, err = enumParam(q, "kind", []notifier.WaveKind{notifier.WaveInitial, notifier.WaveFollowUp, notifier.WaveReminder, notifier.WaveEscalation})
+	}
+	if err == nil {
+		switch q.Get("acknowledged") {
+		case "true":
+			f.Acknowledged = new(bool)
+			*f.Acknowledged = true
+		case "false":
+			f.Acknowledged = new(bool)
+		case "":
+		default:
+			err = notifier.Errorf(notifier.CodeBadRequest, "acknowledged must be true or false")
+		}
 	}
 	if err != nil {
 		s.fail(w, r, err)

@@ -13,7 +13,9 @@ import (
 	"github.com/breachnotify/breachnotify/templates"
 )
 
-// claimDeliveries selects a job's workable deliveries with their contact.
+// claimDeliveries selects a job's workable deliveries with their contact,
+// and, for anything but an initial notice, the Message-IDs of the earlier
+// messages the contact got in the incident (the last ten), to thread on.
 // A chunk job works its deliveries until their first attempt; after a
 // deferral the delivery's own retry job owns it ($2). A delivery listed in
 // another job's claim ($3 is this job, $4 the wave) is left alone, so two
@@ -24,9 +26,15 @@ import (
 // fetching just the listed ids.)
 const claimDeliveries = `
 SELECT d.id, d.wave_id, d.notice_id, d.recipient, d.message_id, d.reference_code, d.attempts,
-       coalesce(d.first_attempt_at, d.queued_at), c.name, c.role, c.locale, c.portal_access
+       coalesce(d.first_attempt_at, d.queued_at), c.name, c.role, c.locale, c.portal_access,
+       CASE WHEN n.kind = 'initial' THEN '{}'::text[] ELSE
+         (SELECT coalesce(array_agg(r.message_id ORDER BY r.sent_at, r.id), '{}') FROM (
+            SELECT d2.message_id, d2.sent_at, d2.id FROM deliveries d2 JOIN notices n2 ON n2.id = d2.notice_id
+            WHERE d2.contact_id = d.contact_id AND n2.incident_id = n.incident_id AND d2.sent_at IS NOT NULL AND d2.id <> d.id
+            ORDER BY d2.sent_at DESC, d2.id DESC LIMIT 10) AS r) END
 FROM deliveries d
 JOIN contacts c ON c.id = d.contact_id
+JOIN notices n ON n.id = d.notice_id
 WHERE d.id = ANY($1)
   AND CASE d.status WHEN 'queued' THEN $2 OR d.attempts = 0 WHEN 'deferred' THEN $2 ELSE false END
   AND NOT EXISTS (SELECT 1 FROM delivery_claims cl WHERE cl.wave_id = $4 AND cl.job_id <> $3 AND d.id = ANY(cl.delivery_ids)
@@ -60,13 +68,14 @@ var (
 	// noticeContents loads, once per notice, what its messages share. The
 	// items are read once (materialised) and summarised per notice.
 	noticeContents = `
-WITH its AS MATERIALIZED (
-    SELECT ni.notice_id, i.id, i.kind, i.item_ref, i.subject, i.occurred_at, i.secret_types
-    FROM notice_items ni JOIN exposure_items i ON i.id = ni.item_id
-    WHERE ni.notice_id = ANY($1)
+WITH ns AS (SELECT n.id, coalesce(n.parent_id, n.id) AS root FROM notices n WHERE n.id = ANY($1)),
+its AS MATERIALIZED (
+    SELECT ns.id AS notice_id, i.id, i.kind, i.item_ref, i.subject, i.occurred_at, i.secret_types
+    FROM ns JOIN notice_items ni ON ni.notice_id = ns.root JOIN exposure_items i ON i.id = ni.item_id
 )
 SELECT n.id, n.kind, inc.title, inc.summary, inc.slug, o.name, o.ref,` +
-		strings.ReplaceAll(contentAggregates, "ITEMS_OF", "its.notice_id = n.id") + `
+		strings.ReplaceAll(contentAggregates, "ITEMS_OF", "its.notice_id = n.id") + `,
+       (SELECT min(d.sent_at) FROM deliveries d WHERE d.notice_id = coalesce(n.parent_id, n.id))
 FROM notices n
 JOIN incidents inc ON inc.id = n.incident_id
 JOIN organizations o ON o.id = n.organization_id
@@ -82,7 +91,8 @@ WITH its AS MATERIALIZED (
       AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)
 )
 SELECT 0, 'initial', inc.title, inc.summary, inc.slug, o.name, o.ref,` +
-		strings.ReplaceAll(contentAggregates, "ITEMS_OF", "true") + `
+		strings.ReplaceAll(contentAggregates, "ITEMS_OF", "true") + `,
+       NULL::timestamptz
 FROM incidents inc, organizations o
 WHERE inc.id = $1 AND o.id = $3`
 )
@@ -90,7 +100,7 @@ WHERE inc.id = $1 AND o.id = $3`
 // noticeContentDest lists where a content row scans into.
 func noticeContentDest(n *notifier.NoticeContent) []any {
 	return []any{&n.ID, &n.Kind, &n.IncidentTitle, &n.IncidentSummary, &n.IncidentSlug, &n.OrgName, &n.OrgRef,
-		&n.ItemCount, &n.Kinds, &n.SecretTypes, &n.Items}
+		&n.ItemCount, &n.Kinds, &n.SecretTypes, &n.Items, &n.SentAt}
 }
 
 // ClaimDeliveries implements notifier.DeliveryStore. When the wave is not
@@ -123,7 +133,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, chunk notifier.Chunk) (noti
 		var d notifier.OutgoingDelivery
 		var noticeID int64
 		_, err = pgx.ForEachRow(rows, []any{&d.ID, &d.WaveID, &noticeID, &d.Recipient, &d.MessageID, &d.Reference,
-			&d.Attempts, &d.LifetimeStart, &d.ContactName, &d.ContactRole, &d.ContactLocale, &d.PortalAccess}, func() error {
+			&d.Attempts, &d.LifetimeStart, &d.ContactName, &d.ContactRole, &d.ContactLocale, &d.PortalAccess, &d.References}, func() error {
 			n := byNotice[noticeID]
 			if n == nil {
 				n = &notifier.NoticeContent{ID: noticeID}
@@ -135,6 +145,17 @@ func (s *Store) ClaimDeliveries(ctx context.Context, chunk notifier.Chunk) (noti
 			return nil
 		})
 		if err != nil || len(claim.Deliveries) == 0 {
+			return err
+		}
+		// Each attempt carries its own acknowledgement link; the hash is
+		// stored before the message leaves, so the link works on arrival.
+		ids, hashes := make([]int64, len(claim.Deliveries)), make([][]byte, len(claim.Deliveries))
+		for i := range claim.Deliveries {
+			var hash []byte
+			claim.Deliveries[i].AckToken, hash = notifier.NewAckToken()
+			ids[i], hashes[i] = claim.Deliveries[i].ID, hash
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO ack_tokens (token_hash, delivery_id) SELECT * FROM unnest($1::bytea[], $2::bigint[])`, hashes, ids); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO delivery_claims (job_id, wave_id, delivery_ids) VALUES ($1, $2, $3)
@@ -272,6 +293,20 @@ func (s *Store) RecordOutcomes(ctx context.Context, b notifier.OutcomeBatch) (no
 				return err
 			}
 		}
+		if len(retries) > 0 {
+			// A deferred delivery now belongs to its retry job (enqueued
+			// below): take it out of the claim of the chunk that deferred
+			// it. That chunk may work on, or die, long after the retry is
+			// due, and its claim would turn the retry job away for good.
+			deferred := make([]int64, len(retries))
+			for i, r := range retries {
+				deferred[i] = r.DeliveryIDs[0]
+			}
+			if _, err := tx.Exec(ctx, `UPDATE delivery_claims SET delivery_ids = ARRAY(SELECT x FROM unnest(delivery_ids) AS x WHERE x <> ALL($2))
+				WHERE wave_id = $1 AND delivery_ids && $2`, waveID, deferred); err != nil {
+				return err
+			}
+		}
 		if b.Requeue != nil {
 			retries = append(retries, *b.Requeue)
 		}
@@ -341,4 +376,18 @@ func (s *Store) ReleaseClaim(ctx context.Context, chunk notifier.Chunk, cancel [
 		_, err := tx.Exec(ctx, `DELETE FROM delivery_claims WHERE job_id = $1`, chunk.JobID)
 		return err
 	}))
+}
+
+// Maintain is the periodic upkeep: it settles waves a dying process left
+// unsettled, and forgets idempotency keys older than a day and claims
+// older than staleClaim.
+func (s *Store) Maintain(ctx context.Context) error {
+	if _, err := s.SettleWaves(ctx); err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < now() - interval '1 day'`); err != nil {
+		return wrap("expire idempotency keys", err)
+	}
+	_, err := s.pool.Exec(ctx, `DELETE FROM delivery_claims WHERE claimed_at < now() - interval '`+staleClaim+`'`)
+	return wrap("expire claims", err)
 }

@@ -75,6 +75,9 @@ func (s *Store) ImportExposures(ctx context.Context, by notifier.Actor, incident
 			res.BatchID, res.ItemsNew, res.ItemsDuplicate); err != nil {
 			return err
 		}
+		if err := s.scheduleFollowUps(ctx, tx, incidentID, res.BatchID, &res); err != nil {
+			return err
+		}
 		return appendAudit(ctx, tx, by, auditEvent{"exposures.import", "batch", strconv.FormatInt(res.BatchID, 10),
 			map[string]any{"incident_id": incidentID, "result": res}})
 	})

@@ -17,16 +17,27 @@ func scanIncident(row pgx.Row) (notifier.Incident, error) {
 	if err := row.Scan(&i.ID, &i.Slug, &i.Title, &i.Summary, &policy, &i.CreatedAt); err != nil {
 		return i, err
 	}
-	return i, json.Unmarshal(policy, &i.Policy)
+	return i, unmarshalPolicy(policy, &i)
+}
+
+// unmarshalPolicy reads a stored policy; fields an older policy lacks keep
+// their defaults.
+func unmarshalPolicy(b []byte, i *notifier.Incident) error {
+	i.Policy = notifier.DefaultPolicy()
+	return json.Unmarshal(b, &i.Policy)
 }
 
 // CreateIncident inserts an incident; a taken slug is a conflict.
 func (s *Store) CreateIncident(ctx context.Context, by notifier.Actor, in notifier.NewIncident) (notifier.Incident, error) {
-	const q = `INSERT INTO incidents (slug, title, summary, created_by) VALUES ($1, $2, $3, $4) RETURNING ` + incidentColumns
+	const q = `INSERT INTO incidents (slug, title, summary, policy, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING ` + incidentColumns
+	policy, err := json.Marshal(notifier.DefaultPolicy())
+	if err != nil {
+		return notifier.Incident{}, err
+	}
 	var inc notifier.Incident
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if inc, err = scanIncident(tx.QueryRow(ctx, q, in.Slug, in.Title, in.Summary, nullableKey(by))); err != nil {
+		if inc, err = scanIncident(tx.QueryRow(ctx, q, in.Slug, in.Title, in.Summary, policy, nullableKey(by))); err != nil {
 			return constraintError(err, "incidents_slug_key", "an incident with slug "+in.Slug+" already exists")
 		}
 		return appendAudit(ctx, tx, by, auditEvent{"incident.create", "incident", inc.Slug, map[string]any{"id": inc.ID, "title": inc.Title}})

@@ -9,12 +9,15 @@ import (
 	"github.com/breachnotify/breachnotify/notifier"
 )
 
-const noticeColumns = `n.id, n.wave_id, n.incident_id, n.organization_id, o.ref, o.name, n.kind,
-	(SELECT count(*) FROM notice_items ni WHERE ni.notice_id = n.id), n.created_at, n.voided_at`
+const noticeColumns = `n.id, n.wave_id, n.incident_id, n.organization_id, o.ref, o.name, n.kind, n.parent_id,
+	(SELECT count(*) FROM notice_items ni WHERE ni.notice_id = n.id), n.created_at, n.voided_at,
+	n.acknowledged_at, coalesce((SELECT c.email FROM contacts c WHERE c.id = n.acknowledged_by), ''),
+	n.reminders_sent, n.last_reminded_at, n.escalated_at`
 
 func scanNotice(r pgx.CollectableRow) (notifier.Notice, error) {
 	var n notifier.Notice
-	err := r.Scan(&n.ID, &n.WaveID, &n.IncidentID, &n.OrganizationID, &n.OrgRef, &n.OrgName, &n.Kind, &n.Items, &n.CreatedAt, &n.VoidedAt)
+	err := r.Scan(&n.ID, &n.WaveID, &n.IncidentID, &n.OrganizationID, &n.OrgRef, &n.OrgName, &n.Kind, &n.ParentID, &n.Items,
+		&n.CreatedAt, &n.VoidedAt, &n.AcknowledgedAt, &n.AcknowledgedBy, &n.RemindersSent, &n.LastRemindedAt, &n.EscalatedAt)
 	return n, err
 }
 
@@ -22,7 +25,9 @@ func scanNotice(r pgx.CollectableRow) (notifier.Notice, error) {
 func (s *Store) Notices(ctx context.Context, f notifier.NoticeFilter, p notifier.Page) ([]notifier.Notice, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+noticeColumns+` FROM notices n JOIN organizations o ON o.id = n.organization_id
 		WHERE n.id > $1 AND ($2 = 0 OR n.incident_id = $2) AND ($3 = 0 OR n.wave_id = $3) AND ($4 = 0 OR n.organization_id = $4)
-		ORDER BY n.id LIMIT $5`, p.After, f.IncidentID, f.WaveID, f.OrganizationID, p.Limit+1)
+		  AND ($6::bool IS NULL OR (n.parent_id IS NULL AND n.voided_at IS NULL AND (n.acknowledged_at IS NOT NULL) = $6::bool))
+		  AND ($7 = '' OR n.kind = $7)
+		ORDER BY n.id LIMIT $5`, p.After, f.IncidentID, f.WaveID, f.OrganizationID, p.Limit+1, f.Acknowledged, f.Kind)
 	if err != nil {
 		return nil, wrap("list notices", err)
 	}
@@ -48,8 +53,16 @@ func (s *Store) Notice(ctx context.Context, id int64) (notifier.NoticeDetail, er
 	if d.ItemList, err = pgx.CollectRows(rows, scanItem); err != nil {
 		return d, wrap("notice items", err)
 	}
-	d.Deliveries, err = s.Deliveries(ctx, notifier.DeliveryFilter{NoticeID: id}, notifier.Page{Limit: 10000})
-	return d, err
+	if d.Deliveries, err = s.Deliveries(ctx, notifier.DeliveryFilter{NoticeID: id}, notifier.Page{Limit: 10000}); err != nil {
+		return d, err
+	}
+	rows, err = s.pool.Query(ctx, `SELECT `+noticeColumns+` FROM notices n JOIN organizations o ON o.id = n.organization_id
+		WHERE n.parent_id = $1 ORDER BY n.id`, id)
+	if err != nil {
+		return d, wrap("notice chases", err)
+	}
+	d.Chases, err = pgx.CollectRows(rows, scanNotice)
+	return d, wrap("notice chases", err)
 }
 
 // Report streams the proof-of-notification rows of an incident, one per

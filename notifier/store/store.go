@@ -21,6 +21,9 @@ import (
 // implements it with River.
 type JobEnqueuer interface {
 	EnqueueChunksTx(ctx context.Context, tx pgx.Tx, chunks []notifier.ScheduledChunk) error
+	// EnqueueFollowUpsTx schedules follow-up jobs, one per incident and
+	// organization at a time: a job already waiting absorbs the request.
+	EnqueueFollowUpsTx(ctx context.Context, tx pgx.Tx, jobs []notifier.FollowUpJob) error
 }
 
 // Store implements the notifier's store interfaces on a pgx pool.

@@ -5,100 +5,12 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/breachnotify/breachnotify/notifier"
 )
-
-// initialTargets selects the organizations an initial wave of incident $1
-// notifies: those with items no notice covers yet, no initial notice so
-// far (a void one does not count), and at least one active contact.
-const initialTargets = `
-SELECT DISTINCT i.organization_id AS id
-FROM exposure_items i
-WHERE i.incident_id = $1
-  AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)
-  AND NOT EXISTS (SELECT 1 FROM notices n
-                  WHERE n.incident_id = $1 AND n.organization_id = i.organization_id
-                    AND n.kind = 'initial' AND n.voided_at IS NULL)
-  AND EXISTS (SELECT 1 FROM contacts c WHERE c.organization_id = i.organization_id AND c.status = 'active')`
-
-// initialSkipped lists the organizations of incident $1 an initial wave
-// leaves out, with the reason.
-const initialSkipped = `
-SELECT o.ref, o.name, r.reason
-FROM (SELECT DISTINCT organization_id AS id FROM exposure_items WHERE incident_id = $1) AS orgs
-JOIN organizations o ON o.id = orgs.id
-CROSS JOIN LATERAL (SELECT CASE
-    WHEN EXISTS (SELECT 1 FROM notices n WHERE n.incident_id = $1 AND n.organization_id = o.id
-                   AND n.kind = 'initial' AND n.voided_at IS NULL) THEN 'already_notified'
-    WHEN NOT EXISTS (SELECT 1 FROM contacts c WHERE c.organization_id = o.id AND c.status = 'active') THEN 'no_active_contact'
-    WHEN NOT EXISTS (SELECT 1 FROM exposure_items i WHERE i.incident_id = $1 AND i.organization_id = o.id
-                       AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)) THEN 'nothing_new'
-  END AS reason) AS r
-WHERE r.reason IS NOT NULL
-ORDER BY o.ref`
-
-// PlanWave records a planned wave with the counts it would send now, the
-// organizations it leaves out, and the first target's first contact (the
-// sample message is rendered from it).
-func (s *Store) PlanWave(ctx context.Context, by notifier.Actor, incidentID int64, kind notifier.WaveKind) (notifier.WavePlan, error) {
-	const insert = `
-WITH targets AS (` + initialTargets + `)
-INSERT INTO waves (incident_id, kind, planned_notices, planned_deliveries, planned_by)
-SELECT $1, $2,
-       (SELECT count(*) FROM targets),
-       (SELECT count(*) FROM contacts c WHERE c.status = 'active' AND c.organization_id IN (SELECT id FROM targets)),
-       $3
-RETURNING id, incident_id, kind, status, planned_notices, planned_deliveries`
-	var p notifier.WavePlan
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, insert, incidentID, kind, nullableKey(by)).
-			Scan(&p.ID, &p.IncidentID, &p.Kind, &p.Status, &p.Notices, &p.Deliveries); err != nil {
-			return err
-		}
-		p.Organizations = p.Notices
-		rows, err := tx.Query(ctx, initialSkipped, incidentID)
-		if err != nil {
-			return err
-		}
-		if p.Skipped, err = pgx.CollectRows(rows, pgx.RowToStructByPos[notifier.SkippedOrganization]); err != nil {
-			return err
-		}
-		if p.SampleSource, err = previewDelivery(ctx, tx, incidentID); err != nil {
-			return err
-		}
-		return appendAudit(ctx, tx, by, auditEvent{"wave.plan", "wave", strconv.FormatInt(p.ID, 10),
-			map[string]any{"incident_id": incidentID, "kind": kind, "notices": p.Notices, "deliveries": p.Deliveries}})
-	})
-	return p, wrap("plan wave", err)
-}
-
-// previewDelivery builds the delivery the first target's first active
-// contact would get (security contacts first), or nil when there is none.
-func previewDelivery(ctx context.Context, tx pgx.Tx, incidentID int64) (*notifier.OutgoingDelivery, error) {
-	const q = `
-SELECT o.id, c.email, c.name, c.role, c.locale, c.portal_access
-FROM (` + initialTargets + `) AS t
-JOIN organizations o ON o.id = t.id
-JOIN LATERAL (SELECT * FROM contacts c WHERE c.organization_id = o.id AND c.status = 'active'
-              ORDER BY (c.role = 'security') DESC, c.id LIMIT 1) AS c ON true
-ORDER BY o.ref LIMIT 1`
-	d := &notifier.OutgoingDelivery{MessageID: "preview@breachnotify.invalid", Reference: "BN-PREV-IEW0-0000-0000"}
-	var orgID int64
-	err := tx.QueryRow(ctx, q, incidentID).Scan(&orgID, &d.Recipient, &d.ContactName, &d.ContactRole, &d.ContactLocale, &d.PortalAccess)
-	if err == pgx.ErrNoRows {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	d.Notice = &notifier.NoticeContent{}
-	err = tx.QueryRow(ctx, previewContent, incidentID, templatesItemsShown, orgID).Scan(noticeContentDest(d.Notice)...)
-	d.Notice.Kind = "initial"
-	return d, err
-}
 
 // newDeliveryKeys is the select list that gives a delivery (in the
 // relation "s", sorted as it is to be sent) its id, Message-ID and
@@ -120,11 +32,6 @@ const newDeliveryKeysFrom = `CROSS JOIN LATERAL (SELECT nextval(pg_get_serial_se
 
 // Launch statements, in the order LaunchWave runs them.
 const (
-	launchNotices = `
-INSERT INTO notices (wave_id, incident_id, organization_id, kind)
-SELECT $2, $1, t.id, 'initial' FROM (` + initialTargets + `) AS t
-ORDER BY t.id`
-
 	launchNoticeItems = `
 INSERT INTO notice_items (notice_id, item_id)
 SELECT n.id, i.id
@@ -134,10 +41,7 @@ WHERE n.wave_id = $1
   AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)`
 
 	// launchDeliveries writes one delivery per contact of each notice's
-	// organization. Contacts that bounced or were suppressed get a final
-	// "suppressed" row, so the report shows who was deliberately skipped.
-	// Deliveries are ordered by recipient domain so a chunk mostly talks to
-	// one destination.
+	// organization (see deliveriesFrom).
 	launchDeliveries = `
 INSERT INTO deliveries (id, message_id, reference_code, notice_id, wave_id, contact_id, status, recipient, finished_at, smtp_reply)
 OVERRIDING SYSTEM VALUE
@@ -148,12 +52,41 @@ SELECT ` + newDeliveryKeys + `,
        CASE WHEN s.status = 'active' THEN NULL ELSE now() END,
        CASE WHEN s.status = 'active' THEN '' ELSE 'not sent: contact is ' || s.status END
 FROM (SELECT n.id AS notice_id, c.id AS contact_id, c.status, c.email
-      FROM notices n JOIN contacts c ON c.organization_id = n.organization_id
+      FROM notices n JOIN contacts c ON RECIPIENTS
       WHERE n.wave_id = $1
       ORDER BY lower(split_part(c.email, '@', 2)), n.id, c.id) AS s
 ` + newDeliveryKeysFrom + `
 RETURNING id, status`
 )
+
+// Who a notice of each kind goes to (the RECIPIENTS join condition of
+// launchDeliveries, between the notice n and the contact c). Contacts that bounced or were suppressed get a final
+// "suppressed" delivery, so the report shows who was deliberately skipped.
+// Deliveries are ordered by recipient domain so a chunk mostly talks to one
+// destination.
+const (
+	// The organization's contacts (initial and follow-up notices).
+	orgContacts = `c.organization_id = n.organization_id`
+	// The contacts the reminded notice went to.
+	parentContacts = `c.id IN (SELECT pd.contact_id FROM deliveries pd WHERE pd.notice_id = n.parent_id)`
+	// The organization's legal and executive contacts, or all of them when
+	// it has none.
+	escalationContacts = `c.organization_id = n.organization_id
+	  AND (c.role IN ('legal', 'executive') OR NOT EXISTS (SELECT 1 FROM contacts c3
+	       WHERE c3.organization_id = n.organization_id AND c3.role IN ('legal', 'executive')))`
+)
+
+// deliveriesFrom is launchDeliveries for a kind of notice.
+func deliveriesFrom(kind notifier.WaveKind) string {
+	recipients := orgContacts
+	switch kind {
+	case notifier.WaveReminder:
+		recipients = parentContacts
+	case notifier.WaveEscalation:
+		recipients = escalationContacts
+	}
+	return strings.Replace(launchDeliveries, "RECIPIENTS", recipients, 1)
+}
 
 // LaunchWave writes a planned wave's notices, their item snapshots, the
 // deliveries and one delivery job per chunk in one transaction. The wave
@@ -188,9 +121,10 @@ func (s *Store) LaunchWave(ctx context.Context, by notifier.Actor, waveID int64,
 func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, waveID int64, chunkSize int) error {
 	var incidentID int64
 	var status notifier.WaveStatus
+	var kind notifier.WaveKind
 	var policy []byte
-	err := tx.QueryRow(ctx, `SELECT w.incident_id, w.status, i.policy FROM waves w JOIN incidents i ON i.id = w.incident_id
-		WHERE w.id = $1 FOR UPDATE OF w`, waveID).Scan(&incidentID, &status, &policy)
+	err := tx.QueryRow(ctx, `SELECT w.incident_id, w.status, w.kind, i.policy FROM waves w JOIN incidents i ON i.id = w.incident_id
+		WHERE w.id = $1 FOR UPDATE OF w`, waveID).Scan(&incidentID, &status, &kind, &policy)
 	if err != nil {
 		return notFound(err, "no wave %d", waveID)
 	}
@@ -209,15 +143,41 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, waveID
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE`, incidentID); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, launchNotices, incidentID, waveID); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, launchNoticeItems, waveID); err != nil {
-		return err
-	}
-	rows, err := tx.Query(ctx, launchDeliveries, waveID, s.messageIDDomain)
+	queued, err := s.writeNotices(ctx, tx, incidentID, waveID, kind, 0, chunkSize)
 	if err != nil {
 		return err
+	}
+	next := notifier.WaveRunning
+	if queued == 0 {
+		next = notifier.WaveCompleted
+	}
+	if _, err = tx.Exec(ctx, `UPDATE waves SET status = $2, launched_at = now(), launched_by = $3,
+		completed_at = CASE WHEN $2 = 'completed' THEN now() END WHERE id = $1`, waveID, next, nullableKey(by)); err != nil {
+		return err
+	}
+	return appendAudit(ctx, tx, by, auditEvent{"wave.launch", "wave", strconv.FormatInt(waveID, 10),
+		map[string]any{"incident_id": incidentID, "deliveries_queued": queued}})
+}
+
+// writeNotices writes a wave's notices for the targets of its kind (one
+// organization when org is set), their item snapshots, their deliveries
+// and one delivery job per chunk. It returns how many deliveries it queued.
+func (s *Store) writeNotices(ctx context.Context, tx pgx.Tx, incidentID, waveID int64, kind notifier.WaveKind, org int64, chunkSize int) (int, error) {
+	if _, err := tx.Exec(ctx, launchNotices(kind), pgx.NamedArgs{"incident": incidentID, "wave": waveID, "org": org, "kind": kind}); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, launchNoticeItems, waveID); err != nil {
+		return 0, err
+	}
+	return s.writeDeliveries(ctx, tx, waveID, kind, chunkSize)
+}
+
+// writeDeliveries writes the deliveries of a wave's notices and their jobs,
+// and returns how many it queued.
+func (s *Store) writeDeliveries(ctx context.Context, tx pgx.Tx, waveID int64, kind notifier.WaveKind, chunkSize int) (int, error) {
+	rows, err := tx.Query(ctx, deliveriesFrom(kind), waveID, s.messageIDDomain)
+	if err != nil {
+		return 0, err
 	}
 	var queued []int64
 	var id int64
@@ -228,21 +188,9 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, waveID
 		}
 		return nil
 	}); err != nil {
-		return err
+		return 0, err
 	}
-	if err := s.jobs.EnqueueChunksTx(ctx, tx, chunkDeliveries(waveID, queued, chunkSize)); err != nil {
-		return err
-	}
-	next := notifier.WaveRunning
-	if len(queued) == 0 {
-		next = notifier.WaveCompleted
-	}
-	if _, err = tx.Exec(ctx, `UPDATE waves SET status = $2, launched_at = now(), launched_by = $3,
-		completed_at = CASE WHEN $2 = 'completed' THEN now() END WHERE id = $1`, waveID, next, nullableKey(by)); err != nil {
-		return err
-	}
-	return appendAudit(ctx, tx, by, auditEvent{"wave.launch", "wave", strconv.FormatInt(waveID, 10),
-		map[string]any{"incident_id": incidentID, "deliveries_queued": len(queued)}})
+	return len(queued), s.jobs.EnqueueChunksTx(ctx, tx, chunkDeliveries(waveID, queued, chunkSize))
 }
 
 // chunkDeliveries splits ids (in launch order) into delivery jobs.
@@ -411,13 +359,17 @@ const waveColumns = `w.id, w.incident_id, w.kind, w.status, w.planned_notices, w
 	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id),
 	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id AND n.voided_at IS NULL
 	   AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id)
-	   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN ('sent', 'queued', 'deferred')))`
+	   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN ('sent', 'queued', 'deferred'))),
+	(SELECT count(*) FROM notices n JOIN notices r ON r.id = coalesce(n.parent_id, n.id)
+	  WHERE n.wave_id = w.id AND n.voided_at IS NULL AND r.acknowledged_at IS NOT NULL),
+	(SELECT count(*) FROM notices n JOIN notices r ON r.id = coalesce(n.parent_id, n.id)
+	  WHERE n.wave_id = w.id AND n.voided_at IS NULL AND r.acknowledged_at IS NULL)`
 
 func scanWave(r pgx.Row) (notifier.Wave, error) {
 	var w notifier.Wave
 	err := r.Scan(&w.ID, &w.IncidentID, &w.Kind, &w.Status, &w.PlannedNotices, &w.PlannedDeliveries, &w.PlannedBy, &w.ApprovedBy,
 		&w.LaunchedBy, &w.CancelledBy, &w.CreatedAt, &w.ApprovedAt, &w.LaunchedAt, &w.PausedAt, &w.CompletedAt, &w.CancelledAt,
-		&w.Notices.Total, &w.Notices.Unreachable)
+		&w.Notices.Total, &w.Notices.Unreachable, &w.Notices.Acknowledged, &w.Notices.Unacknowledged)
 	return w, err
 }
 
@@ -431,6 +383,7 @@ func (s *Store) wave(ctx context.Context, q querier, waveID int64) (notifier.Wav
 	if err != nil {
 		return w, wrap("get wave", notFound(err, "no wave %d", waveID))
 	}
+
 	w.Deliveries = zeroCounts()
 	rows, err := q.Query(ctx, deliveryCounts, []int64{waveID})
 	if err != nil {

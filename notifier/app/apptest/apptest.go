@@ -43,6 +43,8 @@ type Options struct {
 	Configure func(*config.Config)
 	// NoWorkers starts only the API.
 	NoWorkers bool
+	// Clock wraps the database clock (see app.Options.Clock).
+	Clock func(notifier.Clock) notifier.Clock
 }
 
 // Start builds and starts the service on a fresh database; it stops when
@@ -70,6 +72,7 @@ func Start(t testing.TB, opts Options) *Env {
 		CaptureSink:   e.Mailbox,
 		CaptureScript: e.Replies.answer,
 		NoWorkers:     opts.NoWorkers,
+		Clock:         opts.Clock,
 	})
 	if err != nil {
 		t.Fatalf("apptest: build: %v", err)

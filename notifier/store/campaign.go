@@ -1,0 +1,226 @@
+package store
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/breachnotify/breachnotify/notifier"
+)
+
+// system is the actor of what the service does on its own schedule.
+var system = notifier.Actor{Name: "breachnotify (scheduled)"}
+
+// lockFollowUp serialises, per incident and organization, the import that
+// schedules a follow-up and the follow-up job that covers the items: the
+// job covers whatever an import committed before it, and an import that
+// commits after the job started schedules a new one (see ImportExposures).
+func lockFollowUp(ctx context.Context, tx pgx.Tx, incidentID, orgID int64) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('follow-up:' || $1::bigint::text || ':' || $2::bigint::text, 0))`, incidentID, orgID)
+	return err
+}
+
+// scheduleFollowUps runs inside an exposure import: for each organization
+// the batch added items to, it schedules a follow-up when the organization
+// has been notified (and the policy allows), and otherwise reports it as
+// awaiting an initial notice.
+func (s *Store) scheduleFollowUps(ctx context.Context, tx pgx.Tx, incidentID, batchID int64, res *notifier.ExposureImportResult) error {
+	var policyJSON []byte
+	if err := tx.QueryRow(ctx, `SELECT policy FROM incidents WHERE id = $1`, incidentID).Scan(&policyJSON); err != nil {
+		return err
+	}
+	inc := notifier.Incident{}
+	if err := unmarshalPolicy(policyJSON, &inc); err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, `
+SELECT o.id, o.ref,
+       EXISTS (SELECT 1 FROM notices n WHERE n.incident_id = $1 AND n.organization_id = o.id
+                 AND n.parent_id IS NULL AND n.voided_at IS NULL)
+FROM organizations o
+WHERE o.id IN (SELECT organization_id FROM exposure_items WHERE batch_id = $2)
+ORDER BY o.ref`, incidentID, batchID)
+	if err != nil {
+		return err
+	}
+	type org struct {
+		id       int64
+		ref      string
+		notified bool
+	}
+	var orgs []org
+	var o org
+	if _, err := pgx.ForEachRow(rows, []any{&o.id, &o.ref, &o.notified}, func() error {
+		orgs = append(orgs, o)
+		return nil
+	}); err != nil {
+		return err
+	}
+	res.FollowUps, res.AwaitingInitial = []string{}, []string{}
+	var jobs []notifier.FollowUpJob
+	runAt := time.Now().Add(time.Duration(inc.Policy.FollowUpWindow))
+	for _, o := range orgs {
+		switch {
+		case !o.notified:
+			res.AwaitingInitial = append(res.AwaitingInitial, o.ref)
+		case inc.Policy.AutoFollowUp:
+			if err := lockFollowUp(ctx, tx, incidentID, o.id); err != nil {
+				return err
+			}
+			jobs = append(jobs, notifier.FollowUpJob{IncidentID: incidentID, OrganizationID: o.id, RunAt: runAt})
+			res.FollowUps = append(res.FollowUps, o.ref)
+		}
+	}
+	return s.jobs.EnqueueFollowUpsTx(ctx, tx, jobs)
+}
+
+// CreateFollowUp implements notifier.CampaignStore.
+func (s *Store) CreateFollowUp(ctx context.Context, incidentID, orgID int64, chunkSize int, complete notifier.JobCompleter) (notifier.FollowUp, error) {
+	var f notifier.FollowUp
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockFollowUp(ctx, tx, incidentID, orgID); err != nil {
+			return err
+		}
+		// The incident lock keeps a launch from choosing the same items.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE`, incidentID); err != nil {
+			return err
+		}
+		var notified, told, pending bool
+		if err := tx.QueryRow(ctx, `SELECT `+orgIs(hasInitialNotice, "@org::bigint")+`, `+orgIs(wasTold, "@org::bigint")+`,
+			EXISTS (`+targetsQuery(notifier.WaveFollowUp)+`)`, pgx.NamedArgs{"incident": incidentID, "org": orgID}).
+			Scan(&notified, &told, &pending); err != nil {
+			return err
+		}
+		switch {
+		case notified && !told:
+			return notifier.ErrNotYetSent
+		case !pending:
+			// Nothing to say (covered by a manual follow-up wave, or never
+			// notified: the next initial wave takes it).
+			return complete(ctx, tx)
+		}
+		var waveID int64
+		if err := tx.QueryRow(ctx, `INSERT INTO waves (incident_id, kind, status, launched_at) VALUES ($1, 'follow_up', 'running', now()) RETURNING id`,
+			incidentID).Scan(&waveID); err != nil {
+			return err
+		}
+		queued, err := s.writeNotices(ctx, tx, incidentID, waveID, notifier.WaveFollowUp, orgID, chunkSize)
+		if err != nil {
+			return err
+		}
+		f.WaveID, f.Deliveries = waveID, queued
+		if err := tx.QueryRow(ctx, `SELECT n.id, (SELECT count(*) FROM notice_items ni WHERE ni.notice_id = n.id)
+			FROM notices n WHERE n.wave_id = $1`, waveID).Scan(&f.NoticeID, &f.Items); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE waves SET planned_notices = 1, planned_deliveries = $2,
+			status = CASE WHEN $2 = 0 THEN 'completed' ELSE 'running' END,
+			completed_at = CASE WHEN $2 = 0 THEN now() END WHERE id = $1`, waveID, queued); err != nil {
+			return err
+		}
+		if err := appendAudit(ctx, tx, system, auditEvent{"follow_up.launch", "wave", strconv.FormatInt(waveID, 10),
+			map[string]any{"incident_id": incidentID, "organization_id": orgID, "notice_id": f.NoticeID, "items": f.Items}}); err != nil {
+			return err
+		}
+		return complete(ctx, tx)
+	})
+	return f, wrap("follow-up", err)
+}
+
+// IncidentsWithSilentNotices implements notifier.CampaignStore.
+func (s *Store) IncidentsWithSilentNotices(ctx context.Context) ([]notifier.Incident, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+incidentColumns+` FROM incidents i WHERE EXISTS (
+		SELECT 1 FROM notices n WHERE n.incident_id = i.id AND n.acknowledged_at IS NULL AND n.parent_id IS NULL AND n.voided_at IS NULL)
+		ORDER BY id`)
+	if err != nil {
+		return nil, wrap("incidents with silent notices", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (notifier.Incident, error) { return scanIncident(r) })
+	return list, wrap("incidents with silent notices", err)
+}
+
+// dueNotices selects an incident's unacknowledged notices whose next step
+// is due: a reminder (fewer than @max so far) or the escalation (all
+// reminders sent, none escalated), @after since the notice was first sent
+// or last reminded, on the clock @now.
+const dueNotices = `
+SELECT n.id
+FROM notices n
+CROSS JOIN LATERAL (SELECT min(d.sent_at) AS first_sent FROM deliveries d WHERE d.notice_id = n.id) AS f
+WHERE n.incident_id = @incident AND n.parent_id IS NULL AND n.voided_at IS NULL AND n.acknowledged_at IS NULL
+  AND f.first_sent IS NOT NULL
+  AND coalesce(n.last_reminded_at, f.first_sent) <= @now::timestamptz - make_interval(secs => @after)
+  AND CASE WHEN @escalate THEN n.reminders_sent >= @max AND n.escalated_at IS NULL
+           ELSE n.reminders_sent < @max END
+ORDER BY n.id`
+
+// SendReminders implements notifier.CampaignStore: one wave of reminders
+// and one of escalations per pass, each notice chasing its parent, written
+// with their deliveries and jobs in one transaction.
+func (s *Store) SendReminders(ctx context.Context, inc notifier.Incident, now time.Time, chunkSize int) (notifier.ReminderRun, error) {
+	var run notifier.ReminderRun
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// One pass per incident at a time, whichever process runs it.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('reminders:' || $1::bigint::text, 0))`, inc.ID); err != nil {
+			return err
+		}
+		for _, kind := range []notifier.WaveKind{notifier.WaveReminder, notifier.WaveEscalation} {
+			args := pgx.NamedArgs{"incident": inc.ID, "now": now, "after": time.Duration(inc.Policy.ReminderAfter).Seconds(),
+				"max": inc.Policy.MaxReminders, "escalate": kind == notifier.WaveEscalation}
+			rows, err := tx.Query(ctx, dueNotices, args)
+			if err != nil {
+				return err
+			}
+			due, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			if err != nil || len(due) == 0 {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if err := s.writeChase(ctx, tx, inc.ID, kind, due, now, chunkSize); err != nil {
+				return err
+			}
+			if kind == notifier.WaveReminder {
+				run.Reminded = len(due)
+			} else {
+				run.Escalated = len(due)
+			}
+		}
+		return nil
+	})
+	return run, wrap("reminders", err)
+}
+
+// writeChase writes a reminder or escalation wave for the due notices.
+func (s *Store) writeChase(ctx context.Context, tx pgx.Tx, incidentID int64, kind notifier.WaveKind, due []int64, now time.Time, chunkSize int) error {
+	var waveID int64
+	if err := tx.QueryRow(ctx, `INSERT INTO waves (incident_id, kind, status, launched_at, planned_notices) VALUES ($1, $2, 'running', now(), $3) RETURNING id`,
+		incidentID, kind, len(due)).Scan(&waveID); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO notices (wave_id, incident_id, organization_id, kind, parent_id)
+		SELECT $1, p.incident_id, p.organization_id, $2, p.id FROM notices p WHERE p.id = ANY($3) ORDER BY p.id`, waveID, kind, due); err != nil {
+		return err
+	}
+	queued, err := s.writeDeliveries(ctx, tx, waveID, kind, chunkSize)
+	if err != nil {
+		return err
+	}
+	update := `UPDATE notices SET reminders_sent = reminders_sent + 1, last_reminded_at = $2 WHERE id = ANY($1)`
+	if kind == notifier.WaveEscalation {
+		update = `UPDATE notices SET escalated_at = $2 WHERE id = ANY($1)`
+	}
+	if _, err := tx.Exec(ctx, update, due, now); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE waves SET planned_deliveries = $2,
+		status = CASE WHEN $2 = 0 THEN 'completed' ELSE 'running' END,
+		completed_at = CASE WHEN $2 = 0 THEN now() END WHERE id = $1`, waveID, queued); err != nil {
+		return err
+	}
+	return appendAudit(ctx, tx, system, auditEvent{string(kind) + ".launch", "wave", strconv.FormatInt(waveID, 10),
+		map[string]any{"incident_id": incidentID, "notices": due, "deliveries": queued}})
+}

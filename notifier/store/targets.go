@@ -1,0 +1,149 @@
+package store
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/templates"
+)
+
+// Who a wave notifies depends on its kind. The queries below use named
+// arguments (pgx.NamedArgs): @incident, and @org to restrict them to one
+// organization (0 for all). They select the organizations with items no
+// notice covers yet and an active contact:
+//   - initial: not notified yet (no initial notice; a void one does not count);
+//   - follow_up: already told (a notice of theirs was sent).
+const (
+	uncoveredOrgItems = `
+SELECT DISTINCT i.organization_id AS id
+FROM exposure_items i
+WHERE i.incident_id = @incident AND (@org::bigint = 0 OR i.organization_id = @org::bigint)
+  AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)
+  AND EXISTS (SELECT 1 FROM contacts c WHERE c.organization_id = i.organization_id AND c.status = 'active')`
+
+	hasInitialNotice = `EXISTS (SELECT 1 FROM notices n WHERE n.incident_id = @incident AND n.organization_id = ORG
+	   AND n.kind = 'initial' AND n.voided_at IS NULL)`
+
+	// wasTold: a notice to the organization reached someone.
+	wasTold = `EXISTS (SELECT 1 FROM notices n JOIN deliveries d ON d.notice_id = n.id
+	   WHERE n.incident_id = @incident AND n.organization_id = ORG AND n.parent_id IS NULL AND n.voided_at IS NULL
+	     AND d.status IN ('sent', 'bounced'))`
+)
+
+// targetsQuery selects the organizations a wave of kind notifies.
+func targetsQuery(kind notifier.WaveKind) string {
+	if kind == notifier.WaveFollowUp {
+		return uncoveredOrgItems + "\n  AND " + orgIs(wasTold, "i.organization_id")
+	}
+	return uncoveredOrgItems + "\n  AND NOT " + orgIs(hasInitialNotice, "i.organization_id")
+}
+
+// skippedQuery lists the organizations with items in the incident that a
+// wave of kind leaves out, with the reason.
+func skippedQuery(kind notifier.WaveKind) string {
+	reasons := `
+    WHEN ` + orgIs(hasInitialNotice, "o.id") + ` THEN 'already_notified'`
+	if kind == notifier.WaveFollowUp {
+		reasons = `
+    WHEN NOT ` + orgIs(hasInitialNotice, "o.id") + ` THEN 'never_notified'
+    WHEN NOT ` + orgIs(wasTold, "o.id") + ` THEN 'not_sent_yet'`
+	}
+	return `
+SELECT o.ref, o.name, r.reason
+FROM (SELECT DISTINCT organization_id AS id FROM exposure_items WHERE incident_id = @incident) AS orgs
+JOIN organizations o ON o.id = orgs.id
+CROSS JOIN LATERAL (SELECT CASE` + reasons + `
+    WHEN NOT EXISTS (SELECT 1 FROM contacts c WHERE c.organization_id = o.id AND c.status = 'active') THEN 'no_active_contact'
+    WHEN NOT EXISTS (SELECT 1 FROM exposure_items i WHERE i.incident_id = @incident AND i.organization_id = o.id
+                       AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)) THEN 'nothing_new'
+  END AS reason) AS r
+WHERE r.reason IS NOT NULL
+ORDER BY o.ref`
+}
+
+// orgIs puts the organization column into a condition (constants only).
+func orgIs(cond, col string) string {
+	out := ""
+	for i := 0; i < len(cond); i++ {
+		if i+3 <= len(cond) && cond[i:i+3] == "ORG" {
+			out += col
+			i += 2
+			continue
+		}
+		out += string(cond[i])
+	}
+	return out
+}
+
+// launchNotices writes the notices of @wave for its targets.
+func launchNotices(kind notifier.WaveKind) string {
+	return `
+INSERT INTO notices (wave_id, incident_id, organization_id, kind)
+SELECT @wave, @incident, t.id, @kind FROM (` + targetsQuery(kind) + `) AS t
+ORDER BY t.id`
+}
+
+// PlanWave records a planned wave with the counts it would send now, the
+// organizations it leaves out, and the first target's first contact (the
+// sample message is rendered from it).
+func (s *Store) PlanWave(ctx context.Context, by notifier.Actor, incidentID int64, kind notifier.WaveKind) (notifier.WavePlan, error) {
+	insert := `
+WITH targets AS (` + targetsQuery(kind) + `)
+INSERT INTO waves (incident_id, kind, planned_notices, planned_deliveries, planned_by)
+SELECT @incident, @kind,
+       (SELECT count(*) FROM targets),
+       (SELECT count(*) FROM contacts c WHERE c.status = 'active' AND c.organization_id IN (SELECT id FROM targets)),
+       @planned_by
+RETURNING id, incident_id, kind, status, planned_notices, planned_deliveries`
+	var p notifier.WavePlan
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		args := pgx.NamedArgs{"incident": incidentID, "kind": kind, "org": 0, "planned_by": nullableKey(by)}
+		if err := tx.QueryRow(ctx, insert, args).
+			Scan(&p.ID, &p.IncidentID, &p.Kind, &p.Status, &p.Notices, &p.Deliveries); err != nil {
+			return err
+		}
+		p.Organizations = p.Notices
+		rows, err := tx.Query(ctx, skippedQuery(kind), pgx.NamedArgs{"incident": incidentID})
+		if err != nil {
+			return err
+		}
+		if p.Skipped, err = pgx.CollectRows(rows, pgx.RowToStructByPos[notifier.SkippedOrganization]); err != nil {
+			return err
+		}
+		if p.SampleSource, err = previewDelivery(ctx, tx, incidentID, kind); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, by, auditEvent{"wave.plan", "wave", strconv.FormatInt(p.ID, 10),
+			map[string]any{"incident_id": incidentID, "kind": kind, "notices": p.Notices, "deliveries": p.Deliveries}})
+	})
+	return p, wrap("plan wave", err)
+}
+
+// previewDelivery builds the delivery the first target's first active
+// contact would get (security contacts first), or nil when there is none.
+func previewDelivery(ctx context.Context, tx pgx.Tx, incidentID int64, kind notifier.WaveKind) (*notifier.OutgoingDelivery, error) {
+	q := `
+SELECT o.id, c.email, c.name, c.role, c.locale, c.portal_access
+FROM (` + targetsQuery(kind) + `) AS t
+JOIN organizations o ON o.id = t.id
+JOIN LATERAL (SELECT * FROM contacts c WHERE c.organization_id = o.id AND c.status = 'active'
+              ORDER BY (c.role = 'security') DESC, c.id LIMIT 1) AS c ON true
+ORDER BY o.ref LIMIT 1`
+	d := &notifier.OutgoingDelivery{MessageID: "preview@breachnotify.invalid", Reference: "BN-0000-0000-PREV-IEW0"}
+	var orgID int64
+	err := tx.QueryRow(ctx, q, pgx.NamedArgs{"incident": incidentID, "org": 0}).Scan(&orgID, &d.Recipient, &d.ContactName, &d.ContactRole, &d.ContactLocale, &d.PortalAccess)
+	if err == pgx.ErrNoRows {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.Notice = &notifier.NoticeContent{}
+	err = tx.QueryRow(ctx, previewContent, incidentID, templatesItemsShown, orgID).Scan(noticeContentDest(d.Notice)...)
+	d.Notice.Kind = templates.Kind(kind)
+	d.AckToken = "example-token-shown-in-previews-only-000000"
+	return d, err
+}
