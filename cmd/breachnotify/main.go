@@ -33,6 +33,8 @@ IR verbs (talk to a running server: BREACHNOTIFY_URL, BREACHNOTIFY_API_KEY; --js
   breachnotify wave list [INCIDENT] | status ID [--watch] [--interval 1s]
   breachnotify wave launch ID [--idempotency-key KEY]
   breachnotify wave approve|pause|resume|cancel ID
+  breachnotify notice list INCIDENT [--acknowledged=false] | show ID | resend ID | unreachable INCIDENT
+  breachnotify bounce FILE                                          (record an RFC 3464 report)
   breachnotify report INCIDENT [--format csv|json] [--output FILE]
   breachnotify audit list [--limit N] [--action ACTION] | verify
 
@@ -69,6 +71,8 @@ func run(ctx context.Context, e *env, args []string) int {
 		"org":      cmdOrg,
 		"exposure": cmdExposure,
 		"wave":     cmdWave,
+		"notice":   cmdNotice,
+		"bounce":   cmdBounce,
 		"report":   cmdReport,
 		"audit":    cmdAudit,
 	}
