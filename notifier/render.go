@@ -33,9 +33,11 @@ func (r *Renderer) Message(del OutgoingDelivery) (*Message, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	data := r.data(del)
+	data := r.data(del, t.Locale)
 	var out templates.Rendered
-	if t.CanPrepare() && n.ID != 0 {
+	// A sign-in link differs per message in more than the recipient's
+	// values: such a message is always rendered in full.
+	if t.CanPrepare() && n.ID != 0 && n.Kind != templates.KindPortalLink {
 		p, err := r.prepared(t, del, data)
 		if err != nil {
 			return nil, t.Version, err
@@ -60,8 +62,9 @@ func (r *Renderer) Message(del OutgoingDelivery) (*Message, string, error) {
 	return m, t.Version, nil
 }
 
-// data is the template data of one delivery.
-func (r *Renderer) data(del OutgoingDelivery) *templates.Data {
+// data is the template data of one delivery, for a template in locale
+// (the secrets are explained in the template's language).
+func (r *Renderer) data(del OutgoingDelivery, locale string) *templates.Data {
 	n := del.Notice
 	d := &templates.Data{
 		Incident:     templates.Incident{Title: n.IncidentTitle, Summary: n.IncidentSummary, Slug: n.IncidentSlug},
@@ -69,7 +72,8 @@ func (r *Renderer) data(del OutgoingDelivery) *templates.Data {
 		Contact:      templates.Contact{Name: del.ContactName, Email: del.Recipient, Role: del.ContactRole},
 		Notice: templates.Notice{
 			Kind: string(n.Kind), Reference: del.Reference, ItemCount: n.ItemCount, Kinds: n.Kinds,
-			SecretTypes: n.SecretTypes, Items: n.Items, MoreItems: max(0, n.ItemCount-len(n.Items)),
+			SecretTypes: n.SecretTypes, Secrets: templates.Secrets(locale, n.SecretTypes),
+			Items: n.Items, MoreItems: max(0, n.ItemCount-len(n.Items)),
 		},
 		Sender: templates.Sender{Name: r.from.Name, Address: r.from.Address},
 		Links:  templates.Links{Verify: r.publicURL + "/verify"},
@@ -85,6 +89,28 @@ func (r *Renderer) data(del OutgoingDelivery) *templates.Data {
 	}
 	return d
 }
+
+// Templates is the set the renderer draws from; activating a template
+// version puts it there, and the next message rendered uses it.
+func (r *Renderer) Templates() *templates.Set { return r.templates }
+
+// Preview renders t for del as its message would be, or, when del is nil,
+// for the sample data with this installation's links and sender.
+func (r *Renderer) Preview(t *templates.Template, del *OutgoingDelivery) (templates.Rendered, error) {
+	if del != nil {
+		return t.Render(r.data(*del, t.Locale))
+	}
+	d := templates.SampleData()
+	d.Notice.Kind = string(t.Kind)
+	d.Notice.Secrets = templates.Secrets(t.Locale, d.Notice.SecretTypes)
+	d.Sender = templates.Sender{Name: r.from.Name, Address: r.from.Address}
+	d.Links = templates.Links{Ack: r.publicURL + "/ack/" + PreviewAckToken, Portal: r.publicURL + "/portal", Verify: r.publicURL + "/verify"}
+	return t.Render(d)
+}
+
+// PreviewAckToken stands for the acknowledgement token in previews; no
+// acknowledgement link carries it.
+const PreviewAckToken = "example-token-shown-in-previews-only-000000"
 
 // preparedKey names one rendering of a notice: the template version and
 // everything about the recipient that may change more than inserted text.

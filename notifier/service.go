@@ -73,6 +73,7 @@ type Store interface {
 	AckStore
 	CampaignStore
 	Clock
+	TemplateStore
 }
 
 // Service runs the IR team's use cases: everything the API and CLI do.

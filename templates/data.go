@@ -45,6 +45,9 @@ type Notice struct {
 	// SecretTypes lists the kinds of secret found in the items, such as
 	// password or api_key: each is something to rotate.
 	SecretTypes []string
+	// Secrets is SecretTypes named and explained in the template's
+	// language: for each, what to rotate and how (see Secrets).
+	Secrets []Secret
 	// Items lists the first items (at most ItemsShown); MoreItems counts the rest.
 	Items     []Item
 	MoreItems int
@@ -87,7 +90,9 @@ type Links struct {
 // are available in the portal.
 const ItemsShown = 20
 
-// SampleData is a plausible Data used to validate templates and preview them.
+// SampleData is a plausible Data used to validate templates and preview
+// them. Its secrets are explained in English; Compile explains them in the
+// template's language.
 func SampleData() *Data {
 	occurred := time.Date(2024, 1, 5, 14, 22, 0, 0, time.UTC)
 	return &Data{
@@ -100,6 +105,7 @@ func SampleData() *Data {
 			ItemCount:   3,
 			Kinds:       []KindCount{{Kind: "email", Count: 2}, {Kind: "file", Count: 1}},
 			SecretTypes: []string{"client_secret"},
+			Secrets:     Secrets(DefaultLocale, []string{"client_secret"}),
 			Items: []Item{
 				{Ref: "MSG-100001", Kind: "email", Subject: "Tenant migration plan", OccurredAt: &occurred},
 				{Ref: "MSG-100002", Kind: "email", Subject: "Re: service principal rotation", OccurredAt: &occurred, SecretTypes: []string{"client_secret"}},

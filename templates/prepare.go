@@ -41,15 +41,19 @@ type Prepared struct {
 func (t *Template) CanPrepare() bool { return t.preparable }
 
 // Prepare renders d with stand-ins for the recipient's values. d must say
-// what the recipient's shape is: whether there is a name, and the role,
-// portal and acknowledgement links, which may change the text.
+// what the recipient's shape is: whether there is a name and a reference,
+// and the role, portal and acknowledgement links, which may change the text.
 func (t *Template) Prepare(d *Data) (*Prepared, error) {
 	dd := *d
 	if dd.Contact.Name != "" {
 		dd.Contact.Name = standInName
 	}
 	dd.Contact.Email = standInEmail
-	dd.Notice.Reference = standInReference
+	// A message without a reference (a portal sign-in link) must render
+	// as one without, so the shape is kept, like the name's and the link's.
+	if dd.Notice.Reference != "" {
+		dd.Notice.Reference = standInReference
+	}
 	if dd.Links.Ack != "" {
 		dd.Links.Ack = standInAck
 	}

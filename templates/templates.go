@@ -17,10 +17,10 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	texttemplate "text/template"
-	"time"
 )
 
 // Kind is what a message is for.
@@ -34,6 +34,12 @@ const (
 	KindEscalation Kind = "escalation"
 	KindPortalLink Kind = "portal_link"
 )
+
+// Kinds lists every template kind.
+var Kinds = []Kind{KindInitial, KindFollowUp, KindReminder, KindEscalation, KindPortalLink}
+
+// Valid reports whether k is one of Kinds.
+func (k Kind) Valid() bool { return slices.Contains(Kinds, k) }
 
 // DefaultLocale is used when a contact's locale has no template.
 const DefaultLocale = "en"
@@ -68,35 +74,35 @@ type Template struct {
 	preparable bool
 }
 
-var funcs = map[string]any{
-	"date": func(t time.Time) string { return t.UTC().Format("2 January 2006") },
-	"datetime": func(t time.Time) string {
-		return t.UTC().Format("2 January 2006 15:04 UTC")
-	},
-	"join": strings.Join,
-	"plural": func(n int, one, many string) string {
-		if n == 1 {
-			return one
-		}
-		return many
-	},
-}
-
 // Compile parses src and checks it by rendering it against SampleData, so a
-// template that names a field Data does not have is refused with that field.
+// template that names a field Data does not have is refused with that field
+// (*UnknownFieldError), and one that links or loads anything but the
+// notice's own links is refused too (see links.go). Other problems come as
+// a *PartError naming the part. The template's functions (date, count, ...)
+// write in locale's language.
 func Compile(kind Kind, locale string, src Source) (*Template, error) {
+	if l, ok := NormalizeLocale(locale); ok {
+		locale = l
+	}
 	t := &Template{Kind: kind, Locale: locale, Version: VersionOf(src)}
+	funcs := funcsFor(locale)
 	var err error
 	if t.subject, err = texttemplate.New("subject").Funcs(funcs).Option("missingkey=error").Parse(src.Subject); err != nil {
-		return nil, fmt.Errorf("subject: %w", err)
+		return nil, &PartError{Part: "subject", Err: err}
 	}
 	if t.text, err = texttemplate.New("text").Funcs(funcs).Option("missingkey=error").Parse(src.Text); err != nil {
-		return nil, fmt.Errorf("text: %w", err)
+		return nil, &PartError{Part: "text", Err: err}
 	}
-	if t.html, err = htmltemplate.New("html").Funcs(funcs).Option("missingkey=error").Parse(src.HTML); err != nil {
-		return nil, fmt.Errorf("html: %w", err)
+	if t.html, err = htmltemplate.New("html").Funcs(htmltemplate.FuncMap(funcs)).Option("missingkey=error").Parse(src.HTML); err != nil {
+		return nil, &PartError{Part: "html", Err: err}
 	}
-	if _, err := t.Render(SampleData()); err != nil {
+	sample := SampleData()
+	sample.Notice.Secrets = Secrets(locale, sample.Notice.SecretTypes)
+	out, err := t.Render(sample)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkLinks(out, sample.Links); err != nil {
 		return nil, err
 	}
 	t.preparable = t.checkPreparable()
@@ -124,6 +130,19 @@ func (e *UnknownFieldError) Error() string {
 	return fmt.Sprintf("%s: unknown field %q", e.Part, e.Field)
 }
 
+// PartError is any other problem with one part of a template (subject,
+// text or html): a syntax error, a failure to render, a forbidden link.
+type PartError struct {
+	Part string
+	Err  error
+}
+
+// Error names the part and the problem.
+func (e *PartError) Error() string { return e.Part + ": " + e.Err.Error() }
+
+// Unwrap returns the problem.
+func (e *PartError) Unwrap() error { return e.Err }
+
 var unknownField = regexp.MustCompile(`can't evaluate field (\w+)|map has no entry for key "([^"]+)"`)
 
 // Render executes the three parts. A failure names the part and, when the
@@ -137,7 +156,7 @@ func (t *Template) Render(d *Data) (Rendered, error) {
 			if m := unknownField.FindStringSubmatch(err.Error()); m != nil {
 				return "", &UnknownFieldError{Part: part, Field: m[1] + m[2]}
 			}
-			return "", fmt.Errorf("%s: %w", part, err)
+			return "", &PartError{Part: part, Err: err}
 		}
 		return buf.String(), nil
 	}
@@ -148,7 +167,7 @@ func (t *Template) Render(d *Data) (Rendered, error) {
 	// A subject is one line; recipient data must not be able to add headers.
 	out.Subject = strings.Join(strings.Fields(out.Subject), " ")
 	if out.Subject == "" {
-		return out, errors.New("subject: renders empty")
+		return out, &PartError{Part: "subject", Err: errors.New("renders empty")}
 	}
 	if out.Text, err = run("text", func() error { return t.text.Execute(&buf, d) }); err != nil {
 		return out, err
@@ -218,9 +237,25 @@ func (s *Set) Put(t *Template) {
 	s.templates[string(t.Kind)+"/"+t.Locale] = t
 }
 
+// Get returns the template in use for exactly kind and locale, without
+// falling back to another locale.
+func (s *Set) Get(kind Kind, locale string) (*Template, bool) {
+	if l, ok := NormalizeLocale(locale); ok {
+		locale = l
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.templates[string(kind)+"/"+locale]
+	return t, ok
+}
+
 // Lookup returns the template for kind in locale, falling back to the base
-// language (de-CH → de) and then to English.
+// language (de-CH → de, fr-CA → fr) and then to English. The locale's case
+// does not matter (fr-ca finds fr-CA).
 func (s *Set) Lookup(kind Kind, locale string) (*Template, error) {
+	if l, ok := NormalizeLocale(locale); ok {
+		locale = l
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	base, _, _ := strings.Cut(locale, "-")

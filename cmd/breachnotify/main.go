@@ -35,6 +35,9 @@ IR verbs (talk to a running server: BREACHNOTIFY_URL, BREACHNOTIFY_API_KEY; --js
   breachnotify wave approve|pause|resume|cancel ID
   breachnotify notice list INCIDENT [--acknowledged=false] | show ID | resend ID | unreachable INCIDENT
   breachnotify bounce FILE                                          (record an RFC 3464 report)
+  breachnotify template list [--kind KIND] [--locale LOCALE] [--current] | show ID | activate ID
+  breachnotify template upload --kind KIND --locale LOCALE --subject-file F --text-file F --html-file F
+  breachnotify template preview ID [--org REF --incident INCIDENT]
   breachnotify report INCIDENT [--format csv|json] [--output FILE]
   breachnotify audit list [--limit N] [--action ACTION] | verify
 
@@ -71,6 +74,7 @@ func run(ctx context.Context, e *env, args []string) int {
 		"org":      cmdOrg,
 		"exposure": cmdExposure,
 		"wave":     cmdWave,
+		"template": cmdTemplate,
 		"notice":   cmdNotice,
 		"bounce":   cmdBounce,
 		"report":   cmdReport,

@@ -74,14 +74,15 @@ type App struct {
 	// API is the HTTP API's handler.
 	API *httpapi.Server
 
-	renderer   *notifier.Renderer
-	river      *river.Client[pgx.Tx]
-	sender     *smtp.Sender
-	httpServer *http.Server
-	listener   net.Listener
-	served     chan error
-	stopOnce   sync.Once
-	stopErr    error
+	renderer    *notifier.Renderer
+	river       *river.Client[pgx.Tx]
+	sender      *smtp.Sender
+	httpServer  *http.Server
+	listener    net.Listener
+	served      chan error
+	refreshStop chan struct{}
+	stopOnce    sync.Once
+	stopErr     error
 }
 
 // NewLogger builds the logger the Config asks for.
@@ -141,6 +142,10 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		clock = opts.Clock(a.Store)
 	}
 	a.Service = notifier.NewService(a.Store, notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger})
+	// The template versions admins made current replace the shipped ones.
+	if err := a.Service.RefreshTemplates(ctx); err != nil {
+		return err
+	}
 	secret, err := a.secret(ctx)
 	if err != nil {
 		return err
@@ -278,8 +283,33 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.served = make(chan error, 1)
 	go func() { a.served <- a.httpServer.Serve(ln) }()
+	a.refreshStop = make(chan struct{})
+	go a.refreshTemplates(a.refreshStop)
 	a.Logger.Info("serving", "http", "http://"+ln.Addr().String(), "workers", a.river != nil, "capture_mailbox", a.captureAddr())
 	return nil
+}
+
+// templateRefresh is how soon every process uses a template version
+// activated through another process.
+const templateRefresh = time.Minute
+
+// refreshTemplates reloads the current template versions every minute, so
+// an activation reaches every process, not just the one that answered it.
+func (a *App) refreshTemplates(stop <-chan struct{}) {
+	t := time.NewTicker(templateRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := a.Service.RefreshTemplates(ctx); err != nil {
+				a.Logger.Warn("template refresh failed", "error", err)
+			}
+			cancel()
+		}
+	}
 }
 
 func (a *App) captureAddr() string {
@@ -306,6 +336,9 @@ func (a *App) Stop(ctx context.Context) error {
 
 func (a *App) stop(ctx context.Context) error {
 	var errs []error
+	if a.refreshStop != nil {
+		close(a.refreshStop)
+	}
 	if a.listener != nil {
 		if err := a.httpServer.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))

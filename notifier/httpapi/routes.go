@@ -79,6 +79,12 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/apikeys", admin, s.createAPIKey},
 		{"DELETE", "/api/v1/apikeys/{id}", admin, s.revokeAPIKey},
 
+		{"GET", "/api/v1/templates", viewer, s.listTemplates},
+		{"POST", "/api/v1/templates", admin, s.uploadTemplate},
+		{"GET", "/api/v1/templates/{id}", viewer, s.getTemplate},
+		{"POST", "/api/v1/templates/{id}/activate", admin, s.activateTemplate},
+		{"POST", "/api/v1/templates/{id}/preview", viewer, s.previewTemplate},
+
 		{"GET", "/api/v1/mailbox", viewer, s.listMailbox},
 		{"GET", "/api/v1/mailbox/{id}", viewer, s.getMailboxMessage},
 	}
