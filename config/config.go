@@ -4,12 +4,20 @@
 package config
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
 	"net/mail"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +75,10 @@ type Config struct {
 	CaptureAddr string
 	// From is the sender of every notice (BREACHNOTIFY_FROM), "Name <addr>".
 	From *mail.Address
+	// DKIM signs every notice; nil sends unsigned (see DKIM).
+	DKIM *DKIM
+	// SMIME additionally S/MIME-signs every notice; nil does not (see SMIME).
+	SMIME *SMIME
 	// SecretFile holds the installation secret (BREACHNOTIFY_SECRET_FILE).
 	// Empty means a secret generated once and kept in the database.
 	SecretFile string
@@ -133,6 +145,41 @@ type SMTP struct {
 	// for test relays.
 	SkipVerify bool
 }
+
+// DKIM is the DomainKeys Identified Mail setup. It is all or nothing:
+// BREACHNOTIFY_DKIM_KEY_FILE and BREACHNOTIFY_DKIM_SELECTOR together turn
+// it on, and BREACHNOTIFY_DKIM_DOMAIN may change the signing domain.
+type DKIM struct {
+	// KeyFile is the PEM private key file (BREACHNOTIFY_DKIM_KEY_FILE):
+	// PKCS#1 RSA, or PKCS#8 RSA or Ed25519, as openssl writes them.
+	KeyFile string
+	// Key is the key read from KeyFile: *rsa.PrivateKey of at least 2048
+	// bits, or ed25519.PrivateKey.
+	Key crypto.Signer
+	// Selector names the key in DNS (BREACHNOTIFY_DKIM_SELECTOR): receivers
+	// look it up at Selector._domainkey.Domain.
+	Selector string
+	// Domain is the signing domain, d= (BREACHNOTIFY_DKIM_DOMAIN); default
+	// the From address's domain, which is what DMARC alignment wants.
+	Domain string
+}
+
+// SMIME is the optional S/MIME signing identity: both
+// BREACHNOTIFY_SMIME_CERT_FILE and BREACHNOTIFY_SMIME_KEY_FILE, or neither.
+type SMIME struct {
+	// CertFile is the PEM certificate, leaf first, then at most one
+	// intermediate (BREACHNOTIFY_SMIME_CERT_FILE).
+	CertFile string
+	// KeyFile is the PEM private key of the leaf, RSA or ECDSA
+	// (BREACHNOTIFY_SMIME_KEY_FILE).
+	KeyFile string
+	// Certificate is the parsed pair; Leaf is set.
+	Certificate *tls.Certificate
+}
+
+// MinRSABits is the smallest RSA key accepted for DKIM and S/MIME: RFC 8301
+// allows 1024 but asks for 2048, and receivers treat shorter keys as weak.
+const MinRSABits = 2048
 
 // Addr is host:port.
 func (s *SMTP) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
@@ -204,6 +251,8 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 			c.From = from
 		}
 	}
+	c.DKIM = l.dkim(c.From)
+	c.SMIME = l.smime()
 	c.SecretFile = l.str("BREACHNOTIFY_SECRET_FILE", "")
 	c.SMTPTimeout = l.duration("BREACHNOTIFY_SMTP_TIMEOUT", c.SMTPTimeout)
 	c.RetryMinDelay = l.duration("BREACHNOTIFY_RETRY_MIN_DELAY", c.RetryMinDelay)
@@ -251,6 +300,16 @@ func (c *Config) Validate() error {
 	}
 	if c.From == nil || !strings.Contains(c.From.Address, "@") {
 		bad("BREACHNOTIFY_FROM", "must name a sender address")
+	}
+	if c.DKIM != nil {
+		for _, p := range c.DKIM.problems() {
+			bad(p.name, p.msg)
+		}
+	}
+	if c.SMIME != nil {
+		for _, p := range c.SMIME.problems() {
+			bad(p.name, p.msg)
+		}
 	}
 	if c.RetryMinDelay <= 0 || c.RetryMaxDelay < c.RetryMinDelay {
 		bad("BREACHNOTIFY_RETRY_MIN_DELAY", "must be positive and not above BREACHNOTIFY_RETRY_MAX_DELAY")
@@ -439,4 +498,181 @@ func (l *loader) duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// dkim reads the DKIM variables. Missing partners and key problems are
+// reported here, together with every other loading problem.
+func (l *loader) dkim(from *mail.Address) *DKIM {
+	keyFile := l.str("BREACHNOTIFY_DKIM_KEY_FILE", "")
+	selector := l.str("BREACHNOTIFY_DKIM_SELECTOR", "")
+	domain := strings.ToLower(strings.TrimSuffix(l.str("BREACHNOTIFY_DKIM_DOMAIN", ""), "."))
+	if keyFile == "" {
+		if selector != "" || domain != "" {
+			l.fail("BREACHNOTIFY_DKIM_KEY_FILE", "must be set when BREACHNOTIFY_DKIM_SELECTOR or BREACHNOTIFY_DKIM_DOMAIN is (DKIM needs the key too)")
+		}
+		return nil
+	}
+	if domain == "" && from != nil {
+		domain = addressDomain(from.Address)
+	}
+	d := &DKIM{KeyFile: keyFile, Selector: selector, Domain: domain}
+	for _, p := range d.nameProblems() {
+		l.fail(p.name, p.msg)
+	}
+	b, err := os.ReadFile(keyFile)
+	if err != nil {
+		l.fail("BREACHNOTIFY_DKIM_KEY_FILE", fmt.Sprintf("cannot be read: %v", err))
+		return d
+	}
+	if d.Key, err = parseDKIMKey(b); err != nil {
+		l.fail("BREACHNOTIFY_DKIM_KEY_FILE", err.Error())
+		return d
+	}
+	for _, p := range d.keyProblems() {
+		l.fail(p.name, p.msg)
+	}
+	return d
+}
+
+// smime reads the S/MIME variables: both files or neither.
+func (l *loader) smime() *SMIME {
+	s := &SMIME{CertFile: l.str("BREACHNOTIFY_SMIME_CERT_FILE", ""), KeyFile: l.str("BREACHNOTIFY_SMIME_KEY_FILE", "")}
+	switch {
+	case s.CertFile == "" && s.KeyFile == "":
+		return nil
+	case s.CertFile == "":
+		l.fail("BREACHNOTIFY_SMIME_CERT_FILE", "must be set when BREACHNOTIFY_SMIME_KEY_FILE is")
+		return nil
+	case s.KeyFile == "":
+		l.fail("BREACHNOTIFY_SMIME_KEY_FILE", "must be set when BREACHNOTIFY_SMIME_CERT_FILE is")
+		return nil
+	}
+	certPEM, err := os.ReadFile(s.CertFile)
+	if err != nil {
+		l.fail("BREACHNOTIFY_SMIME_CERT_FILE", fmt.Sprintf("cannot be read: %v", err))
+	}
+	keyPEM, kerr := os.ReadFile(s.KeyFile)
+	if kerr != nil {
+		l.fail("BREACHNOTIFY_SMIME_KEY_FILE", fmt.Sprintf("cannot be read: %v", kerr))
+	}
+	if err != nil || kerr != nil {
+		return s
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		l.fail("BREACHNOTIFY_SMIME_CERT_FILE", fmt.Sprintf("and BREACHNOTIFY_SMIME_KEY_FILE must be a PEM certificate and its private key: %v", err))
+		return s
+	}
+	s.Certificate = &pair
+	for _, p := range s.problems() {
+		l.fail(p.name, p.msg)
+	}
+	return s
+}
+
+// problem is one bad variable and what is wrong with it.
+type problem struct{ name, msg string }
+
+// problems checks a DKIM setup however it was built (Load or code).
+func (d *DKIM) problems() []problem {
+	return append(d.nameProblems(), d.keyProblems()...)
+}
+
+func (d *DKIM) nameProblems() []problem {
+	var ps []problem
+	switch {
+	case d.Selector == "":
+		ps = append(ps, problem{"BREACHNOTIFY_DKIM_SELECTOR", "must be set when BREACHNOTIFY_DKIM_KEY_FILE is, e.g. notify2026 (the public key is published at SELECTOR._domainkey.DOMAIN)"})
+	case !dnsNamePattern.MatchString(d.Selector):
+		ps = append(ps, problem{"BREACHNOTIFY_DKIM_SELECTOR", fmt.Sprintf("must be DNS labels (letters, digits, - and _), not %q", d.Selector)})
+	}
+	if !dnsNamePattern.MatchString(d.Domain) || !strings.Contains(d.Domain, ".") {
+		ps = append(ps, problem{"BREACHNOTIFY_DKIM_DOMAIN", fmt.Sprintf("must be a domain name such as notify.example.com, not %q", d.Domain)})
+	}
+	return ps
+}
+
+func (d *DKIM) keyProblems() []problem {
+	const name = "BREACHNOTIFY_DKIM_KEY_FILE"
+	switch k := d.Key.(type) {
+	case nil:
+		return []problem{{name, "must hold a PEM private key"}}
+	case *rsa.PrivateKey:
+		if n := k.N.BitLen(); n < MinRSABits {
+			return []problem{{name, fmt.Sprintf("holds a %d-bit RSA key; DKIM keys need at least %d bits (openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048)", n, MinRSABits)}}
+		}
+	case ed25519.PrivateKey:
+	default:
+		return []problem{{name, fmt.Sprintf("holds a %T; DKIM signs with RSA or Ed25519 keys", d.Key)}}
+	}
+	return nil
+}
+
+// problems checks an S/MIME identity however it was built.
+func (s *SMIME) problems() []problem {
+	const name = "BREACHNOTIFY_SMIME_KEY_FILE"
+	if s.Certificate == nil || len(s.Certificate.Certificate) == 0 {
+		return []problem{{"BREACHNOTIFY_SMIME_CERT_FILE", "must hold a PEM certificate"}}
+	}
+	switch k := s.Certificate.PrivateKey.(type) {
+	case *rsa.PrivateKey:
+		if n := k.N.BitLen(); n < MinRSABits {
+			return []problem{{name, fmt.Sprintf("holds a %d-bit RSA key; at least %d bits are needed", n, MinRSABits)}}
+		}
+	case *ecdsa.PrivateKey:
+	default:
+		// go-mail's S/MIME signer knows RSA and ECDSA only.
+		return []problem{{name, fmt.Sprintf("holds a %T; S/MIME signing needs an RSA or ECDSA key", s.Certificate.PrivateKey)}}
+	}
+	return nil
+}
+
+// dnsNamePattern is one or more dot-separated DNS labels. Underscores are
+// allowed because some providers' selectors use them.
+var dnsNamePattern = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$`)
+
+// parseDKIMKey reads the first PEM private key in b, accepting the forms
+// go-mail's mail.PrivKeyFromPEM does (PKCS#1 RSA, PKCS#8 RSA or Ed25519),
+// with messages that say what to do instead.
+func parseDKIMKey(b []byte) (crypto.Signer, error) {
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			return nil, errors.New("holds no PEM private key (want -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)")
+		}
+		switch block.Type {
+		case "RSA PRIVATE KEY":
+			k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("holds an unreadable RSA key: %v", err)
+			}
+			return k, nil
+		case "PRIVATE KEY":
+			k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("holds an unreadable PKCS#8 key: %v", err)
+			}
+			switch k := k.(type) {
+			case *rsa.PrivateKey:
+				return k, nil
+			case ed25519.PrivateKey:
+				return k, nil
+			default:
+				return nil, fmt.Errorf("holds a %T; DKIM signs with RSA or Ed25519 keys", k)
+			}
+		case "ENCRYPTED PRIVATE KEY":
+			return nil, errors.New("holds an encrypted key; store it unencrypted with permissions 0600 (openssl pkey -in KEY -out KEY.plain)")
+		case "EC PRIVATE KEY":
+			return nil, errors.New("holds an EC key; DKIM signs with RSA or Ed25519 keys")
+		}
+	}
+}
+
+// addressDomain is the part of addr after its last @.
+func addressDomain(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return strings.ToLower(addr[i+1:])
+	}
+	return ""
 }

@@ -1,6 +1,16 @@
 package config_test
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,4 +117,139 @@ func FuzzParseSMTPURL(f *testing.F) {
 			t.Fatalf("tls mode %q", u.TLS)
 		}
 	})
+}
+
+// writePEM writes one PEM block to a fresh file and returns its path.
+func writePEM(t *testing.T, blockType string, der []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "key.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func pkcs8(t *testing.T, key any) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func TestDKIM(t *testing.T) {
+	t.Parallel()
+	rsa2048, _ := rsa.GenerateKey(rand.Reader, 2048)
+	rsa1024, _ := rsa.GenerateKey(rand.Reader, 1024)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	edFile := writePEM(t, "PRIVATE KEY", pkcs8(t, ed))
+	from := "Security Notices <security-notice@Notify.Example.com>"
+
+	t.Run("Ed25519 with the From domain by default", func(t *testing.T) {
+		c, err := config.LoadFrom(env(map[string]string{"BREACHNOTIFY_FROM": from, "BREACHNOTIFY_DKIM_KEY_FILE": edFile, "BREACHNOTIFY_DKIM_SELECTOR": "bn2026"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.DKIM == nil || c.DKIM.Domain != "notify.example.com" || c.DKIM.Selector != "bn2026" || !ed.Equal(c.DKIM.Key) {
+			t.Errorf("DKIM = %+v", c.DKIM)
+		}
+	})
+	t.Run("RSA PKCS#1 with its own domain", func(t *testing.T) {
+		c, err := config.LoadFrom(env(map[string]string{
+			"BREACHNOTIFY_DKIM_KEY_FILE": writePEM(t, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsa2048)),
+			"BREACHNOTIFY_DKIM_SELECTOR": "s1", "BREACHNOTIFY_DKIM_DOMAIN": "example.com.",
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.DKIM.Domain != "example.com" || !rsa2048.Equal(c.DKIM.Key) {
+			t.Errorf("DKIM = %+v", c.DKIM)
+		}
+	})
+	t.Run("off by default", func(t *testing.T) {
+		c, err := config.LoadFrom(env(nil))
+		if err != nil || c.DKIM != nil || c.SMIME != nil {
+			t.Errorf("DKIM = %+v, SMIME = %+v, err = %v; want both off", c.DKIM, c.SMIME, err)
+		}
+	})
+
+	bad := []struct {
+		name string
+		vars map[string]string
+		want []string
+	}{
+		{"key without selector", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": edFile}, []string{"BREACHNOTIFY_DKIM_SELECTOR must be set"}},
+		{"selector without key", map[string]string{"BREACHNOTIFY_DKIM_SELECTOR": "s1"}, []string{"BREACHNOTIFY_DKIM_KEY_FILE must be set"}},
+		{"domain without key", map[string]string{"BREACHNOTIFY_DKIM_DOMAIN": "example.com"}, []string{"BREACHNOTIFY_DKIM_KEY_FILE must be set"}},
+		{"1024-bit RSA", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": writePEM(t, "PRIVATE KEY", pkcs8(t, rsa1024)), "BREACHNOTIFY_DKIM_SELECTOR": "s1"}, []string{"BREACHNOTIFY_DKIM_KEY_FILE holds a 1024-bit RSA key"}},
+		{"EC key", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": writePEM(t, "PRIVATE KEY", pkcs8(t, ec)), "BREACHNOTIFY_DKIM_SELECTOR": "s1"}, []string{"BREACHNOTIFY_DKIM_KEY_FILE holds a *ecdsa.PrivateKey"}},
+		{"not a key", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": writePEM(t, "CERTIFICATE", []byte("x")), "BREACHNOTIFY_DKIM_SELECTOR": "s1"}, []string{"BREACHNOTIFY_DKIM_KEY_FILE holds no PEM private key"}},
+		{"missing file and bad selector", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": "/nonexistent/dkim.pem", "BREACHNOTIFY_DKIM_SELECTOR": "bad selector"}, []string{"BREACHNOTIFY_DKIM_KEY_FILE cannot be read", "BREACHNOTIFY_DKIM_SELECTOR must be DNS labels"}},
+		{"bad domain", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": edFile, "BREACHNOTIFY_DKIM_SELECTOR": "s1", "BREACHNOTIFY_DKIM_DOMAIN": "localhost"}, []string{"BREACHNOTIFY_DKIM_DOMAIN must be a domain name"}},
+	}
+	for _, b := range bad {
+		_, err := config.LoadFrom(env(b.vars))
+		if err == nil {
+			t.Errorf("%s: accepted", b.name)
+			continue
+		}
+		for _, w := range b.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q lacks %q", b.name, err, w)
+			}
+		}
+	}
+
+	// Validate catches the same mistakes in a configuration built in code.
+	c := config.Default()
+	c.DKIM = &config.DKIM{Key: rsa1024, Domain: "example.com"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "BREACHNOTIFY_DKIM_SELECTOR") || !strings.Contains(err.Error(), "1024-bit") {
+		t.Errorf("Validate = %v, want the selector and key size named", err)
+	}
+}
+
+func selfSigned(t *testing.T, key crypto.Signer) []byte {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "notices"}, EmailAddresses: []string{"security-notice@notify.example"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func TestSMIME(t *testing.T) {
+	t.Parallel()
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	cert := writePEM(t, "CERTIFICATE", selfSigned(t, ec))
+	key := writePEM(t, "PRIVATE KEY", pkcs8(t, ec))
+
+	c, err := config.LoadFrom(env(map[string]string{"BREACHNOTIFY_SMIME_CERT_FILE": cert, "BREACHNOTIFY_SMIME_KEY_FILE": key}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMIME == nil || c.SMIME.Certificate == nil || c.SMIME.Certificate.Leaf == nil || c.SMIME.Certificate.Leaf.EmailAddresses[0] != "security-notice@notify.example" {
+		t.Fatalf("SMIME = %+v", c.SMIME)
+	}
+
+	bad := []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"certificate alone", map[string]string{"BREACHNOTIFY_SMIME_CERT_FILE": cert}, "BREACHNOTIFY_SMIME_KEY_FILE must be set"},
+		{"key alone", map[string]string{"BREACHNOTIFY_SMIME_KEY_FILE": key}, "BREACHNOTIFY_SMIME_CERT_FILE must be set"},
+		{"key of another certificate", map[string]string{"BREACHNOTIFY_SMIME_CERT_FILE": cert, "BREACHNOTIFY_SMIME_KEY_FILE": writePEM(t, "PRIVATE KEY", pkcs8(t, other))}, "must be a PEM certificate and its private key"},
+		{"Ed25519 key", map[string]string{"BREACHNOTIFY_SMIME_CERT_FILE": writePEM(t, "CERTIFICATE", selfSigned(t, ed)), "BREACHNOTIFY_SMIME_KEY_FILE": writePEM(t, "PRIVATE KEY", pkcs8(t, ed))}, "needs an RSA or ECDSA key"},
+		{"unreadable", map[string]string{"BREACHNOTIFY_SMIME_CERT_FILE": "/nonexistent/c.pem", "BREACHNOTIFY_SMIME_KEY_FILE": key}, "BREACHNOTIFY_SMIME_CERT_FILE cannot be read"},
+	}
+	for _, b := range bad {
+		if _, err := config.LoadFrom(env(b.vars)); err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("%s: err = %v, want %q", b.name, err, b.want)
+		}
+	}
 }

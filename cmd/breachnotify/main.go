@@ -23,6 +23,8 @@ Usage:
   breachnotify demo [--once]         run a whole sample campaign against the embedded mailbox
   breachnotify apikey create --name NAME --role admin|operator|viewer | list | revoke ID
   breachnotify bench --recipients N [--domains D] [--smtp discard|capture|URL] [--json]
+  breachnotify doctor                check sender authenticity (DKIM, SPF, DMARC, links), relay and database
+  breachnotify doctor --dkim-record  print the DKIM DNS record to publish
 
 IR verbs (talk to a running server: BREACHNOTIFY_URL, BREACHNOTIFY_API_KEY; --json for scripts):
   breachnotify incident create --slug SLUG --title TITLE [--summary TEXT]
@@ -69,6 +71,7 @@ func run(ctx context.Context, e *env, args []string) int {
 		"demo":    cmdDemo,
 		"bench":   cmdBench,
 		"apikey":  cmdAPIKey,
+		"doctor":  cmdDoctor,
 
 		"incident": cmdIncident,
 		"org":      cmdOrg,

@@ -248,6 +248,14 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 func (a *App) relay(opts Options) (smtp.Config, error) {
 	cfg := a.Config
 	base := smtp.Config{Timeout: cfg.SMTPTimeout, MaxIdle: cfg.Workers}
+	// Messages to the capture mailbox are signed too, so what the demo and
+	// the tests show is what recipients get.
+	if d := cfg.DKIM; d != nil {
+		base.DKIM = &smtp.DKIM{Domain: d.Domain, Selector: d.Selector, Key: d.Key}
+	}
+	if cfg.SMIME != nil {
+		base.SMIME = cfg.SMIME.Certificate
+	}
 	if cfg.SMTP != nil {
 		base.Host, base.Port, base.Username, base.Password = cfg.SMTP.Host, cfg.SMTP.Port, cfg.SMTP.Username, cfg.SMTP.Password
 		base.TLS, base.SkipVerify = cfg.SMTP.TLS, cfg.SMTP.SkipVerify

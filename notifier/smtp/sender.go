@@ -48,6 +48,11 @@ type Config struct {
 	HELO string
 	// MaxIdle is how many idle connections are kept for reuse.
 	MaxIdle int
+	// DKIM signs every message when set.
+	DKIM *DKIM
+	// SMIME, when set, S/MIME-signs every message with this key and
+	// certificate (chain).
+	SMIME *tls.Certificate
 }
 
 // Sender implements notifier.Sender.
@@ -55,6 +60,8 @@ type Sender struct {
 	dialer  *mail.Client
 	timeout time.Duration
 	idle    chan *conn
+	// build are the Build options every message gets (signing).
+	build []Option
 }
 
 // New validates cfg and returns a Sender. It does not connect yet.
@@ -90,7 +97,11 @@ func New(cfg Config) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
-	return &Sender{dialer: c, timeout: cfg.Timeout, idle: make(chan *conn, cfg.MaxIdle)}, nil
+	build, err := signing(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	return &Sender{dialer: c, timeout: cfg.Timeout, idle: make(chan *conn, cfg.MaxIdle), build: build}, nil
 }
 
 // Conn returns a pooled connection that still answers, or dials a new one.
@@ -172,7 +183,7 @@ func (c *conn) Send(ctx context.Context, m *notifier.Message) notifier.SendResul
 }
 
 func (c *conn) send(ctx context.Context, m *notifier.Message) notifier.SendResult {
-	raw, err := Build(m)
+	raw, err := Build(m, c.sender.build...)
 	if err != nil {
 		return notifier.SendResult{Permanent: true, Reply: "build message: " + err.Error()}
 	}
@@ -251,8 +262,9 @@ func classify(step string, err error) notifier.SendResult {
 
 // Build renders m as the exact bytes to send: text and HTML alternatives,
 // a stable Message-ID, threading headers and Auto-Submitted (RFC 3834) so
-// out-of-office robots do not answer.
-func Build(m *notifier.Message) ([]byte, error) {
+// out-of-office robots do not answer, and whatever opts add (WithSMIME,
+// WithDKIM: the signatures are part of the bytes returned).
+func Build(m *notifier.Message, opts ...Option) ([]byte, error) {
 	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	if err := msg.FromFormat(oneLine(m.From.Name), m.From.Address); err != nil {
 		return nil, fmt.Errorf("from: %w", err)
@@ -277,11 +289,16 @@ func Build(m *notifier.Message) ([]byte, error) {
 	if m.HTML != "" {
 		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
 	}
+	for _, opt := range opts {
+		if err := opt(msg); err != nil {
+			return nil, err
+		}
+	}
 	var buf bytes.Buffer
 	if _, err := msg.WriteTo(&buf); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return mendDKIMFolding(buf.Bytes()), nil
 }
 
 // oneLine folds any control characters into spaces. Imports already refuse

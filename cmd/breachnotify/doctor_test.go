@@ -1,0 +1,354 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"net/mail"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/breachnotify/breachnotify/config"
+	"github.com/breachnotify/breachnotify/migrations/testdb"
+	"github.com/breachnotify/breachnotify/notifier/capture"
+	"github.com/breachnotify/breachnotify/notifier/smtp"
+)
+
+// fakeDNS answers TXT queries from a map; a name it lacks does not exist,
+// and down makes every query time out as on a machine without DNS.
+type fakeDNS struct {
+	records map[string][]string
+	down    bool
+}
+
+func (f *fakeDNS) LookupTXT(_ context.Context, name string) ([]string, error) {
+	if f.down {
+		return nil, &net.DNSError{Err: "i/o timeout", Name: name, IsTimeout: true}
+	}
+	if r, ok := f.records[strings.TrimSuffix(name, ".")]; ok {
+		return r, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
+
+// doctorBundle is a doctor whose sender is set up correctly: every check
+// passes until a test breaks one thing.
+type doctorBundle struct {
+	doctor *doctor
+	cfg    *config.Config
+	dns    *fakeDNS
+	key    ed25519.PrivateKey
+}
+
+func setupDoctor(t *testing.T) *doctorBundle {
+	t.Helper()
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	record, err := smtp.DKIMRecord(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay, err := capture.Start("127.0.0.1:0", capture.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = relay.Close() })
+	host, port, _ := net.SplitHostPort(relay.Addr())
+	p, _ := strconv.Atoi(port)
+
+	cfg := config.Default()
+	cfg.DatabaseURL = testdb.URL(t)
+	cfg.From = &mail.Address{Name: "Security Notices", Address: "security-notice@notify.example.com"}
+	cfg.PublicURL = "https://portal.notify.example.com"
+	cfg.DKIM = &config.DKIM{Key: key, Selector: "bn2026", Domain: "notify.example.com"}
+	cfg.SMTP = &config.SMTP{Host: host, Port: p, TLS: "none"}
+	dns := &fakeDNS{records: map[string][]string{
+		"bn2026._domainkey.notify.example.com": {record},
+		"notify.example.com":                   {"google-site-verification=abc", "v=spf1 include:_spf.relay.example -all"},
+		// Found by walking up from the From domain, as receivers do.
+		"_dmarc.example.com": {"v=DMARC1; p=reject; rua=mailto:dmarc@example.com"},
+	}}
+	return &doctorBundle{
+		doctor: &doctor{cfg: cfg, dns: dns, timeout: 2 * time.Second, now: time.Now},
+		cfg:    cfg, dns: dns, key: key,
+	}
+}
+
+// check runs the doctor and returns the named check's result, failing the
+// test if it is missing.
+func (b *doctorBundle) check(t *testing.T, name string) checkResult {
+	t.Helper()
+	for _, r := range b.doctor.run(context.Background()) {
+		if r.name == name {
+			return r
+		}
+	}
+	t.Fatalf("no %s check", name)
+	return checkResult{}
+}
+
+func TestDoctorAllGood(t *testing.T) {
+	t.Parallel()
+	b := setupDoctor(t)
+	results := b.doctor.run(context.Background())
+	var out bytes.Buffer
+	if failed := printChecks(&out, results); failed != 0 {
+		t.Errorf("%d checks failed:\n%s", failed, &out)
+	}
+	want := []string{"dkim", "dkim-dns", "spf", "dmarc", "public-url", "smime", "relay", "database"}
+	if len(results) != len(want) {
+		t.Fatalf("%d checks, want %d:\n%s", len(results), len(want), &out)
+	}
+	for i, r := range results {
+		if r.name != want[i] || r.status != statusOK {
+			t.Errorf("check %d = %s %s (%s), want %s OK", i, r.status, r.name, r.detail, want[i])
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != len(want) || !strings.HasPrefix(lines[1], "OK    dkim-dns    bn2026._domainkey.notify.example.com publishes the configured key") {
+		t.Errorf("output is not one line per check:\n%s", &out)
+	}
+}
+
+func TestDoctorMissingDMARC(t *testing.T) {
+	t.Parallel()
+	b := setupDoctor(t)
+	delete(b.dns.records, "_dmarc.example.com")
+	r := b.check(t, "dmarc")
+	if r.status != statusFail || !strings.Contains(r.detail, "no DMARC record for notify.example.com") {
+		t.Errorf("dmarc = %+v, want FAIL", r)
+	}
+	if len(r.fix) != 1 || !strings.Contains(r.fix[0], `_dmarc.notify.example.com. TXT "v=DMARC1; p=quarantine;`) {
+		t.Errorf("fix = %q, want the record to publish", r.fix)
+	}
+
+	b.dns.records["_dmarc.notify.example.com"] = []string{"v=DMARC1; p=none"}
+	if r := b.check(t, "dmarc"); r.status != statusWarn || !strings.Contains(r.detail, "policy none") {
+		t.Errorf("p=none: dmarc = %+v, want WARN", r)
+	}
+	// A parent's sp= is what applies to the From domain below it.
+	delete(b.dns.records, "_dmarc.notify.example.com")
+	b.dns.records["_dmarc.example.com"] = []string{"v=DMARC1; p=reject; sp=none"}
+	if r := b.check(t, "dmarc"); r.status != statusWarn {
+		t.Errorf("sp=none at the parent: dmarc = %+v, want WARN", r)
+	}
+}
+
+func TestDoctorSPF(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		records []string
+		want    checkStatus
+		detail  string
+	}{
+		{nil, statusFail, "no SPF record"},
+		{[]string{"v=spf1 a -all", "v=spf1 mx -all"}, statusFail, "2 SPF records"},
+		{[]string{"v=spf1 +all"}, statusFail, "anyone may send"},
+		{[]string{"v=spf1 include:x.example ?all"}, statusWarn, "?all"},
+		{[]string{"v=spf1 include:x.example ~all"}, statusOK, "~all"},
+	}
+	b := setupDoctor(t)
+	for _, c := range cases {
+		b.dns.records["notify.example.com"] = c.records
+		if r := b.check(t, "spf"); r.status != c.want || !strings.Contains(r.detail, c.detail) {
+			t.Errorf("%q: spf = %+v, want %s with %q", c.records, r, c.want, c.detail)
+		}
+	}
+}
+
+func TestDoctorDKIMKeyMismatch(t *testing.T) {
+	t.Parallel()
+	b := setupDoctor(t)
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	stale, _ := smtp.DKIMRecord(other.Public())
+	b.dns.records["bn2026._domainkey.notify.example.com"] = []string{stale}
+	r := b.check(t, "dkim-dns")
+	if r.status != statusFail || !strings.Contains(r.detail, "does not match BREACHNOTIFY_DKIM_KEY_FILE") {
+		t.Fatalf("dkim-dns = %+v, want FAIL", r)
+	}
+	want, _ := smtp.DKIMRecord(b.key.Public())
+	if len(r.fix) == 0 || !strings.Contains(r.fix[0], `bn2026._domainkey.notify.example.com. TXT "`+want+`"`) {
+		t.Errorf("fix = %q, want the record for the configured key", r.fix)
+	}
+
+	delete(b.dns.records, "bn2026._domainkey.notify.example.com")
+	if r := b.check(t, "dkim-dns"); r.status != statusFail || !strings.Contains(r.detail, "no DKIM key published") {
+		t.Errorf("no record: dkim-dns = %+v, want FAIL", r)
+	}
+	b.cfg.DKIM = nil
+	results := b.doctor.run(context.Background())
+	if results[0].name != "dkim" || results[0].status != statusWarn || results[1].name == "dkim-dns" {
+		t.Errorf("DKIM off: %+v, want a WARN and no DNS check", results[:2])
+	}
+}
+
+func TestDoctorDKIMAlignment(t *testing.T) {
+	t.Parallel()
+	b := setupDoctor(t)
+	b.cfg.DKIM.Domain = "example.com" // a parent of the From domain: aligned
+	if r := b.check(t, "dkim"); r.status != statusOK {
+		t.Errorf("parent domain: %+v, want OK", r)
+	}
+	b.cfg.DKIM.Domain = "mailer.example.net"
+	if r := b.check(t, "dkim"); r.status != statusWarn || !strings.Contains(r.detail, "DMARC") {
+		t.Errorf("unrelated domain: %+v, want WARN about DMARC", r)
+	}
+}
+
+func TestDoctorPublicURL(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		url  string
+		want checkStatus
+		says []string
+	}{
+		{"https://notify.example.com", statusOK, nil},
+		{"https://portal.notify.example.com/breach", statusOK, nil},
+		{"https://example.com", statusOK, nil}, // the organization's own domain
+		{"http://breach-info.example.net/notice", statusFail, []string{"not https", "breach-info.example.net", "phishing"}},
+		{"http://portal.notify.example.com", statusFail, []string{"not https"}},
+		{"https://notify.example.com.evil.example", statusFail, []string{"phishing"}},
+		{"https://evilnotify.example.com", statusFail, []string{"phishing"}},
+		{"https://127.0.0.1:8080", statusFail, []string{"phishing"}},
+	}
+	b := setupDoctor(t)
+	for _, c := range cases {
+		b.cfg.PublicURL = c.url
+		r := b.check(t, "public-url")
+		if r.status != c.want {
+			t.Errorf("%s: %+v, want %s", c.url, r, c.want)
+		}
+		for _, s := range c.says {
+			if !strings.Contains(r.detail, s) {
+				t.Errorf("%s: %q lacks %q", c.url, r.detail, s)
+			}
+		}
+	}
+}
+
+func TestDoctorDNSUnreachable(t *testing.T) {
+	t.Parallel()
+	b := setupDoctor(t)
+	b.dns.down = true
+	for _, name := range []string{"dkim-dns", "spf", "dmarc"} {
+		r := b.check(t, name)
+		if r.status != statusWarn || !strings.Contains(r.detail, "skipped") {
+			t.Errorf("%s = %+v, want a WARN saying it was skipped", name, r)
+		}
+	}
+	if r := b.check(t, "dkim-dns"); len(r.fix) == 0 || !strings.Contains(r.fix[0], "v=DKIM1; k=ed25519; p=") {
+		t.Errorf("skipped DKIM check does not print the record to publish: %q", r.fix)
+	}
+}
+
+func TestDoctorRelayAndDatabase(t *testing.T) {
+	t.Parallel()
+	b := setupDoctor(t)
+	b.cfg.SMTP.TLS = "starttls" // the capture mailbox offers no STARTTLS
+	if r := b.check(t, "relay"); r.status != statusFail || !strings.Contains(r.detail, "does not offer STARTTLS") {
+		t.Errorf("relay = %+v, want FAIL for missing STARTTLS", r)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	b.cfg.SMTP = &config.SMTP{Host: "127.0.0.1", Port: closed, TLS: "none"}
+	if r := b.check(t, "relay"); r.status != statusFail || !strings.Contains(r.detail, "connect") {
+		t.Errorf("relay = %+v, want FAIL to connect", r)
+	}
+	b.cfg.SMTP = nil
+	if r := b.check(t, "relay"); r.status != statusWarn || !strings.Contains(r.detail, "capture mailbox") {
+		t.Errorf("relay = %+v, want WARN for the capture mailbox", r)
+	}
+	b.cfg.DatabaseURL = "postgres://postgres@127.0.0.1:" + strconv.Itoa(closed) + "/breachnotify?sslmode=disable&connect_timeout=2"
+	if r := b.check(t, "database"); r.status != statusFail || !strings.Contains(r.detail, "cannot reach") {
+		t.Errorf("database = %+v, want FAIL", r)
+	}
+}
+
+func TestDoctorSMIME(t *testing.T) {
+	t.Parallel()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test CA"}, IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(1000 * time.Hour)}
+	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	ca, _ := x509.ParseCertificate(caDER)
+	issue := func(email string, notAfter time.Time, eku x509.ExtKeyUsage, selfSigned bool) *tls.Certificate {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "notices"}, EmailAddresses: []string{email}, ExtKeyUsage: []x509.ExtKeyUsage{eku}, KeyUsage: x509.KeyUsageDigitalSignature, NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter}
+		parent, signer := ca, crypto.Signer(caKey)
+		if selfSigned {
+			parent, signer = tmpl, key
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf, _ := x509.ParseCertificate(der)
+		return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+	}
+	year := time.Now().Add(365 * 24 * time.Hour)
+	cases := []struct {
+		name string
+		cert *tls.Certificate
+		want checkStatus
+		says string
+	}{
+		{"good", issue("security-notice@notify.example.com", year, x509.ExtKeyUsageEmailProtection, false), statusOK, "signing as security-notice@notify.example.com"},
+		{"expiring", issue("security-notice@notify.example.com", time.Now().Add(72*time.Hour), x509.ExtKeyUsageEmailProtection, false), statusWarn, "renew"},
+		{"expired", issue("security-notice@notify.example.com", time.Now().Add(-time.Minute), x509.ExtKeyUsageEmailProtection, false), statusFail, "expired"},
+		{"someone else's", issue("alice@example.com", year, x509.ExtKeyUsageEmailProtection, false), statusFail, "does not name security-notice@notify.example.com"},
+		{"a TLS server certificate", issue("security-notice@notify.example.com", year, x509.ExtKeyUsageServerAuth, false), statusFail, "not for email protection"},
+		{"self-signed", issue("security-notice@notify.example.com", year, x509.ExtKeyUsageEmailProtection, true), statusWarn, "self-signed"},
+	}
+	b := setupDoctor(t)
+	for _, c := range cases {
+		b.cfg.SMIME = &config.SMIME{Certificate: c.cert}
+		if r := b.check(t, "smime"); r.status != c.want || !strings.Contains(r.detail, c.says) {
+			t.Errorf("%s: smime = %+v, want %s saying %q", c.name, r, c.want, c.says)
+		}
+	}
+}
+
+func TestDoctorPrintsTheDKIMRecord(t *testing.T) {
+	t.Parallel()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, out, errOut := testEnv(t)
+	cfg, _ := e.loadConfig()
+	cfg.DKIM = &config.DKIM{Key: key, Selector: "bn2026", Domain: "notify.example"}
+	if code := run(context.Background(), e, []string{"doctor", "--dkim-record"}); code != 0 {
+		t.Fatalf("doctor --dkim-record exited %d: %s", code, errOut)
+	}
+	name, value, ok := strings.Cut(strings.TrimSpace(out.String()), " TXT ")
+	if !ok || name != "bn2026._domainkey.notify.example." {
+		t.Fatalf("output %q, want NAME TXT VALUE", out)
+	}
+	// A zone file takes the record as strings of at most 255 characters.
+	var joined strings.Builder
+	for _, s := range strings.Split(value, `" "`) {
+		s = strings.Trim(s, `"`)
+		if len(s) > 255 {
+			t.Errorf("a TXT string of %d characters", len(s))
+		}
+		joined.WriteString(s)
+	}
+	if err := smtp.CheckDKIMRecord(joined.String(), key.Public()); err != nil {
+		t.Errorf("printed record does not carry the key: %v", err)
+	}
+
+	if code := run(context.Background(), e, []string{"doctor", "extra"}); code != 2 {
+		t.Errorf("doctor with an argument exited %d, want 2", code)
+	}
+}
