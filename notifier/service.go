@@ -74,6 +74,7 @@ type Store interface {
 	CampaignStore
 	Clock
 	TemplateStore
+	PortalStore
 }
 
 // Service runs the IR team's use cases: everything the API and CLI do.

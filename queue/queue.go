@@ -134,6 +134,9 @@ type Config struct {
 	Service *notifier.Service
 	// Maintainer runs the periodic upkeep.
 	Maintainer Maintainer
+	// PortalLink sends the customer portal's sign-in emails; nil leaves
+	// that queue unworked.
+	PortalLink *PortalLinkWorker
 	Logger     *slog.Logger
 }
 
@@ -156,6 +159,14 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 	river.AddWorker(workers, &FollowUpWorker{Service: cfg.Service})
 	river.AddWorker(workers, &RemindersWorker{Service: cfg.Service})
 	river.AddWorker(workers, &MaintenanceWorker{Maintainer: cfg.Maintainer})
+	queues := map[string]river.QueueConfig{
+		QueueDeliver:  {MaxWorkers: cfg.Workers},
+		QueueCampaign: {MaxWorkers: 4},
+	}
+	if cfg.PortalLink != nil {
+		river.AddWorker(workers, cfg.PortalLink)
+		queues[QueuePortal] = river.QueueConfig{MaxWorkers: 2}
+	}
 	// River runs periodic jobs on its elected leader only: one reminder
 	// pass at a time, however many processes work the queues.
 	periodic := []*river.PeriodicJob{
@@ -165,10 +176,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 			func() (river.JobArgs, *river.InsertOpts) { return MaintenanceArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
 	}
 	return river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Queues: map[string]river.QueueConfig{
-			QueueDeliver:  {MaxWorkers: cfg.Workers},
-			QueueCampaign: {MaxWorkers: 4},
-		},
+		Queues:               queues,
 		PeriodicJobs:         periodic,
 		Workers:              workers,
 		FetchCooldown:        cfg.FetchCooldown,

@@ -167,7 +167,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Logger:       a.Logger,
 	})
-	portalSrv, err := portal.New(portal.Config{Service: a.Service, Secret: secret, Sender: cfg.From.Name, Logger: a.Logger})
+	portalSrv, err := portal.New(portal.Config{Service: a.Service, Secret: secret, Sender: cfg.From.Name, PublicURL: cfg.PublicURL, Logger: a.Logger})
 	if err != nil {
 		return err
 	}
@@ -227,6 +227,9 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		Observer: m,
 		Logger:   a.Logger,
 	})
+	// Sign-in emails go through the same relay as notices.
+	portalLinks := &queue.PortalLinkWorker{Mailer: notifier.NewPortalMailer(notifier.PortalMailerConfig{
+		Store: a.Store, Sender: sender, Renderer: a.renderer, Logger: a.Logger})}
 	var err error
 	a.river, err = queue.NewClient(a.Pool, queue.Config{
 		Workers:              cfg.Workers,
@@ -235,6 +238,7 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		Deliver:    &queue.DeliverWorker{Deliverer: a.Deliverer, JobTimeout: min(queue.JobTimeoutDefault, cfg.JobRescueAfter/4)},
 		Service:    a.Service,
 		Maintainer: a.Store,
+		PortalLink: portalLinks,
 		Logger:     a.Logger.With("component", "river"),
 	})
 	if err != nil {

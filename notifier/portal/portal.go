@@ -1,6 +1,9 @@
 // Package portal serves the pages customer contacts see: the
 // acknowledgement page behind every notice's link (GET shows, only a
-// deliberate POST acknowledges). Pages are server-rendered, work without
+// deliberate POST acknowledges), the verify page that tells a genuine
+// notice from a forgery by its reference code, and the customer portal
+// (sign-in by one-time email link, then the organization's incidents,
+// notices and exposed items). Pages are server-rendered, work without
 // JavaScript, load nothing from elsewhere, and never put a token in a log,
 // a Referer or a cache.
 package portal
@@ -36,7 +39,10 @@ type Config struct {
 	Secret []byte
 	// Sender names who the pages come from (the notices' sender).
 	Sender string
-	Logger *slog.Logger
+	// PublicURL is the base URL recipients use; when it is https, cookies
+	// are Secure and their names carry the __Host- prefix.
+	PublicURL string
+	Logger    *slog.Logger
 }
 
 // Server serves the customer pages.
@@ -46,6 +52,12 @@ type Server struct {
 	sender string
 	logger *slog.Logger
 	pages  map[string]*template.Template
+	// secure is true behind an https public URL (cookie attributes).
+	secure bool
+	// publicURL is where our notices link to, shown on the verify page.
+	publicURL string
+	// Rate limits, per process (see limiter).
+	verifyByIP, signInByIP, signInByAddress *limiter
 }
 
 // New parses the pages once.
@@ -56,12 +68,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{svc: cfg.Service, secret: cfg.Secret, sender: cfg.Sender, logger: cfg.Logger, pages: map[string]*template.Template{}}
-	funcs := template.FuncMap{
-		"datetime": func(t *time.Time) string { return t.UTC().Format("2 January 2006 15:04 UTC") },
+	s := &Server{svc: cfg.Service, secret: cfg.Secret, sender: cfg.Sender, logger: cfg.Logger, pages: map[string]*template.Template{},
+		secure:          strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),
+		publicURL:       strings.TrimRight(cfg.PublicURL, "/"),
+		verifyByIP:      newLimiter(verifyBurst, verifyEvery, limiterKeys),
+		signInByIP:      newLimiter(signInIPBurst, signInIPEvery, limiterKeys),
+		signInByAddress: newLimiter(signInAddressBurst, signInAddressEvery, limiterKeys),
 	}
-	for _, name := range []string{"ack", "ack_done", "notfound", "error"} {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(pageFiles, "pages/layout.html", "pages/"+name+".html")
+	for _, name := range pageNames {
+		t, err := template.New("layout.html").Funcs(pageFuncs).ParseFS(pageFiles, "pages/layout.html", "pages/parts.html", "pages/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("portal: page %s: %w", name, err)
 		}
@@ -76,6 +91,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("HEAD /ack/{token}", s.ackHead)
 	mux.HandleFunc("POST /ack/{token}", s.ackPost)
 	mux.HandleFunc("GET /static/style.css", s.style)
+	mux.HandleFunc("GET /verify", s.verify)
+	s.registerPortal(mux)
 }
 
 // pageData is what every page template gets.
@@ -89,6 +106,14 @@ type pageData struct {
 	CSRF           string
 	Heading        string
 	Message        string
+	// Session is the signed-in contact on portal pages (nil elsewhere).
+	Session *notifier.PortalSession
+	// SessionCSRF is the form token of a signed-in page's forms.
+	SessionCSRF string
+	// Nav is the portal section the page belongs to.
+	Nav string
+	// Page is a verify or portal page's own data.
+	Page any
 }
 
 // secureHeaders keeps pages from being framed, cached, or leaking their
@@ -190,25 +215,43 @@ func (s *Server) style(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(styleCSS)
 }
 
-// csrfLifetime is how long the acknowledgement form may be submitted.
+// csrfLifetime is how long a form may be submitted.
 const csrfLifetime = 12 * time.Hour
 
-// csrfToken binds the form to the link it was shown for, and to a time:
-// an HMAC only this installation can make.
-func (s *Server) csrfToken(linkHash []byte, now time.Time) string {
-	exp := strconv.FormatInt(now.Add(csrfLifetime).Unix(), 10)
-	return exp + "." + base64.RawURLEncoding.EncodeToString(s.csrfMAC(linkHash, exp))
-}
+// Form token purposes: a token made for one form is refused by every other.
+const (
+	formAck     = "ack-form"
+	formLogin   = "portal-login"
+	formSignIn  = "portal-sign-in"
+	formSession = "portal-session"
+)
 
-func (s *Server) csrfMAC(linkHash []byte, exp string) []byte {
-	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte("ack-form|" + hex.EncodeToString(linkHash) + "|" + exp))
-	return m.Sum(nil)
+// csrfToken binds the acknowledgement form to the link it was shown for.
+func (s *Server) csrfToken(linkHash []byte, now time.Time) string {
+	return s.formToken(formAck, linkHash, now)
 }
 
 func (s *Server) validCSRF(token string, linkHash []byte, now time.Time) bool {
+	return s.validForm(formAck, token, linkHash, now)
+}
+
+// formToken binds a form to its purpose, to what it acts on (a link's
+// hash, a session's hash, the sign-in cookie) and to a time: an HMAC only
+// this installation can make.
+func (s *Server) formToken(purpose string, bound []byte, now time.Time) string {
+	exp := strconv.FormatInt(now.Add(csrfLifetime).Unix(), 10)
+	return exp + "." + base64.RawURLEncoding.EncodeToString(s.formMAC(purpose, bound, exp))
+}
+
+func (s *Server) formMAC(purpose string, bound []byte, exp string) []byte {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte(purpose + "|" + hex.EncodeToString(bound) + "|" + exp))
+	return m.Sum(nil)
+}
+
+func (s *Server) validForm(purpose, token string, bound []byte, now time.Time) bool {
 	exp, mac, ok := strings.Cut(token, ".")
-	if !ok || len(exp) > 12 {
+	if !ok || len(exp) > 12 || len(bound) == 0 {
 		return false
 	}
 	t, err := strconv.ParseInt(exp, 10, 64)
@@ -216,7 +259,7 @@ func (s *Server) validCSRF(token string, linkHash []byte, now time.Time) bool {
 		return false
 	}
 	got, err := base64.RawURLEncoding.DecodeString(mac)
-	return err == nil && hmac.Equal(got, s.csrfMAC(linkHash, exp))
+	return err == nil && hmac.Equal(got, s.formMAC(purpose, bound, exp))
 }
 
 // clientIP is the connection's address (a proxy in front should be

@@ -379,8 +379,8 @@ func (s *Store) ReleaseClaim(ctx context.Context, chunk notifier.Chunk, cancel [
 }
 
 // Maintain is the periodic upkeep: it settles waves a dying process left
-// unsettled, and forgets idempotency keys older than a day and claims
-// older than staleClaim.
+// unsettled, and forgets idempotency keys older than a day, claims older
+// than staleClaim, and portal sign-in links and sessions over for 30 days.
 func (s *Store) Maintain(ctx context.Context) error {
 	if _, err := s.SettleWaves(ctx); err != nil {
 		return err
@@ -388,6 +388,15 @@ func (s *Store) Maintain(ctx context.Context) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < now() - interval '1 day'`); err != nil {
 		return wrap("expire idempotency keys", err)
 	}
-	_, err := s.pool.Exec(ctx, `DELETE FROM delivery_claims WHERE claimed_at < now() - interval '`+staleClaim+`'`)
-	return wrap("expire claims", err)
+	if _, err := s.pool.Exec(ctx, `DELETE FROM delivery_claims WHERE claimed_at < now() - interval '`+staleClaim+`'`); err != nil {
+		return wrap("expire claims", err)
+	}
+	// Portal sign-ins are over long before this; the audit trail keeps
+	// their history.
+	if _, err := s.pool.Exec(ctx, `DELETE FROM portal_sessions WHERE coalesce(ended_at, expires_at) < now() - interval '30 days'`); err != nil {
+		return wrap("expire portal sessions", err)
+	}
+	_, err := s.pool.Exec(ctx, `DELETE FROM portal_links l WHERE l.requested_at < now() - interval '30 days'
+		AND NOT EXISTS (SELECT 1 FROM portal_sessions ps WHERE ps.link_id = l.id)`)
+	return wrap("expire portal links", err)
 }

@@ -1,0 +1,162 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/breachnotify/breachnotify/notifier/app/apptest"
+)
+
+// portalRoute is one route of the matrix; {incident}, {notice}, {item}
+// and {batch} are filled with some organization's ids.
+type portalRoute struct {
+	method, path string
+	// scoped routes name an organization's thing; the others are the
+	// same for everyone.
+	scoped bool
+}
+
+var portalRoutes = []portalRoute{
+	{"GET", "/portal", false},
+	{"GET", "/portal/items", false},
+	{"GET", "/portal/items.csv", false},
+	{"GET", "/portal/incidents/{incident}", true},
+	{"GET", "/portal/notices/{notice}", true},
+	{"GET", "/portal/items/{item}", true},
+	{"GET", "/portal/items?incident={incident}", true},
+	{"GET", "/portal/items?batch={batch}", true},
+	{"GET", "/portal/items?batch={batch}&kind=email&secret=password", true},
+	{"GET", "/portal/items.csv?batch={batch}", true},
+	{"GET", "/portal/items.csv?incident={incident}", true},
+	{"POST", "/portal/notices/{unacked}/ack", true},
+}
+
+func (r portalRoute) fill(ids orgIDs) string {
+	return strings.NewReplacer("{incident}", fmt.Sprint(ids.incident), "{notice}", fmt.Sprint(ids.notice),
+		"{item}", fmt.Sprint(ids.item), "{batch}", fmt.Sprint(ids.batch), "{unacked}", fmt.Sprint(ids.unacked)).Replace(r.path)
+}
+
+// TestPortalIsolation is the isolation matrix: every portal route, as a
+// contact of its own organization (200), of the other organization with
+// the first one's ids (404), anonymous (sent to sign in) and with an
+// expired session (404), both ways between two organizations.
+func TestPortalIsolation(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{})
+	portalScenario(t, e)
+	ctx := context.Background()
+	ids := map[string]orgIDs{"contoso": idsOf(t, e, "contoso"), "fabrikam": idsOf(t, e, "fabrikam")}
+	users := map[string]*visitor{"contoso": newVisitor(t, e), "fabrikam": newVisitor(t, e)}
+	users["contoso"].signIn("soc@contoso.example")
+	users["fabrikam"].signIn("sicherheit@fabrikam.example")
+
+	anonymous := newVisitor(t, e)
+	expired := newVisitor(t, e)
+	expired.signIn("ciso@contoso.example")
+	expiredCookie := expired.cookie("bn_portal")
+	if _, err := e.App.Pool.Exec(ctx, `UPDATE portal_sessions SET last_seen_at = now() - interval '8 hours 1 minute' WHERE id_hash = $1`,
+		sessionHash(expiredCookie)); err != nil {
+		t.Fatal(err)
+	}
+
+	// request sends the route's request; a POST carries the visitor's
+	// form token, or a made-up one when it has no page to take it from.
+	request := func(v *visitor, method, path string) (int, string, http.Header) {
+		if method == "GET" {
+			return v.do("GET", path, nil)
+		}
+		csrf := "9999999999.AAAA"
+		if v != anonymous && v != expired {
+			v.do("GET", "/portal", nil)
+			csrf = v.csrf()
+		}
+		return v.do("POST", path, url.Values{"csrf": {csrf}})
+	}
+	isSignInRedirect := func(st int, h http.Header) bool {
+		return st == http.StatusSeeOther && h.Get("Location") == "/portal/login"
+	}
+	others := map[string]string{"contoso": "fabrikam", "fabrikam": "contoso"}
+
+	// The other organization's ids first (so that an acknowledgement that
+	// leaked would show): not found, whatever the route.
+	for own, other := range others {
+		for _, rt := range portalRoutes {
+			if !rt.scoped {
+				continue
+			}
+			path := rt.fill(ids[other])
+			if st, page, _ := request(users[own], rt.method, path); st != http.StatusNotFound || !strings.Contains(page, "Page not found") {
+				t.Errorf("%s guessing %s's ids: %s %s: %d, want 404\n%s", own, other, rt.method, path, st, page)
+			}
+		}
+	}
+	// Its own organization's: the page (a POST redirects to the notice).
+	for own := range others {
+		for _, rt := range portalRoutes {
+			path := rt.fill(ids[own])
+			st, page, h := request(users[own], rt.method, path)
+			switch {
+			case rt.method == "POST":
+				if want := fmt.Sprintf("/portal/notices/%d", ids[own].unacked); st != http.StatusSeeOther || h.Get("Location") != want {
+					t.Errorf("%s: %s %s: %d %q, want 303 to %s", own, rt.method, path, st, h.Get("Location"), want)
+				}
+			case st != 200:
+				t.Errorf("%s: %s %s: %d, want 200\n%s", own, rt.method, path, st, page)
+			}
+		}
+	}
+	// Anonymous: sent to sign in. Expired: the neutral 404.
+	for _, rt := range portalRoutes {
+		path := rt.fill(ids["contoso"])
+		if st, _, h := request(anonymous, rt.method, path); !isSignInRedirect(st, h) {
+			t.Errorf("anonymous: %s %s: %d %q, want 303 to /portal/login", rt.method, path, st, h.Get("Location"))
+		}
+		if st, page, _ := request(expired, rt.method, path); st != http.StatusNotFound || !strings.Contains(page, "Your session has ended") {
+			t.Errorf("expired session: %s %s: %d, want 404", rt.method, path, st)
+		}
+		expired.setCookie("bn_portal", expiredCookie) // the 404 deleted it: present it again
+	}
+
+	// Ids that exist nowhere, and ids that are not ids.
+	for _, path := range []string{"/portal/incidents/999999999", "/portal/notices/0", "/portal/items/-1", "/portal/items/abc",
+		"/portal/incidents/1e3", "/portal/items?batch=abc", "/portal/items?incident=-5", "/portal/items?kind=secret",
+		"/portal/items?after=bogus", "/portal/nothing-here", "/portal/", "/portal/items/1/edit"} {
+		if st, _, _ := users["contoso"].do("GET", path, nil); st != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", path, st)
+		}
+	}
+
+	// The other organization's notice is still unacknowledged; its own
+	// acknowledgements were recorded by the contacts who pressed.
+	var acked []string
+	rows, _ := e.App.Pool.Query(ctx, `SELECT o.ref || ':' || c.email FROM notices n JOIN organizations o ON o.id = n.organization_id
+		JOIN contacts c ON c.id = n.acknowledged_by WHERE n.acknowledged_at IS NOT NULL ORDER BY o.ref`)
+	for rows.Next() {
+		var s string
+		_ = rows.Scan(&s)
+		acked = append(acked, s)
+	}
+	rows.Close()
+	if strings.Join(acked, " ") != "contoso:soc@contoso.example fabrikam:sicherheit@fabrikam.example" {
+		t.Errorf("acknowledged notices = %v, want one each, by the contact who pressed", acked)
+	}
+
+	// Sign-out: the form works once; the old cookie then gets the 404.
+	u := users["contoso"]
+	cookie := u.cookie("bn_portal")
+	request(u, "GET", "/portal")
+	if st, _, h := u.do("POST", "/portal/logout", url.Values{"csrf": {u.csrf()}}); st != http.StatusSeeOther || h.Get("Location") != "/portal/login?signed_out=1" {
+		t.Fatalf("sign out: %d %q", st, h.Get("Location"))
+	}
+	if st, _, h := u.do("GET", "/portal", nil); !isSignInRedirect(st, h) {
+		t.Errorf("after sign-out: %d %q, want sent to sign in", st, h.Get("Location"))
+	}
+	u.setCookie("bn_portal", cookie)
+	if st, _, _ := u.do("GET", "/portal", nil); st != http.StatusNotFound {
+		t.Errorf("the signed-out cookie presented again: %d, want 404", st)
+	}
+}

@@ -1,0 +1,52 @@
+package portal
+
+import (
+	"html/template"
+	"strings"
+	"time"
+
+	"github.com/breachnotify/breachnotify/notifier"
+)
+
+// pageNames are the pages in pages/, each parsed with layout.html.
+var pageNames = []string{
+	"ack", "ack_done", "notfound", "error", "ratelimited",
+	"verify",
+	"signin", "signin_sent", "login_link", "login_invalid", "session_ended", "portal_notfound",
+	"home", "incident", "notice", "items", "item",
+}
+
+// pageFuncs are the helpers pages may call.
+var pageFuncs = template.FuncMap{
+	"datetime": func(t *time.Time) string { return t.UTC().Format("2 January 2006 15:04 UTC") },
+	"date":     func(t time.Time) string { return t.UTC().Format("2 January 2006") },
+	"mask":     notifier.MaskEmail,
+	"join":     strings.Join,
+	"kind": func(k notifier.WaveKind) string {
+		switch k {
+		case notifier.WaveInitial:
+			return "Initial notice"
+		case notifier.WaveFollowUp:
+			return "Follow-up"
+		}
+		return string(k)
+	},
+}
+
+// Rate limits (per process; see limiter).
+const (
+	// A person checks a code or two; 10 a minute per address is plenty,
+	// and makes guessing a code's random part hopeless.
+	verifyBurst = 10
+	verifyEvery = 6 * time.Second
+	// Sign-in requests per client address: 10 at once, then one every 90
+	// seconds (10 per quarter hour).
+	signInIPBurst = 10
+	signInIPEvery = 90 * time.Second
+	// Sign-in emails per typed address: 3 at once, then one every 5
+	// minutes, so nobody can flood a contact's mailbox.
+	signInAddressBurst = 3
+	signInAddressEvery = 5 * time.Minute
+	// limiterKeys bounds each limiter's memory.
+	limiterKeys = 10000
+)

@@ -1,0 +1,58 @@
+package portal
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestLimiter(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_700_000_000, 0)
+	l := newLimiter(3, 10*time.Second, 100)
+	l.now = func() time.Time { return now }
+	for i := range 3 {
+		if ok, _ := l.allow("a"); !ok {
+			t.Fatalf("request %d refused within the burst", i+1)
+		}
+	}
+	ok, wait := l.allow("a")
+	if ok || wait <= 0 || wait > 10*time.Second {
+		t.Fatalf("4th request: %v, retry after %v; want refused, within 10s", ok, wait)
+	}
+	if ok, _ := l.allow("b"); !ok {
+		t.Fatal("another key is limited too")
+	}
+	now = now.Add(10 * time.Second)
+	if ok, _ := l.allow("a"); !ok {
+		t.Fatal("no token back after its interval")
+	}
+	if ok, _ := l.allow("a"); ok {
+		t.Fatal("two tokens back after one interval")
+	}
+}
+
+func TestLimiterStaysBounded(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_700_000_000, 0)
+	l := newLimiter(2, time.Minute, 50)
+	l.now = func() time.Time { return now }
+	for i := range 10_000 {
+		l.allow(fmt.Sprint("ip-", i))
+		if len(l.buckets) > 50 {
+			t.Fatalf("%d keys kept, bound 50", len(l.buckets))
+		}
+	}
+	// A key that is over its limit is not forgotten while there are idle
+	// ones to forget.
+	l.allow("busy")
+	l.allow("busy")
+	now = now.Add(3 * time.Minute) // every other bucket is full again
+	l.allow("busy")                // a token back
+	for i := range 40 {
+		l.allow(fmt.Sprint("new-", i))
+	}
+	if _, kept := l.buckets["busy"]; !kept {
+		t.Error("an active bucket was evicted before idle ones")
+	}
+}

@@ -1,0 +1,153 @@
+package portal
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/breachnotify/breachnotify/notifier"
+)
+
+// signInPage is the sign-in form's data.
+type signInPage struct {
+	Email     string
+	Problem   string
+	SignedOut bool
+}
+
+// signInSentPage is the answer to a sign-in request.
+type signInSentPage struct {
+	Email   string
+	Minutes int
+}
+
+// loginLinkPage is a sign-in link's page.
+type loginLinkPage struct {
+	Link notifier.PortalLinkView
+}
+
+// signInForm serves GET /portal/login. The form's token is bound to a
+// random cookie (double submit): a SameSite=Lax cookie is not sent with
+// another site's POST, so another site cannot make a browser ask for
+// sign-in emails.
+func (s *Server) signInForm(w http.ResponseWriter, r *http.Request) {
+	_, state, err := s.session(r)
+	switch {
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	case state == liveSession:
+		seeOther(w, r, "/portal")
+		return
+	case state == refusedSession:
+		s.setCookie(w, sessionCookie, "", -1)
+	}
+	s.renderSignIn(w, r, http.StatusOK, signInPage{SignedOut: r.URL.Query().Get("signed_out") != ""})
+}
+
+func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, p signInPage) {
+	bind := s.cookie(r, signInCookie)
+	if len(bind) != 22 {
+		bind = randomValue()
+		s.setCookie(w, signInCookie, bind, int(csrfLifetime/time.Second))
+	}
+	s.render(w, r, status, "signin", pageData{Title: "Sign in", CSRF: s.formToken(formSignIn, []byte(bind), time.Now()), Page: p})
+}
+
+// requestLink serves POST /portal/login. The answer is the same whether
+// the address may sign in, is unknown, or asked too often: the page never
+// tells who is a contact.
+func (s *Server) requestLink(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	bind := s.cookie(r, signInCookie)
+	if err := r.ParseForm(); err != nil || !s.validForm(formSignIn, r.PostForm.Get("csrf"), []byte(bind), time.Now()) {
+		s.render(w, r, http.StatusForbidden, "error", pageData{Title: "Not sent", Heading: "Nothing was sent",
+			Message: "This form has expired or did not come from our page (your browser must accept cookies from this site). Reload the sign-in page and try again."})
+		return
+	}
+	if ok, wait := s.signInByIP.allow(clientIP(r)); !ok {
+		s.tooMany(w, r, wait)
+		return
+	}
+	email, ok := notifier.NormalizePortalEmail(r.PostForm.Get("email"))
+	if !ok {
+		s.renderSignIn(w, r, http.StatusUnprocessableEntity, signInPage{Email: r.PostForm.Get("email"),
+			Problem: "Enter your email address, such as name@example.com."})
+		return
+	}
+	// Over the per-address limit, nothing is sent, silently: saying so
+	// would tell that the address is known.
+	if ok, _ := s.signInByAddress.allow(strings.ToLower(email)); ok {
+		if err := s.svc.RequestPortalLink(r.Context(), email, clientIP(r)); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	s.render(w, r, http.StatusOK, "signin_sent", pageData{Title: "Check your email",
+		Page: signInSentPage{Email: email, Minutes: int(notifier.PortalLinkLifetime / time.Minute)}})
+}
+
+// loginLink serves GET (and HEAD) /portal/login/{token}: a page with a
+// Continue button. Opening the link uses nothing up, so a mail scanner's
+// visit cannot spend it.
+func (s *Server) loginLink(w http.ResponseWriter, r *http.Request) {
+	v, err := s.svc.PortalLink(r.Context(), r.PathValue("token"))
+	if err != nil {
+		s.linkFailed(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "login_link", pageData{Title: "Sign in", CSRF: s.formToken(formLogin, v.TokenHash, time.Now()),
+		Page: loginLinkPage{Link: v}})
+}
+
+// startSession serves POST /portal/login/{token}: the link is used up and
+// a new session starts, with a new random id (never one the browser
+// brought along).
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request) {
+	hash, ok := notifier.ParsePortalToken(r.PathValue("token"))
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	if err := r.ParseForm(); err != nil || !s.validForm(formLogin, r.PostForm.Get("csrf"), hash, time.Now()) {
+		s.render(w, r, http.StatusForbidden, "error", pageData{Title: "Not signed in", Heading: "Not signed in",
+			Message: "This form has expired or did not come from our page. Open the link from your email again and press Continue there."})
+		return
+	}
+	// A session the browser still holds ends: one browser, one session.
+	if old, state, err := s.session(r); err == nil && state == liveSession {
+		if err := s.svc.EndPortalSession(r.Context(), old); err != nil {
+			s.logger.WarnContext(r.Context(), "could not end the previous portal session", "error", err)
+		}
+	}
+	id, _, err := s.svc.StartPortalSession(r.Context(), r.PathValue("token"), notifier.AckRequest{IP: clientIP(r), UserAgent: r.UserAgent()})
+	if err != nil {
+		s.linkFailed(w, r, err)
+		return
+	}
+	s.setCookie(w, sessionCookie, id, 0)
+	s.setCookie(w, signInCookie, "", -1)
+	seeOther(w, r, "/portal")
+}
+
+// linkFailed answers a sign-in link that cannot be used, without saying
+// whether it was unknown, used or expired.
+func (s *Server) linkFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if notifier.ErrorCode(err) != notifier.CodeNotFound {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusNotFound, "login_invalid", pageData{Title: "Link not valid"})
+}
+
+// signOut serves POST /portal/logout: the session ends on the server, so
+// the cookie is worthless even if it was copied.
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) {
+	if err := s.svc.EndPortalSession(r.Context(), sess); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.setCookie(w, sessionCookie, "", -1)
+	seeOther(w, r, "/portal/login?signed_out=1")
+}

@@ -1,0 +1,64 @@
+package portal
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/breachnotify/breachnotify/notifier"
+)
+
+// verifyPage is the verify page's data.
+type verifyPage struct {
+	// Code is what was typed; Checked is true once a lookup was made.
+	Code    string
+	Checked bool
+	// Result is the genuine notice, nil when the code is not ours.
+	Result *notifier.VerifiedNotice
+	// Site is the public URL, the only place our notices link to.
+	Site string
+}
+
+// verify serves GET /verify: the form, and with ?code= the answer.
+//
+// The lookup is a GET rather than a POST with a form token: it changes
+// nothing (a safe method, as HTTP means it), works from a bookmark or a
+// reload without a "resubmit?" prompt, and needs no cookie or session.
+// The code in the query string is not a credential (the answer is a
+// masked address, a date and a title), never reaches our logs (they name
+// the route, not the URL), nor another site (Referrer-Policy: no-referrer),
+// nor a cache (no-store). Guessing is bounded by the per-address rate limit.
+func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
+	d := pageData{Title: "Check a notice", Page: verifyPage{Site: s.publicURL}}
+	code := r.URL.Query().Get("code")
+	if code == "" {
+		s.render(w, r, http.StatusOK, "verify", d)
+		return
+	}
+	if len(code) > 200 {
+		code = code[:200]
+	}
+	if ok, wait := s.verifyByIP.allow(clientIP(r)); !ok {
+		s.tooMany(w, r, wait)
+		return
+	}
+	page := verifyPage{Code: code, Checked: true, Site: s.publicURL}
+	v, err := s.svc.VerifyReference(r.Context(), code)
+	switch {
+	case err == nil:
+		page.Result = &v
+	case notifier.ErrorCode(err) != notifier.CodeNotFound:
+		s.fail(w, r, err)
+		return
+	}
+	d.Page = page
+	s.render(w, r, http.StatusOK, "verify", d)
+}
+
+// tooMany is the 429 page, with when to come back.
+func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	secs := int(wait/time.Second) + 1
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	s.render(w, r, http.StatusTooManyRequests, "ratelimited", pageData{Title: "Too many attempts",
+		Message: "Please wait " + strconv.Itoa(secs) + " seconds, then try again."})
+}

@@ -1,0 +1,162 @@
+package notifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"time"
+
+	"github.com/breachnotify/breachnotify/templates"
+)
+
+// PortalLinkMail is what a sign-in email needs about its recipient.
+type PortalLinkMail struct {
+	LinkID        int64
+	ContactEmail  string
+	ContactName   string
+	ContactRole   string
+	ContactLocale string
+	OrgName       string
+	OrgRef        string
+}
+
+// PortalLinkStore is the persistence of sign-in emails.
+type PortalLinkStore interface {
+	// IssuePortalLink runs one transaction: it locks the link, stores
+	// tokenHash with an expiry lifetime from now (the database's clock),
+	// calls send, and when send returns nil completes the job (complete)
+	// and commits. When send fails, nothing is stored. A link that needs
+	// no email any more (already sent, requested more than stale ago, its
+	// contact no longer allowed to sign in) only completes the job, and
+	// the result is false.
+	IssuePortalLink(ctx context.Context, linkID int64, tokenHash []byte, lifetime, stale time.Duration,
+		send func(ctx context.Context, m PortalLinkMail) error, complete JobCompleter) (bool, error)
+}
+
+// PortalMailer sends sign-in links (the portal_link job's use case).
+type PortalMailer struct {
+	store    PortalLinkStore
+	sender   Sender
+	renderer *Renderer
+	logger   *slog.Logger
+}
+
+// PortalMailerConfig configures a PortalMailer.
+type PortalMailerConfig struct {
+	Store PortalLinkStore
+	// Sender is the service's relay (the one the Deliverer uses).
+	Sender Sender
+	// Renderer renders the portal_link template.
+	Renderer *Renderer
+	Logger   *slog.Logger
+}
+
+// NewPortalMailer builds a PortalMailer.
+func NewPortalMailer(cfg PortalMailerConfig) *PortalMailer {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &PortalMailer{store: cfg.Store, sender: cfg.Sender, renderer: cfg.Renderer, logger: cfg.Logger}
+}
+
+// PermanentError is a failure that trying again cannot fix (a 5xx reply,
+// a template that does not render): the queue gives up at once.
+type PermanentError struct{ Err error }
+
+// Error implements error.
+func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// SendPortalLink makes a sign-in link's token and emails it.
+//
+// Where the token lives: nowhere but in the email. The queue's job
+// arguments are stored in river_job, so they carry only the link's id; the
+// token is made here, when the email is about to go, and only its hash is
+// written, in the same transaction that sends the email and completes the
+// job. If the send fails, the transaction rolls back: the hash is not
+// stored, the token is forgotten, and the retry makes a new one. If the
+// relay took the email but the commit failed, that email's link does not
+// work and the retry sends another that does: a second email is better
+// than a link that cannot be trusted to be single-use. The cost is a
+// transaction held open during one SMTP send, which is fine for a rare,
+// rate-limited email.
+func (m *PortalMailer) SendPortalLink(ctx context.Context, linkID int64, complete JobCompleter) error {
+	token, hash := NewPortalToken()
+	sent, err := m.store.IssuePortalLink(ctx, linkID, hash, PortalLinkLifetime, PortalLinkStale,
+		func(ctx context.Context, pl PortalLinkMail) error {
+			msg, err := m.renderer.PortalLinkMessage(pl, token)
+			if err != nil {
+				return &PermanentError{Err: fmt.Errorf("render: %w", err)}
+			}
+			return m.send(ctx, msg)
+		}, complete)
+	if err != nil {
+		return fmt.Errorf("portal link %d: %w", linkID, err)
+	}
+	if sent {
+		m.logger.InfoContext(ctx, "portal sign-in link sent", "portal_link_id", linkID)
+	} else {
+		m.logger.InfoContext(ctx, "portal sign-in link not sent: no longer needed", "portal_link_id", linkID)
+	}
+	return nil
+}
+
+// send sends one message on a pooled connection, once more on a fresh
+// one when the pooled one turns out dead before the relay took anything.
+func (m *PortalMailer) send(ctx context.Context, msg *Message) error {
+	for try := 0; ; try++ {
+		conn, err := m.sender.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("relay unreachable: %w", err)
+		}
+		res := conn.Send(ctx, msg)
+		conn.Release(res.Broken)
+		switch {
+		case res.Accepted:
+			return nil
+		case res.NothingSent && try == 0:
+			continue
+		case res.Permanent:
+			return &PermanentError{Err: fmt.Errorf("relay refused the message: %d %s", res.Code, res.Reply)}
+		}
+		return fmt.Errorf("relay deferred the message: %d %s", res.Code, res.Reply)
+	}
+}
+
+// IsPermanent reports whether err says trying again will not help.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}
+
+// PortalLinkMessage renders the sign-in email for one contact, with the
+// link carrying token.
+func (r *Renderer) PortalLinkMessage(pl PortalLinkMail, token string) (*Message, error) {
+	t, err := r.templates.Lookup(templates.KindPortalLink, pl.ContactLocale)
+	if err != nil {
+		return nil, err
+	}
+	d := &templates.Data{
+		Organization: templates.Organization{Name: pl.OrgName, Ref: pl.OrgRef},
+		Contact:      templates.Contact{Name: pl.ContactName, Email: pl.ContactEmail, Role: pl.ContactRole},
+		Notice:       templates.Notice{Kind: string(templates.KindPortalLink)},
+		Sender:       templates.Sender{Name: r.from.Name, Address: r.from.Address},
+		Links:        templates.Links{Portal: r.publicURL + "/portal/login/" + token, Verify: r.publicURL + "/verify"},
+	}
+	out, err := t.Render(d)
+	if err != nil {
+		return nil, err
+	}
+	return &Message{
+		MessageID: newMessageID(RecipientDomain(r.from.Address)),
+		From:      r.from,
+		To:        mail.Address{Name: pl.ContactName, Address: pl.ContactEmail},
+		Subject:   out.Subject,
+		Text:      out.Text,
+		HTML:      out.HTML,
+	}, nil
+}

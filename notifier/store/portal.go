@@ -1,0 +1,180 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/breachnotify/breachnotify/notifier"
+)
+
+// PortalLinkEnqueuer inserts the jobs that send sign-in emails inside the
+// store's transaction. The queue's Inserter implements it beside
+// JobEnqueuer; the store asks its job enqueuer for it when a contact asks
+// to sign in.
+type PortalLinkEnqueuer interface {
+	EnqueuePortalLinksTx(ctx context.Context, tx pgx.Tx, linkIDs []int64) error
+}
+
+// NoticeByReference implements notifier.VerifyStore. Only messages that
+// left (sent, or sent and bounced later) count: a queued, failed or
+// suppressed delivery's code was never in anyone's mailbox.
+func (s *Store) NoticeByReference(ctx context.Context, code string) (time.Time, string, string, error) {
+	var sentAt time.Time
+	var recipient, title string
+	err := s.pool.QueryRow(ctx, `
+SELECT coalesce(d.sent_at, d.last_attempt_at, d.queued_at), d.recipient, inc.title
+FROM deliveries d
+JOIN notices n ON n.id = d.notice_id
+JOIN incidents inc ON inc.id = n.incident_id
+WHERE d.reference_code = $1 AND d.status IN ('sent', 'bounced')`, code).Scan(&sentAt, &recipient, &title)
+	return sentAt, recipient, title, wrap("verify reference", notFound(err, "no notice has this reference code"))
+}
+
+// createPortalLinks records one sign-in request per organization the
+// address may sign in to.
+const createPortalLinks = `
+INSERT INTO portal_links (contact_id, organization_id, request_ip)
+SELECT c.id, c.organization_id, $2
+FROM contacts c
+WHERE lower(c.email) = lower($1) AND c.status = 'active' AND c.portal_access
+ORDER BY c.organization_id
+RETURNING id`
+
+// CreatePortalLinks implements notifier.PortalStore.
+func (s *Store) CreatePortalLinks(ctx context.Context, email, ip string) (int, error) {
+	enq, ok := s.jobs.(PortalLinkEnqueuer)
+	if !ok {
+		return 0, errors.New("create portal links: the job queue cannot send sign-in emails")
+	}
+	n := 0
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, createPortalLinks, email, ip)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		n = len(ids)
+		return enq.EnqueuePortalLinksTx(ctx, tx, ids)
+	})
+	return n, wrap("create portal links", err)
+}
+
+// IssuePortalLink implements notifier.PortalLinkStore.
+func (s *Store) IssuePortalLink(ctx context.Context, linkID int64, tokenHash []byte, lifetime, stale time.Duration,
+	send func(ctx context.Context, m notifier.PortalLinkMail) error, complete notifier.JobCompleter) (bool, error) {
+	sent := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		m := notifier.PortalLinkMail{LinkID: linkID}
+		var wanted bool
+		err := tx.QueryRow(ctx, `
+SELECT c.email, c.name, c.role, c.locale, o.name, o.ref,
+       l.token_hash IS NULL AND l.requested_at > now() - make_interval(secs => $2)
+       AND c.status = 'active' AND c.portal_access AND c.organization_id = l.organization_id
+FROM portal_links l
+JOIN contacts c ON c.id = l.contact_id
+JOIN organizations o ON o.id = l.organization_id
+WHERE l.id = $1
+FOR UPDATE OF l`, linkID, stale.Seconds()).Scan(&m.ContactEmail, &m.ContactName, &m.ContactRole, &m.ContactLocale, &m.OrgName, &m.OrgRef, &wanted)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if !wanted {
+			return complete(ctx, tx)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE portal_links SET token_hash = $2, issued_at = now(), expires_at = now() + make_interval(secs => $3)
+			WHERE id = $1`, linkID, tokenHash, lifetime.Seconds()); err != nil {
+			return err
+		}
+		if err := send(ctx, m); err != nil {
+			return err
+		}
+		sent = true
+		return complete(ctx, tx)
+	})
+	return sent, wrap("issue portal link", err)
+}
+
+// usablePortalLink is the condition of a link that may still start a
+// session: issued, unused, unexpired, and its contact still allowed.
+const usablePortalLink = `l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > now()
+  AND c.id = l.contact_id AND c.organization_id = l.organization_id AND c.status = 'active' AND c.portal_access`
+
+// PortalLink implements notifier.PortalStore.
+func (s *Store) PortalLink(ctx context.Context, tokenHash []byte) (notifier.PortalLinkView, error) {
+	v := notifier.PortalLinkView{TokenHash: tokenHash}
+	var email string
+	err := s.pool.QueryRow(ctx, `SELECT c.email, o.name FROM portal_links l, contacts c, organizations o
+		WHERE `+usablePortalLink+` AND o.id = l.organization_id`, tokenHash).Scan(&email, &v.OrgName)
+	v.MaskedEmail = notifier.MaskEmail(email)
+	return v, wrap("portal link", notFound(err, "this link is not valid or has expired"))
+}
+
+// StartPortalSession implements notifier.PortalStore. The UPDATE takes the
+// link's row lock, so of two POSTs racing with one link, the second finds
+// it used: a link starts one session.
+func (s *Store) StartPortalSession(ctx context.Context, tokenHash, sessionHash []byte, req notifier.AckRequest) (notifier.PortalSession, error) {
+	var sess notifier.PortalSession
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var linkID, contactID, orgID int64
+		err := tx.QueryRow(ctx, `UPDATE portal_links l SET used_at = now() FROM contacts c
+			WHERE `+usablePortalLink+` RETURNING l.id, l.contact_id, l.organization_id`, tokenHash).Scan(&linkID, &contactID, &orgID)
+		if err != nil {
+			return notFound(err, "this link is not valid, was already used, or has expired")
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO portal_sessions (id_hash, contact_id, organization_id, link_id, expires_at, ip, user_agent)
+			VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), $6, $7)`,
+			sessionHash, contactID, orgID, linkID, notifier.PortalSessionLifetime.Seconds(), req.IP, req.UserAgent); err != nil {
+			return err
+		}
+		if sess, err = scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM portal_sessions s
+			JOIN contacts c ON c.id = s.contact_id JOIN organizations o ON o.id = s.organization_id
+			WHERE s.id_hash = $1`, sessionHash), sessionHash); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, sess.Actor(), auditEvent{"portal.sign_in", "organization", strconv.FormatInt(orgID, 10),
+			map[string]any{"contact_id": contactID, "portal_link_id": linkID, "ip": req.IP, "user_agent": req.UserAgent}})
+	})
+	return sess, wrap("start portal session", err)
+}
+
+const sessionColumns = `s.contact_id, c.email, c.name, s.organization_id, o.name, s.expires_at`
+
+func scanSession(row pgx.Row, hash []byte) (notifier.PortalSession, error) {
+	sess := notifier.PortalSession{IDHash: hash}
+	err := row.Scan(&sess.ContactID, &sess.ContactEmail, &sess.ContactName, &sess.OrganizationID, &sess.OrgName, &sess.ExpiresAt)
+	return sess, err
+}
+
+// PortalSession implements notifier.PortalStore: a live session is used
+// (last_seen_at) by the same statement that finds it.
+func (s *Store) PortalSession(ctx context.Context, sessionHash []byte) (notifier.PortalSession, error) {
+	sess, err := scanSession(s.pool.QueryRow(ctx, `
+UPDATE portal_sessions s SET last_seen_at = now()
+FROM contacts c, organizations o
+WHERE s.id_hash = $1 AND s.ended_at IS NULL AND s.expires_at > now()
+  AND s.last_seen_at > now() - make_interval(secs => $2)
+  AND c.id = s.contact_id AND c.organization_id = s.organization_id AND c.status = 'active' AND c.portal_access
+  AND o.id = s.organization_id
+RETURNING `+sessionColumns, sessionHash, notifier.PortalSessionIdle.Seconds()), sessionHash)
+	return sess, wrap("portal session", notFound(err, "this session has ended"))
+}
+
+// EndPortalSession implements notifier.PortalStore.
+func (s *Store) EndPortalSession(ctx context.Context, sess notifier.PortalSession) error {
+	return wrap("end portal session", s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE portal_sessions SET ended_at = now()
+			WHERE id_hash = $1 AND organization_id = $2 AND ended_at IS NULL`, sess.IDHash, sess.OrganizationID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return appendAudit(ctx, tx, sess.Actor(), auditEvent{"portal.sign_out", "organization",
+			strconv.FormatInt(sess.OrganizationID, 10), map[string]any{"contact_id": sess.ContactID}})
+	}))
+}

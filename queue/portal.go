@@ -1,0 +1,79 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/breachnotify/breachnotify/notifier"
+)
+
+// QueuePortal is the queue of sign-in emails, kept apart so a contact
+// waiting at the sign-in page never waits behind a wave.
+const QueuePortal = "portal"
+
+// PortalLinkMaxAttempts bounds the retries of a sign-in email: with
+// River's attempt⁴-second backoff, five attempts span about six minutes,
+// well inside notifier.PortalLinkStale; after that the contact has asked
+// again or given up.
+const PortalLinkMaxAttempts = 5
+
+// PortalLinkTimeout bounds one attempt: one SMTP transaction.
+const PortalLinkTimeout = 2 * time.Minute
+
+// PortalLinkArgs sends the sign-in email of one portal link. The id only:
+// the token is made by the worker and never stored (see
+// notifier.PortalMailer.SendPortalLink).
+type PortalLinkArgs struct {
+	LinkID int64 `json:"link_id"`
+}
+
+// Kind implements river.JobArgs.
+func (PortalLinkArgs) Kind() string { return "portal_link" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (PortalLinkArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueuePortal, MaxAttempts: PortalLinkMaxAttempts}
+}
+
+// EnqueuePortalLinksTx inserts one sign-in email job per link, in tx
+// (store.PortalLinkEnqueuer).
+func (i *Inserter) EnqueuePortalLinksTx(ctx context.Context, tx pgx.Tx, linkIDs []int64) error {
+	params := make([]river.InsertManyParams, len(linkIDs))
+	for n, id := range linkIDs {
+		params[n] = river.InsertManyParams{Args: PortalLinkArgs{LinkID: id}}
+	}
+	if _, err := i.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("enqueue %d sign-in emails: %w", len(linkIDs), err)
+	}
+	return nil
+}
+
+// PortalLinkWorker sends sign-in emails with a notifier.PortalMailer.
+type PortalLinkWorker struct {
+	river.WorkerDefaults[PortalLinkArgs]
+	Mailer *notifier.PortalMailer
+}
+
+// Timeout implements river.Worker.
+func (w *PortalLinkWorker) Timeout(*river.Job[PortalLinkArgs]) time.Duration {
+	return PortalLinkTimeout
+}
+
+// Work implements river.Worker: the link's hash, the send and the job's
+// completion share one transaction. A temporary failure is retried by
+// River; a permanent one (5xx, a template that cannot render) is not.
+func (w *PortalLinkWorker) Work(ctx context.Context, job *river.Job[PortalLinkArgs]) error {
+	err := w.Mailer.SendPortalLink(ctx, job.Args.LinkID, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
+	})
+	if notifier.IsPermanent(err) {
+		return river.JobCancel(err)
+	}
+	return err
+}
