@@ -21,11 +21,20 @@ test: $(MAILPIT)
 test-short:
 	$(GO) test -count=1 ./...
 
-## lint: go vet, staticcheck and gofmt
+## lint: go vet, staticcheck, gofmt, and promtool on deploy/prometheus (the
+## alert rules, their unit tests, the scrape configuration; skipped without
+## promtool, except under CI=true). --syntax-only: the token file it names
+## exists only where Prometheus runs.
 lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@if command -v promtool >/dev/null; then \
+	  promtool check rules deploy/prometheus/alerts.yml && \
+	  promtool test rules deploy/prometheus/alerts_test.yml deploy/prometheus/alerts_test_days.yml && \
+	  promtool check config --syntax-only deploy/prometheus/prometheus.yml; \
+	elif [ "$${CI:-}" = true ]; then echo "promtool missing (apt-get install prometheus)"; exit 1; \
+	else echo "promtool not found: deploy/prometheus not checked (apt-get install prometheus)"; fi
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)
 FUZZTIME ?= 30s

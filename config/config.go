@@ -122,6 +122,9 @@ type Config struct {
 	// MaxBodyBytes caps request bodies (BREACHNOTIFY_MAX_BODY_BYTES); past it
 	// the API answers 413.
 	MaxBodyBytes int64
+	// MetricsToken, when set, is the bearer token /metrics requires
+	// (BREACHNOTIFY_METRICS_TOKEN or _FILE).
+	MetricsToken string
 	// LogFormat is "text" or "json" (BREACHNOTIFY_LOG_FORMAT).
 	LogFormat string
 	// LogLevel is debug, info, warn or error (BREACHNOTIFY_LOG_LEVEL).
@@ -267,6 +270,7 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 	c.RelayCooldown = l.duration("BREACHNOTIFY_RELAY_COOLDOWN", c.RelayCooldown)
 	c.JobRescueAfter = l.duration("BREACHNOTIFY_JOB_RESCUE_AFTER", c.JobRescueAfter)
 	c.MaxBodyBytes = int64(l.integer("BREACHNOTIFY_MAX_BODY_BYTES", int(c.MaxBodyBytes)))
+	c.MetricsToken = l.secret("BREACHNOTIFY_METRICS_TOKEN", "")
 	c.LogFormat = l.str("BREACHNOTIFY_LOG_FORMAT", c.LogFormat)
 	c.LogLevel = l.str("BREACHNOTIFY_LOG_LEVEL", c.LogLevel)
 	c.URL = l.str("BREACHNOTIFY_URL", "http://"+c.HTTPAddr)

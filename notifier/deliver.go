@@ -54,9 +54,9 @@ func NewDeliverer(cfg DelivererConfig) *Deliverer {
 
 type nopObserver struct{}
 
-func (nopObserver) ObserveSend(SendResult)        {}
-func (nopObserver) ObserveOutcome(DeliveryStatus) {}
-func (nopObserver) ObserveSnooze(string)          {}
+func (nopObserver) ObserveSend(SendResult)         {}
+func (nopObserver) ObserveOutcome(Outcome, string) {}
+func (nopObserver) ObserveSnooze(string)           {}
 
 type unlimited struct{}
 
@@ -137,7 +137,7 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 			continue
 		}
 		run.pending = append(run.pending, out)
-		d.observer.ObserveOutcome(out.Status)
+		d.observer.ObserveOutcome(out, string(del.Notice.Kind))
 		if len(run.pending) < FlushEvery || i == last {
 			continue
 		}

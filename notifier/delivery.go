@@ -110,7 +110,9 @@ type Outcome struct {
 // DeliveryObserver is told about every send, outcome and snooze (metrics).
 type DeliveryObserver interface {
 	ObserveSend(r SendResult)
-	ObserveOutcome(status DeliveryStatus)
+	// ObserveOutcome counts an outcome by status and the notice's kind
+	// (initial, follow_up, reminder, escalation).
+	ObserveOutcome(o Outcome, kind string)
 	// ObserveSnooze counts a job held back without spending an attempt.
 	ObserveSnooze(reason string)
 }

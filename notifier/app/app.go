@@ -153,6 +153,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(a.Registry)
+	a.Registry.MustRegister(metrics.NewStateCollector(a.Store, a.Logger))
 
 	if !opts.NoWorkers {
 		if err := a.buildWorkers(opts, m); err != nil {
@@ -161,9 +162,13 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	}
 
 	a.API = httpapi.New(httpapi.Config{
-		Service:      a.Service,
-		Ready:        a.Store.Ping,
-		Metrics:      promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}),
+		Service: a.Service,
+		Ready:   a.Store.Ping,
+		// Concurrent scrapes share one gather, so one database query.
+		Metrics: promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{
+			Registry: a.Registry, CoalesceGather: true, Timeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
+		}),
+		MetricsToken: cfg.MetricsToken,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Logger:       a.Logger,
 	})

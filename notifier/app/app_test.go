@@ -366,7 +366,7 @@ func TestMetricsAndMailbox(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`breachnotify_deliveries_total{status="sent"} 12`, "breachnotify_smtp_send_duration_seconds_count 12"} {
+	for _, want := range []string{`breachnotify_deliveries_total{kind="initial",status="sent"} 12`, "breachnotify_smtp_send_duration_seconds_count 12"} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("metrics lack %q", want)
 		}
@@ -442,8 +442,10 @@ func TestWaveThroughMailpit(t *testing.T) {
 		for _, to := range m.To {
 			got[to.Address]++
 		}
-		if !strings.Contains(m.Subject, "Security incident notification") {
-			t.Errorf("subject %q", m.Subject)
+		// Each contact gets its own language (de, fr here): the subject,
+		// accents and all, must arrive naming the organization and the code.
+		if len(m.To) != 1 || !strings.Contains(m.Subject, batch1Recipients[m.To[0].Address]) || !strings.Contains(m.Subject, "[BN-") {
+			t.Errorf("subject %q does not name the organization and the reference", m.Subject)
 		}
 	}
 	for rcpt := range batch1Recipients {

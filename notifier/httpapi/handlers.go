@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"crypto/subtle"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/breachnotify/breachnotify/notifier"
 )
@@ -124,6 +126,14 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	if s.metrics == nil {
 		writeError(w, r, notifier.Errorf(notifier.CodeNotFound, "metrics are not enabled"))
 		return
+	}
+	if s.metricsToken != "" {
+		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(s.metricsToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="breachnotify metrics"`)
+			writeError(w, r, notifier.Errorf(notifier.CodeUnauthorized, "send the metrics token as Authorization: Bearer TOKEN"))
+			return
+		}
 	}
 	s.metrics.ServeHTTP(w, r)
 }

@@ -31,17 +31,20 @@ type Config struct {
 	Metrics http.Handler
 	// MaxBodyBytes caps request bodies; past it the reply is 413.
 	MaxBodyBytes int64
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
 	Logger       *slog.Logger
 }
 
 // Server is the HTTP API.
 type Server struct {
-	svc     *notifier.Service
-	ready   func(ctx context.Context) error
-	metrics http.Handler
-	maxBody int64
-	logger  *slog.Logger
-	mux     *http.ServeMux
+	svc          *notifier.Service
+	ready        func(ctx context.Context) error
+	metrics      http.Handler
+	metricsToken string
+	maxBody      int64
+	logger       *slog.Logger
+	mux          *http.ServeMux
 }
 
 // New builds the API's handler tree.
@@ -52,7 +55,8 @@ func New(cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 32 << 20
 	}
-	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: cfg.Metrics, maxBody: cfg.MaxBodyBytes, logger: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: cfg.Metrics, metricsToken: cfg.MetricsToken,
+		maxBody: cfg.MaxBodyBytes, logger: cfg.Logger, mux: http.NewServeMux()}
 	for _, rt := range s.routes() {
 		h := rt.handler
 		if rt.role != "" {

@@ -1,6 +1,8 @@
 // Package metrics exposes breachnotify's Prometheus metrics on an injected
-// registry. Labels carry only bounded values (statuses, codes), never an
-// address, a token or free text.
+// registry: counters the delivery engine updates as it works, and gauges
+// read from the database at scrape time (one query per scrape). Labels
+// carry only bounded values (statuses, kinds, codes, queue names, wave
+// ids), never an address, a token or free text.
 package metrics
 
 import (
@@ -18,6 +20,7 @@ const Namespace = "breachnotify"
 // Metrics holds the collectors the service updates as it works.
 type Metrics struct {
 	deliveries   *prometheus.CounterVec
+	retries      *prometheus.CounterVec
 	sendDuration prometheus.Histogram
 	smtpReplies  *prometheus.CounterVec
 	snoozes      *prometheus.CounterVec
@@ -30,8 +33,13 @@ func New(reg prometheus.Registerer) *Metrics {
 		deliveries: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace,
 			Name:      "deliveries_total",
-			Help:      "Delivery outcomes recorded by this process, by resulting status.",
-		}, []string{"status"}),
+			Help:      "Delivery outcomes recorded by this process, by resulting status and notice kind.",
+		}, []string{"status", "kind"}),
+		retries: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      "delivery_retries_total",
+			Help:      "Deliveries deferred to a later attempt by this process, by reason (temporary_reply: a 4xx; connection: no reply).",
+		}, []string{"reason"}),
 		sendDuration: f.NewHistogram(prometheus.HistogramOpts{
 			Namespace: Namespace,
 			Name:      "smtp_send_duration_seconds",
@@ -43,14 +51,21 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name:      "smtp_replies_total",
 			Help:      "SMTP replies to sends, by class (2xx, 4xx, 5xx, none for a transport failure) and code.",
 		}, []string{"class", "code"}),
+		snoozes: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      "job_snoozes_total",
+			Help:      "Deliveries or jobs held back without spending an attempt, by reason.",
+		}, []string{"reason"}),
 	}
-	m.snoozes = f.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace,
-		Name:      "job_snoozes_total",
-		Help:      "Delivery jobs held back without spending an attempt, by reason.",
-	}, []string{"reason"})
 	for _, st := range notifier.DeliveryStatuses {
-		m.deliveries.WithLabelValues(string(st))
+		m.deliveries.WithLabelValues(string(st), string(notifier.WaveInitial))
+	}
+	for _, reason := range []string{"temporary_reply", "connection"} {
+		m.retries.WithLabelValues(reason)
+	}
+	for _, reason := range []string{"relay_unreachable", "relay_circuit_open", "throttled", "wave_paused",
+		"domain_throttled", "domain_concurrency", "domain_rate", "global_rate", "interrupted"} {
+		m.snoozes.WithLabelValues(reason)
 	}
 	return m
 }
@@ -66,8 +81,15 @@ func (m *Metrics) ObserveSend(r notifier.SendResult) {
 }
 
 // ObserveOutcome implements notifier.DeliveryObserver.
-func (m *Metrics) ObserveOutcome(status notifier.DeliveryStatus) {
-	m.deliveries.WithLabelValues(string(status)).Inc()
+func (m *Metrics) ObserveOutcome(o notifier.Outcome, kind string) {
+	m.deliveries.WithLabelValues(string(o.Status), kind).Inc()
+	if o.Status == notifier.DeliveryDeferred && o.Attempted {
+		reason := "temporary_reply"
+		if o.Code == 0 {
+			reason = "connection"
+		}
+		m.retries.WithLabelValues(reason).Inc()
+	}
 }
 
 // ObserveSnooze implements notifier.DeliveryObserver.
