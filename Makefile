@@ -6,7 +6,7 @@ MAILPIT   := $(BIN)/mailpit
 STATICCHECK_VERSION := v0.8.2
 MAILPIT_VERSION     := v1.33.1
 
-.PHONY: demo test test-short lint fuzz build mailpit clean
+.PHONY: demo test test-short faults lint fuzz build mailpit clean
 
 ## demo: run a whole notification campaign against the embedded capture mailbox
 demo:
@@ -20,6 +20,11 @@ test: $(MAILPIT)
 ## test-short: the tests without building Mailpit (its test is skipped)
 test-short:
 	$(GO) test -count=1 ./...
+
+## faults: just the delivery engine's fault tests (relay down, scripted replies,
+## a killed process, dropped database connections, a poison delivery)
+faults:
+	$(GO) test -count=1 -run 'Relay|Scripted|Killed|Dropped|Poison' ./notifier/app/
 
 ## lint: go vet, staticcheck, gofmt, and promtool on deploy/prometheus (the
 ## alert rules, their unit tests, the scrape configuration; skipped without

@@ -141,7 +141,7 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 		if len(run.pending) < FlushEvery || i == last {
 			continue
 		}
-		status, err := d.store.RecordOutcomes(ctx, OutcomeBatch{WaveID: chunk.WaveID, Outcomes: run.pending})
+		status, err := d.recordSent(ctx, OutcomeBatch{WaveID: chunk.WaveID, Outcomes: run.pending})
 		if err != nil {
 			return fmt.Errorf("record outcomes of wave %d: %w", chunk.WaveID, err)
 		}
@@ -179,10 +179,23 @@ const PauseRecheck = 5 * time.Second
 
 // finish writes the chunk's last batch, completing its job.
 func (d *Deliverer) finish(ctx context.Context, b OutcomeBatch) error {
-	if _, err := d.store.RecordOutcomes(ctx, b); err != nil {
+	if _, err := d.recordSent(ctx, b); err != nil {
 		return fmt.Errorf("record final outcomes of wave %d: %w", b.WaveID, err)
 	}
 	return nil
+}
+
+// bookkeepingTimeout bounds writing the outcomes of messages already sent.
+const bookkeepingTimeout = 30 * time.Second
+
+// recordSent writes outcomes of messages that have already left. It does
+// not use the job's context as is: that is cancelled by a hard stop or a
+// job timeout, possibly right after a send, and an outcome lost then
+// means the message is sent again when the job is retried.
+func (d *Deliverer) recordSent(ctx context.Context, b OutcomeBatch) (WaveStatus, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+	defer cancel()
+	return d.store.RecordOutcomes(ctx, b)
 }
 
 func idsOfDeliveries(ds []OutgoingDelivery) []int64 {
@@ -212,14 +225,14 @@ type hold struct {
 // stop records what was done, gives up the claim on the rest (the job will
 // claim it again when it runs next) and asks for a snooze.
 func (d *Deliverer) stop(ctx context.Context, chunk Chunk, done []Outcome, h *hold) error {
-	// The job's context may be cancelled; the bookkeeping must still happen.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
 	if len(done) > 0 {
-		if _, err := d.store.RecordOutcomes(ctx, OutcomeBatch{WaveID: chunk.WaveID, Outcomes: done}); err != nil {
+		if _, err := d.recordSent(ctx, OutcomeBatch{WaveID: chunk.WaveID, Outcomes: done}); err != nil {
 			return fmt.Errorf("record outcomes: %w", err)
 		}
 	}
+	// The job's context may be cancelled; the claim must still be released.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+	defer cancel()
 	if err := d.store.ReleaseClaim(ctx, chunk, nil, false); err != nil {
 		return fmt.Errorf("release claim: %w", err)
 	}

@@ -18,7 +18,7 @@ import (
 const usage = `breachnotify: breach notification campaigns, end to end.
 
 Usage:
-  breachnotify serve                 run the API and the delivery workers
+  breachnotify serve [--api|--workers] run the API and the delivery workers (or only one of them)
   breachnotify migrate               create the database if needed and apply migrations
   breachnotify demo [--once]         run a whole sample campaign against the embedded mailbox
   breachnotify apikey create --name NAME --role admin|operator|viewer | list | revoke ID

@@ -19,17 +19,29 @@ import (
 // shutdownGrace is how long in-flight sends get to finish on SIGINT/SIGTERM.
 const shutdownGrace = 30 * time.Second
 
+// cmdServe runs the HTTP API (with the customer pages) and the job
+// workers. --api or --workers runs only one side, so API and worker
+// processes can be scaled apart; every process serves /healthz, /readyz
+// and /metrics.
 func cmdServe(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
+	api := fs.Bool("api", false, "serve the HTTP API and customer pages (with --workers: both; neither: both)")
+	workers := fs.Bool("workers", false, "work the delivery, follow-up and reminder jobs (with --api: both; neither: both)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{"serve takes no arguments, only --api and --workers"}
+	}
+	if !*api && !*workers {
+		*api, *workers = true, true
 	}
 	cfg, err := e.loadConfig()
 	if err != nil {
 		return err
 	}
-	a, err := app.New(ctx, cfg, app.Options{Logger: app.NewLogger(cfg, e.stderr)})
+	a, err := app.New(ctx, cfg, app.Options{Logger: app.NewLogger(cfg, e.stderr), NoWorkers: !*workers, NoAPI: !*api})
 	if err != nil {
 		return err
 	}

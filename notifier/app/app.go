@@ -52,6 +52,9 @@ type Options struct {
 	CaptureScript capture.Script
 	// NoWorkers runs the API without working jobs.
 	NoWorkers bool
+	// NoAPI serves only the operational endpoints (/healthz, /readyz,
+	// /metrics), for a workers-only process.
+	NoAPI bool
 	// Templates replaces the shipped templates (templates.Defaults), for
 	// tests that need a template of their own.
 	Templates *templates.Set
@@ -169,14 +172,17 @@ func (a *App) build(ctx context.Context, opts Options) error {
 			Registry: a.Registry, CoalesceGather: true, Timeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 		}),
 		MetricsToken: cfg.MetricsToken,
+		OpsOnly:      opts.NoAPI,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Logger:       a.Logger,
 	})
-	portalSrv, err := portal.New(portal.Config{Service: a.Service, Secret: secret, Sender: cfg.From.Name, PublicURL: cfg.PublicURL, Logger: a.Logger})
-	if err != nil {
-		return err
+	if !opts.NoAPI {
+		portalSrv, err := portal.New(portal.Config{Service: a.Service, Secret: secret, Sender: cfg.From.Name, PublicURL: cfg.PublicURL, Logger: a.Logger})
+		if err != nil {
+			return err
+		}
+		portalSrv.Register(a.API.Mux())
 	}
-	portalSrv.Register(a.API.Mux())
 	a.httpServer = &http.Server{
 		Handler:           a.API,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -293,7 +299,12 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.listener = ln
 	if a.river != nil {
-		if err := a.river.Start(ctx); err != nil {
+		// River treats a cancelled start context as a hard stop that
+		// cancels running jobs. The caller's context is usually the
+		// signal context, and a SIGTERM must be a graceful stop: Stop
+		// lets in-flight chunks finish and cancels them only when its
+		// own deadline passes.
+		if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
 			_ = ln.Close()
 			return fmt.Errorf("start workers: %w", err)
 		}

@@ -114,9 +114,13 @@ func (s *Server) Accepted() int64 { return s.accepted.Load() }
 
 // Close stops the server and waits for it.
 func (s *Server) Close() error {
+	// Close the listener too: right after Start, Serve may not have
+	// registered it with the server yet, and the server's Close alone would
+	// leave Serve running (and this call waiting) for good.
+	_ = s.ln.Close()
 	err := s.srv.Close()
 	<-s.done
-	if errors.Is(err, gosmtp.ErrServerClosed) {
+	if errors.Is(err, gosmtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
 		return nil
 	}
 	return err

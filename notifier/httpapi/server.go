@@ -29,11 +29,14 @@ type Config struct {
 	Ready func(ctx context.Context) error
 	// Metrics serves /metrics; nil leaves it out.
 	Metrics http.Handler
-	// MaxBodyBytes caps request bodies; past it the reply is 413.
-	MaxBodyBytes int64
 	// MetricsToken, when set, is the bearer token /metrics requires.
 	MetricsToken string
-	Logger       *slog.Logger
+	// MaxBodyBytes caps request bodies; past it the reply is 413.
+	MaxBodyBytes int64
+	// OpsOnly registers only the routes without a role (/healthz, /readyz,
+	// /metrics), for a workers-only process.
+	OpsOnly bool
+	Logger  *slog.Logger
 }
 
 // Server is the HTTP API.
@@ -58,6 +61,9 @@ func New(cfg Config) *Server {
 	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: cfg.Metrics, metricsToken: cfg.MetricsToken,
 		maxBody: cfg.MaxBodyBytes, logger: cfg.Logger, mux: http.NewServeMux()}
 	for _, rt := range s.routes() {
+		if cfg.OpsOnly && rt.role != "" {
+			continue
+		}
 		h := rt.handler
 		if rt.role != "" {
 			h = s.authenticated(rt.role, h)
