@@ -72,9 +72,10 @@ type Store interface {
 
 	AckStore
 	CampaignStore
-	Clock
 	TemplateStore
+	Clock
 	PortalStore
+	StaffStore
 }
 
 // Service runs the IR team's use cases: everything the API and CLI do.

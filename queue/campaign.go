@@ -110,7 +110,7 @@ func (w *RemindersWorker) Work(ctx context.Context, _ *river.Job[RemindersArgs])
 
 // MaintenanceArgs is the periodic upkeep: settle waves whose last chunk's
 // process died before settling them, forget expired idempotency keys and
-// stale claims.
+// stale claims and sessions (see Maintainers).
 type MaintenanceArgs struct{}
 
 // Kind implements river.JobArgs.
@@ -124,6 +124,30 @@ func (MaintenanceArgs) InsertOpts() river.InsertOpts {
 // Maintainer is the upkeep the maintenance job runs.
 type Maintainer interface {
 	Maintain(ctx context.Context) error
+}
+
+// MaintainerFunc adapts a function to Maintainer.
+type MaintainerFunc func(ctx context.Context) error
+
+// Maintain implements Maintainer.
+func (f MaintainerFunc) Maintain(ctx context.Context) error { return f(ctx) }
+
+// Maintainers runs several upkeep steps in order. Each runs even when one
+// before it failed (one step's outage must not stop the others); the
+// errors are joined, so the job is retried. Each run is worked by one
+// process, whichever takes it, so a step must be about the database, never
+// about the memory of the process that happens to work it.
+type Maintainers []Maintainer
+
+// Maintain implements Maintainer.
+func (ms Maintainers) Maintain(ctx context.Context) error {
+	var errs []error
+	for _, m := range ms {
+		if err := m.Maintain(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // MaintenanceWorker runs the upkeep.

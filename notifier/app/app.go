@@ -24,10 +24,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/breachnotify/breachnotify/config"
 	"github.com/breachnotify/breachnotify/migrations"
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/admin"
 	"github.com/breachnotify/breachnotify/notifier/capture"
 	"github.com/breachnotify/breachnotify/notifier/httpapi"
 	"github.com/breachnotify/breachnotify/notifier/metrics"
@@ -84,6 +86,7 @@ type App struct {
 	listener    net.Listener
 	served      chan error
 	refreshStop chan struct{}
+	dashboard   *admin.Server
 	stopOnce    sync.Once
 	stopErr     error
 }
@@ -172,8 +175,8 @@ func (a *App) build(ctx context.Context, opts Options) error {
 			Registry: a.Registry, CoalesceGather: true, Timeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 		}),
 		MetricsToken: cfg.MetricsToken,
-		OpsOnly:      opts.NoAPI,
 		MaxBodyBytes: cfg.MaxBodyBytes,
+		OpsOnly:      opts.NoAPI,
 		Logger:       a.Logger,
 	})
 	if !opts.NoAPI {
@@ -182,6 +185,9 @@ func (a *App) build(ctx context.Context, opts Options) error {
 			return err
 		}
 		portalSrv.Register(a.API.Mux())
+		if err := a.buildDashboard(secret); err != nil {
+			return err
+		}
 	}
 	a.httpServer = &http.Server{
 		Handler:           a.API,
@@ -192,6 +198,33 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
 	return nil
+}
+
+// buildDashboard mounts the staff dashboard (/admin) and River's UI
+// (/riverui/) behind its sign-in. The UI needs a River client: a process
+// that works no jobs gets an insert-only one, which reads and changes the
+// jobs in the database all the same.
+func (a *App) buildDashboard(secret []byte) error {
+	client := a.river
+	if client == nil {
+		var err error
+		if client, err = river.NewClient(riverpgxv5.New(a.Pool), &river.Config{Logger: a.Logger.With("component", "river")}); err != nil {
+			return fmt.Errorf("river UI client: %w", err)
+		}
+	}
+	d, err := admin.New(admin.Config{Service: a.Service, Secret: secret, PublicURL: a.Config.PublicURL, Queue: client, Logger: a.Logger})
+	if err != nil {
+		return err
+	}
+	d.Register(a.API.Mux())
+	a.dashboard = d
+	return nil
+}
+
+func (a *App) stopDashboard() {
+	if a.dashboard != nil {
+		a.dashboard.Stop()
+	}
 }
 
 // secret is the installation secret: BREACHNOTIFY_SECRET_FILE's content, or
@@ -241,6 +274,9 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 	// Sign-in emails go through the same relay as notices.
 	portalLinks := &queue.PortalLinkWorker{Mailer: notifier.NewPortalMailer(notifier.PortalMailerConfig{
 		Store: a.Store, Sender: sender, Renderer: a.renderer, Logger: a.Logger})}
+	// Template versions are reloaded by every process (refreshTemplates),
+	// not here: the upkeep runs on one process only.
+	upkeep := queue.Maintainers{a.Store, queue.MaintainerFunc(a.Store.ExpireStaffSessions)}
 	var err error
 	a.river, err = queue.NewClient(a.Pool, queue.Config{
 		Workers:              cfg.Workers,
@@ -248,7 +284,7 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		// A job times out well before River would rescue it as stuck.
 		Deliver:    &queue.DeliverWorker{Deliverer: a.Deliverer, JobTimeout: min(queue.JobTimeoutDefault, cfg.JobRescueAfter/4)},
 		Service:    a.Service,
-		Maintainer: a.Store,
+		Maintainer: upkeep,
 		PortalLink: portalLinks,
 		Logger:     a.Logger.With("component", "river"),
 	})
@@ -298,6 +334,13 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on BREACHNOTIFY_HTTP_ADDR %s: %w", a.Config.HTTPAddr, err)
 	}
 	a.listener = ln
+	if a.dashboard != nil {
+		// The River UI's background services run before it serves.
+		if err := a.dashboard.Start(ctx); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
 	if a.river != nil {
 		// River treats a cancelled start context as a hard stop that
 		// cancels running jobs. The caller's context is usually the
@@ -305,6 +348,7 @@ func (a *App) Start(ctx context.Context) error {
 		// lets in-flight chunks finish and cancels them only when its
 		// own deadline passes.
 		if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
+			a.stopDashboard()
 			_ = ln.Close()
 			return fmt.Errorf("start workers: %w", err)
 		}
@@ -383,6 +427,7 @@ func (a *App) stop(ctx context.Context) error {
 			cancel()
 		}
 	}
+	a.stopDashboard()
 	if a.sender != nil {
 		a.sender.Close()
 	}

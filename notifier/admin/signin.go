@@ -1,0 +1,118 @@
+package admin
+
+import (
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/breachnotify/breachnotify/notifier"
+)
+
+// signInPage is the sign-in form's data.
+type signInPage struct {
+	// Next is where to go once signed in (checked by safeNext).
+	Next string
+	// Problem says why the last attempt failed.
+	Problem string
+	// Ended and SignedOut explain why the visitor is here.
+	Ended, SignedOut bool
+}
+
+// signInForm serves GET /admin/login. The form's token is bound to a
+// random cookie (double submit), so no other site can sign a browser in
+// with a key of its choosing.
+func (s *Server) signInForm(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	next := safeNext(q.Get("next"))
+	_, state, err := s.session(r)
+	switch {
+	case err != nil:
+		s.fail(w, r, notifier.StaffSession{}, err, "")
+		return
+	case state == liveSession:
+		seeOther(w, r, next)
+		return
+	case state == refusedSession:
+		s.setCookie(w, sessionCookie, "", -1)
+	}
+	s.renderSignIn(w, r, http.StatusOK, signInPage{Next: next, Ended: q.Get("ended") != "", SignedOut: q.Get("signed_out") != ""})
+}
+
+func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, p signInPage) {
+	bind := s.cookie(r, signInCookie)
+	if len(bind) != 22 {
+		bind = randomValue()
+		s.setCookie(w, signInCookie, bind, int(csrfLifetime/time.Second))
+	}
+	s.render(w, r, status, "signin", pageData{Title: "Sign in", CSRF: s.formToken(formSignIn, []byte(bind), time.Now()), Page: p})
+}
+
+// signIn serves POST /admin/login: the key is checked (Service.Authenticate)
+// and a new session starts with a new random id, never one the browser
+// brought along. The key travels in this POST's body only: it is never in
+// a URL, a cookie or a log.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	if err := r.ParseForm(); err != nil || !s.validForm(formSignIn, r.PostForm.Get("csrf"), []byte(s.cookie(r, signInCookie)), time.Now()) {
+		s.render(w, r, http.StatusForbidden, "error", pageData{Title: "Not signed in", Page: problemPage{
+			Heading: "Not signed in",
+			Message: "This form has expired or did not come from the dashboard (your browser must accept cookies from this site). Reload the sign-in page and try again.",
+			Back:    "/admin/login", BackText: "Sign in"}})
+		return
+	}
+	next := safeNext(r.PostForm.Get("next"))
+	if ok, wait := s.signInByIP.allow(clientIP(r)); !ok {
+		secs := strconv.Itoa(int(math.Ceil(wait.Seconds())))
+		w.Header().Set("Retry-After", secs)
+		s.render(w, r, http.StatusTooManyRequests, "error", pageData{Title: "Too many attempts", Page: problemPage{
+			Heading: "Too many sign-in attempts",
+			Message: "Too many sign-in attempts came from your address. Wait " + secs + " seconds, then try again.",
+			Back:    "/admin/login", BackText: "Sign in"}})
+		return
+	}
+	// A session the browser still holds ends: one browser, one session.
+	if old, state, err := s.session(r); err == nil && state == liveSession {
+		if err := s.svc.EndStaffSession(r.Context(), old); err != nil {
+			s.logger.WarnContext(r.Context(), "could not end the previous staff session", "error", err)
+		}
+	}
+	id, _, err := s.svc.StartStaffSession(r.Context(), strings.TrimSpace(r.PostForm.Get("key")),
+		notifier.AckRequest{IP: clientIP(r), UserAgent: r.UserAgent()})
+	if notifier.ErrorCode(err) == notifier.CodeUnauthorized {
+		s.logger.WarnContext(r.Context(), "staff sign-in refused", "ip", clientIP(r))
+		s.renderSignIn(w, r, http.StatusUnauthorized, signInPage{Next: next,
+			Problem: "That key does not work: it is mistyped, unknown or revoked. Paste the whole key, starting with bn_."})
+		return
+	}
+	if err != nil {
+		s.fail(w, r, notifier.StaffSession{}, err, "/admin/login")
+		return
+	}
+	s.setCookie(w, sessionCookie, id, 0)
+	s.setCookie(w, signInCookie, "", -1)
+	seeOther(w, r, next)
+}
+
+// signOut serves POST /admin/logout: the session ends on the server, so
+// the cookie is worthless even if it was copied.
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession) {
+	if err := s.svc.EndStaffSession(r.Context(), sess); err != nil {
+		s.fail(w, r, sess, err, "/admin")
+		return
+	}
+	s.setCookie(w, sessionCookie, "", -1)
+	seeOther(w, r, "/admin/login?signed_out=1")
+}
+
+// clientIP is the connection's address (a proxy in front should be
+// trusted explicitly before its headers are).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
