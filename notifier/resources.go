@@ -117,11 +117,13 @@ type SkippedOrganization struct {
 
 // Reasons an organization is skipped by a wave.
 const (
-	SkipNoActiveContact  = "no_active_contact"
-	SkipAlreadyNotified  = "already_notified"
-	SkipNothingNew       = "nothing_new"
-	SkipNeverNotified    = "never_notified"
-	SkipAwaitingFollowUp = "follow_up_scheduled"
+	SkipNoActiveContact = "no_active_contact"
+	SkipAlreadyNotified = "already_notified"
+	SkipNothingNew      = "nothing_new"
+	SkipNeverNotified   = "never_notified"
+	// SkipNotSentYet: a follow-up would tell of more items before any
+	// notice to the organization has left; its first notice comes first.
+	SkipNotSentYet = "not_sent_yet"
 )
 
 // SampleMessage is one rendered message shown by a dry run.

@@ -45,20 +45,20 @@ func targetsQuery(kind notifier.WaveKind) string {
 // wave of kind leaves out, with the reason.
 func skippedQuery(kind notifier.WaveKind) string {
 	reasons := `
-    WHEN ` + orgIs(hasInitialNotice, "o.id") + ` THEN 'already_notified'`
+    WHEN ` + orgIs(hasInitialNotice, "o.id") + ` THEN '` + notifier.SkipAlreadyNotified + `'`
 	if kind == notifier.WaveFollowUp {
 		reasons = `
-    WHEN NOT ` + orgIs(hasInitialNotice, "o.id") + ` THEN 'never_notified'
-    WHEN NOT ` + orgIs(wasTold, "o.id") + ` THEN 'not_sent_yet'`
+    WHEN NOT ` + orgIs(hasInitialNotice, "o.id") + ` THEN '` + notifier.SkipNeverNotified + `'
+    WHEN NOT ` + orgIs(wasTold, "o.id") + ` THEN '` + notifier.SkipNotSentYet + `'`
 	}
 	return `
 SELECT o.ref, o.name, r.reason
 FROM (SELECT DISTINCT organization_id AS id FROM exposure_items WHERE incident_id = @incident) AS orgs
 JOIN organizations o ON o.id = orgs.id
 CROSS JOIN LATERAL (SELECT CASE` + reasons + `
-    WHEN NOT EXISTS (SELECT 1 FROM contacts c WHERE c.organization_id = o.id AND c.status = 'active') THEN 'no_active_contact'
+    WHEN NOT EXISTS (SELECT 1 FROM contacts c WHERE c.organization_id = o.id AND c.status = 'active') THEN '` + notifier.SkipNoActiveContact + `'
     WHEN NOT EXISTS (SELECT 1 FROM exposure_items i WHERE i.incident_id = @incident AND i.organization_id = o.id
-                       AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)) THEN 'nothing_new'
+                       AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)) THEN '` + notifier.SkipNothingNew + `'
   END AS reason) AS r
 WHERE r.reason IS NOT NULL
 ORDER BY o.ref`
