@@ -349,6 +349,14 @@ func TestCLIApprovalPauseResumeCancel(t *testing.T) {
 		t.Errorf("watch --json ended with %+v", w)
 	}
 	matches(t, "policy off", admin.ok("incident", "policy", slug, "--require-approval=false"), `approval\s+not required`)
+	matches(t, "timings", admin.ok("incident", "policy", slug, "--auto-follow-up=false", "--reminder-after", "24h", "--max-reminders", "3"),
+		`approval\s+not required`, `follow-ups\s+planned by hand`, `reminders\s+3, every 24h0m0s until acknowledged`)
+	if r := admin.run("incident", "policy", slug, "--max-reminders", "11"); r.code != 1 || !strings.Contains(r.errOut, "max_reminders") {
+		t.Errorf("an out-of-bounds policy was accepted: %d %q", r.code, r.errOut)
+	}
+	if r := admin.run("incident", "policy", slug); r.code != 2 || !strings.Contains(r.errOut, "at least one policy field") {
+		t.Errorf("an empty policy change: %d %q", r.code, r.errOut)
+	}
 }
 
 // TestCLIAuditVerifyFindsTampering rewrites one audit entry behind the

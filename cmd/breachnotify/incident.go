@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/apiclient"
@@ -13,7 +14,8 @@ const incidentUse = `usage:
   breachnotify incident create --slug SLUG --title TITLE [--summary TEXT] [--json]
   breachnotify incident list [--json]
   breachnotify incident show INCIDENT [--json]
-  breachnotify incident policy INCIDENT --require-approval=true|false [--json]`
+  breachnotify incident policy INCIDENT [--require-approval=true|false] [--auto-follow-up=true|false]
+        [--follow-up-window 15m] [--reminder-after 48h] [--max-reminders 2] [--json]`
 
 func cmdIncident(ctx context.Context, e *env, args []string) error {
 	return subcommands(ctx, e, args, incidentUse, map[string]command{
@@ -96,18 +98,41 @@ func incidentShow(ctx context.Context, e *env, args []string) error {
 func incidentPolicy(ctx context.Context, e *env, args []string) error {
 	fs, asJSON := newFlags(e, "incident policy")
 	requireApproval := fs.Bool("require-approval", false, "every wave needs approval by a second key before launch")
+	autoFollowUp := fs.Bool("auto-follow-up", true, "plan and launch a follow-up when a new batch touches an organization already told")
+	followUpWindow := fs.Duration("follow-up-window", 0, "wait this long after a batch so that batches in a row make one follow-up")
+	reminderAfter := fs.Duration("reminder-after", 0, "remind an unacknowledged notice this long after it (or its last reminder) was sent")
+	maxReminders := fs.Int("max-reminders", 0, "reminders before the escalation to the organization's legal and executive contacts")
 	pos, err := parseArgs(fs, args, 1, incidentUse)
 	if err != nil {
 		return err
 	}
-	if !flagSet(fs, "require-approval") {
-		return usageError{"give the policy to set: --require-approval=true or --require-approval=false\n" + incidentUse}
+	// Only the flags given change: the server keeps the rest of the policy.
+	var patch notifier.PolicyPatch
+	if flagSet(fs, "require-approval") {
+		patch.RequireApproval = requireApproval
+	}
+	if flagSet(fs, "auto-follow-up") {
+		patch.AutoFollowUp = autoFollowUp
+	}
+	if flagSet(fs, "follow-up-window") {
+		d := notifier.Duration(*followUpWindow)
+		patch.FollowUpWindow = &d
+	}
+	if flagSet(fs, "reminder-after") {
+		d := notifier.Duration(*reminderAfter)
+		patch.ReminderAfter = &d
+	}
+	if flagSet(fs, "max-reminders") {
+		patch.MaxReminders = maxReminders
+	}
+	if patch == (notifier.PolicyPatch{}) {
+		return usageError{"give at least one policy field to set\n" + incidentUse}
 	}
 	c, err := apiClient(e)
 	if err != nil {
 		return err
 	}
-	inc, err := c.PatchPolicy(ctx, pos[0], notifier.PolicyPatch{RequireApproval: requireApproval})
+	inc, err := c.PatchPolicy(ctx, pos[0], patch)
 	if err != nil {
 		return err
 	}
@@ -124,6 +149,13 @@ func printIncident(e *env, inc notifier.Incident) error {
 	// A summary may hold line breaks; one table row must not.
 	t.row("summary", strings.Join(strings.Fields(inc.Summary), " "))
 	t.row("approval", approvalPolicy(inc.Policy))
+	p := inc.Policy
+	if p.AutoFollowUp {
+		t.row("follow-ups", "automatic, "+time.Duration(p.FollowUpWindow).String()+" after a batch")
+	} else {
+		t.row("follow-ups", "planned by hand")
+	}
+	t.row("reminders", strconv.Itoa(p.MaxReminders)+", every "+time.Duration(p.ReminderAfter).String()+" until acknowledged, then one escalation")
 	t.row("created", inc.CreatedAt)
 	return t.flush()
 }

@@ -28,7 +28,9 @@ Usage:
 
 IR verbs (talk to a running server: BREACHNOTIFY_URL, BREACHNOTIFY_API_KEY; --json for scripts):
   breachnotify incident create --slug SLUG --title TITLE [--summary TEXT]
-  breachnotify incident list | show INCIDENT | policy INCIDENT --require-approval=true|false
+  breachnotify incident list | show INCIDENT
+  breachnotify incident policy INCIDENT [--require-approval=B] [--auto-follow-up=B] [--follow-up-window D]
+                                        [--reminder-after D] [--max-reminders N]
   breachnotify org import FILE [--format csv|ndjson]               (FILE - reads stdin)
   breachnotify exposure import INCIDENT FILE [--format csv|ndjson]
   breachnotify wave plan INCIDENT [--kind initial]
