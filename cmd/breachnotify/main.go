@@ -25,6 +25,7 @@ Usage:
   breachnotify bench --recipients N [--domains D] [--smtp discard|capture|URL] [--json]
   breachnotify doctor                check sender authenticity (DKIM, SPF, DMARC, links), relay and database
   breachnotify doctor --dkim-record  print the DKIM DNS record to publish
+  breachnotify healthcheck [--live]  exit 0 when the local serve process is ready (container health checks)
 
 IR verbs (talk to a running server: BREACHNOTIFY_URL, BREACHNOTIFY_API_KEY; --json for scripts):
   breachnotify incident create --slug SLUG --title TITLE [--summary TEXT]
@@ -68,12 +69,13 @@ func main() {
 // run dispatches to a subcommand and returns the exit code.
 func run(ctx context.Context, e *env, args []string) int {
 	commands := map[string]command{
-		"serve":   cmdServe,
-		"migrate": cmdMigrate,
-		"demo":    cmdDemo,
-		"bench":   cmdBench,
-		"apikey":  cmdAPIKey,
-		"doctor":  cmdDoctor,
+		"serve":       cmdServe,
+		"migrate":     cmdMigrate,
+		"demo":        cmdDemo,
+		"bench":       cmdBench,
+		"apikey":      cmdAPIKey,
+		"doctor":      cmdDoctor,
+		"healthcheck": cmdHealthcheck,
 
 		"incident": cmdIncident,
 		"org":      cmdOrg,
