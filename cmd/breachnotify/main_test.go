@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -23,12 +24,35 @@ func TestDemoOnce(t *testing.T) {
 	t.Parallel()
 	e, out, errOut := testEnv(t)
 	if code := run(context.Background(), e, []string{"demo", "--once"}); code != 0 {
-		t.Fatalf("demo exited %d: %s", code, errOut)
+		t.Fatalf("demo exited %d: %s\n%s", code, errOut, out)
 	}
-	for _, want := range []string{"wave 1: completed; 7 organizations notified", "sent=12", "failed=0", "/api/v1/mailbox"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("summary lacks %q:\n%s", want, out)
+	got := out.String()
+	t.Log(got)
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`follow-ups +automatic=true, window 2s`),
+		regexp.MustCompile(`exposure batch 1 +12 new items over 7 organizations`),
+		regexp.MustCompile(`wave 1 +completed in \S+: 7 notices; deliveries sent=12\n`),
+		regexp.MustCompile(`POST answered 200 "Thank you"`),
+		regexp.MustCompile(`wave 1 +acknowledged 1, awaiting acknowledgement 6`),
+		regexp.MustCompile(`follow_ups +contoso, fabrikam\n`),
+		regexp.MustCompile(`awaiting_initial +proseware\n`),
+		regexp.MustCompile(`follow-up waves +2 completed after \S+ \(waves \d+, \d+\); deliveries sent=5\n`),
+		regexp.MustCompile(`wave \d+ +completed in \S+: 1 notice; deliveries sent=1\n`),
+		regexp.MustCompile(`contact +secops@tailspin\.example is now bounced`),
+		regexp.MustCompile(`unreachable +notice \d+ tailspin: secops@tailspin\.example bounced`),
+		regexp.MustCompile(`report \(JSON\) +(\d+) rows`),
+		regexp.MustCompile(`SHA-256 +[0-9a-f]{64}\n`),
+		regexp.MustCompile(`audit chain +ok: \d+ entries`),
+		regexp.MustCompile(`verify page +http://\S+/verify\?code=BN-`),
+		regexp.MustCompile(`/api/v1/mailbox`),
+	} {
+		if !want.MatchString(got) {
+			t.Errorf("output lacks %s:\n%s", want, got)
 		}
+	}
+	// Every delivery is in the report: 12 + 5 + 1.
+	if m := regexp.MustCompile(`report \(JSON\) +(\d+) rows`).FindStringSubmatch(got); m != nil && m[1] != "18" {
+		t.Errorf("report has %s rows, want 18", m[1])
 	}
 }
 
