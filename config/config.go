@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -67,6 +68,12 @@ type Config struct {
 	// PublicURL is the base URL recipients use for acknowledgement, verify and
 	// portal links (BREACHNOTIFY_PUBLIC_URL); default http://HTTPAddr.
 	PublicURL string
+	// TrustedProxies are the reverse proxies in front of the service
+	// (BREACHNOTIFY_TRUSTED_PROXIES: IPs and CIDRs, comma-separated).
+	// Only a request from one of them has its client address taken from
+	// X-Forwarded-For, for rate limits and acknowledgement records; empty
+	// trusts no header, and the client is the connection's peer.
+	TrustedProxies []netip.Prefix
 	// SMTP is the relay to send through, parsed from BREACHNOTIFY_SMTP_URL.
 	// Nil means the embedded capture mailbox.
 	SMTP *SMTP
@@ -238,6 +245,13 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 	c.DBPoolSize = l.integer("BREACHNOTIFY_DB_POOL_SIZE", 0)
 	c.HTTPAddr = l.str("BREACHNOTIFY_HTTP_ADDR", c.HTTPAddr)
 	c.PublicURL = l.str("BREACHNOTIFY_PUBLIC_URL", "http://"+c.HTTPAddr)
+	if raw := l.str("BREACHNOTIFY_TRUSTED_PROXIES", ""); raw != "" {
+		p, err := ParseTrustedProxies(raw)
+		if err != nil {
+			l.fail("BREACHNOTIFY_TRUSTED_PROXIES", err.Error())
+		}
+		c.TrustedProxies = p
+	}
 	c.CaptureAddr = l.str("BREACHNOTIFY_CAPTURE_ADDR", c.CaptureAddr)
 	if raw := l.secret("BREACHNOTIFY_SMTP_URL", ""); raw != "" {
 		s, err := ParseSMTPURL(raw)
@@ -422,6 +436,44 @@ func ParseSMTPURL(raw string) (*SMTP, error) {
 		return nil, errors.New("must not contain control characters")
 	}
 	return s, nil
+}
+
+// ParseTrustedProxies parses a comma-separated list of IP addresses
+// (192.0.2.7, 2001:db8::7) and CIDR prefixes (10.0.0.0/8, 2001:db8::/32);
+// empty entries are skipped. A prefix is masked (10.1.2.3/8 is
+// 10.0.0.0/8) and an IPv4-mapped IPv6 entry means its IPv4 address. A
+// prefix of length 0 is refused: it would trust every client to name its
+// own address.
+func ParseTrustedProxies(raw string) ([]netip.Prefix, error) {
+	var ps []netip.Prefix
+	for entry := range strings.SplitSeq(raw, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		var p netip.Prefix
+		if strings.Contains(entry, "/") {
+			var err error
+			if p, err = netip.ParsePrefix(entry); err != nil {
+				return nil, fmt.Errorf("entry %q is not a CIDR prefix such as 10.0.0.0/8 or 2001:db8::/32", entry)
+			}
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
+		} else {
+			a, err := netip.ParseAddr(entry)
+			if err != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("entry %q is not an IP address such as 192.0.2.7 or a CIDR prefix such as 10.0.0.0/8", entry)
+			}
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Bits() == 0 {
+			return nil, fmt.Errorf("entry %q trusts every address, so any client could choose the address it is limited and recorded by; name the proxies' own addresses or networks", entry)
+		}
+		ps = append(ps, p.Masked())
+	}
+	return ps, nil
 }
 
 // loader collects every problem while reading variables, so one run of the

@@ -53,6 +53,56 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	}
 }
 
+func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
+	c, err := config.LoadFrom(env(nil))
+	if err != nil || len(c.TrustedProxies) != 0 {
+		t.Fatalf("default: %v, %v; want none trusted", c.TrustedProxies, err)
+	}
+	for _, tc := range []struct {
+		in   string
+		want string // the prefixes, space-separated; "" for an error
+	}{
+		{"10.0.0.0/8", "10.0.0.0/8"},
+		{"192.0.2.7", "192.0.2.7/32"},
+		{" 10.0.0.0/8 , 192.0.2.7,2001:db8::/32 ", "10.0.0.0/8 192.0.2.7/32 2001:db8::/32"},
+		{"2001:DB8::7", "2001:db8::7/128"},
+		{"10.1.2.3/8", "10.0.0.0/8"},                       // masked
+		{"::ffff:192.0.2.7", "192.0.2.7/32"},               // IPv4-mapped: the IPv4 address
+		{"::ffff:10.0.0.0/104", "10.0.0.0/8"},              // and prefix
+		{"10.0.0.1,,10.0.0.2,", "10.0.0.1/32 10.0.0.2/32"}, // empty entries skipped
+		{"10.0.0.0/33", ""},
+		{"10.0.0.300", ""},
+		{"proxy.internal", ""},
+		{"10.0.0.1:8080", ""},
+		{"fe80::1%eth0", ""},
+		{"10.0.0.0/8 192.0.2.7", ""},
+		{"0.0.0.0/0", ""},
+		{"::/0", ""},
+	} {
+		ps, err := config.ParseTrustedProxies(tc.in)
+		var got []string
+		for _, p := range ps {
+			got = append(got, p.String())
+		}
+		switch {
+		case tc.want == "" && err == nil:
+			t.Errorf("ParseTrustedProxies(%q) = %v, want an error", tc.in, got)
+		case tc.want != "" && (err != nil || strings.Join(got, " ") != tc.want):
+			t.Errorf("ParseTrustedProxies(%q) = %v, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+	c, err = config.LoadFrom(env(map[string]string{"BREACHNOTIFY_TRUSTED_PROXIES": "10.0.0.0/8, 2001:db8::1"}))
+	if err != nil || len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "2001:db8::1/128" {
+		t.Fatalf("loaded %v, %v", c.TrustedProxies, err)
+	}
+	// The message names the variable and the bad entry.
+	_, err = config.LoadFrom(env(map[string]string{"BREACHNOTIFY_TRUSTED_PROXIES": "10.0.0.0/8, 10.0.0.300"}))
+	if err == nil || !strings.Contains(err.Error(), "BREACHNOTIFY_TRUSTED_PROXIES") || !strings.Contains(err.Error(), `"10.0.0.300"`) {
+		t.Errorf("bad entry: %v", err)
+	}
+}
+
 func TestSecretFromFile(t *testing.T) {
 	t.Parallel()
 	f := filepath.Join(t.TempDir(), "url")

@@ -190,6 +190,22 @@ const (
 	WaveEscalation WaveKind = "escalation"
 )
 
+// Label is the kind as pages show it to people ("Follow-up"); an unknown
+// kind shows as it is stored.
+func (k WaveKind) Label() string {
+	switch k {
+	case WaveInitial:
+		return "Initial notice"
+	case WaveFollowUp:
+		return "Follow-up"
+	case WaveReminder:
+		return "Reminder"
+	case WaveEscalation:
+		return "Escalation"
+	}
+	return string(k)
+}
+
 // WaveStatus is where a wave is in its life.
 type WaveStatus string
 

@@ -19,13 +19,14 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
-	"strings"
+	"net/netip"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/web"
 )
 
 //go:embed pages/*.html
@@ -45,6 +46,10 @@ type Config struct {
 	// PublicURL is the service's base URL; when it is https, the cookies
 	// are Secure and their names carry the __Host- prefix.
 	PublicURL string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (see web.ClientAddr); none means the connection's peer
+	// is the client.
+	TrustedProxies []netip.Prefix
 	// Queue is the River client whose jobs the River UI at /riverui/ shows
 	// (an insert-only client will do); nil leaves the UI out, and the
 	// dashboard says so.
@@ -55,23 +60,26 @@ type Config struct {
 
 // Server serves the staff dashboard and guards the River UI.
 type Server struct {
-	svc    *notifier.Service
-	secret []byte
-	logger *slog.Logger
-	pages  map[string]*template.Template
-	// secure is true behind an https public URL (cookie attributes).
-	secure bool
+	svc     *notifier.Service
+	logger  *slog.Logger
+	pages   map[string]*template.Template
+	cookies web.Cookies
+	// forms makes and checks form tokens, keyed by the installation secret.
+	forms web.FormTokens
+	// clientAddr finds a request's client address (rate limit, records).
+	clientAddr web.ClientAddr
 	// queueUI is River's UI, nil when not configured.
 	queueUI *queueUI
 	// signInByIP limits sign-in attempts per client address.
-	signInByIP *limiter
+	signInByIP *web.Limiter
 }
 
 // New parses the pages once and builds the River UI when a client is
 // given. Start must run before the River UI serves.
 func New(cfg Config) (*Server, error) {
-	if len(cfg.Secret) < 16 {
-		return nil, fmt.Errorf("admin: the secret must be at least 16 bytes")
+	forms, err := web.NewFormTokens(cfg.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
 	}
 	if cfg.Service == nil {
 		return nil, fmt.Errorf("admin: a service is required")
@@ -79,16 +87,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{svc: cfg.Service, secret: cfg.Secret, logger: cfg.Logger, pages: map[string]*template.Template{},
-		secure:     strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),
-		signInByIP: newLimiter(signInBurst, signInEvery, limiterKeys),
+	pages, err := web.ParsePages(pageFiles, pageFuncs, pageNames)
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
 	}
-	for _, name := range pageNames {
-		t, err := template.New("layout.html").Funcs(pageFuncs).ParseFS(pageFiles, "pages/layout.html", "pages/parts.html", "pages/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("admin: page %s: %w", name, err)
-		}
-		s.pages[name] = t
+	s := &Server{svc: cfg.Service, logger: cfg.Logger, pages: pages,
+		cookies:    web.NewCookies(cfg.PublicURL, http.SameSiteStrictMode),
+		forms:      forms,
+		clientAddr: web.NewClientAddr(cfg.TrustedProxies),
+		signInByIP: web.NewLimiter(signInBurst, signInEvery, limiterKeys),
 	}
 	if cfg.Queue != nil {
 		ui, err := newQueueUI(cfg.Queue, cfg.Logger)
@@ -156,36 +163,24 @@ type problemPage struct {
 	RequestID string
 }
 
+// pageCSP lets a dashboard page load our own stylesheet and script (which
+// fetches the live parts from us) and nothing else.
+const pageCSP = "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
 // secureHeaders keeps dashboard pages from being framed, cached, sniffed
 // or leaking their address; only our own stylesheet and script may load.
-func secureHeaders(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Cache-Control", "no-store")
-}
+func secureHeaders(w http.ResponseWriter) { web.SecureHeaders(w, pageCSP) }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, d pageData) {
-	secureHeaders(w)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	var b strings.Builder
-	if err := s.pages[page].ExecuteTemplate(&b, "layout", d); err != nil {
+	if err := web.WritePage(w, r, status, pageCSP, s.pages[page], d); err != nil {
 		s.logger.ErrorContext(r.Context(), "admin page render failed", "page", page, "error", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write([]byte(b.String()))
 	}
 }
 
 // data completes a signed-in page's data.
 func (s *Server) data(sess notifier.StaffSession, nav string, d pageData) pageData {
 	d.Session = &sess
-	d.CSRF = s.formToken(formSession, sess.IDHash, time.Now())
+	d.CSRF = s.forms.Make(formSession, sess.IDHash, time.Now())
 	d.Nav = nav
 	switch {
 	case s.queueUI == nil:
@@ -230,7 +225,7 @@ func (s *Server) notFoundPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := pageData{Title: "Not found", Page: problemPage{Heading: "Not found", Message: "There is no such dashboard page.", Back: "/admin", BackText: "Go to the overview"}}
-	if sess, state, err := s.session(r); err == nil && state == liveSession {
+	if sess, state, err := s.session(r); err == nil && state == web.LiveSession {
 		d = s.data(sess, "", d)
 	}
 	s.render(w, r, http.StatusNotFound, "error", d)

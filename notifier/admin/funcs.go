@@ -15,19 +15,7 @@ var pageFuncs = template.FuncMap{
 	"now":      time.Now,
 	"ago":      func(t time.Time) string { return duration(time.Since(t).Seconds()) },
 	"seconds":  duration,
-	"kind": func(k notifier.WaveKind) string {
-		switch k {
-		case notifier.WaveInitial:
-			return "Initial notice"
-		case notifier.WaveFollowUp:
-			return "Follow-up"
-		case notifier.WaveReminder:
-			return "Reminder"
-		case notifier.WaveEscalation:
-			return "Escalation"
-		}
-		return string(k)
-	},
+	"kind":     notifier.WaveKind.Label,
 	"title": func(s string) string {
 		if s == "" {
 			return s

@@ -16,6 +16,7 @@ import (
 	"riverqueue.com/riverui"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/web"
 )
 
 // queuePrefix is where the River UI is mounted.
@@ -117,12 +118,12 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.fail(w, r, notifier.StaffSession{}, err, "/admin")
 		return
-	case state != liveSession:
-		if state == refusedSession {
-			s.setCookie(w, sessionCookie, "", -1)
+	case state != web.LiveSession:
+		if state == web.RefusedSession {
+			s.cookies.Delete(w, sessionCookie)
 		}
 		if isPageRequest(r) {
-			seeOther(w, r, signInURL(r, state == refusedSession))
+			seeOther(w, r, signInURL(r, state == web.RefusedSession))
 			return
 		}
 		refuse(w, http.StatusForbidden, "sign in to the dashboard with an admin key to use the River UI")

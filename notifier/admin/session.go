@@ -1,81 +1,31 @@
 package admin
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/web"
 )
 
-// Cookie names. The session cookie must reach /riverui/ as well as
-// /admin, so both cookies are on Path=/. Behind https they carry the
-// __Host- prefix, which the browser accepts only with Secure, Path=/ and
-// no Domain: no other host, and no plain-http page, can set or overwrite
-// them. They are distinct from the customer portal's cookies.
+// Cookie names, before the __Host- prefix they get behind https (see
+// web.Cookies). The session cookie must reach /riverui/ as well as
+// /admin, which Path=/ allows; the names are distinct from the customer
+// portal's cookies. Both are SameSite=Strict, unlike the portal's Lax:
+// staff do not arrive by links in emails, and no other site's link or
+// form may carry a staff session along. The session cookie has no
+// Max-Age: it ends with the browser, and the server ends it sooner.
 const (
 	sessionCookie = "bn_admin"
 	signInCookie  = "bn_admin_signin"
 )
 
-func (s *Server) cookieName(base string) string {
-	if s.secure {
-		return "__Host-" + base
-	}
-	return base
-}
-
-// setCookie sets an HttpOnly, SameSite=Strict cookie on the whole site; a
-// negative maxAge deletes it. Strict, unlike the portal's Lax: staff do
-// not arrive by links in emails, and no other site's link or form may
-// carry a staff session along. The session cookie has no Max-Age: it ends
-// with the browser, and the server ends it sooner.
-func (s *Server) setCookie(w http.ResponseWriter, base, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{
-		Name: s.cookieName(base), Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode,
-	})
-}
-
-func (s *Server) cookie(r *http.Request, base string) string {
-	c, err := r.Cookie(s.cookieName(base))
-	if err != nil {
-		return ""
-	}
-	return c.Value
-}
-
-// sessionState is what a request's session cookie amounts to.
-type sessionState int
-
-const (
-	noSession      sessionState = iota // no cookie: anonymous
-	liveSession                        // a session the server accepts
-	refusedSession                     // a cookie the server does not accept (ended, expired, revoked key, forged)
-)
-
 // session looks the request's session up, and with it the key: a session
 // of a revoked key is refused.
-func (s *Server) session(r *http.Request) (notifier.StaffSession, sessionState, error) {
-	id := s.cookie(r, sessionCookie)
-	if id == "" {
-		return notifier.StaffSession{}, noSession, nil
-	}
-	sess, err := s.svc.StaffSession(r.Context(), id)
-	switch {
-	case err == nil:
-		return sess, liveSession, nil
-	case notifier.ErrorCode(err) == notifier.CodeNotFound:
-		return sess, refusedSession, nil
-	}
-	return sess, refusedSession, err
+func (s *Server) session(r *http.Request) (notifier.StaffSession, web.SessionState, error) {
+	return web.Session(r, s.cookies, sessionCookie, s.svc.StaffSession)
 }
 
 // staffHandler is a dashboard page of a signed-in staff member.
@@ -92,17 +42,17 @@ func (s *Server) signedIn(next staffHandler) http.HandlerFunc {
 		case err != nil:
 			s.fail(w, r, notifier.StaffSession{}, err, "/admin")
 			return
-		case state == noSession:
+		case state == web.NoSession:
 			seeOther(w, r, signInURL(r, false))
 			return
-		case state == refusedSession:
-			s.setCookie(w, sessionCookie, "", -1)
+		case state == web.RefusedSession:
+			s.cookies.Delete(w, sessionCookie)
 			seeOther(w, r, signInURL(r, true))
 			return
 		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 4096)
-			if err := r.ParseForm(); err != nil || !s.validForm(formSession, r.PostForm.Get("csrf"), sess.IDHash, time.Now()) {
+			if err := r.ParseForm(); err != nil || !s.forms.Valid(formSession, r.PostForm.Get("csrf"), sess.IDHash, time.Now()) {
 				s.render(w, r, http.StatusForbidden, "error", s.data(sess, "", pageData{Title: "Not done", Page: problemPage{
 					Heading: "Nothing was done",
 					Message: "This form has expired or did not come from the dashboard. Reload the page and try again.",
@@ -147,47 +97,10 @@ func safeNext(next string) string {
 	return "/admin"
 }
 
-// csrfLifetime is how long a form may be submitted.
-const csrfLifetime = 12 * time.Hour
-
-// Form token purposes: a token made for one form is refused by every
-// other, and none of them is a customer portal token (the portal's
-// purposes differ).
+// Form token purposes (see web.FormTokens): a token made for one form is
+// refused by every other, and none of them is a customer portal token
+// (the portal's purposes differ).
 const (
 	formSignIn  = "admin-sign-in"
 	formSession = "admin-session"
 )
-
-// formToken binds a form to its purpose, to what it acts on (a session's
-// hash, the sign-in cookie) and to a time: an HMAC only this installation
-// can make.
-func (s *Server) formToken(purpose string, bound []byte, now time.Time) string {
-	exp := strconv.FormatInt(now.Add(csrfLifetime).Unix(), 10)
-	return exp + "." + base64.RawURLEncoding.EncodeToString(s.formMAC(purpose, bound, exp))
-}
-
-func (s *Server) formMAC(purpose string, bound []byte, exp string) []byte {
-	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte(purpose + "|" + hex.EncodeToString(bound) + "|" + exp))
-	return m.Sum(nil)
-}
-
-func (s *Server) validForm(purpose, token string, bound []byte, now time.Time) bool {
-	exp, mac, ok := strings.Cut(token, ".")
-	if !ok || len(exp) > 12 || len(bound) == 0 {
-		return false
-	}
-	t, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || now.Unix() > t {
-		return false
-	}
-	got, err := base64.RawURLEncoding.DecodeString(mac)
-	return err == nil && hmac.Equal(got, s.formMAC(purpose, bound, exp))
-}
-
-// randomValue is 128 random bits for the cookie that binds the sign-in form.
-func randomValue() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
-	return base64.RawURLEncoding.EncodeToString(b)
-}

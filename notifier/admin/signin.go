@@ -2,13 +2,23 @@ package admin
 
 import (
 	"math"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/web"
+)
+
+// Sign-in attempts per client address: 10 at once, then one a minute. A
+// key has 256 random bits, so the limit is not what keeps keys safe; it
+// keeps a client from using the form to load the database.
+const (
+	signInBurst = 10
+	signInEvery = time.Minute
+	// limiterKeys bounds the limiter's memory.
+	limiterKeys = 10000
 )
 
 // signInPage is the sign-in form's data.
@@ -32,22 +42,18 @@ func (s *Server) signInForm(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.fail(w, r, notifier.StaffSession{}, err, "")
 		return
-	case state == liveSession:
+	case state == web.LiveSession:
 		seeOther(w, r, next)
 		return
-	case state == refusedSession:
-		s.setCookie(w, sessionCookie, "", -1)
+	case state == web.RefusedSession:
+		s.cookies.Delete(w, sessionCookie)
 	}
 	s.renderSignIn(w, r, http.StatusOK, signInPage{Next: next, Ended: q.Get("ended") != "", SignedOut: q.Get("signed_out") != ""})
 }
 
 func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, p signInPage) {
-	bind := s.cookie(r, signInCookie)
-	if len(bind) != 22 {
-		bind = randomValue()
-		s.setCookie(w, signInCookie, bind, int(csrfLifetime/time.Second))
-	}
-	s.render(w, r, status, "signin", pageData{Title: "Sign in", CSRF: s.formToken(formSignIn, []byte(bind), time.Now()), Page: p})
+	bind := s.cookies.FormBinding(w, r, signInCookie)
+	s.render(w, r, status, "signin", pageData{Title: "Sign in", CSRF: s.forms.Make(formSignIn, []byte(bind), time.Now()), Page: p})
 }
 
 // signIn serves POST /admin/login: the key is checked (Service.Authenticate)
@@ -56,7 +62,7 @@ func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int
 // a URL, a cookie or a log.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	if err := r.ParseForm(); err != nil || !s.validForm(formSignIn, r.PostForm.Get("csrf"), []byte(s.cookie(r, signInCookie)), time.Now()) {
+	if err := r.ParseForm(); err != nil || !s.forms.Valid(formSignIn, r.PostForm.Get("csrf"), []byte(s.cookies.Get(r, signInCookie)), time.Now()) {
 		s.render(w, r, http.StatusForbidden, "error", pageData{Title: "Not signed in", Page: problemPage{
 			Heading: "Not signed in",
 			Message: "This form has expired or did not come from the dashboard (your browser must accept cookies from this site). Reload the sign-in page and try again.",
@@ -64,7 +70,8 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := safeNext(r.PostForm.Get("next"))
-	if ok, wait := s.signInByIP.allow(clientIP(r)); !ok {
+	ip := s.clientAddr.Of(r)
+	if ok, wait := s.signInByIP.Allow(ip); !ok {
 		secs := strconv.Itoa(int(math.Ceil(wait.Seconds())))
 		w.Header().Set("Retry-After", secs)
 		s.render(w, r, http.StatusTooManyRequests, "error", pageData{Title: "Too many attempts", Page: problemPage{
@@ -74,15 +81,15 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A session the browser still holds ends: one browser, one session.
-	if old, state, err := s.session(r); err == nil && state == liveSession {
+	if old, state, err := s.session(r); err == nil && state == web.LiveSession {
 		if err := s.svc.EndStaffSession(r.Context(), old); err != nil {
 			s.logger.WarnContext(r.Context(), "could not end the previous staff session", "error", err)
 		}
 	}
 	id, _, err := s.svc.StartStaffSession(r.Context(), strings.TrimSpace(r.PostForm.Get("key")),
-		notifier.AckRequest{IP: clientIP(r), UserAgent: r.UserAgent()})
+		notifier.AckRequest{IP: ip, UserAgent: r.UserAgent()})
 	if notifier.ErrorCode(err) == notifier.CodeUnauthorized {
-		s.logger.WarnContext(r.Context(), "staff sign-in refused", "ip", clientIP(r))
+		s.logger.WarnContext(r.Context(), "staff sign-in refused", "ip", ip)
 		s.renderSignIn(w, r, http.StatusUnauthorized, signInPage{Next: next,
 			Problem: "That key does not work: it is mistyped, unknown or revoked. Paste the whole key, starting with bn_."})
 		return
@@ -91,8 +98,8 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, notifier.StaffSession{}, err, "/admin/login")
 		return
 	}
-	s.setCookie(w, sessionCookie, id, 0)
-	s.setCookie(w, signInCookie, "", -1)
+	s.cookies.Set(w, sessionCookie, id, 0)
+	s.cookies.Delete(w, signInCookie)
 	seeOther(w, r, next)
 }
 
@@ -103,16 +110,6 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request, sess notifier.S
 		s.fail(w, r, sess, err, "/admin")
 		return
 	}
-	s.setCookie(w, sessionCookie, "", -1)
+	s.cookies.Delete(w, sessionCookie)
 	seeOther(w, r, "/admin/login?signed_out=1")
-}
-
-// clientIP is the connection's address (a proxy in front should be
-// trusted explicitly before its headers are).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

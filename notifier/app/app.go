@@ -180,7 +180,8 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		Logger:       a.Logger,
 	})
 	if !opts.NoAPI {
-		portalSrv, err := portal.New(portal.Config{Service: a.Service, Secret: secret, Sender: cfg.From.Name, PublicURL: cfg.PublicURL, Logger: a.Logger})
+		portalSrv, err := portal.New(portal.Config{Service: a.Service, Secret: secret, Sender: cfg.From.Name, PublicURL: cfg.PublicURL,
+			TrustedProxies: cfg.TrustedProxies, Logger: a.Logger})
 		if err != nil {
 			return err
 		}
@@ -212,7 +213,8 @@ func (a *App) buildDashboard(secret []byte) error {
 			return fmt.Errorf("river UI client: %w", err)
 		}
 	}
-	d, err := admin.New(admin.Config{Service: a.Service, Secret: secret, PublicURL: a.Config.PublicURL, Queue: client, Logger: a.Logger})
+	d, err := admin.New(admin.Config{Service: a.Service, Secret: secret, PublicURL: a.Config.PublicURL,
+		TrustedProxies: a.Config.TrustedProxies, Queue: client, Logger: a.Logger})
 	if err != nil {
 		return err
 	}

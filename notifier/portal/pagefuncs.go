@@ -22,18 +22,10 @@ var pageFuncs = template.FuncMap{
 	"date":     func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 	"mask":     notifier.MaskEmail,
 	"join":     strings.Join,
-	"kind": func(k notifier.WaveKind) string {
-		switch k {
-		case notifier.WaveInitial:
-			return "Initial notice"
-		case notifier.WaveFollowUp:
-			return "Follow-up"
-		}
-		return string(k)
-	},
+	"kind":     notifier.WaveKind.Label,
 }
 
-// Rate limits (per process; see limiter).
+// Rate limits (per process; see web.Limiter).
 const (
 	// A person checks a code or two; 10 a minute per address is plenty,
 	// and makes guessing a code's random part hopeless.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/web"
 )
 
 // registerPortal mounts the customer portal. Every signed-in route goes
@@ -35,7 +36,7 @@ func (s *Server) registerPortal(mux *http.ServeMux) {
 
 func (s *Server) portalNotFound(w http.ResponseWriter, r *http.Request) {
 	d := pageData{Title: "Not found"}
-	if sess, state, err := s.session(r); err == nil && state == liveSession {
+	if sess, state, err := s.session(r); err == nil && state == web.LiveSession {
 		d = s.portalData(sess, "", d)
 	}
 	s.render(w, r, http.StatusNotFound, "portal_notfound", d)
@@ -106,7 +107,7 @@ func (s *Server) acknowledge(w http.ResponseWriter, r *http.Request, sess notifi
 		s.portalFail(w, r, sess, errNotFound)
 		return
 	}
-	if _, _, err := s.svc.PortalAcknowledge(r.Context(), sess, id, notifier.AckRequest{IP: clientIP(r), UserAgent: r.UserAgent()}); err != nil {
+	if _, _, err := s.svc.PortalAcknowledge(r.Context(), sess, id, notifier.AckRequest{IP: s.clientAddr.Of(r), UserAgent: r.UserAgent()}); err != nil {
 		s.portalFail(w, r, sess, err)
 		return
 	}

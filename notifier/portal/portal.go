@@ -9,21 +9,17 @@
 package portal
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
-	"strconv"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/web"
 )
 
 //go:embed pages/*.html
@@ -42,47 +38,52 @@ type Config struct {
 	// PublicURL is the base URL recipients use; when it is https, cookies
 	// are Secure and their names carry the __Host- prefix.
 	PublicURL string
-	Logger    *slog.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (see web.ClientAddr); none means the connection's peer
+	// is the client.
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger
 }
 
 // Server serves the customer pages.
 type Server struct {
-	svc    *notifier.Service
-	secret []byte
-	sender string
-	logger *slog.Logger
-	pages  map[string]*template.Template
-	// secure is true behind an https public URL (cookie attributes).
-	secure bool
+	svc     *notifier.Service
+	sender  string
+	logger  *slog.Logger
+	pages   map[string]*template.Template
+	cookies web.Cookies
+	// forms makes and checks form tokens, keyed by the installation secret.
+	forms web.FormTokens
+	// clientAddr finds a request's client address (rate limits, records).
+	clientAddr web.ClientAddr
 	// publicURL is where our notices link to, shown on the verify page.
 	publicURL string
-	// Rate limits, per process (see limiter).
-	verifyByIP, signInByIP, signInByAddress *limiter
+	// Rate limits, per process (see web.Limiter).
+	verifyByIP, signInByIP, signInByAddress *web.Limiter
 }
 
 // New parses the pages once.
 func New(cfg Config) (*Server, error) {
-	if len(cfg.Secret) < 16 {
-		return nil, fmt.Errorf("portal: the secret must be at least 16 bytes")
+	forms, err := web.NewFormTokens(cfg.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{svc: cfg.Service, secret: cfg.Secret, sender: cfg.Sender, logger: cfg.Logger, pages: map[string]*template.Template{},
-		secure:          strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),
+	pages, err := web.ParsePages(pageFiles, pageFuncs, pageNames)
+	if err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	return &Server{svc: cfg.Service, sender: cfg.Sender, logger: cfg.Logger, pages: pages,
+		cookies:         web.NewCookies(cfg.PublicURL, http.SameSiteLaxMode),
+		forms:           forms,
+		clientAddr:      web.NewClientAddr(cfg.TrustedProxies),
 		publicURL:       strings.TrimRight(cfg.PublicURL, "/"),
-		verifyByIP:      newLimiter(verifyBurst, verifyEvery, limiterKeys),
-		signInByIP:      newLimiter(signInIPBurst, signInIPEvery, limiterKeys),
-		signInByAddress: newLimiter(signInAddressBurst, signInAddressEvery, limiterKeys),
-	}
-	for _, name := range pageNames {
-		t, err := template.New("layout.html").Funcs(pageFuncs).ParseFS(pageFiles, "pages/layout.html", "pages/parts.html", "pages/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("portal: page %s: %w", name, err)
-		}
-		s.pages[name] = t
-	}
-	return s, nil
+		verifyByIP:      web.NewLimiter(verifyBurst, verifyEvery, limiterKeys),
+		signInByIP:      web.NewLimiter(signInIPBurst, signInIPEvery, limiterKeys),
+		signInByAddress: web.NewLimiter(signInAddressBurst, signInAddressEvery, limiterKeys),
+	}, nil
 }
 
 // Register mounts the pages on mux.
@@ -116,30 +117,18 @@ type pageData struct {
 	Page any
 }
 
+// pageCSP lets a page load our stylesheet and nothing else: no script at
+// all, and forms post only to us.
+const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
 // secureHeaders keeps pages from being framed, cached, or leaking their
 // URL (which carries a token) to any other site.
-func secureHeaders(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Cache-Control", "no-store")
-}
+func secureHeaders(w http.ResponseWriter) { web.SecureHeaders(w, pageCSP) }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, d pageData) {
-	secureHeaders(w)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	d.Sender = s.sender
-	var b strings.Builder
-	if err := s.pages[page].ExecuteTemplate(&b, "layout", d); err != nil {
+	if err := web.WritePage(w, r, status, pageCSP, s.pages[page], d); err != nil {
 		s.logger.ErrorContext(r.Context(), "page render failed", "page", page, "error", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write([]byte(b.String()))
 	}
 }
 
@@ -200,7 +189,7 @@ func (s *Server) ackPost(w http.ResponseWriter, r *http.Request) {
 			Message: "This form has expired or did not come from our page. Open the link from your email again and press the button there."})
 		return
 	}
-	v, _, err := s.svc.Acknowledge(r.Context(), token, notifier.AckRequest{IP: clientIP(r), UserAgent: r.UserAgent()})
+	v, _, err := s.svc.Acknowledge(r.Context(), token, notifier.AckRequest{IP: s.clientAddr.Of(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -215,10 +204,8 @@ func (s *Server) style(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(styleCSS)
 }
 
-// csrfLifetime is how long a form may be submitted.
-const csrfLifetime = 12 * time.Hour
-
-// Form token purposes: a token made for one form is refused by every other.
+// Form token purposes (see web.FormTokens): a token made for one form is
+// refused by every other.
 const (
 	formAck     = "ack-form"
 	formLogin   = "portal-login"
@@ -228,48 +215,11 @@ const (
 
 // csrfToken binds the acknowledgement form to the link it was shown for.
 func (s *Server) csrfToken(linkHash []byte, now time.Time) string {
-	return s.formToken(formAck, linkHash, now)
+	return s.forms.Make(formAck, linkHash, now)
 }
 
 func (s *Server) validCSRF(token string, linkHash []byte, now time.Time) bool {
-	return s.validForm(formAck, token, linkHash, now)
-}
-
-// formToken binds a form to its purpose, to what it acts on (a link's
-// hash, a session's hash, the sign-in cookie) and to a time: an HMAC only
-// this installation can make.
-func (s *Server) formToken(purpose string, bound []byte, now time.Time) string {
-	exp := strconv.FormatInt(now.Add(csrfLifetime).Unix(), 10)
-	return exp + "." + base64.RawURLEncoding.EncodeToString(s.formMAC(purpose, bound, exp))
-}
-
-func (s *Server) formMAC(purpose string, bound []byte, exp string) []byte {
-	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte(purpose + "|" + hex.EncodeToString(bound) + "|" + exp))
-	return m.Sum(nil)
-}
-
-func (s *Server) validForm(purpose, token string, bound []byte, now time.Time) bool {
-	exp, mac, ok := strings.Cut(token, ".")
-	if !ok || len(exp) > 12 || len(bound) == 0 {
-		return false
-	}
-	t, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || now.Unix() > t {
-		return false
-	}
-	got, err := base64.RawURLEncoding.DecodeString(mac)
-	return err == nil && hmac.Equal(got, s.formMAC(purpose, bound, exp))
-}
-
-// clientIP is the connection's address (a proxy in front should be
-// trusted explicitly before its headers are).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	return s.forms.Valid(formAck, token, linkHash, now)
 }
 
 func userAgent(r *http.Request) string {

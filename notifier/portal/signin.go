@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/web"
 )
 
 // signInPage is the sign-in form's data.
@@ -36,22 +37,18 @@ func (s *Server) signInForm(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.fail(w, r, err)
 		return
-	case state == liveSession:
+	case state == web.LiveSession:
 		seeOther(w, r, "/portal")
 		return
-	case state == refusedSession:
-		s.setCookie(w, sessionCookie, "", -1)
+	case state == web.RefusedSession:
+		s.cookies.Delete(w, sessionCookie)
 	}
 	s.renderSignIn(w, r, http.StatusOK, signInPage{SignedOut: r.URL.Query().Get("signed_out") != ""})
 }
 
 func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, p signInPage) {
-	bind := s.cookie(r, signInCookie)
-	if len(bind) != 22 {
-		bind = randomValue()
-		s.setCookie(w, signInCookie, bind, int(csrfLifetime/time.Second))
-	}
-	s.render(w, r, status, "signin", pageData{Title: "Sign in", CSRF: s.formToken(formSignIn, []byte(bind), time.Now()), Page: p})
+	bind := s.cookies.FormBinding(w, r, signInCookie)
+	s.render(w, r, status, "signin", pageData{Title: "Sign in", CSRF: s.forms.Make(formSignIn, []byte(bind), time.Now()), Page: p})
 }
 
 // requestLink serves POST /portal/login. The answer is the same whether
@@ -59,13 +56,13 @@ func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int
 // tells who is a contact.
 func (s *Server) requestLink(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	bind := s.cookie(r, signInCookie)
-	if err := r.ParseForm(); err != nil || !s.validForm(formSignIn, r.PostForm.Get("csrf"), []byte(bind), time.Now()) {
+	bind := s.cookies.Get(r, signInCookie)
+	if err := r.ParseForm(); err != nil || !s.forms.Valid(formSignIn, r.PostForm.Get("csrf"), []byte(bind), time.Now()) {
 		s.render(w, r, http.StatusForbidden, "error", pageData{Title: "Not sent", Heading: "Nothing was sent",
 			Message: "This form has expired or did not come from our page (your browser must accept cookies from this site). Reload the sign-in page and try again."})
 		return
 	}
-	if ok, wait := s.signInByIP.allow(clientIP(r)); !ok {
+	if ok, wait := s.signInByIP.Allow(s.clientAddr.Of(r)); !ok {
 		s.tooMany(w, r, wait)
 		return
 	}
@@ -77,8 +74,8 @@ func (s *Server) requestLink(w http.ResponseWriter, r *http.Request) {
 	}
 	// Over the per-address limit, nothing is sent, silently: saying so
 	// would tell that the address is known.
-	if ok, _ := s.signInByAddress.allow(strings.ToLower(email)); ok {
-		if err := s.svc.RequestPortalLink(r.Context(), email, clientIP(r)); err != nil {
+	if ok, _ := s.signInByAddress.Allow(strings.ToLower(email)); ok {
+		if err := s.svc.RequestPortalLink(r.Context(), email, s.clientAddr.Of(r)); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -96,7 +93,7 @@ func (s *Server) loginLink(w http.ResponseWriter, r *http.Request) {
 		s.linkFailed(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "login_link", pageData{Title: "Sign in", CSRF: s.formToken(formLogin, v.TokenHash, time.Now()),
+	s.render(w, r, http.StatusOK, "login_link", pageData{Title: "Sign in", CSRF: s.forms.Make(formLogin, v.TokenHash, time.Now()),
 		Page: loginLinkPage{Link: v}})
 }
 
@@ -110,24 +107,24 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	if err := r.ParseForm(); err != nil || !s.validForm(formLogin, r.PostForm.Get("csrf"), hash, time.Now()) {
+	if err := r.ParseForm(); err != nil || !s.forms.Valid(formLogin, r.PostForm.Get("csrf"), hash, time.Now()) {
 		s.render(w, r, http.StatusForbidden, "error", pageData{Title: "Not signed in", Heading: "Not signed in",
 			Message: "This form has expired or did not come from our page. Open the link from your email again and press Continue there."})
 		return
 	}
 	// A session the browser still holds ends: one browser, one session.
-	if old, state, err := s.session(r); err == nil && state == liveSession {
+	if old, state, err := s.session(r); err == nil && state == web.LiveSession {
 		if err := s.svc.EndPortalSession(r.Context(), old); err != nil {
 			s.logger.WarnContext(r.Context(), "could not end the previous portal session", "error", err)
 		}
 	}
-	id, _, err := s.svc.StartPortalSession(r.Context(), r.PathValue("token"), notifier.AckRequest{IP: clientIP(r), UserAgent: r.UserAgent()})
+	id, _, err := s.svc.StartPortalSession(r.Context(), r.PathValue("token"), notifier.AckRequest{IP: s.clientAddr.Of(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		s.linkFailed(w, r, err)
 		return
 	}
-	s.setCookie(w, sessionCookie, id, 0)
-	s.setCookie(w, signInCookie, "", -1)
+	s.cookies.Set(w, sessionCookie, id, 0)
+	s.cookies.Delete(w, signInCookie)
 	seeOther(w, r, "/portal")
 }
 
@@ -148,6 +145,6 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request, sess notifier.P
 		s.fail(w, r, err)
 		return
 	}
-	s.setCookie(w, sessionCookie, "", -1)
+	s.cookies.Delete(w, sessionCookie)
 	seeOther(w, r, "/portal/login?signed_out=1")
 }

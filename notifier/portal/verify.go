@@ -38,7 +38,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if len(code) > 200 {
 		code = code[:200]
 	}
-	if ok, wait := s.verifyByIP.allow(clientIP(r)); !ok {
+	if ok, wait := s.verifyByIP.Allow(s.clientAddr.Of(r)); !ok {
 		s.tooMany(w, r, wait)
 		return
 	}

@@ -1,17 +1,20 @@
-package portal
+package web
 
 import (
 	"sync"
 	"time"
 )
 
-// limiter is a token bucket per key (a client IP, an email address), in
-// this process's memory: each process limits on its own, so N processes
-// allow N times the rate, which still bounds guessing and mail bombing.
-// The map is bounded: past maxKeys, buckets that have refilled (idle
-// clients) are forgotten first, then arbitrary ones, so a flood of fresh
-// keys costs memory only up to the bound.
-type limiter struct {
+// Limiter is a token bucket per key (a client address, a typed email
+// address), in this process's memory: each process limits on its own, so
+// N processes allow N times the rate, which still bounds guessing, mail
+// bombing and a client using a form to load the database, without a
+// shared store on every request. The map is bounded: past maxKeys,
+// buckets that have refilled (idle clients) are forgotten first, then
+// arbitrary ones, so a flood of fresh keys costs memory only up to the
+// bound. Keys by client address are only as good as the address: see
+// ClientAddr.
+type Limiter struct {
 	mu      sync.Mutex
 	burst   float64
 	every   time.Duration // one token back per every
@@ -25,14 +28,15 @@ type bucket struct {
 	at     time.Time
 }
 
-// newLimiter allows burst requests at once per key and one more per every.
-func newLimiter(burst int, every time.Duration, maxKeys int) *limiter {
-	return &limiter{burst: float64(burst), every: every, maxKeys: maxKeys, now: time.Now, buckets: map[string]*bucket{}}
+// NewLimiter allows burst requests at once per key and one more per
+// every, keeping at most maxKeys keys.
+func NewLimiter(burst int, every time.Duration, maxKeys int) *Limiter {
+	return &Limiter{burst: float64(burst), every: every, maxKeys: maxKeys, now: time.Now, buckets: map[string]*bucket{}}
 }
 
-// allow takes a token from key's bucket; false means the key is over its
+// Allow takes a token from key's bucket; false means the key is over its
 // rate and should come back in retryAfter.
-func (l *limiter) allow(key string) (ok bool, retryAfter time.Duration) {
+func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -55,7 +59,7 @@ func (l *limiter) allow(key string) (ok bool, retryAfter time.Duration) {
 
 // evict makes room: first every bucket that is full again, then, if none
 // is, about a tenth of the map.
-func (l *limiter) evict(now time.Time) {
+func (l *Limiter) evict(now time.Time) {
 	for k, b := range l.buckets {
 		if b.tokens+float64(now.Sub(b.at))/float64(l.every) >= l.burst {
 			delete(l.buckets, k)

@@ -1,4 +1,4 @@
-package portal
+package web
 
 import (
 	"fmt"
@@ -9,25 +9,26 @@ import (
 func TestLimiter(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
-	l := newLimiter(3, 10*time.Second, 100)
+	l := NewLimiter(3, 10*time.Second, 100)
 	l.now = func() time.Time { return now }
 	for i := range 3 {
-		if ok, _ := l.allow("a"); !ok {
+		if ok, _ := l.Allow("a"); !ok {
 			t.Fatalf("request %d refused within the burst", i+1)
 		}
 	}
-	ok, wait := l.allow("a")
-	if ok || wait <= 0 || wait > 10*time.Second {
-		t.Fatalf("4th request: %v, retry after %v; want refused, within 10s", ok, wait)
+	// The bucket is empty: the next token is one interval away.
+	ok, wait := l.Allow("a")
+	if ok || wait != 10*time.Second {
+		t.Fatalf("4th request: %v, retry after %v; want refused, retry after 10s", ok, wait)
 	}
-	if ok, _ := l.allow("b"); !ok {
+	if ok, _ := l.Allow("b"); !ok {
 		t.Fatal("another key is limited too")
 	}
 	now = now.Add(10 * time.Second)
-	if ok, _ := l.allow("a"); !ok {
+	if ok, _ := l.Allow("a"); !ok {
 		t.Fatal("no token back after its interval")
 	}
-	if ok, _ := l.allow("a"); ok {
+	if ok, _ := l.Allow("a"); ok {
 		t.Fatal("two tokens back after one interval")
 	}
 }
@@ -35,22 +36,22 @@ func TestLimiter(t *testing.T) {
 func TestLimiterStaysBounded(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
-	l := newLimiter(2, time.Minute, 50)
+	l := NewLimiter(2, time.Minute, 50)
 	l.now = func() time.Time { return now }
 	for i := range 10_000 {
-		l.allow(fmt.Sprint("ip-", i))
+		l.Allow(fmt.Sprint("ip-", i))
 		if len(l.buckets) > 50 {
 			t.Fatalf("%d keys kept, bound 50", len(l.buckets))
 		}
 	}
 	// A key that is over its limit is not forgotten while there are idle
 	// ones to forget.
-	l.allow("busy")
-	l.allow("busy")
+	l.Allow("busy")
+	l.Allow("busy")
 	now = now.Add(3 * time.Minute) // every other bucket is full again
-	l.allow("busy")                // a token back
+	l.Allow("busy")                // a token back
 	for i := range 40 {
-		l.allow(fmt.Sprint("new-", i))
+		l.Allow(fmt.Sprint("new-", i))
 	}
 	if _, kept := l.buckets["busy"]; !kept {
 		t.Error("an active bucket was evicted before idle ones")
