@@ -45,6 +45,10 @@ type Options struct {
 	NoWorkers bool
 	// Clock wraps the database clock (see app.Options.Clock).
 	Clock func(notifier.Clock) notifier.Clock
+	// LogTo receives the service's log lines instead of the test log. A
+	// fuzz target needs it: its *testing.F must not log from the fuzz
+	// function.
+	LogTo io.Writer
 }
 
 // Start builds and starts the service on a fresh database; it stops when
@@ -67,8 +71,12 @@ func Start(t testing.TB, opts Options) *Env {
 	}
 	e := &Env{Mailbox: &capture.Memory{}, Replies: &Replies{script: map[string][]capture.Fault{}}}
 	ctx := context.Background()
+	var logTo io.Writer = testWriter{t}
+	if opts.LogTo != nil {
+		logTo = opts.LogTo
+	}
 	a, err := app.New(ctx, cfg, app.Options{
-		Logger:        slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:        slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		CaptureSink:   e.Mailbox,
 		CaptureScript: e.Replies.answer,
 		NoWorkers:     opts.NoWorkers,

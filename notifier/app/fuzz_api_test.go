@@ -1,0 +1,122 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/app/apptest"
+)
+
+// fuzzRoutes are the API's routes that read a body or a header a client
+// chooses. The ids exist in the fuzz target's database (see
+// FuzzAPIRequests), so a well-formed body reaches the use case.
+var fuzzRoutes = []struct{ method, path string }{
+	{"POST", "/api/v1/incidents"},
+	{"PATCH", "/api/v1/incidents/fz"},
+	{"POST", "/api/v1/incidents/fz/waves"},
+	{"POST", "/api/v1/incidents/fz/exposures"},
+	{"POST", "/api/v1/organizations/import"},
+	{"PATCH", "/api/v1/contacts/1"},
+	{"POST", "/api/v1/contacts/1/suppress"},
+	{"POST", "/api/v1/contacts/1/reactivate"},
+	{"POST", "/api/v1/waves/1/approve"},
+	{"POST", "/api/v1/waves/1/launch"},
+	{"POST", "/api/v1/waves/1/pause"},
+	{"POST", "/api/v1/notices/1/resend"},
+	{"POST", "/api/v1/bounces"},
+	{"POST", "/api/v1/apikeys"},
+	{"POST", "/api/v1/templates"},
+	{"POST", "/api/v1/templates/1/preview"},
+}
+
+// FuzzAPIRequests sends arbitrary bodies, content types and
+// Idempotency-Key headers to every route that reads them, on a running
+// service with real data. Whatever arrives, the reply is never a 500 and
+// never leaks internals: it is a success or the JSON error shape with a
+// code and a message.
+func FuzzAPIRequests(f *testing.F) {
+	// Server errors would be logged through f, which the fuzz function may
+	// not use; a 500 fails the run with its reply anyway.
+	srv := apptest.Start(f, apptest.Options{NoWorkers: true, LogTo: io.Discard})
+	srv.LoadSample(f, "fz")
+	if _, err := srv.Client.PlanWave(context.Background(), "fz", notifier.WaveInitial); err != nil {
+		f.Fatal(err)
+	}
+	seeds := []struct {
+		route         uint8
+		body, ct, key string
+	}{
+		{0, `{"slug":"fz-2","title":"T","summary":"S"}`, "application/json", ""},
+		{0, `{"slug":"Bad Slug!","title":""}`, "application/json", ""},
+		{0, `{"slug":"x","title":"t","extra":1}`, "application/json", ""},
+		{1, `{"policy":{"follow_up_window":"15m","max_reminders":11}}`, "application/json", ""},
+		{1, `{"policy":{"reminder_after":"forever"}}`, "application/json", ""},
+		{2, `{"kind":"follow_up"}`, "application/json", ""},
+		{2, `{"kind":"reminder"}`, "", ""},
+		{3, "org_ref,item_ref,kind\ncontoso,X-1,email\n", "text/csv", ""},
+		{3, "{\"org_ref\":\"contoso\",\"item_ref\":\"X-2\",\"kind\":\"file\"}\n", "application/x-ndjson", ""},
+		{4, "org_ref,org_name,contact_email\nacme,Acme,a@acme.example\n", "text/csv", ""},
+		{5, `{"name":"N","role":"legal","locale":"fr-CA","portal_access":true}`, "application/json", ""},
+		{6, `{"reason":"asked to stop"}`, "application/json", ""},
+		{8, ``, "", ""},
+		{9, ``, "", "launch-1"},
+		{9, ``, "", "bad key with spaces"},
+		{11, `{}`, "application/json", ""},
+		{12, `{"message_id":"<a@b>","recipient":"a@b.example","status":"5.1.1","diagnostic":"550 no"}`, "application/json", ""},
+		{12, "From: x\r\n\r\nnot a report", "message/rfc822", ""},
+		{13, `{"name":"k","role":"viewer"}`, "application/json", ""},
+		{14, `{"kind":"initial","locale":"de","subject":"{{.Nope}}","text":"t","html":"<p>h</p>"}`, "application/json", ""},
+		{15, `{"organization":"contoso","incident":"fz"}`, "application/json", ""},
+		{0, "\x00\xff{", "application/json; charset=utf-8", ""},
+		{0, `[]`, "text/plain", ""},
+	}
+	for _, s := range seeds {
+		f.Add(s.route, []byte(s.body), s.ct, s.key)
+	}
+	client := &http.Client{}
+	f.Fuzz(func(t *testing.T, route uint8, body []byte, contentType, idemKey string) {
+		rt := fuzzRoutes[int(route)%len(fuzzRoutes)]
+		req, err := http.NewRequest(rt.method, srv.App.URL()+rt.path, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+srv.Key)
+		// net/http refuses to send header values with control characters;
+		// such a request never reaches a server.
+		if contentType != "" && !strings.ContainsAny(contentType, "\r\n\x00") {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if idemKey != "" && !strings.ContainsAny(idemKey, "\r\n\x00") {
+			req.Header.Set("Idempotency-Key", idemKey)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", rt.method, rt.path, err)
+		}
+		reply, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			t.Fatalf("%s %s with %q (%q): %d %s", rt.method, rt.path, body, contentType, resp.StatusCode, reply)
+		}
+		for _, leak := range []string{"SQLSTATE", "pgx", "goroutine", "runtime error", ".go:"} {
+			if bytes.Contains(reply, []byte(leak)) {
+				t.Fatalf("%s %s: the reply leaks %q: %s", rt.method, rt.path, leak, reply)
+			}
+		}
+		if resp.StatusCode < 400 {
+			return
+		}
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if err := json.Unmarshal(reply, &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
+			t.Fatalf("%s %s: %d is not the JSON error shape: %s", rt.method, rt.path, resp.StatusCode, reply)
+		}
+	})
+}
