@@ -3,7 +3,6 @@ package capture
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -85,10 +84,16 @@ func (d *Discard) serve() {
 func (d *Discard) session(c net.Conn) {
 	r := bufio.NewReaderSize(c, 64<<10)
 	w := bufio.NewWriter(c)
+	// reply queues a reply; replies go out when the client has sent
+	// everything it has to say for now, so the replies to pipelined
+	// commands (RFC 2920) leave in one write.
 	reply := func(s string) bool {
-		_ = c.SetWriteDeadline(time.Now().Add(time.Minute))
 		w.WriteString(s)
 		w.WriteString("\r\n")
+		if r.Buffered() > 0 {
+			return true
+		}
+		_ = c.SetWriteDeadline(time.Now().Add(time.Minute))
 		return w.Flush() == nil
 	}
 	if !reply("220 discard ESMTP") {
@@ -114,7 +119,10 @@ func (d *Discard) session(c net.Conn) {
 				return
 			}
 		case "DATA":
-			if !reply("354 go ahead") || skipData(r) != nil {
+			// The client waits for this reply before it sends the body.
+			_ = c.SetWriteDeadline(time.Now().Add(time.Minute))
+			w.WriteString("354 go ahead\r\n")
+			if w.Flush() != nil || skipData(r) != nil {
 				return
 			}
 			d.accepted.Add(1)
@@ -122,7 +130,9 @@ func (d *Discard) session(c net.Conn) {
 				return
 			}
 		case "QUIT":
-			reply("221 2.0.0 bye")
+			_ = c.SetWriteDeadline(time.Now().Add(time.Minute))
+			w.WriteString("221 2.0.0 bye\r\n")
+			_ = w.Flush()
 			return
 		default:
 			if !reply("502 5.5.2 command not implemented") {
@@ -132,21 +142,41 @@ func (d *Discard) session(c net.Conn) {
 	}
 }
 
-// skipData reads a message body up to the terminating "." line.
+// dataEnd ends a message body: the "." line.
+var dataEnd = []byte("\n.\r\n")
+
+// skipData reads a message body up to the terminating "." line, a
+// buffer at a time rather than a line at a time.
 func skipData(r *bufio.Reader) error {
-	lineStart := true
+	// The body's first line may be the "." line; after that, the end is a
+	// line feed followed by ".\r\n". seen keeps the last bytes of the
+	// buffer discarded before, so an end split between reads is found.
+	if b, err := r.Peek(3); err == nil && string(b) == ".\r\n" {
+		_, err = r.Discard(3)
+		return err
+	}
+	var seen []byte
 	for {
-		line, err := r.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			lineStart = false // the rest of a long line follows
-			continue
-		}
-		if err != nil {
+		if _, err := r.Peek(1); err != nil {
 			return err
 		}
-		if lineStart && len(line) <= 3 && (string(line) == ".\r\n" || string(line) == ".\n") {
-			return nil
+		buf, _ := r.Peek(r.Buffered())
+		if len(seen) > 0 {
+			// An end split between the previous buffer and this one.
+			joined := append(seen, buf[:min(len(buf), len(dataEnd)-1)]...)
+			if i := bytes.Index(joined, dataEnd); i >= 0 {
+				_, err := r.Discard(i + len(dataEnd) - len(seen))
+				return err
+			}
 		}
-		lineStart = true
+		if i := bytes.Index(buf, dataEnd); i >= 0 {
+			_, err := r.Discard(i + len(dataEnd))
+			return err
+		}
+		seen = append(seen, buf[max(0, len(buf)-(len(dataEnd)-1)):]...)
+		seen = append(seen[:0], seen[max(0, len(seen)-(len(dataEnd)-1)):]...)
+		if _, err := r.Discard(len(buf)); err != nil {
+			return err
+		}
 	}
 }
