@@ -31,10 +31,32 @@ type Recipient struct {
 	AckURL    string
 }
 
-// Prepared is a template rendered for one notice and recipient shape.
+// Prepared is a template rendered for one notice and recipient shape,
+// cut at the stand-ins, so that filling one in is one copy of each part.
 type Prepared struct {
-	out Rendered
+	subject, text, html []piece
 }
+
+// piece is literal text followed by the recipient's value in slot (none
+// when slot is noSlot).
+type piece struct {
+	lit  string
+	slot int
+}
+
+// The slots, in the order of standIns.
+const (
+	slotName = iota
+	slotEmail
+	slotReference
+	slotAck
+	noSlot = -1
+)
+
+var standIns = [...]string{slotName: standInName, slotEmail: standInEmail, slotReference: standInReference, slotAck: standInAck}
+
+// standInPrefix begins every stand-in.
+const standInPrefix = "zBNq7"
 
 // CanPrepare reports whether the template's output depends on the
 // recipient's values only by inserting them (checked by Compile).
@@ -61,18 +83,68 @@ func (t *Template) Prepare(d *Data) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Prepared{out: out}, nil
+	return &Prepared{subject: cut(out.Subject), text: cut(out.Text), html: cut(out.HTML)}, nil
 }
 
-// Render fills in one recipient's values.
+// cut splits s at its stand-ins, leftmost first, as strings.Replacer
+// would find them.
+func cut(s string) []piece {
+	var ps []piece
+	start, from := 0, 0
+	for {
+		i := strings.Index(s[from:], standInPrefix)
+		if i < 0 {
+			return append(ps, piece{lit: s[start:], slot: noSlot})
+		}
+		at := from + i
+		slot := noSlot
+		for k, si := range standIns {
+			if strings.HasPrefix(s[at:], si) {
+				slot = k
+				break
+			}
+		}
+		if slot == noSlot {
+			from = at + 1
+			continue
+		}
+		ps = append(ps, piece{lit: s[start:at], slot: slot})
+		start = at + len(standIns[slot])
+		from = start
+	}
+}
+
+// fill joins ps with the values in their slots.
+func fill(ps []piece, values *[len(standIns)]string) string {
+	n := 0
+	for _, p := range ps {
+		n += len(p.lit)
+		if p.slot != noSlot {
+			n += len(values[p.slot])
+		}
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, p := range ps {
+		b.WriteString(p.lit)
+		if p.slot != noSlot {
+			b.WriteString(values[p.slot])
+		}
+	}
+	return b.String()
+}
+
+// Render fills in one recipient's values, HTML-escaped in the HTML part.
 func (p *Prepared) Render(r Recipient) Rendered {
-	raw := strings.NewReplacer(standInName, r.Name, standInEmail, r.Email, standInReference, r.Reference, standInAck, r.AckURL)
-	esc := strings.NewReplacer(standInName, html.EscapeString(r.Name), standInEmail, html.EscapeString(r.Email),
-		standInReference, html.EscapeString(r.Reference), standInAck, html.EscapeString(r.AckURL))
+	raw := [len(standIns)]string{slotName: r.Name, slotEmail: r.Email, slotReference: r.Reference, slotAck: r.AckURL}
+	var esc [len(standIns)]string
+	for i, v := range raw {
+		esc[i] = html.EscapeString(v)
+	}
 	return Rendered{
-		Subject: strings.Join(strings.Fields(raw.Replace(p.out.Subject)), " "),
-		Text:    raw.Replace(p.out.Text),
-		HTML:    esc.Replace(p.out.HTML),
+		Subject: strings.Join(strings.Fields(fill(p.subject, &raw)), " "),
+		Text:    fill(p.text, &raw),
+		HTML:    fill(p.html, &esc),
 	}
 }
 
