@@ -122,7 +122,8 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 		out, h := run.deliverOne(ctx, del, domain)
 		switch {
 		case h != nil && h.wholeChunk:
-			d.logger.WarnContext(ctx, "chunk held back; snoozing", "wave_id", del.WaveID, "delivery_id", del.ID, "reason", h.reason, "wait", h.wait.String())
+			d.logger.WarnContext(ctx, "chunk held back; snoozing", "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID,
+				"reason", h.reason, "wait", h.wait.String())
 			return d.stop(ctx, chunk, run.pending, h)
 		case h != nil:
 			// This domain waits; the chunk goes on with the others.
@@ -138,6 +139,7 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 		}
 		run.pending = append(run.pending, out)
 		d.observer.ObserveOutcome(out, string(del.Notice.Kind))
+		logOutcome(ctx, d.logger, del, out)
 		if len(run.pending) < FlushEvery || i == last {
 			continue
 		}
@@ -284,7 +286,7 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain 
 	msg, version, err := d.renderer.Message(del)
 	if err != nil {
 		// A template that cannot render will not render on retry either.
-		d.logger.ErrorContext(ctx, "render failed", "wave_id", del.WaveID, "delivery_id", del.ID, "error", err)
+		d.logger.ErrorContext(ctx, "render failed", "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID, "error", err)
 		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: DeliveryFailed, Reply: "render failed: " + err.Error(), TemplateVersion: version}, nil
 	}
 	done, h := r.admit(ctx, domain)
@@ -295,7 +297,8 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain 
 	done()
 	if err != nil {
 		wait := d.polite.RelayFailed()
-		d.logger.WarnContext(ctx, "relay unreachable; circuit open", "wave_id", del.WaveID, "error", err, "wait", wait.String())
+		d.logger.WarnContext(ctx, "relay unreachable; circuit open", "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID,
+			"error", err, "wait", wait.String())
 		return Outcome{}, &hold{wait: wait, reason: "relay_unreachable", wholeChunk: true}
 	}
 	out := Outcome{
@@ -330,6 +333,30 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain 
 		}
 	}
 	return out, nil
+}
+
+// logOutcome logs one delivery's outcome: a sent message at debug level (a
+// wave logs one line per contact), a deferral at info, a failure at warn.
+// The SMTP reply is left out: it may quote the recipient's address; the
+// code and enhanced code say what happened, and the delivery's events
+// (API, report) keep the whole reply.
+func logOutcome(ctx context.Context, logger *slog.Logger, del OutgoingDelivery, out Outcome) {
+	level := slog.LevelDebug
+	switch out.Status {
+	case DeliveryDeferred:
+		level = slog.LevelInfo
+	case DeliveryFailed:
+		level = slog.LevelWarn
+	}
+	if !logger.Enabled(ctx, level) {
+		return
+	}
+	attempts := del.Attempts
+	if out.Attempted {
+		attempts++
+	}
+	logger.Log(ctx, level, "delivery "+string(out.Status), "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID,
+		"attempts", attempts, "smtp_code", out.Code, "enhanced_code", out.Enhanced)
 }
 
 // admit waits briefly for the limits, or returns the hold that snoozes the

@@ -199,9 +199,10 @@ func TestScriptedRepliesEndToEnd(t *testing.T) {
 		{"drop", rcpt, capture.Fault{Drop: true}, false, notifier.DeliverySent, 2, deferred, 0},
 		{"slow", rcpt, capture.Fault{Delay: 600 * time.Millisecond}, false, notifier.DeliverySent, 2, deferred, 0},
 	}
+	logs := &lockedBuffer{}
 	e := apptest.Start(t, apptest.Options{Configure: func(c *config.Config) {
 		c.SMTPTimeout = 300 * time.Millisecond
-	}})
+	}, LogTo: logs})
 	ctx := context.Background()
 	slug := e.LoadSample(t, "scripted")
 	orgs := "org_ref,org_name,domain,contact_email,contact_name,role,portal_access,locale\n"
@@ -256,6 +257,12 @@ func TestScriptedRepliesEndToEnd(t *testing.T) {
 		}
 		if s.fault.Message != "" && !strings.Contains(evs[0].Detail, s.fault.Message) {
 			t.Errorf("%s: first event detail %q does not quote the reply %q", s.name, evs[0].Detail, s.fault.Message)
+		}
+		// A failure is logged (at warn, the level apptest keeps) with the
+		// ids that lead from the log line to the delivery.
+		line := fmt.Sprintf("msg=\"delivery failed\" wave_id=%d notice_id=%d delivery_id=%d", waveID, d.NoticeID, d.ID)
+		if logged := strings.Contains(logs.String(), line); logged != (s.status == notifier.DeliveryFailed) {
+			t.Errorf("%s: log has %q: %v, want %v", s.name, line, logged, !logged)
 		}
 		want := 0
 		if s.status == notifier.DeliverySent {
@@ -717,4 +724,22 @@ func derefInt(p *int) any {
 		return nil
 	}
 	return *p
+}
+
+// lockedBuffer collects the service's log lines for a test to search.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
