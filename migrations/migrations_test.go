@@ -30,7 +30,18 @@ func TestMigrateCreatesAndIsIdempotent(t *testing.T) {
 	}
 	defer conn.Close(ctx)
 	name := "bn_migrate_test_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	// Cleanup runs after the deferred Close, so it needs a connection of its own.
+	t.Cleanup(func() {
+		c, err := pgx.ConnectConfig(context.Background(), admin)
+		if err != nil {
+			t.Errorf("drop %s: %v", name, err)
+			return
+		}
+		defer c.Close(context.Background())
+		if _, err := c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop %s: %v", name, err)
+		}
+	})
 	u, _ := url.Parse(testdb.ServerURL())
 	u.Path = "/" + name
 	dbURL := u.String()
