@@ -371,7 +371,9 @@ func (c *Config) Validate() error {
 }
 
 // PoolSize is the database pool size to use: DBPoolSize when set, otherwise
-// enough for every worker plus the API, River's own loops and a margin.
+// half the workers (a worker holds a connection only while it claims or
+// records outcomes, not while it talks SMTP) plus 10 for the API and
+// River's own loops. docs/performance.md has the measurements.
 func (c *Config) PoolSize() int {
 	if c.DBPoolSize > 0 {
 		return c.DBPoolSize
