@@ -71,7 +71,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	next := safeNext(r.PostForm.Get("next"))
 	ip := s.clientAddr.Of(r)
-	if ok, wait := s.signInByIP.Allow(ip); !ok {
+	if ok, wait := s.signInByIP.Allow(web.RateKey(ip)); !ok {
 		secs := strconv.Itoa(int(math.Ceil(wait.Seconds())))
 		w.Header().Set("Retry-After", secs)
 		s.render(w, r, http.StatusTooManyRequests, "error", pageData{Title: "Too many attempts", Page: problemPage{

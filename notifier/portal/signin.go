@@ -62,7 +62,7 @@ func (s *Server) requestLink(w http.ResponseWriter, r *http.Request) {
 			Message: "This form has expired or did not come from our page (your browser must accept cookies from this site). Reload the sign-in page and try again."})
 		return
 	}
-	if ok, wait := s.signInByIP.Allow(s.clientAddr.Of(r)); !ok {
+	if ok, wait := s.signInByIP.Allow(web.RateKey(s.clientAddr.Of(r))); !ok {
 		s.tooMany(w, r, wait)
 		return
 	}

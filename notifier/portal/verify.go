@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/web"
 )
 
 // verifyPage is the verify page's data.
@@ -38,7 +39,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if len(code) > 200 {
 		code = code[:200]
 	}
-	if ok, wait := s.verifyByIP.Allow(s.clientAddr.Of(r)); !ok {
+	if ok, wait := s.verifyByIP.Allow(web.RateKey(s.clientAddr.Of(r))); !ok {
 		s.tooMany(w, r, wait)
 		return
 	}

@@ -1,9 +1,24 @@
 package web
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
+
+// RateKey is the key a client address is rate-limited under: an IPv4
+// address as it is, an IPv6 address by its /64, which one subscriber
+// usually holds whole, so cycling through its addresses gives no fresh
+// buckets. A string that is not an address (a RemoteAddr without one) is
+// its own key.
+func RateKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return addr
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
+}
 
 // Limiter is a token bucket per key (a client address, a typed email
 // address), in this process's memory: each process limits on its own, so

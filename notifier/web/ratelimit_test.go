@@ -57,3 +57,21 @@ func TestLimiterStaysBounded(t *testing.T) {
 		t.Error("an active bucket was evicted before idle ones")
 	}
 }
+
+func TestRateKey(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"192.0.2.7":                     "192.0.2.7",
+		"2001:db8:1:2:aaaa::1":          "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff:ffff:ffff:1": "2001:db8:1:2::/64",
+		"2001:db8:1:3::1":               "2001:db8:1:3::/64",
+		"fe80::1%eth0":                  "fe80::/64",
+		"::ffff:192.0.2.7":              "::ffff:192.0.2.7",
+		"pipe":                          "pipe",
+		"":                              "",
+	} {
+		if got := RateKey(in); got != want {
+			t.Errorf("RateKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
