@@ -75,8 +75,12 @@ func TestPortalCookiesBehindHTTPS(t *testing.T) {
 	if !strings.Contains(link.Text, "https://notify.test/portal/login/") {
 		t.Errorf("the link is not on the public URL:\n%s", link.Text)
 	}
-	_, page = send("GET", link.Path, "", nil)
-	resp, _ = send("POST", link.Path, "", url.Values{"csrf": {csrf(page)}})
+	resp, page = send("GET", link.Path, "", nil)
+	linkBind := cookie(resp, "__Host-bn_signin")
+	if resp, _ := send("POST", link.Path, "", url.Values{"csrf": {csrf(page)}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-in link's POST without the browser's cookie: %d, want 403", resp.StatusCode)
+	}
+	resp, _ = send("POST", link.Path, linkBind, url.Values{"csrf": {csrf(page)}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("POST sign-in link: %d", resp.StatusCode)
 	}

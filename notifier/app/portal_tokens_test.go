@@ -69,17 +69,25 @@ func TestPortalSignInLinks(t *testing.T) {
 	}
 
 	// Single use: the link's second POST (and GET) find nothing.
+	// Two browsers open the link; the first to press Continue uses it up.
 	link := portalLinks(t, e, "soc@contoso.example")[0].Path
-	a := newVisitor(t, e)
+	a, slower := newVisitor(t, e), newVisitor(t, e)
 	a.do("GET", link, nil)
 	linkForm := a.csrf()
+	slower.do("GET", link, nil)
+	laterForm := slower.csrf()
 	a.useLink(link)
 	b := newVisitor(t, e)
 	if st, _, _ := b.do("GET", link, nil); st != http.StatusNotFound {
 		t.Errorf("GET of a used link: %d, want 404", st)
 	}
-	if st, _, _ := b.do("POST", link, url.Values{"csrf": {linkForm}}); st != http.StatusNotFound || b.cookie("bn_portal") != "" {
+	if st, _, _ := slower.do("POST", link, url.Values{"csrf": {laterForm}}); st != http.StatusNotFound || slower.cookie("bn_portal") != "" {
 		t.Errorf("second POST of a link: %d, want 404 and no session", st)
+	}
+	// Another browser cannot use a form token it did not get itself: the
+	// token is bound to the browser's cookie (no login CSRF).
+	if st, _, _ := b.do("POST", link, url.Values{"csrf": {linkForm}}); st != http.StatusForbidden || b.cookie("bn_portal") != "" {
+		t.Errorf("POST of a link with another browser's form token: %d, want 403 and no session", st)
 	}
 
 	// Only hashes are stored; the token is in no job's arguments; a link

@@ -86,15 +86,28 @@ func (s *Server) requestLink(w http.ResponseWriter, r *http.Request) {
 
 // loginLink serves GET (and HEAD) /portal/login/{token}: a page with a
 // Continue button. Opening the link uses nothing up, so a mail scanner's
-// visit cannot spend it.
+// visit cannot spend it. The button's form token is bound to the link and
+// to a random cookie of this browser: another site that obtained a form
+// token for its own link (by opening it) cannot make a victim's browser
+// sign in to the attacker's organization (login CSRF).
 func (s *Server) loginLink(w http.ResponseWriter, r *http.Request) {
 	v, err := s.svc.PortalLink(r.Context(), r.PathValue("token"))
 	if err != nil {
 		s.linkFailed(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "login_link", pageData{Title: "Sign in", CSRF: s.forms.Make(formLogin, v.TokenHash, time.Now()),
+	bind := s.cookies.FormBinding(w, r, signInCookie)
+	s.render(w, r, http.StatusOK, "login_link", pageData{Title: "Sign in", CSRF: s.forms.Make(formLogin, loginBinding(v.TokenHash, bind), time.Now()),
 		Page: loginLinkPage{Link: v}})
+}
+
+// loginBinding is what a sign-in link's form token is bound to: the
+// link's hash and the browser's binding cookie.
+func loginBinding(tokenHash []byte, cookie string) []byte {
+	b := make([]byte, 0, len(tokenHash)+1+len(cookie))
+	b = append(b, tokenHash...)
+	b = append(b, 0)
+	return append(b, cookie...)
 }
 
 // startSession serves POST /portal/login/{token}: the link is used up and
@@ -107,9 +120,16 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	if err := r.ParseForm(); err != nil || !s.forms.Valid(formLogin, r.PostForm.Get("csrf"), hash, time.Now()) {
+	bind := s.cookies.Get(r, signInCookie)
+	if err := r.ParseForm(); err != nil || !s.forms.Valid(formLogin, r.PostForm.Get("csrf"), loginBinding(hash, bind), time.Now()) {
 		s.render(w, r, http.StatusForbidden, "error", pageData{Title: "Not signed in", Heading: "Not signed in",
-			Message: "This form has expired or did not come from our page. Open the link from your email again and press Continue there."})
+			Message: "This form has expired or did not come from our page (your browser must accept cookies from this site). Open the link from your email again and press Continue there."})
+		return
+	}
+	id, _, err := s.svc.StartPortalSession(r.Context(), r.PathValue("token"), notifier.AckRequest{IP: s.clientAddr.Of(r), UserAgent: r.UserAgent()})
+	if err != nil {
+		// A link that cannot be used leaves the browser's session alone.
+		s.linkFailed(w, r, err)
 		return
 	}
 	// A session the browser still holds ends: one browser, one session.
@@ -117,11 +137,6 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request) {
 		if err := s.svc.EndPortalSession(r.Context(), old); err != nil {
 			s.logger.WarnContext(r.Context(), "could not end the previous portal session", "error", err)
 		}
-	}
-	id, _, err := s.svc.StartPortalSession(r.Context(), r.PathValue("token"), notifier.AckRequest{IP: s.clientAddr.Of(r), UserAgent: r.UserAgent()})
-	if err != nil {
-		s.linkFailed(w, r, err)
-		return
 	}
 	s.cookies.Set(w, sessionCookie, id, 0)
 	s.cookies.Delete(w, signInCookie)
