@@ -124,8 +124,12 @@ func (s *Service) CreateIncident(ctx context.Context, by Actor, in NewIncident) 
 	in.Title = strings.TrimSpace(in.Title)
 	in.Summary = strings.TrimSpace(in.Summary)
 	var problems []RowError
-	if !slugPattern.MatchString(in.Slug) {
+	switch {
+	case !slugPattern.MatchString(in.Slug):
 		problems = append(problems, RowError{Field: "slug", Message: "must be 1-63 lowercase letters, digits and hyphens, starting with a letter or digit"})
+	case strings.Trim(in.Slug, "0123456789") == "":
+		// {incident} in a path is an id or a slug: "12" must mean one thing.
+		problems = append(problems, RowError{Field: "slug", Message: "must not be only digits (it would read as an incident id)"})
 	}
 	if in.Title == "" || utf8.RuneCountInString(in.Title) > 200 || strings.IndexFunc(in.Title, forbiddenRune) >= 0 {
 		problems = append(problems, RowError{Field: "title", Message: "is required, one line, at most 200 characters"})

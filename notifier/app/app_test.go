@@ -308,6 +308,7 @@ func TestAPIRefusesBadRequests(t *testing.T) {
 		{"unknown wave", "GET", "/api/v1/waves/999", e.Key, "", "", 404, "not_found"},
 		{"unknown field", "POST", "/api/v1/incidents", e.Key, "application/json", `{"slug":"a","title":"A","owner":"x"}`, 400, "bad_request"},
 		{"invalid slug", "POST", "/api/v1/incidents", e.Key, "application/json", `{"slug":"Not A Slug","title":"A"}`, 422, "invalid"},
+		{"slug that reads as an id", "POST", "/api/v1/incidents", e.Key, "application/json", `{"slug":"12","title":"A"}`, 422, "invalid"},
 		{"too large", "POST", "/api/v1/organizations/import", e.Key, "text/csv", "org_ref,org_name,contact_email\n" + strings.Repeat("a,b,c@d.example\n", 1000), 413, "too_large"},
 		{"unsupported type", "POST", "/api/v1/organizations/import", e.Key, "application/pdf", "x", 415, "unsupported"},
 		{"unknown route", "GET", "/api/v1/nothing", e.Key, "", "", 404, "not_found"},
