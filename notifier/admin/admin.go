@@ -179,7 +179,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 
 // data completes a signed-in page's data.
 func (s *Server) data(sess notifier.StaffSession, nav string, d pageData) pageData {
-	d.Session = &sess
+	if sess.KeyID != 0 {
+		// An error page for a visitor not signed in shows no staff menu.
+		d.Session = &sess
+	}
 	d.CSRF = s.forms.Make(formSession, sess.IDHash, time.Now())
 	d.Nav = nav
 	switch {
