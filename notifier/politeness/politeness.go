@@ -211,12 +211,19 @@ func (l *Limiter) Delivered(domainName string) {
 type breaker struct {
 	openUntil time.Time
 	cooldown  time.Duration
-	probing   bool
+	// probeUntil is set while a probe is out: after the cooldown one job
+	// is let through to dial, and it reports with RelayFailed or RelayOK.
+	// A probe may never dial (its wave was paused, nothing was left to
+	// send, a render failed), so the probe is a lease: once it runs out, the
+	// next caller becomes the probe. Without that, one silent probe would
+	// hold every job of the process back for good.
+	probeUntil time.Time
 }
 
 // RelayWait returns how long workers should keep off the relay: 0 when it
 // may be dialled. After a cooldown one caller is let through as a probe;
-// the others keep waiting until the probe reports.
+// the others keep waiting until the probe reports or its lease, one
+// cooldown long, runs out.
 func (l *Limiter) RelayWait() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -227,10 +234,10 @@ func (l *Limiter) RelayWait() time.Duration {
 		return 0
 	case now.Before(b.openUntil):
 		return b.openUntil.Sub(now)
-	case b.probing:
-		return time.Second
+	case now.Before(b.probeUntil):
+		return min(time.Second, b.probeUntil.Sub(now))
 	}
-	b.probing = true
+	b.probeUntil = now.Add(b.cooldown)
 	return 0
 }
 
@@ -242,10 +249,10 @@ func (l *Limiter) RelayFailed() time.Duration {
 	b := &l.breaker
 	if b.cooldown == 0 {
 		b.cooldown = l.cfg.BreakerCooldown
-	} else if b.probing || !l.cfg.Now().Before(b.openUntil) {
+	} else if !b.probeUntil.IsZero() || !l.cfg.Now().Before(b.openUntil) {
 		b.cooldown = min(2*b.cooldown, BreakerMaxCooldown)
 	}
-	b.probing = false
+	b.probeUntil = time.Time{}
 	b.openUntil = l.cfg.Now().Add(jitter(b.cooldown))
 	return b.openUntil.Sub(l.cfg.Now())
 }
