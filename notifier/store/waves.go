@@ -266,7 +266,7 @@ func (s *Store) ApproveWave(ctx context.Context, by notifier.Actor, waveID int64
 
 // PauseWave stops a running wave's new sends; sends in flight finish.
 func (s *Store) PauseWave(ctx context.Context, by notifier.Actor, waveID int64) (notifier.Wave, error) {
-	return s.transition(ctx, by, waveID, "wave.pause", []notifier.WaveStatus{notifier.WaveRunning},
+	return s.transition(ctx, by, waveID, "wave.pause", []notifier.WaveStatus{notifier.WaveRunning}, false,
 		func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `UPDATE waves SET status = 'paused', paused_at = now() WHERE id = $1`, waveID)
 			return err
@@ -276,7 +276,7 @@ func (s *Store) PauseWave(ctx context.Context, by notifier.Actor, waveID int64) 
 // ResumeWave continues a paused wave. Its delivery jobs were snoozing
 // while it was paused; they find it running at their next turn.
 func (s *Store) ResumeWave(ctx context.Context, by notifier.Actor, waveID int64) (notifier.Wave, error) {
-	return s.transition(ctx, by, waveID, "wave.resume", []notifier.WaveStatus{notifier.WavePaused},
+	return s.transition(ctx, by, waveID, "wave.resume", []notifier.WaveStatus{notifier.WavePaused}, false,
 		func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `UPDATE waves SET status = 'running', paused_at = NULL WHERE id = $1`, waveID); err != nil {
 				return err
@@ -293,7 +293,10 @@ func (s *Store) ResumeWave(ctx context.Context, by notifier.Actor, waveID int64)
 func (s *Store) CancelWave(ctx context.Context, by notifier.Actor, waveID int64) (notifier.Wave, error) {
 	return s.transition(ctx, by, waveID, "wave.cancel",
 		[]notifier.WaveStatus{notifier.WavePlanned, notifier.WaveApproved, notifier.WaveRunning, notifier.WavePaused},
-		func(tx pgx.Tx) error {
+		// Cancelling skips the deliveries jobs have claimed: no claim may
+		// commit between its reading the claims and its own commit, or
+		// that claim's deliveries would be sent while recorded cancelled.
+		true, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `UPDATE waves SET status = 'cancelled', cancelled_at = now(), cancelled_by = $2 WHERE id = $1`,
 				waveID, nullableKey(by)); err != nil {
 				return err
@@ -331,10 +334,20 @@ func voidUnsentNotices(ctx context.Context, tx pgx.Tx, waveID int64) error {
 }
 
 // transition runs a state change of a wave that must be in one of from,
-// under the wave's row lock, audited, and returns the wave after it.
-func (s *Store) transition(ctx context.Context, by notifier.Actor, waveID int64, action string, from []notifier.WaveStatus, change func(tx pgx.Tx) error) (notifier.Wave, error) {
+// under the wave's row lock (and its claim lock first when holdClaims),
+// audited, and returns the wave after it.
+func (s *Store) transition(ctx context.Context, by notifier.Actor, waveID int64, action string, from []notifier.WaveStatus,
+	holdClaims bool, change func(tx pgx.Tx) error) (notifier.Wave, error) {
 	var w notifier.Wave
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if holdClaims {
+			// The wave's claim lock comes before its row, in the same
+			// order as a claim takes them (its insert into delivery_claims
+			// key-share locks the row), so the two cannot deadlock.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(claimLockKey), int32(waveID)); err != nil {
+				return err
+			}
+		}
 		var status notifier.WaveStatus
 		if err := tx.QueryRow(ctx, `SELECT status FROM waves WHERE id = $1 FOR UPDATE`, waveID).Scan(&status); err != nil {
 			return notFound(err, "no wave %d", waveID)
