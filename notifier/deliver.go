@@ -19,8 +19,11 @@ type Deliverer struct {
 	renderer *Renderer
 	retry    RetryPolicy
 	polite   Politeness
-	observer DeliveryObserver
-	logger   *slog.Logger
+	// sendTimeout is the longest one SMTP transaction may take: a send is
+	// not started when the job has less time left (see deliverOne).
+	sendTimeout time.Duration
+	observer    DeliveryObserver
+	logger      *slog.Logger
 }
 
 // DelivererConfig configures a Deliverer.
@@ -31,8 +34,11 @@ type DelivererConfig struct {
 	Retry    RetryPolicy
 	// Politeness holds sends back; nil means no limits.
 	Politeness Politeness
-	Observer   DeliveryObserver
-	Logger     *slog.Logger
+	// SendTimeout is the sender's timeout for one transaction
+	// (config.Config.SMTPTimeout).
+	SendTimeout time.Duration
+	Observer    DeliveryObserver
+	Logger      *slog.Logger
 }
 
 // NewDeliverer builds a Deliverer.
@@ -48,7 +54,7 @@ func NewDeliverer(cfg DelivererConfig) *Deliverer {
 	}
 	return &Deliverer{
 		store: cfg.Store, sender: cfg.Sender, renderer: cfg.Renderer, retry: cfg.Retry,
-		polite: cfg.Politeness, observer: cfg.Observer, logger: cfg.Logger,
+		polite: cfg.Politeness, sendTimeout: cfg.SendTimeout, observer: cfg.Observer, logger: cfg.Logger,
 	}
 }
 
@@ -258,6 +264,8 @@ type chunkRun struct {
 	// outcomes may be flushed before the chunk ends, but they go to the
 	// requeued job with the held-back ones.
 	throttled []int64
+	// sends counts the messages this run tried to send.
+	sends int
 }
 
 // now is the database's clock, advanced by the time the chunk has taken.
@@ -289,12 +297,25 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain 
 		d.logger.ErrorContext(ctx, "render failed", "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID, "error", err)
 		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: DeliveryFailed, Reply: "render failed: " + err.Error(), TemplateVersion: version}, nil
 	}
+	// A transaction started near the job's deadline would be cut short,
+	// perhaps after the relay took the message but before its 250 was
+	// read, and then sent again. The chunk snoozes instead and goes on
+	// with a new deadline. Each run sends at least once, so a job timeout
+	// configured below the SMTP timeout still makes progress.
+	if deadline, ok := ctx.Deadline(); ok && r.sends > 0 && time.Until(deadline) < d.sendTimeout {
+		return Outcome{}, &hold{reason: "interrupted", wholeChunk: true}
+	}
 	done, h := r.admit(ctx, domain)
 	if h != nil {
 		return Outcome{}, h
 	}
 	res, err := r.send(ctx, msg)
 	done()
+	if err != nil && ctx.Err() != nil {
+		// The job ran out of time or the process is stopping: that says
+		// nothing about the relay, so the circuit stays as it is.
+		return Outcome{}, &hold{reason: "interrupted", wholeChunk: true}
+	}
 	if err != nil {
 		wait := d.polite.RelayFailed()
 		d.logger.WarnContext(ctx, "relay unreachable; circuit open", "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID,
@@ -385,6 +406,7 @@ func (r *chunkRun) admit(ctx context.Context, domain string) (func(), *hold) {
 // message, it tries once more on a fresh one instead of deferring. An
 // error means the relay could not be reached.
 func (r *chunkRun) send(ctx context.Context, msg *Message) (SendResult, error) {
+	r.sends++
 	for try := 0; ; try++ {
 		if r.conn == nil {
 			conn, err := r.d.sender.Conn(ctx)

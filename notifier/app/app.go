@@ -270,8 +270,9 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 			Rate: cfg.RateLimit, DomainRate: cfg.DomainRateLimit, DomainConcurrency: cfg.DomainConcurrency,
 			ThrottleCooldown: cfg.ThrottleCooldown, BreakerCooldown: cfg.RelayCooldown,
 		}),
-		Observer: m,
-		Logger:   a.Logger,
+		SendTimeout: cfg.SMTPTimeout,
+		Observer:    m,
+		Logger:      a.Logger,
 	})
 	// Sign-in emails go through the same relay as notices.
 	portalLinks := &queue.PortalLinkWorker{Mailer: notifier.NewPortalMailer(notifier.PortalMailerConfig{

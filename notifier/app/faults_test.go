@@ -334,6 +334,7 @@ func TestWorkerKilledMidWave(t *testing.T) {
 		"BREACHNOTIFY_RETRY_MIN_DELAY=100ms",
 		"BREACHNOTIFY_RETRY_MAX_DELAY=200ms",
 		"BREACHNOTIFY_JOB_RESCUE_AFTER=8s", // so a job times out after 2s
+		"BREACHNOTIFY_SMTP_TIMEOUT=1s",     // below it: a send is not started with less left
 	}
 	// The survivor starts first and leads, so River's rescuer (which runs
 	// on the leader) is never the process killed.
