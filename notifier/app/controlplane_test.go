@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
 	"github.com/breachnotify/breachnotify/notifier/capture"
+	"github.com/breachnotify/breachnotify/notifier/store"
 )
 
 // call makes one API request with key and returns the status and body.
@@ -328,6 +330,69 @@ func TestCancelStopsForGood(t *testing.T) {
 	}
 	if plan.Notices == 0 || plan.Notices+len(alreadyTold(t, e, id)) != 7 {
 		t.Errorf("replan after cancel = %+v, want the %d untold organizations", plan, 7-len(alreadyTold(t, e, id)))
+	}
+}
+
+// TestCancelWaitsForAClaimInProgress: a job claiming deliveries while the
+// wave is cancelled keeps them (it sends them), and the cancel leaves them
+// to it. Cancel must not read the claims before that claim commits, or it
+// would cancel deliveries the job then sends.
+func TestCancelWaitsForAClaimInProgress(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := apptest.Start(t, apptest.Options{NoWorkers: true})
+	slug := e.LoadSample(t, "cancel-race")
+	waveID := planAndLaunch(t, e, slug)
+	ds, err := e.App.Store.WaveDeliveries(ctx, waveID)
+	if err != nil || len(ds) < 4 {
+		t.Fatalf("deliveries = %d, %v", len(ds), err)
+	}
+	claimed := []int64{ds[0].ID, ds[1].ID, ds[2].ID}
+	slices.Sort(claimed)
+
+	// A claim in progress: the wave's claim lock held and the deliveries
+	// read as queued; the claim row is written after the cancel started
+	// (the claim statement writes it last).
+	tx, err := e.App.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if err := store.LockClaims(ctx, tx, waveID); err != nil {
+		t.Fatal(err)
+	}
+	cancelled := make(chan int, 1)
+	go func() {
+		st, _ := call(t, e, "POST", fmt.Sprintf("/api/v1/waves/%d/cancel", waveID), e.Key, nil)
+		cancelled <- st
+	}()
+	time.Sleep(200 * time.Millisecond) // time for the cancel to reach the lock
+	select {
+	case st := <-cancelled:
+		t.Fatalf("cancel answered %d while a claim of the wave was in progress", st)
+	default:
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO delivery_claims (job_id, wave_id, delivery_ids) VALUES (-1, $1, $2)`, waveID, claimed); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := <-cancelled; st != 200 {
+		t.Fatalf("cancel: %d", st)
+	}
+	ds, err = e.App.Store.WaveDeliveries(ctx, waveID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		want := notifier.DeliveryCancelled
+		if slices.Contains(claimed, d.ID) {
+			want = notifier.DeliveryQueued // the claiming job's to send
+		}
+		if d.Status != want {
+			t.Errorf("delivery %d: %s, want %s", d.ID, d.Status, want)
+		}
 	}
 }
 

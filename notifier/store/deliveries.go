@@ -79,6 +79,13 @@ const staleClaim = "2 hours"
 // claimed (the wave id is the other half), so two claims never race.
 const claimLockKey = 0x636c_6169 // "clai"
 
+// LockClaims takes a wave's claim lock until tx ends: the wave's claims,
+// and cancelling it, take turns under it.
+func LockClaims(ctx context.Context, tx pgx.Tx, waveID int64) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(claimLockKey), int32(waveID))
+	return err
+}
+
 // contentAggregates summarises a set of items (the relation "its",
 // filtered by ITEMS_OF) for a message: the count, the counts by kind, the
 // secret types, and the first items. ITEMS_OF is replaced by a constant

@@ -344,7 +344,7 @@ func (s *Store) transition(ctx context.Context, by notifier.Actor, waveID int64,
 			// The wave's claim lock comes before its row, in the same
 			// order as a claim takes them (its insert into delivery_claims
 			// key-share locks the row), so the two cannot deadlock.
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(claimLockKey), int32(waveID)); err != nil {
+			if err := LockClaims(ctx, tx, waveID); err != nil {
 				return err
 			}
 		}
