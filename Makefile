@@ -22,9 +22,10 @@ test-short:
 	$(GO) test -count=1 ./...
 
 ## faults: just the delivery engine's fault tests (relay down, scripted replies,
-## a killed process, dropped database connections, a poison delivery)
+## a killed process, dropped database connections, a poison delivery, a job
+## running out of time)
 faults:
-	$(GO) test -count=1 -run 'Relay|Scripted|Killed|Dropped|Poison' ./notifier/app/
+	$(GO) test -count=1 -run 'Relay|Scripted|Killed|Dropped|Poison|Deadline' ./notifier/app/
 
 ## lint: go vet, staticcheck, gofmt, and promtool on deploy/prometheus (the
 ## alert rules, their unit tests, the scrape configuration; skipped without

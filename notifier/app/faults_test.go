@@ -281,6 +281,41 @@ func TestScriptedRepliesEndToEnd(t *testing.T) {
 	t.Logf("%d scenarios + %d plain recipients final in %s: %v; job snoozes %v", len(scenarios), len(batch1Recipients), took.Round(time.Millisecond), counts, snoozes(t, e))
 }
 
+// TestNoSendStartedPastTheJobDeadline gives each delivery job 1 s and the
+// relay 250 ms per message: a chunk of 12 cannot finish in one run. A run
+// must stop before a send that the job's deadline would cut (and count as
+// an attempt, or repeat) and snooze, so every delivery is sent on its
+// first attempt.
+func TestNoSendStartedPastTheJobDeadline(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{Configure: func(c *config.Config) {
+		c.JobRescueAfter = 4 * time.Second // the job timeout is a quarter: 1 s
+		c.SMTPTimeout = 500 * time.Millisecond
+	}})
+	for rcpt := range batch1Recipients {
+		e.Replies.Always(rcpt, capture.StepRcpt, capture.Fault{Delay: 250 * time.Millisecond})
+	}
+	slug := e.LoadSample(t, "deadline")
+	waveID := planAndLaunch(t, e, slug)
+	w := waitWave(t, e, waveID, 60*time.Second)
+	if w.Status != notifier.WaveCompleted || w.Deliveries[notifier.DeliverySent] != len(batch1Recipients) {
+		t.Fatalf("wave = %s %v, want completed with all %d sent", w.Status, w.Deliveries, len(batch1Recipients))
+	}
+	for rcpt := range batch1Recipients {
+		if d := findDelivery(t, e, waveID, rcpt); d.Attempts != 1 {
+			t.Errorf("%s: %d attempts (%q), want 1", rcpt, d.Attempts, d.SMTPReply)
+		}
+	}
+	if got := len(e.Mailbox.Messages()); got != len(batch1Recipients) {
+		t.Errorf("%d messages at the relay, want %d", got, len(batch1Recipients))
+	}
+	sn := snoozes(t, e)
+	if sn["interrupted"] == 0 {
+		t.Errorf("no run stopped for its deadline: snoozes %v", sn)
+	}
+	t.Logf("%d deliveries final; job snoozes %v", len(batch1Recipients), sn)
+}
+
 // TestWorkerKilledMidWave runs two `breachnotify serve` processes on one
 // database and SIGKILLs one of them three times in the middle of a wave,
 // restarting it each time. The killed process's jobs are rescued (after
