@@ -51,10 +51,17 @@ func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int
 	s.render(w, r, status, "signin", pageData{Title: "Sign in", CSRF: s.forms.Make(formSignIn, []byte(bind), time.Now()), Page: p})
 }
 
+// signInReplyFloor is the least time the answer to a sign-in request
+// takes. A known address costs a write, a queued job and a commit; an
+// unknown one a single read: without the floor, the reply's timing would
+// tell who is a contact, which the page's words never do.
+const signInReplyFloor = 300 * time.Millisecond
+
 // requestLink serves POST /portal/login. The answer is the same whether
 // the address may sign in, is unknown, or asked too often: the page never
-// tells who is a contact.
+// tells who is a contact, by its words or by its timing.
 func (s *Server) requestLink(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	bind := s.cookies.Get(r, signInCookie)
 	if err := r.ParseForm(); err != nil || !s.forms.Valid(formSignIn, r.PostForm.Get("csrf"), []byte(bind), time.Now()) {
@@ -79,6 +86,13 @@ func (s *Server) requestLink(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
+	}
+	floor := time.NewTimer(time.Until(start.Add(signInReplyFloor)))
+	defer floor.Stop()
+	select {
+	case <-floor.C:
+	case <-r.Context().Done():
+		return
 	}
 	s.render(w, r, http.StatusOK, "signin_sent", pageData{Title: "Check your email",
 		Page: signInSentPage{Email: email, Minutes: int(notifier.PortalLinkLifetime / time.Minute)}})
