@@ -204,3 +204,21 @@ func TestSendPipelinedFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestSendPipelinedFailureThenClosing: RCPT is refused, then the relay
+// answers DATA with 421 (it is closing the connection). The result is the
+// refusal, and it says the connection is gone, so it is not reused.
+func TestSendPipelinedFailureThenClosing(t *testing.T) {
+	t.Parallel()
+	f := &fakeRelay{pipelining: true, replies: map[string]string{"RCPT": "550 5.1.1 unknown", "DATA": "421 4.3.0 closing"}}
+	s := f.start(t)
+	conn, err := s.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := conn.Send(context.Background(), message("ok@x.example"))
+	conn.Release(r.Broken)
+	if r.Accepted || r.Code != 550 || !r.Permanent || !r.Broken {
+		t.Errorf("result %+v, want the 550, permanent, and the connection broken", r)
+	}
+}

@@ -335,6 +335,10 @@ func (c *conn) envelope(from, to string) (notifier.SendResult, bool) {
 		}
 		if failed == nil {
 			failed = &r
+		} else if r.Broken {
+			// An earlier command failed, and now the connection is gone
+			// too (no reply, or 421): the result says both.
+			failed.Broken = true
 		}
 		if r.Code == 0 || !c.pipelining {
 			// No reply (the connection is gone), or nothing more was sent.
