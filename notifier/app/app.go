@@ -268,7 +268,7 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		Retry:    notifier.RetryPolicy{Min: cfg.RetryMinDelay, Max: cfg.RetryMaxDelay, Lifetime: cfg.RetryLifetime},
 		Politeness: politeness.New(politeness.Config{
 			Rate: cfg.RateLimit, DomainRate: cfg.DomainRateLimit, DomainConcurrency: cfg.DomainConcurrency,
-			ThrottleCooldown: cfg.ThrottleCooldown, BreakerCooldown: cfg.RelayCooldown,
+			ThrottleCooldown: cfg.ThrottleCooldown, BreakerCooldown: cfg.RelayCooldown, ProbeTimeout: 2 * cfg.SMTPTimeout,
 		}),
 		SendTimeout: cfg.SMTPTimeout,
 		Observer:    m,

@@ -42,6 +42,11 @@ type Config struct {
 	// BreakerCooldown is how long workers stop dialling after the relay
 	// could not be reached; it doubles up to BreakerMaxCooldown.
 	BreakerCooldown time.Duration
+	// ProbeTimeout is the longest a probe may take to dial and report
+	// (the SMTP timeout, twice: the dial, then the session's setup); a
+	// probe's lease is at least this long, so a relay that lets dials
+	// hang does not get a new probe every cooldown.
+	ProbeTimeout time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -222,8 +227,8 @@ type breaker struct {
 
 // RelayWait returns how long workers should keep off the relay: 0 when it
 // may be dialled. After a cooldown one caller is let through as a probe;
-// the others keep waiting until the probe reports or its lease, one
-// cooldown long, runs out.
+// the others keep waiting until the probe reports or its lease (a
+// cooldown, at least ProbeTimeout) runs out.
 func (l *Limiter) RelayWait() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -237,7 +242,7 @@ func (l *Limiter) RelayWait() time.Duration {
 	case now.Before(b.probeUntil):
 		return min(time.Second, b.probeUntil.Sub(now))
 	}
-	b.probeUntil = now.Add(b.cooldown)
+	b.probeUntil = now.Add(max(b.cooldown, l.cfg.ProbeTimeout))
 	return 0
 }
 

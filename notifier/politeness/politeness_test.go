@@ -48,3 +48,24 @@ func TestBreakerProbeIsALease(t *testing.T) {
 		t.Fatalf("closed circuit, second caller: wait %v", w)
 	}
 }
+
+// TestBreakerProbeLeaseCoversADial: a probe dialling a relay that lets
+// connections hang may take the whole SMTP timeout; no second probe is let
+// through meanwhile, even when the cooldown is shorter.
+func TestBreakerProbeLeaseCoversADial(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_700_000_000, 0)
+	l := New(Config{BreakerCooldown: 5 * time.Second, ProbeTimeout: time.Minute, Now: func() time.Time { return now }})
+	now = now.Add(l.RelayFailed())
+	if w := l.RelayWait(); w != 0 {
+		t.Fatalf("after the cooldown: wait %v, want 0 (the probe)", w)
+	}
+	now = now.Add(30 * time.Second)
+	if w := l.RelayWait(); w == 0 {
+		t.Fatal("a second probe went out while the first may still be dialling")
+	}
+	now = now.Add(31 * time.Second)
+	if w := l.RelayWait(); w != 0 {
+		t.Fatalf("after the probe's lease: wait %v, want 0", w)
+	}
+}
