@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -20,7 +21,7 @@ type Deliverer struct {
 	retry    RetryPolicy
 	polite   Politeness
 	// sendTimeout is the longest one SMTP transaction may take: a send is
-	// not started when the job has less time left (see deliverOne).
+	// not started when the job has less time left (see timeToSend).
 	sendTimeout time.Duration
 	observer    DeliveryObserver
 	logger      *slog.Logger
@@ -297,23 +298,16 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain 
 		d.logger.ErrorContext(ctx, "render failed", "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID, "error", err)
 		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: DeliveryFailed, Reply: "render failed: " + err.Error(), TemplateVersion: version}, nil
 	}
-	// A transaction started near the job's deadline would be cut short,
-	// perhaps after the relay took the message but before its 250 was
-	// read, and then sent again. The chunk snoozes instead and goes on
-	// with a new deadline. Each run sends at least once, so a job timeout
-	// configured below the SMTP timeout still makes progress.
-	if deadline, ok := ctx.Deadline(); ok && r.sends > 0 && time.Until(deadline) < d.sendTimeout {
-		return Outcome{}, &hold{reason: "interrupted", wholeChunk: true}
-	}
 	done, h := r.admit(ctx, domain)
 	if h != nil {
 		return Outcome{}, h
 	}
 	res, err := r.send(ctx, msg)
 	done()
-	if err != nil && ctx.Err() != nil {
-		// The job ran out of time or the process is stopping: that says
-		// nothing about the relay, so the circuit stays as it is.
+	if errors.Is(err, errNoTimeLeft) || (err != nil && ctx.Err() != nil) {
+		// The job is about to run out of time, or the process is
+		// stopping: the chunk snoozes and goes on with a new deadline.
+		// That says nothing about the relay: the circuit stays as it is.
 		return Outcome{}, &hold{reason: "interrupted", wholeChunk: true}
 	}
 	if err != nil {
@@ -401,13 +395,37 @@ func (r *chunkRun) admit(ctx context.Context, domain string) (func(), *hold) {
 	}
 }
 
+// errNoTimeLeft is chunkRun.send's answer when the job has too little
+// time left for another transaction.
+var errNoTimeLeft = errors.New("too little time left in the job for a send")
+
+// timeToSend reports whether the job has time for one more transaction
+// (and a dial, without a connection). A transaction cut by the job's
+// deadline might have been taken by the relay before its 250 was read,
+// and would be sent again. Each run makes one send whatever the time, so a
+// job timeout configured below the SMTP timeout still makes progress.
+func (r *chunkRun) timeToSend(ctx context.Context) bool {
+	deadline, ok := ctx.Deadline()
+	if !ok || r.sends == 0 {
+		return true
+	}
+	need := r.d.sendTimeout
+	if r.conn == nil {
+		need += r.d.sendTimeout
+	}
+	return time.Until(deadline) >= need
+}
+
 // send sends msg on the run's connection, dialling one when needed. When a
 // reused connection turns out dead before the relay could have taken the
 // message, it tries once more on a fresh one instead of deferring. An
-// error means the relay could not be reached.
+// error means the relay could not be reached, or errNoTimeLeft.
 func (r *chunkRun) send(ctx context.Context, msg *Message) (SendResult, error) {
-	r.sends++
 	for try := 0; ; try++ {
+		if !r.timeToSend(ctx) {
+			return SendResult{}, errNoTimeLeft
+		}
+		r.sends++
 		if r.conn == nil {
 			conn, err := r.d.sender.Conn(ctx)
 			if err != nil {

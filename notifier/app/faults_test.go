@@ -281,7 +281,7 @@ func TestScriptedRepliesEndToEnd(t *testing.T) {
 	t.Logf("%d scenarios + %d plain recipients final in %s: %v; job snoozes %v", len(scenarios), len(batch1Recipients), took.Round(time.Millisecond), counts, snoozes(t, e))
 }
 
-// TestNoSendStartedPastTheJobDeadline gives each delivery job 1 s and the
+// TestNoSendStartedPastTheJobDeadline gives each delivery job 2 s and the
 // relay 250 ms per message: a chunk of 12 cannot finish in one run. A run
 // must stop before a send that the job's deadline would cut (and count as
 // an attempt, or repeat) and snooze, so every delivery is sent on its
@@ -289,8 +289,8 @@ func TestScriptedRepliesEndToEnd(t *testing.T) {
 func TestNoSendStartedPastTheJobDeadline(t *testing.T) {
 	t.Parallel()
 	e := apptest.Start(t, apptest.Options{Configure: func(c *config.Config) {
-		c.JobRescueAfter = 4 * time.Second // the job timeout is a quarter: 1 s
-		c.SMTPTimeout = 500 * time.Millisecond
+		c.JobRescueAfter = 8 * time.Second // the job timeout is a quarter: 2 s
+		c.SMTPTimeout = time.Second
 	}})
 	for rcpt := range batch1Recipients {
 		e.Replies.Always(rcpt, capture.StepRcpt, capture.Fault{Delay: 250 * time.Millisecond})
