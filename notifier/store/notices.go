@@ -66,7 +66,9 @@ func (s *Store) Notice(ctx context.Context, id int64) (notifier.NoticeDetail, er
 }
 
 // Report streams the proof-of-notification rows of an incident, one per
-// delivery, ordered by organization and contact, to fn.
+// delivery, ordered by organization and contact, to fn. A reminder or an
+// escalation shows the acknowledgement of the notice it chases (its
+// parent), where acknowledgements are recorded.
 func (s *Store) Report(ctx context.Context, incidentID int64, fn func(notifier.ReportRow) error) error {
 	rows, err := s.pool.Query(ctx, `
 SELECT o.ref, o.name, d.recipient, c.name, c.role, n.wave_id, n.id, n.kind, d.id, d.template_version,
@@ -75,12 +77,13 @@ SELECT o.ref, o.name, d.recipient, c.name, c.role, n.wave_id, n.id, n.kind, d.id
        (SELECT coalesce(json_agg(json_build_object('at', e.at, 'type', e.type, 'smtp_code', e.smtp_code,
                                                    'enhanced_code', e.enhanced_code, 'reply', e.detail) ORDER BY e.id), '[]')
           FROM delivery_events e WHERE e.delivery_id = d.id),
-       n.acknowledged_at, coalesce(ac.email, '')
+       root.acknowledged_at, coalesce(ac.email, '')
 FROM deliveries d
 JOIN notices n ON n.id = d.notice_id
+JOIN notices root ON root.id = coalesce(n.parent_id, n.id)
 JOIN organizations o ON o.id = n.organization_id
 JOIN contacts c ON c.id = d.contact_id
-LEFT JOIN contacts ac ON ac.id = n.acknowledged_by
+LEFT JOIN contacts ac ON ac.id = root.acknowledged_by
 WHERE n.incident_id = $1
 ORDER BY o.ref, lower(d.recipient), n.id, d.id`, incidentID)
 	if err != nil {
