@@ -80,11 +80,14 @@ ORDER BY o.ref`, incidentID, batchID)
 func (s *Store) CreateFollowUp(ctx context.Context, incidentID, orgID int64, chunkSize int, complete notifier.JobCompleter) (notifier.FollowUp, error) {
 	var f notifier.FollowUp
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockFollowUp(ctx, tx, incidentID, orgID); err != nil {
+		// The incident lock keeps a launch from choosing the same items.
+		// It comes before the follow-up lock: an import holds the incident
+		// row key-share locked (its batch row refers to it) when it takes
+		// the follow-up lock, so the other order deadlocks with it.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE`, incidentID); err != nil {
 			return err
 		}
-		// The incident lock keeps a launch from choosing the same items.
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE`, incidentID); err != nil {
+		if err := lockFollowUp(ctx, tx, incidentID, orgID); err != nil {
 			return err
 		}
 		var notified, told, pending bool
