@@ -123,10 +123,15 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, waveID
 	var status notifier.WaveStatus
 	var kind notifier.WaveKind
 	var policy []byte
-	err := tx.QueryRow(ctx, `SELECT w.incident_id, w.status, w.kind, i.policy FROM waves w JOIN incidents i ON i.id = w.incident_id
-		WHERE w.id = $1 FOR UPDATE OF w`, waveID).Scan(&incidentID, &status, &kind, &policy)
+	err := tx.QueryRow(ctx, `SELECT incident_id, status, kind FROM waves WHERE id = $1 FOR UPDATE`, waveID).Scan(&incidentID, &status, &kind)
 	if err != nil {
 		return notFound(err, "no wave %d", waveID)
+	}
+	// The policy is read under the incident's lock, so a change to it
+	// (require_approval) committed while this launch waited is seen, and
+	// the incident lock keeps a follow-up from choosing the same items.
+	if err := tx.QueryRow(ctx, `SELECT policy FROM incidents WHERE id = $1 FOR UPDATE`, incidentID).Scan(&policy); err != nil {
+		return err
 	}
 	var pol notifier.Policy
 	if err := json.Unmarshal(policy, &pol); err != nil {
@@ -139,9 +144,6 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, waveID
 		return nil // launched before: the launch is a no-op
 	case pol.RequireApproval && status != notifier.WaveApproved:
 		return notifier.Errorf(notifier.CodeConflict, "wave %d needs approval by a second key before it can launch (POST /api/v1/waves/%d/approve)", waveID, waveID)
-	}
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE`, incidentID); err != nil {
-		return err
 	}
 	queued, err := s.writeNotices(ctx, tx, incidentID, waveID, kind, 0, chunkSize)
 	if err != nil {
