@@ -309,6 +309,9 @@ func TestAPIRefusesBadRequests(t *testing.T) {
 		{"unknown field", "POST", "/api/v1/incidents", e.Key, "application/json", `{"slug":"a","title":"A","owner":"x"}`, 400, "bad_request"},
 		{"invalid slug", "POST", "/api/v1/incidents", e.Key, "application/json", `{"slug":"Not A Slug","title":"A"}`, 422, "invalid"},
 		{"slug that reads as an id", "POST", "/api/v1/incidents", e.Key, "application/json", `{"slug":"12","title":"A"}`, 422, "invalid"},
+		{"trailing brace", "POST", "/api/v1/incidents", e.Key, "application/json", `{"slug":"tb","title":"A"}}`, 400, "bad_request"},
+		{"trailing bracket", "POST", "/api/v1/incidents", e.Key, "application/json", `{"slug":"tb","title":"A"}]`, 400, "bad_request"},
+		{"two objects", "POST", "/api/v1/incidents", e.Key, "application/json", `{"slug":"tb","title":"A"} {}`, 400, "bad_request"},
 		{"too large", "POST", "/api/v1/organizations/import", e.Key, "text/csv", "org_ref,org_name,contact_email\n" + strings.Repeat("a,b,c@d.example\n", 1000), 413, "too_large"},
 		{"unsupported type", "POST", "/api/v1/organizations/import", e.Key, "application/pdf", "x", 415, "unsupported"},
 		{"unknown route", "GET", "/api/v1/nothing", e.Key, "", "", 404, "not_found"},
@@ -319,6 +322,14 @@ func TestAPIRefusesBadRequests(t *testing.T) {
 		if status != c.status || errCode(body) != c.code {
 			t.Errorf("%s: %d %v, want %d %s", c.name, status, body, c.status, c.code)
 		}
+	}
+	// A body of unknown length (chunked) on an action that takes none is
+	// read, not ignored.
+	if status, body := do("POST", "/api/v1/waves/999/pause", e.Key, "application/json", io.MultiReader(strings.NewReader(`{"force":true}`))); status != 400 || errCode(body) != "bad_request" {
+		t.Errorf("chunked body on pause: %d %v, want 400 bad_request", status, body)
+	}
+	if status, body := do("POST", "/api/v1/waves/999/pause", e.Key, "application/json", io.MultiReader(strings.NewReader(" \n"))); status != 404 || errCode(body) != "not_found" {
+		t.Errorf("chunked empty body on pause: %d %v, want 404 not_found", status, body)
 	}
 	if status, _ := do("GET", "/healthz", "", "", nil); status != 200 {
 		t.Errorf("healthz = %d", status)

@@ -276,7 +276,13 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error
 		}
 		return notifier.Errorf(notifier.CodeBadRequest, "the body is not valid JSON for this request: %s", jsonProblem(err))
 	}
-	if dec.More() {
+	// Only white space may follow the object (dec.More would let a stray
+	// "}" or "]" through).
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err
+		}
 		return notifier.Errorf(notifier.CodeBadRequest, "the body must hold exactly one JSON object")
 	}
 	return nil

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 
 	"github.com/breachnotify/breachnotify/notifier"
@@ -93,12 +95,21 @@ func (s *Server) waveAction(w http.ResponseWriter, r *http.Request, do func(ctx 
 		s.fail(w, r, err)
 		return
 	}
-	if r.Method == http.MethodPost && r.ContentLength > 0 {
+	if r.Method == http.MethodPost && r.ContentLength != 0 {
 		// These actions take no body; an empty JSON object is tolerated.
-		var none struct{}
-		if err := s.decodeJSON(w, r, &none); err != nil {
+		// A body of unknown length (chunked) is read to tell which it is.
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4096))
+		if err != nil {
 			s.fail(w, r, err)
 			return
+		}
+		if len(bytes.TrimSpace(body)) > 0 {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var none struct{}
+			if err := s.decodeJSON(w, r, &none); err != nil {
+				s.fail(w, r, err)
+				return
+			}
 		}
 	}
 	wave, err := do(r.Context(), actor(r), id)
