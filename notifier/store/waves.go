@@ -70,10 +70,11 @@ const (
 	// The contacts the reminded notice went to.
 	parentContacts = `c.id IN (SELECT pd.contact_id FROM deliveries pd WHERE pd.notice_id = n.parent_id)`
 	// The organization's legal and executive contacts, or all of them when
-	// it has none.
+	// it has no active one (a bounced legal contact alone would leave the
+	// escalation reaching nobody).
 	escalationContacts = `c.organization_id = n.organization_id
 	  AND (c.role IN ('legal', 'executive') OR NOT EXISTS (SELECT 1 FROM contacts c3
-	       WHERE c3.organization_id = n.organization_id AND c3.role IN ('legal', 'executive')))`
+	       WHERE c3.organization_id = n.organization_id AND c3.role IN ('legal', 'executive') AND c3.status = 'active'))`
 )
 
 // deliveriesFrom is launchDeliveries for a kind of notice.
