@@ -14,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/breachnotify/breachnotify/config"
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/app"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
+	"github.com/breachnotify/breachnotify/notifier/capture"
 	"github.com/breachnotify/breachnotify/notifier/sampledata"
 )
 
@@ -356,6 +358,46 @@ func TestRemindersThenEscalationStopAtAcknowledgement(t *testing.T) {
 	n, _ := e.App.Store.Notice(ctx, d.NoticeID)
 	if n.RemindersSent != 2 || n.EscalatedAt == nil || len(n.Chases) != 3 {
 		t.Errorf("contoso notice = reminders %d, escalated %v, %d chases", n.RemindersSent, n.EscalatedAt, len(n.Chases))
+	}
+}
+
+// TestAcknowledgementCancelsAQueuedReminder: a reminder deferred by the
+// relay (greylisting) waits for its retry; the contact acknowledges
+// meanwhile. The retry must not send it: the delivery ends cancelled.
+func TestAcknowledgementCancelsAQueuedReminder(t *testing.T) {
+	t.Parallel()
+	clock := &movableClock{}
+	e := apptest.Start(t, apptest.Options{
+		Clock: func(base notifier.Clock) notifier.Clock { clock.base = base; return clock },
+		Configure: func(c *config.Config) {
+			c.RetryMinDelay, c.RetryMaxDelay = 2*time.Second, 2*time.Second // time to acknowledge
+		},
+	})
+	ctx := context.Background()
+	slug := e.LoadSample(t, "ack-queued")
+	e.LaunchInitial(t, slug)
+	const rcpt = "soc@contoso.example"
+	e.Replies.Next(rcpt, capture.StepRcpt, capture.Fault{Code: 451, Message: "4.7.1 Greylisted, please retry"})
+	clock.set(49 * time.Hour)
+	if r, err := e.App.Service.RunReminders(ctx); err != nil || r.Reminded == 0 {
+		t.Fatalf("reminders = %+v, %v", r, err)
+	}
+	reminder := func() (id int64, status string) {
+		t.Helper()
+		if err := e.App.Pool.QueryRow(ctx, `SELECT d.id, d.status FROM deliveries d JOIN notices n ON n.id = d.notice_id
+			WHERE d.recipient = $1 AND n.kind = 'reminder'`, rcpt).Scan(&id, &status); err != nil {
+			t.Fatal(err)
+		}
+		return id, status
+	}
+	waitFor(t, "the reminder to be deferred", func() bool { _, st := reminder(); return st == "deferred" })
+	ackNotice(t, e, rcpt)
+	waitSettled(t, e, slug)
+	if id, st := reminder(); st != "cancelled" {
+		t.Errorf("reminder delivery %d after the acknowledgement: %s, want cancelled", id, st)
+	}
+	if got := len(messagesTo(t, e, rcpt)); got != 1 {
+		t.Errorf("%s received %d messages, want only the notice", rcpt, got)
 	}
 }
 

@@ -27,7 +27,10 @@ import (
 //
 // The same statement records the claim (delivery_claims, ids sorted) and
 // stores the hash ($5, one per listed id, in $1's order) of each claimed
-// delivery's acknowledgement token, so the link works on arrival.
+// delivery's acknowledgement token, so the link works on arrival. It also
+// cancels (acked) the reminders and escalations of a notice acknowledged
+// since they were queued, or while they waited for a retry: an
+// acknowledgement stops the chain, including what is already queued.
 //
 // Other jobs' claims are read once per statement, not once per delivery:
 // an earlier form tested d.id = ANY(cl.delivery_ids) for every delivery
@@ -43,6 +46,13 @@ WITH taken AS MATERIALIZED (
       AND cl.delivery_ids[1] <= $7 AND cl.delivery_ids[cardinality(cl.delivery_ids)] >= $6
       AND x.id = ANY($1)
 ),
+acked AS (
+    UPDATE deliveries d SET status = 'cancelled', finished_at = now(), smtp_reply = 'not sent: the notice was acknowledged'
+    FROM notices n JOIN notices root ON root.id = n.parent_id
+    WHERE d.id = ANY($1) AND n.id = d.notice_id AND n.kind IN ('reminder', 'escalation') AND root.acknowledged_at IS NOT NULL
+      AND d.status IN ('queued', 'deferred') AND d.id <> ALL (ARRAY(SELECT id FROM taken))
+    RETURNING d.id
+),
 cand AS MATERIALIZED (
     SELECT d.id, d.wave_id, d.notice_id, d.recipient, d.message_id, d.reference_code, d.attempts,
            coalesce(d.first_attempt_at, d.queued_at) AS lifetime_start, c.name, c.role, c.locale, c.portal_access,
@@ -57,6 +67,7 @@ cand AS MATERIALIZED (
     WHERE d.id = ANY($1)
       AND CASE d.status WHEN 'queued' THEN $2 OR d.attempts = 0 WHEN 'deferred' THEN $2 ELSE false END
       AND d.id <> ALL (ARRAY(SELECT id FROM taken))
+      AND d.id <> ALL (ARRAY(SELECT id FROM acked))
 ),
 claim AS (
     INSERT INTO delivery_claims (job_id, wave_id, delivery_ids)
