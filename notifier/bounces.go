@@ -54,8 +54,10 @@ func (s *Service) RecordBounceJSON(ctx context.Context, by Actor, in BounceJSON)
 	if n.MessageID == "" || len(n.MessageID) > 998 || strings.ContainsFunc(n.MessageID, forbiddenRune) {
 		problems = append(problems, RowError{Field: "message_id", Message: "is required: the Message-ID of the notice that bounced"})
 	}
-	if n.Recipient != "" && addressField(n.Recipient) == "" {
-		problems = append(problems, RowError{Field: "recipient", Message: "is not an email address"})
+	if n.Recipient != "" {
+		if n.Recipient = addressField(n.Recipient); n.Recipient == "" {
+			problems = append(problems, RowError{Field: "recipient", Message: "is not an email address"})
+		}
 	}
 	if n.Kind = BounceKindFromStatus(n.Status); n.Kind == BounceUnknown {
 		problems = append(problems, RowError{Field: "status", Message: "must be an enhanced status code such as 5.1.1 or 4.2.2"})

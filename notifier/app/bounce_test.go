@@ -69,6 +69,15 @@ func TestBouncesUnreachableAndResend(t *testing.T) {
 	if st, b := call(t, e, "POST", "/api/v1/bounces", e.Key, map[string]string{"message_id": "<" + northwind.MessageID + ">", "recipient": northwind.Recipient, "status": "5.2.1", "diagnostic": "mailbox disabled"}); st != 201 || !bytes.Contains(b, []byte(`"applied":true`)) {
 		t.Fatalf("json bounce: %d %s", st, b)
 	}
+	// A report naming another address (an alias the contact forwards to)
+	// is kept, not applied.
+	soc := findDelivery(t, e, w.ID, "soc@contoso.example")
+	if st, b := call(t, e, "POST", "/api/v1/bounces", e.Key, map[string]string{"message_id": soc.MessageID, "recipient": "alias@elsewhere.example", "status": "5.1.1"}); st != 201 || !bytes.Contains(b, []byte(`"applied":false`)) {
+		t.Errorf("bounce for another recipient: %d %s, want kept unapplied", st, b)
+	}
+	if d := findDelivery(t, e, w.ID, "soc@contoso.example"); d.Status != notifier.DeliverySent {
+		t.Errorf("delivery after a bounce for another recipient: %s, want sent", d.Status)
+	}
 	if st, b := call(t, e, "POST", "/api/v1/bounces", e.Key, map[string]string{"message_id": "x@y", "status": "bounced"}); st != 422 {
 		t.Errorf("bad json bounce: %d %s", st, b)
 	}

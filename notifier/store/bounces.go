@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,18 +13,28 @@ import (
 // RecordBounce keeps one bounce notice and applies it: a permanent failure
 // marks the delivery and its contact bounced; a delay or a positive report
 // only adds an event; an unknown report or one matching no delivery changes
-// nothing. A message goes to one recipient, so its Message-ID alone finds
-// the delivery.
+// nothing. A message goes to one recipient, so its Message-ID finds the
+// delivery; a report naming another recipient (such as an alias the
+// contact forwards to) is kept unapplied (the JSON form may leave the
+// recipient out), and a permanent failure applies only to a delivery that was
+// sent or failed: one queued again (a resend keeps its Message-ID) is not
+// bounced by a late report about its earlier attempt.
 func (s *Store) RecordBounce(ctx context.Context, by notifier.Actor, n notifier.BounceNotice, source string, raw []byte) (notifier.Bounce, error) {
 	b := notifier.Bounce{Kind: n.Kind, MessageID: n.MessageID, Recipient: n.Recipient, Action: n.Action, Status: n.Status, Diagnostic: n.Diagnostic}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var deliveryID, contactID int64
 		var status notifier.DeliveryStatus
+		var recipient string
 		if n.Kind != notifier.BounceUnknown && n.MessageID != "" {
-			err := tx.QueryRow(ctx, `SELECT id, status, contact_id FROM deliveries WHERE message_id = $1 FOR UPDATE`, n.MessageID).
-				Scan(&deliveryID, &status, &contactID)
+			err := tx.QueryRow(ctx, `SELECT id, status, contact_id, recipient FROM deliveries WHERE message_id = $1 FOR UPDATE`, n.MessageID).
+				Scan(&deliveryID, &status, &contactID, &recipient)
 			if err != nil && err != pgx.ErrNoRows {
 				return err
+			}
+			pending := status != notifier.DeliverySent && status != notifier.DeliveryFailed
+			otherAddress := n.Recipient != "" && !strings.EqualFold(n.Recipient, recipient)
+			if otherAddress || (n.Kind == notifier.BouncePermanent && pending) {
+				deliveryID = 0
 			}
 			if deliveryID != 0 {
 				b.DeliveryID = &deliveryID
