@@ -27,8 +27,11 @@ func lockFollowUp(ctx context.Context, tx pgx.Tx, incidentID, orgID int64) error
 // has been notified (and the policy allows), and otherwise reports it as
 // awaiting an initial notice.
 func (s *Store) scheduleFollowUps(ctx context.Context, tx pgx.Tx, incidentID, batchID int64, res *notifier.ExposureImportResult) error {
+	// The window counts from the database's clock, which River's
+	// scheduled_at is compared with, not this host's.
 	var policyJSON []byte
-	if err := tx.QueryRow(ctx, `SELECT policy FROM incidents WHERE id = $1`, incidentID).Scan(&policyJSON); err != nil {
+	var now time.Time
+	if err := tx.QueryRow(ctx, `SELECT policy, now() FROM incidents WHERE id = $1`, incidentID).Scan(&policyJSON, &now); err != nil {
 		return err
 	}
 	inc := notifier.Incident{}
@@ -60,7 +63,7 @@ ORDER BY o.ref`, incidentID, batchID)
 	}
 	res.FollowUps, res.AwaitingInitial = []string{}, []string{}
 	var jobs []notifier.FollowUpJob
-	runAt := time.Now().Add(time.Duration(inc.Policy.FollowUpWindow))
+	runAt := now.Add(time.Duration(inc.Policy.FollowUpWindow))
 	for _, o := range orgs {
 		switch {
 		case !o.notified:
