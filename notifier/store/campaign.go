@@ -168,6 +168,11 @@ ORDER BY n.id`
 func (s *Store) SendReminders(ctx context.Context, inc notifier.Incident, now time.Time, chunkSize int) (notifier.ReminderRun, error) {
 	var run notifier.ReminderRun
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// The audit entries are written last: the audit chain's lock is
+		// held until commit, and an acknowledgement holds its notice's row
+		// while it waits for that lock, so taking the lock before the
+		// escalation pass updates notices could deadlock with one.
+		var audits []auditEvent
 		// One pass per incident at a time, whichever process runs it.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('reminders:' || $1::bigint::text, 0))`, inc.ID); err != nil {
 			return err
@@ -186,13 +191,20 @@ func (s *Store) SendReminders(ctx context.Context, inc notifier.Incident, now ti
 				}
 				continue
 			}
-			if err := s.writeChase(ctx, tx, inc.ID, kind, due, now, chunkSize); err != nil {
+			audit, err := s.writeChase(ctx, tx, inc.ID, kind, due, now, chunkSize)
+			if err != nil {
 				return err
 			}
+			audits = append(audits, audit)
 			if kind == notifier.WaveReminder {
 				run.Reminded = len(due)
 			} else {
 				run.Escalated = len(due)
+			}
+		}
+		for _, a := range audits {
+			if err := appendAudit(ctx, tx, system, a); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -200,33 +212,34 @@ func (s *Store) SendReminders(ctx context.Context, inc notifier.Incident, now ti
 	return run, wrap("reminders", err)
 }
 
-// writeChase writes a reminder or escalation wave for the due notices.
-func (s *Store) writeChase(ctx context.Context, tx pgx.Tx, incidentID int64, kind notifier.WaveKind, due []int64, now time.Time, chunkSize int) error {
+// writeChase writes a reminder or escalation wave for the due notices and
+// returns its audit entry, for the caller to write.
+func (s *Store) writeChase(ctx context.Context, tx pgx.Tx, incidentID int64, kind notifier.WaveKind, due []int64, now time.Time, chunkSize int) (auditEvent, error) {
 	var waveID int64
 	if err := tx.QueryRow(ctx, `INSERT INTO waves (incident_id, kind, status, launched_at, planned_notices) VALUES ($1, $2, 'running', now(), $3) RETURNING id`,
 		incidentID, kind, len(due)).Scan(&waveID); err != nil {
-		return err
+		return auditEvent{}, err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO notices (wave_id, incident_id, organization_id, kind, parent_id)
 		SELECT $1, p.incident_id, p.organization_id, $2, p.id FROM notices p WHERE p.id = ANY($3) ORDER BY p.id`, waveID, kind, due); err != nil {
-		return err
+		return auditEvent{}, err
 	}
 	queued, err := s.writeDeliveries(ctx, tx, waveID, kind, chunkSize)
 	if err != nil {
-		return err
+		return auditEvent{}, err
 	}
 	update := `UPDATE notices SET reminders_sent = reminders_sent + 1, last_reminded_at = $2 WHERE id = ANY($1)`
 	if kind == notifier.WaveEscalation {
 		update = `UPDATE notices SET escalated_at = $2 WHERE id = ANY($1)`
 	}
 	if _, err := tx.Exec(ctx, update, due, now); err != nil {
-		return err
+		return auditEvent{}, err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE waves SET planned_deliveries = $2,
 		status = CASE WHEN $2 = 0 THEN 'completed' ELSE 'running' END,
 		completed_at = CASE WHEN $2 = 0 THEN now() END WHERE id = $1`, waveID, queued); err != nil {
-		return err
+		return auditEvent{}, err
 	}
-	return appendAudit(ctx, tx, system, auditEvent{string(kind) + ".launch", "wave", strconv.FormatInt(waveID, 10),
-		map[string]any{"incident_id": incidentID, "notices": due, "deliveries": queued}})
+	return auditEvent{string(kind) + ".launch", "wave", strconv.FormatInt(waveID, 10),
+		map[string]any{"incident_id": incidentID, "notices": due, "deliveries": queued}}, nil
 }
