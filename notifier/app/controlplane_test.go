@@ -227,6 +227,47 @@ func TestFourEyesApproval(t *testing.T) {
 	}
 }
 
+// TestApprovalCoversOnlyWhatWasPlanned: a contact imported after a wave
+// was planned and approved must not be sent to on that approval; the
+// launch is refused until a new plan is approved.
+func TestApprovalCoversOnlyWhatWasPlanned(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := apptest.Start(t, apptest.Options{})
+	slug := e.LoadSample(t, "four-eyes-drift")
+	alice, bob := newKey(t, e, "alice", notifier.RoleOperator), newKey(t, e, "bob", notifier.RoleOperator)
+	if st, b := call(t, e, "PATCH", "/api/v1/incidents/"+slug, e.Key, map[string]any{"policy": map[string]any{"require_approval": true}}); st != 200 {
+		t.Fatalf("policy: %d %s", st, b)
+	}
+	planAndApprove := func() string {
+		t.Helper()
+		st, b := call(t, e, "POST", "/api/v1/incidents/"+slug+"/waves", alice, map[string]any{"kind": "initial"})
+		if st != 201 {
+			t.Fatalf("plan: %d %s", st, b)
+		}
+		wave := fmt.Sprintf("/api/v1/waves/%d", decode[notifier.WavePlan](t, b).ID)
+		if st, b := call(t, e, "POST", wave+"/approve", bob, nil); st != 200 {
+			t.Fatalf("approve: %d %s", st, b)
+		}
+		return wave
+	}
+	first := planAndApprove()
+	if _, err := e.Client.ImportOrganizations(ctx, strings.NewReader("org_ref,org_name,domain,contact_email\ncontoso,Contoso Ltd,contoso.example,late@contoso.example\n"), notifier.FormatCSV); err != nil {
+		t.Fatal(err)
+	}
+	if st, b := call(t, e, "POST", first+"/launch", alice, nil); st != 409 || !bytes.Contains(b, []byte("plan it again")) {
+		t.Fatalf("launch after the targets changed: %d %s, want 409", st, b)
+	}
+	second := planAndApprove()
+	st, b := call(t, e, "POST", second+"/launch", alice, nil)
+	if w := decode[notifier.Wave](t, b); st != 200 || w.Status != notifier.WaveRunning {
+		t.Fatalf("launch of the new plan: %d %s", st, b)
+	}
+	if st, b := call(t, e, "GET", first, e.Key, nil); st != 200 || !bytes.Contains(b, []byte(`"status":"approved"`)) {
+		t.Errorf("the stale approved wave: %d %s, want it left approved, unlaunched", st, b)
+	}
+}
+
 // slowWave starts a service that sends one message at a time, slowly, in
 // chunks of two, and launches the sample's initial wave.
 func slowWave(t *testing.T, slug string) (*apptest.Env, int64) {

@@ -41,6 +41,23 @@ func targetsQuery(kind notifier.WaveKind) string {
 	return uncoveredOrgItems + "\n  AND NOT " + orgIs(hasInitialNotice, "i.organization_id")
 }
 
+// targetsDigest fingerprints what a wave of kind would send now: its
+// target organizations, their active contacts (with their addresses) and
+// the items it would cover. An approved wave launches only while the
+// fingerprint is the one it was planned with.
+func targetsDigest(kind notifier.WaveKind) string {
+	return `
+WITH t AS (` + targetsQuery(kind) + `)
+SELECT md5(coalesce(string_agg(x, ',' ORDER BY x), '')) FROM (
+  SELECT 'o' || t.id AS x FROM t
+  UNION ALL
+  SELECT 'c' || c.id || ':' || lower(c.email) FROM contacts c JOIN t ON t.id = c.organization_id WHERE c.status = 'active'
+  UNION ALL
+  SELECT 'i' || i.id FROM exposure_items i JOIN t ON t.id = i.organization_id
+  WHERE i.incident_id = @incident AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)
+) AS s`
+}
+
 // skippedQuery lists the organizations with items in the incident that a
 // wave of kind leaves out, with the reason.
 func skippedQuery(kind notifier.WaveKind) string {
@@ -92,15 +109,20 @@ ORDER BY t.id`
 func (s *Store) PlanWave(ctx context.Context, by notifier.Actor, incidentID int64, kind notifier.WaveKind) (notifier.WavePlan, error) {
 	insert := `
 WITH targets AS (` + targetsQuery(kind) + `)
-INSERT INTO waves (incident_id, kind, planned_notices, planned_deliveries, planned_by)
+INSERT INTO waves (incident_id, kind, planned_notices, planned_deliveries, planned_by, planned_digest)
 SELECT @incident, @kind,
        (SELECT count(*) FROM targets),
        (SELECT count(*) FROM contacts c WHERE c.status = 'active' AND c.organization_id IN (SELECT id FROM targets)),
-       @planned_by
+       @planned_by, @digest
 RETURNING id, incident_id, kind, status, planned_notices, planned_deliveries`
 	var p notifier.WavePlan
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		args := pgx.NamedArgs{"incident": incidentID, "kind": kind, "org": 0, "planned_by": nullableKey(by)}
+		var digest string
+		if err := tx.QueryRow(ctx, targetsDigest(kind), args).Scan(&digest); err != nil {
+			return err
+		}
+		args["digest"] = digest
 		if err := tx.QueryRow(ctx, insert, args).
 			Scan(&p.ID, &p.IncidentID, &p.Kind, &p.Status, &p.Notices, &p.Deliveries); err != nil {
 			return err

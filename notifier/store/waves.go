@@ -124,7 +124,9 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, waveID
 	var status notifier.WaveStatus
 	var kind notifier.WaveKind
 	var policy []byte
-	err := tx.QueryRow(ctx, `SELECT incident_id, status, kind FROM waves WHERE id = $1 FOR UPDATE`, waveID).Scan(&incidentID, &status, &kind)
+	var digest *string
+	err := tx.QueryRow(ctx, `SELECT incident_id, status, kind, planned_digest FROM waves WHERE id = $1 FOR UPDATE`, waveID).
+		Scan(&incidentID, &status, &kind, &digest)
 	if err != nil {
 		return notFound(err, "no wave %d", waveID)
 	}
@@ -145,6 +147,16 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, waveID
 		return nil // launched before: the launch is a no-op
 	case pol.RequireApproval && status != notifier.WaveApproved:
 		return notifier.Errorf(notifier.CodeConflict, "wave %d needs approval by a second key before it can launch (POST /api/v1/waves/%d/approve)", waveID, waveID)
+	}
+	if status == notifier.WaveApproved && digest != nil {
+		// The approval covers what the plan showed, nothing imported since.
+		var now string
+		if err := tx.QueryRow(ctx, targetsDigest(kind), pgx.NamedArgs{"incident": incidentID, "org": 0}).Scan(&now); err != nil {
+			return err
+		}
+		if now != *digest {
+			return notifier.Errorf(notifier.CodeConflict, "what wave %d would send changed after it was planned (organizations, contacts or exposure items): plan it again and have the new plan approved", waveID)
+		}
 	}
 	queued, err := s.writeNotices(ctx, tx, incidentID, waveID, kind, 0, chunkSize)
 	if err != nil {
