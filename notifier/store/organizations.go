@@ -13,7 +13,10 @@ import (
 
 // upsertOrganizations inserts new organizations and updates changed ones.
 // Domains are merged, never dropped: an import lists contacts, not every
-// domain. Unchanged rows are not touched, so they count as neither.
+// domain. Unchanged rows are not touched, so they count as neither. The
+// file has no organization locale, only contacts' ones: a new
+// organization takes its first contact's, and a re-import keeps it (the
+// same contacts in another order must not flip it).
 const upsertOrganizations = `
 INSERT INTO organizations AS o (ref, name, domains, locale)
 SELECT u.ref, u.name, CASE WHEN u.domains = '' THEN '{}' ELSE string_to_array(u.domains, ',') END, u.locale
@@ -21,9 +24,8 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(ref, name, doma
 ON CONFLICT (ref) DO UPDATE SET
     name       = EXCLUDED.name,
     domains    = (SELECT coalesce(array_agg(DISTINCT d ORDER BY d), '{}') FROM unnest(o.domains || EXCLUDED.domains) AS d),
-    locale     = EXCLUDED.locale,
     updated_at = now()
-WHERE o.name <> EXCLUDED.name OR o.locale <> EXCLUDED.locale OR NOT (EXCLUDED.domains <@ o.domains)
+WHERE o.name <> EXCLUDED.name OR NOT (EXCLUDED.domains <@ o.domains)
 RETURNING (xmax = 0) AS created`
 
 // upsertContacts matches contacts by organization and case-insensitive
