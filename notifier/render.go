@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"errors"
 	"net/mail"
 	"strings"
 	"sync"
@@ -39,10 +40,16 @@ func (r *Renderer) Message(del OutgoingDelivery) (*Message, string, error) {
 	// values: such a message is always rendered in full.
 	if t.CanPrepare() && n.ID != 0 && n.Kind != templates.KindPortalLink {
 		p, err := r.prepared(t, del, data)
-		if err != nil {
+		switch {
+		case errors.Is(err, templates.ErrNotPreparable):
+			if out, err = t.Render(data); err != nil {
+				return nil, t.Version, err
+			}
+		case err != nil:
 			return nil, t.Version, err
+		default:
+			out = p.Render(templates.Recipient{Name: del.ContactName, Email: del.Recipient, Reference: del.Reference, AckURL: data.Links.Ack})
 		}
-		out = p.Render(templates.Recipient{Name: del.ContactName, Email: del.Recipient, Reference: del.Reference, AckURL: data.Links.Ack})
 	} else if out, err = t.Render(data); err != nil {
 		return nil, t.Version, err
 	}

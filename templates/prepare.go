@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"errors"
 	"html"
 	"strings"
 )
@@ -83,7 +84,28 @@ func (t *Template) Prepare(d *Data) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The stand-ins must come from the recipient's fields only. Notice data
+	// that contains one (an item's subject, from breached mail, can say
+	// anything) would have the recipient's values put in its place; such a
+	// notice is rendered in full for each recipient instead.
+	probe := dd
+	for _, f := range []*string{&probe.Contact.Name, &probe.Contact.Email, &probe.Notice.Reference, &probe.Links.Ack} {
+		if *f != "" {
+			*f = "x"
+		}
+	}
+	if check, err := t.Render(&probe); err != nil || containsStandIn(check) {
+		return nil, ErrNotPreparable
+	}
 	return &Prepared{subject: cut(out.Subject), text: cut(out.Text), html: cut(out.HTML)}, nil
+}
+
+// ErrNotPreparable is Prepare's answer for a notice whose own data contains
+// a stand-in: render it in full, per recipient.
+var ErrNotPreparable = errors.New("the notice's data contains a recipient stand-in; render it in full")
+
+func containsStandIn(r Rendered) bool {
+	return strings.Contains(r.Subject, standInPrefix) || strings.Contains(r.Text, standInPrefix) || strings.Contains(r.HTML, standInPrefix)
 }
 
 // cut splits s at its stand-ins, leftmost first, as strings.Replacer

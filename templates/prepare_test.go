@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -19,5 +20,32 @@ func TestCutAndFillMatchReplacer(t *testing.T) {
 		if got, want := fill(cut(s), &values), rep.Replace(s); got != want {
 			t.Errorf("fill(cut(%q)) = %q, want %q", s, got, want)
 		}
+	}
+}
+
+// TestNoticeDataWithAStandInIsNotPrepared: an item subject (breached data,
+// anything at all) that contains the recipient stand-ins must come out as
+// written, not with the recipient's acknowledgement link and address.
+func TestNoticeDataWithAStandInIsNotPrepared(t *testing.T) {
+	t.Parallel()
+	src, err := DefaultSource(KindInitial, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := Compile(KindInitial, "en", src)
+	if err != nil || !tmpl.CanPrepare() {
+		t.Fatalf("Compile = %v, preparable %v", err, tmpl != nil && tmpl.CanPrepare())
+	}
+	d := SampleData()
+	if _, err := tmpl.Prepare(d); err != nil {
+		t.Fatalf("Prepare of plain sample data: %v", err)
+	}
+	d.Notice.Items[0].Subject = standInAck + " " + standInEmail
+	if _, err := tmpl.Prepare(d); !errors.Is(err, ErrNotPreparable) {
+		t.Fatalf("Prepare with a stand-in in an item subject = %v, want ErrNotPreparable", err)
+	}
+	full, err := tmpl.Render(d)
+	if err != nil || !strings.Contains(full.Text, standInAck+" "+standInEmail) {
+		t.Errorf("the full render does not print the subject as written (%v)", err)
 	}
 }
