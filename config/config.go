@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/mail"
 	"net/netip"
@@ -315,6 +316,10 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		bad("BREACHNOTIFY_PUBLIC_URL", "must be an absolute http(s) URL without query, e.g. https://notify.example.com")
+	} else if a, err := netip.ParseAddr(u.Hostname()); u.Hostname() == "" || (err == nil && a.IsUnspecified()) {
+		// The default follows BREACHNOTIFY_HTTP_ADDR, which may be a
+		// wildcard (0.0.0.0:8080): every link in every notice would be dead.
+		bad("BREACHNOTIFY_PUBLIC_URL", "must name the host recipients reach the service at (it is "+c.PublicURL+"; set it, e.g. https://notify.example.com)")
 	}
 	if c.From == nil || !strings.Contains(c.From.Address, "@") {
 		bad("BREACHNOTIFY_FROM", "must name a sender address")
@@ -335,8 +340,8 @@ func (c *Config) Validate() error {
 	if c.RetryLifetime < c.RetryMinDelay {
 		bad("BREACHNOTIFY_RETRY_LIFETIME", "must be at least BREACHNOTIFY_RETRY_MIN_DELAY")
 	}
-	if c.SMTPTimeout <= 0 {
-		bad("BREACHNOTIFY_SMTP_TIMEOUT", "must be positive")
+	if c.SMTPTimeout < 100*time.Millisecond {
+		bad("BREACHNOTIFY_SMTP_TIMEOUT", "must be at least 100ms")
 	}
 	if c.Workers < 1 || c.Workers > 10000 {
 		bad("BREACHNOTIFY_WORKERS", "must be between 1 and 10000")
@@ -344,14 +349,27 @@ func (c *Config) Validate() error {
 	if c.ChunkSize < 1 || c.ChunkSize > 1000 {
 		bad("BREACHNOTIFY_CHUNK_SIZE", "must be between 1 and 1000")
 	}
-	if c.RateLimit < 0 || c.DomainRateLimit < 0 || c.DomainConcurrency < 0 {
-		bad("BREACHNOTIFY_RATE_LIMIT", "and the domain limits must not be negative (0 means no limit)")
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"BREACHNOTIFY_RATE_LIMIT", c.RateLimit}, {"BREACHNOTIFY_DOMAIN_RATE_LIMIT", c.DomainRateLimit}} {
+		if math.IsNaN(r.v) || math.IsInf(r.v, 0) || r.v < 0 || (r.v > 0 && r.v < 0.001) {
+			bad(r.name, "must be 0 (no limit) or a number of messages per second of at least 0.001")
+		}
+	}
+	if c.DomainConcurrency < 0 {
+		bad("BREACHNOTIFY_DOMAIN_CONCURRENCY", "must not be negative (0 means no limit)")
 	}
 	if c.ThrottleCooldown <= 0 || c.RelayCooldown <= 0 {
 		bad("BREACHNOTIFY_THROTTLE_COOLDOWN", "and BREACHNOTIFY_RELAY_COOLDOWN must be positive")
 	}
 	if c.JobRescueAfter <= 0 {
 		bad("BREACHNOTIFY_JOB_RESCUE_AFTER", "must be positive")
+	} else if c.DeliverJobTimeout() < 2*c.SMTPTimeout {
+		// A delivery job must have room for a dial and a transaction, or it
+		// sends one message per run (see notifier.Deliverer).
+		bad("BREACHNOTIFY_JOB_RESCUE_AFTER", fmt.Sprintf("must be at least 8 × BREACHNOTIFY_SMTP_TIMEOUT (a delivery job runs for a quarter of it, %s, and needs room for two SMTP timeouts, %s)",
+			c.DeliverJobTimeout(), 2*c.SMTPTimeout))
 	}
 	if c.DBPoolSize < 0 {
 		bad("BREACHNOTIFY_DB_POOL_SIZE", "must not be negative")
@@ -368,6 +386,12 @@ func (c *Config) Validate() error {
 		bad("BREACHNOTIFY_LOG_LEVEL", "must be debug, info, warn or error")
 	}
 	return errors.Join(problems...)
+}
+
+// DeliverJobTimeout is how long one delivery job may run: a quarter of
+// JobRescueAfter, so a live job is never rescued, and at most 10 minutes.
+func (c *Config) DeliverJobTimeout() time.Duration {
+	return min(10*time.Minute, c.JobRescueAfter/4)
 }
 
 // PoolSize is the database pool size to use: DBPoolSize when set, otherwise
@@ -401,7 +425,9 @@ func ParseSMTPURL(raw string) (*SMTP, error) {
 	q := u.Query()
 	for k := range q {
 		if k != "tls" && k != "tls_skip_verify" {
-			return nil, fmt.Errorf("unknown parameter %q (known: tls, tls_skip_verify)", k)
+			// The name is not repeated: a password with an unescaped "?"
+			// lands here, and must not reach a log.
+			return nil, errors.New("has an unknown parameter (known: tls, tls_skip_verify; escape ? and @ in a password as %3F and %40)")
 		}
 	}
 	if v := q.Get("tls"); v != "" {

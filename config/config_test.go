@@ -53,6 +53,32 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestLoadRefusesValuesThatBreakLater: values that parse but would break
+// the service once running are refused at start, each by its name.
+func TestLoadRefusesValuesThatBreakLater(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env  map[string]string
+		name string
+	}{
+		{map[string]string{"BREACHNOTIFY_HTTP_ADDR": "0.0.0.0:8080"}, "BREACHNOTIFY_PUBLIC_URL"},
+		{map[string]string{"BREACHNOTIFY_PUBLIC_URL": "http://[::]:8080"}, "BREACHNOTIFY_PUBLIC_URL"},
+		{map[string]string{"BREACHNOTIFY_RATE_LIMIT": "NaN"}, "BREACHNOTIFY_RATE_LIMIT"},
+		{map[string]string{"BREACHNOTIFY_DOMAIN_RATE_LIMIT": "+Inf"}, "BREACHNOTIFY_DOMAIN_RATE_LIMIT"},
+		{map[string]string{"BREACHNOTIFY_DOMAIN_RATE_LIMIT": "1e-10"}, "BREACHNOTIFY_DOMAIN_RATE_LIMIT"},
+		{map[string]string{"BREACHNOTIFY_SMTP_TIMEOUT": "1ns"}, "BREACHNOTIFY_SMTP_TIMEOUT"},
+		{map[string]string{"BREACHNOTIFY_JOB_RESCUE_AFTER": "2m"}, "BREACHNOTIFY_JOB_RESCUE_AFTER"}, // jobs of 30 s, SMTP timeout 30 s
+	} {
+		_, err := config.LoadFrom(env(tc.env))
+		if err == nil || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%v: err = %v, want it to name %s", tc.env, err, tc.name)
+		}
+	}
+	if _, err := config.LoadFrom(env(map[string]string{"BREACHNOTIFY_JOB_RESCUE_AFTER": "4m", "BREACHNOTIFY_RATE_LIMIT": "0"})); err != nil {
+		t.Errorf("rescue after 4m with the default SMTP timeout, no rate limit: %v", err)
+	}
+}
+
 func TestTrustedProxies(t *testing.T) {
 	t.Parallel()
 	c, err := config.LoadFrom(env(nil))
@@ -138,6 +164,10 @@ func TestParseSMTPURL(t *testing.T) {
 		{"smtp://relay.example:99999", false, 0, ""},
 		{"smtps://relay.example", false, 0, ""},
 		{"smtp:///nohost", false, 0, ""},
+	}
+	// A password with an unescaped "?" must not come back in the error.
+	if _, err := config.ParseSMTPURL("smtp://user:1234?s3cr3t@relay.example:587"); err == nil || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("password in a query: err = %v, want an error that does not quote it", err)
 	}
 	for _, c := range cases {
 		s, err := config.ParseSMTPURL(c.in)

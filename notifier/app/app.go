@@ -285,7 +285,7 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		Workers:              cfg.Workers,
 		RescueStuckJobsAfter: cfg.JobRescueAfter,
 		// A job times out well before River would rescue it as stuck.
-		Deliver:    &queue.DeliverWorker{Deliverer: a.Deliverer, JobTimeout: min(queue.JobTimeoutDefault, cfg.JobRescueAfter/4)},
+		Deliver:    &queue.DeliverWorker{Deliverer: a.Deliverer, JobTimeout: cfg.DeliverJobTimeout()},
 		Service:    a.Service,
 		Maintainer: upkeep,
 		PortalLink: portalLinks,
