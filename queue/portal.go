@@ -57,10 +57,17 @@ func (i *Inserter) EnqueuePortalLinksTx(ctx context.Context, tx pgx.Tx, linkIDs 
 type PortalLinkWorker struct {
 	river.WorkerDefaults[PortalLinkArgs]
 	Mailer *notifier.PortalMailer
+	// MaxTimeout caps PortalLinkTimeout (zero: no cap): a job must time out
+	// well before River would rescue it as stuck, or a live send is sent
+	// again by the rescued job.
+	MaxTimeout time.Duration
 }
 
 // Timeout implements river.Worker.
 func (w *PortalLinkWorker) Timeout(*river.Job[PortalLinkArgs]) time.Duration {
+	if w.MaxTimeout > 0 {
+		return min(PortalLinkTimeout, w.MaxTimeout)
+	}
 	return PortalLinkTimeout
 }
 
