@@ -272,6 +272,28 @@ func TestCompileRefusesForeignLinks(t *testing.T) {
 		}},
 		{"url in the text", "text", func(s *templates.Source) { s.Text += "\nUpdate your password at https://evil.example/reset\n" }},
 		{"url in the subject", "subject", func(s *templates.Source) { s.Subject += " http://evil.example" }},
+		// What the sample data's path through the template does not show.
+		{"pixel for other organizations", "html", func(s *templates.Source) {
+			s.HTML = strings.Replace(s.HTML, "</body>", `{{if ne .Organization.Ref "nobody"}}{{else}}<img src="https://track.example/p.gif?o={{.Organization.Ref}}">{{end}}</body>`, 1)
+		}},
+		{"link in a branch not taken", "html", func(s *templates.Source) {
+			s.HTML = strings.Replace(s.HTML, "</body>", `{{if eq .Organization.Ref "nobody"}}<a href="//evil.example/login">sign in</a>{{end}}</body>`, 1)
+		}},
+		{"css url behind a character reference", "html", func(s *templates.Source) {
+			s.HTML = strings.Replace(s.HTML, "<p>", `<p style="background:&#117;rl(//track.example/p.gif)">`, 1)
+		}},
+		{"css url behind a css escape", "html", func(s *templates.Source) {
+			s.HTML = strings.Replace(s.HTML, "<p>", `<p style="background:\75rl(//track.example/p.gif)">`, 1)
+		}},
+		{"escaped @import", "html", func(s *templates.Source) {
+			s.HTML = strings.Replace(s.HTML, "</body>", `<style>@\69mport "//track.example/x.css";</style></body>`, 1)
+		}},
+		{"refresh behind a character reference", "html", func(s *templates.Source) {
+			s.HTML = strings.Replace(s.HTML, "</body>", `<meta http-equiv="re&#102;resh" content="0;url=//evil.example/"></body>`, 1)
+		}},
+		{"url completed by data", "text", func(s *templates.Source) { s.Text += "\nSee https://{{.Incident.Slug}}.evil.example/\n" }},
+		{"url in string constants", "text", func(s *templates.Source) { s.Text += `{{"https:/"}}{{"/evil.example"}}` }},
+		{"bare web address", "text", func(s *templates.Source) { s.Text += "\nReset at www.evil-phish.example/login\n" }},
 	}
 	for _, c := range cases {
 		src := base

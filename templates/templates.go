@@ -74,8 +74,9 @@ type Template struct {
 	preparable bool
 }
 
-// Compile parses src and checks it by rendering it against SampleData, so a
-// template that names a field Data does not have is refused with that field
+// Compile parses src, checks what it writes on its own in every branch
+// (checkSource), and renders it against SampleData, so a template that
+// names a field Data does not have is refused with that field
 // (*UnknownFieldError), and one that links or loads anything but the
 // notice's own links is refused too (see links.go). Other problems come as
 // a *PartError naming the part. The template's functions (date, count, ...)
@@ -95,6 +96,21 @@ func Compile(kind Kind, locale string, src Source) (*Template, error) {
 	}
 	if t.html, err = htmltemplate.New("html").Funcs(htmltemplate.FuncMap(funcs)).Option("missingkey=error").Parse(src.HTML); err != nil {
 		return nil, &PartError{Part: "html", Err: err}
+	}
+	for _, tt := range t.subject.Templates() {
+		if err := checkSource("subject", tt.Tree, false); err != nil {
+			return nil, err
+		}
+	}
+	for _, tt := range t.text.Templates() {
+		if err := checkSource("text", tt.Tree, false); err != nil {
+			return nil, err
+		}
+	}
+	for _, tt := range t.html.Templates() {
+		if err := checkSource("html", tt.Tree, true); err != nil {
+			return nil, err
+		}
 	}
 	sample := SampleData()
 	sample.Notice.Secrets = Secrets(locale, sample.Notice.SecretTypes)
