@@ -414,21 +414,44 @@ func (a *App) stop(ctx context.Context) error {
 	if a.refreshStop != nil {
 		close(a.refreshStop)
 	}
+	// The HTTP side and the workers stop side by side, each with the whole
+	// grace period: a slow request (a report download) must not use up the
+	// time the sends in flight have to finish.
+	var wg sync.WaitGroup
+	var httpErr, riverErr error
 	if a.listener != nil {
-		if err := a.httpServer.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.httpServer.Shutdown(ctx); err != nil {
+				// Requests still running are cut off, so they let go of
+				// their database connections before the pool closes.
+				_ = a.httpServer.Close()
+				httpErr = fmt.Errorf("http shutdown: %w", err)
+			}
+		}()
 	}
 	if a.river != nil && a.listener != nil {
-		if err := a.river.Stop(ctx); err != nil {
-			// Soft stop ran out of time: cancel the jobs still running; each
-			// records its outcomes and snoozes itself.
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			if err := a.river.StopAndCancel(cctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-				errs = append(errs, fmt.Errorf("stop workers: %w", err))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.river.Stop(ctx); err != nil {
+				// Soft stop ran out of time: cancel the jobs still running;
+				// each records its outcomes and snoozes itself.
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				defer cancel()
+				if err := a.river.StopAndCancel(cctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+					riverErr = fmt.Errorf("stop workers: %w", err)
+				}
 			}
-			cancel()
-		}
+		}()
+	}
+	wg.Wait()
+	if httpErr != nil {
+		errs = append(errs, httpErr)
+	}
+	if riverErr != nil {
+		errs = append(errs, riverErr)
 	}
 	a.stopDashboard()
 	if a.sender != nil {
