@@ -49,7 +49,8 @@ WITH taken AS MATERIALIZED (
 acked AS (
     UPDATE deliveries d SET status = 'cancelled', finished_at = now(), smtp_reply = 'not sent: the notice was acknowledged'
     FROM notices n JOIN notices root ON root.id = n.parent_id
-    WHERE d.id = ANY($1) AND n.id = d.notice_id AND n.kind IN ('reminder', 'escalation') AND root.acknowledged_at IS NOT NULL
+    WHERE EXISTS (SELECT 1 FROM waves w WHERE w.id = $4 AND w.kind IN ('reminder', 'escalation')) -- once, not per row
+      AND d.id = ANY($1) AND n.id = d.notice_id AND n.kind IN ('reminder', 'escalation') AND root.acknowledged_at IS NOT NULL
       AND d.status IN ('queued', 'deferred') AND d.id <> ALL (ARRAY(SELECT id FROM taken))
     RETURNING d.id
 ),
