@@ -3,6 +3,8 @@ package store
 import (
 	"cmp"
 	"context"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -91,10 +93,13 @@ const staleClaim = "2 hours"
 // claimed (the wave id is the other half), so two claims never race.
 const claimLockKey = 0x636c_6169 // "clai"
 
+// lockClaims takes the claim lock of wave $1 until the transaction ends.
+var lockClaims = `SELECT pg_advisory_xact_lock(` + strconv.Itoa(claimLockKey) + `, $1)`
+
 // LockClaims takes a wave's claim lock until tx ends: the wave's claims,
 // and cancelling it, take turns under it.
 func LockClaims(ctx context.Context, tx pgx.Tx, waveID int64) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(claimLockKey), int32(waveID))
+	_, err := tx.Exec(ctx, lockClaims, int32(waveID))
 	return err
 }
 
@@ -175,15 +180,12 @@ func (s *Store) ClaimDeliveries(ctx context.Context, chunk notifier.Chunk) (noti
 	// it claims.
 	ids := chunk.DeliveryIDs
 	tokens, hashes := make(map[int64]string, len(ids)), make([][]byte, len(ids))
-	lo, hi := int64(0), int64(-1)
 	for i, id := range ids {
 		tokens[id], hashes[i] = notifier.NewAckToken()
-		if i == 0 || id < lo {
-			lo = id
-		}
-		if i == 0 || id > hi {
-			hi = id
-		}
+	}
+	lo, hi := int64(0), int64(-1) // no claim brackets an empty range
+	if len(ids) > 0 {
+		lo, hi = slices.Min(ids), slices.Max(ids)
 	}
 	// The claim lock and the claim run as one implicit transaction, sent
 	// together: the lock makes claims of one wave take turns, and the claim
@@ -191,7 +193,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, chunk notifier.Chunk) (noti
 	// before it.
 	err := func() error {
 		var b pgx.Batch
-		b.Queue(`SELECT pg_advisory_xact_lock($1, $2)`, int32(claimLockKey), int32(chunk.WaveID))
+		b.Queue(lockClaims, int32(chunk.WaveID))
 		b.Queue(claimDeliveries, ids, chunk.Retry, chunk.JobID, chunk.WaveID, hashes, lo, hi)
 		br := s.pool.SendBatch(ctx, &b)
 		defer br.Close()
