@@ -52,12 +52,7 @@ func checkLinks(out Rendered, links Links) error {
 	fail := func(format string, args ...any) error {
 		return &PartError{Part: "html", Err: fmt.Errorf(format, args...)}
 	}
-	if m := loadingTags.FindStringSubmatch(out.HTML); m != nil {
-		return fail("<%s> is not allowed: a notice loads nothing from elsewhere and has no forms", strings.ToLower(m[1]))
-	}
-	// Character references are decoded as the reader's browser would
-	// ("&#117;rl(" is "url(").
-	if err := checkHTMLLoads(html.UnescapeString(out.HTML)); err != nil {
+	if err := checkHTMLLoads(out.HTML); err != nil {
 		return fail("%v", err)
 	}
 	for _, m := range urlAttrs.FindAllStringSubmatch(out.HTML, -1) {
@@ -72,9 +67,16 @@ func checkLinks(out Rendered, links Links) error {
 	return nil
 }
 
-// checkHTMLLoads refuses CSS loads, escapes in styles and http-equiv in
-// HTML whose character references are decoded.
-func checkHTMLLoads(h string) error {
+// checkHTMLLoads refuses in HTML (a whole part, or a piece of template
+// text) the tags that load or send something, CSS loads, escapes in styles
+// and http-equiv. Tags are found as written; the rest after character
+// references are decoded, as the reader's browser would ("&#117;rl(" is
+// "url(").
+func checkHTMLLoads(raw string) error {
+	if m := loadingTags.FindStringSubmatch(raw); m != nil {
+		return fmt.Errorf("<%s> is not allowed: a notice loads nothing from elsewhere and has no forms", strings.ToLower(m[1]))
+	}
+	h := html.UnescapeString(raw)
 	if m := cssLoads.FindString(h); m != "" {
 		return fmt.Errorf("%q is not allowed in styles: a notice loads nothing from elsewhere", m)
 	}
@@ -114,16 +116,13 @@ func checkSource(part string, tree *parse.Tree, isHTML bool) error {
 		case *parse.TextNode:
 			text := string(n.Text)
 			if isHTML {
-				text = html.UnescapeString(text)
-				if m := loadingTags.FindStringSubmatch(string(n.Text)); m != nil {
-					return fail("<%s> is not allowed: a notice loads nothing from elsewhere and has no forms", strings.ToLower(m[1]))
-				}
 				if err := checkHTMLLoads(text); err != nil {
 					return fail("%v", err)
 				}
-				if m := urlAttrs.FindStringSubmatch(string(n.Text)); m != nil {
+				if m := urlAttrs.FindStringSubmatch(text); m != nil {
 					return fail("the %s attribute may not be written out: a notice's only links are {{.Links.Ack}}, {{.Links.Portal}} and {{.Links.Verify}}", strings.ToLower(m[1]))
 				}
+				text = html.UnescapeString(text)
 			}
 			if m := schemeStart.FindString(text); m != "" {
 				return fail("%q starts a URL: a notice links only to its own pages ({{.Links.Ack}}, {{.Links.Portal}}, {{.Links.Verify}})", m)
