@@ -84,18 +84,19 @@ func (d *Discard) serve() {
 func (d *Discard) session(c net.Conn) {
 	r := bufio.NewReaderSize(c, 64<<10)
 	w := bufio.NewWriter(c)
-	// reply queues a reply; replies go out when the client has sent
-	// everything it has to say for now, so the replies to pipelined
-	// commands (RFC 2920) leave in one write.
-	reply := func(s string) bool {
+	// send writes a reply and, unless later is set and the client has more
+	// commands waiting, flushes the replies written so far: the replies to
+	// pipelined commands (RFC 2920) leave in one write.
+	send := func(s string, later bool) bool {
 		w.WriteString(s)
 		w.WriteString("\r\n")
-		if r.Buffered() > 0 {
+		if later && r.Buffered() > 0 {
 			return true
 		}
 		_ = c.SetWriteDeadline(time.Now().Add(time.Minute))
 		return w.Flush() == nil
 	}
+	reply := func(s string) bool { return send(s, true) }
 	if !reply("220 discard ESMTP") {
 		return
 	}
@@ -120,9 +121,7 @@ func (d *Discard) session(c net.Conn) {
 			}
 		case "DATA":
 			// The client waits for this reply before it sends the body.
-			_ = c.SetWriteDeadline(time.Now().Add(time.Minute))
-			w.WriteString("354 go ahead\r\n")
-			if w.Flush() != nil || skipData(r) != nil {
+			if !send("354 go ahead", false) || skipData(r) != nil {
 				return
 			}
 			d.accepted.Add(1)
@@ -130,9 +129,7 @@ func (d *Discard) session(c net.Conn) {
 				return
 			}
 		case "QUIT":
-			_ = c.SetWriteDeadline(time.Now().Add(time.Minute))
-			w.WriteString("221 2.0.0 bye\r\n")
-			_ = w.Flush()
+			send("221 2.0.0 bye", false)
 			return
 		default:
 			if !reply("502 5.5.2 command not implemented") {
