@@ -249,12 +249,11 @@ func (c *conn) send(ctx context.Context, m *notifier.Message) notifier.SendResul
 	}
 	text := c.client.Text
 	c.buf = dotStuff(c.buf[:0], raw)
-	if _, err := text.W.Write(c.buf); err != nil {
-		r := classify("DATA write", err)
-		r.Broken = true
-		return r
+	_, err = text.W.Write(c.buf)
+	if err == nil {
+		err = text.W.Flush()
 	}
-	if err := text.W.Flush(); err != nil {
+	if err != nil {
 		r := classify("DATA write", err)
 		r.Broken = true
 		return r
@@ -292,22 +291,23 @@ func (c *conn) envelope(from, to string) (notifier.SendResult, bool) {
 		{"RCPT TO", "RCPT TO:" + to, 25},
 		{"DATA", "DATA", 354},
 	}
-	write := func(line string) error {
+	// A write error sticks to the buffered writer and comes back from
+	// the Flush after it.
+	write := func(line string) {
 		_, _ = text.W.WriteString(line)
-		_, err := text.W.WriteString("\r\n")
-		return err
+		_, _ = text.W.WriteString("\r\n")
 	}
 	var failed *notifier.SendResult
 	for i, st := range steps {
-		if !c.pipelining || i == 0 {
-			// Without pipelining each command is written alone; with it,
-			// all three are written before the first reply is read.
-			n := 1
+		// Without pipelining each command is written alone; with it, all
+		// three are written before the first reply is read.
+		if i == 0 || !c.pipelining {
+			todo := steps[i : i+1]
 			if c.pipelining {
-				n = len(steps)
+				todo = steps[:]
 			}
-			for _, s := range steps[i : i+n] {
-				_ = write(s.line)
+			for _, s := range todo {
+				write(s.line)
 			}
 			if err := text.W.Flush(); err != nil {
 				r := classify(st.name, err)
@@ -320,7 +320,7 @@ func (c *conn) envelope(from, to string) (notifier.SendResult, bool) {
 			if i == len(steps)-1 && failed != nil {
 				// A relay that takes DATA although MAIL or RCPT failed
 				// gets an empty message, ended at once, then RSET.
-				_ = write(".")
+				write(".")
 				if err := text.W.Flush(); err != nil {
 					failed.Broken = true
 				} else if _, _, err := text.ReadResponse(0); err != nil {
