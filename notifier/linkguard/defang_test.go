@@ -67,5 +67,7 @@ func FuzzDefangLeavesNoLink(f *testing.F) {
 }
 
 func hasLookAlike(s string) bool {
-	return strings.ContainsFunc(s, func(r rune) bool { return r >= 0xFF01 && r <= 0xFF5E || r == 0x2024 || r == 0xFE52 || r == 0x3002 || r == 0xFF61 })
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return r >= 0xFF01 && r <= 0xFF5E || r == 0x2024 || r == 0xFE52 || r == 0x3002 || r == 0xFF61
+	})
 }

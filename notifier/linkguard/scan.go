@@ -101,7 +101,9 @@ func bidiControl(r rune) bool {
 
 func isSpace(r rune) bool { return r < 0x21 || r == 0x7f || unicode.IsSpace(r) }
 
-func isASCIIAlnum(r rune) bool { return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' }
+func isASCIIAlnum(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z'
+}
 
 func isASCIILetter(r rune) bool { return r >= 'a' && r <= 'z' }
 
