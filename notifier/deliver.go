@@ -64,6 +64,7 @@ type nopObserver struct{}
 func (nopObserver) ObserveSend(SendResult)         {}
 func (nopObserver) ObserveOutcome(Outcome, string) {}
 func (nopObserver) ObserveSnooze(string)           {}
+func (nopObserver) ObserveBlocked(string)          {}
 
 type unlimited struct{}
 
@@ -147,7 +148,14 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 		run.pending = append(run.pending, out)
 		d.observer.ObserveOutcome(out, string(del.Notice.Kind))
 		logOutcome(ctx, d.logger, del, out)
-		if len(run.pending) < FlushEvery || i == last {
+		if run.blocked != nil {
+			// Pause the wave now and write at once: the flush then finds
+			// it paused and the chunk stops, sending nothing more.
+			if err := d.store.HoldWave(ctx, chunk.WaveID, run.blocked.Error()); err != nil {
+				return fmt.Errorf("pause wave %d after a blocked message: %w", chunk.WaveID, err)
+			}
+			run.blocked = nil
+		} else if len(run.pending) < FlushEvery || i == last {
 			continue
 		}
 		status, err := d.recordSent(ctx, OutcomeBatch{WaveID: chunk.WaveID, Outcomes: run.pending})
@@ -267,6 +275,8 @@ type chunkRun struct {
 	throttled []int64
 	// sends counts the messages this run tried to send.
 	sends int
+	// blocked is set when the link firewall stopped the message in hand.
+	blocked *BlockedError
 }
 
 // now is the database's clock, advanced by the time the chunk has taken.
@@ -293,6 +303,16 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain 
 			Reply: fmt.Sprintf("gave up: not attempted within %s of launch (relay unreachable or throttled)", d.retry.Lifetime)}, nil
 	}
 	msg, version, err := d.renderer.Message(del)
+	var be *BlockedError
+	if errors.As(err, &be) {
+		// The message links or loads what it may not: it is never sent,
+		// and the wave stops until someone looks (see Deliver).
+		d.logger.ErrorContext(ctx, "message blocked by the link firewall; the wave pauses", "wave_id", del.WaveID, "notice_id", del.Notice.ID,
+			"delivery_id", del.ID, "template_version", version, "reason", be.Error())
+		d.observer.ObserveBlocked(be.Violation.Part)
+		r.blocked = be
+		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: DeliveryFailed, Reply: be.Error(), TemplateVersion: version, Event: EventBlocked}, nil
+	}
 	if err != nil {
 		// A template that cannot render will not render on retry either.
 		d.logger.ErrorContext(ctx, "render failed", "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID, "error", err)

@@ -33,6 +33,10 @@ type DeliveryStore interface {
 	// ReleaseClaim gives up the chunk's claim; when the wave was cancelled
 	// it also cancels the listed deliveries still pending.
 	ReleaseClaim(ctx context.Context, chunk Chunk, cancel []int64, cancelled bool) error
+	// HoldWave pauses a running wave on the service's own decision, with
+	// the reason (shown with the wave, and audited). A wave already
+	// paused, or no longer running, is left as it is.
+	HoldWave(ctx context.Context, waveID int64, reason string) error
 }
 
 // Claim is the result of ClaimDeliveries.
@@ -115,7 +119,14 @@ type DeliveryObserver interface {
 	ObserveOutcome(o Outcome, kind string)
 	// ObserveSnooze counts a job held back without spending an attempt.
 	ObserveSnooze(reason string)
+	// ObserveBlocked counts a message the link firewall stopped, by the
+	// part that failed (subject, text, html).
+	ObserveBlocked(part string)
 }
+
+// EventBlocked is the timeline event of a delivery whose message the link
+// firewall stopped.
+const EventBlocked = "blocked"
 
 // Politeness decides when a message may go out (notifier/politeness).
 type Politeness interface {

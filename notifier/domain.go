@@ -282,8 +282,11 @@ type Wave struct {
 	ApprovedAt        *time.Time             `json:"approved_at,omitempty"`
 	LaunchedAt        *time.Time             `json:"launched_at,omitempty"`
 	PausedAt          *time.Time             `json:"paused_at,omitempty"`
-	CompletedAt       *time.Time             `json:"completed_at,omitempty"`
-	CancelledAt       *time.Time             `json:"cancelled_at,omitempty"`
+	// PauseReason says why the service paused the wave by itself (the
+	// link firewall stopped a message); empty when a person paused it.
+	PauseReason string     `json:"pause_reason,omitempty"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	CancelledAt *time.Time `json:"cancelled_at,omitempty"`
 }
 
 // WaveNotices counts a wave's notices.

@@ -40,6 +40,7 @@ type PortalMailer struct {
 	store    PortalLinkStore
 	sender   Sender
 	renderer *Renderer
+	observer DeliveryObserver
 	logger   *slog.Logger
 }
 
@@ -50,6 +51,8 @@ type PortalMailerConfig struct {
 	Sender Sender
 	// Renderer renders the portal_link template.
 	Renderer *Renderer
+	// Observer counts sign-in emails the link firewall stops (metrics).
+	Observer DeliveryObserver
 	Logger   *slog.Logger
 }
 
@@ -58,7 +61,10 @@ func NewPortalMailer(cfg PortalMailerConfig) *PortalMailer {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &PortalMailer{store: cfg.Store, sender: cfg.Sender, renderer: cfg.Renderer, logger: cfg.Logger}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	return &PortalMailer{store: cfg.Store, sender: cfg.Sender, renderer: cfg.Renderer, observer: cfg.Observer, logger: cfg.Logger}
 }
 
 // PermanentError is a failure that trying again cannot fix (a 5xx reply,
@@ -89,6 +95,10 @@ func (m *PortalMailer) SendPortalLink(ctx context.Context, linkID int64, complet
 	sent, err := m.store.IssuePortalLink(ctx, linkID, hash, PortalLinkLifetime, PortalLinkStale,
 		func(ctx context.Context, pl PortalLinkMail) error {
 			msg, err := m.renderer.PortalLinkMessage(pl, token)
+			if be := (*BlockedError)(nil); errors.As(err, &be) {
+				m.logger.ErrorContext(ctx, "portal sign-in email blocked by the link firewall", "portal_link_id", linkID, "reason", be.Error())
+				m.observer.ObserveBlocked(be.Violation.Part)
+			}
 			if err != nil {
 				return &PermanentError{Err: fmt.Errorf("render: %w", err)}
 			}
@@ -150,6 +160,9 @@ func (r *Renderer) PortalLinkMessage(pl PortalLinkMail, token string) (*Message,
 	out, err := t.Render(d)
 	if err != nil {
 		return nil, err
+	}
+	if err := r.policy(d).Check(out.Subject, out.Text, out.HTML); err != nil {
+		return nil, blocked(err)
 	}
 	return &Message{
 		MessageID: newMessageID(RecipientDomain(r.from.Address)),

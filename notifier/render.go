@@ -6,28 +6,70 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/breachnotify/breachnotify/notifier/linkguard"
 	"github.com/breachnotify/breachnotify/templates"
 )
 
 // Renderer turns a delivery into its message: the template for the notice's
 // kind in the contact's locale, filled with the notice's content and the
 // contact's links. Templates are compiled once; rendering only executes.
+//
+// Every message it returns has passed the link firewall (linkguard): no
+// link but the message's own, nothing that loads, whatever the template
+// and the data say. A message that fails comes back as a *BlockedError
+// and must not be sent.
 type Renderer struct {
 	templates *templates.Set
 	from      mail.Address
 	publicURL string
 	mu        sync.Mutex
-	cache     map[preparedKey]*templates.Prepared
+	cache     map[preparedKey]preparedNotice
+}
+
+// preparedNotice is a notice rendered once for a recipient shape, with
+// the firewall's verdict on it: a shape to check each recipient's values
+// against, or why the notice may not be sent at all.
+type preparedNotice struct {
+	prepared *templates.Prepared
+	shape    *linkguard.Shape
+	blocked  error
 }
 
 // NewRenderer returns a Renderer sending as from, linking to publicURL.
 func NewRenderer(set *templates.Set, from mail.Address, publicURL string) *Renderer {
-	return &Renderer{templates: set, from: from, publicURL: strings.TrimRight(publicURL, "/"), cache: map[preparedKey]*templates.Prepared{}}
+	return &Renderer{templates: set, from: from, publicURL: strings.TrimRight(publicURL, "/"), cache: map[preparedKey]preparedNotice{}}
+}
+
+// BlockedError is a message the link firewall stopped: it links or loads
+// something other than its own links. It is never sent.
+type BlockedError struct {
+	Violation *linkguard.Violation
+}
+
+// Error says what was found, defanged.
+func (e *BlockedError) Error() string { return "blocked by the link firewall: " + e.Violation.Error() }
+
+// blocked turns a linkguard error into a *BlockedError.
+func blocked(err error) error {
+	var v *linkguard.Violation
+	if errors.As(err, &v) {
+		return &BlockedError{Violation: v}
+	}
+	return err
+}
+
+// policy is what a message to del may link to: the verify page, the portal
+// for a contact with access, and its sender's address (its own
+// acknowledgement link comes per message).
+func (r *Renderer) policy(d *templates.Data) *linkguard.Policy {
+	return &linkguard.Policy{Links: []string{d.Links.Portal, d.Links.Verify, d.Links.Ack}, Addresses: []string{r.from.Address}}
 }
 
 // Message renders the message for one delivery and returns it with the
 // version of the template used. The parts a notice's messages share are
-// rendered once per notice and recipient shape (see templates.Prepare).
+// rendered, and checked by the link firewall, once per notice and
+// recipient shape (see templates.Prepare); each message then costs only
+// filling in the recipient's values and checking the words they land in.
 func (r *Renderer) Message(del OutgoingDelivery) (*Message, string, error) {
 	n := del.Notice
 	t, err := r.templates.Lookup(n.Kind, del.ContactLocale)
@@ -38,20 +80,30 @@ func (r *Renderer) Message(del OutgoingDelivery) (*Message, string, error) {
 	var out templates.Rendered
 	// A sign-in link differs per message in more than the recipient's
 	// values: such a message is always rendered in full.
+	full := true
 	if t.CanPrepare() && n.ID != 0 && n.Kind != templates.KindPortalLink {
-		p, err := r.prepared(t, del, data)
+		pn, err := r.prepared(t, del, data)
 		switch {
 		case errors.Is(err, templates.ErrNotPreparable):
-			if out, err = t.Render(data); err != nil {
-				return nil, t.Version, err
-			}
 		case err != nil:
 			return nil, t.Version, err
+		case pn.blocked != nil:
+			return nil, t.Version, pn.blocked
 		default:
-			out = p.Render(templates.Recipient{Name: del.ContactName, Email: del.Recipient, Reference: del.Reference, AckURL: data.Links.Ack})
+			rcpt := templates.Recipient{Name: del.ContactName, Email: del.Recipient, Reference: del.Reference, AckURL: data.Links.Ack}
+			if err := pn.shape.Check(pn.prepared.Values(rcpt)); err != nil {
+				return nil, t.Version, blocked(err)
+			}
+			out, full = pn.prepared.Render(rcpt), false
 		}
-	} else if out, err = t.Render(data); err != nil {
-		return nil, t.Version, err
+	}
+	if full {
+		if out, err = t.Render(data); err != nil {
+			return nil, t.Version, err
+		}
+		if err := r.policy(data).Check(out.Subject, out.Text, out.HTML); err != nil {
+			return nil, t.Version, blocked(err)
+		}
 	}
 	m := &Message{
 		MessageID:  del.MessageID,
@@ -102,17 +154,25 @@ func (r *Renderer) data(del OutgoingDelivery, locale string) *templates.Data {
 func (r *Renderer) Templates() *templates.Set { return r.templates }
 
 // Preview renders t for del as its message would be, or, when del is nil,
-// for the sample data with this installation's links and sender.
+// for the sample data with this installation's links and sender. A
+// message the link firewall would stop comes back as a *BlockedError, as
+// it would at send time.
 func (r *Renderer) Preview(t *templates.Template, del *OutgoingDelivery) (templates.Rendered, error) {
+	var d *templates.Data
 	if del != nil {
-		return t.Render(r.data(*del, t.Locale))
+		d = r.data(*del, t.Locale)
+	} else {
+		d = templates.SampleData()
+		d.Notice.Kind = string(t.Kind)
+		d.Notice.Secrets = templates.Secrets(t.Locale, d.Notice.SecretTypes)
+		d.Sender = templates.Sender{Name: r.from.Name, Address: r.from.Address}
+		d.Links = templates.Links{Ack: r.publicURL + "/ack/" + PreviewAckToken, Portal: r.publicURL + "/portal", Verify: r.publicURL + "/verify"}
 	}
-	d := templates.SampleData()
-	d.Notice.Kind = string(t.Kind)
-	d.Notice.Secrets = templates.Secrets(t.Locale, d.Notice.SecretTypes)
-	d.Sender = templates.Sender{Name: r.from.Name, Address: r.from.Address}
-	d.Links = templates.Links{Ack: r.publicURL + "/ack/" + PreviewAckToken, Portal: r.publicURL + "/portal", Verify: r.publicURL + "/verify"}
-	return t.Render(d)
+	out, err := t.Render(d)
+	if err != nil {
+		return out, err
+	}
+	return out, blocked(r.policy(d).Check(out.Subject, out.Text, out.HTML))
 }
 
 // PreviewAckToken stands for the acknowledgement token in previews; no
@@ -133,24 +193,31 @@ type preparedKey struct {
 // preparedCacheSize bounds the prepared renderings kept (tens of KB each).
 const preparedCacheSize = 2048
 
-func (r *Renderer) prepared(t *templates.Template, del OutgoingDelivery, d *templates.Data) (*templates.Prepared, error) {
+func (r *Renderer) prepared(t *templates.Template, del OutgoingDelivery, d *templates.Data) (preparedNotice, error) {
 	key := preparedKey{notice: del.Notice.ID, version: t.Version + "/" + t.Locale, role: del.ContactRole,
 		named: del.ContactName != "", portal: d.Links.Portal != "", ack: d.Links.Ack != ""}
 	r.mu.Lock()
-	p, ok := r.cache[key]
+	pn, ok := r.cache[key]
 	r.mu.Unlock()
 	if ok {
-		return p, nil
+		return pn, nil
 	}
 	p, err := t.Prepare(d)
 	if err != nil {
-		return nil, err
+		return pn, err
+	}
+	pn.prepared = p
+	m := p.Marked()
+	policy := r.policy(d)
+	policy.Links = policy.Links[:2] // the acknowledgement link is a hole: it differs per message
+	if pn.shape, err = policy.Prepare(m.Subject, m.Text, m.HTML, templates.RecipientHoles); err != nil {
+		pn.blocked = blocked(err)
 	}
 	r.mu.Lock()
 	if len(r.cache) >= preparedCacheSize {
 		clear(r.cache)
 	}
-	r.cache[key] = p
+	r.cache[key] = pn
 	r.mu.Unlock()
-	return p, nil
+	return pn, nil
 }

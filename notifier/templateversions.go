@@ -175,8 +175,12 @@ func validateUpload(in *TemplateUpload) (string, []RowError) {
 func templateRefused(err error) error {
 	var uf *templates.UnknownFieldError
 	var pe *templates.PartError
+	var be *BlockedError
 	var row RowError
 	switch {
+	case errors.As(err, &be):
+		return &Error{Code: CodeInvalid, Message: "the link firewall would stop this message; it would not be sent",
+			Details: []RowError{{Field: be.Violation.Part, Message: be.Violation.Reason}}, Err: err}
 	case errors.As(err, &uf):
 		row = RowError{Field: uf.Part, Message: "unknown field " + uf.Field}
 	case errors.As(err, &pe):

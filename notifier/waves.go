@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"unicode/utf8"
 )
@@ -33,7 +34,11 @@ func (s *Service) PlanWave(ctx context.Context, by Actor, incident string, kind 
 		msg, version, err := s.renderer.Message(*plan.SampleSource)
 		if err != nil {
 			// The plan stands; the sample shows why sending would fail.
-			plan.Sample = &SampleMessage{To: plan.SampleSource.Recipient, Subject: "(render failed: " + err.Error() + ")", TemplateVersion: version}
+			why := "(render failed: " + err.Error() + ")"
+			if be := (*BlockedError)(nil); errors.As(err, &be) {
+				why = "(not sendable: " + err.Error() + ")"
+			}
+			plan.Sample = &SampleMessage{To: plan.SampleSource.Recipient, Subject: why, TemplateVersion: version}
 		} else {
 			plan.Sample = &SampleMessage{To: msg.To.String(), Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, TemplateVersion: version}
 		}

@@ -1,6 +1,10 @@
 package templates
 
-import "time"
+import (
+	"time"
+
+	"github.com/breachnotify/breachnotify/notifier/linkguard"
+)
 
 // Data is everything a template may refer to. A template that names any
 // other field is refused when it is compiled.
@@ -120,4 +124,50 @@ func SampleData() *Data {
 			Verify: "https://notify.example/verify",
 		},
 	}
+}
+
+// Defanged returns a copy of d with every value that comes from outside
+// (breach data, imported names, addresses and references) defanged, so no
+// mail client can turn it into a link (linkguard.Defang). The sender, the
+// links, the reference code and the advice written by this program are
+// kept as they are. Render calls it: no template ever sees raw data.
+func Defanged(d *Data) *Data {
+	f := linkguard.Defang
+	dd := *d
+	dd.Incident = Incident{Title: f(d.Incident.Title), Summary: f(d.Incident.Summary), Slug: f(d.Incident.Slug)}
+	dd.Organization = Organization{Name: f(d.Organization.Name), Ref: f(d.Organization.Ref)}
+	dd.Contact = Contact{Name: f(d.Contact.Name), Email: f(d.Contact.Email), Role: f(d.Contact.Role)}
+	dd.Notice.Kinds = make([]KindCount, len(d.Notice.Kinds))
+	for i, k := range d.Notice.Kinds {
+		dd.Notice.Kinds[i] = KindCount{Kind: f(k.Kind), Count: k.Count}
+	}
+	dd.Notice.SecretTypes = defangAll(d.Notice.SecretTypes)
+	dd.Notice.Secrets = make([]Secret, len(d.Notice.Secrets))
+	for i, s := range d.Notice.Secrets {
+		dd.Notice.Secrets[i] = Secret{Type: f(s.Type), Label: f(s.Label), Advice: s.Advice}
+	}
+	if d.Notice.Secrets == nil {
+		dd.Notice.Secrets = nil
+	}
+	dd.Notice.Items = make([]Item, len(d.Notice.Items))
+	for i, it := range d.Notice.Items {
+		dd.Notice.Items[i] = Item{Ref: f(it.Ref), Kind: f(it.Kind), Subject: f(it.Subject), OccurredAt: it.OccurredAt, SecretTypes: defangAll(it.SecretTypes)}
+	}
+	return &dd
+}
+
+func defangAll(ss []string) []string {
+	if ss == nil {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = linkguard.Defang(s)
+	}
+	return out
+}
+
+// linkField is the field of Links numbered i (Ack, Portal, Verify).
+func (d *Data) linkField(i int) *string {
+	return [...]*string{&d.Links.Ack, &d.Links.Portal, &d.Links.Verify}[i]
 }

@@ -2,105 +2,62 @@ package templates
 
 import (
 	"fmt"
-	"html"
-	"regexp"
 	"slices"
 	"strings"
 	"text/template/parse"
+
+	"github.com/breachnotify/breachnotify/notifier/linkguard"
 )
 
 // A genuine notice is told from phishing partly by where it points: only
 // to the notice's own pages on the public URL, never to anything loaded
-// from elsewhere (a tracking pixel, a remote image or style). Compile
-// checks every template against that on sample data: an href must be one
-// of the Links values, nothing may be loaded (no src, no CSS url()), and
-// no other absolute URL may appear in any part, where a mail client would
-// turn it into a link.
+// from elsewhere (a tracking pixel, a remote image or style). The send-time
+// firewall (linkguard, run on every message before it is signed) is what
+// guarantees it; the checks here refuse a template at upload already, with
+// a message saying what to change:
+//
+//   - only functions that cannot assemble text a check cannot see: the
+//     template's own (date, count, ...) and the comparisons; no printf,
+//     print, slice, html, js, urlquery or call;
+//   - a link is written whole ({{.Links.Ack}}) or tested ({{if
+//     .Links.Ack}}), never passed to a function that could take it apart;
+//   - what the template writes on its own, in every {{if}} and {{range}}
+//     branch, with string constants put where they would print and a
+//     stand-in for each value, passes the same checks a message does
+//     (linkguard.Policy);
+//   - and the template rendered with the sample data passes them too.
 
-var (
-	// loadingTags fetch or run something when the message is opened, or
-	// send something when a button is pressed.
-	loadingTags = regexp.MustCompile(`(?i)<\s*(img|image|script|iframe|frame|frameset|object|embed|applet|link|form|input|button|video|audio|source|track|picture|svg|math|base)\b`)
-	// urlAttrs are the attributes that hold a URL.
-	urlAttrs = regexp.MustCompile(`(?i)[\s"'/](href|src|srcset|background|action|formaction|poster|data|xlink:href|longdesc|lowsrc|dynsrc|ping|cite|manifest|icon)\s*=\s*("[^"]*"|'[^']*'|[^\s>"']+)`)
-	// cssLoads load from a URL in CSS.
-	cssLoads = regexp.MustCompile(`(?i)url\s*\(|@import|image-set\s*\(|image\s*\(|cross-fade\s*\(|element\s*\(|expression\s*\(`)
-	// refresh redirects the reader somewhere else; any http-equiv is
-	// refused (none is needed in a notice).
-	refresh = regexp.MustCompile(`(?i)http-equiv`)
-	// styles are style attributes and elements: a backslash there is a
-	// CSS escape, which could spell url( past cssLoads.
-	styles = regexp.MustCompile(`(?is)\bstyle\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)|<style\b[^>]*>.*?(</style|$)`)
-	// schemeStart is the start of an absolute URL whose rest may come from
-	// an action ("https://{{...}}") or a bare web address.
-	schemeStart = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*:/|\bwww\.[a-z0-9-]`)
-	// absoluteURL is an absolute URL as a mail client would link it.
-	absoluteURL = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://[A-Za-z0-9\-._~:/?#\[\]@!$&*+,;=%]+`)
+// allowedFuncs are the functions a template may call.
+var allowedFuncs = []string{"date", "datetime", "kind", "count", "secret", "secrets", "plural", "join",
+	"and", "or", "not", "eq", "ne", "lt", "le", "gt", "ge", "len", "index"}
+
+// linkFields are the fields of Links, each a link of the notice's own.
+var linkFields = []string{"Ack", "Portal", "Verify"}
+
+// Markers that stand for values while a template's own text is checked
+// (letters and digits only, so no escaper changes them): one per link
+// and one for any data value.
+const (
+	markLinkAck    = "zBNq9LINKACKq9z"
+	markLinkPortal = "zBNq9LINKPORTALq9z"
+	markLinkVerify = "zBNq9LINKVERIFYq9z"
+	markData       = "zBNq9DATAq9z"
 )
 
-// checkLinks reports the first thing in out that is a link, or a load,
-// other than one of links' values.
-func checkLinks(out Rendered, links Links) error {
-	allowed := slices.DeleteFunc([]string{links.Ack, links.Portal, links.Verify}, func(s string) bool { return s == "" })
-	for _, part := range []struct{ name, text string }{{"subject", out.Subject}, {"text", out.Text}, {"html", html.UnescapeString(out.HTML)}} {
-		for _, u := range absoluteURL.FindAllString(part.text, -1) {
-			if u = strings.TrimRight(u, ".,;:!?"); !slices.Contains(allowed, u) {
-				return &PartError{Part: part.name, Err: fmt.Errorf("the URL %s is not one of the notice's links (.Links.Ack, .Links.Portal, .Links.Verify); a notice links to nothing else", u)}
-			}
-		}
-	}
-	fail := func(format string, args ...any) error {
-		return &PartError{Part: "html", Err: fmt.Errorf(format, args...)}
-	}
-	if err := checkHTMLLoads(out.HTML); err != nil {
-		return fail("%v", err)
-	}
-	for _, m := range urlAttrs.FindAllStringSubmatch(out.HTML, -1) {
-		attr, val := strings.ToLower(m[1]), html.UnescapeString(strings.Trim(m[2], `"'`))
-		if attr != "href" {
-			return fail("the %s attribute is not allowed: a notice loads nothing from elsewhere", attr)
-		}
-		if !slices.Contains(allowed, val) {
-			return fail("href %q is not one of the notice's links (.Links.Ack, .Links.Portal, .Links.Verify)", val)
-		}
-	}
-	return nil
-}
+var markLinks = map[string]string{"Ack": markLinkAck, "Portal": markLinkPortal, "Verify": markLinkVerify}
 
-// checkHTMLLoads refuses in HTML (a whole part, or a piece of template
-// text) the tags that load or send something, CSS loads, escapes in styles
-// and http-equiv. Tags are found as written; the rest after character
-// references are decoded, as the reader's browser would ("&#117;rl(" is
-// "url(").
-func checkHTMLLoads(raw string) error {
-	if m := loadingTags.FindStringSubmatch(raw); m != nil {
-		return fmt.Errorf("<%s> is not allowed: a notice loads nothing from elsewhere and has no forms", strings.ToLower(m[1]))
-	}
-	h := html.UnescapeString(raw)
-	if m := cssLoads.FindString(h); m != "" {
-		return fmt.Errorf("%q is not allowed in styles: a notice loads nothing from elsewhere", m)
-	}
-	for _, m := range styles.FindAllString(h, -1) {
-		if strings.Contains(m, `\`) {
-			return fmt.Errorf("escapes (\\) are not allowed in styles")
-		}
-	}
-	if refresh.MatchString(h) {
-		return fmt.Errorf("http-equiv (a refresh or redirect) is not allowed")
-	}
-	return nil
-}
+// sourcePolicy is the link policy a template's own text is held to.
+var sourcePolicy = &linkguard.Policy{Links: []string{markLinkAck, markLinkPortal, markLinkVerify}}
 
-// checkSource checks what a template writes on its own, in every branch:
-// the sample data takes one path through {{if}} and {{range}}, and a link
-// or a load in a branch it does not take would otherwise go unchecked.
-// Literal text may hold no URL, no start of one, no load and no link
-// attribute with a literal value (hrefs come from .Links); string
-// constants in actions may hold no URL or piece of one.
+// checkSource runs the upload checks on one parsed part (see above).
 func checkSource(part string, tree *parse.Tree, isHTML bool) error {
+	if tree == nil || tree.Root == nil {
+		return nil
+	}
 	fail := func(format string, args ...any) error {
 		return &PartError{Part: part, Err: fmt.Errorf(format, args...)}
 	}
+	var flat strings.Builder
 	var walk func(n parse.Node) error
 	walk = func(n parse.Node) error {
 		switch n := n.(type) {
@@ -114,58 +71,183 @@ func checkSource(part string, tree *parse.Tree, isHTML bool) error {
 				}
 			}
 		case *parse.TextNode:
-			text := string(n.Text)
-			if isHTML {
-				if err := checkHTMLLoads(text); err != nil {
-					return fail("%v", err)
-				}
-				if m := urlAttrs.FindStringSubmatch(text); m != nil {
-					return fail("the %s attribute may not be written out: a notice's only links are {{.Links.Ack}}, {{.Links.Portal}} and {{.Links.Verify}}", strings.ToLower(m[1]))
-				}
-				text = html.UnescapeString(text)
-			}
-			if m := schemeStart.FindString(text); m != "" {
-				return fail("%q starts a URL: a notice links only to its own pages ({{.Links.Ack}}, {{.Links.Portal}}, {{.Links.Verify}})", m)
-			}
+			flat.Write(n.Text)
 		case *parse.ActionNode:
-			return walk(n.Pipe)
-		case *parse.PipeNode:
-			if n == nil {
+			if link, ok := wholeLink(n.Pipe); ok {
+				flat.WriteString(markLinks[link])
 				return nil
 			}
-			for _, c := range n.Cmds {
-				for _, a := range c.Args {
-					if err := walk(a); err != nil {
-						return err
-					}
-				}
-			}
-		case *parse.StringNode:
-			if strings.Contains(n.Text, ":/") || strings.Contains(n.Text, "//") || schemeStart.MatchString(n.Text) {
-				return fail("the string %q looks like part of a URL: a notice links only to its own pages", n.Text)
-			}
+			return flattenPipe(n.Pipe, &flat, fail, true)
 		case *parse.IfNode:
+			if err := condition(n.Pipe, fail); err != nil {
+				return err
+			}
 			return walkBranch(walk, &n.BranchNode)
 		case *parse.RangeNode:
+			if err := flattenPipe(n.Pipe, nil, fail, false); err != nil {
+				return err
+			}
 			return walkBranch(walk, &n.BranchNode)
 		case *parse.WithNode:
+			if err := flattenPipe(n.Pipe, nil, fail, false); err != nil {
+				return err
+			}
 			return walkBranch(walk, &n.BranchNode)
 		case *parse.TemplateNode:
-			return walk(n.Pipe)
+			// The template called is checked on its own.
+			if err := flattenPipe(n.Pipe, nil, fail, false); err != nil {
+				return err
+			}
+			flat.WriteString(markData)
+		case *parse.BreakNode, *parse.ContinueNode, *parse.CommentNode:
 		}
 		return nil
 	}
-	if tree == nil {
-		return nil
+	if err := walk(tree.Root); err != nil {
+		return err
 	}
-	return walk(tree.Root)
+	src := flat.String()
+	var err error
+	if isHTML {
+		err = sourcePolicy.Check("", "", src)
+	} else {
+		err = sourcePolicy.CheckText(part, src)
+	}
+	if err != nil {
+		return &PartError{Part: part, Err: fmt.Errorf("%s (as the template reads with every branch and string written out)", strings.TrimPrefix(err.Error(), "html: "))}
+	}
+	return nil
 }
 
 func walkBranch(walk func(parse.Node) error, b *parse.BranchNode) error {
-	for _, n := range []parse.Node{b.Pipe, b.List, b.ElseList} {
+	for _, n := range []*parse.ListNode{b.List, b.ElseList} {
 		if err := walk(n); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// wholeLink reports a pipeline that is one link, written whole.
+func wholeLink(p *parse.PipeNode) (string, bool) {
+	if p == nil || len(p.Decl) > 0 || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 1 {
+		return "", false
+	}
+	return linkField(p.Cmds[0].Args[0])
+}
+
+// linkField reports a node that is one of the link fields (.Links.Ack,
+// $.Links.Ack).
+func linkField(n parse.Node) (string, bool) {
+	var ident []string
+	switch n := n.(type) {
+	case *parse.FieldNode:
+		ident = n.Ident
+	case *parse.VariableNode:
+		if len(n.Ident) == 0 || n.Ident[0] != "$" {
+			return "", false
+		}
+		ident = n.Ident[1:]
+	default:
+		return "", false
+	}
+	if len(ident) == 2 && ident[0] == "Links" && slices.Contains(linkFields, ident[1]) {
+		return ident[1], true
+	}
+	return "", false
+}
+
+// mentionsLinks reports a node that reaches the links other than as one
+// whole link field (.Links, .Links.Ack.X, a chain).
+func mentionsLinks(n parse.Node) bool {
+	if _, ok := linkField(n); ok {
+		return true
+	}
+	switch n := n.(type) {
+	case *parse.FieldNode:
+		return slices.Contains(n.Ident, "Links")
+	case *parse.VariableNode:
+		return slices.Contains(n.Ident, "Links")
+	case *parse.ChainNode:
+		return slices.Contains(n.Field, "Links") || mentionsLinks(n.Node)
+	case *parse.PipeNode:
+		return n != nil && slices.ContainsFunc(n.Cmds, func(c *parse.CommandNode) bool { return slices.ContainsFunc(c.Args, mentionsLinks) })
+	}
+	return false
+}
+
+// condition checks an {{if}}: a link may be tested there, alone or with
+// and, or, not, eq and ne, which take nothing apart.
+func condition(p *parse.PipeNode, fail func(string, ...any) error) error {
+	if p == nil {
+		return nil
+	}
+	if len(p.Cmds) == 1 && len(p.Decl) == 0 {
+		args := p.Cmds[0].Args
+		fn := ""
+		if id, ok := args[0].(*parse.IdentifierNode); ok {
+			fn = id.Ident
+		}
+		if len(args) == 1 || slices.Contains([]string{"and", "or", "not", "eq", "ne"}, fn) {
+			for _, a := range args {
+				if _, ok := linkField(a); ok {
+					continue
+				}
+				if err := checkArg(a, fail); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	return flattenPipe(p, nil, fail, false)
+}
+
+// checkArg refuses a function the template may not call, or a link used
+// other than whole, anywhere in an argument.
+func checkArg(a parse.Node, fail func(string, ...any) error) error {
+	switch a := a.(type) {
+	case *parse.IdentifierNode:
+		if !slices.Contains(allowedFuncs, a.Ident) {
+			return fail("the function %s is not allowed: it can assemble text or links the checks cannot see (allowed: %s)", a.Ident, strings.Join(allowedFuncs, ", "))
+		}
+	case *parse.PipeNode:
+		return flattenPipe(a, nil, fail, false)
+	case *parse.ChainNode:
+		return checkArg(a.Node, fail)
+	}
+	if mentionsLinks(a) {
+		return fail("a link may only be written whole ({{.Links.Ack}}) or tested ({{if .Links.Ack}}): a template may not take one apart or pass it to a function")
+	}
+	return nil
+}
+
+// flattenPipe checks every command of a pipeline, and, when it prints
+// (an action), writes to flat what it could print: its string constants in
+// order, and a stand-in for any value.
+func flattenPipe(p *parse.PipeNode, flat *strings.Builder, fail func(string, ...any) error, prints bool) error {
+	if p == nil {
+		return nil
+	}
+	value := false
+	for _, c := range p.Cmds {
+		for _, a := range c.Args {
+			if err := checkArg(a, fail); err != nil {
+				return err
+			}
+			switch a := a.(type) {
+			case *parse.StringNode:
+				if prints && flat != nil {
+					flat.WriteString(a.Text)
+				}
+			case *parse.NumberNode, *parse.BoolNode, *parse.NilNode:
+			default:
+				value = true
+			}
+		}
+	}
+	if prints && flat != nil && value {
+		flat.WriteString(markData)
 	}
 	return nil
 }

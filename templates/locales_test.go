@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/breachnotify/breachnotify/notifier/linkguard"
 	"github.com/breachnotify/breachnotify/templates"
 )
 
@@ -96,7 +97,7 @@ func checkHostile(t *testing.T, shape string, d *templates.Data, out templates.R
 	if strings.ContainsAny(out.Subject, "\r\n") || out.Subject != strings.TrimSpace(out.Subject) {
 		t.Errorf("%s: the subject is not one line: %q", shape, out.Subject)
 	}
-	if !strings.Contains(out.Subject, "Evil <script>alert(1)</script> & Co Bcc: victim@evil.example {{.Links.Ack}}") {
+	if !strings.Contains(out.Subject, "Evil <script>alert(1)</script> & Co Bcc: victim@evil[.]example {{.Links[.]Ack}}") {
 		t.Errorf("%s: the subject does not name the organization, flattened to one line: %q", shape, out.Subject)
 	}
 	for _, bad := range []string{"<script", "<img", "<b>", "<a href=\"https://phish"} {
@@ -107,12 +108,20 @@ func checkHostile(t *testing.T, shape string, d *templates.Data, out templates.R
 	if !strings.Contains(out.HTML, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 		t.Errorf("%s: HTML part does not show the organization's name escaped", shape)
 	}
-	// Template syntax in data is text: it comes out as written, never run.
+	// Template syntax in data is text: it comes out as written (defanged),
+	// never run; and the link in an item's subject is no link.
 	lists := d.Notice.Kind == string(templates.KindInitial) || d.Notice.Kind == string(templates.KindFollowUp)
 	for _, part := range []string{out.Text, html.UnescapeString(out.HTML)} {
-		if !strings.Contains(part, "{{.Links.Ack}}") || (lists && !strings.Contains(part, "{{.Notice.Reference}} <a href=")) {
+		if !strings.Contains(part, "{{.Links[.]Ack}}") || (lists && !strings.Contains(part, `{{.Notice[.]Reference}} <a href="hxxps://phish[.]example">`)) {
 			t.Errorf("%s: template syntax in the data was not shown as it is", shape)
 		}
+	}
+	// (A sign-in email without its sign-in link is no real message: its
+	// button would link nowhere, and the firewall rightly stops it.)
+	policy := linkguard.Policy{Links: []string{d.Links.Ack, d.Links.Portal, d.Links.Verify}, Addresses: []string{d.Sender.Address}}
+	signInWithoutLink := d.Notice.Kind == string(templates.KindPortalLink) && d.Links.Portal == ""
+	if err := policy.Check(out.Subject, out.Text, out.HTML); err != nil && !signInWithoutLink {
+		t.Errorf("%s: the message does not pass the link firewall: %v", shape, err)
 	}
 	if !strings.Contains(out.Text, "Evil <script>alert(1)</script> & Co") {
 		t.Errorf("%s: the text part must show names as they are", shape)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"html"
 	"strings"
+
+	"github.com/breachnotify/breachnotify/notifier/linkguard"
 )
 
 // Rendering a notice for each of its contacts repeats almost all the work:
@@ -36,6 +38,9 @@ type Recipient struct {
 // cut at the stand-ins, so that filling one in is one copy of each part.
 type Prepared struct {
 	subject, text, html []piece
+	// marked is the rendering with the stand-ins in it, which the link
+	// firewall checks once per notice (see Marked).
+	marked Rendered
 }
 
 // piece is literal text followed by the recipient's value in slot (none
@@ -97,7 +102,31 @@ func (t *Template) Prepare(d *Data) (*Prepared, error) {
 	if check, err := t.Render(&probe); err != nil || containsStandIn(check) {
 		return nil, ErrNotPreparable
 	}
-	return &Prepared{subject: cut(out.Subject), text: cut(out.Text), html: cut(out.HTML)}, nil
+	return &Prepared{subject: cut(out.Subject), text: cut(out.Text), html: cut(out.HTML), marked: out}, nil
+}
+
+// Marked is the notice rendered with a marker (RecipientHoles) wherever a
+// recipient's value goes: the send-time link firewall checks it once per
+// notice, then only the words each recipient's values land in.
+func (p *Prepared) Marked() Rendered { return p.marked }
+
+// RecipientHoles are the markers in Marked, in the order of Values. The
+// acknowledgement link is one of the message's own links, inserted whole;
+// the others are data.
+var RecipientHoles = []linkguard.Hole{
+	{Marker: standInName}, {Marker: standInEmail}, {Marker: standInReference}, {Marker: standInAck, Link: true},
+}
+
+// Values are r's values as Render puts them in the text (defanged), in
+// the order of RecipientHoles.
+func (p *Prepared) Values(r Recipient) []string {
+	v := recipientValues(r)
+	return v[:]
+}
+
+func recipientValues(r Recipient) [len(standIns)]string {
+	return [len(standIns)]string{slotName: linkguard.Defang(r.Name), slotEmail: linkguard.Defang(r.Email),
+		slotReference: linkguard.Defang(r.Reference), slotAck: r.AckURL}
 }
 
 // ErrNotPreparable is Prepare's answer for a notice whose own data contains
@@ -156,9 +185,10 @@ func fill(ps []piece, values *[len(standIns)]string) string {
 	return b.String()
 }
 
-// Render fills in one recipient's values, HTML-escaped in the HTML part.
+// Render fills in one recipient's values, defanged as Template.Render
+// defangs data, and HTML-escaped in the HTML part.
 func (p *Prepared) Render(r Recipient) Rendered {
-	raw := [len(standIns)]string{slotName: r.Name, slotEmail: r.Email, slotReference: r.Reference, slotAck: r.AckURL}
+	raw := recipientValues(r)
 	var esc [len(standIns)]string
 	for i, v := range raw {
 		esc[i] = html.EscapeString(v)

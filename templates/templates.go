@@ -3,16 +3,19 @@
 // and one locale. Templates are parsed once per version; rendering takes a
 // Data value, so a reference to a field that does not exist is an error, not
 // an empty string. HTML goes through html/template, so recipient data is
-// always escaped.
+// always escaped; every data value is defanged before any template sees it,
+// and no template ever sees a link (see Template.Render).
 package templates
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"html"
 	htmltemplate "html/template"
 	"io/fs"
 	"path"
@@ -21,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	texttemplate "text/template"
+
+	"github.com/breachnotify/breachnotify/notifier/linkguard"
 )
 
 // Kind is what a message is for.
@@ -74,14 +79,26 @@ type Template struct {
 	preparable bool
 }
 
-// Compile parses src, checks what it writes on its own in every branch
-// (checkSource), and renders it against SampleData, so a template that
-// names a field Data does not have is refused with that field
-// (*UnknownFieldError), and one that links or loads anything but the
-// notice's own links is refused too (see links.go). Other problems come as
-// a *PartError naming the part. The template's functions (date, count, ...)
-// write in locale's language.
+// Compile parses src and refuses it, with a message saying what to change,
+// when it names a field Data does not have (*UnknownFieldError), or when it
+// could link or load anything but the notice's own links: it calls a
+// function that assembles text, takes a link apart, or writes a link, a
+// load or a piece of either in any branch (see links.go). Other problems
+// come as a *PartError naming the part. The template's functions (date,
+// count, ...) write in locale's language.
 func Compile(kind Kind, locale string, src Source) (*Template, error) {
+	return compile(kind, locale, src, true)
+}
+
+// CompileUnchecked is Compile without the upload checks on links and
+// loads: the template is only parsed and rendered once. It exists so tests
+// can show that the send-time firewall stops what a template smuggles past
+// those checks; the service never calls it.
+func CompileUnchecked(kind Kind, locale string, src Source) (*Template, error) {
+	return compile(kind, locale, src, false)
+}
+
+func compile(kind Kind, locale string, src Source, checked bool) (*Template, error) {
 	if l, ok := NormalizeLocale(locale); ok {
 		locale = l
 	}
@@ -97,18 +114,10 @@ func Compile(kind Kind, locale string, src Source) (*Template, error) {
 	if t.html, err = htmltemplate.New("html").Funcs(htmltemplate.FuncMap(funcs)).Option("missingkey=error").Parse(src.HTML); err != nil {
 		return nil, &PartError{Part: "html", Err: err}
 	}
-	for _, tt := range t.subject.Templates() {
-		if err := checkSource("subject", tt.Tree, false); err != nil {
-			return nil, err
-		}
-	}
-	for _, tt := range t.text.Templates() {
-		if err := checkSource("text", tt.Tree, false); err != nil {
-			return nil, err
-		}
-	}
-	for _, tt := range t.html.Templates() {
-		if err := checkSource("html", tt.Tree, true); err != nil {
+	if checked {
+		// Before the first render: html/template adds its escapers to
+		// the trees then.
+		if err := t.checkSources(); err != nil {
 			return nil, err
 		}
 	}
@@ -118,11 +127,38 @@ func Compile(kind Kind, locale string, src Source) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkLinks(out, sample.Links); err != nil {
-		return nil, err
+	if checked {
+		policy := linkguard.Policy{Links: []string{sample.Links.Ack, sample.Links.Portal, sample.Links.Verify}, Addresses: []string{sample.Sender.Address}}
+		if err := policy.Check(out.Subject, out.Text, out.HTML); err != nil {
+			var v *linkguard.Violation
+			if errors.As(err, &v) {
+				return nil, &PartError{Part: v.Part, Err: errors.New(v.Reason)}
+			}
+			return nil, err
+		}
 	}
 	t.preparable = t.checkPreparable()
 	return t, nil
+}
+
+// checkSources runs checkSource on every template of every part.
+func (t *Template) checkSources() error {
+	for _, tt := range t.subject.Templates() {
+		if err := checkSource("subject", tt.Tree, false); err != nil {
+			return err
+		}
+	}
+	for _, tt := range t.text.Templates() {
+		if err := checkSource("text", tt.Tree, false); err != nil {
+			return err
+		}
+	}
+	for _, tt := range t.html.Templates() {
+		if err := checkSource("html", tt.Tree, true); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // VersionOf names a template version by its content, so the same text is
@@ -163,7 +199,42 @@ var unknownField = regexp.MustCompile(`can't evaluate field (\w+)|map has no ent
 
 // Render executes the three parts. A failure names the part and, when the
 // cause is an unknown field, returns an *UnknownFieldError.
+//
+// Two things hold here whatever the template does. Every data value is
+// defanged first (see Defanged): breach data can never become a link. And
+// the template never sees a link: each of d.Links stands in the data as an
+// opaque token (letters and digits, unguessable, made at start), and only
+// after the template ran is each token replaced by its link, whole. A
+// template that slices or formats a link gets pieces of a token, never of
+// a link, let alone of a sign-in token.
 func (t *Template) Render(d *Data) (Rendered, error) {
+	dd := Defanged(d)
+	links := [...]string{d.Links.Ack, d.Links.Portal, d.Links.Verify}
+	for i, l := range links {
+		if l != "" {
+			*dd.linkField(i) = linkTokens[i]
+		}
+	}
+	out, err := t.execute(dd)
+	if err != nil {
+		return out, err
+	}
+	var textPairs, htmlPairs []string
+	for i, l := range links {
+		if l != "" {
+			textPairs = append(textPairs, linkTokens[i], l)
+			htmlPairs = append(htmlPairs, linkTokens[i], html.EscapeString(l))
+		}
+	}
+	if len(textPairs) > 0 {
+		r := strings.NewReplacer(textPairs...)
+		out.Subject, out.Text = r.Replace(out.Subject), r.Replace(out.Text)
+		out.HTML = strings.NewReplacer(htmlPairs...).Replace(out.HTML)
+	}
+	return out, nil
+}
+
+func (t *Template) execute(d *Data) (Rendered, error) {
 	var out Rendered
 	var buf bytes.Buffer
 	run := func(part string, exec func() error) (string, error) {
@@ -193,6 +264,15 @@ func (t *Template) Render(d *Data) (Rendered, error) {
 	}
 	return out, nil
 }
+
+// linkTokens stand for the links while a template runs: random letters
+// and digits (which every escaper leaves alone), made once per process, so
+// neither a template nor breach data can write one on purpose.
+var linkTokens = [3]string{newLinkToken(), newLinkToken(), newLinkToken()}
+
+// newLinkToken is as long as a real link (about 80 characters), so a
+// template that measures or slices one behaves as it would with the link.
+func newLinkToken() string { return "qLNK" + rand.Text() + rand.Text() + rand.Text() }
 
 // Set holds the compiled templates in use, keyed by kind and locale.
 type Set struct {

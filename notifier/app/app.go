@@ -276,7 +276,7 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 	})
 	// Sign-in emails go through the same relay as notices.
 	portalLinks := &queue.PortalLinkWorker{Mailer: notifier.NewPortalMailer(notifier.PortalMailerConfig{
-		Store: a.Store, Sender: sender, Renderer: a.renderer, Logger: a.Logger}), MaxTimeout: cfg.DeliverJobTimeout()}
+		Store: a.Store, Sender: sender, Renderer: a.renderer, Observer: m, Logger: a.Logger}), MaxTimeout: cfg.DeliverJobTimeout()}
 	// Template versions are reloaded by every process (refreshTemplates),
 	// not here: the upkeep runs on one process only.
 	upkeep := queue.Maintainers{a.Store, queue.MaintainerFunc(a.Store.ExpireStaffSessions)}

@@ -127,7 +127,7 @@ func (c *htmlCheck) checkAttr(tag, key, val string) error {
 			return c.fail("an href holds recipient data: hrefs are the notice's own links only")
 		}
 		if !c.policy.isOwnLink(val, nil) {
-			return c.fail("href %q is not one of the notice's own links", defangShort(val))
+			return c.fail("href \"%s\" is not one of the notice's own links", defangShort(val))
 		}
 		return nil
 	case (key == "target" || key == "rel") && tag == "a":

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 var testPolicy = &Policy{
@@ -128,4 +129,36 @@ func TestViolationQuotesDefanged(t *testing.T) {
 	if err == nil || len(Scan(err.Error())) > 0 || len(err.Error()) > 200 {
 		t.Fatalf("violation = %v", err)
 	}
+}
+
+// FuzzShapeMatchesFullCheck holds the per-recipient check to the full one:
+// for any text around the holes and any values, checking only the words
+// the values land in gives the same verdict as checking the whole part.
+func FuzzShapeMatchesFullCheck(f *testing.F) {
+	f.Add("Dear ", ",", "Dana", "soc@contoso.example")
+	f.Add("see ", ".example/x", "evil", "x")
+	f.Add("https://", "", "evil.example", "a")
+	f.Add("", "", "www", ".evil.com")
+	f.Fuzz(func(t *testing.T, before, after, name, email string) {
+		for _, v := range []string{before, after, name, email} {
+			if !utf8.ValidString(v) || strings.Contains(v, "zq") {
+				return
+			}
+		}
+		const ack = "https://n.example/ack/T1"
+		holes := []Hole{{Marker: "zqNAMEqz"}, {Marker: "zqMAILqz"}, {Marker: "zqACKqz", Link: true}}
+		p := &Policy{Links: []string{"https://n.example/verify"}}
+		text := before + "zqNAMEqz" + after + " (zqMAILqz) zqACKqz https://n.example/verify"
+		shape, err := p.Prepare("s", text, "<p>x</p>", holes)
+		if err != nil {
+			return // the notice itself would be stopped
+		}
+		filled := strings.NewReplacer("zqNAMEqz", name, "zqMAILqz", email, "zqACKqz", ack).Replace(text)
+		withAck := &Policy{Links: append(p.Links, ack)}
+		full := withAck.CheckText("text", filled)
+		got := shape.Check([]string{name, email, ack})
+		if (full == nil) != (got == nil) {
+			t.Fatalf("text %q: full check %v, shape check %v", filled, full, got)
+		}
+	})
 }

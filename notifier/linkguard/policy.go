@@ -62,7 +62,7 @@ func (p *Policy) checkLinks(part, text string, extra []string) error {
 		if l.Email {
 			what = "the address"
 		}
-		return &Violation{Part: part, Reason: fmt.Sprintf("%s %q would be linked by mail clients: a notice links only to its own pages", what, defangShort(l.Text))}
+		return &Violation{Part: part, Reason: fmt.Sprintf("%s \"%s\" would be linked by mail clients: a notice links only to its own pages", what, defangShort(l.Text))}
 	}
 	return nil
 }
@@ -121,20 +121,20 @@ type Hole struct {
 type Shape struct {
 	policy *Policy
 	holes  []Hole
-	// parts are the subject, the text part and the HTML part's visible
-	// text, cut at the markers.
-	parts [3]shapePart
+	// windows are, for the subject, the text part and the HTML part's
+	// visible text, the words that hold a marker.
+	windows [3][]window
 }
 
-type shapePart struct {
-	name   string
-	pieces []shapePiece
-}
+var partNames = [3]string{"subject", "text", "html"}
 
-// shapePiece is literal text followed by hole slot (none when -1).
-type shapePiece struct {
-	lit  string
-	slot int
+// window is a stretch of a part without spaces around one or more holes:
+// left, then each slot's value followed by its literal (the last literal
+// runs to the next space).
+type window struct {
+	left  string
+	slots []int
+	lits  []string
 }
 
 // Prepare checks a message rendered with markers in place of the holes'
@@ -163,15 +163,16 @@ func (p *Policy) Prepare(subject, text, doc string, holes []Hole) (*Shape, error
 		return nil, err
 	}
 	s := &Shape{policy: p, holes: holes}
-	for i, part := range [3][2]string{{"subject", subject}, {"text", text}, {"html", visible}} {
-		s.parts[i] = shapePart{name: part[0], pieces: cutAt(part[1], holes)}
+	for i, part := range [3]string{subject, text, visible} {
+		s.windows[i] = windowsOf(part, holes)
 	}
 	return s, nil
 }
 
-// cutAt splits s at the holes' markers.
-func cutAt(s string, holes []Hole) []shapePiece {
-	var ps []shapePiece
+// windowsOf finds the words of s that hold a marker.
+func windowsOf(s string, holes []Hole) []window {
+	var ws []window
+	var cur *window
 	for {
 		at, slot := -1, -1
 		for k, h := range holes {
@@ -179,10 +180,37 @@ func cutAt(s string, holes []Hole) []shapePiece {
 				at, slot = i, k
 			}
 		}
-		if at < 0 {
-			return append(ps, shapePiece{lit: s, slot: -1})
+		lit := s
+		if at >= 0 {
+			lit = s[:at]
 		}
-		ps = append(ps, shapePiece{lit: s[:at], slot: slot})
+		if cur != nil {
+			// lit follows the open window's last value: up to a space it
+			// is part of the same word.
+			if end := strings.IndexFunc(lit, isSpace); end >= 0 {
+				cur.lits = append(cur.lits, lit[:end])
+				ws, cur = append(ws, *cur), nil
+			} else {
+				cur.lits = append(cur.lits, lit)
+			}
+		}
+		if at < 0 {
+			if cur != nil {
+				ws = append(ws, *cur)
+			}
+			return ws
+		}
+		if cur == nil {
+			start := strings.LastIndexFunc(lit, isSpace)
+			if start >= 0 {
+				_, n := utf8.DecodeRuneInString(lit[start:])
+				start += n
+			} else {
+				start = 0
+			}
+			cur = &window{left: lit[start:]}
+		}
+		cur.slots = append(cur.slots, slot)
 		s = s[at+len(holes[slot].Marker):]
 	}
 }
@@ -200,57 +228,18 @@ func (s *Shape) Check(values []string) error {
 		}
 	}
 	var b strings.Builder
-	var spans [][2]int
-	for _, part := range s.parts {
-		if len(part.pieces) == 1 {
-			continue // no hole in this part
-		}
-		b.Reset()
-		spans = spans[:0]
-		for _, pc := range part.pieces {
-			b.WriteString(pc.lit)
-			if pc.slot >= 0 {
-				start := b.Len()
-				b.WriteString(values[pc.slot])
-				spans = append(spans, [2]int{start, b.Len()})
+	for i, ws := range s.windows {
+		for _, w := range ws {
+			b.Reset()
+			b.WriteString(w.left)
+			for k, slot := range w.slots {
+				b.WriteString(values[slot])
+				b.WriteString(w.lits[k])
 			}
-		}
-		filled := b.String()
-		for _, w := range words(filled, spans) {
-			if err := s.policy.checkLinks(part.name, filled[w[0]:w[1]], links); err != nil {
+			if err := s.policy.checkLinks(partNames[i], b.String(), links); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-// words widens each span of s to the spaces around it and merges the
-// overlaps: the stretches where a filled-in value can change what is
-// linked.
-func words(s string, spans [][2]int) [][2]int {
-	var out [][2]int
-	for _, sp := range spans {
-		start, end := sp[0], sp[1]
-		for start > 0 {
-			r, n := utf8.DecodeLastRuneInString(s[:start])
-			if isSpace(r) {
-				break
-			}
-			start -= n
-		}
-		for end < len(s) {
-			r, n := utf8.DecodeRuneInString(s[end:])
-			if isSpace(r) {
-				break
-			}
-			end += n
-		}
-		if k := len(out) - 1; k >= 0 && start <= out[k][1] {
-			out[k][1] = max(out[k][1], end)
-			continue
-		}
-		out = append(out, [2]int{start, end})
-	}
-	return out
 }

@@ -24,6 +24,7 @@ type Metrics struct {
 	sendDuration prometheus.Histogram
 	smtpReplies  *prometheus.CounterVec
 	snoozes      *prometheus.CounterVec
+	blocked      *prometheus.CounterVec
 }
 
 // New registers the collectors on reg.
@@ -56,6 +57,14 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name:      "job_snoozes_total",
 			Help:      "Deliveries or jobs held back without spending an attempt, by reason.",
 		}, []string{"reason"}),
+		blocked: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      "firewall_blocked_total",
+			Help:      "Messages the link firewall stopped before signing (a link or load that is not the message's own), by the part that failed. Each one paused its wave.",
+		}, []string{"part"}),
+	}
+	for _, part := range []string{"subject", "text", "html"} {
+		m.blocked.WithLabelValues(part)
 	}
 	for _, st := range notifier.DeliveryStatuses {
 		m.deliveries.WithLabelValues(string(st), string(notifier.WaveInitial))
@@ -95,4 +104,14 @@ func (m *Metrics) ObserveOutcome(o notifier.Outcome, kind string) {
 // ObserveSnooze implements notifier.DeliveryObserver.
 func (m *Metrics) ObserveSnooze(reason string) {
 	m.snoozes.WithLabelValues(reason).Inc()
+}
+
+// ObserveBlocked implements notifier.DeliveryObserver.
+func (m *Metrics) ObserveBlocked(part string) {
+	switch part {
+	case "subject", "text", "html":
+	default:
+		part = "other"
+	}
+	m.blocked.WithLabelValues(part).Inc()
 }

@@ -288,12 +288,28 @@ func (s *Store) PauseWave(ctx context.Context, by notifier.Actor, waveID int64) 
 		})
 }
 
+// HoldWave pauses a running wave on the service's own decision (the link
+// firewall stopped one of its messages), recording why; the audit trail
+// names the link firewall as the actor. A wave not running is left alone:
+// another chunk may have paused it already.
+func (s *Store) HoldWave(ctx context.Context, waveID int64, reason string) error {
+	_, err := s.transition(ctx, notifier.Actor{Name: "link firewall"}, waveID, "wave.pause", []notifier.WaveStatus{notifier.WaveRunning}, false,
+		func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `UPDATE waves SET status = 'paused', paused_at = now(), pause_reason = $2 WHERE id = $1`, waveID, reason)
+			return err
+		})
+	if notifier.ErrorCode(err) == notifier.CodeConflict {
+		return nil
+	}
+	return err
+}
+
 // ResumeWave continues a paused wave. Its delivery jobs were snoozing
 // while it was paused; they find it running at their next turn.
 func (s *Store) ResumeWave(ctx context.Context, by notifier.Actor, waveID int64) (notifier.Wave, error) {
 	return s.transition(ctx, by, waveID, "wave.resume", []notifier.WaveStatus{notifier.WavePaused}, false,
 		func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `UPDATE waves SET status = 'running', paused_at = NULL WHERE id = $1`, waveID); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE waves SET status = 'running', paused_at = NULL, pause_reason = '' WHERE id = $1`, waveID); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, completeWaves, []int64{waveID})
@@ -383,7 +399,7 @@ func (s *Store) transition(ctx context.Context, by notifier.Actor, waveID int64,
 }
 
 const waveColumns = `w.id, w.incident_id, w.kind, w.status, w.planned_notices, w.planned_deliveries, w.planned_by, w.approved_by,
-	w.launched_by, w.cancelled_by, w.created_at, w.approved_at, w.launched_at, w.paused_at, w.completed_at, w.cancelled_at,
+	w.launched_by, w.cancelled_by, w.created_at, w.approved_at, w.launched_at, w.paused_at, w.pause_reason, w.completed_at, w.cancelled_at,
 	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id),
 	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id AND n.voided_at IS NULL
 	   AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id)
@@ -396,7 +412,7 @@ const waveColumns = `w.id, w.incident_id, w.kind, w.status, w.planned_notices, w
 func scanWave(r pgx.Row) (notifier.Wave, error) {
 	var w notifier.Wave
 	err := r.Scan(&w.ID, &w.IncidentID, &w.Kind, &w.Status, &w.PlannedNotices, &w.PlannedDeliveries, &w.PlannedBy, &w.ApprovedBy,
-		&w.LaunchedBy, &w.CancelledBy, &w.CreatedAt, &w.ApprovedAt, &w.LaunchedAt, &w.PausedAt, &w.CompletedAt, &w.CancelledAt,
+		&w.LaunchedBy, &w.CancelledBy, &w.CreatedAt, &w.ApprovedAt, &w.LaunchedAt, &w.PausedAt, &w.PauseReason, &w.CompletedAt, &w.CancelledAt,
 		&w.Notices.Total, &w.Notices.Unreachable, &w.Notices.Acknowledged, &w.Notices.Unacknowledged)
 	return w, err
 }

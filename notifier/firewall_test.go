@@ -1,0 +1,165 @@
+package notifier_test
+
+import (
+	"context"
+	"errors"
+	"net/mail"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/templates"
+	"github.com/breachnotify/breachnotify/templates/templatetest"
+)
+
+// fakeDeliveryStore is the engine's store, in memory: it hands out one
+// claim and records what the engine writes.
+type fakeDeliveryStore struct {
+	mu       sync.Mutex
+	claim    []notifier.OutgoingDelivery
+	outcomes []notifier.Outcome
+	held     string
+	released bool
+}
+
+func (s *fakeDeliveryStore) ClaimDeliveries(context.Context, notifier.Chunk) (notifier.Claim, error) {
+	return notifier.Claim{Deliveries: s.claim, WaveStatus: notifier.WaveRunning, Now: time.Now()}, nil
+}
+
+func (s *fakeDeliveryStore) RecordOutcomes(_ context.Context, b notifier.OutcomeBatch) (notifier.WaveStatus, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outcomes = append(s.outcomes, b.Outcomes...)
+	if s.held != "" {
+		return notifier.WavePaused, nil
+	}
+	return notifier.WaveRunning, nil
+}
+
+func (s *fakeDeliveryStore) ReleaseClaim(context.Context, notifier.Chunk, []int64, bool) error {
+	s.released = true
+	return nil
+}
+
+func (s *fakeDeliveryStore) HoldWave(_ context.Context, _ int64, reason string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held = reason
+	return nil
+}
+
+// recordingSender accepts every message and keeps it.
+type recordingSender struct {
+	mu   sync.Mutex
+	sent []*notifier.Message
+}
+
+func (s *recordingSender) Conn(context.Context) (notifier.SenderConn, error) { return s, nil }
+func (s *recordingSender) Release(bool)                                      {}
+func (s *recordingSender) Send(_ context.Context, m *notifier.Message) notifier.SendResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = append(s.sent, m)
+	return notifier.SendResult{Accepted: true, Code: 250, Reply: "250 ok"}
+}
+
+type countingObserver struct{ blocked []string }
+
+func (o *countingObserver) ObserveSend(notifier.SendResult)         {}
+func (o *countingObserver) ObserveOutcome(notifier.Outcome, string) {}
+func (o *countingObserver) ObserveSnooze(string)                    {}
+func (o *countingObserver) ObserveBlocked(part string)              { o.blocked = append(o.blocked, part) }
+
+func testDeliveries(kind templates.Kind, n int) []notifier.OutgoingDelivery {
+	notice := &notifier.NoticeContent{ID: 7, Kind: kind, IncidentTitle: "Mail breach", IncidentSlug: "mail-2026",
+		OrgName: "Contoso", OrgRef: "contoso", ItemCount: 1, Items: []templates.Item{{Ref: "MSG-1", Kind: "email", Subject: "Quarterly plan"}}}
+	var ds []notifier.OutgoingDelivery
+	for i := range n {
+		ds = append(ds, notifier.OutgoingDelivery{ID: int64(100 + i), WaveID: 3, Recipient: "soc" + string(rune('a'+i)) + "@contoso.example",
+			ContactName: "SOC", ContactRole: "security", ContactLocale: "en", PortalAccess: true, MessageID: "m@notify.example",
+			Reference: "BN-AAAA-BBBB-CCCC-DDDD", Notice: notice, AckToken: "tok" + string(rune('a'+i)), LifetimeStart: time.Now()})
+	}
+	return ds
+}
+
+// TestFirewallStopsEveryBypass sends a chunk with each template of the
+// bypass corpus, its upload checks switched off: no message leaves, the
+// first delivery fails with the firewall's reason, the wave is paused and
+// the chunk stops, and the block is counted.
+func TestFirewallStopsEveryBypass(t *testing.T) {
+	t.Parallel()
+	for _, b := range templatetest.Bypasses {
+		if b.TemplateKind() == templates.KindPortalLink {
+			continue // a sign-in email is no wave: TestFirewallStopsASignInEmail
+		}
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			tmpl, err := templates.CompileUnchecked(b.TemplateKind(), "en", b.Source())
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, err := templates.Defaults()
+			if err != nil {
+				t.Fatal(err)
+			}
+			set.Put(tmpl)
+			store := &fakeDeliveryStore{claim: testDeliveries(b.TemplateKind(), 3)}
+			sender := &recordingSender{}
+			obs := &countingObserver{}
+			d := notifier.NewDeliverer(notifier.DelivererConfig{Store: store, Sender: sender, Observer: obs,
+				Renderer: notifier.NewRenderer(set, mail.Address{Name: "Security Notices", Address: "security-notice@notify.example"}, "https://notify.example"),
+				Retry:    notifier.RetryPolicy{Min: time.Minute, Max: time.Hour, Lifetime: 96 * time.Hour}})
+			err = d.Deliver(context.Background(), notifier.Chunk{WaveID: 3, DeliveryIDs: []int64{100, 101, 102}, JobID: 1}, nil)
+			var snooze *notifier.SnoozeError
+			if !errors.As(err, &snooze) || snooze.Reason != "wave_paused" {
+				t.Errorf("Deliver = %v, want the chunk to stop with the wave paused", err)
+			}
+			if len(sender.sent) != 0 {
+				t.Fatalf("%d messages left", len(sender.sent))
+			}
+			if len(store.outcomes) != 1 || store.outcomes[0].Status != notifier.DeliveryFailed ||
+				!strings.HasPrefix(store.outcomes[0].Reply, "blocked by the link firewall: ") || store.outcomes[0].Event != notifier.EventBlocked {
+				t.Fatalf("outcomes = %+v, want the first delivery failed by the firewall and nothing else", store.outcomes)
+			}
+			if !strings.HasPrefix(store.held, "blocked by the link firewall") || len(obs.blocked) != 1 {
+				t.Errorf("wave held %q, blocks counted %v", store.held, obs.blocked)
+			}
+		})
+	}
+}
+
+// TestFirewallPassesTheShippedTemplates is the other side: the shipped
+// templates, with hostile data, go out.
+func TestFirewallPassesTheShippedTemplates(t *testing.T) {
+	t.Parallel()
+	set, err := templates.Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []templates.Kind{templates.KindInitial, templates.KindFollowUp, templates.KindReminder, templates.KindEscalation} {
+		dels := testDeliveries(kind, 3)
+		dels[0].Notice.OrgName = "Evil https://phish.attacker.example/login www.evil.example"
+		dels[0].Notice.Items[0].Subject = "Reset your password at ｈｔｔｐｓ://evil．example/x"
+		dels[1].ContactName = `Mallory" <a@evil.example>, "x`
+		store := &fakeDeliveryStore{claim: dels}
+		sender := &recordingSender{}
+		d := notifier.NewDeliverer(notifier.DelivererConfig{Store: store, Sender: sender,
+			Renderer: notifier.NewRenderer(set, mail.Address{Name: "Security Notices", Address: "security-notice@notify.example"}, "https://notify.example"),
+			Retry:    notifier.RetryPolicy{Min: time.Minute, Max: time.Hour, Lifetime: 96 * time.Hour}})
+		if err := d.Deliver(context.Background(), notifier.Chunk{WaveID: 3, DeliveryIDs: []int64{100, 101, 102}, JobID: 1}, nil); err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		if len(sender.sent) != 3 || store.held != "" {
+			t.Fatalf("%s: %d sent, held %q; outcomes %+v", kind, len(sender.sent), store.held, store.outcomes)
+		}
+		for _, m := range sender.sent {
+			for _, part := range []string{m.Subject, m.Text, m.HTML} {
+				if strings.Contains(part, "phish.attacker") || strings.Contains(part, "www.evil") || strings.Contains(part, "a@evil.example") {
+					t.Errorf("%s: breach data reached a message as a link: %q", kind, part)
+				}
+			}
+		}
+	}
+}
