@@ -140,7 +140,7 @@ type pageData struct {
 	// Session is the signed-in staff member (nil on the sign-in page).
 	Session *notifier.StaffSession
 	// CSRF is the form token of the session's forms.
-	CSRF string
+	CSRF web.Verbatim
 	// QueueUI tells whether to offer the River UI: admins only, and only
 	// when this process has one.
 	QueueUI bool
@@ -158,7 +158,8 @@ type problemPage struct {
 	Heading string
 	Message string
 	// Back is where the page offers to go back to.
-	Back, BackText string
+	Back     web.Verbatim
+	BackText string
 	// RequestID names the request in the server log (internal errors).
 	RequestID string
 }
@@ -183,7 +184,7 @@ func (s *Server) data(sess notifier.StaffSession, nav string, d pageData) pageDa
 		// An error page for a visitor not signed in shows no staff menu.
 		d.Session = &sess
 	}
-	d.CSRF = s.forms.Make(formSession, sess.IDHash, time.Now())
+	d.CSRF = web.Verbatim(s.forms.Make(formSession, sess.IDHash, time.Now()))
 	d.Nav = nav
 	switch {
 	case s.queueUI == nil:
@@ -200,7 +201,7 @@ func (s *Server) data(sess notifier.StaffSession, nav string, d pageData) pageDa
 // message (it is written for users), anything else a generic page with
 // the request id to look up in the log.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession, err error, back string) {
-	p := problemPage{Back: back, BackText: "Go back"}
+	p := problemPage{Back: web.Verbatim(back), BackText: "Go back"}
 	status := http.StatusInternalServerError
 	switch notifier.ErrorCode(err) {
 	case notifier.CodeNotFound:

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/web"
 )
 
 // pageFuncs are the helpers pages may call.
@@ -38,7 +39,7 @@ type waveBlock struct {
 	// several incidents).
 	Incident   bool
 	CanOperate bool
-	CSRF       string
+	CSRF       web.Verbatim
 }
 
 // datetime writes a time (or a *time.Time, nil as "never") in UTC.

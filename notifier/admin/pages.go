@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/web"
 )
 
 // refreshSeconds is how often the live parts of a page are refreshed.
@@ -118,7 +119,7 @@ func (s *Server) incidentTitles(ctx context.Context, by notifier.Actor, ids []in
 // incidentsPage is the incident list's data.
 type incidentsPage struct {
 	Incidents []notifier.Incident
-	NextURL   string
+	NextURL   web.Verbatim
 }
 
 func (s *Server) incidents(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession) {
@@ -134,7 +135,7 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request, sess notifier
 	}
 	p := incidentsPage{Incidents: list.Items}
 	if list.NextCursor != "" {
-		p.NextURL = "/admin/incidents?after=" + list.NextCursor
+		p.NextURL = web.Verbatim("/admin/incidents?after=" + list.NextCursor)
 	}
 	s.render(w, r, http.StatusOK, "incidents", s.data(sess, "incidents", pageData{Title: "Incidents", Page: p}))
 }
@@ -237,7 +238,7 @@ type noticesPage struct {
 	Notices []notifier.Notice
 	// Incidents names the notices' incidents by id.
 	Incidents map[int64]string
-	NextURL   string
+	NextURL   web.Verbatim
 }
 
 func (s *Server) notices(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession) {
@@ -264,7 +265,7 @@ func (s *Server) notices(w http.ResponseWriter, r *http.Request, sess notifier.S
 		return
 	}
 	if list.NextCursor != "" {
-		p.NextURL = "/admin/notices?after=" + list.NextCursor
+		p.NextURL = web.Verbatim("/admin/notices?after=" + list.NextCursor)
 	}
 	s.render(w, r, http.StatusOK, "notices", s.data(sess, "notices", pageData{Title: "Awaiting acknowledgement", Page: p}))
 }

@@ -24,7 +24,7 @@ const (
 // signInPage is the sign-in form's data.
 type signInPage struct {
 	// Next is where to go once signed in (checked by safeNext).
-	Next string
+	Next web.Verbatim
 	// Problem says why the last attempt failed.
 	Problem string
 	// Ended and SignedOut explain why the visitor is here.
@@ -48,12 +48,12 @@ func (s *Server) signInForm(w http.ResponseWriter, r *http.Request) {
 	case state == web.RefusedSession:
 		s.cookies.Delete(w, sessionCookie)
 	}
-	s.renderSignIn(w, r, http.StatusOK, signInPage{Next: next, Ended: q.Get("ended") != "", SignedOut: q.Get("signed_out") != ""})
+	s.renderSignIn(w, r, http.StatusOK, signInPage{Next: web.Verbatim(next), Ended: q.Get("ended") != "", SignedOut: q.Get("signed_out") != ""})
 }
 
 func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, p signInPage) {
 	bind := s.cookies.FormBinding(w, r, signInCookie)
-	s.render(w, r, status, "signin", pageData{Title: "Sign in", CSRF: s.forms.Make(formSignIn, []byte(bind), time.Now()), Page: p})
+	s.render(w, r, status, "signin", pageData{Title: "Sign in", CSRF: web.Verbatim(s.forms.Make(formSignIn, []byte(bind), time.Now())), Page: p})
 }
 
 // signIn serves POST /admin/login: the key is checked (Service.Authenticate)
@@ -90,7 +90,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		notifier.AckRequest{IP: ip, UserAgent: r.UserAgent()})
 	if notifier.ErrorCode(err) == notifier.CodeUnauthorized {
 		s.logger.WarnContext(r.Context(), "staff sign-in refused", "ip", ip)
-		s.renderSignIn(w, r, http.StatusUnauthorized, signInPage{Next: next,
+		s.renderSignIn(w, r, http.StatusUnauthorized, signInPage{Next: web.Verbatim(next),
 			Problem: "That key does not work: it is mistyped, unknown or revoked. Paste the whole key, starting with bn_."})
 		return
 	}

@@ -368,8 +368,8 @@ func TestAdminPages(t *testing.T) {
 	b.mustSignIn(newKey(t, e, "vera viewer", notifier.RoleViewer))
 
 	expectPage(t, "incidents", b.get("/admin/incidents"), 200, fmt.Sprintf(`href="/admin/incidents/%d"`, w.IncidentID), "Mail breach")
-	expectPage(t, "unreachable", b.get("/admin/unreachable"), 200, "Northwind Traders", "security@northwind.example", "mailbox unavailable")
-	expectPage(t, "failures", b.get("/admin/failures"), 200, "security@northwind.example", "550", "5.1.1 mailbox unavailable", "Northwind Traders")
+	expectPage(t, "unreachable", b.get("/admin/unreachable"), 200, "Northwind Traders", "security@northwind[.]example", "mailbox unavailable")
+	expectPage(t, "failures", b.get("/admin/failures"), 200, "security@northwind[.]example", "550", "5.1.1 mailbox unavailable", "Northwind Traders")
 	notices := b.get("/admin/notices")
 	expectPage(t, "notices", notices, 200, "Contoso Ltd", "Fabrikam GmbH", "Mail breach")
 	if i, j := strings.Index(notices.body, "Contoso Ltd"), strings.Index(notices.body, "Fabrikam GmbH"); i > j {

@@ -41,12 +41,12 @@ func TestVerifyPage(t *testing.T) {
 	for _, typed := range []string{ref, compact, " " + strings.ToLower(ref) + " ", strings.ReplaceAll(ref, "-", " "), strings.TrimPrefix(compact, "bn")} {
 		st, page := check(typed)
 		if st != 200 || !strings.Contains(page, "Genuine: we sent this notice") || !strings.Contains(page, ref) ||
-			!strings.Contains(page, "s***@contoso.example") || !strings.Contains(page, "Mail breach") {
+			!strings.Contains(page, "s***@contoso[.]example") || !strings.Contains(page, "Mail breach") {
 			t.Errorf("code typed as %q: %d\n%s", typed, st, page)
 			continue
 		}
 		// Never more: no organization, no items, no full address.
-		for _, secret := range []string{"Contoso Ltd", "soc@contoso.example", "MSG-", "Tenant migration", "Contoso SOC"} {
+		for _, secret := range []string{"Contoso Ltd", "soc@contoso.example", "soc@contoso[.]example", "MSG-", "Tenant migration", "Contoso SOC"} {
 			if strings.Contains(page, secret) {
 				t.Errorf("the verify answer shows %q", secret)
 			}

@@ -121,8 +121,8 @@ type itemsPage struct {
 	Filtered bool
 	Kinds    []string
 	// NextURL and CSVURL keep the filter.
-	NextURL string
-	CSVURL  string
+	NextURL web.Verbatim
+	CSVURL  web.Verbatim
 }
 
 // itemFilter reads the list's filter from the query; a malformed one is
@@ -178,12 +178,12 @@ func (s *Server) items(w http.ResponseWriter, r *http.Request, sess notifier.Por
 	p := itemsPage{PortalItemsPage: list, Filter: f, Filtered: len(fq) > 0, Kinds: []string{"email", "file", "credential", "other"},
 		CSVURL: "/portal/items.csv"}
 	if len(fq) > 0 {
-		p.CSVURL += "?" + fq.Encode()
+		p.CSVURL += web.Verbatim("?" + fq.Encode())
 	}
 	if list.Items.NextCursor != "" {
 		next := filterQuery(f)
 		next.Set("after", list.Items.NextCursor)
-		p.NextURL = "/portal/items?" + next.Encode()
+		p.NextURL = web.Verbatim("/portal/items?" + next.Encode())
 	}
 	s.render(w, r, http.StatusOK, "items", s.portalData(sess, "items", pageData{Title: "Exposed items", Page: p}))
 }

@@ -104,13 +104,13 @@ type pageData struct {
 	Ack            notifier.AckView
 	Recipient      string
 	AcknowledgedBy string
-	CSRF           string
+	CSRF           web.Verbatim
 	Heading        string
 	Message        string
 	// Session is the signed-in contact on portal pages (nil elsewhere).
 	Session *notifier.PortalSession
 	// SessionCSRF is the form token of a signed-in page's forms.
-	SessionCSRF string
+	SessionCSRF web.Verbatim
 	// Nav is the portal section the page belongs to.
 	Nav string
 	// Page is a verify or portal page's own data.
@@ -169,7 +169,7 @@ func (s *Server) ackHead(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) ackData(v notifier.AckView) pageData {
-	d := pageData{Title: "Acknowledge", Ack: v, Recipient: notifier.MaskEmail(v.Recipient), CSRF: s.csrfToken(v.TokenHash, time.Now())}
+	d := pageData{Title: "Acknowledge", Ack: v, Recipient: notifier.MaskEmail(v.Recipient), CSRF: web.Verbatim(s.csrfToken(v.TokenHash, time.Now()))}
 	if v.AcknowledgedBy != "" {
 		d.AcknowledgedBy = notifier.MaskEmail(v.AcknowledgedBy)
 	}

@@ -57,7 +57,7 @@ func (s *Server) signedIn(next func(http.ResponseWriter, *http.Request, notifier
 // portalData completes a signed-in page's data.
 func (s *Server) portalData(sess notifier.PortalSession, nav string, d pageData) pageData {
 	d.Session = &sess
-	d.SessionCSRF = s.forms.Make(formSession, sess.IDHash, time.Now())
+	d.SessionCSRF = web.Verbatim(s.forms.Make(formSession, sess.IDHash, time.Now()))
 	d.Nav = nav
 	return d
 }

@@ -11,7 +11,7 @@ import (
 
 // signInPage is the sign-in form's data.
 type signInPage struct {
-	Email     string
+	Email     web.Verbatim
 	Problem   string
 	SignedOut bool
 }
@@ -48,7 +48,7 @@ func (s *Server) signInForm(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, p signInPage) {
 	bind := s.cookies.FormBinding(w, r, signInCookie)
-	s.render(w, r, status, "signin", pageData{Title: "Sign in", CSRF: s.forms.Make(formSignIn, []byte(bind), time.Now()), Page: p})
+	s.render(w, r, status, "signin", pageData{Title: "Sign in", CSRF: web.Verbatim(s.forms.Make(formSignIn, []byte(bind), time.Now())), Page: p})
 }
 
 // signInReplyFloor is the least time the answer to a sign-in request
@@ -75,7 +75,7 @@ func (s *Server) requestLink(w http.ResponseWriter, r *http.Request) {
 	}
 	email, ok := notifier.NormalizePortalEmail(r.PostForm.Get("email"))
 	if !ok {
-		s.renderSignIn(w, r, http.StatusUnprocessableEntity, signInPage{Email: r.PostForm.Get("email"),
+		s.renderSignIn(w, r, http.StatusUnprocessableEntity, signInPage{Email: web.Verbatim(r.PostForm.Get("email")),
 			Problem: "Enter your email address, such as name@example.com."})
 		return
 	}
@@ -111,7 +111,7 @@ func (s *Server) loginLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bind := s.cookies.FormBinding(w, r, signInCookie)
-	s.render(w, r, http.StatusOK, "login_link", pageData{Title: "Sign in", CSRF: s.forms.Make(formLogin, loginBinding(v.TokenHash, bind), time.Now()),
+	s.render(w, r, http.StatusOK, "login_link", pageData{Title: "Sign in", CSRF: web.Verbatim(s.forms.Make(formLogin, loginBinding(v.TokenHash, bind), time.Now())),
 		Page: loginLinkPage{Link: v}})
 }
 

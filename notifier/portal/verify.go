@@ -12,12 +12,12 @@ import (
 // verifyPage is the verify page's data.
 type verifyPage struct {
 	// Code is what was typed; Checked is true once a lookup was made.
-	Code    string
+	Code    web.Verbatim
 	Checked bool
 	// Result is the genuine notice, nil when the code is not ours.
 	Result *notifier.VerifiedNotice
 	// Site is the public URL, the only place our notices link to.
-	Site string
+	Site web.Verbatim
 }
 
 // verify serves GET /verify: the form, and with ?code= the answer.
@@ -30,7 +30,7 @@ type verifyPage struct {
 // the route, not the URL), nor another site (Referrer-Policy: no-referrer),
 // nor a cache (no-store). Guessing is bounded by the per-address rate limit.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	d := pageData{Title: "Check a notice", Page: verifyPage{Site: s.publicURL}}
+	d := pageData{Title: "Check a notice", Page: verifyPage{Site: web.Verbatim(s.publicURL)}}
 	code := r.URL.Query().Get("code")
 	if code == "" {
 		s.render(w, r, http.StatusOK, "verify", d)
@@ -43,7 +43,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		s.tooMany(w, r, wait)
 		return
 	}
-	page := verifyPage{Code: code, Checked: true, Site: s.publicURL}
+	page := verifyPage{Code: web.Verbatim(code), Checked: true, Site: web.Verbatim(s.publicURL)}
 	v, err := s.svc.VerifyReference(r.Context(), code)
 	switch {
 	case err == nil:

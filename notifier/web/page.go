@@ -14,13 +14,18 @@ import (
 // instead of failing on a visitor's request. Each page is a template set
 // of its own, so every page may define the blocks the layout leaves
 // open; WritePage executes its "layout".
+//
+// Every value a page prints is defanged (see defang.go) unless it is a
+// Verbatim: breach data never looks like a link on our pages.
 func ParsePages(fsys fs.FS, funcs template.FuncMap, names []string) (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template, len(names))
 	for _, name := range names {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, "pages/layout.html", "pages/parts.html", "pages/"+name+".html")
+		t, err := template.New("layout.html").Funcs(funcs).Funcs(template.FuncMap{"defang": defang}).
+			ParseFS(fsys, "pages/layout.html", "pages/parts.html", "pages/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("page %s: %w", name, err)
 		}
+		defangActions(t)
 		pages[name] = t
 	}
 	return pages, nil
