@@ -454,16 +454,21 @@ func classify(step string, err error) notifier.SendResult {
 // Build renders m as the exact bytes to send: text and HTML alternatives,
 // a stable Message-ID, threading headers and Auto-Submitted (RFC 3834) so
 // out-of-office robots do not answer, and whatever opts add (WithSMIME,
-// WithDKIM: the signatures are part of the bytes returned).
+// WithDKIM: the signatures are part of the bytes returned). Names and the
+// subject are encoded so they arrive exactly as given (see headers.go).
 func Build(m *notifier.Message, opts ...Option) ([]byte, error) {
 	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
-	if err := msg.FromFormat(oneLine(m.From.Name), m.From.Address); err != nil {
-		return nil, fmt.Errorf("from: %w", err)
+	if !validAddress(m.From.Address) {
+		return nil, fmt.Errorf("from: %q is not an address", m.From.Address)
 	}
-	if err := msg.AddToFormat(oneLine(m.To.Name), m.To.Address); err != nil {
-		return nil, fmt.Errorf("to: %w", err)
+	if !validAddress(m.To.Address) {
+		return nil, fmt.Errorf("to: %q is not an address", m.To.Address)
 	}
-	msg.Subject(oneLine(m.Subject))
+	msg.SetGenHeaderPreformatted(mail.Header(mail.HeaderFrom), formatAddress(m.From.Name, m.From.Address))
+	msg.SetGenHeaderPreformatted(mail.Header(mail.HeaderTo), formatAddress(m.To.Name, m.To.Address))
+	// go-mail leaves ASCII alone and folds at spaces, which is where the
+	// encoded words are separated.
+	msg.Subject(headerText(m.Subject))
 	msg.SetMessageIDWithValue(m.MessageID)
 	msg.SetDate()
 	msg.SetGenHeader(mail.Header("Auto-Submitted"), "auto-generated")
@@ -480,8 +485,9 @@ func Build(m *notifier.Message, opts ...Option) ([]byte, error) {
 	if m.HTML != "" {
 		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
 	}
+	b := &builder{msg: msg}
 	for _, opt := range opts {
-		if err := opt(msg); err != nil {
+		if err := opt(b); err != nil {
 			return nil, err
 		}
 	}
@@ -492,7 +498,17 @@ func Build(m *notifier.Message, opts ...Option) ([]byte, error) {
 	if _, err := msg.WriteTo(&buf); err != nil {
 		return nil, err
 	}
-	return mendDKIMFolding(buf.Bytes()), nil
+	if b.dkim == nil {
+		return buf.Bytes(), nil
+	}
+	return b.dkim.sign(buf.Bytes())
+}
+
+// validAddress reports an address that can go in a header and an envelope
+// as it is: no line breaks, no angle brackets or commas that would end it
+// early.
+func validAddress(addr string) bool {
+	return strings.Contains(addr, "@") && !strings.ContainsAny(addr, "\r\n<>,\x00")
 }
 
 // oneLine folds any control characters into spaces. Imports already refuse

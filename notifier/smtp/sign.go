@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/emersion/go-msgauth/dkim"
 	"github.com/wneessen/go-mail"
 )
 
@@ -27,8 +28,8 @@ type DKIM struct {
 	Key crypto.Signer
 }
 
-// SignedHeaders are the headers every DKIM signature covers. go-mail's
-// default list leaves out the threading headers, Auto-Submitted and the
+// SignedHeaders are the headers every DKIM signature covers: the ones a
+// reader judges a notice by, the threading headers, Auto-Submitted and the
 // reference code the recipient types into the verify page, all of which a
 // forger would like to change. Reply-To and Cc are never set: listing them
 // anyway (RFC 6376 §5.4) breaks the signature if a forwarder or attacker
@@ -41,11 +42,21 @@ var SignedHeaders = []string{
 
 // oversignedHeaders are listed once more than they occur, so a second copy
 // added in transit (which many clients display instead of the signed one)
-// also breaks the signature (RFC 6376 §8.15).
-var oversignedHeaders = []string{"From", "To", "Subject", "Date", "Message-ID", "X-Breachnotify-Reference"}
+// also breaks the signature (RFC 6376 §8.15), and so is a top-level
+// Content-Type or Content-Transfer-Encoding added to a message that had
+// none.
+var oversignedHeaders = []string{"From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type",
+	"Content-Transfer-Encoding", "X-Breachnotify-Reference"}
 
-// validate reports a configuration go-mail would only refuse at the first
-// send.
+// headerKeys is the h= list: every signed header, the oversigned ones
+// twice (each occurs at most once in a notice).
+var headerKeys = func() []string {
+	keys := append([]string(nil), SignedHeaders...)
+	return append(keys, oversignedHeaders...)
+}()
+
+// validate reports a configuration the signer would refuse at the first
+// message.
 func (d *DKIM) validate() error {
 	if d.Domain == "" || d.Selector == "" {
 		return errors.New("dkim: domain and selector are required")
@@ -59,29 +70,43 @@ func (d *DKIM) validate() error {
 	default:
 		return fmt.Errorf("dkim: unsupported key type %T (RSA or Ed25519)", d.Key)
 	}
-	return d.signer().ValidateConfig()
+	_, err := dkim.NewSigner(d.options())
+	return err
 }
 
-// signer builds go-mail's signer for one message. go-mail's Signer records
-// the algorithm inside itself on first use, so one shared between
-// goroutines would be a data race; a fresh one per message costs nothing.
-func (d *DKIM) signer() *mail.DKIMSigner {
-	s := mail.NewDKIMSigner(d.Domain, d.Selector, d.Key)
-	s.HeaderCanonicalization(mail.CanonicalizationRelaxed)
-	s.BodyCanonicalization(mail.CanonicalizationRelaxed)
-	s.SignHeaders(SignedHeaders...)
-	s.OversignHeaders(oversignedHeaders...)
-	return s
+func (d *DKIM) options() *dkim.SignOptions {
+	return &dkim.SignOptions{
+		Domain: d.Domain, Selector: d.Selector, Signer: d.Key, Hash: crypto.SHA256,
+		HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationRelaxed,
+		HeaderKeys: headerKeys,
+	}
+}
+
+// sign prepends a DKIM-Signature over raw, the finished message, with
+// go-msgauth's signer (the same code receivers verify with).
+func (d *DKIM) sign(raw []byte) ([]byte, error) {
+	var out bytes.Buffer
+	out.Grow(len(raw) + 1024)
+	if err := dkim.Sign(&out, bytes.NewReader(raw), d.options()); err != nil {
+		return nil, fmt.Errorf("dkim: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+// builder is a message being built and what is done to it once written.
+type builder struct {
+	msg  *mail.Msg
+	dkim *DKIM
 }
 
 // Option adds something to every message Build renders.
-type Option func(*mail.Msg) error
+type Option func(*builder) error
 
 // WithDKIM signs the message with d. The signature covers the exact bytes
 // Build returns, so the recorded SHA-256 includes it.
 func WithDKIM(d *DKIM) Option {
-	return func(m *mail.Msg) error {
-		m.SetDKIM(d.signer())
+	return func(b *builder) error {
+		b.dkim = d
 		return nil
 	}
 }
@@ -90,62 +115,18 @@ func WithDKIM(d *DKIM) Option {
 // using cert's key and leaf certificate, and includes its first
 // intermediate certificate when the chain has one.
 func WithSMIME(cert *tls.Certificate) Option {
-	return func(m *mail.Msg) error {
-		if err := m.SignWithTLSCertificate(cert); err != nil {
+	return func(b *builder) error {
+		if err := b.msg.SignWithTLSCertificate(cert); err != nil {
 			return fmt.Errorf("s/mime: %w", err)
 		}
 		return nil
 	}
 }
 
-// mendDKIMFolding repairs the DKIM-Signature header go-mail v0.8.1 writes.
-// It folds the header every 76 characters, even inside a tag value: a
-// header list longer than one line gets a line break in the middle of a
-// header name, which relaxed canonicalization turns into a space the
-// signer never hashed, and every verifier then rejects the signature.
-// Folds at tag boundaries ("; " then CRLF) and inside b= (whose value
-// verifiers remove before hashing) are harmless and are kept; any other
-// fold is undone. raw must start with the DKIM-Signature header, as
-// go-mail writes it.
-func mendDKIMFolding(raw []byte) []byte {
-	if !bytes.HasPrefix(raw, []byte("DKIM-Signature: ")) {
-		return raw
-	}
-	end := headerEnd(raw)
-	out := make([]byte, 0, len(raw))
-	inSignature := false
-	for i := 0; i < end; i++ {
-		if raw[i] == '\r' && i+2 < end && raw[i+1] == '\n' && (raw[i+2] == ' ' || raw[i+2] == '\t') {
-			atBoundary := i > 0 && raw[i-1] == ' ' && i > 1 && raw[i-2] == ';'
-			if !atBoundary && !inSignature {
-				i += 2 // drop CRLF and the folding space
-				continue
-			}
-		}
-		if raw[i] == 'b' && i+1 < end && raw[i+1] == '=' && i > 0 && (raw[i-1] == ' ' || raw[i-1] == '\n') {
-			inSignature = true
-		}
-		out = append(out, raw[i])
-	}
-	return append(out, raw[end:]...)
-}
-
-// headerEnd is the index just past the first header field of raw,
-// including its folded continuation lines but not its final CRLF.
-func headerEnd(raw []byte) int {
-	for i := 0; i+1 < len(raw); i++ {
-		if raw[i] == '\r' && raw[i+1] == '\n' && (i+2 >= len(raw) || (raw[i+2] != ' ' && raw[i+2] != '\t')) {
-			return i
-		}
-	}
-	return len(raw)
-}
-
 // signing checks the signing configuration once, so a bad key stops the
 // sender at start rather than failing every message, and returns the
-// Build options it asks for. S/MIME comes first in the list but either
-// order gives the same message: go-mail always DKIM-signs the finished
-// S/MIME structure, so relays and receivers see one consistent message.
+// Build options it asks for. DKIM signs the finished message, S/MIME
+// structure included, so relays and receivers see one consistent message.
 func signing(cfg Config) ([]Option, error) {
 	var opts []Option
 	if cfg.SMIME != nil {

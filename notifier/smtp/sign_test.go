@@ -104,6 +104,17 @@ func TestDKIMSignatureVerifies(t *testing.T) {
 					t.Errorf("%s is not signed (h=%v)", h, v.HeaderKeys)
 				}
 			}
+			// Oversigned: listed once more than they occur, so a copy
+			// added in transit breaks the signature.
+			count := map[string]int{}
+			for _, h := range v.HeaderKeys {
+				count[strings.ToLower(h)]++
+			}
+			for _, h := range []string{"From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type", "Content-Transfer-Encoding"} {
+				if count[strings.ToLower(h)] < 2 {
+					t.Errorf("%s is not oversigned (h=%v)", h, v.HeaderKeys)
+				}
+			}
 		})
 	}
 }
@@ -129,6 +140,8 @@ func TestDKIMDetectsTampering(t *testing.T) {
 		"second From added": append(append(raw[:body+2:body+2], "From: IT Support <it@evil.example>\r\n"...), raw[body+2:]...),
 		"Reply-To added":    append(append(raw[:body+2:body+2], "Reply-To: <collect@evil.example>\r\n"...), raw[body+2:]...),
 		"reference changed": bytes.Replace(raw, []byte("BN-7K4Q-2M9D"), []byte("BN-0000-0000"), 1),
+		"Content-Type added": append(append(raw[:body+2:body+2], "Content-Type: text/html\r\n"...), raw[body+2:]...),
+		"MIME-Version added": append(append(raw[:body+2:body+2], "MIME-Version: 1.0\r\n"...), raw[body+2:]...),
 	}
 	for name, changed := range tamper {
 		if bytes.Equal(changed, raw) {
