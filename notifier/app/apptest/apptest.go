@@ -23,6 +23,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/app"
 	"github.com/breachnotify/breachnotify/notifier/capture"
 	"github.com/breachnotify/breachnotify/notifier/sampledata"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // Env is a running service and what a test needs to drive and inspect it.
@@ -45,6 +46,8 @@ type Options struct {
 	NoWorkers bool
 	// Clock wraps the database clock (see app.Options.Clock).
 	Clock func(notifier.Clock) notifier.Clock
+	// Templates replaces the shipped templates (see app.Options.Templates).
+	Templates *templates.Set
 	// LogTo receives the service's log lines instead of the test log. A
 	// fuzz target needs it: its *testing.F must not log from the fuzz
 	// function.
@@ -81,6 +84,7 @@ func Start(t testing.TB, opts Options) *Env {
 		CaptureScript: e.Replies.answer,
 		NoWorkers:     opts.NoWorkers,
 		Clock:         opts.Clock,
+		Templates:     opts.Templates,
 	})
 	if err != nil {
 		t.Fatalf("apptest: build: %v", err)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -97,6 +98,20 @@ func (m *Mailpit) Messages(ctx context.Context) ([]MailpitMessage, error) {
 		return nil, fmt.Errorf("mailpit messages: %w", err)
 	}
 	return out.Messages, nil
+}
+
+// Raw returns a received message's bytes exactly as Mailpit took them.
+func (m *Mailpit) Raw(ctx context.Context, id string) ([]byte, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.APIURL+"/api/v1/message/"+id+"/raw", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("mailpit raw %s: %s", id, resp.Status)
+	}
+	return io.ReadAll(resp.Body)
 }
 
 func freeAddr(t testing.TB) string {
