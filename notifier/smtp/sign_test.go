@@ -135,11 +135,11 @@ func TestDKIMDetectsTampering(t *testing.T) {
 	}
 	body := bytes.Index(raw, []byte("\r\n\r\n"))
 	tamper := map[string][]byte{
-		"body changed":      append(raw[:body:body], bytes.Replace(raw[body:], []byte("3 March"), []byte("4 March"), 1)...),
-		"subject changed":   bytes.Replace(raw, []byte("Subject: Hello"), []byte("Subject: Urgent"), 1),
-		"second From added": append(append(raw[:body+2:body+2], "From: IT Support <it@evil.example>\r\n"...), raw[body+2:]...),
-		"Reply-To added":    append(append(raw[:body+2:body+2], "Reply-To: <collect@evil.example>\r\n"...), raw[body+2:]...),
-		"reference changed": bytes.Replace(raw, []byte("BN-7K4Q-2M9D"), []byte("BN-0000-0000"), 1),
+		"body changed":       append(raw[:body:body], bytes.Replace(raw[body:], []byte("3 March"), []byte("4 March"), 1)...),
+		"subject changed":    bytes.Replace(raw, []byte("Subject: Hello"), []byte("Subject: Urgent"), 1),
+		"second From added":  append(append(raw[:body+2:body+2], "From: IT Support <it@evil.example>\r\n"...), raw[body+2:]...),
+		"Reply-To added":     append(append(raw[:body+2:body+2], "Reply-To: <collect@evil.example>\r\n"...), raw[body+2:]...),
+		"reference changed":  bytes.Replace(raw, []byte("BN-7K4Q-2M9D"), []byte("BN-0000-0000"), 1),
 		"Content-Type added": append(append(raw[:body+2:body+2], "Content-Type: text/html\r\n"...), raw[body+2:]...),
 		"MIME-Version added": append(append(raw[:body+2:body+2], "MIME-Version: 1.0\r\n"...), raw[body+2:]...),
 	}
