@@ -90,11 +90,11 @@ func (r *Renderer) Message(del OutgoingDelivery) (*Message, string, error) {
 		case pn.blocked != nil:
 			return nil, t.Version, pn.blocked
 		default:
-			rcpt := templates.Recipient{Name: del.ContactName, Email: del.Recipient, Reference: del.Reference, AckURL: data.Links.Ack}
-			if err := pn.shape.Check(pn.prepared.Values(rcpt)); err != nil {
+			values := pn.prepared.Values(templates.Recipient{Name: del.ContactName, Email: del.Recipient, Reference: del.Reference, AckURL: data.Links.Ack})
+			if err := pn.shape.Check(values); err != nil {
 				return nil, t.Version, blocked(err)
 			}
-			out, full = pn.prepared.Render(rcpt), false
+			out, full = pn.prepared.Fill(values), false
 		}
 	}
 	if full {

@@ -38,6 +38,8 @@ type Recipient struct {
 // cut at the stand-ins, so that filling one in is one copy of each part.
 type Prepared struct {
 	subject, text, html []piece
+	// used are the slots the template fills in at all.
+	used [len(standIns)]bool
 	// marked is the rendering with the stand-ins in it, which the link
 	// firewall checks once per notice (see Marked).
 	marked Rendered
@@ -102,7 +104,15 @@ func (t *Template) Prepare(d *Data) (*Prepared, error) {
 	if check, err := t.Render(&probe); err != nil || containsStandIn(check) {
 		return nil, ErrNotPreparable
 	}
-	return &Prepared{subject: cut(out.Subject), text: cut(out.Text), html: cut(out.HTML), marked: out}, nil
+	p := &Prepared{subject: cut(out.Subject), text: cut(out.Text), html: cut(out.HTML), marked: out}
+	for _, part := range [][]piece{p.subject, p.text, p.html} {
+		for _, pc := range part {
+			if pc.slot != noSlot {
+				p.used[pc.slot] = true
+			}
+		}
+	}
+	return p, nil
 }
 
 // Marked is the notice rendered with a marker (RecipientHoles) wherever a
@@ -117,16 +127,20 @@ var RecipientHoles = []linkguard.Hole{
 	{Marker: standInName}, {Marker: standInEmail}, {Marker: standInReference}, {Marker: standInAck, Link: true},
 }
 
-// Values are r's values as Render puts them in the text (defanged), in
-// the order of RecipientHoles.
+// Values are r's values as they go into the text (defanged), in the order
+// of RecipientHoles: what Fill takes. A value the template never shows is
+// left empty.
 func (p *Prepared) Values(r Recipient) []string {
-	v := recipientValues(r)
-	return v[:]
-}
-
-func recipientValues(r Recipient) [len(standIns)]string {
-	return [len(standIns)]string{slotName: linkguard.Defang(r.Name), slotEmail: linkguard.Defang(r.Email),
-		slotReference: linkguard.Defang(r.Reference), slotAck: r.AckURL}
+	v := []string{slotName: r.Name, slotEmail: r.Email, slotReference: r.Reference, slotAck: r.AckURL}
+	for i := range v {
+		switch {
+		case !p.used[i]:
+			v[i] = ""
+		case i != slotAck: // the link is the message's own
+			v[i] = linkguard.Defang(v[i])
+		}
+	}
+	return v
 }
 
 // ErrNotPreparable is Prepare's answer for a notice whose own data contains
@@ -188,8 +202,14 @@ func fill(ps []piece, values *[len(standIns)]string) string {
 // Render fills in one recipient's values, defanged as Template.Render
 // defangs data, and HTML-escaped in the HTML part.
 func (p *Prepared) Render(r Recipient) Rendered {
-	raw := recipientValues(r)
-	var esc [len(standIns)]string
+	return p.Fill(p.Values(r))
+}
+
+// Fill is Render with the values already made (Values), so a caller that
+// checks them first does not make them twice.
+func (p *Prepared) Fill(values []string) Rendered {
+	var raw, esc [len(standIns)]string
+	copy(raw[:], values)
 	for i, v := range raw {
 		esc[i] = html.EscapeString(v)
 	}

@@ -22,10 +22,13 @@ import (
 // "e.g.", "v2.0", "3.5 MB" and Japanese full stops are untouched. Scan finds
 // no link in what Defang returns (a fuzz test checks it for any input).
 func Defang(s string) string {
-	if !mayNeedDefang(s) {
+	if !mayLink(s) { // bidi controls are not ASCII: mayLink says yes to them
 		return s
 	}
-	us := fold(s)
+	buf := unitPool.Get().(*[]unit)
+	defer unitPool.Put(buf)
+	us := fold(s, (*buf)[:0])
+	defer func() { *buf = us[:0] }()
 	var edits []edit
 	for i := 0; i < len(us); {
 		if isSpace(us[i].r) {
@@ -47,18 +50,6 @@ func Defang(s string) string {
 		i += n
 	}
 	return apply(s, edits)
-}
-
-// mayNeedDefang is a fast path: plain ASCII text without dots, colons,
-// at signs or backslashes has nothing to defang.
-func mayNeedDefang(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= 0x80, c == '.', c == ':', c == '@', c == '\\':
-			return true
-		}
-	}
-	return false
 }
 
 // edit replaces s[start:end] with with.
@@ -83,11 +74,10 @@ func defangWord(w []unit, edits []edit) []edit {
 		if k == c {
 			continue
 		}
-		scheme := runesOf(w[k:c])
 		rest := w[c+1:]
-		switch kindOf(scheme) {
+		switch schemeOf(w[k:c]) {
 		case schemeWeb:
-			if x, ok := xScheme[scheme]; ok && len(rest) > 0 {
+			if x, ok := xScheme[runesOf(w[k:c])]; ok && len(rest) > 0 {
 				edits = append(edits, edit{start: w[k].start, end: w[c].end, with: x + ":"})
 				continue
 			}

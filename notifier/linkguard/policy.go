@@ -2,6 +2,7 @@ package linkguard
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -135,6 +136,9 @@ type window struct {
 	left  string
 	slots []int
 	lits  []string
+	// literalMayLink: the window's own text has a character a link needs,
+	// so it is checked whatever the values.
+	literalMayLink bool
 }
 
 // Prepare checks a message rendered with markers in place of the holes'
@@ -165,6 +169,10 @@ func (p *Policy) Prepare(subject, text, doc string, holes []Hole) (*Shape, error
 	s := &Shape{policy: p, holes: holes}
 	for i, part := range [3]string{subject, text, visible} {
 		s.windows[i] = windowsOf(part, holes)
+		for k := range s.windows[i] {
+			w := &s.windows[i][k]
+			w.literalMayLink = mayLink(w.left) || slices.ContainsFunc(w.lits, mayLink)
+		}
 	}
 	return s, nil
 }
@@ -230,6 +238,12 @@ func (s *Shape) Check(values []string) error {
 	var b strings.Builder
 	for i, ws := range s.windows {
 		for _, w := range ws {
+			if !w.literalMayLink && !slices.ContainsFunc(w.slots, func(slot int) bool { return mayLink(values[slot]) }) {
+				continue // no colon, dot, at sign, backslash or look-alike: no link
+			}
+			if w.left == "" && len(w.slots) == 1 && w.lits[0] == "" && s.holes[w.slots[0]].Link {
+				continue // one of the message's own links, a word of its own
+			}
 			b.Reset()
 			b.WriteString(w.left)
 			for k, slot := range w.slots {

@@ -25,7 +25,9 @@
 package linkguard
 
 import (
+	"bytes"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -50,9 +52,12 @@ type unit struct {
 	start, end int
 }
 
-// fold builds the folded view of s.
-func fold(s string) []unit {
-	us := make([]unit, 0, len(s))
+// unitPool holds fold's buffers: a message is checked word by word, and a
+// buffer per word would make the garbage collector the firewall's cost.
+var unitPool = sync.Pool{New: func() any { b := make([]unit, 0, 256); return &b }}
+
+// fold appends the folded view of s to us.
+func fold(s string, us []unit) []unit {
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		start := i
@@ -153,11 +158,20 @@ func init() {
 	}
 }
 
-func kindOf(scheme string) schemeKind {
-	if k, ok := schemes[scheme]; ok {
+// schemeOf says how the scheme spelled by us (ASCII, folded) is treated.
+func schemeOf(us []unit) schemeKind {
+	var buf [32]byte
+	if len(us) > len(buf) {
+		return schemeOther
+	}
+	b := buf[:len(us)]
+	for i, u := range us {
+		b[i] = byte(u.r)
+	}
+	if k, ok := schemes[string(b)]; ok { // no allocation: a map lookup by string(bytes)
 		return k
 	}
-	if strings.HasPrefix(scheme, "ms-") || strings.HasPrefix(scheme, "x-") {
+	if bytes.HasPrefix(b, []byte("ms-")) || bytes.HasPrefix(b, []byte("x-")) {
 		return schemeNoSlash
 	}
 	return schemeOther
@@ -165,7 +179,27 @@ func kindOf(scheme string) schemeKind {
 
 // Scan returns everything in text a mail client would turn into a link.
 func Scan(text string) []Link {
-	return scanUnits(text, fold(text))
+	if !mayLink(text) {
+		return nil
+	}
+	buf := unitPool.Get().(*[]unit)
+	us := fold(text, (*buf)[:0])
+	links := scanUnits(text, us)
+	*buf = us[:0]
+	unitPool.Put(buf)
+	return links
+}
+
+// mayLink is a fast path: a link needs a colon, a dot, an at sign or a
+// backslash, or a character that looks like one (only outside ASCII).
+func mayLink(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 0x80, c == '.', c == ':', c == '@', c == '\\':
+			return true
+		}
+	}
+	return false
 }
 
 func scanUnits(text string, us []unit) []Link {
@@ -218,9 +252,8 @@ func findScheme(w []unit) (int, bool) {
 		if k == c {
 			continue
 		}
-		scheme := runesOf(w[k:c])
 		rest := w[c+1:]
-		switch kindOf(scheme) {
+		switch schemeOf(w[k:c]) {
 		case schemeDefanged:
 			continue
 		case schemeWeb, schemeNoSlash:
@@ -361,10 +394,10 @@ func readHost(w []unit, i int) host {
 		h.labels++
 		h.lastStart, h.lastHasLetter = ls, hasLetter
 		label := w[ls:i]
-		if h.labels == 1 && runesOf(label) == "www" {
+		if h.labels == 1 && spells(label, "www") {
 			h.www = true
 		}
-		if len(label) > 4 && runesOf(label[:4]) == "xn--" {
+		if len(label) > 4 && spells(label[:4], "xn--") {
 			h.punycode = true
 		}
 		if !digitsOnly || len(label) > 3 {
@@ -400,6 +433,19 @@ func knownTLD(tld string) bool {
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// spells reports whether us reads exactly s (ASCII).
+func spells(us []unit, s string) bool {
+	if len(us) != len(s) {
+		return false
+	}
+	for i, u := range us {
+		if u.r != rune(s[i]) {
 			return false
 		}
 	}
