@@ -32,13 +32,28 @@ type CampaignStore interface {
 	// its active contacts and their jobs, and completes the job that asked
 	// for it, all in one transaction. ErrNotYetSent when the organization's
 	// earlier notice has not reached anyone yet.
-	CreateFollowUp(ctx context.Context, incidentID, orgID int64, chunkSize int, complete JobCompleter) (FollowUp, error)
+	// When the incident's policy asks for approval of automatic
+	// follow-ups, it plans an incident-wide follow-up wave instead, which
+	// waits for its approval (FollowUp.Planned).
+	CreateFollowUp(ctx context.Context, p FollowUpParams) (FollowUp, error)
 	// IncidentsWithSilentNotices lists incidents with notices nobody
 	// acknowledged.
 	IncidentsWithSilentNotices(ctx context.Context) ([]Incident, error)
 	// SendReminders writes the reminders and escalations due at now for one
 	// incident's unacknowledged notices.
 	SendReminders(ctx context.Context, inc Incident, now time.Time, chunkSize int) (ReminderRun, error)
+}
+
+// FollowUpParams are what writing a follow-up needs.
+type FollowUpParams struct {
+	IncidentID     int64
+	OrganizationID int64
+	ChunkSize      int
+	// Content is the templates and sender it goes out with (pinned).
+	Content WaveContent
+	// Complete completes the job that asked for it, in the same
+	// transaction.
+	Complete JobCompleter
 }
 
 // FollowUpJob asks for a follow-up to one organization at RunAt.
@@ -54,7 +69,10 @@ var ErrNotYetSent = errors.New("the earlier notice has not been sent yet")
 
 // FollowUp is what a follow-up job wrote.
 type FollowUp struct {
-	WaveID     int64 `json:"wave_id"`
+	WaveID int64 `json:"wave_id"`
+	// Planned says the wave was only planned: the incident's policy asks
+	// for an approval first.
+	Planned    bool  `json:"planned"`
 	NoticeID   int64 `json:"notice_id"`
 	Items      int   `json:"items"`
 	Deliveries int   `json:"deliveries"`
@@ -74,9 +92,14 @@ const followUpRetry = 5 * time.Minute
 // notice. The snooze error asks the queue to come back when the earlier
 // notice has not been sent yet.
 func (s *Service) SendFollowUp(ctx context.Context, incidentID, orgID int64, complete JobCompleter) (FollowUp, error) {
-	f, err := s.store.CreateFollowUp(ctx, incidentID, orgID, s.chunkSize, complete)
+	f, err := s.store.CreateFollowUp(ctx, FollowUpParams{IncidentID: incidentID, OrganizationID: orgID, ChunkSize: s.chunkSize,
+		Content: s.content(WaveFollowUp), Complete: complete})
 	if errors.Is(err, ErrNotYetSent) {
 		return f, &SnoozeError{After: followUpRetry, Reason: "earlier notice not sent yet"}
+	}
+	if err == nil && f.Planned {
+		s.logger.InfoContext(ctx, "follow-up planned; it waits for an approval (the incident's policy)", "wave_id", f.WaveID,
+			"incident_id", incidentID, "organization_id", orgID)
 	}
 	if err == nil && f.NoticeID != 0 {
 		s.logger.InfoContext(ctx, "follow-up launched", "wave_id", f.WaveID, "notice_id", f.NoticeID,

@@ -90,6 +90,10 @@ type NoticeContent struct {
 	// SentAt is when the notice (the reminded one, for a reminder) was
 	// first sent.
 	SentAt *time.Time
+	// TemplateVersions are the template versions, by locale, its wave was
+	// launched with (nil for a wave launched before versions were pinned:
+	// the versions in use then render it).
+	TemplateVersions map[string]string
 }
 
 // Outcome is the result of working one delivery.

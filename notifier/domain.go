@@ -64,8 +64,14 @@ type Policy struct {
 	// (not the one that planned it) before it can launch.
 	RequireApproval bool `json:"require_approval"`
 	// AutoFollowUp schedules a follow-up when a new exposure batch touches
-	// an organization already notified.
+	// an organization already notified. Under RequireApproval the follow-up
+	// is planned and waits for approval like any wave, unless
+	// AutoFollowUpWithoutApproval says otherwise.
 	AutoFollowUp bool `json:"auto_follow_up"`
+	// AutoFollowUpWithoutApproval lets automatic follow-ups go out at once
+	// even when RequireApproval is set: an explicit choice to trust the
+	// follow-up template with what later batches bring.
+	AutoFollowUpWithoutApproval bool `json:"auto_follow_up_without_approval"`
 	// FollowUpWindow delays a follow-up so that batches in a row make one.
 	FollowUpWindow Duration `json:"follow_up_window"`
 	// ReminderAfter is how long after a notice (or its last reminder) an
@@ -73,6 +79,12 @@ type Policy struct {
 	ReminderAfter Duration `json:"reminder_after"`
 	// MaxReminders is how many reminders precede the escalation.
 	MaxReminders int `json:"max_reminders"`
+}
+
+// FollowUpsNeedApproval reports whether an automatic follow-up waits for
+// an approval instead of going out at once.
+func (p Policy) FollowUpsNeedApproval() bool {
+	return p.RequireApproval && !p.AutoFollowUpWithoutApproval
 }
 
 // DefaultPolicy is the policy of a new incident.
@@ -87,11 +99,13 @@ func DefaultPolicy() Policy {
 
 // PolicyPatch changes some fields of a Policy; absent fields stay.
 type PolicyPatch struct {
-	RequireApproval *bool     `json:"require_approval"`
-	AutoFollowUp    *bool     `json:"auto_follow_up"`
-	FollowUpWindow  *Duration `json:"follow_up_window"`
-	ReminderAfter   *Duration `json:"reminder_after"`
-	MaxReminders    *int      `json:"max_reminders"`
+	RequireApproval *bool `json:"require_approval"`
+	AutoFollowUp    *bool `json:"auto_follow_up"`
+	// AutoFollowUpWithoutApproval: see Policy.
+	AutoFollowUpWithoutApproval *bool     `json:"auto_follow_up_without_approval"`
+	FollowUpWindow              *Duration `json:"follow_up_window"`
+	ReminderAfter               *Duration `json:"reminder_after"`
+	MaxReminders                *int      `json:"max_reminders"`
 }
 
 // Apply returns p with the patch's fields set.
@@ -101,6 +115,9 @@ func (pp PolicyPatch) Apply(p Policy) Policy {
 	}
 	if pp.AutoFollowUp != nil {
 		p.AutoFollowUp = *pp.AutoFollowUp
+	}
+	if pp.AutoFollowUpWithoutApproval != nil {
+		p.AutoFollowUpWithoutApproval = *pp.AutoFollowUpWithoutApproval
 	}
 	if pp.FollowUpWindow != nil {
 		p.FollowUpWindow = *pp.FollowUpWindow
@@ -282,6 +299,12 @@ type Wave struct {
 	ApprovedAt        *time.Time             `json:"approved_at,omitempty"`
 	LaunchedAt        *time.Time             `json:"launched_at,omitempty"`
 	PausedAt          *time.Time             `json:"paused_at,omitempty"`
+	// Automatic is set for a wave the service planned by itself: a
+	// follow-up waiting for the approval the incident's policy asks for.
+	Automatic bool `json:"automatic"`
+	// TemplateVersions are the template versions, by locale, the wave was
+	// launched with and renders with to the end.
+	TemplateVersions map[string]string `json:"template_versions,omitempty"`
 	// PauseReason says why the service paused the wave by itself (the
 	// link firewall stopped a message); empty when a person paused it.
 	PauseReason string     `json:"pause_reason,omitempty"`

@@ -22,6 +22,18 @@ type StateSnapshot struct {
 	Bounces map[string]int64
 	// Waves holds the delivery counts of running waves.
 	Waves []WaveProgress
+	// AwaitingApproval counts the planned waves that wait for the approval
+	// their incident's policy asks for, the service's own (automatic
+	// follow-ups) apart from people's.
+	AwaitingApproval []ApprovalWait
+}
+
+// ApprovalWait counts planned waves waiting for an approval.
+type ApprovalWait struct {
+	Automatic bool  `json:"automatic"`
+	Count     int64 `json:"count"`
+	// OldestSeconds is how long the oldest has waited.
+	OldestSeconds float64 `json:"oldest_seconds"`
 }
 
 // QueueCount is one (queue, state) job count.

@@ -1,10 +1,15 @@
 package notifier
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"net/mail"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/breachnotify/breachnotify/notifier/linkguard"
 	"github.com/breachnotify/breachnotify/templates"
@@ -22,8 +27,105 @@ type Renderer struct {
 	templates *templates.Set
 	from      mail.Address
 	publicURL string
-	mu        sync.Mutex
-	cache     map[preparedKey]preparedNotice
+	// load reads a template version from the database, for a wave pinned
+	// to a version this process does not have (nil: not available).
+	load  TemplateLoader
+	mu    sync.Mutex
+	cache map[preparedKey]preparedNotice
+}
+
+// TemplateLoader reads a stored template version's text.
+type TemplateLoader func(ctx context.Context, kind templates.Kind, locale, version string) (templates.Source, error)
+
+// WaveContent is what, besides the data, decides the messages of a wave:
+// the template version for each locale of its kind, the sender and the
+// public URL its links point to. A plan records it, a launch refuses to
+// go on when it changed, and the launched wave renders with those
+// template versions to the end.
+type WaveContent struct {
+	Templates map[string]string `json:"templates"`
+	From      string            `json:"from"`
+	PublicURL string            `json:"public_url"`
+	// Sources are the texts of Templates, stored at launch so that every
+	// process can render the wave with them.
+	Sources []TemplateSource `json:"-"`
+}
+
+// Diff says what differs between c, as planned, and now: "" when nothing
+// does, else which templates, sender or public URL.
+func (c WaveContent) Diff(now WaveContent) string {
+	var diffs []string
+	locales := slices.Sorted(maps.Keys(c.Templates))
+	for l := range now.Templates {
+		if _, ok := c.Templates[l]; !ok {
+			locales = append(locales, l)
+		}
+	}
+	for _, l := range locales {
+		if c.Templates[l] != now.Templates[l] {
+			diffs = append(diffs, "the "+l+" template version")
+		}
+	}
+	if c.From != now.From {
+		diffs = append(diffs, "sender ("+now.From+" instead of "+c.From+")")
+	}
+	if c.PublicURL != now.PublicURL {
+		diffs = append(diffs, "public URL ("+now.PublicURL+" instead of "+c.PublicURL+")")
+	}
+	return strings.Join(diffs, ", ")
+}
+
+// TemplateSource is one template version's text.
+type TemplateSource struct {
+	Kind    templates.Kind
+	Locale  string
+	Version string
+	Source  templates.Source
+}
+
+// Content is the WaveContent of a wave of kind, as this process would send
+// it now.
+func (r *Renderer) Content(kind templates.Kind) WaveContent {
+	c := WaveContent{Templates: map[string]string{}, From: r.from.String(), PublicURL: r.publicURL}
+	for locale, t := range r.templates.Current(kind) {
+		c.Templates[locale] = t.Version
+		c.Sources = append(c.Sources, TemplateSource{Kind: kind, Locale: locale, Version: t.Version, Source: t.Source})
+	}
+	return c
+}
+
+// template picks the template of a delivery: the version its wave was
+// pinned to in the contact's locale (or the fallback locale), or the one
+// in use when the wave has none pinned.
+func (r *Renderer) template(n *NoticeContent, locale string) (*templates.Template, error) {
+	if n.TemplateVersions == nil {
+		return r.templates.Lookup(n.Kind, locale)
+	}
+	for _, l := range templates.LocaleCandidates(locale) {
+		version, ok := n.TemplateVersions[l]
+		if !ok {
+			continue
+		}
+		if t, ok := r.templates.ByVersion(n.Kind, l, version); ok {
+			return t, nil
+		}
+		if r.load == nil {
+			return nil, fmt.Errorf("the %s template version %s (%s) the wave was launched with is not loaded", n.Kind, version, l)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		src, err := r.load(ctx, n.Kind, l, version)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("load the %s template version %s (%s) the wave was launched with: %w", n.Kind, version, l, err)
+		}
+		t, err := templates.Compile(n.Kind, l, src)
+		if err != nil {
+			return nil, fmt.Errorf("compile the %s template version %s (%s) the wave was launched with: %w", n.Kind, version, l, err)
+		}
+		r.templates.Keep(t)
+		return t, nil
+	}
+	return nil, fmt.Errorf("no %s template among those the wave was launched with", n.Kind)
 }
 
 // preparedNotice is a notice rendered once for a recipient shape, with
@@ -39,6 +141,10 @@ type preparedNotice struct {
 func NewRenderer(set *templates.Set, from mail.Address, publicURL string) *Renderer {
 	return &Renderer{templates: set, from: from, publicURL: strings.TrimRight(publicURL, "/"), cache: map[preparedKey]preparedNotice{}}
 }
+
+// SetLoader gives the renderer a way to read template versions it does
+// not have (the Service sets it to its store).
+func (r *Renderer) SetLoader(load TemplateLoader) { r.load = load }
 
 // BlockedError is a message the link firewall stopped: it links or loads
 // something other than its own links. It is never sent.
@@ -72,7 +178,7 @@ func (r *Renderer) policy(d *templates.Data) *linkguard.Policy {
 // filling in the recipient's values and checking the words they land in.
 func (r *Renderer) Message(del OutgoingDelivery) (*Message, string, error) {
 	n := del.Notice
-	t, err := r.templates.Lookup(n.Kind, del.ContactLocale)
+	t, err := r.template(n, del.ContactLocale)
 	if err != nil {
 		return nil, "", err
 	}

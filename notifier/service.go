@@ -34,11 +34,15 @@ type Store interface {
 	Batch(ctx context.Context, id int64) (Batch, error)
 	Items(ctx context.Context, f ItemFilter, p Page) ([]Item, error)
 
-	PlanWave(ctx context.Context, by Actor, incidentID int64, kind WaveKind) (WavePlan, error)
+	// PlanWave records a planned wave with fingerprints of what it would
+	// send (its data, and p.Content).
+	PlanWave(ctx context.Context, by Actor, p PlanParams) (WavePlan, error)
 	ApproveWave(ctx context.Context, by Actor, waveID int64) (Wave, error)
 	// LaunchWave writes the wave's notices, deliveries and delivery jobs in
-	// one transaction; launching a launched wave changes nothing.
-	LaunchWave(ctx context.Context, by Actor, waveID int64, chunkSize int, idem Idempotency) (Wave, error)
+	// one transaction; launching a launched wave changes nothing. A planned
+	// wave whose data or content changed since its plan is refused
+	// (conflict); the wave is pinned to p.Content's template versions.
+	LaunchWave(ctx context.Context, by Actor, p LaunchParams) (Wave, error)
 	PauseWave(ctx context.Context, by Actor, waveID int64) (Wave, error)
 	ResumeWave(ctx context.Context, by Actor, waveID int64) (Wave, error)
 	CancelWave(ctx context.Context, by Actor, waveID int64) (Wave, error)
@@ -109,6 +113,11 @@ func NewService(store Store, cfg ServiceConfig) *Service {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = store
+	}
+	if cfg.Renderer != nil {
+		// A running wave renders with the template versions it was
+		// launched with; one this process lacks is read from the store.
+		cfg.Renderer.SetLoader(store.TemplateSource)
 	}
 	return &Service{store: store, renderer: cfg.Renderer, clock: cfg.Clock, chunkSize: cfg.ChunkSize, logger: cfg.Logger}
 }

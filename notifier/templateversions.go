@@ -98,6 +98,9 @@ type TemplateStore interface {
 	// CurrentTemplateVersions lists the version in use for every kind and
 	// locale that has one, with its text.
 	CurrentTemplateVersions(ctx context.Context) ([]TemplateVersion, error)
+	// TemplateSource returns the text of a stored version by its name (a
+	// wave pinned to it renders with it).
+	TemplateSource(ctx context.Context, kind templates.Kind, locale, version string) (templates.Source, error)
 	// TemplatePreviewDelivery builds the delivery an organization's first
 	// active contact (security contacts first) would get about all of its
 	// items in the incident. Recipient is empty when it has no active contact.

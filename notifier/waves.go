@@ -5,7 +5,28 @@ import (
 	"errors"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/breachnotify/breachnotify/templates"
 )
+
+// PlanParams are what planning a wave needs.
+type PlanParams struct {
+	IncidentID int64
+	Kind       WaveKind
+	// Content is the templates and sender a wave of Kind would be sent
+	// with now (Renderer.Content).
+	Content WaveContent
+}
+
+// LaunchParams are what launching a wave needs.
+type LaunchParams struct {
+	WaveID    int64
+	ChunkSize int
+	Idem      Idempotency
+	// Content is the templates and sender the wave would be sent with now:
+	// it must be the one planned, and the wave is pinned to it.
+	Content WaveContent
+}
 
 // PlanWave records a planned wave and reports what launching it would do:
 // the organizations, notices and deliveries, the organizations left out and
@@ -22,7 +43,7 @@ func (s *Service) PlanWave(ctx context.Context, by Actor, incident string, kind 
 	if err != nil {
 		return WavePlan{}, err
 	}
-	plan, err := s.store.PlanWave(ctx, by, inc.ID, kind)
+	plan, err := s.store.PlanWave(ctx, by, PlanParams{IncidentID: inc.ID, Kind: kind, Content: s.content(kind)})
 	if err != nil {
 		return plan, err
 	}
@@ -55,6 +76,25 @@ func (s *Service) ApproveWave(ctx context.Context, by Actor, waveID int64) (Wave
 	return s.store.ApproveWave(ctx, by, waveID)
 }
 
+// content is the templates and sender a wave of kind would go out with
+// from this process now.
+func (s *Service) content(kind WaveKind) WaveContent {
+	if s.renderer == nil {
+		return WaveContent{}
+	}
+	return s.renderer.Content(templates.Kind(kind))
+}
+
+// launchContent is content for the wave about to launch (its kind read
+// first); an unknown wave gets none, and the launch says it is unknown.
+func (s *Service) launchContent(ctx context.Context, waveID int64) WaveContent {
+	w, err := s.store.Wave(ctx, waveID)
+	if err != nil {
+		return WaveContent{}
+	}
+	return s.content(w.Kind)
+}
+
 // maxIdempotencyKey bounds the Idempotency-Key header.
 const maxIdempotencyKey = 255
 
@@ -68,7 +108,7 @@ func (s *Service) LaunchWave(ctx context.Context, by Actor, waveID int64, idem I
 		strings.ContainsFunc(idem.Key, func(r rune) bool { return r < 0x21 || r > 0x7e })) {
 		return Wave{}, Errorf(CodeBadRequest, "Idempotency-Key must be 1 to %d printable ASCII characters without spaces", maxIdempotencyKey)
 	}
-	w, err := s.store.LaunchWave(ctx, by, waveID, s.chunkSize, idem)
+	w, err := s.store.LaunchWave(ctx, by, LaunchParams{WaveID: waveID, ChunkSize: s.chunkSize, Idem: idem, Content: s.launchContent(ctx, waveID)})
 	if err == nil {
 		s.logger.InfoContext(ctx, "wave launched", "wave_id", w.ID, "status", w.Status, "key_id", by.KeyID)
 	}

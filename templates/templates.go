@@ -71,6 +71,8 @@ type Template struct {
 	Kind    Kind
 	Locale  string
 	Version string
+	// Source is the text the version was compiled from.
+	Source  Source
 	subject *texttemplate.Template
 	text    *texttemplate.Template
 	html    *htmltemplate.Template
@@ -102,7 +104,7 @@ func compile(kind Kind, locale string, src Source, checked bool) (*Template, err
 	if l, ok := NormalizeLocale(locale); ok {
 		locale = l
 	}
-	t := &Template{Kind: kind, Locale: locale, Version: VersionOf(src)}
+	t := &Template{Kind: kind, Locale: locale, Version: VersionOf(src), Source: src}
 	funcs := funcsFor(locale)
 	var err error
 	if t.subject, err = texttemplate.New("subject").Funcs(funcs).Option("missingkey=error").Parse(src.Subject); err != nil {
@@ -274,15 +276,18 @@ var linkTokens = [3]string{newLinkToken(), newLinkToken(), newLinkToken()}
 // template that measures or slices one behaves as it would with the link.
 func newLinkToken() string { return "qLNK" + rand.Text() + rand.Text() + rand.Text() }
 
-// Set holds the compiled templates in use, keyed by kind and locale.
+// Set holds the compiled templates in use, keyed by kind and locale, and
+// every version it was ever given, by version (a running wave renders with
+// the versions pinned when it was launched, see ByVersion).
 type Set struct {
 	mu        sync.RWMutex
 	templates map[string]*Template
+	versions  map[string]*Template
 }
 
 // Defaults compiles the templates shipped with the binary.
 func Defaults() (*Set, error) {
-	s := &Set{templates: map[string]*Template{}}
+	s := &Set{templates: map[string]*Template{}, versions: map[string]*Template{}}
 	locales, err := fs.ReadDir(defaultFiles, "defaults")
 	if err != nil {
 		return nil, err
@@ -331,6 +336,51 @@ func (s *Set) Put(t *Template) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.templates[string(t.Kind)+"/"+t.Locale] = t
+	s.versions[versionKey(t.Kind, t.Locale, t.Version)] = t
+}
+
+// Keep adds t to the versions the set knows without making it the one in
+// use (a version a wave was pinned to, loaded from the database).
+func (s *Set) Keep(t *Template) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.versions[versionKey(t.Kind, t.Locale, t.Version)] = t
+}
+
+// ByVersion returns a version the set was given (Put or Keep).
+func (s *Set) ByVersion(kind Kind, locale, version string) (*Template, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.versions[versionKey(kind, locale, version)]
+	return t, ok
+}
+
+func versionKey(kind Kind, locale, version string) string {
+	return string(kind) + "/" + locale + "/" + version
+}
+
+// Current lists the templates in use for kind, by locale.
+func (s *Set) Current(kind Kind) map[string]*Template {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := map[string]*Template{}
+	for _, t := range s.templates {
+		if t.Kind == kind {
+			out[t.Locale] = t
+		}
+	}
+	return out
+}
+
+// LocaleCandidates are the locales a message for locale is looked up
+// in, in order: the locale itself (canonical case), its base language
+// (de-CH → de), then English.
+func LocaleCandidates(locale string) []string {
+	if l, ok := NormalizeLocale(locale); ok {
+		locale = l
+	}
+	base, _, _ := strings.Cut(locale, "-")
+	return []string{locale, base, DefaultLocale}
 }
 
 // Get returns the template in use for exactly kind and locale, without
@@ -349,13 +399,9 @@ func (s *Set) Get(kind Kind, locale string) (*Template, bool) {
 // language (de-CH → de, fr-CA → fr) and then to English. The locale's case
 // does not matter (fr-ca finds fr-CA).
 func (s *Set) Lookup(kind Kind, locale string) (*Template, error) {
-	if l, ok := NormalizeLocale(locale); ok {
-		locale = l
-	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	base, _, _ := strings.Cut(locale, "-")
-	for _, l := range []string{locale, base, DefaultLocale} {
+	for _, l := range LocaleCandidates(locale) {
 		if t, ok := s.templates[string(kind)+"/"+l]; ok {
 			return t, nil
 		}

@@ -15,7 +15,8 @@ const incidentUse = `usage:
   breachnotify incident list [--json]
   breachnotify incident show INCIDENT [--json]
   breachnotify incident policy INCIDENT [--require-approval=true|false] [--auto-follow-up=true|false]
-        [--follow-up-window 15m] [--reminder-after 48h] [--max-reminders 2] [--json]`
+        [--auto-follow-up-without-approval=true|false] [--follow-up-window 15m] [--reminder-after 48h]
+        [--max-reminders 2] [--json]`
 
 func cmdIncident(ctx context.Context, e *env, args []string) error {
 	return subcommands(ctx, e, args, incidentUse, map[string]command{
@@ -99,6 +100,7 @@ func incidentPolicy(ctx context.Context, e *env, args []string) error {
 	fs, asJSON := newFlags(e, "incident policy")
 	requireApproval := fs.Bool("require-approval", false, "every wave needs approval by a second key before launch")
 	autoFollowUp := fs.Bool("auto-follow-up", true, "plan and launch a follow-up when a new batch touches an organization already told")
+	withoutApproval := fs.Bool("auto-follow-up-without-approval", false, "under --require-approval, send automatic follow-ups without waiting for an approval")
 	followUpWindow := fs.Duration("follow-up-window", 0, "wait this long after a batch so that batches in a row make one follow-up")
 	reminderAfter := fs.Duration("reminder-after", 0, "remind an unacknowledged notice this long after it (or its last reminder) was sent")
 	maxReminders := fs.Int("max-reminders", 0, "reminders before the escalation to the organization's legal and executive contacts")
@@ -113,6 +115,9 @@ func incidentPolicy(ctx context.Context, e *env, args []string) error {
 	}
 	if flagSet(fs, "auto-follow-up") {
 		patch.AutoFollowUp = autoFollowUp
+	}
+	if flagSet(fs, "auto-follow-up-without-approval") {
+		patch.AutoFollowUpWithoutApproval = withoutApproval
 	}
 	if flagSet(fs, "follow-up-window") {
 		d := notifier.Duration(*followUpWindow)
@@ -150,9 +155,12 @@ func printIncident(e *env, inc notifier.Incident) error {
 	t.row("summary", strings.Join(strings.Fields(inc.Summary), " "))
 	t.row("approval", approvalPolicy(inc.Policy))
 	p := inc.Policy
-	if p.AutoFollowUp {
+	switch {
+	case p.AutoFollowUp && p.FollowUpsNeedApproval():
+		t.row("follow-ups", "planned automatically "+time.Duration(p.FollowUpWindow).String()+" after a batch; each waits for an approval")
+	case p.AutoFollowUp:
 		t.row("follow-ups", "automatic, "+time.Duration(p.FollowUpWindow).String()+" after a batch")
-	} else {
+	default:
 		t.row("follow-ups", "planned by hand")
 	}
 	t.row("reminders", strconv.Itoa(p.MaxReminders)+", every "+time.Duration(p.ReminderAfter).String()+" until acknowledged, then one escalation")

@@ -25,7 +25,7 @@ type StateCollector struct {
 	src    Source
 	logger *slog.Logger
 
-	jobs, oldestJob, notices, oldestNotice, unreachable, bounces, waves, up *prometheus.Desc
+	jobs, oldestJob, notices, oldestNotice, unreachable, bounces, waves, awaiting, oldestAwaiting, up *prometheus.Desc
 }
 
 // NewStateCollector returns a collector reading from src.
@@ -46,13 +46,16 @@ func NewStateCollector(src Source, logger *slog.Logger) *StateCollector {
 		unreachable:  d("unreachable_organizations", "Organizations with a notice that reached none of its contacts."),
 		bounces:      d("bounces_total", "Bounce reports recorded, by kind (permanent, delayed, delivered, unknown).", "kind"),
 		waves:        d("wave_deliveries", "Deliveries of running waves by status.", "wave_id", "status"),
-		up:           d("state_scrape_success", "1 when the database state could be read at this scrape."),
+		awaiting: d("waves_awaiting_approval", "Planned waves waiting for the approval their incident's policy asks for; "+
+			"automatic=\"true\" for follow-ups the service planned itself.", "automatic"),
+		oldestAwaiting: d("oldest_wave_awaiting_approval_age_seconds", "How long the oldest planned wave has waited for its approval.", "automatic"),
+		up:             d("state_scrape_success", "1 when the database state could be read at this scrape."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *StateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.jobs, c.oldestJob, c.notices, c.oldestNotice, c.unreachable, c.bounces, c.waves, c.up} {
+	for _, d := range []*prometheus.Desc{c.jobs, c.oldestJob, c.notices, c.oldestNotice, c.unreachable, c.bounces, c.waves, c.awaiting, c.oldestAwaiting, c.up} {
 		ch <- d
 	}
 }
@@ -80,6 +83,17 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.unreachable, prometheus.GaugeValue, float64(s.UnreachableOrganizations))
 	for _, kind := range []string{"permanent", "delayed", "delivered", "unknown"} {
 		ch <- prometheus.MustNewConstMetric(c.bounces, prometheus.CounterValue, float64(s.Bounces[kind]), kind)
+	}
+	for _, automatic := range []bool{false, true} {
+		var n, age float64
+		for _, a := range s.AwaitingApproval {
+			if a.Automatic == automatic {
+				n, age = float64(a.Count), a.OldestSeconds
+			}
+		}
+		label := strconv.FormatBool(automatic)
+		ch <- prometheus.MustNewConstMetric(c.awaiting, prometheus.GaugeValue, n, label)
+		ch <- prometheus.MustNewConstMetric(c.oldestAwaiting, prometheus.GaugeValue, age, label)
 	}
 	for _, w := range s.Waves {
 		id := strconv.FormatInt(w.WaveID, 10)

@@ -147,10 +147,11 @@ func (s *Store) ResendNotice(ctx context.Context, by notifier.Actor, noticeID in
 		}
 		rows, err := tx.Query(ctx, `
 WITH fresh AS (
-    INSERT INTO deliveries (id, message_id, reference_code, notice_id, wave_id, contact_id, recipient)
+    INSERT INTO deliveries (id, message_id, reference_code, notice_id, wave_id, contact_id, recipient,
+                            contact_name, contact_role, contact_locale, portal_access)
     OVERRIDING SYSTEM VALUE
-    SELECT `+newDeliveryKeys+`, s.notice_id, s.wave_id, s.contact_id, s.email
-    FROM (SELECT n.id AS notice_id, n.wave_id, c.id AS contact_id, c.email
+    SELECT `+newDeliveryKeys+`, s.notice_id, s.wave_id, s.contact_id, s.email, s.name, s.role, s.locale, s.portal_access
+    FROM (SELECT n.id AS notice_id, n.wave_id, c.id AS contact_id, c.email, c.name, c.role, c.locale, c.portal_access
           FROM notices n JOIN contacts c ON c.organization_id = n.organization_id
           WHERE n.id = $1 AND c.status = 'active'
             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.contact_id = c.id)
@@ -159,7 +160,9 @@ WITH fresh AS (
     RETURNING id
 ), again AS (
     UPDATE deliveries d SET status = 'queued', queued_at = now(), first_attempt_at = NULL, next_attempt_at = NULL,
-           finished_at = NULL, smtp_reply = ''
+           finished_at = NULL, smtp_reply = '',
+           -- a re-send goes to the contact as it is now (its fixed name or locale)
+           contact_name = c.name, contact_role = c.role, contact_locale = c.locale, portal_access = c.portal_access
     FROM contacts c
     WHERE d.notice_id = $1 AND c.id = d.contact_id AND c.status = 'active'
       AND d.status IN ('failed', 'bounced', 'suppressed')

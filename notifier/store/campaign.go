@@ -80,14 +80,16 @@ ORDER BY o.ref`, incidentID, batchID)
 }
 
 // CreateFollowUp implements notifier.CampaignStore.
-func (s *Store) CreateFollowUp(ctx context.Context, incidentID, orgID int64, chunkSize int, complete notifier.JobCompleter) (notifier.FollowUp, error) {
+func (s *Store) CreateFollowUp(ctx context.Context, p notifier.FollowUpParams) (notifier.FollowUp, error) {
+	incidentID, orgID, complete := p.IncidentID, p.OrganizationID, p.Complete
 	var f notifier.FollowUp
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		// The incident lock keeps a launch from choosing the same items.
 		// It comes before the follow-up lock: an import holds the incident
 		// row key-share locked (its batch row refers to it) when it takes
 		// the follow-up lock, so the other order deadlocks with it.
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE`, incidentID); err != nil {
+		var pol notifier.Policy
+		if err := tx.QueryRow(ctx, `SELECT policy FROM incidents WHERE id = $1 FOR UPDATE`, incidentID).Scan(&pol); err != nil {
 			return err
 		}
 		if err := lockFollowUp(ctx, tx, incidentID, orgID); err != nil {
@@ -106,13 +108,23 @@ func (s *Store) CreateFollowUp(ctx context.Context, incidentID, orgID int64, chu
 			// Nothing to say (covered by a manual follow-up wave, or never
 			// notified: the next initial wave takes it).
 			return complete(ctx, tx)
+		case pol.FollowUpsNeedApproval():
+			var err error
+			if f.WaveID, err = s.planAutomaticFollowUp(ctx, tx, p); err != nil {
+				return err
+			}
+			f.Planned = true
+			return complete(ctx, tx)
 		}
 		var waveID int64
 		if err := tx.QueryRow(ctx, `INSERT INTO waves (incident_id, kind, status, launched_at) VALUES ($1, 'follow_up', 'running', now()) RETURNING id`,
 			incidentID).Scan(&waveID); err != nil {
 			return err
 		}
-		queued, err := s.writeNotices(ctx, tx, incidentID, waveID, notifier.WaveFollowUp, orgID, chunkSize)
+		if err := pinTemplates(ctx, tx, waveID, p.Content); err != nil {
+			return err
+		}
+		queued, err := s.writeNotices(ctx, tx, incidentID, waveID, notifier.WaveFollowUp, orgID, p.ChunkSize)
 		if err != nil {
 			return err
 		}
@@ -133,6 +145,53 @@ func (s *Store) CreateFollowUp(ctx context.Context, incidentID, orgID int64, chu
 		return complete(ctx, tx)
 	})
 	return f, wrap("follow-up", err)
+}
+
+// planAutomaticFollowUp plans, as the service, a follow-up wave for every
+// organization of the incident with news to tell, to wait for an approval
+// like any wave. An automatic plan still waiting and still current is
+// kept; one made stale by this batch is superseded (cancelled) by the new
+// plan, so there is one to approve. It returns the plan's wave id.
+func (s *Store) planAutomaticFollowUp(ctx context.Context, tx pgx.Tx, p notifier.FollowUpParams) (int64, error) {
+	var digest string
+	if err := tx.QueryRow(ctx, targetsDigest(notifier.WaveFollowUp), pgx.NamedArgs{"incident": p.IncidentID, "org": 0}).Scan(&digest); err != nil {
+		return 0, err
+	}
+	rows, err := tx.Query(ctx, `SELECT id, planned_digest, planned_content FROM waves
+		WHERE incident_id = $1 AND kind = 'follow_up' AND automatic AND status = 'planned' ORDER BY id FOR UPDATE`, p.IncidentID)
+	if err != nil {
+		return 0, err
+	}
+	type waiting struct {
+		ID      int64
+		Digest  *string
+		Content *notifier.WaveContent
+	}
+	plans, err := pgx.CollectRows(rows, pgx.RowToStructByPos[waiting])
+	if err != nil {
+		return 0, err
+	}
+	var superseded []int64
+	for _, w := range plans {
+		if w.Digest != nil && *w.Digest == digest && w.Content != nil && w.Content.Diff(p.Content) == "" {
+			return w.ID, nil // already planned, waiting for its approval
+		}
+		superseded = append(superseded, w.ID)
+	}
+	plan, err := s.plan(ctx, tx, system, notifier.PlanParams{IncidentID: p.IncidentID, Kind: notifier.WaveFollowUp, Content: p.Content}, true)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range superseded {
+		if _, err := tx.Exec(ctx, `UPDATE waves SET status = 'cancelled', cancelled_at = now() WHERE id = $1`, id); err != nil {
+			return 0, err
+		}
+		if err := appendAudit(ctx, tx, system, auditEvent{"wave.supersede", "wave", strconv.FormatInt(id, 10),
+			map[string]any{"superseded_by": plan.ID, "reason": "a new exposure batch changed what the follow-up would say"}}); err != nil {
+			return 0, err
+		}
+	}
+	return plan.ID, nil
 }
 
 // IncidentsWithSilentNotices implements notifier.CampaignStore.
@@ -220,8 +279,11 @@ func (s *Store) writeChase(ctx context.Context, tx pgx.Tx, incidentID int64, kin
 		incidentID, kind, len(due)).Scan(&waveID); err != nil {
 		return auditEvent{}, err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO notices (wave_id, incident_id, organization_id, kind, parent_id)
-		SELECT $1, p.incident_id, p.organization_id, $2, p.id FROM notices p WHERE p.id = ANY($3) ORDER BY p.id`, waveID, kind, due); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO notices (wave_id, incident_id, organization_id, kind, parent_id, org_name, incident_title, incident_summary)
+		SELECT $1, p.incident_id, p.organization_id, $2, p.id, coalesce(p.org_name, o.name), coalesce(p.incident_title, inc.title),
+		       coalesce(p.incident_summary, inc.summary)
+		FROM notices p JOIN organizations o ON o.id = p.organization_id JOIN incidents inc ON inc.id = p.incident_id
+		WHERE p.id = ANY($3) ORDER BY p.id`, waveID, kind, due); err != nil {
 		return auditEvent{}, err
 	}
 	queued, err := s.writeDeliveries(ctx, tx, waveID, kind, chunkSize)

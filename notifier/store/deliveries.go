@@ -58,7 +58,9 @@ acked AS (
 ),
 cand AS MATERIALIZED (
     SELECT d.id, d.wave_id, d.notice_id, d.recipient, d.message_id, d.reference_code, d.attempts,
-           coalesce(d.first_attempt_at, d.queued_at) AS lifetime_start, c.name, c.role, c.locale, c.portal_access,
+           coalesce(d.first_attempt_at, d.queued_at) AS lifetime_start,
+           coalesce(d.contact_name, c.name), coalesce(d.contact_role, c.role), coalesce(d.contact_locale, c.locale),
+           coalesce(d.portal_access, c.portal_access),
            CASE WHEN n.kind = 'initial' THEN '{}'::text[] ELSE
              (SELECT coalesce(array_agg(r.message_id ORDER BY r.sent_at, r.id), '{}') FROM (
                 SELECT d2.message_id, d2.sent_at, d2.id FROM deliveries d2 JOIN notices n2 ON n2.id = d2.notice_id
@@ -126,12 +128,15 @@ its AS MATERIALIZED (
     SELECT ns.id AS notice_id, i.id, i.kind, i.item_ref, i.subject, i.occurred_at, i.secret_types
     FROM ns JOIN notice_items ni ON ni.notice_id = ns.root JOIN exposure_items i ON i.id = ni.item_id
 )
-SELECT n.id, n.kind, inc.title, inc.summary, inc.slug, o.name, o.ref,` +
+SELECT n.id, n.kind, coalesce(n.incident_title, inc.title), coalesce(n.incident_summary, inc.summary), inc.slug,
+       coalesce(n.org_name, o.name), o.ref,` +
 		strings.ReplaceAll(contentAggregates, "ITEMS_OF", "its.notice_id = n.id") + `,
-       (SELECT min(d.sent_at) FROM deliveries d WHERE d.notice_id = coalesce(n.parent_id, n.id))
+       (SELECT min(d.sent_at) FROM deliveries d WHERE d.notice_id = coalesce(n.parent_id, n.id)),
+       w.template_versions
 FROM notices n
 JOIN incidents inc ON inc.id = n.incident_id
 JOIN organizations o ON o.id = n.organization_id
+JOIN waves w ON w.id = n.wave_id
 WHERE n.id = ANY($1)`
 
 	// previewContent is the same for a notice not written yet: the items of
@@ -145,7 +150,7 @@ WITH its AS MATERIALIZED (
 )
 SELECT 0, 'initial', inc.title, inc.summary, inc.slug, o.name, o.ref,` +
 		strings.ReplaceAll(contentAggregates, "ITEMS_OF", "true") + `,
-       NULL::timestamptz
+       NULL::timestamptz, NULL::jsonb
 FROM incidents inc, organizations o
 WHERE inc.id = $1 AND o.id = $3`
 )
@@ -153,7 +158,7 @@ WHERE inc.id = $1 AND o.id = $3`
 // noticeContentDest lists where a content row scans into.
 func noticeContentDest(n *notifier.NoticeContent) []any {
 	return []any{&n.ID, &n.Kind, &n.IncidentTitle, &n.IncidentSummary, &n.IncidentSlug, &n.OrgName, &n.OrgRef,
-		&n.ItemCount, &n.Kinds, &n.SecretTypes, &n.Items, &n.SentAt}
+		&n.ItemCount, &n.Kinds, &n.SecretTypes, &n.Items, &n.SentAt, &n.TemplateVersions}
 }
 
 // ClaimDeliveries implements notifier.DeliveryStore. When the wave is not

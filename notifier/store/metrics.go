@@ -32,21 +32,26 @@ SELECT
            (SELECT coalesce(json_object_agg(s.status, s.n), '{}') FROM
               (SELECT d.status, count(*) AS n FROM notices n JOIN deliveries d ON d.notice_id = n.id
                WHERE n.wave_id = w.id GROUP BY d.status) AS s))), '[]')
-     FROM waves w WHERE w.status IN ('running', 'paused'))`
+     FROM waves w WHERE w.status IN ('running', 'paused')),
+  (SELECT coalesce(json_agg(json_build_object('automatic', a.automatic, 'count', a.n, 'oldest_seconds', a.age)), '[]')
+     FROM (SELECT w.automatic, count(*) AS n, extract(epoch FROM now() - min(w.created_at)) AS age
+           FROM waves w JOIN incidents i ON i.id = w.incident_id
+           WHERE w.status = 'planned' AND (i.policy->>'require_approval')::boolean
+           GROUP BY w.automatic) AS a)`
 
 // StateSnapshot reads the gauges of metrics and the dashboard.
 func (s *Store) StateSnapshot(ctx context.Context) (notifier.StateSnapshot, error) {
 	var snap notifier.StateSnapshot
-	var jobs, oldest, bounces, waves []byte
+	var jobs, oldest, bounces, waves, awaiting []byte
 	err := s.pool.QueryRow(ctx, metricsSnapshot).Scan(&jobs, &oldest, &snap.NoticesAcknowledged, &snap.NoticesUnacknowledged,
-		&snap.OldestUnacknowledged, &snap.UnreachableOrganizations, &bounces, &waves)
+		&snap.OldestUnacknowledged, &snap.UnreachableOrganizations, &bounces, &waves, &awaiting)
 	if err != nil {
 		return snap, wrap("metrics snapshot", err)
 	}
 	for _, p := range []struct {
 		raw []byte
 		dst any
-	}{{jobs, &snap.Jobs}, {oldest, &snap.OldestAvailable}, {bounces, &snap.Bounces}, {waves, &snap.Waves}} {
+	}{{jobs, &snap.Jobs}, {oldest, &snap.OldestAvailable}, {bounces, &snap.Bounces}, {waves, &snap.Waves}, {awaiting, &snap.AwaitingApproval}} {
 		if err := json.Unmarshal(p.raw, p.dst); err != nil {
 			return snap, wrap("metrics snapshot", err)
 		}

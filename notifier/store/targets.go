@@ -41,19 +41,27 @@ func targetsQuery(kind notifier.WaveKind) string {
 	return uncoveredOrgItems + "\n  AND NOT " + orgIs(hasInitialNotice, "i.organization_id")
 }
 
-// targetsDigest fingerprints what a wave of kind would send now: its
-// target organizations, their active contacts (with their addresses) and
-// the items it would cover. An approved wave launches only while the
-// fingerprint is the one it was planned with.
+// targetsDigest fingerprints the data of what a wave of kind would send
+// now: the incident's title and summary, its target organizations with
+// their names, their active contacts with everything a message to them
+// depends on (address, name, role, locale, portal access), and the items
+// it would cover with what a message shows of them. A planned wave
+// launches only while the fingerprint is the one it was planned with (the
+// templates and the sender are compared separately, see WaveContent).
 func targetsDigest(kind notifier.WaveKind) string {
 	return `
 WITH t AS (` + targetsQuery(kind) + `)
-SELECT md5(coalesce(string_agg(x, ',' ORDER BY x), '')) FROM (
-  SELECT 'o' || t.id AS x FROM t
+SELECT encode(sha256(convert_to(coalesce(string_agg(x, E'\x1f' ORDER BY x), ''), 'UTF8')), 'hex') FROM (
+  SELECT 'n' || inc.id || ':' || inc.title || ':' || inc.summary AS x FROM incidents inc WHERE inc.id = @incident
   UNION ALL
-  SELECT 'c' || c.id || ':' || lower(c.email) FROM contacts c JOIN t ON t.id = c.organization_id WHERE c.status = 'active'
+  SELECT 'o' || t.id || ':' || o.name FROM t JOIN organizations o ON o.id = t.id
   UNION ALL
-  SELECT 'i' || i.id FROM exposure_items i JOIN t ON t.id = i.organization_id
+  SELECT 'c' || c.id || ':' || lower(c.email) || ':' || c.name || ':' || c.role || ':' || c.locale || ':' || c.portal_access
+  FROM contacts c JOIN t ON t.id = c.organization_id WHERE c.status = 'active'
+  UNION ALL
+  SELECT 'i' || i.id || ':' || i.item_ref || ':' || i.kind || ':' || i.subject || ':' || coalesce(i.occurred_at::text, '') || ':' ||
+         array_to_string(i.secret_types, ';')
+  FROM exposure_items i JOIN t ON t.id = i.organization_id
   WHERE i.incident_id = @incident AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)
 ) AS s`
 }
@@ -98,26 +106,43 @@ func orgIs(cond, col string) string {
 // launchNotices writes the notices of @wave for its targets.
 func launchNotices(kind notifier.WaveKind) string {
 	return `
-INSERT INTO notices (wave_id, incident_id, organization_id, kind)
-SELECT @wave, @incident, t.id, @kind FROM (` + targetsQuery(kind) + `) AS t
+INSERT INTO notices (wave_id, incident_id, organization_id, kind, org_name, incident_title, incident_summary)
+SELECT @wave, @incident, t.id, @kind, o.name, inc.title, inc.summary
+FROM (` + targetsQuery(kind) + `) AS t
+JOIN organizations o ON o.id = t.id
+JOIN incidents inc ON inc.id = @incident
 ORDER BY t.id`
 }
 
 // PlanWave records a planned wave with the counts it would send now, the
 // organizations it leaves out, and the first target's first contact (the
 // sample message is rendered from it).
-func (s *Store) PlanWave(ctx context.Context, by notifier.Actor, incidentID int64, kind notifier.WaveKind) (notifier.WavePlan, error) {
+func (s *Store) PlanWave(ctx context.Context, by notifier.Actor, params notifier.PlanParams) (notifier.WavePlan, error) {
+	var p notifier.WavePlan
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		p, err = s.plan(ctx, tx, by, params, false)
+		return err
+	})
+	return p, wrap("plan wave", err)
+}
+
+// plan writes a planned wave with its fingerprints (see PlanWave);
+// automatic marks one the service planned itself.
+func (s *Store) plan(ctx context.Context, tx pgx.Tx, by notifier.Actor, params notifier.PlanParams, automatic bool) (notifier.WavePlan, error) {
+	incidentID, kind := params.IncidentID, params.Kind
 	insert := `
 WITH targets AS (` + targetsQuery(kind) + `)
-INSERT INTO waves (incident_id, kind, planned_notices, planned_deliveries, planned_by, planned_digest)
+INSERT INTO waves (incident_id, kind, planned_notices, planned_deliveries, planned_by, planned_digest, planned_content, automatic)
 SELECT @incident, @kind,
        (SELECT count(*) FROM targets),
        (SELECT count(*) FROM contacts c WHERE c.status = 'active' AND c.organization_id IN (SELECT id FROM targets)),
-       @planned_by, @digest
+       @planned_by, @digest, @content, @automatic
 RETURNING id, incident_id, kind, status, planned_notices, planned_deliveries`
 	var p notifier.WavePlan
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		args := pgx.NamedArgs{"incident": incidentID, "kind": kind, "org": 0, "planned_by": nullableKey(by)}
+	err := func() error {
+		args := pgx.NamedArgs{"incident": incidentID, "kind": kind, "org": 0, "planned_by": nullableKey(by),
+			"content": params.Content, "automatic": automatic}
 		var digest string
 		if err := tx.QueryRow(ctx, targetsDigest(kind), args).Scan(&digest); err != nil {
 			return err
@@ -139,9 +164,10 @@ RETURNING id, incident_id, kind, status, planned_notices, planned_deliveries`
 			return err
 		}
 		return appendAudit(ctx, tx, by, auditEvent{"wave.plan", "wave", strconv.FormatInt(p.ID, 10),
-			map[string]any{"incident_id": incidentID, "kind": kind, "notices": p.Notices, "deliveries": p.Deliveries}})
-	})
-	return p, wrap("plan wave", err)
+			map[string]any{"incident_id": incidentID, "kind": kind, "notices": p.Notices, "deliveries": p.Deliveries,
+				"templates": params.Content.Templates, "automatic": automatic}})
+	}()
+	return p, err
 }
 
 // previewDelivery builds the delivery the first target's first active

@@ -130,6 +130,14 @@ func (s *Store) TemplateVersion(ctx context.Context, id int64) (notifier.Templat
 	return v, wrap("get template", err)
 }
 
+// TemplateSource implements notifier.TemplateStore.
+func (s *Store) TemplateSource(ctx context.Context, kind templates.Kind, locale, version string) (templates.Source, error) {
+	var src templates.Source
+	err := s.pool.QueryRow(ctx, `SELECT subject, body_text, body_html FROM template_versions WHERE kind = $1 AND locale = $2 AND version = $3`,
+		kind, locale, version).Scan(&src.Subject, &src.Text, &src.HTML)
+	return src, wrap("template source", notFound(err, "no %s template version %s for %s", kind, version, locale))
+}
+
 // TemplateVersions implements notifier.TemplateStore: newest first,
 // without the text.
 func (s *Store) TemplateVersions(ctx context.Context, f notifier.TemplateFilter, p notifier.Page) ([]notifier.TemplateVersion, error) {
@@ -168,7 +176,8 @@ WITH its AS MATERIALIZED (
 SELECT 0, 'initial', inc.title, inc.summary, inc.slug, o.name, o.ref,` +
 	strings.ReplaceAll(contentAggregates, "ITEMS_OF", "true") + `,
        coalesce((SELECT min(d.sent_at) FROM deliveries d JOIN notices n ON n.id = d.notice_id
-                 WHERE n.incident_id = $1 AND n.organization_id = $3), now())
+                 WHERE n.incident_id = $1 AND n.organization_id = $3), now()),
+       NULL::jsonb
 FROM incidents inc, organizations o
 WHERE inc.id = $1 AND o.id = $3`
 

@@ -43,15 +43,17 @@ WHERE n.wave_id = $1
 	// launchDeliveries writes one delivery per contact of each notice's
 	// organization (see deliveriesFrom).
 	launchDeliveries = `
-INSERT INTO deliveries (id, message_id, reference_code, notice_id, wave_id, contact_id, status, recipient, finished_at, smtp_reply)
+INSERT INTO deliveries (id, message_id, reference_code, notice_id, wave_id, contact_id, status, recipient, finished_at, smtp_reply,
+                        contact_name, contact_role, contact_locale, portal_access)
 OVERRIDING SYSTEM VALUE
 SELECT ` + newDeliveryKeys + `,
        s.notice_id, $1, s.contact_id,
        CASE WHEN s.status = 'active' THEN 'queued' ELSE 'suppressed' END,
        s.email,
        CASE WHEN s.status = 'active' THEN NULL ELSE now() END,
-       CASE WHEN s.status = 'active' THEN '' ELSE 'not sent: contact is ' || s.status END
-FROM (SELECT n.id AS notice_id, c.id AS contact_id, c.status, c.email
+       CASE WHEN s.status = 'active' THEN '' ELSE 'not sent: contact is ' || s.status END,
+       s.name, s.role, s.locale, s.portal_access
+FROM (SELECT n.id AS notice_id, c.id AS contact_id, c.status, c.email, c.name, c.role, c.locale, c.portal_access
       FROM notices n JOIN contacts c ON RECIPIENTS
       WHERE n.wave_id = $1
       ORDER BY lower(split_part(c.email, '@', 2)), n.id, c.id) AS s
@@ -95,38 +97,40 @@ func deliveriesFrom(kind notifier.WaveKind) string {
 // lock keeps two waves of one incident from choosing the same targets. A
 // wave already launched is returned unchanged. With an idempotency key, the
 // first reply is stored and every repeat gets exactly that reply.
-func (s *Store) LaunchWave(ctx context.Context, by notifier.Actor, waveID int64, chunkSize int, idem notifier.Idempotency) (notifier.Wave, error) {
+func (s *Store) LaunchWave(ctx context.Context, by notifier.Actor, p notifier.LaunchParams) (notifier.Wave, error) {
 	var w notifier.Wave
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if idem.Key != "" {
-			replayed, err := claimIdempotency(ctx, tx, by, idem, &w)
+		if p.Idem.Key != "" {
+			replayed, err := claimIdempotency(ctx, tx, by, p.Idem, &w)
 			if err != nil || replayed {
 				return err
 			}
 		}
-		if err := s.launch(ctx, tx, by, waveID, chunkSize); err != nil {
+		if err := s.launch(ctx, tx, by, p); err != nil {
 			return err
 		}
 		var err error
-		if w, err = s.wave(ctx, tx, waveID); err != nil {
+		if w, err = s.wave(ctx, tx, p.WaveID); err != nil {
 			return err
 		}
-		if idem.Key != "" {
-			return storeIdempotentReply(ctx, tx, by, idem, w)
+		if p.Idem.Key != "" {
+			return storeIdempotentReply(ctx, tx, by, p.Idem, w)
 		}
 		return nil
 	})
 	return w, wrap("launch wave", err)
 }
 
-func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, waveID int64, chunkSize int) error {
+func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, p notifier.LaunchParams) error {
+	waveID := p.WaveID
 	var incidentID int64
 	var status notifier.WaveStatus
 	var kind notifier.WaveKind
 	var policy []byte
 	var digest *string
-	err := tx.QueryRow(ctx, `SELECT incident_id, status, kind, planned_digest FROM waves WHERE id = $1 FOR UPDATE`, waveID).
-		Scan(&incidentID, &status, &kind, &digest)
+	var planned *notifier.WaveContent
+	err := tx.QueryRow(ctx, `SELECT incident_id, status, kind, planned_digest, planned_content FROM waves WHERE id = $1 FOR UPDATE`, waveID).
+		Scan(&incidentID, &status, &kind, &digest, &planned)
 	if err != nil {
 		return notFound(err, "no wave %d", waveID)
 	}
@@ -148,17 +152,30 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, waveID
 	case pol.RequireApproval && status != notifier.WaveApproved:
 		return notifier.Errorf(notifier.CodeConflict, "wave %d needs approval by a second key before it can launch (POST /api/v1/waves/%d/approve)", waveID, waveID)
 	}
-	if status == notifier.WaveApproved && digest != nil {
-		// The approval covers what the plan showed, nothing imported since.
+	// What is launched is what the plan showed (and an approval approved):
+	// a plan whose data, templates or sender changed since is stale.
+	again := "plan it again"
+	if pol.RequireApproval {
+		again = "plan it again and have the new plan approved"
+	}
+	if digest != nil {
 		var now string
 		if err := tx.QueryRow(ctx, targetsDigest(kind), pgx.NamedArgs{"incident": incidentID, "org": 0}).Scan(&now); err != nil {
 			return err
 		}
 		if now != *digest {
-			return notifier.Errorf(notifier.CodeConflict, "what wave %d would send changed after it was planned (organizations, contacts or exposure items): plan it again and have the new plan approved", waveID)
+			return notifier.Errorf(notifier.CodeConflict, "what wave %d would send changed after it was planned (organizations, their names, contacts, their names, roles, locales or access, exposure items, or the incident's text): %s", waveID, again)
 		}
 	}
-	queued, err := s.writeNotices(ctx, tx, incidentID, waveID, kind, 0, chunkSize)
+	if planned != nil {
+		if diff := planned.Diff(p.Content); diff != "" {
+			return notifier.Errorf(notifier.CodeConflict, "what wave %d would be sent with changed after it was planned (%s): %s (a template version activated in the last minute may not be loaded by every process yet)", waveID, diff, again)
+		}
+	}
+	if err := pinTemplates(ctx, tx, waveID, p.Content); err != nil {
+		return err
+	}
+	queued, err := s.writeNotices(ctx, tx, incidentID, waveID, kind, 0, p.ChunkSize)
 	if err != nil {
 		return err
 	}
@@ -172,6 +189,24 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, waveID
 	}
 	return appendAudit(ctx, tx, by, auditEvent{"wave.launch", "wave", strconv.FormatInt(waveID, 10),
 		map[string]any{"incident_id": incidentID, "deliveries_queued": queued}})
+}
+
+// pinTemplates records the template versions a wave renders with to the
+// end, and stores their texts (a shipped default too) so that any process,
+// even one started from another build, can render with them.
+func pinTemplates(ctx context.Context, tx pgx.Tx, waveID int64, c notifier.WaveContent) error {
+	if c.Templates == nil {
+		return nil
+	}
+	for _, src := range c.Sources {
+		if _, err := tx.Exec(ctx, `INSERT INTO template_versions (kind, locale, version, subject, body_text, body_html)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, locale, version) DO NOTHING`,
+			src.Kind, src.Locale, src.Version, src.Source.Subject, src.Source.Text, src.Source.HTML); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(ctx, `UPDATE waves SET template_versions = $2 WHERE id = $1`, waveID, c.Templates)
+	return err
 }
 
 // writeNotices writes a wave's notices for the targets of its kind (one
@@ -400,6 +435,7 @@ func (s *Store) transition(ctx context.Context, by notifier.Actor, waveID int64,
 
 const waveColumns = `w.id, w.incident_id, w.kind, w.status, w.planned_notices, w.planned_deliveries, w.planned_by, w.approved_by,
 	w.launched_by, w.cancelled_by, w.created_at, w.approved_at, w.launched_at, w.paused_at, w.pause_reason, w.completed_at, w.cancelled_at,
+	w.automatic, w.template_versions,
 	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id),
 	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id AND n.voided_at IS NULL
 	   AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id)
@@ -413,6 +449,7 @@ func scanWave(r pgx.Row) (notifier.Wave, error) {
 	var w notifier.Wave
 	err := r.Scan(&w.ID, &w.IncidentID, &w.Kind, &w.Status, &w.PlannedNotices, &w.PlannedDeliveries, &w.PlannedBy, &w.ApprovedBy,
 		&w.LaunchedBy, &w.CancelledBy, &w.CreatedAt, &w.ApprovedAt, &w.LaunchedAt, &w.PausedAt, &w.PauseReason, &w.CompletedAt, &w.CancelledAt,
+		&w.Automatic, &w.TemplateVersions,
 		&w.Notices.Total, &w.Notices.Unreachable, &w.Notices.Acknowledged, &w.Notices.Unacknowledged)
 	return w, err
 }
