@@ -41,7 +41,7 @@ type CampaignStore interface {
 	IncidentsWithSilentNotices(ctx context.Context) ([]Incident, error)
 	// SendReminders writes the reminders and escalations due at now for one
 	// incident's unacknowledged notices.
-	SendReminders(ctx context.Context, inc Incident, now time.Time, chunkSize int) (ReminderRun, error)
+	SendReminders(ctx context.Context, p ReminderParams) (ReminderRun, error)
 }
 
 // FollowUpParams are what writing a follow-up needs.
@@ -54,6 +54,16 @@ type FollowUpParams struct {
 	// Complete completes the job that asked for it, in the same
 	// transaction.
 	Complete JobCompleter
+}
+
+// ReminderParams are what one incident's reminder pass needs.
+type ReminderParams struct {
+	Incident  Incident
+	Now       time.Time
+	ChunkSize int
+	// Reminder and Escalation are the templates and sender the reminder
+	// and escalation waves go out with (pinned like any wave's).
+	Reminder, Escalation WaveContent
 }
 
 // FollowUpJob asks for a follow-up to one organization at RunAt.
@@ -123,7 +133,8 @@ func (s *Service) RunReminders(ctx context.Context) (ReminderRun, error) {
 		return total, err
 	}
 	for _, inc := range incidents {
-		run, err := s.store.SendReminders(ctx, inc, now, s.chunkSize)
+		run, err := s.store.SendReminders(ctx, ReminderParams{Incident: inc, Now: now, ChunkSize: s.chunkSize,
+			Reminder: s.content(WaveReminder), Escalation: s.content(WaveEscalation)})
 		if err != nil {
 			return total, fmt.Errorf("reminders for incident %s: %w", inc.Slug, err)
 		}

@@ -224,7 +224,8 @@ ORDER BY n.id`
 // SendReminders implements notifier.CampaignStore: one wave of reminders
 // and one of escalations per pass, each notice chasing its parent, written
 // with their deliveries and jobs in one transaction.
-func (s *Store) SendReminders(ctx context.Context, inc notifier.Incident, now time.Time, chunkSize int) (notifier.ReminderRun, error) {
+func (s *Store) SendReminders(ctx context.Context, p notifier.ReminderParams) (notifier.ReminderRun, error) {
+	inc, now := p.Incident, p.Now
 	var run notifier.ReminderRun
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		// The audit entries are written last: the audit chain's lock is
@@ -250,7 +251,11 @@ func (s *Store) SendReminders(ctx context.Context, inc notifier.Incident, now ti
 				}
 				continue
 			}
-			audit, err := s.writeChase(ctx, tx, inc.ID, kind, due, now, chunkSize)
+			content := p.Reminder
+			if kind == notifier.WaveEscalation {
+				content = p.Escalation
+			}
+			audit, err := s.writeChase(ctx, tx, chase{incidentID: inc.ID, kind: kind, due: due, now: now, chunkSize: p.ChunkSize, content: content})
 			if err != nil {
 				return err
 			}
@@ -271,12 +276,26 @@ func (s *Store) SendReminders(ctx context.Context, inc notifier.Incident, now ti
 	return run, wrap("reminders", err)
 }
 
+// chase is one reminder or escalation wave to write.
+type chase struct {
+	incidentID int64
+	kind       notifier.WaveKind
+	due        []int64
+	now        time.Time
+	chunkSize  int
+	content    notifier.WaveContent
+}
+
 // writeChase writes a reminder or escalation wave for the due notices and
 // returns its audit entry, for the caller to write.
-func (s *Store) writeChase(ctx context.Context, tx pgx.Tx, incidentID int64, kind notifier.WaveKind, due []int64, now time.Time, chunkSize int) (auditEvent, error) {
+func (s *Store) writeChase(ctx context.Context, tx pgx.Tx, c chase) (auditEvent, error) {
+	incidentID, kind, due, now := c.incidentID, c.kind, c.due, c.now
 	var waveID int64
 	if err := tx.QueryRow(ctx, `INSERT INTO waves (incident_id, kind, status, launched_at, planned_notices) VALUES ($1, $2, 'running', now(), $3) RETURNING id`,
 		incidentID, kind, len(due)).Scan(&waveID); err != nil {
+		return auditEvent{}, err
+	}
+	if err := pinTemplates(ctx, tx, waveID, c.content); err != nil {
 		return auditEvent{}, err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO notices (wave_id, incident_id, organization_id, kind, parent_id, org_name, incident_title, incident_summary)
@@ -286,7 +305,7 @@ func (s *Store) writeChase(ctx context.Context, tx pgx.Tx, incidentID int64, kin
 		WHERE p.id = ANY($3) ORDER BY p.id`, waveID, kind, due); err != nil {
 		return auditEvent{}, err
 	}
-	queued, err := s.writeDeliveries(ctx, tx, waveID, kind, chunkSize)
+	queued, err := s.writeDeliveries(ctx, tx, waveID, kind, c.chunkSize)
 	if err != nil {
 		return auditEvent{}, err
 	}
