@@ -126,7 +126,7 @@ func (s *Store) CreateFollowUp(ctx context.Context, incidentID, orgID int64, chu
 			completed_at = CASE WHEN $2 = 0 THEN now() END WHERE id = $1`, waveID, queued); err != nil {
 			return err
 		}
-		if err := appendAudit(ctx, tx, system, auditEvent{"follow_up.launch", "wave", strconv.FormatInt(waveID, 10),
+		if err := s.appendAudit(ctx, tx, system, auditEvent{"follow_up.launch", "wave", strconv.FormatInt(waveID, 10),
 			map[string]any{"incident_id": incidentID, "organization_id": orgID, "notice_id": f.NoticeID, "items": f.Items}}); err != nil {
 			return err
 		}
@@ -203,7 +203,7 @@ func (s *Store) SendReminders(ctx context.Context, inc notifier.Incident, now ti
 			}
 		}
 		for _, a := range audits {
-			if err := appendAudit(ctx, tx, system, a); err != nil {
+			if err := s.appendAudit(ctx, tx, system, a); err != nil {
 				return err
 			}
 		}

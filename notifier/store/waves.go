@@ -170,7 +170,7 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, waveID
 		completed_at = CASE WHEN $2 = 'completed' THEN now() END WHERE id = $1`, waveID, next, nullableKey(by)); err != nil {
 		return err
 	}
-	return appendAudit(ctx, tx, by, auditEvent{"wave.launch", "wave", strconv.FormatInt(waveID, 10),
+	return s.appendAudit(ctx, tx, by, auditEvent{"wave.launch", "wave", strconv.FormatInt(waveID, 10),
 		map[string]any{"incident_id": incidentID, "deliveries_queued": queued}})
 }
 
@@ -274,7 +274,7 @@ func (s *Store) ApproveWave(ctx context.Context, by notifier.Actor, waveID int64
 		if w, err = s.wave(ctx, tx, waveID); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, by, auditEvent{"wave.approve", "wave", strconv.FormatInt(waveID, 10), nil})
+		return s.appendAudit(ctx, tx, by, auditEvent{"wave.approve", "wave", strconv.FormatInt(waveID, 10), nil})
 	})
 	return w, wrap("approve wave", err)
 }
@@ -377,7 +377,7 @@ func (s *Store) transition(ctx context.Context, by notifier.Actor, waveID int64,
 		if w, err = s.wave(ctx, tx, waveID); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, by, auditEvent{action, "wave", strconv.FormatInt(waveID, 10), map[string]any{"from": status, "to": w.Status}})
+		return s.appendAudit(ctx, tx, by, auditEvent{action, "wave", strconv.FormatInt(waveID, 10), map[string]any{"from": status, "to": w.Status}})
 	})
 	return w, wrap(action, err)
 }
