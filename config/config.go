@@ -59,9 +59,15 @@ const (
 // Config is every setting the binary reads. The zero value is not useful:
 // build it with Load or Default.
 type Config struct {
-	// DatabaseURL is the PostgreSQL connection string (BREACHNOTIFY_DATABASE_URL).
-	// `migrate` creates the database it names when it does not exist.
+	// DatabaseURL is the PostgreSQL connection string of the service
+	// (BREACHNOTIFY_DATABASE_URL). Its user must be able to act as the
+	// role breachnotify_service, which every pooled connection switches
+	// to; best a login role that is nothing but a member of it.
 	DatabaseURL string
+	// MigrateDatabaseURL is the connection string `migrate` uses
+	// (BREACHNOTIFY_MIGRATE_DATABASE_URL): the schema owner's. Empty means
+	// DatabaseURL (see MigrateURL).
+	MigrateDatabaseURL string
 	// DBPoolSize is the maximum number of pooled connections
 	// (BREACHNOTIFY_DB_POOL_SIZE); 0 sizes the pool for Workers plus the API.
 	DBPoolSize int
@@ -252,6 +258,7 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 	l := loader{getenv: getenv}
 
 	c.DatabaseURL = l.secret("BREACHNOTIFY_DATABASE_URL", c.DatabaseURL)
+	c.MigrateDatabaseURL = l.secret("BREACHNOTIFY_MIGRATE_DATABASE_URL", "")
 	c.DBPoolSize = l.integer("BREACHNOTIFY_DB_POOL_SIZE", 0)
 	c.HTTPAddr = l.str("BREACHNOTIFY_HTTP_ADDR", c.HTTPAddr)
 	c.PublicURL = l.str("BREACHNOTIFY_PUBLIC_URL", "http://"+c.HTTPAddr)
@@ -320,6 +327,13 @@ func (c *Config) Validate() error {
 
 	if _, err := url.Parse(c.DatabaseURL); err != nil || !strings.HasPrefix(c.DatabaseURL, "postgres") {
 		bad("BREACHNOTIFY_DATABASE_URL", "must be a postgres:// URL")
+	}
+	if m, err := url.Parse(c.MigrateDatabaseURL); c.MigrateDatabaseURL != "" && (err != nil || !strings.HasPrefix(c.MigrateDatabaseURL, "postgres")) {
+		bad("BREACHNOTIFY_MIGRATE_DATABASE_URL", "must be a postgres:// URL (the schema owner's connection; default BREACHNOTIFY_DATABASE_URL)")
+	} else if d, err := url.Parse(c.DatabaseURL); c.MigrateDatabaseURL != "" && err == nil && (m.Host != d.Host || m.Path != d.Path) {
+		// Otherwise migrate would migrate one database and serve refuse
+		// the other as out of date.
+		bad("BREACHNOTIFY_MIGRATE_DATABASE_URL", fmt.Sprintf("must name the same server and database as BREACHNOTIFY_DATABASE_URL (%s%s, not %s%s); only the user differs", d.Host, d.Path, m.Host, m.Path))
 	}
 	if c.AuditKeyFile != "" && len(c.AuditKeys) == 0 {
 		bad("BREACHNOTIFY_AUDIT_KEY_FILE", "holds no key (one per line, e.g. openssl rand -base64 48 > FILE)")
@@ -407,6 +421,16 @@ func (c *Config) Validate() error {
 		bad("BREACHNOTIFY_LOG_LEVEL", "must be debug, info, warn or error")
 	}
 	return errors.Join(problems...)
+}
+
+// MigrateURL is the connection `migrate` uses: MigrateDatabaseURL, or
+// DatabaseURL when that is empty. `migrate` creates the database it names
+// when it does not exist, and the service's role.
+func (c *Config) MigrateURL() string {
+	if c.MigrateDatabaseURL != "" {
+		return c.MigrateDatabaseURL
+	}
+	return c.DatabaseURL
 }
 
 // DeliverJobTimeout is how long one delivery job may run: a quarter of

@@ -147,6 +147,33 @@ func TestSecretFromFile(t *testing.T) {
 	}
 }
 
+// TestMigrateDatabaseURL: migrate connects as the owner when told to, as
+// the service otherwise, and never to another database than the service.
+func TestMigrateDatabaseURL(t *testing.T) {
+	t.Parallel()
+	c, err := config.LoadFrom(env(map[string]string{"BREACHNOTIFY_DATABASE_URL": "postgres://bn_app@db.internal/breachnotify"}))
+	if err != nil || c.MigrateDatabaseURL != "" || c.MigrateURL() != "postgres://bn_app@db.internal/breachnotify" {
+		t.Errorf("default: %q, MigrateURL %q, %v", c.MigrateDatabaseURL, c.MigrateURL(), err)
+	}
+	owner := filepath.Join(t.TempDir(), "owner-url")
+	if err := os.WriteFile(owner, []byte("postgres://bn_owner:s3cret@db.internal/breachnotify\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = config.LoadFrom(env(map[string]string{
+		"BREACHNOTIFY_DATABASE_URL":              "postgres://bn_app@db.internal/breachnotify",
+		"BREACHNOTIFY_MIGRATE_DATABASE_URL_FILE": owner,
+	}))
+	if err != nil || c.MigrateURL() != "postgres://bn_owner:s3cret@db.internal/breachnotify" || c.DatabaseURL != "postgres://bn_app@db.internal/breachnotify" {
+		t.Errorf("from a file: %q, %v", c.MigrateURL(), err)
+	}
+	for _, bad := range []string{"mysql://root@db.internal/breachnotify", "postgres://bn_owner:s3cret@db.internal/other", "postgres://bn_owner:s3cret@elsewhere/breachnotify"} {
+		_, err := config.LoadFrom(env(map[string]string{"BREACHNOTIFY_DATABASE_URL": "postgres://bn_app@db.internal/breachnotify", "BREACHNOTIFY_MIGRATE_DATABASE_URL": bad}))
+		if err == nil || !strings.Contains(err.Error(), "BREACHNOTIFY_MIGRATE_DATABASE_URL") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: err = %v, want one naming the variable (and no password)", bad, err)
+		}
+	}
+}
+
 // TestAuditKeyFile: one key per line, the first current; short, repeated
 // or missing keys are refused at start, naming the variable.
 func TestAuditKeyFile(t *testing.T) {

@@ -186,8 +186,13 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
 		JobTimeout:           jobTimeout,
 		MaxAttempts:          MaxAttemptsDefault,
-		Logger:               cfg.Logger,
-		ErrorHandler:         &errorHandler{logger: cfg.Logger},
+		// River's nightly REINDEX needs the tables' owner; the service
+		// works as a role that owns nothing (migrations.ServiceRole), so
+		// it would only fail. docs/operations.md says how the owner
+		// reindexes instead.
+		ReindexerIndexNames: []string{},
+		Logger:              cfg.Logger,
+		ErrorHandler:        &errorHandler{logger: cfg.Logger},
 	})
 }
 

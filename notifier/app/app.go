@@ -113,8 +113,17 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		return nil, fmt.Errorf("BREACHNOTIFY_DATABASE_URL: %w", err)
 	}
 	pc.MaxConns = int32(cfg.PoolSize())
+	// Every connection works as the service's role, which may not alter
+	// anything or rewrite the audit trail, whoever the URL logs in as.
+	pc.AfterConnect = migrations.AssumeServiceRole
 	if a.Pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
 		return nil, fmt.Errorf("database: %w", err)
+	}
+	// The pool connects lazily: connect now, so a user that cannot take
+	// the role stops the start with what to do, not a later query.
+	if err := a.Pool.Ping(ctx); err != nil {
+		a.Pool.Close()
+		return nil, err
 	}
 	if err := a.build(ctx, opts); err != nil {
 		if a.Capture != nil {
