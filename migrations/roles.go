@@ -148,7 +148,7 @@ func AssumeServiceRole(ctx context.Context, conn *pgx.Conn) error {
 	case code == "22023": // invalid_parameter_value: no such role
 		return fmt.Errorf("database: the role %s does not exist: run `breachnotify migrate` (it creates the role): %w", ServiceRole, err)
 	case code == "42501":
-		return fmt.Errorf("database: user %s may not act as the role %s: run `breachnotify migrate` as this user, or grant the role (GRANT %s TO %s): %w",
+		return fmt.Errorf("database: user %s may not act as the role %s: as the schema owner, run GRANT %s TO %s (`breachnotify migrate` grants it to the user it runs as): %w",
 			user, ServiceRole, ServiceRole, user, err)
 	default:
 		return fmt.Errorf("database: act as the role %s: %w", ServiceRole, err)
