@@ -71,8 +71,9 @@ func All() ([]Migration, error) {
 	return ms, nil
 }
 
-// Fingerprint identifies the full schema (application files and River's
-// migration versions); test helpers use it to reuse a migrated template.
+// Fingerprint identifies the full schema (application files, River's
+// migration versions and the service role's privileges); test helpers use
+// it to reuse a migrated template.
 func Fingerprint() (string, error) {
 	ms, err := All()
 	if err != nil {
@@ -88,6 +89,10 @@ func Fingerprint() (string, error) {
 	}
 	for _, m := range rm.AllVersions() {
 		fmt.Fprintf(h, "river%d\x00%s\x00", m.Version, m.SQLUp)
+	}
+	// The role's privileges are part of the schema a test gets.
+	for _, stmt := range grantStatements("schema") {
+		fmt.Fprintf(h, "grant\x00%s\x00", stmt)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -100,25 +100,29 @@ func grantServiceRole(ctx context.Context, conn *pgx.Conn) error {
 		if err := tx.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 			return fmt.Errorf("migrate: current schema: %w", err)
 		}
-		s, r := pgx.Identifier{schema}.Sanitize(), pgx.Identifier{ServiceRole}.Sanitize()
-		stmts := []string{
-			"REVOKE ALL ON ALL TABLES IN SCHEMA " + s + " FROM " + r,
-			"REVOKE ALL ON ALL SEQUENCES IN SCHEMA " + s + " FROM " + r,
-			"GRANT USAGE ON SCHEMA " + s + " TO " + r,
-			"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + s + " TO " + r,
-			// nextval needs USAGE; nothing in the service sets a sequence.
-			"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA " + s + " TO " + r,
-			"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA " + s + " TO " + r,
-			"REVOKE UPDATE, DELETE ON " + tables(schema, appendOnlyTables) + " FROM " + r,
-			"REVOKE INSERT, UPDATE, DELETE ON " + tables(schema, readOnlyTables) + " FROM " + r,
-		}
-		for _, stmt := range stmts {
+		for _, stmt := range grantStatements(schema) {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
 				return fmt.Errorf("migrate: privileges of role %s: %w", ServiceRole, err)
 			}
 		}
 		return nil
 	})
+}
+
+// grantStatements set the role's privileges on schema from scratch.
+func grantStatements(schema string) []string {
+	s, r := pgx.Identifier{schema}.Sanitize(), pgx.Identifier{ServiceRole}.Sanitize()
+	return []string{
+		"REVOKE ALL ON ALL TABLES IN SCHEMA " + s + " FROM " + r,
+		"REVOKE ALL ON ALL SEQUENCES IN SCHEMA " + s + " FROM " + r,
+		"GRANT USAGE ON SCHEMA " + s + " TO " + r,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + s + " TO " + r,
+		// nextval needs USAGE; nothing in the service sets a sequence.
+		"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA " + s + " TO " + r,
+		"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA " + s + " TO " + r,
+		"REVOKE UPDATE, DELETE ON " + tables(schema, appendOnlyTables) + " FROM " + r,
+		"REVOKE INSERT, UPDATE, DELETE ON " + tables(schema, readOnlyTables) + " FROM " + r,
+	}
 }
 
 // tables is a comma-separated list of schema-qualified, quoted table names.
