@@ -21,7 +21,7 @@ type AuditVerification struct {
 	// keyed: consistent with each other, but anyone could have made them.
 	LegacyEntries int `json:"legacy_entries,omitempty"`
 	// UncheckedMACs counts keyed entries whose MAC was not checked, because
-	// the check ran without the audit key (only their links were).
+	// the check ran without their key (only their links were).
 	UncheckedMACs int `json:"unchecked_macs,omitempty"`
 	// BrokenAt is the first entry that fails, with why; a chain that lost
 	// its tail has no failing entry left (BrokenAt 0), only a Reason.

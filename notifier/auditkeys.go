@@ -111,10 +111,6 @@ func auditKeyID(secret []byte) string {
 // CurrentID is the id of the key new entries are keyed with.
 func (k *AuditKeys) CurrentID() string { return k.keys[0].id }
 
-// CurrentInDatabase reports whether new entries are keyed with a key kept
-// in the database.
-func (k *AuditKeys) CurrentInDatabase() bool { return k.keys[0].InDatabase }
-
 // IDs lists the ids of every key, the current one first.
 func (k *AuditKeys) IDs() []string {
 	ids := make([]string, len(k.keys))
