@@ -4,6 +4,7 @@
 package config
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -58,9 +59,15 @@ const (
 // Config is every setting the binary reads. The zero value is not useful:
 // build it with Load or Default.
 type Config struct {
-	// DatabaseURL is the PostgreSQL connection string (BREACHNOTIFY_DATABASE_URL).
-	// `migrate` creates the database it names when it does not exist.
+	// DatabaseURL is the PostgreSQL connection string of the service
+	// (BREACHNOTIFY_DATABASE_URL). Its user must be able to act as the
+	// role breachnotify_service, which every pooled connection switches
+	// to; best a login role that is nothing but a member of it.
 	DatabaseURL string
+	// MigrateDatabaseURL is the connection string `migrate` uses
+	// (BREACHNOTIFY_MIGRATE_DATABASE_URL): the schema owner's. Empty means
+	// DatabaseURL (see MigrateURL).
+	MigrateDatabaseURL string
 	// DBPoolSize is the maximum number of pooled connections
 	// (BREACHNOTIFY_DB_POOL_SIZE); 0 sizes the pool for Workers plus the API.
 	DBPoolSize int
@@ -90,6 +97,14 @@ type Config struct {
 	// SecretFile holds the installation secret (BREACHNOTIFY_SECRET_FILE).
 	// Empty means a secret generated once and kept in the database.
 	SecretFile string
+	// AuditKeyFile holds the audit chain's keys (BREACHNOTIFY_AUDIT_KEY_FILE):
+	// one per line, the first keys new entries and checkpoints, the others
+	// (older keys after a rotation) only verify. Empty means a key derived
+	// from the installation secret.
+	AuditKeyFile string
+	// AuditKeys are the keys read from AuditKeyFile, each of at least
+	// AuditKeyMinBytes bytes.
+	AuditKeys [][]byte
 	// SMTPTimeout bounds each SMTP command and the dial (BREACHNOTIFY_SMTP_TIMEOUT).
 	SMTPTimeout time.Duration
 	// RetryMinDelay and RetryMaxDelay bound the exponential backoff between
@@ -243,6 +258,7 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 	l := loader{getenv: getenv}
 
 	c.DatabaseURL = l.secret("BREACHNOTIFY_DATABASE_URL", c.DatabaseURL)
+	c.MigrateDatabaseURL = l.secret("BREACHNOTIFY_MIGRATE_DATABASE_URL", "")
 	c.DBPoolSize = l.integer("BREACHNOTIFY_DB_POOL_SIZE", 0)
 	c.HTTPAddr = l.str("BREACHNOTIFY_HTTP_ADDR", c.HTTPAddr)
 	c.PublicURL = l.str("BREACHNOTIFY_PUBLIC_URL", "http://"+c.HTTPAddr)
@@ -272,6 +288,10 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 	c.DKIM = l.dkim(c.From)
 	c.SMIME = l.smime()
 	c.SecretFile = l.str("BREACHNOTIFY_SECRET_FILE", "")
+	c.AuditKeyFile = l.str("BREACHNOTIFY_AUDIT_KEY_FILE", "")
+	if c.AuditKeyFile != "" {
+		c.AuditKeys = l.auditKeys(c.AuditKeyFile)
+	}
 	c.SMTPTimeout = l.duration("BREACHNOTIFY_SMTP_TIMEOUT", c.SMTPTimeout)
 	c.RetryMinDelay = l.duration("BREACHNOTIFY_RETRY_MIN_DELAY", c.RetryMinDelay)
 	c.RetryMaxDelay = l.duration("BREACHNOTIFY_RETRY_MAX_DELAY", c.RetryMaxDelay)
@@ -307,6 +327,21 @@ func (c *Config) Validate() error {
 
 	if _, err := url.Parse(c.DatabaseURL); err != nil || !strings.HasPrefix(c.DatabaseURL, "postgres") {
 		bad("BREACHNOTIFY_DATABASE_URL", "must be a postgres:// URL")
+	}
+	if m, err := url.Parse(c.MigrateDatabaseURL); c.MigrateDatabaseURL != "" && (err != nil || !strings.HasPrefix(c.MigrateDatabaseURL, "postgres")) {
+		bad("BREACHNOTIFY_MIGRATE_DATABASE_URL", "must be a postgres:// URL (the schema owner's connection; default BREACHNOTIFY_DATABASE_URL)")
+	} else if d, err := url.Parse(c.DatabaseURL); c.MigrateDatabaseURL != "" && err == nil && (m.Host != d.Host || m.Path != d.Path) {
+		// Otherwise migrate would migrate one database and serve refuse
+		// the other as out of date.
+		bad("BREACHNOTIFY_MIGRATE_DATABASE_URL", fmt.Sprintf("must name the same server and database as BREACHNOTIFY_DATABASE_URL (%s%s, not %s%s); only the user differs", d.Host, d.Path, m.Host, m.Path))
+	}
+	if c.AuditKeyFile != "" && len(c.AuditKeys) == 0 {
+		bad("BREACHNOTIFY_AUDIT_KEY_FILE", "holds no key (one per line, e.g. openssl rand -base64 48 > FILE)")
+	}
+	for i, k := range c.AuditKeys {
+		if len(k) < AuditKeyMinBytes {
+			bad("BREACHNOTIFY_AUDIT_KEY_FILE", fmt.Sprintf("key %d holds %d bytes; each needs at least %d (openssl rand -base64 48)", i+1, len(k), AuditKeyMinBytes))
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("BREACHNOTIFY_HTTP_ADDR", "must be host:port, e.g. 127.0.0.1:8080")
@@ -386,6 +421,16 @@ func (c *Config) Validate() error {
 		bad("BREACHNOTIFY_LOG_LEVEL", "must be debug, info, warn or error")
 	}
 	return errors.Join(problems...)
+}
+
+// MigrateURL is the connection `migrate` uses: MigrateDatabaseURL, or
+// DatabaseURL when that is empty. `migrate` creates the database it names
+// when it does not exist, and the service's role.
+func (c *Config) MigrateURL() string {
+	if c.MigrateDatabaseURL != "" {
+		return c.MigrateDatabaseURL
+	}
+	return c.DatabaseURL
 }
 
 // DeliverJobTimeout is how long one delivery job may run: a quarter of
@@ -616,6 +661,57 @@ func (l *loader) dkim(from *mail.Address) *DKIM {
 		l.fail(p.name, p.msg)
 	}
 	return d
+}
+
+// auditKeys reads BREACHNOTIFY_AUDIT_KEY_FILE.
+func (l *loader) auditKeys(path string) [][]byte {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		l.fail("BREACHNOTIFY_AUDIT_KEY_FILE", fmt.Sprintf("cannot be read: %v", err))
+		return nil
+	}
+	keys, err := ParseAuditKeys(b)
+	if err != nil {
+		l.fail("BREACHNOTIFY_AUDIT_KEY_FILE", err.Error())
+	}
+	return keys
+}
+
+// AuditKeyMinBytes is the shortest audit key accepted (as
+// notifier.AuditKeyMinBytes: config imports only the standard library).
+const AuditKeyMinBytes = 32
+
+// auditKeyFileMax bounds an audit key file: a few keys are a few hundred
+// bytes, and the file is read whole.
+const auditKeyFileMax = 64 << 10
+
+// ParseAuditKeys reads an audit key file: one key per line, as text (such
+// as openssl rand -base64 48 writes), the current key first. Blank lines
+// and the white space around a key are ignored; each key must hold at
+// least AuditKeyMinBytes bytes, and no key may appear twice.
+func ParseAuditKeys(b []byte) ([][]byte, error) {
+	if len(b) > auditKeyFileMax {
+		return nil, fmt.Errorf("is %d bytes long; an audit key file holds a few keys, one per line", len(b))
+	}
+	var keys [][]byte
+	seen := map[string]bool{}
+	for n, line := range bytes.Split(b, []byte("\n")) {
+		k := bytes.TrimSpace(line)
+		switch {
+		case len(k) == 0:
+			continue
+		case len(k) < AuditKeyMinBytes:
+			return nil, fmt.Errorf("line %d holds a key of %d bytes; each key needs at least %d: write keys as text, one per line (openssl rand -base64 48)", n+1, len(k), AuditKeyMinBytes)
+		case seen[string(k)]:
+			return nil, fmt.Errorf("line %d repeats a key given before", n+1)
+		}
+		seen[string(k)] = true
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("holds no key (one per line, e.g. openssl rand -base64 48 > FILE)")
+	}
+	return keys, nil
 }
 
 // smime reads the S/MIME variables: both files or neither.

@@ -147,6 +147,96 @@ func TestSecretFromFile(t *testing.T) {
 	}
 }
 
+// TestMigrateDatabaseURL: migrate connects as the owner when told to, as
+// the service otherwise, and never to another database than the service.
+func TestMigrateDatabaseURL(t *testing.T) {
+	t.Parallel()
+	c, err := config.LoadFrom(env(map[string]string{"BREACHNOTIFY_DATABASE_URL": "postgres://bn_app@db.internal/breachnotify"}))
+	if err != nil || c.MigrateDatabaseURL != "" || c.MigrateURL() != "postgres://bn_app@db.internal/breachnotify" {
+		t.Errorf("default: %q, MigrateURL %q, %v", c.MigrateDatabaseURL, c.MigrateURL(), err)
+	}
+	owner := filepath.Join(t.TempDir(), "owner-url")
+	if err := os.WriteFile(owner, []byte("postgres://bn_owner:s3cret@db.internal/breachnotify\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = config.LoadFrom(env(map[string]string{
+		"BREACHNOTIFY_DATABASE_URL":              "postgres://bn_app@db.internal/breachnotify",
+		"BREACHNOTIFY_MIGRATE_DATABASE_URL_FILE": owner,
+	}))
+	if err != nil || c.MigrateURL() != "postgres://bn_owner:s3cret@db.internal/breachnotify" || c.DatabaseURL != "postgres://bn_app@db.internal/breachnotify" {
+		t.Errorf("from a file: %q, %v", c.MigrateURL(), err)
+	}
+	for _, bad := range []string{"mysql://root@db.internal/breachnotify", "postgres://bn_owner:s3cret@db.internal/other", "postgres://bn_owner:s3cret@elsewhere/breachnotify"} {
+		_, err := config.LoadFrom(env(map[string]string{"BREACHNOTIFY_DATABASE_URL": "postgres://bn_app@db.internal/breachnotify", "BREACHNOTIFY_MIGRATE_DATABASE_URL": bad}))
+		if err == nil || !strings.Contains(err.Error(), "BREACHNOTIFY_MIGRATE_DATABASE_URL") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: err = %v, want one naming the variable (and no password)", bad, err)
+		}
+	}
+}
+
+// TestAuditKeyFile: one key per line, the first current; short, repeated
+// or missing keys are refused at start, naming the variable.
+func TestAuditKeyFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	current, old := "ZgUoWXqPUcxgW1e1tOwO0b0JBvm9Yw6wSvb7ZtY7Eb0bZ6qk", "Fh8nO1w0JqkR2cW6tB3mV9xYp5sL4dA7eG0iU8oT1zQ2rS3u"
+	c, err := config.LoadFrom(env(map[string]string{"BREACHNOTIFY_AUDIT_KEY_FILE": write("keys", current+"\r\n\n  "+old+"  \n")}))
+	if err != nil || len(c.AuditKeys) != 2 || string(c.AuditKeys[0]) != current || string(c.AuditKeys[1]) != old {
+		t.Fatalf("two keys: %q, %v", c.AuditKeys, err)
+	}
+	if c, err := config.LoadFrom(env(nil)); err != nil || c.AuditKeyFile != "" || c.AuditKeys != nil {
+		t.Errorf("default: %q %q %v", c.AuditKeyFile, c.AuditKeys, err)
+	}
+	for name, content := range map[string]string{
+		"empty":    "\n\n",
+		"short":    current + "\nshort-key\n",
+		"repeated": current + "\n" + current + "\n",
+		"binary":   "\x01\x02\n\x03",
+	} {
+		_, err := config.LoadFrom(env(map[string]string{"BREACHNOTIFY_AUDIT_KEY_FILE": write(name, content)}))
+		if err == nil || !strings.Contains(err.Error(), "BREACHNOTIFY_AUDIT_KEY_FILE") || strings.Contains(err.Error(), current) {
+			t.Errorf("%s: err = %v, want one naming the variable (and no key)", name, err)
+		}
+	}
+	if _, err := config.LoadFrom(env(map[string]string{"BREACHNOTIFY_AUDIT_KEY_FILE": filepath.Join(dir, "missing")})); err == nil || !strings.Contains(err.Error(), "BREACHNOTIFY_AUDIT_KEY_FILE cannot be read") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+// FuzzParseAuditKeys: whatever the file holds, every key accepted is at
+// least 32 bytes of trimmed, distinct text, and an error names no key.
+func FuzzParseAuditKeys(f *testing.F) {
+	f.Add([]byte("ZgUoWXqPUcxgW1e1tOwO0b0JBvm9Yw6wSvb7ZtY7Eb0bZ6qk\n"))
+	f.Add([]byte("ZgUoWXqPUcxgW1e1tOwO0b0JBvm9Yw6wSvb7ZtY7Eb0bZ6qk\r\nFh8nO1w0JqkR2cW6tB3mV9xYp5sL4dA7eG0iU8oT1zQ2rS3u"))
+	f.Add([]byte("\n \t\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		keys, err := config.ParseAuditKeys(b)
+		if err != nil {
+			if keys != nil {
+				t.Fatalf("keys %q with error %v", keys, err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, k := range keys {
+			if len(k) < config.AuditKeyMinBytes || strings.TrimSpace(string(k)) != string(k) || strings.Contains(string(k), "\n") || seen[string(k)] {
+				t.Fatalf("accepted key %q from %q", k, b)
+			}
+			seen[string(k)] = true
+		}
+		if len(keys) == 0 {
+			t.Fatalf("no keys and no error from %q", b)
+		}
+	})
+}
+
 func TestParseSMTPURL(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

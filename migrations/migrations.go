@@ -1,7 +1,9 @@
 // Package migrations owns the database schema: the application's numbered SQL
-// files (embedded in the binary) and River's own migrations. Migrate applies
-// what is missing under an advisory lock, so concurrent runs are safe; Check
-// tells a starting server whether the schema is current.
+// files (embedded in the binary), River's own migrations, and the role the
+// service works as. Migrate applies what is missing under an advisory lock,
+// so concurrent runs are safe, and grants the role; Check tells a starting
+// server whether the schema is current; AssumeServiceRole makes a pooled
+// connection work as the role.
 package migrations
 
 import (
@@ -69,8 +71,9 @@ func All() ([]Migration, error) {
 	return ms, nil
 }
 
-// Fingerprint identifies the full schema (application files and River's
-// migration versions); test helpers use it to reuse a migrated template.
+// Fingerprint identifies the full schema (application files, River's
+// migration versions and the service role's privileges); test helpers use
+// it to reuse a migrated template.
 func Fingerprint() (string, error) {
 	ms, err := All()
 	if err != nil {
@@ -87,6 +90,10 @@ func Fingerprint() (string, error) {
 	for _, m := range rm.AllVersions() {
 		fmt.Fprintf(h, "river%d\x00%s\x00", m.Version, m.SQLUp)
 	}
+	// The role's privileges are part of the schema a test gets.
+	for _, stmt := range grantStatements("schema") {
+		fmt.Fprintf(h, "grant\x00%s\x00", stmt)
+	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
@@ -101,7 +108,9 @@ type Result struct {
 // Migrate applies River's and the application's missing migrations. Each
 // application migration runs in its own transaction together with its
 // bookkeeping row, so a failure leaves the schema at the previous version.
-// Running it again changes nothing.
+// Then it creates the service's role, ServiceRole, if missing, and grants
+// it its privileges afresh. Running it again changes nothing. Run it as
+// the schema owner.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) (Result, error) {
 	var res Result
 	conn, err := pool.Acquire(ctx)
@@ -158,6 +167,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (Result, error) {
 			return res, fmt.Errorf("migrate %s: %w", m.Name, err)
 		}
 		res.Applied = append(res.Applied, m.Name)
+	}
+	if err := ensureServiceRole(ctx, conn.Conn()); err != nil {
+		return res, err
 	}
 	return res, nil
 }

@@ -83,15 +83,102 @@ func TestMigrateCreatesAndIsIdempotent(t *testing.T) {
 	}
 }
 
+// TestMigrationFilesAreNumbered: versions start at 1 and rise. Gaps are
+// allowed: work on parallel branches is given its numbers in advance, and
+// the one given a lower number may land later (All refuses duplicates).
 func TestMigrationFilesAreNumbered(t *testing.T) {
 	t.Parallel()
 	ms, err := migrations.All()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, m := range ms {
-		if m.Version != i+1 {
-			t.Errorf("migration %s has version %d, want %d (no gaps)", m.Name, m.Version, i+1)
+	if len(ms) == 0 || ms[0].Version != 1 {
+		t.Fatalf("migrations %v do not start at version 1", ms)
+	}
+	for i := 1; i < len(ms); i++ {
+		if ms[i].Version <= ms[i-1].Version {
+			t.Errorf("migration %s has version %d, not above %d", ms[i].Name, ms[i].Version, ms[i-1].Version)
 		}
 	}
+}
+
+// TestMigrateGrantsTheServiceRole: migrate makes the role the service works
+// as, owning nothing, able to read and write the tables but only to read
+// and add to the audit trail and to read migrate's bookkeeping; and it
+// puts the privileges back on every run.
+func TestMigrateGrantsTheServiceRole(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t, 2) // as the owner, who ran Migrate
+	var login, super, member bool
+	var owned int
+	if err := pool.QueryRow(ctx, `SELECT r.rolcanlogin, r.rolsuper,
+		pg_has_role(current_user, r.oid, 'MEMBER'),
+		(SELECT count(*) FROM pg_class WHERE relowner = r.oid)
+		FROM pg_roles r WHERE r.rolname = $1`, migrations.ServiceRole).Scan(&login, &super, &member, &owned); err != nil {
+		t.Fatalf("role %s: %v", migrations.ServiceRole, err)
+	}
+	if login || super || !member || owned != 0 {
+		t.Errorf("role: login %v, superuser %v, migrating user a member %v, owns %d objects; want false, false, true, 0", login, super, member, owned)
+	}
+
+	privileges := func() map[string]string {
+		rows, err := pool.Query(ctx, `SELECT tablename, concat_ws(',',
+			CASE WHEN has_table_privilege($1, c.oid, 'SELECT') THEN 'SELECT' END,
+			CASE WHEN has_table_privilege($1, c.oid, 'INSERT') THEN 'INSERT' END,
+			CASE WHEN has_table_privilege($1, c.oid, 'UPDATE') THEN 'UPDATE' END,
+			CASE WHEN has_table_privilege($1, c.oid, 'DELETE') THEN 'DELETE' END,
+			CASE WHEN has_table_privilege($1, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END,
+			CASE WHEN has_table_privilege($1, c.oid, 'REFERENCES') THEN 'REFERENCES' END,
+			CASE WHEN has_table_privilege($1, c.oid, 'TRIGGER') THEN 'TRIGGER' END)
+			FROM pg_tables t JOIN pg_class c ON c.oid = (quote_ident(t.schemaname) || '.' || quote_ident(t.tablename))::regclass
+			WHERE t.schemaname = current_schema()`, migrations.ServiceRole)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for rows.Next() {
+			var table, privs string
+			if err := rows.Scan(&table, &privs); err != nil {
+				t.Fatal(err)
+			}
+			got[table] = privs
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	check := func(when string) {
+		t.Helper()
+		got := privileges()
+		for _, table := range []string{"audit_log", "audit_checkpoints", "deliveries", "river_job", "river_leader", "settings", "schema_migrations", "river_migration"} {
+			if _, ok := got[table]; !ok {
+				t.Errorf("%s: no table %s", when, table)
+			}
+		}
+		for table, privs := range got {
+			want := "SELECT,INSERT,UPDATE,DELETE"
+			switch table {
+			case "audit_log", "audit_checkpoints":
+				want = "SELECT,INSERT"
+			case "schema_migrations", "river_migration":
+				want = "SELECT"
+			}
+			if privs != want {
+				t.Errorf("%s: %s on %s: %s, want %s", when, migrations.ServiceRole, table, privs, want)
+			}
+		}
+	}
+	check("after migrate")
+
+	// Privileges granted by hand, or left by an older version, are taken
+	// back by the next migrate.
+	if _, err := pool.Exec(ctx, `GRANT UPDATE, DELETE, TRUNCATE ON audit_log TO `+migrations.ServiceRole); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrations.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	check("after a second migrate")
 }

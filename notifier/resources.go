@@ -147,7 +147,11 @@ type AuditEntry struct {
 	RequestID  string    `json:"request_id"`
 	Details    string    `json:"details"`
 	PrevHash   HexBytes  `json:"prev_hash"`
-	Hash       HexBytes  `json:"hash"`
+	// Hash is the entry's link in the chain, made as Scheme says: keyed
+	// with the audit key KeyID names, or (legacy entries) unkeyed.
+	Hash   HexBytes    `json:"hash"`
+	Scheme AuditScheme `json:"scheme"`
+	KeyID  string      `json:"key_id"`
 }
 
 // HexBytes is a hash that reads and writes as lowercase hex in JSON, like

@@ -62,8 +62,14 @@ type Store interface {
 
 	Audit(ctx context.Context, by Actor, action, targetType, targetID string, details any) error
 	AuditEntries(ctx context.Context, f AuditFilter, p Page) ([]AuditEntry, error)
-	// WalkAudit feeds the chain oldest first to fn until it returns false.
-	WalkAudit(ctx context.Context, fn func(AuditEntry) bool) error
+	// WalkAudit feeds the chain oldest first, from the entry with id
+	// fromID on (0: from the genesis), to fn until it returns false.
+	WalkAudit(ctx context.Context, fromID int64, fn func(AuditEntry) bool) error
+	// LatestAuditCheckpoint is the newest stored checkpoint; found is false
+	// when none was taken yet.
+	LatestAuditCheckpoint(ctx context.Context) (cp AuditCheckpoint, found bool, err error)
+	// AddAuditCheckpoint stores a checkpoint (insert-only).
+	AddAuditCheckpoint(ctx context.Context, cp AuditCheckpoint, takenBy string) error
 
 	CreateAPIKey(ctx context.Context, by Actor, name string, role Role, prefix string, secretHash []byte) (APIKey, error)
 	// APIKeyByPrefix returns a key that is not revoked, with its secret hash.
@@ -90,6 +96,7 @@ type Service struct {
 	clock     Clock
 	chunkSize int
 	logger    *slog.Logger
+	auditKeys *AuditKeys
 }
 
 // ServiceConfig configures a Service.
@@ -101,6 +108,9 @@ type ServiceConfig struct {
 	// Clock is the time for scheduling (the store's database clock when nil).
 	Clock  Clock
 	Logger *slog.Logger
+	// AuditKeys verify the audit chain and sign its checkpoints; the store
+	// keys the entries with the same keys. Required.
+	AuditKeys *AuditKeys
 }
 
 // NewService returns a Service over store.
@@ -119,7 +129,7 @@ func NewService(store Store, cfg ServiceConfig) *Service {
 		// launched with; one this process lacks is read from the store.
 		cfg.Renderer.SetLoader(store.TemplateSource)
 	}
-	return &Service{store: store, renderer: cfg.Renderer, clock: cfg.Clock, chunkSize: cfg.ChunkSize, logger: cfg.Logger}
+	return &Service{store: store, renderer: cfg.Renderer, clock: cfg.Clock, chunkSize: cfg.ChunkSize, logger: cfg.Logger, auditKeys: cfg.AuditKeys}
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)

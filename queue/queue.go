@@ -159,6 +159,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 	river.AddWorker(workers, &FollowUpWorker{Service: cfg.Service})
 	river.AddWorker(workers, &RemindersWorker{Service: cfg.Service})
 	river.AddWorker(workers, &MaintenanceWorker{Maintainer: cfg.Maintainer})
+	river.AddWorker(workers, &AuditCheckpointWorker{Service: cfg.Service})
 	queues := map[string]river.QueueConfig{
 		QueueDeliver:  {MaxWorkers: cfg.Workers},
 		QueueCampaign: {MaxWorkers: 4},
@@ -174,6 +175,8 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 			func() (river.JobArgs, *river.InsertOpts) { return RemindersArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
 		river.NewPeriodicJob(river.PeriodicInterval(MaintenanceInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return MaintenanceArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(AuditCheckpointInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return AuditCheckpointArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
 	}
 	return river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues:               queues,
@@ -183,8 +186,13 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
 		JobTimeout:           jobTimeout,
 		MaxAttempts:          MaxAttemptsDefault,
-		Logger:               cfg.Logger,
-		ErrorHandler:         &errorHandler{logger: cfg.Logger},
+		// River's nightly REINDEX needs the tables' owner; the service
+		// works as a role that owns nothing (migrations.ServiceRole), so
+		// it would only fail. docs/operations.md says how the owner
+		// reindexes instead.
+		ReindexerIndexNames: []string{},
+		Logger:              cfg.Logger,
+		ErrorHandler:        &errorHandler{logger: cfg.Logger},
 	})
 }
 

@@ -9,11 +9,12 @@ import (
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/apiclient"
+	"github.com/breachnotify/breachnotify/notifier/app"
 )
 
 const auditUse = `usage:
   breachnotify audit list [--limit N] [--action ACTION] [--target-type T] [--target-id ID] [--json]
-  breachnotify audit verify [--json]`
+  breachnotify audit verify [--checkpoint CHECKPOINT] [--json]`
 
 func cmdAudit(ctx context.Context, e *env, args []string) error {
 	return subcommands(ctx, e, args, auditUse, map[string]command{
@@ -71,15 +72,40 @@ func shortHash(h []byte) string {
 type auditVerification struct {
 	Client notifier.AuditVerification `json:"client"`
 	Server notifier.AuditVerification `json:"server"`
+	// KeySource says where the client's current audit key came from
+	// (empty: it had none, and checked the links only).
+	KeySource string `json:"key_source,omitempty"`
 }
 
 // auditVerify checks the audit chain twice: here, on every entry
 // downloaded through the list API, so a server whose own check was
 // tampered with cannot vouch for itself; and on the server, which reads
-// the table directly. Either finding a break makes the command fail.
+// the table directly. The check here needs the audit key (the server's
+// BREACHNOTIFY_AUDIT_KEY_FILE or BREACHNOTIFY_SECRET_FILE) to check the
+// entries' MACs; entries keyed with a key it lacks it checks only by
+// their links. Both hold the chain to --checkpoint when given (the server
+// otherwise to its newest stored one). Either finding a break makes the
+// command fail.
 func auditVerify(ctx context.Context, e *env, args []string) error {
 	fs, asJSON := newFlags(e, "audit verify")
+	checkpoint := fs.String("checkpoint", "", "a checkpoint from an earlier verify or the server's log: the chain must still pass through it")
 	if _, err := parseArgs(fs, args, 0, auditUse); err != nil {
+		return err
+	}
+	var cp *notifier.AuditCheckpoint
+	if *checkpoint != "" {
+		parsed, err := notifier.ParseAuditCheckpoint(*checkpoint)
+		if err != nil {
+			return usageError{"--checkpoint " + err.Error()}
+		}
+		cp = &parsed
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	keys, source, err := app.LocalAuditKeys(cfg)
+	if err != nil {
 		return err
 	}
 	c, err := apiClient(e)
@@ -90,30 +116,33 @@ func auditVerify(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("download the audit trail: %w", err)
 	}
-	v := notifier.NewChainVerifier()
+	v := notifier.NewChainVerifier(keys)
+	// The server has every key; this side may lack the one derived from
+	// the secret in the database, and leaves what it keyed to the server.
+	// The server checks the checkpoint's MAC too: here, a forged one could
+	// only make the check stricter.
+	v.AllowMissingKeys()
+	if cp != nil {
+		v.Against(*cp)
+	}
 	for _, entry := range chain {
 		if !v.Add(entry) {
 			break
 		}
 	}
 	res := auditVerification{Client: v.Result()}
-	if res.Server, err = c.AuditVerify(ctx); err != nil {
+	if keys != nil {
+		res.KeySource = source
+	}
+	if res.Server, err = c.AuditVerify(ctx, *checkpoint); err != nil {
 		return fmt.Errorf("server check: %w", err)
 	}
 	if *asJSON {
 		if err := printJSON(e.stdout, res); err != nil {
 			return err
 		}
-	} else {
-		t := newTable(e.stdout, "CHECK", "RESULT", "ENTRIES", "HEAD")
-		t.row("client", verdict(res.Client), res.Client.Entries, res.Client.Head)
-		t.row("server", verdict(res.Server), res.Server.Entries, res.Server.Head)
-		if err := t.flush(); err != nil {
-			return err
-		}
-		if res.Client.OK && res.Server.OK {
-			fmt.Fprintf(e.stdout, "\nRecord the head outside this system: a later chain that does not pass through\n%s\nhas lost or rewritten entries.\n", res.Client.Head)
-		}
+	} else if err := printVerification(e, res); err != nil {
+		return err
 	}
 	var problems []string
 	for _, side := range []struct {
@@ -121,7 +150,7 @@ func auditVerify(ctx context.Context, e *env, args []string) error {
 		v    notifier.AuditVerification
 	}{{"client", res.Client}, {"server", res.Server}} {
 		if !side.v.OK {
-			problems = append(problems, fmt.Sprintf("%s check: broken at entry %d: %s", side.name, side.v.BrokenAt, side.v.Reason))
+			problems = append(problems, side.name+" check: broken"+brokenAt(side.v))
 		}
 	}
 	// Both walked the same table, the server after this client; with as
@@ -135,9 +164,38 @@ func auditVerify(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+func printVerification(e *env, res auditVerification) error {
+	t := newTable(e.stdout, "CHECK", "RESULT", "ENTRIES", "HEAD")
+	client := verdict(res.Client)
+	if res.Client.OK && res.Client.UncheckedMACs > 0 {
+		client += fmt.Sprintf(" (%d keyed entries checked by their links only: their key is not here)", res.Client.UncheckedMACs)
+	}
+	t.row("client", client, res.Client.Entries, res.Client.Head)
+	t.row("server", verdict(res.Server), res.Server.Entries, res.Server.Head)
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if against := res.Server.CheckedAgainst; against != "" {
+		fmt.Fprintf(e.stdout, "\nHeld to the checkpoint %s\n", against)
+	}
+	if res.Server.Checkpoint != "" {
+		fmt.Fprintf(e.stdout, "\nKeep this checkpoint outside this system (the server logged it too); a later\n`audit verify --checkpoint` with it fails if entries up to it were removed or rewritten:\n%s\n", res.Server.Checkpoint)
+	}
+	return nil
+}
+
 func verdict(v notifier.AuditVerification) string {
 	if v.OK {
 		return "ok"
 	}
-	return fmt.Sprintf("BROKEN at entry %d: %s", v.BrokenAt, v.Reason)
+	return "BROKEN" + brokenAt(v)
+}
+
+// brokenAt says where and why a chain is broken, to follow "broken": a
+// lost tail has no entry left to name.
+func brokenAt(v notifier.AuditVerification) string {
+	if v.BrokenAt == 0 {
+		return ": " + v.Reason
+	}
+	return fmt.Sprintf(" at entry %d: %s", v.BrokenAt, v.Reason)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -28,6 +29,8 @@ import (
 type cli struct {
 	t        *testing.T
 	url, key string
+	// configure, when set, adjusts the CLI's configuration (the audit key).
+	configure func(*config.Config)
 }
 
 // result is one run: its exit code and what it printed.
@@ -40,6 +43,9 @@ func (c cli) run(args ...string) result {
 	c.t.Helper()
 	cfg := config.Default()
 	cfg.URL, cfg.APIKey = c.url, c.key
+	if c.configure != nil {
+		c.configure(cfg)
+	}
 	var out, errOut bytes.Buffer
 	e := &env{stdout: &out, stderr: &errOut, loadConfig: func() (*config.Config, error) { return cfg, nil }}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -110,7 +116,7 @@ func readCSV(t *testing.T, data string) [][]string {
 func TestCLICampaign(t *testing.T) {
 	t.Parallel()
 	srv := apptest.Start(t, apptest.Options{})
-	c := cli{t, srv.App.URL(), srv.Key}
+	c := cli{t, srv.App.URL(), srv.Key, nil}
 	dir := t.TempDir()
 	orgs := writeFile(t, dir, "orgs.csv", sampledata.File(sampledata.Organizations))
 	batch := writeFile(t, dir, "batch1.CSV", sampledata.File(sampledata.ExposuresBatch1))
@@ -240,8 +246,11 @@ func TestCLICampaign(t *testing.T) {
 	matches(t, "second plan", c.ok("wave", "plan", "mail-2024"), `organizations\s+1`, `skipped\s+7`,
 		`Skipped organizations:\nORG\s+NAME\s+REASON\n`, `contoso\s+Contoso Ltd\s+already_notified`, `to\s+.*<infosec@proseware.example>`)
 
+	// This CLI lacks the key the server derives from the secret in its
+	// database: it checks how the entries link and says so.
 	out = c.ok("audit", "verify")
-	matches(t, "audit verify", out, `client\s+ok\s+\d+\s+[0-9a-f]{64}`, `server\s+ok\s+\d+\s+[0-9a-f]{64}`)
+	matches(t, "audit verify", out, `client\s+ok \(\d+ keyed entries checked by their links only: their key is not here\)\s+\d+\s+[0-9a-f]{64}`,
+		`server\s+ok\s+\d+\s+[0-9a-f]{64}`, `(?m)^bnaudit1:\d+:\d+:[0-9a-f]{64}:\d+:[0-9a-f]{64}$`)
 	var v auditVerification
 	c.json(&v, "audit", "verify")
 	if !v.Client.OK || !v.Server.OK || v.Client.Entries < 5 || v.Client.Head != v.Server.Head {
@@ -255,7 +264,7 @@ func TestCLIUsageAndMissingKey(t *testing.T) {
 	t.Parallel()
 	// Nothing listens on port 1: a verb that reached the network would
 	// exit 1, not 2.
-	c := cli{t, "http://127.0.0.1:1", "bn_test"}
+	c := cli{t, "http://127.0.0.1:1", "bn_test", nil}
 	dir := t.TempDir()
 	txt := writeFile(t, dir, "orgs.txt", []byte("org_ref\n"))
 	for _, args := range [][]string{
@@ -293,7 +302,7 @@ func TestCLIUsageAndMissingKey(t *testing.T) {
 		t.Errorf("unreachable server: exit %d, stderr %q", r.code, r.errOut)
 	}
 
-	noKey := cli{t, "http://127.0.0.1:1", ""}
+	noKey := cli{t, "http://127.0.0.1:1", "", nil}
 	for _, args := range [][]string{{"incident", "list"}, {"wave", "status", "1"}, {"audit", "verify"}, {"report", "x"}} {
 		r := noKey.run(args...)
 		if r.code != 1 || !strings.Contains(r.errOut, "BREACHNOTIFY_API_KEY") || strings.Contains(r.errOut, "connection refused") {
@@ -312,12 +321,12 @@ func TestCLIApprovalPauseResumeCancel(t *testing.T) {
 	t.Parallel()
 	srv := apptest.Start(t, apptest.Options{NoWorkers: true})
 	slug := srv.LoadSample(t, "approvals")
-	admin := cli{t, srv.App.URL(), srv.Key}
+	admin := cli{t, srv.App.URL(), srv.Key, nil}
 	second, _, err := srv.App.Service.CreateAPIKey(context.Background(), notifier.LocalActor("test"), "second operator", notifier.RoleOperator)
 	if err != nil {
 		t.Fatal(err)
 	}
-	operator := cli{t, srv.App.URL(), second}
+	operator := cli{t, srv.App.URL(), second, nil}
 
 	matches(t, "policy", admin.ok("incident", "policy", slug, "--require-approval=true"), `approval\s+required`)
 	if r := operator.run("incident", "policy", slug, "--require-approval=false"); r.code != 1 || !strings.Contains(r.errOut, "forbidden") {
@@ -359,17 +368,29 @@ func TestCLIApprovalPauseResumeCancel(t *testing.T) {
 	}
 }
 
-// TestCLIAuditVerifyFindsTampering rewrites one audit entry behind the
-// server's back, as someone with database access could: both the
-// downloaded chain and the server's own check must name it.
+// TestCLIAuditVerifyFindsTampering rewrites the audit trail behind the
+// server's back, as someone with database access but without the audit key
+// could: both the downloaded chain and the server's own check must see it.
 func TestCLIAuditVerifyFindsTampering(t *testing.T) {
 	t.Parallel()
-	srv := apptest.Start(t, apptest.Options{NoWorkers: true})
+	keyFile := writeFile(t, t.TempDir(), "audit.key", []byte("qGQ3B9kX1v0b7yJc2mW8rT5uZ4nE6aLsHdPfKgVxCo0=\n"))
+	withKey := func(cfg *config.Config) {
+		cfg.AuditKeyFile, cfg.AuditKeys = keyFile, [][]byte{[]byte("qGQ3B9kX1v0b7yJc2mW8rT5uZ4nE6aLsHdPfKgVxCo0=")}
+	}
+	srv := apptest.Start(t, apptest.Options{NoWorkers: true, Configure: withKey})
 	srv.LoadSample(t, "tamper")
-	c := cli{t, srv.App.URL(), srv.Key}
-	c.ok("audit", "verify")
+	c := cli{t, srv.App.URL(), srv.Key, withKey}
+	out := c.ok("audit", "verify")
+	matches(t, "audit verify", out, `client\s+ok\s`, `server\s+ok\s`)
+	checkpoint := regexp.MustCompile(`bnaudit1:[0-9a-f:]+`).FindString(out)
+	if checkpoint == "" {
+		t.Fatalf("audit verify printed no checkpoint:\n%s", out)
+	}
+	// Without the key the CLI can check only how the entries link.
+	keyless := cli{t, srv.App.URL(), srv.Key, nil}
+	matches(t, "audit verify without the key", keyless.ok("audit", "verify"), `client\s+ok \(\d+ keyed entries checked by their links only`)
 
-	// The table refuses updates through a trigger; a superuser session in
+	// The tables refuse changes through triggers; a superuser session in
 	// replica mode skips triggers. The test database's own role is not a
 	// superuser, so connect to it as the server's admin user.
 	dbURL, err := url.Parse(srv.App.Config.DatabaseURL)
@@ -387,20 +408,40 @@ func TestCLIAuditVerifyFindsTampering(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	var id int64
 	if _, err := conn.Exec(ctx, `SET session_replication_role = replica`); err != nil {
 		t.Fatal(err)
 	}
+
+	// The last entry cut off, with every stored checkpoint: the rest is a
+	// valid chain, and only the checkpoint kept from before tells.
+	var last int64
+	if err := conn.QueryRow(ctx, `DELETE FROM audit_log WHERE id = (SELECT max(id) FROM audit_log) RETURNING id`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `DELETE FROM audit_checkpoints`); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("audit", "verify")
+	r := c.run("audit", "verify", "--checkpoint", checkpoint)
+	if r.code != 1 {
+		t.Errorf("audit verify --checkpoint of a truncated chain exited %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	cut := fmt.Sprintf("broken: entries after %d were removed: the checkpoint of ", last-1)
+	contains(t, "audit verify --checkpoint stderr", r.errOut, "client check: "+cut, "server check: "+cut)
+	if r := c.run("audit", "verify", "--checkpoint", "bnaudit1:nonsense"); r.code != 2 || !strings.Contains(r.errOut, "--checkpoint") {
+		t.Errorf("a malformed checkpoint: %d %q", r.code, r.errOut)
+	}
+
+	var id int64
 	if err := conn.QueryRow(ctx, `UPDATE audit_log SET details = '{"tampered":true}'
 		WHERE id = (SELECT min(id) + 1 FROM audit_log) RETURNING id`).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
-
-	r := c.run("audit", "verify")
+	r = c.run("audit", "verify")
 	if r.code != 1 {
 		t.Errorf("audit verify of a tampered chain exited %d", r.code)
 	}
-	broken := "broken at entry " + strconv.FormatInt(id, 10) + ": its content does not match its hash"
+	broken := "broken at entry " + strconv.FormatInt(id, 10) + ": its content does not match its MAC"
 	contains(t, "audit verify stderr", r.errOut, "client check: "+broken, "server check: "+broken)
 	matches(t, "audit verify stdout", r.out, `client\s+BROKEN at entry `+strconv.FormatInt(id, 10), `server\s+BROKEN at entry `+strconv.FormatInt(id, 10))
 }

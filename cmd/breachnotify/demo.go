@@ -549,7 +549,7 @@ func (d *demo) proof(ctx context.Context) error {
 	d.line("  reference", "%s", row.Reference)
 	d.line("  template", "version %s", row.TemplateVersion)
 	d.line("  SHA-256", "%s", row.MessageSHA256)
-	v, err := d.c.AuditVerify(ctx)
+	v, err := d.c.AuditVerify(ctx, "")
 	if err != nil {
 		return fmt.Errorf("verify the audit chain: %w", err)
 	}
@@ -557,6 +557,7 @@ func (d *demo) proof(ctx context.Context) error {
 		return fmt.Errorf("the audit chain is broken at entry %d: %s", v.BrokenAt, v.Reason)
 	}
 	d.line("audit chain", "ok: %d entries, head %s", v.Entries, v.Head)
+	d.line("  checkpoint", "%s", v.Checkpoint)
 	return nil
 }
 

@@ -16,10 +16,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/breachnotify/breachnotify/config"
 	"github.com/breachnotify/breachnotify/migrations"
+	"github.com/breachnotify/breachnotify/notifier/app"
 	"github.com/breachnotify/breachnotify/notifier/smtp"
 )
 
@@ -33,9 +35,10 @@ const doctorTimeoutDefault = 5 * time.Second
 const certRenewWarning = 30 * 24 * time.Hour
 
 // cmdDoctor checks what makes notices recognisable as genuine (DKIM, SPF,
-// DMARC, S/MIME, links on the sender's domain) and what sending needs
-// (relay, database), printing one line per check. Any FAIL makes the exit
-// code 1.
+// DMARC, S/MIME, links on the sender's domain), what sending needs (relay,
+// database), and what keeps the audit trail honest (the database role
+// serve logs in as, the audit key), printing one line per check. Any FAIL
+// makes the exit code 1.
 func cmdDoctor(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -106,7 +109,7 @@ type checkResult struct {
 func (d *doctor) run(ctx context.Context) []checkResult {
 	checks := []func(context.Context) checkResult{
 		d.checkDKIM, d.checkDKIMRecord, d.checkSPF, d.checkDMARC,
-		d.checkPublicURL, d.checkSMIME, d.checkRelay, d.checkDatabase,
+		d.checkPublicURL, d.checkSMIME, d.checkRelay, d.checkDatabase, d.checkDatabaseRole, d.checkAuditKey,
 	}
 	results := make([]checkResult, len(checks))
 	var wg sync.WaitGroup
@@ -411,6 +414,63 @@ func (d *doctor) checkDatabase(ctx context.Context) checkResult {
 		return r
 	}
 	r.status, r.detail = statusOK, "reachable, schema up to date"
+	return r
+}
+
+// checkDatabaseRole looks at the user BREACHNOTIFY_DATABASE_URL logs in as:
+// serve works as the role breachnotify_service whatever it is, but a
+// superuser or the schema's owner can switch back (RESET ROLE) once the
+// process is taken over; a login that is only a member of the role cannot.
+func (d *doctor) checkDatabaseRole(ctx context.Context) checkResult {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, d.cfg.DatabaseURL)
+	if err != nil {
+		return checkResult{} // the database check says why
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	l, err := migrations.InspectLogin(ctx, conn)
+	if err != nil {
+		return checkResult{name: "db-role", status: statusFail, detail: err.Error()}
+	}
+	r := checkResult{name: "db-role"}
+	ownLogin := fmt.Sprintf("make serve a login of its own: CREATE ROLE bn_app LOGIN PASSWORD '…' IN ROLE %s; then BREACHNOTIFY_DATABASE_URL logs in as bn_app and BREACHNOTIFY_MIGRATE_DATABASE_URL as %s (docs/operations.md, Database roles)", migrations.ServiceRole, l.User)
+	switch {
+	case !l.RoleExists:
+		r.status, r.detail = statusFail, fmt.Sprintf("the role %s does not exist, so serve cannot start", migrations.ServiceRole)
+		r.fix = []string{"run `breachnotify migrate` (it creates the role)"}
+	case !l.CanAssume:
+		r.status, r.detail = statusFail, fmt.Sprintf("serve logs in as %s, which may not act as %s, so it cannot start", l.User, migrations.ServiceRole)
+		r.fix = []string{fmt.Sprintf("as the schema owner: GRANT %s TO %s", migrations.ServiceRole, l.User)}
+	case l.Superuser:
+		r.status, r.detail = statusWarn, fmt.Sprintf("serve logs in as %s, a superuser: it works as %s, but a process taken over can switch back and rewrite the audit trail", l.User, migrations.ServiceRole)
+		r.fix = []string{ownLogin}
+	case l.OwnsSchema:
+		r.status, r.detail = statusWarn, fmt.Sprintf("serve logs in as %s, which owns the schema: it works as %s, but a process taken over can switch back, disable the audit trail's triggers and rewrite it", l.User, migrations.ServiceRole)
+		r.fix = []string{ownLogin}
+	default:
+		r.status, r.detail = statusOK, fmt.Sprintf("serve logs in as %s and works as %s: it cannot alter the schema or rewrite the audit trail", l.User, migrations.ServiceRole)
+	}
+	return r
+}
+
+// checkAuditKey says where the audit chain's key comes from: a key that
+// lives in the database protects the chain from nobody who can write it.
+func (d *doctor) checkAuditKey(context.Context) checkResult {
+	r := checkResult{name: "audit-key"}
+	keys, source, err := app.LocalAuditKeys(d.cfg)
+	switch {
+	case err != nil:
+		r.status, r.detail = statusFail, err.Error()
+	case keys == nil:
+		r.status, r.detail = statusWarn, "the audit chain is keyed with a key "+source+": the chain is then only as safe as the database"
+		r.fix = []string{"openssl rand -base64 48 > audit.key; set BREACHNOTIFY_AUDIT_KEY_FILE to it on every process, and keep it (docs/operations.md, Database roles)"}
+	default:
+		r.status, r.detail = statusOK, fmt.Sprintf("the audit chain is keyed with key %s (%s)", keys.CurrentID(), source)
+		if n := len(d.cfg.AuditKeys); n > 1 {
+			r.detail += fmt.Sprintf("; %d older keys verify", n-1)
+		}
+	}
 	return r
 }
 

@@ -15,12 +15,14 @@ import (
 	"math/big"
 	"net"
 	"net/mail"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/breachnotify/breachnotify/config"
+	"github.com/breachnotify/breachnotify/migrations"
 	"github.com/breachnotify/breachnotify/migrations/testdb"
 	"github.com/breachnotify/breachnotify/notifier/capture"
 	"github.com/breachnotify/breachnotify/notifier/smtp"
@@ -68,7 +70,9 @@ func setupDoctor(t *testing.T) *doctorBundle {
 	p, _ := strconv.Atoi(port)
 
 	cfg := config.Default()
-	cfg.DatabaseURL = testdb.URL(t)
+	// serve logs in as a member of the service's role, not as the owner.
+	cfg.DatabaseURL = testdb.LoginURL(t, testdb.URL(t), testdb.ServiceLogin)
+	cfg.AuditKeyFile, cfg.AuditKeys = "audit.key", [][]byte{[]byte("Zm9yIHRoZSBkb2N0b3IncyB0ZXN0cywgMzIgYnl0ZXMh")}
 	cfg.From = &mail.Address{Name: "Security Notices", Address: "security-notice@notify.example.com"}
 	cfg.PublicURL = "https://portal.notify.example.com"
 	cfg.DKIM = &config.DKIM{Key: key, Selector: "bn2026", Domain: "notify.example.com"}
@@ -106,7 +110,7 @@ func TestDoctorAllGood(t *testing.T) {
 	if failed := printChecks(&out, results); failed != 0 {
 		t.Errorf("%d checks failed:\n%s", failed, &out)
 	}
-	want := []string{"dkim", "dkim-dns", "spf", "dmarc", "public-url", "smime", "relay", "database"}
+	want := []string{"dkim", "dkim-dns", "spf", "dmarc", "public-url", "smime", "relay", "database", "db-role", "audit-key"}
 	if len(results) != len(want) {
 		t.Fatalf("%d checks, want %d:\n%s", len(results), len(want), &out)
 	}
@@ -273,6 +277,46 @@ func TestDoctorRelayAndDatabase(t *testing.T) {
 	b.cfg.DatabaseURL = "postgres://postgres@127.0.0.1:" + strconv.Itoa(closed) + "/breachnotify?sslmode=disable&connect_timeout=2"
 	if r := b.check(t, "database"); r.status != statusFail || !strings.Contains(r.detail, "cannot reach") {
 		t.Errorf("database = %+v, want FAIL", r)
+	}
+}
+
+// TestDoctorDatabaseRoleAndAuditKey: serve logging in as the owner or a
+// superuser works but is warned about (a process taken over could switch
+// back), a user that cannot take the service's role fails, and so does an
+// audit key kept in the database earn a warning.
+func TestDoctorDatabaseRoleAndAuditKey(t *testing.T) {
+	t.Parallel()
+	b := setupDoctor(t)
+	if r := b.check(t, "db-role"); r.status != statusOK || !strings.Contains(r.detail, "logs in as "+testdb.ServiceLogin+" and works as "+migrations.ServiceRole) {
+		t.Errorf("db-role as a member = %+v", r)
+	}
+	owner := testdb.URL(t)
+	b.cfg.DatabaseURL = owner
+	if r := b.check(t, "db-role"); r.status != statusWarn || !strings.Contains(r.detail, "owns the schema") || !strings.Contains(strings.Join(r.fix, " "), "IN ROLE "+migrations.ServiceRole) {
+		t.Errorf("db-role as the owner = %+v", r)
+	}
+	u, _ := url.Parse(owner)
+	super, _ := url.Parse(testdb.ServerURL())
+	super.Path = u.Path
+	b.cfg.DatabaseURL = super.String()
+	if r := b.check(t, "db-role"); r.status != statusWarn || !strings.Contains(r.detail, "a superuser") {
+		t.Errorf("db-role as a superuser = %+v", r)
+	}
+	b.cfg.DatabaseURL = testdb.LoginURL(t, owner, testdb.StrangerLogin)
+	if r := b.check(t, "db-role"); r.status != statusFail || !strings.Contains(r.detail, "may not act as") || !strings.Contains(strings.Join(r.fix, " "), "GRANT "+migrations.ServiceRole+" TO "+testdb.StrangerLogin) {
+		t.Errorf("db-role as a stranger = %+v", r)
+	}
+
+	if r := b.check(t, "audit-key"); r.status != statusOK || !strings.Contains(r.detail, "BREACHNOTIFY_AUDIT_KEY_FILE") {
+		t.Errorf("audit-key from a file = %+v", r)
+	}
+	b.cfg.AuditKeyFile, b.cfg.AuditKeys = "", nil
+	if r := b.check(t, "audit-key"); r.status != statusWarn || !strings.Contains(r.detail, "only as safe as the database") {
+		t.Errorf("audit-key in the database = %+v", r)
+	}
+	b.cfg.SecretFile = writeFile(t, t.TempDir(), "secret", []byte("an installation secret of more than 32 bytes\n"))
+	if r := b.check(t, "audit-key"); r.status != statusOK || !strings.Contains(r.detail, "derived from BREACHNOTIFY_SECRET_FILE") {
+		t.Errorf("audit-key from the secret file = %+v", r)
 	}
 }
 

@@ -19,7 +19,7 @@ const usage = `breachnotify: breach notification campaigns, end to end.
 
 Usage:
   breachnotify serve [--api|--workers] run the API and the delivery workers (or only one of them)
-  breachnotify migrate               create the database if needed and apply migrations
+  breachnotify migrate               create the database if needed, apply migrations, grant the service's role
   breachnotify demo [--once]         run a whole sample campaign against the embedded mailbox
   breachnotify apikey create --name NAME --role admin|operator|viewer | list | revoke ID
   breachnotify bench --recipients N [--domains D] [--smtp discard|capture|URL] [--json]
@@ -44,7 +44,7 @@ IR verbs (talk to a running server: BREACHNOTIFY_URL, BREACHNOTIFY_API_KEY; --js
   breachnotify template upload --kind KIND --locale LOCALE --subject-file F --text-file F --html-file F
   breachnotify template preview ID [--org REF --incident INCIDENT]
   breachnotify report INCIDENT [--format csv|json] [--output FILE]
-  breachnotify audit list [--limit N] [--action ACTION] | verify
+  breachnotify audit list [--limit N] [--action ACTION] | verify [--checkpoint CHECKPOINT]
 
 Configuration comes from BREACHNOTIFY_* environment variables (see README).
 `

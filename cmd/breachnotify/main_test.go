@@ -43,6 +43,7 @@ func TestDemoOnce(t *testing.T) {
 		regexp.MustCompile(`report \(JSON\) +(\d+) rows`),
 		regexp.MustCompile(`SHA-256 +[0-9a-f]{64}\n`),
 		regexp.MustCompile(`audit chain +ok: \d+ entries`),
+		regexp.MustCompile(`checkpoint +bnaudit1:\d+:\d+:[0-9a-f]{64}:\d+:[0-9a-f]{64}\n`),
 		regexp.MustCompile(`verify page +http://\S+/verify\?code=BN-`),
 		regexp.MustCompile(`/api/v1/mailbox`),
 	} {

@@ -16,7 +16,7 @@ func TestCLINoticesAndBounces(t *testing.T) {
 	srv := apptest.Start(t, apptest.Options{})
 	slug := srv.LoadSample(t, "notices")
 	w := srv.LaunchInitial(t, slug)
-	c := cli{t, srv.App.URL(), srv.Key}
+	c := cli{t, srv.App.URL(), srv.Key, nil}
 
 	var silent notifier.ListResult[notifier.Notice]
 	c.json(&silent, "notice", "list", slug, "--acknowledged=false")

@@ -82,15 +82,19 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	return migrate(ctx, e, cfg)
 }
 
+// migrate creates the database if needed and applies the migrations, as
+// the schema owner (BREACHNOTIFY_MIGRATE_DATABASE_URL, else
+// BREACHNOTIFY_DATABASE_URL); it also creates and grants the role the
+// service works as.
 func migrate(ctx context.Context, e *env, cfg *config.Config) error {
-	created, err := migrations.EnsureDatabase(ctx, cfg.DatabaseURL)
+	created, err := migrations.EnsureDatabase(ctx, cfg.MigrateURL())
 	if err != nil {
 		return err
 	}
 	if created {
 		fmt.Fprintln(e.stdout, "created the database")
 	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pool, err := pgxpool.New(ctx, cfg.MigrateURL())
 	if err != nil {
 		return err
 	}

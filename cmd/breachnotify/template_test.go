@@ -15,7 +15,7 @@ import (
 func TestCLITemplates(t *testing.T) {
 	t.Parallel()
 	srv := apptest.Start(t, apptest.Options{NoWorkers: true})
-	c := cli{t, srv.App.URL(), srv.Key}
+	c := cli{t, srv.App.URL(), srv.Key, nil}
 	srv.LoadSample(t, "cli-tmpl")
 	dir := t.TempDir()
 	src, err := templates.DefaultSource(templates.KindReminder, "fr")

@@ -7,10 +7,13 @@ package testdb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"net/url"
 	"os"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver pgtestdb uses
 	"github.com/peterldowns/pgtestdb"
@@ -21,6 +24,12 @@ import (
 // DefaultServerURL is the PostgreSQL server tests use unless
 // BREACHNOTIFY_TEST_DATABASE_URL says otherwise.
 const DefaultServerURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// OwnerRole owns every test database and its schema, as the role `migrate`
+// runs as does in production: URL and New connect as it, and the app's
+// pool then works as migrations.ServiceRole. Tests that tamper with the
+// audit trail the way only an owner could connect as it directly.
+const OwnerRole = "breachnotify_test_owner"
 
 // New returns a pool on a new database with every migration applied. The
 // database is dropped when the test passes and kept for inspection when it fails.
@@ -77,6 +86,10 @@ func serverConfig(t testing.TB) pgtestdb.Config {
 		db = "postgres"
 	}
 	return pgtestdb.Config{
+		// The databases belong to a role of their own, which migrate runs
+		// as, the way production runs it as the schema owner. It may create
+		// roles, so Migrate creates the service's role as in production.
+		TestRole:                  &pgtestdb.Role{Username: OwnerRole, Password: OwnerRole, Capabilities: "NOSUPERUSER NOCREATEDB CREATEROLE"},
 		DriverName:                "pgx",
 		Host:                      u.Hostname(),
 		Port:                      u.Port(),
@@ -101,4 +114,57 @@ func (migrator) Migrate(ctx context.Context, _ *sql.DB, conf pgtestdb.Config) er
 	defer pool.Close()
 	_, err = migrations.Migrate(ctx, pool)
 	return err
+}
+
+// The login roles LoginURL makes: ServiceLogin is a member of
+// migrations.ServiceRole and nothing else, as docs/operations.md tells
+// production to make for serve; StrangerLogin is not even that.
+const (
+	ServiceLogin  = "breachnotify_test_app"
+	StrangerLogin = "breachnotify_test_stranger"
+)
+
+// LoginURL returns dbURL logging in as login (ServiceLogin or
+// StrangerLogin) instead, creating that role on the server when missing.
+// Roles belong to the whole server, so tests running at once may race to
+// create one; the losers find it made.
+func LoginURL(t testing.TB, dbURL, login string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, ServerURL())
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	defer conn.Close(ctx)
+	role := pgx.Identifier{login}.Sanitize()
+	if _, err := conn.Exec(ctx, "CREATE ROLE "+role+" LOGIN PASSWORD "+quoteLiteral(login)); err != nil && !duplicate(err) {
+		t.Fatalf("testdb: create role %s: %v", login, err)
+	}
+	if login == ServiceLogin {
+		var member bool
+		err := conn.QueryRow(ctx, `SELECT pg_has_role($1, $2, 'MEMBER')`, login, migrations.ServiceRole).Scan(&member)
+		if err == nil && !member {
+			if _, err = conn.Exec(ctx, "GRANT "+pgx.Identifier{migrations.ServiceRole}.Sanitize()+" TO "+role); duplicate(err) {
+				err = nil
+			}
+		}
+		if err != nil {
+			t.Fatalf("testdb: make %s a member of %s: %v", login, migrations.ServiceRole, err)
+		}
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	u.User = url.UserPassword(login, login)
+	return u.String()
+}
+
+// quoteLiteral quotes a constant of this package as an SQL string literal.
+func quoteLiteral(s string) string { return "'" + s + "'" }
+
+// duplicate is a role, or a membership, made meanwhile by another test.
+func duplicate(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "42710" || pgErr.Code == "23505")
 }

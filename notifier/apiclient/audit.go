@@ -3,6 +3,7 @@ package apiclient
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 
 	"github.com/breachnotify/breachnotify/notifier"
@@ -50,8 +51,14 @@ func (c *Client) AuditChain(ctx context.Context) ([]notifier.AuditEntry, error) 
 	return list, nil
 }
 
-// AuditVerify asks the server to check the whole audit chain.
-func (c *Client) AuditVerify(ctx context.Context) (notifier.AuditVerification, error) {
+// AuditVerify asks the server to check the whole audit chain, held to
+// checkpoint (as printed by an earlier verify; empty: the newest one the
+// server stored).
+func (c *Client) AuditVerify(ctx context.Context, checkpoint string) (notifier.AuditVerification, error) {
+	var v url.Values
+	if checkpoint != "" {
+		v = url.Values{"checkpoint": {checkpoint}}
+	}
 	var out notifier.AuditVerification
-	return out, c.get(ctx, "/api/v1/audit/verify", nil, &out)
+	return out, c.get(ctx, "/api/v1/audit/verify", v, &out)
 }

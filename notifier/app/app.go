@@ -113,8 +113,17 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		return nil, fmt.Errorf("BREACHNOTIFY_DATABASE_URL: %w", err)
 	}
 	pc.MaxConns = int32(cfg.PoolSize())
+	// Every connection works as the service's role, which may not alter
+	// anything or rewrite the audit trail, whoever the URL logs in as.
+	pc.AfterConnect = migrations.AssumeServiceRole
 	if a.Pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
 		return nil, fmt.Errorf("database: %w", err)
+	}
+	// The pool connects lazily: connect now, so a user that cannot take
+	// the role stops the start with what to do, not a later query.
+	if err := a.Pool.Ping(ctx); err != nil {
+		a.Pool.Close()
+		return nil, err
 	}
 	if err := a.build(ctx, opts); err != nil {
 		if a.Capture != nil {
@@ -135,7 +144,17 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	a.Store = store.New(a.Pool, store.Config{Jobs: inserter, MessageIDDomain: domainOf(cfg.From.Address)})
+	// The installation secret, from which the audit key may derive, is
+	// read before the store that keys the audit entries exists.
+	secret, err := a.secret(ctx, store.New(a.Pool, store.Config{}))
+	if err != nil {
+		return err
+	}
+	keys, err := a.auditKeys(secret)
+	if err != nil {
+		return err
+	}
+	a.Store = store.New(a.Pool, store.Config{Jobs: inserter, MessageIDDomain: domainOf(cfg.From.Address), AuditKeys: keys})
 	tmpl := opts.Templates
 	if tmpl == nil {
 		if tmpl, err = templates.Defaults(); err != nil {
@@ -147,13 +166,9 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	if opts.Clock != nil {
 		clock = opts.Clock(a.Store)
 	}
-	a.Service = notifier.NewService(a.Store, notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger})
+	a.Service = notifier.NewService(a.Store, notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger, AuditKeys: keys})
 	// The template versions admins made current replace the shipped ones.
 	if err := a.Service.RefreshTemplates(ctx); err != nil {
-		return err
-	}
-	secret, err := a.secret(ctx)
-	if err != nil {
 		return err
 	}
 
@@ -231,11 +246,15 @@ func (a *App) stopDashboard() {
 
 // secret is the installation secret: BREACHNOTIFY_SECRET_FILE's content, or
 // one generated once and kept in the database.
-func (a *App) secret(ctx context.Context) ([]byte, error) {
+func (a *App) secret(ctx context.Context, st *store.Store) ([]byte, error) {
 	if a.Config.SecretFile == "" {
-		return a.Store.InstallationSecret(ctx)
+		return st.InstallationSecret(ctx)
 	}
-	b, err := os.ReadFile(a.Config.SecretFile)
+	return readSecretFile(a.Config.SecretFile)
+}
+
+func readSecretFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("BREACHNOTIFY_SECRET_FILE: %w", err)
 	}
@@ -244,6 +263,79 @@ func (a *App) secret(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("BREACHNOTIFY_SECRET_FILE must hold at least 32 bytes (e.g. openssl rand -base64 48 > FILE)")
 	}
 	return b, nil
+}
+
+// auditKeys are the audit chain's keys: those of the files (see
+// LocalAuditKeys) and, without BREACHNOTIFY_SECRET_FILE, the key derived
+// from the secret kept in the database, which keys new entries when no
+// file gives a key (as said at every start) and otherwise still verifies
+// the entries it keyed before.
+func (a *App) auditKeys(secret []byte) (*notifier.AuditKeys, error) {
+	keys, _, err := localAuditKeys(a.Config)
+	if err != nil {
+		return nil, err
+	}
+	if a.Config.SecretFile == "" {
+		derived, err := notifier.DeriveAuditKey(secret)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, notifier.AuditKey{Secret: derived, InDatabase: true})
+		if len(keys) == 1 {
+			a.Logger.Warn("the audit chain is keyed with a key derived from the secret kept in the database: someone who can rewrite the database can rewrite the chain; set BREACHNOTIFY_AUDIT_KEY_FILE (docs/operations.md, Database roles)")
+		}
+	}
+	return notifier.NewAuditKeys(keys...)
+}
+
+// Where the audit key comes from, as LocalAuditKeys reports it.
+const (
+	AuditKeyFromFile     = "BREACHNOTIFY_AUDIT_KEY_FILE"
+	AuditKeyFromSecret   = "derived from BREACHNOTIFY_SECRET_FILE"
+	AuditKeyFromDatabase = "derived from the installation secret kept in the database"
+)
+
+// LocalAuditKeys returns the audit chain's keys that live outside the
+// database, and where the current one comes from: the keys of
+// BREACHNOTIFY_AUDIT_KEY_FILE (the first is current), and the key derived
+// from BREACHNOTIFY_SECRET_FILE, current only without a key file (after
+// one is added it still verifies the entries it keyed). Without either
+// file it returns nil keys and AuditKeyFromDatabase: the service derives
+// its key from the secret the database keeps, which a process without
+// database access (the CLI) does not have.
+func LocalAuditKeys(cfg *config.Config) (*notifier.AuditKeys, string, error) {
+	keys, source, err := localAuditKeys(cfg)
+	if err != nil || len(keys) == 0 {
+		return nil, source, err
+	}
+	k, err := notifier.NewAuditKeys(keys...)
+	return k, source, err
+}
+
+func localAuditKeys(cfg *config.Config) ([]notifier.AuditKey, string, error) {
+	var keys []notifier.AuditKey
+	for _, k := range cfg.AuditKeys {
+		keys = append(keys, notifier.AuditKey{Secret: k})
+	}
+	source := AuditKeyFromFile
+	if cfg.SecretFile != "" {
+		secret, err := readSecretFile(cfg.SecretFile)
+		if err != nil {
+			return nil, "", err
+		}
+		derived, err := notifier.DeriveAuditKey(secret)
+		if err != nil {
+			return nil, "", err
+		}
+		keys = append(keys, notifier.AuditKey{Secret: derived})
+		if len(cfg.AuditKeys) == 0 {
+			source = AuditKeyFromSecret
+		}
+	}
+	if len(keys) == 0 {
+		source = AuditKeyFromDatabase
+	}
+	return keys, source, nil
 }
 
 // buildWorkers builds the delivery side: the sender (and the

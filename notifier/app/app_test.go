@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/breachnotify/breachnotify/config"
 	"github.com/breachnotify/breachnotify/migrations"
 	"github.com/breachnotify/breachnotify/migrations/testdb"
@@ -394,10 +396,16 @@ func TestServeRefusesAnOutdatedSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err) // migrated: fine
 	}
-	if _, err := a.Pool.Exec(context.Background(), "DELETE FROM schema_migrations WHERE version = 1"); err != nil {
+	a.Pool.Close()
+	// Only the owner may touch migrate's bookkeeping.
+	owner, err := pgx.Connect(context.Background(), cfg.DatabaseURL)
+	if err != nil {
 		t.Fatal(err)
 	}
-	a.Pool.Close()
+	defer owner.Close(context.Background())
+	if _, err := owner.Exec(context.Background(), "DELETE FROM schema_migrations WHERE version = 1"); err != nil {
+		t.Fatal(err)
+	}
 	_, err = app.New(context.Background(), cfg, quiet)
 	if !errors.Is(err, migrations.ErrOutdated) || !strings.Contains(err.Error(), "breachnotify migrate") {
 		t.Fatalf("err = %v, want ErrOutdated telling to run migrate", err)

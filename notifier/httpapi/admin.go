@@ -29,7 +29,12 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) {
-	v, err := s.svc.VerifyAudit(r.Context(), actor(r))
+	q, err := query(r, "checkpoint")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := s.svc.VerifyAudit(r.Context(), actor(r), q.Get("checkpoint"))
 	s.reply(w, r, http.StatusOK, v, err)
 }
 

@@ -84,7 +84,7 @@ func (s *Store) Acknowledge(ctx context.Context, tokenHash []byte, lifetime time
 			v.DeliveryID, "from "+req.IP); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, notifier.Actor{Name: "contact " + email}, auditEvent{"notice.acknowledge", "notice",
+		return s.appendAudit(ctx, tx, notifier.Actor{Name: "contact " + email}, auditEvent{"notice.acknowledge", "notice",
 			strconv.FormatInt(v.NoticeID, 10), map[string]any{"delivery_id": v.DeliveryID, "ip": req.IP, "user_agent": req.UserAgent}})
 	})
 	return v, first, wrap("acknowledge", err)

@@ -28,7 +28,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, by notifier.Actor, name string
 		if k, err = scanAPIKey(tx.QueryRow(ctx, q, name, role, prefix, secretHash)); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, by, auditEvent{"apikey.create", "apikey", strconv.FormatInt(k.ID, 10), map[string]any{"name": name, "role": role}})
+		return s.appendAudit(ctx, tx, by, auditEvent{"apikey.create", "apikey", strconv.FormatInt(k.ID, 10), map[string]any{"name": name, "role": role}})
 	})
 	return k, wrap("create api key", err)
 }
@@ -53,7 +53,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, by notifier.Actor, id int64) (
 		if err != nil {
 			return notFound(err, "no API key %d", id)
 		}
-		return appendAudit(ctx, tx, by, auditEvent{"apikey.revoke", "apikey", strconv.FormatInt(id, 10), map[string]any{"name": k.Name}})
+		return s.appendAudit(ctx, tx, by, auditEvent{"apikey.revoke", "apikey", strconv.FormatInt(id, 10), map[string]any{"name": k.Name}})
 	})
 	return k, wrap("revoke api key", err)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,8 +26,13 @@ type auditEvent struct {
 
 // appendAudit adds one entry to the audit chain inside tx, so the entry and
 // the change it records commit together. It should be the transaction's
-// last statement: the chain lock is held until commit.
-func appendAudit(ctx context.Context, tx pgx.Tx, by notifier.Actor, ev auditEvent) error {
+// last statement: the chain lock is held until commit. The entry is keyed
+// with the current audit key.
+func (s *Store) appendAudit(ctx context.Context, tx pgx.Tx, by notifier.Actor, ev auditEvent) error {
+	if s.auditKeys == nil {
+		// An unkeyed entry after keyed ones would break the chain.
+		return fmt.Errorf("append audit entry: the store has no audit key")
+	}
 	details := []byte("{}")
 	if ev.details != nil {
 		var err error
@@ -48,10 +54,10 @@ func appendAudit(ctx context.Context, tx pgx.Tx, by notifier.Actor, ev auditEven
 		TargetType: ev.targetType, TargetID: ev.targetID, RequestID: notifier.RequestIDFrom(ctx),
 		Details: string(details), PrevHash: prev,
 	}
-	e.Hash = notifier.AuditHash(e)
-	_, err := tx.Exec(ctx, `INSERT INTO audit_log (at, actor_key, actor_name, action, target_type, target_id, request_id, details, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		e.At, e.ActorKey, e.ActorName, e.Action, e.TargetType, e.TargetID, e.RequestID, e.Details, e.PrevHash, e.Hash)
+	s.auditKeys.Seal(&e)
+	_, err := tx.Exec(ctx, `INSERT INTO audit_log (at, actor_key, actor_name, action, target_type, target_id, request_id, details, prev_hash, hash, scheme, key_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		e.At, e.ActorKey, e.ActorName, e.Action, e.TargetType, e.TargetID, e.RequestID, e.Details, e.PrevHash, e.Hash, string(e.Scheme), e.KeyID)
 	return wrap("append audit entry", err)
 }
 
@@ -71,15 +77,15 @@ func actorName(by notifier.Actor) string {
 // portal view) in its own transaction.
 func (s *Store) Audit(ctx context.Context, by notifier.Actor, action, targetType, targetID string, details any) error {
 	return wrap("audit", s.inTx(ctx, func(tx pgx.Tx) error {
-		return appendAudit(ctx, tx, by, auditEvent{action: action, targetType: targetType, targetID: targetID, details: details})
+		return s.appendAudit(ctx, tx, by, auditEvent{action: action, targetType: targetType, targetID: targetID, details: details})
 	}))
 }
 
-const auditColumns = `id, at, actor_key, actor_name, action, target_type, target_id, request_id, details, prev_hash, hash`
+const auditColumns = `id, at, actor_key, actor_name, action, target_type, target_id, request_id, details, prev_hash, hash, scheme, key_id`
 
 func scanAudit(r pgx.CollectableRow) (notifier.AuditEntry, error) {
 	var e notifier.AuditEntry
-	err := r.Scan(&e.ID, &e.At, &e.ActorKey, &e.ActorName, &e.Action, &e.TargetType, &e.TargetID, &e.RequestID, &e.Details, &e.PrevHash, &e.Hash)
+	err := r.Scan(&e.ID, &e.At, &e.ActorKey, &e.ActorName, &e.Action, &e.TargetType, &e.TargetID, &e.RequestID, &e.Details, &e.PrevHash, &e.Hash, &e.Scheme, &e.KeyID)
 	return e, err
 }
 
@@ -95,9 +101,11 @@ func (s *Store) AuditEntries(ctx context.Context, f notifier.AuditFilter, p noti
 	return es, wrap("list audit", err)
 }
 
-// WalkAudit feeds the whole chain, oldest first, to fn until it returns false.
-func (s *Store) WalkAudit(ctx context.Context, fn func(notifier.AuditEntry) bool) error {
-	rows, err := s.pool.Query(ctx, `SELECT `+auditColumns+` FROM audit_log ORDER BY id`)
+// WalkAudit feeds the chain, oldest first, from the entry with id fromID
+// on (0: the whole chain), to fn until it returns false. One query, so one
+// snapshot: entries appended meanwhile are not included.
+func (s *Store) WalkAudit(ctx context.Context, fromID int64, fn func(notifier.AuditEntry) bool) error {
+	rows, err := s.pool.Query(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE id >= $1 ORDER BY id`, fromID)
 	if err != nil {
 		return wrap("walk audit", err)
 	}
@@ -112,4 +120,22 @@ func (s *Store) WalkAudit(ctx context.Context, fn func(notifier.AuditEntry) bool
 		}
 	}
 	return wrap("walk audit", rows.Err())
+}
+
+// LatestAuditCheckpoint returns the newest stored checkpoint of the chain.
+func (s *Store) LatestAuditCheckpoint(ctx context.Context) (notifier.AuditCheckpoint, bool, error) {
+	var cp notifier.AuditCheckpoint
+	err := s.pool.QueryRow(ctx, `SELECT entry_id, entries, hash, at, mac FROM audit_checkpoints ORDER BY id DESC LIMIT 1`).
+		Scan(&cp.EntryID, &cp.Entries, &cp.Hash, &cp.At, &cp.MAC)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notifier.AuditCheckpoint{}, false, nil
+	}
+	return cp, err == nil, wrap("latest audit checkpoint", err)
+}
+
+// AddAuditCheckpoint stores a checkpoint of the chain, noting who took it.
+func (s *Store) AddAuditCheckpoint(ctx context.Context, cp notifier.AuditCheckpoint, takenBy string) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO audit_checkpoints (entry_id, entries, hash, at, mac, taken_by) VALUES ($1, $2, $3, $4, $5, $6)`,
+		cp.EntryID, cp.Entries, cp.Hash, cp.At, cp.MAC, takenBy)
+	return wrap("add audit checkpoint", err)
 }

@@ -51,7 +51,7 @@ func (s *Store) RecordBounce(ctx context.Context, by notifier.Actor, n notifier.
 			Scan(&b.ID, &b.ReceivedAt); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, by, auditEvent{"bounce.record", "bounce", strconv.FormatInt(b.ID, 10),
+		return s.appendAudit(ctx, tx, by, auditEvent{"bounce.record", "bounce", strconv.FormatInt(b.ID, 10),
 			map[string]any{"kind": b.Kind, "delivery_id": b.DeliveryID, "applied": b.Applied}})
 	})
 	return b, wrap("record bounce", err)
@@ -198,7 +198,7 @@ SELECT id FROM fresh UNION ALL SELECT id FROM again`, noticeID, s.messageIDDomai
 		if res.Wave, err = s.wave(ctx, tx, waveID); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, by, auditEvent{"notice.resend", "notice", strconv.FormatInt(noticeID, 10), map[string]any{"queued": len(ids)}})
+		return s.appendAudit(ctx, tx, by, auditEvent{"notice.resend", "notice", strconv.FormatInt(noticeID, 10), map[string]any{"queued": len(ids)}})
 	})
 	return res, wrap("resend notice", err)
 }

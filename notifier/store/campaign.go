@@ -138,7 +138,7 @@ func (s *Store) CreateFollowUp(ctx context.Context, p notifier.FollowUpParams) (
 			completed_at = CASE WHEN $2 = 0 THEN now() END WHERE id = $1`, waveID, queued); err != nil {
 			return err
 		}
-		if err := appendAudit(ctx, tx, system, auditEvent{"follow_up.launch", "wave", strconv.FormatInt(waveID, 10),
+		if err := s.appendAudit(ctx, tx, system, auditEvent{"follow_up.launch", "wave", strconv.FormatInt(waveID, 10),
 			map[string]any{"incident_id": incidentID, "organization_id": orgID, "notice_id": f.NoticeID, "items": f.Items}}); err != nil {
 			return err
 		}
@@ -186,7 +186,7 @@ func (s *Store) planAutomaticFollowUp(ctx context.Context, tx pgx.Tx, p notifier
 		if _, err := tx.Exec(ctx, `UPDATE waves SET status = 'cancelled', cancelled_at = now() WHERE id = $1`, id); err != nil {
 			return 0, err
 		}
-		if err := appendAudit(ctx, tx, system, auditEvent{"wave.supersede", "wave", strconv.FormatInt(id, 10),
+		if err := s.appendAudit(ctx, tx, system, auditEvent{"wave.supersede", "wave", strconv.FormatInt(id, 10),
 			map[string]any{"superseded_by": plan.ID, "reason": "a new exposure batch changed what the follow-up would say"}}); err != nil {
 			return 0, err
 		}
@@ -267,7 +267,7 @@ func (s *Store) SendReminders(ctx context.Context, p notifier.ReminderParams) (n
 			}
 		}
 		for _, a := range audits {
-			if err := appendAudit(ctx, tx, system, a); err != nil {
+			if err := s.appendAudit(ctx, tx, system, a); err != nil {
 				return err
 			}
 		}

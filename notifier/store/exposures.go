@@ -78,7 +78,7 @@ func (s *Store) ImportExposures(ctx context.Context, by notifier.Actor, incident
 		if err := s.scheduleFollowUps(ctx, tx, incidentID, res.BatchID, &res); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, by, auditEvent{"exposures.import", "batch", strconv.FormatInt(res.BatchID, 10),
+		return s.appendAudit(ctx, tx, by, auditEvent{"exposures.import", "batch", strconv.FormatInt(res.BatchID, 10),
 			map[string]any{"incident_id": incidentID, "result": res}})
 	})
 	return res, wrap("import exposures", err)

@@ -40,7 +40,7 @@ func (s *Store) CreateIncident(ctx context.Context, by notifier.Actor, in notifi
 		if inc, err = scanIncident(tx.QueryRow(ctx, q, in.Slug, in.Title, in.Summary, policy, nullableKey(by))); err != nil {
 			return constraintError(err, "incidents_slug_key", "an incident with slug "+in.Slug+" already exists")
 		}
-		return appendAudit(ctx, tx, by, auditEvent{"incident.create", "incident", inc.Slug, map[string]any{"id": inc.ID, "title": inc.Title}})
+		return s.appendAudit(ctx, tx, by, auditEvent{"incident.create", "incident", inc.Slug, map[string]any{"id": inc.ID, "title": inc.Title}})
 	})
 	return inc, wrap("create incident", err)
 }
@@ -80,7 +80,7 @@ func (s *Store) UpdatePolicy(ctx context.Context, by notifier.Actor, incidentID 
 		if inc, err = scanIncident(tx.QueryRow(ctx, `UPDATE incidents SET policy = $2 WHERE id = $1 RETURNING `+incidentColumns, incidentID, b)); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, by, auditEvent{"incident.policy", "incident", inc.Slug, map[string]any{"before": cur.Policy, "after": next}})
+		return s.appendAudit(ctx, tx, by, auditEvent{"incident.policy", "incident", inc.Slug, map[string]any{"before": cur.Policy, "after": next}})
 	})
 	return inc, wrap("update policy", err)
 }

@@ -89,7 +89,7 @@ func (s *Store) ImportOrganizations(ctx context.Context, by notifier.Actor, rows
 		if res.Contacts, err = countUpserts(ctx, tx, upsertContacts, cRefs, cEmails, cNames, cRoles, cPortal, cLocales); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, by, auditEvent{"organizations.import", "organizations", "", map[string]any{"rows": len(rows), "result": res}})
+		return s.appendAudit(ctx, tx, by, auditEvent{"organizations.import", "organizations", "", map[string]any{"rows": len(rows), "result": res}})
 	})
 	return res, wrap("import organizations", err)
 }
@@ -202,7 +202,7 @@ func (s *Store) UpdateContact(ctx context.Context, by notifier.Actor, id int64, 
 		if out, err = s.contact(ctx, tx, id, false); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, by, auditEvent{"contact.update", "contact", strconv.FormatInt(id, 10),
+		return s.appendAudit(ctx, tx, by, auditEvent{"contact.update", "contact", strconv.FormatInt(id, 10),
 			map[string]any{"org_ref": before.OrgRef, "patch": patch}})
 	})
 	return out, wrap("update contact", err)
@@ -223,7 +223,7 @@ func (s *Store) SetContactStatus(ctx context.Context, by notifier.Actor, id int6
 		if out, err = s.contact(ctx, tx, id, false); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, by, auditEvent{"contact." + status, "contact", strconv.FormatInt(id, 10),
+		return s.appendAudit(ctx, tx, by, auditEvent{"contact." + status, "contact", strconv.FormatInt(id, 10),
 			map[string]any{"org_ref": before.OrgRef, "from": before.Status, "reason": reason}})
 	})
 	return out, wrap("set contact status", err)

@@ -138,7 +138,7 @@ func (s *Store) StartPortalSession(ctx context.Context, tokenHash, sessionHash [
 			WHERE s.id_hash = $1`, sessionHash), sessionHash); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, sess.Actor(), auditEvent{"portal.sign_in", "organization", strconv.FormatInt(orgID, 10),
+		return s.appendAudit(ctx, tx, sess.Actor(), auditEvent{"portal.sign_in", "organization", strconv.FormatInt(orgID, 10),
 			map[string]any{"contact_id": contactID, "portal_link_id": linkID, "ip": req.IP, "user_agent": req.UserAgent}})
 	})
 	return sess, wrap("start portal session", err)
@@ -174,7 +174,7 @@ func (s *Store) EndPortalSession(ctx context.Context, sess notifier.PortalSessio
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		return appendAudit(ctx, tx, sess.Actor(), auditEvent{"portal.sign_out", "organization",
+		return s.appendAudit(ctx, tx, sess.Actor(), auditEvent{"portal.sign_out", "organization",
 			strconv.FormatInt(sess.OrganizationID, 10), map[string]any{"contact_id": sess.ContactID}})
 	}))
 }

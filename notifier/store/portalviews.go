@@ -251,7 +251,7 @@ func (s *Store) AcknowledgeInPortal(ctx context.Context, sess notifier.PortalSes
 			noticeID, sess.ContactID, req.IP); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, sess.Actor(), auditEvent{"notice.acknowledge", "notice", strconv.FormatInt(noticeID, 10),
+		return s.appendAudit(ctx, tx, sess.Actor(), auditEvent{"notice.acknowledge", "notice", strconv.FormatInt(noticeID, 10),
 			map[string]any{"via": "portal", "organization_id": sess.OrganizationID, "contact_id": sess.ContactID,
 				"ip": req.IP, "user_agent": req.UserAgent}})
 	})

@@ -39,7 +39,7 @@ SELECT `+staffSessionColumns+` FROM s JOIN api_keys k ON k.id = s.api_key_id`,
 		if err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, sess.Actor(), auditEvent{"admin.sign_in", "apikey", strconv.FormatInt(sess.KeyID, 10),
+		return s.appendAudit(ctx, tx, sess.Actor(), auditEvent{"admin.sign_in", "apikey", strconv.FormatInt(sess.KeyID, 10),
 			map[string]any{"role": sess.Role, "ip": req.IP, "user_agent": req.UserAgent}})
 	})
 	return sess, wrap("start staff session", err)
@@ -66,7 +66,7 @@ func (s *Store) EndStaffSession(ctx context.Context, sess notifier.StaffSession)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		return appendAudit(ctx, tx, sess.Actor(), auditEvent{"admin.sign_out", "apikey", strconv.FormatInt(sess.KeyID, 10), nil})
+		return s.appendAudit(ctx, tx, sess.Actor(), auditEvent{"admin.sign_out", "apikey", strconv.FormatInt(sess.KeyID, 10), nil})
 	}))
 }
 

@@ -33,6 +33,7 @@ type Store struct {
 	// messageIDDomain is the right-hand side of every Message-ID.
 	messageIDDomain string
 	notices         noticeCache
+	auditKeys       *notifier.AuditKeys
 }
 
 // Config configures a Store.
@@ -41,6 +42,10 @@ type Config struct {
 	Jobs JobEnqueuer
 	// MessageIDDomain is the domain of generated Message-IDs (the sender's).
 	MessageIDDomain string
+	// AuditKeys key every audit entry (with the first key); required for
+	// anything audited. Nil only for reading the installation secret the
+	// key may be derived from.
+	AuditKeys *notifier.AuditKeys
 }
 
 // New returns a Store on pool.
@@ -48,7 +53,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 	if cfg.MessageIDDomain == "" {
 		cfg.MessageIDDomain = "breachnotify.invalid"
 	}
-	return &Store{pool: pool, jobs: cfg.Jobs, messageIDDomain: cfg.MessageIDDomain}
+	return &Store{pool: pool, jobs: cfg.Jobs, messageIDDomain: cfg.MessageIDDomain, auditKeys: cfg.AuditKeys}
 }
 
 // Pool exposes the pool for health checks.

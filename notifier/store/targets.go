@@ -163,7 +163,7 @@ RETURNING id, incident_id, kind, status, planned_notices, planned_deliveries`
 		if p.SampleSource, err = previewDelivery(ctx, tx, incidentID, kind); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, by, auditEvent{"wave.plan", "wave", strconv.FormatInt(p.ID, 10),
+		return s.appendAudit(ctx, tx, by, auditEvent{"wave.plan", "wave", strconv.FormatInt(p.ID, 10),
 			map[string]any{"incident_id": incidentID, "kind": kind, "notices": p.Notices, "deliveries": p.Deliveries,
 				"templates": params.Content.Templates, "automatic": automatic}})
 	}()

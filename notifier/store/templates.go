@@ -74,9 +74,9 @@ func (s *Store) CreateTemplateVersion(ctx context.Context, by notifier.Actor, in
 		}
 		switch {
 		case created:
-			return appendAudit(ctx, tx, by, auditEvent{"template.upload", "template", strconv.FormatInt(id, 10), details})
+			return s.appendAudit(ctx, tx, by, auditEvent{"template.upload", "template", strconv.FormatInt(id, 10), details})
 		case changed:
-			return appendAudit(ctx, tx, by, auditEvent{"template.activate", "template", strconv.FormatInt(id, 10), details})
+			return s.appendAudit(ctx, tx, by, auditEvent{"template.activate", "template", strconv.FormatInt(id, 10), details})
 		}
 		return nil
 	})
@@ -118,7 +118,7 @@ func (s *Store) ActivateTemplateVersion(ctx context.Context, by notifier.Actor, 
 		if out, err = s.templateVersion(ctx, tx, id); err != nil || !changed {
 			return err
 		}
-		return appendAudit(ctx, tx, by, auditEvent{"template.activate", "template", strconv.FormatInt(id, 10),
+		return s.appendAudit(ctx, tx, by, auditEvent{"template.activate", "template", strconv.FormatInt(id, 10),
 			map[string]any{"kind": v.Kind, "locale": v.Locale, "version": v.Version, "previous_version": previous}})
 	})
 	return out, wrap("activate template", err)

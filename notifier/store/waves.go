@@ -187,7 +187,7 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, p noti
 		completed_at = CASE WHEN $2 = 'completed' THEN now() END WHERE id = $1`, waveID, next, nullableKey(by)); err != nil {
 		return err
 	}
-	return appendAudit(ctx, tx, by, auditEvent{"wave.launch", "wave", strconv.FormatInt(waveID, 10),
+	return s.appendAudit(ctx, tx, by, auditEvent{"wave.launch", "wave", strconv.FormatInt(waveID, 10),
 		map[string]any{"incident_id": incidentID, "deliveries_queued": queued}})
 }
 
@@ -309,7 +309,7 @@ func (s *Store) ApproveWave(ctx context.Context, by notifier.Actor, waveID int64
 		if w, err = s.wave(ctx, tx, waveID); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, by, auditEvent{"wave.approve", "wave", strconv.FormatInt(waveID, 10), nil})
+		return s.appendAudit(ctx, tx, by, auditEvent{"wave.approve", "wave", strconv.FormatInt(waveID, 10), nil})
 	})
 	return w, wrap("approve wave", err)
 }
@@ -428,7 +428,7 @@ func (s *Store) transition(ctx context.Context, by notifier.Actor, waveID int64,
 		if w, err = s.wave(ctx, tx, waveID); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, by, auditEvent{action, "wave", strconv.FormatInt(waveID, 10), map[string]any{"from": status, "to": w.Status}})
+		return s.appendAudit(ctx, tx, by, auditEvent{action, "wave", strconv.FormatInt(waveID, 10), map[string]any{"from": status, "to": w.Status}})
 	})
 	return w, wrap(action, err)
 }

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/breachnotify/breachnotify/config"
 	"github.com/breachnotify/breachnotify/migrations/testdb"
 	"github.com/breachnotify/breachnotify/notifier"
@@ -244,4 +246,19 @@ func Parse(t testing.TB, raw []byte) Parsed {
 		}
 	}
 	return p
+}
+
+// Owner connects to the service's database as the owner of its schema
+// (the user `migrate` runs as), not as the role the service works as: for
+// tests that do what only an owner can, such as tampering with the audit
+// trail. The connection closes when the test ends.
+func (e *Env) Owner(t testing.TB) *pgx.Conn {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, e.App.Config.DatabaseURL)
+	if err != nil {
+		t.Fatalf("apptest: connect as the owner: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return conn
 }
