@@ -167,7 +167,7 @@ func TestPortalInBrowser(t *testing.T) {
 		t.Errorf("the sign-in email does not name the organization:\n%s", links[0].Text)
 	}
 	p.do("open the link", chromedp.Navigate(base+links[0].Path))
-	p.expect("sign-in link", "Contoso Ltd", "s***@contoso.example")
+	p.expect("sign-in link", "Contoso Ltd", "s***@contoso[.]example")
 	p.accessible("sign-in link page")
 	p.submit("press Continue", "main form button")
 	if u := p.url(); u != "/portal" {
@@ -233,7 +233,7 @@ func TestPortalInBrowser(t *testing.T) {
 	if u := p.url(); !strings.HasPrefix(u, "/portal/notices/") {
 		t.Fatalf("after acknowledging: %s", u)
 	}
-	p.expect("acknowledged notice", "Acknowledged", "s***@contoso.example")
+	p.expect("acknowledged notice", "Acknowledged", "s***@contoso[.]example")
 	p.accessible("notice page")
 
 	// Sign out: the portal is closed again.
@@ -258,7 +258,7 @@ func TestPortalInBrowser(t *testing.T) {
 	p.accessible("verify page")
 	p.do("type the code", chromedp.SendKeys(chromedp.ID("code"), strings.ToLower(strings.ReplaceAll(ref, "-", " "))))
 	p.submit("check", "main form button")
-	p.expect("genuine", "Genuine: we sent this notice", ref, "s***@northwind.example", "Mail breach")
+	p.expect("genuine", "Genuine: we sent this notice", ref, "s***@northwind[.]example", "Mail breach")
 	p.do("open the verify page again", chromedp.Navigate(base+"/verify"))
 	p.do("type a forged code", chromedp.SendKeys(chromedp.ID("code"), "BN-0BAD-C0DE-0BAD-C0DE"))
 	p.submit("check a forged code", "main form button")
