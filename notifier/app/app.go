@@ -136,6 +136,11 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		return err
 	}
 	a.Store = store.New(a.Pool, store.Config{Jobs: inserter, MessageIDDomain: domainOf(cfg.From.Address)})
+	if !Capturing(cfg) {
+		if _, err := purgeCaptures(ctx, a.Store, relayStartActor, a.Logger); err != nil {
+			return err
+		}
+	}
 	tmpl := opts.Templates
 	if tmpl == nil {
 		if tmpl, err = templates.Defaults(); err != nil {
@@ -174,10 +179,11 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		Metrics: promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{
 			Registry: a.Registry, CoalesceGather: true, Timeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 		}),
-		MetricsToken: cfg.MetricsToken,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		OpsOnly:      opts.NoAPI,
-		Logger:       a.Logger,
+		MetricsToken:   cfg.MetricsToken,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		OpsOnly:        opts.NoAPI,
+		CaptureMailbox: Capturing(cfg),
+		Logger:         a.Logger,
 	})
 	if !opts.NoAPI {
 		portalSrv, err := portal.New(portal.Config{Service: a.Service, Secret: secret, Sender: cfg.From.Name, PublicURL: cfg.PublicURL,
@@ -361,6 +367,9 @@ func (a *App) Start(ctx context.Context) error {
 	a.refreshStop = make(chan struct{})
 	go a.refreshTemplates(a.refreshStop)
 	a.Logger.Info("serving", "http", "http://"+ln.Addr().String(), "workers", a.river != nil, "capture_mailbox", a.captureAddr())
+	if Capturing(a.Config) {
+		a.Logger.Warn(captureWarning, "capture_mailbox", a.captureAddr())
+	}
 	return nil
 }
 

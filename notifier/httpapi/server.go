@@ -36,7 +36,10 @@ type Config struct {
 	// OpsOnly registers only the routes without a role (/healthz, /readyz,
 	// /metrics), for a workers-only process.
 	OpsOnly bool
-	Logger  *slog.Logger
+	// CaptureMailbox registers the capture mailbox's routes: only while
+	// the embedded mailbox is the sender (no relay configured).
+	CaptureMailbox bool
+	Logger         *slog.Logger
 }
 
 // Server is the HTTP API.
@@ -46,8 +49,10 @@ type Server struct {
 	metrics      http.Handler
 	metricsToken string
 	maxBody      int64
-	logger       *slog.Logger
-	mux          *http.ServeMux
+	// captureMailbox is Config.CaptureMailbox.
+	captureMailbox bool
+	logger         *slog.Logger
+	mux            *http.ServeMux
 }
 
 // New builds the API's handler tree.
@@ -59,7 +64,7 @@ func New(cfg Config) *Server {
 		cfg.MaxBodyBytes = 32 << 20
 	}
 	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: cfg.Metrics, metricsToken: cfg.MetricsToken,
-		maxBody: cfg.MaxBodyBytes, logger: cfg.Logger, mux: http.NewServeMux()}
+		maxBody: cfg.MaxBodyBytes, captureMailbox: cfg.CaptureMailbox, logger: cfg.Logger, mux: http.NewServeMux()}
 	for _, rt := range s.routes() {
 		if cfg.OpsOnly && rt.role != "" {
 			continue
