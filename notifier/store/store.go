@@ -33,6 +33,8 @@ type Store struct {
 	// messageIDDomain is the right-hand side of every Message-ID.
 	messageIDDomain string
 	notices         noticeCache
+	// exportPage is Config.ExportPageSize.
+	exportPage int
 }
 
 // Config configures a Store.
@@ -41,14 +43,26 @@ type Config struct {
 	Jobs JobEnqueuer
 	// MessageIDDomain is the domain of generated Message-IDs (the sender's).
 	MessageIDDomain string
+	// ExportPageSize is how many rows an export written to a client as it
+	// goes (the report, the portal's download) reads at a time;
+	// ExportPageSizeDefault when 0. Tests make it small to cross pages.
+	ExportPageSize int
 }
+
+// ExportPageSizeDefault is the rows an export reads at a time: large
+// enough that a page's query costs little next to its rows, small enough
+// that a page (a few hundred KB) is nothing to hold in memory.
+const ExportPageSizeDefault = 500
 
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool, cfg Config) *Store {
 	if cfg.MessageIDDomain == "" {
 		cfg.MessageIDDomain = "breachnotify.invalid"
 	}
-	return &Store{pool: pool, jobs: cfg.Jobs, messageIDDomain: cfg.MessageIDDomain}
+	if cfg.ExportPageSize <= 0 {
+		cfg.ExportPageSize = ExportPageSizeDefault
+	}
+	return &Store{pool: pool, jobs: cfg.Jobs, messageIDDomain: cfg.MessageIDDomain, exportPage: cfg.ExportPageSize}
 }
 
 // Pool exposes the pool for health checks.
