@@ -66,6 +66,12 @@ type Options struct {
 }
 
 // App is an assembled service. Start runs it; Stop stops it gracefully.
+//
+// It keeps three database pools, so that no side can starve another of
+// connections: Pool for the workers, River and the operational endpoints
+// (/readyz, /metrics), and, in a process that serves the API, one for the
+// staff (API, dashboard, River UI) and one for the customer pages.
+// Store and Service work on Pool.
 type App struct {
 	Config    *config.Config
 	Logger    *slog.Logger
@@ -79,16 +85,19 @@ type App struct {
 	// API is the HTTP API's handler.
 	API *httpapi.Server
 
-	renderer    *notifier.Renderer
-	river       *river.Client[pgx.Tx]
-	sender      *smtp.Sender
-	httpServer  *http.Server
-	listener    net.Listener
-	served      chan error
-	refreshStop chan struct{}
-	dashboard   *admin.Server
-	stopOnce    sync.Once
-	stopErr     error
+	// staffPool and publicPool are the HTTP side's pools (nil in a
+	// workers-only process).
+	staffPool, publicPool *pgxpool.Pool
+	renderer              *notifier.Renderer
+	river                 *river.Client[pgx.Tx]
+	sender                *smtp.Sender
+	httpServer            *http.Server
+	listener              net.Listener
+	served                chan error
+	refreshStop           chan struct{}
+	dashboard             *admin.Server
+	stopOnce              sync.Once
+	stopErr               error
 }
 
 // NewLogger builds the logger the Config asks for.
@@ -108,22 +117,62 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	if a.Logger == nil {
 		a.Logger = NewLogger(cfg, os.Stderr)
 	}
-	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	err := a.openPools(ctx, !opts.NoAPI)
+	if err == nil {
+		err = a.build(ctx, opts)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("BREACHNOTIFY_DATABASE_URL: %w", err)
-	}
-	pc.MaxConns = int32(cfg.PoolSize())
-	if a.Pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
-		return nil, fmt.Errorf("database: %w", err)
-	}
-	if err := a.build(ctx, opts); err != nil {
 		if a.Capture != nil {
 			_ = a.Capture.Close()
 		}
-		a.Pool.Close()
+		a.closePools()
 		return nil, err
 	}
 	return a, nil
+}
+
+// openPools opens the workers' pool and, with the HTTP side, the staff's
+// and the customers' (see App). Connections are made when first needed.
+func (a *App) openPools(ctx context.Context, web bool) error {
+	cfg := a.Config
+	var err error
+	if a.Pool, err = openPool(ctx, cfg.DatabaseURL, cfg.PoolSize(), "breachnotify workers"); err != nil {
+		return err
+	}
+	if !web {
+		return nil
+	}
+	if a.staffPool, err = openPool(ctx, cfg.DatabaseURL, cfg.DBStaffPoolSize, "breachnotify staff"); err != nil {
+		return err
+	}
+	a.publicPool, err = openPool(ctx, cfg.DatabaseURL, cfg.DBPublicPoolSize, "breachnotify public")
+	return err
+}
+
+// openPool opens a pool of at most size connections, named for
+// pg_stat_activity unless the URL names them itself.
+func openPool(ctx context.Context, url string, size int, name string) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("BREACHNOTIFY_DATABASE_URL: %w", err)
+	}
+	pc.MaxConns = int32(size)
+	if _, named := pc.ConnConfig.RuntimeParams["application_name"]; !named {
+		pc.ConnConfig.RuntimeParams["application_name"] = name
+	}
+	p, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	return p, nil
+}
+
+func (a *App) closePools() {
+	for _, p := range []*pgxpool.Pool{a.publicPool, a.staffPool, a.Pool} {
+		if p != nil {
+			p.Close()
+		}
+	}
 }
 
 func (a *App) build(ctx context.Context, opts Options) error {
@@ -135,7 +184,8 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	a.Store = store.New(a.Pool, store.Config{Jobs: inserter, MessageIDDomain: domainOf(cfg.From.Address)})
+	storeCfg := store.Config{Jobs: inserter, MessageIDDomain: domainOf(cfg.From.Address)}
+	a.Store = store.New(a.Pool, storeCfg)
 	if !Capturing(cfg) {
 		if _, err := purgeCaptures(ctx, a.Store, relayStartActor, a.Logger); err != nil {
 			return err
@@ -152,7 +202,8 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	if opts.Clock != nil {
 		clock = opts.Clock(a.Store)
 	}
-	a.Service = notifier.NewService(a.Store, notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger})
+	svcCfg := notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger}
+	a.Service = notifier.NewService(a.Store, svcCfg)
 	// The template versions admins made current replace the shipped ones.
 	if err := a.Service.RefreshTemplates(ctx); err != nil {
 		return err
@@ -172,9 +223,19 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		}
 	}
 
+	// The HTTP side works on its own pools (the renderer, and so the
+	// templates in use, are shared); a workers-only process serves only
+	// the operational endpoints, which use the workers' pool.
+	staff, public := a.Service, a.Service
+	if !opts.NoAPI {
+		staff = notifier.NewService(store.New(a.staffPool, storeCfg), svcCfg)
+		public = notifier.NewService(store.New(a.publicPool, storeCfg), svcCfg)
+	}
 	a.API = httpapi.New(httpapi.Config{
-		Service: a.Service,
-		Ready:   a.Store.Ping,
+		Service: staff,
+		// Readiness asks the workers' pool: a flood of page or API
+		// requests does not make the process look down.
+		Ready: a.Store.Ping,
 		// Concurrent scrapes share one gather, so one database query.
 		Metrics: promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{
 			Registry: a.Registry, CoalesceGather: true, Timeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
@@ -186,13 +247,13 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		Logger:         a.Logger,
 	})
 	if !opts.NoAPI {
-		portalSrv, err := portal.New(portal.Config{Service: a.Service, Secret: secret, Sender: cfg.From.Name, PublicURL: cfg.PublicURL,
+		portalSrv, err := portal.New(portal.Config{Service: public, Secret: secret, Sender: cfg.From.Name, PublicURL: cfg.PublicURL,
 			TrustedProxies: cfg.TrustedProxies, Logger: a.Logger})
 		if err != nil {
 			return err
 		}
 		portalSrv.Register(a.API.Mux())
-		if err := a.buildDashboard(secret); err != nil {
+		if err := a.buildDashboard(staff, secret); err != nil {
 			return err
 		}
 	}
@@ -208,18 +269,16 @@ func (a *App) build(ctx context.Context, opts Options) error {
 }
 
 // buildDashboard mounts the staff dashboard (/admin) and River's UI
-// (/riverui/) behind its sign-in. The UI needs a River client: a process
-// that works no jobs gets an insert-only one, which reads and changes the
-// jobs in the database all the same.
-func (a *App) buildDashboard(secret []byte) error {
-	client := a.river
-	if client == nil {
-		var err error
-		if client, err = river.NewClient(riverpgxv5.New(a.Pool), &river.Config{Logger: a.Logger.With("component", "river")}); err != nil {
-			return fmt.Errorf("river UI client: %w", err)
-		}
+// (/riverui/) behind its sign-in, on the staff's pool. The UI needs a
+// River client: an insert-only one on that pool, which reads and changes
+// the jobs in the database as the workers' client would, without taking
+// the workers' connections.
+func (a *App) buildDashboard(svc *notifier.Service, secret []byte) error {
+	client, err := river.NewClient(riverpgxv5.New(a.staffPool), &river.Config{Logger: a.Logger.With("component", "river")})
+	if err != nil {
+		return fmt.Errorf("river UI client: %w", err)
 	}
-	d, err := admin.New(admin.Config{Service: a.Service, Secret: secret, PublicURL: a.Config.PublicURL,
+	d, err := admin.New(admin.Config{Service: svc, Secret: secret, PublicURL: a.Config.PublicURL,
 		TrustedProxies: a.Config.TrustedProxies, Queue: client, Logger: a.Logger})
 	if err != nil {
 		return err
@@ -471,7 +530,7 @@ func (a *App) stop(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	a.Pool.Close()
+	a.closePools()
 	return errors.Join(errs...)
 }
 
