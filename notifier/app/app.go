@@ -257,11 +257,16 @@ func (a *App) build(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
+	// The server's timeouts are the short ones, for every request that
+	// gets no other: the operational endpoints, the dashboard, the River
+	// UI, requests without a valid key. Routes set their own from there:
+	// customer pages a few seconds (portal.Register), authenticated API
+	// calls minutes for imports and reports (httpapi.APIDeadline).
 	a.httpServer = &http.Server{
 		Handler:           a.API,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       5 * time.Minute, // large imports
-		WriteTimeout:      5 * time.Minute, // large reports
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}

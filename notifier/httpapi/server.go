@@ -42,6 +42,12 @@ type Config struct {
 	Logger         *slog.Logger
 }
 
+// APIDeadline is how long an authenticated API request may take to be
+// read and answered: an import of 32 MiB or a report of a large incident
+// over a slow link takes minutes. Requests without a valid key, and the
+// operational endpoints, keep the HTTP server's own (short) timeouts.
+const APIDeadline = 5 * time.Minute
+
 // Server is the HTTP API.
 type Server struct {
 	svc          *notifier.Service
@@ -195,6 +201,13 @@ func (s *Server) authenticated(need notifier.Role, next http.HandlerFunc) http.H
 			writeError(w, r, notifier.Errorf(notifier.CodeForbidden, "this needs the %s role; the key %q is %s", need, a.Name, a.Role))
 			return
 		}
+		// Only a caller with a key gets the time a large import or a
+		// long report needs; everyone else keeps the server's short
+		// timeouts.
+		at := time.Now().Add(APIDeadline)
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(at)
+		_ = rc.SetWriteDeadline(at)
 		next(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, a)))
 	}
 }
