@@ -50,6 +50,9 @@ type Store interface {
 	Notice(ctx context.Context, id int64) (NoticeDetail, error)
 	Deliveries(ctx context.Context, f DeliveryFilter, p Page) ([]Delivery, error)
 	Delivery(ctx context.Context, id int64) (DeliveryDetail, error)
+	// Report hands an incident's proof-of-notification rows to fn, which
+	// may be as slow as the client it writes to: no database connection
+	// may be held while it runs.
 	Report(ctx context.Context, incidentID int64, fn func(ReportRow) error) error
 
 	RecordBounce(ctx context.Context, by Actor, n BounceNotice, source string, raw []byte) (Bounce, error)

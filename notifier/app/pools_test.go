@@ -62,9 +62,16 @@ func TestCustomerPagesCannotStarveTheRest(t *testing.T) {
 			done <- resp.StatusCode
 		}()
 	}
+	// Watched from a connection of its own: pg_stat_activity is read once
+	// per transaction, so the locking transaction would see one snapshot.
+	watch, err := pgx.Connect(ctx, e.App.Config.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close(ctx)
 	lockWaits := func() int {
 		var n int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
+		if err := watch.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
