@@ -47,6 +47,9 @@ const (
 	RelayCooldownDefault     = 5 * time.Second
 	SMTPTimeoutDefault       = 30 * time.Second
 	MaxBodyBytesDefault      = 32 << 20
+	LogFormatDefault         = "text"
+	LogLevelDefault          = "info"
+
 	// The HTTP side's pools: the staff's (API, dashboard, River UI) and
 	// the customers' (acknowledgement, verify and portal pages), each
 	// its own so neither can take the other's connections or the
@@ -55,8 +58,6 @@ const (
 	// docs/operations.md ("Sizing") for the measurements.
 	DBStaffPoolSizeDefault  = 5
 	DBPublicPoolSizeDefault = 5
-	LogFormatDefault         = "text"
-	LogLevelDefault          = "info"
 
 	// JobRescueAfterDefault is River's default: a job still running after
 	// an hour is taken to belong to a dead process.
