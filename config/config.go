@@ -51,6 +51,15 @@ const (
 	LogFormatDefault         = "text"
 	LogLevelDefault          = "info"
 
+	// The HTTP side's pools: the staff's (API, dashboard, River UI) and
+	// the customers' (acknowledgement, verify and portal pages), each
+	// its own so neither can take the other's connections or the
+	// workers'. A page or an API call holds a connection for a query or a
+	// transaction, not while it writes to the client: see
+	// docs/operations.md ("Sizing") for the measurements.
+	DBStaffPoolSizeDefault  = 5
+	DBPublicPoolSizeDefault = 5
+
 	// JobRescueAfterDefault is River's default: a job still running after
 	// an hour is taken to belong to a dead process.
 	JobRescueAfterDefault = time.Hour
@@ -68,9 +77,17 @@ type Config struct {
 	// (BREACHNOTIFY_MIGRATE_DATABASE_URL): the schema owner's. Empty means
 	// DatabaseURL (see MigrateURL).
 	MigrateDatabaseURL string
-	// DBPoolSize is the maximum number of pooled connections
-	// (BREACHNOTIFY_DB_POOL_SIZE); 0 sizes the pool for Workers plus the API.
+	// DBPoolSize is the maximum number of connections of the workers,
+	// River and the operational endpoints (BREACHNOTIFY_DB_POOL_SIZE); 0
+	// sizes the pool for Workers (see PoolSize).
 	DBPoolSize int
+	// DBStaffPoolSize is the maximum number of connections of the staff
+	// API, the dashboard and the River UI (BREACHNOTIFY_DB_STAFF_POOL_SIZE).
+	DBStaffPoolSize int
+	// DBPublicPoolSize is the maximum number of connections of the
+	// customer pages: acknowledgement, verify and portal
+	// (BREACHNOTIFY_DB_PUBLIC_POOL_SIZE).
+	DBPublicPoolSize int
 	// HTTPAddr is where `serve` listens (BREACHNOTIFY_HTTP_ADDR).
 	HTTPAddr string
 	// PublicURL is the base URL recipients use for acknowledgement, verify and
@@ -225,6 +242,8 @@ func Default() *Config {
 	from, _ := mail.ParseAddress(FromDefault)
 	return &Config{
 		DatabaseURL:       DatabaseURLDefault,
+		DBStaffPoolSize:   DBStaffPoolSizeDefault,
+		DBPublicPoolSize:  DBPublicPoolSizeDefault,
 		HTTPAddr:          HTTPAddrDefault,
 		PublicURL:         "http://" + HTTPAddrDefault,
 		CaptureAddr:       CaptureAddrDefault,
@@ -260,6 +279,8 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 	c.DatabaseURL = l.secret("BREACHNOTIFY_DATABASE_URL", c.DatabaseURL)
 	c.MigrateDatabaseURL = l.secret("BREACHNOTIFY_MIGRATE_DATABASE_URL", "")
 	c.DBPoolSize = l.integer("BREACHNOTIFY_DB_POOL_SIZE", 0)
+	c.DBStaffPoolSize = l.integer("BREACHNOTIFY_DB_STAFF_POOL_SIZE", c.DBStaffPoolSize)
+	c.DBPublicPoolSize = l.integer("BREACHNOTIFY_DB_PUBLIC_POOL_SIZE", c.DBPublicPoolSize)
 	c.HTTPAddr = l.str("BREACHNOTIFY_HTTP_ADDR", c.HTTPAddr)
 	c.PublicURL = l.str("BREACHNOTIFY_PUBLIC_URL", "http://"+c.HTTPAddr)
 	if raw := l.str("BREACHNOTIFY_TRUSTED_PROXIES", ""); raw != "" {
@@ -406,8 +427,14 @@ func (c *Config) Validate() error {
 		bad("BREACHNOTIFY_JOB_RESCUE_AFTER", fmt.Sprintf("must be at least 8 × BREACHNOTIFY_SMTP_TIMEOUT (a delivery job runs for a quarter of it, %s, and needs room for two SMTP timeouts, %s)",
 			c.DeliverJobTimeout(), 2*c.SMTPTimeout))
 	}
-	if c.DBPoolSize < 0 {
-		bad("BREACHNOTIFY_DB_POOL_SIZE", "must not be negative")
+	if c.DBPoolSize < 0 || c.DBPoolSize > maxPoolSize {
+		bad("BREACHNOTIFY_DB_POOL_SIZE", fmt.Sprintf("must be between 0 (sized for the workers) and %d", maxPoolSize))
+	}
+	if c.DBStaffPoolSize < 1 || c.DBStaffPoolSize > maxPoolSize {
+		bad("BREACHNOTIFY_DB_STAFF_POOL_SIZE", fmt.Sprintf("must be between 1 and %d", maxPoolSize))
+	}
+	if c.DBPublicPoolSize < 1 || c.DBPublicPoolSize > maxPoolSize {
+		bad("BREACHNOTIFY_DB_PUBLIC_POOL_SIZE", fmt.Sprintf("must be between 1 and %d", maxPoolSize))
 	}
 	if c.MaxBodyBytes < 1024 {
 		bad("BREACHNOTIFY_MAX_BODY_BYTES", "must be at least 1024")
@@ -439,15 +466,21 @@ func (c *Config) DeliverJobTimeout() time.Duration {
 	return min(10*time.Minute, c.JobRescueAfter/4)
 }
 
-// PoolSize is the database pool size to use: DBPoolSize when set, otherwise
-// half the workers (a worker holds a connection only while it claims or
-// records outcomes, not while it talks SMTP) plus 10 for the API and
-// River's own loops. docs/performance.md has the measurements.
+// maxPoolSize bounds each pool: PostgreSQL's max_connections is 100 by
+// default, and a pool far past it only moves the queue into the server.
+const maxPoolSize = 1000
+
+// PoolSize is the size of the workers' pool (River, the workers, and the
+// operational endpoints): DBPoolSize when set, otherwise half the workers
+// (a worker holds a connection only while it claims or records outcomes,
+// not while it talks SMTP) plus 5 for River's own loops, /readyz and
+// /metrics. The HTTP side has pools of its own (DBStaffPoolSize,
+// DBPublicPoolSize). docs/performance.md has the measurements.
 func (c *Config) PoolSize() int {
 	if c.DBPoolSize > 0 {
 		return c.DBPoolSize
 	}
-	return c.Workers/2 + 10
+	return c.Workers/2 + 5
 }
 
 // ParseSMTPURL parses smtp://user:pass@host:port?tls=starttls|tls|none. The

@@ -33,6 +33,25 @@ func TestDefaults(t *testing.T) {
 	if c.DatabaseURL != config.DatabaseURLDefault || c.SMTP != nil || c.RetryLifetime != 96*time.Hour || c.From.Address != "security-notice@notify.example" {
 		t.Errorf("defaults = %+v", c)
 	}
+	// Three pools: the workers' follows the workers, the HTTP side's are fixed.
+	if c.PoolSize() != 25 || c.DBStaffPoolSize != 5 || c.DBPublicPoolSize != 5 {
+		t.Errorf("pools = %d workers, %d staff, %d public; want 25, 5, 5", c.PoolSize(), c.DBStaffPoolSize, c.DBPublicPoolSize)
+	}
+}
+
+func TestPoolSizes(t *testing.T) {
+	t.Parallel()
+	c, err := config.LoadFrom(env(map[string]string{"BREACHNOTIFY_WORKERS": "100", "BREACHNOTIFY_DB_STAFF_POOL_SIZE": "12",
+		"BREACHNOTIFY_DB_PUBLIC_POOL_SIZE": "20"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PoolSize() != 55 || c.DBStaffPoolSize != 12 || c.DBPublicPoolSize != 20 {
+		t.Errorf("pools = %d workers, %d staff, %d public; want 55, 12, 20", c.PoolSize(), c.DBStaffPoolSize, c.DBPublicPoolSize)
+	}
+	if c, err = config.LoadFrom(env(map[string]string{"BREACHNOTIFY_DB_POOL_SIZE": "7"})); err != nil || c.PoolSize() != 7 {
+		t.Errorf("BREACHNOTIFY_DB_POOL_SIZE=7: %v, %v", c, err)
+	}
 }
 
 func TestLoadReportsEveryProblem(t *testing.T) {
@@ -68,6 +87,11 @@ func TestLoadRefusesValuesThatBreakLater(t *testing.T) {
 		{map[string]string{"BREACHNOTIFY_DOMAIN_RATE_LIMIT": "1e-10"}, "BREACHNOTIFY_DOMAIN_RATE_LIMIT"},
 		{map[string]string{"BREACHNOTIFY_SMTP_TIMEOUT": "1ns"}, "BREACHNOTIFY_SMTP_TIMEOUT"},
 		{map[string]string{"BREACHNOTIFY_JOB_RESCUE_AFTER": "2m"}, "BREACHNOTIFY_JOB_RESCUE_AFTER"}, // jobs of 30 s, SMTP timeout 30 s
+		{map[string]string{"BREACHNOTIFY_DB_POOL_SIZE": "-1"}, "BREACHNOTIFY_DB_POOL_SIZE"},
+		{map[string]string{"BREACHNOTIFY_DB_STAFF_POOL_SIZE": "0"}, "BREACHNOTIFY_DB_STAFF_POOL_SIZE"},
+		{map[string]string{"BREACHNOTIFY_DB_STAFF_POOL_SIZE": "five"}, "BREACHNOTIFY_DB_STAFF_POOL_SIZE"},
+		{map[string]string{"BREACHNOTIFY_DB_PUBLIC_POOL_SIZE": "0"}, "BREACHNOTIFY_DB_PUBLIC_POOL_SIZE"},
+		{map[string]string{"BREACHNOTIFY_DB_PUBLIC_POOL_SIZE": "100000"}, "BREACHNOTIFY_DB_PUBLIC_POOL_SIZE"},
 	} {
 		_, err := config.LoadFrom(env(tc.env))
 		if err == nil || !strings.Contains(err.Error(), tc.name) {

@@ -181,7 +181,9 @@ type PortalStore interface {
 	CheckPortalFilter(ctx context.Context, orgID int64, f PortalItemFilter) error
 	PortalItems(ctx context.Context, orgID int64, f PortalItemFilter, p Page) ([]PortalItem, error)
 	PortalItem(ctx context.Context, orgID, itemID int64) (PortalItem, error)
-	// EachPortalItem streams every item the filter selects, in id order.
+	// EachPortalItem hands every item the filter selects to fn, in id
+	// order. fn may be as slow as the client it writes to: no database
+	// connection may be held while it runs.
 	EachPortalItem(ctx context.Context, orgID int64, f PortalItemFilter, fn func(PortalItem) error) error
 	// AcknowledgeInPortal records the signed-in contact's acknowledgement
 	// of one of the organization's notices, like an acknowledgement link

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -53,6 +54,9 @@ type Store interface {
 	Notice(ctx context.Context, id int64) (NoticeDetail, error)
 	Deliveries(ctx context.Context, f DeliveryFilter, p Page) ([]Delivery, error)
 	Delivery(ctx context.Context, id int64) (DeliveryDetail, error)
+	// Report hands an incident's proof-of-notification rows to fn, which
+	// may be as slow as the client it writes to: no database connection
+	// may be held while it runs.
 	Report(ctx context.Context, incidentID int64, fn func(ReportRow) error) error
 
 	RecordBounce(ctx context.Context, by Actor, n BounceNotice, source string, raw []byte) (Bounce, error)
@@ -263,22 +267,45 @@ func (s *Service) Items(ctx context.Context, by Actor, incident string, f ItemFi
 	return pageOf(list, p.Limit, func(i Item) int64 { return i.ID }), err
 }
 
-// CapturedMessages lists the embedded mailbox, newest first.
+// CapturedMessages lists the embedded mailbox, newest first. Every
+// message in it carries live acknowledgement and sign-in links, so only
+// admins may list it, and each list is audited (mailbox.list) before it
+// is returned.
 func (s *Service) CapturedMessages(ctx context.Context, by Actor, p Page) (ListResult[CapturedMessage], error) {
-	if err := requireRole(by, RoleViewer); err != nil {
+	if err := requireRole(by, RoleAdmin); err != nil {
 		return ListResult[CapturedMessage]{}, err
 	}
 	p = p.normalized()
 	list, err := s.store.CapturedMessages(ctx, p.Limit+1, p.After)
-	return pageOf(list, p.Limit, func(m CapturedMessage) int64 { return m.ID }), err
+	if err != nil {
+		return ListResult[CapturedMessage]{}, err
+	}
+	page := pageOf(list, p.Limit, func(m CapturedMessage) int64 { return m.ID })
+	details := map[string]any{"limit": p.Limit, "messages": len(page.Items)}
+	if p.After != 0 {
+		details["before_id"] = p.After
+	}
+	if err := s.store.Audit(ctx, by, "mailbox.list", "mailbox", "", details); err != nil {
+		return ListResult[CapturedMessage]{}, err
+	}
+	return page, nil
 }
 
-// CapturedMessage returns one captured message with its raw bytes.
+// CapturedMessage returns one captured message with its raw bytes, for
+// admins only; the read is audited (mailbox.read, with the message's id)
+// before the message is returned.
 func (s *Service) CapturedMessage(ctx context.Context, by Actor, id int64) (CapturedMessage, error) {
-	if err := requireRole(by, RoleViewer); err != nil {
+	if err := requireRole(by, RoleAdmin); err != nil {
 		return CapturedMessage{}, err
 	}
-	return s.store.CapturedMessage(ctx, id)
+	m, err := s.store.CapturedMessage(ctx, id)
+	if err != nil {
+		return CapturedMessage{}, err
+	}
+	if err := s.store.Audit(ctx, by, "mailbox.read", "mailbox_message", strconv.FormatInt(m.ID, 10), nil); err != nil {
+		return CapturedMessage{}, err
+	}
+	return m, nil
 }
 
 // normalized applies the default and maximum page sizes.

@@ -364,7 +364,11 @@ func (d *doctor) checkRelay(ctx context.Context) checkResult {
 	r := checkResult{name: "relay"}
 	s := d.cfg.SMTP
 	if s == nil {
-		r.status, r.detail = statusWarn, "BREACHNOTIFY_SMTP_URL is empty: notices go to the embedded capture mailbox, not to recipients"
+		// Not a warning: in this state nobody is told anything, and every
+		// acknowledgement and sign-in link sits in the database.
+		r.status, r.detail = statusFail, "BREACHNOTIFY_SMTP_URL is empty: notices go to the embedded capture mailbox and reach nobody; "+
+			"every message, with its live acknowledgement and sign-in links, is kept in the database and readable by admins"
+		r.fix = []string{"set BREACHNOTIFY_SMTP_URL to your relay, e.g. smtp://user:pass@relay.example.com:587?tls=starttls (serve and migrate then purge the captured messages)"}
 		return r
 	}
 	cfg := smtp.Config{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password, TLS: s.TLS, SkipVerify: s.SkipVerify, Timeout: min(d.timeout, d.cfg.SMTPTimeout)}

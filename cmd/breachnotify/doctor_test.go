@@ -271,8 +271,11 @@ func TestDoctorRelayAndDatabase(t *testing.T) {
 		t.Errorf("relay = %+v, want FAIL to connect", r)
 	}
 	b.cfg.SMTP = nil
-	if r := b.check(t, "relay"); r.status != statusWarn || !strings.Contains(r.detail, "capture mailbox") {
-		t.Errorf("relay = %+v, want WARN for the capture mailbox", r)
+	// Capturing is a FAIL, not a warning: nobody is told anything, and
+	// every live link is kept in the database.
+	if r := b.check(t, "relay"); r.status != statusFail || !strings.Contains(r.detail, "capture mailbox") ||
+		!strings.Contains(r.detail, "readable by admins") || len(r.fix) == 0 || !strings.Contains(r.fix[0], "BREACHNOTIFY_SMTP_URL") {
+		t.Errorf("relay = %+v, want FAIL for the capture mailbox, with the fix", r)
 	}
 	b.cfg.DatabaseURL = "postgres://postgres@127.0.0.1:" + strconv.Itoa(closed) + "/breachnotify?sslmode=disable&connect_timeout=2"
 	if r := b.check(t, "database"); r.status != statusFail || !strings.Contains(r.detail, "cannot reach") {

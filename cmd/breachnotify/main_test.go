@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/breachnotify/breachnotify/config"
 	"github.com/breachnotify/breachnotify/migrations/testdb"
 )
@@ -75,5 +77,51 @@ func TestMigrateTwiceAndAPIKey(t *testing.T) {
 	}
 	if code := run(context.Background(), e, []string{"frobnicate"}); code != 2 {
 		t.Errorf("unknown command exited %d, want 2", code)
+	}
+}
+
+// TestMigrateWithRelayPurgesCaptures: a database that a development run
+// captured messages into (with their live links) loses them at the first
+// migrate with a relay configured, which says so and audits it.
+func TestMigrateWithRelayPurgesCaptures(t *testing.T) {
+	t.Parallel()
+	e, _, errOut := testEnv(t)
+	cfg, _ := e.loadConfig()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, `INSERT INTO mailbox_messages (mail_from, recipients, raw)
+		VALUES ('a@notify.example', '{b@contoso.example}', 'x'), ('a@notify.example', '{c@contoso.example}', 'y')`); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (n int) {
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM mailbox_messages`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// Without a relay the mailbox is the sender: migrate keeps it.
+	cfg.LogLevel = "info"
+	if code := run(ctx, e, []string{"migrate"}); code != 0 || count() != 2 {
+		t.Fatalf("migrate while capturing: exit %d, %d messages left, want 2: %s", code, count(), errOut)
+	}
+	cfg.SMTP = &config.SMTP{Host: "relay.example", Port: 587, TLS: "starttls"}
+	if code := run(ctx, e, []string{"migrate"}); code != 0 {
+		t.Fatalf("migrate with a relay: exit %d: %s", code, errOut)
+	}
+	if n := count(); n != 0 {
+		t.Errorf("%d captured messages left after migrate with a relay, want 0", n)
+	}
+	if !strings.Contains(errOut.String(), `msg="capture mailbox purged" count=2`) {
+		t.Errorf("no purge log line with count=2: %s", errOut)
+	}
+	var actor, details string
+	if err := pool.QueryRow(ctx, `SELECT actor_name, details::text FROM audit_log WHERE action = 'mailbox.purge'`).Scan(&actor, &details); err != nil ||
+		!strings.HasPrefix(actor, "local command line (") || !strings.Contains(details, `"messages":2`) {
+		t.Errorf("purge audit entry: %q %q %v", actor, details, err)
 	}
 }

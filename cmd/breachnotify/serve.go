@@ -105,9 +105,16 @@ func migrate(ctx context.Context, e *env, cfg *config.Config) error {
 	}
 	if len(res.Applied)+len(res.RiverApplied) == 0 {
 		fmt.Fprintln(e.stdout, "schema is up to date")
-		return nil
+	} else {
+		fmt.Fprintf(e.stdout, "applied %d River and %d application migrations %v\n", len(res.RiverApplied), len(res.Applied), res.Applied)
 	}
-	fmt.Fprintf(e.stdout, "applied %d River and %d application migrations %v\n", len(res.RiverApplied), len(res.Applied), res.Applied)
+	// With a relay configured, what a development run captured (live
+	// acknowledgement and sign-in links) must not survive into production.
+	if !app.Capturing(cfg) {
+		if _, err := app.PurgeCaptureMailbox(ctx, cfg, pool, notifier.LocalActor(osUser()), app.NewLogger(cfg, e.stderr)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -66,6 +66,12 @@ type Options struct {
 }
 
 // App is an assembled service. Start runs it; Stop stops it gracefully.
+//
+// It keeps three database pools, so that no side can starve another of
+// connections: Pool for the workers, River and the operational endpoints
+// (/readyz, /metrics), and, in a process that serves the API, one for the
+// staff (API, dashboard, River UI) and one for the customer pages.
+// Store and Service work on Pool.
 type App struct {
 	Config    *config.Config
 	Logger    *slog.Logger
@@ -79,16 +85,19 @@ type App struct {
 	// API is the HTTP API's handler.
 	API *httpapi.Server
 
-	renderer    *notifier.Renderer
-	river       *river.Client[pgx.Tx]
-	sender      *smtp.Sender
-	httpServer  *http.Server
-	listener    net.Listener
-	served      chan error
-	refreshStop chan struct{}
-	dashboard   *admin.Server
-	stopOnce    sync.Once
-	stopErr     error
+	// staffPool and publicPool are the HTTP side's pools (nil in a
+	// workers-only process).
+	staffPool, publicPool *pgxpool.Pool
+	renderer              *notifier.Renderer
+	river                 *river.Client[pgx.Tx]
+	sender                *smtp.Sender
+	httpServer            *http.Server
+	listener              net.Listener
+	served                chan error
+	refreshStop           chan struct{}
+	dashboard             *admin.Server
+	stopOnce              sync.Once
+	stopErr               error
 }
 
 // NewLogger builds the logger the Config asks for.
@@ -108,31 +117,71 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	if a.Logger == nil {
 		a.Logger = NewLogger(cfg, os.Stderr)
 	}
-	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	err := a.openPools(ctx, !opts.NoAPI)
+	if err == nil {
+		err = a.build(ctx, opts)
+	}
+	if err != nil {
+		if a.Capture != nil {
+			_ = a.Capture.Close()
+		}
+		a.closePools()
+		return nil, err
+	}
+	return a, nil
+}
+
+// openPools opens the workers' pool and, with the HTTP side, the staff's
+// and the customers' (see App).
+func (a *App) openPools(ctx context.Context, web bool) error {
+	cfg := a.Config
+	var err error
+	if a.Pool, err = openPool(ctx, cfg.DatabaseURL, cfg.PoolSize(), "breachnotify workers"); err != nil {
+		return err
+	}
+	if !web {
+		return nil
+	}
+	if a.staffPool, err = openPool(ctx, cfg.DatabaseURL, cfg.DBStaffPoolSize, "breachnotify staff"); err != nil {
+		return err
+	}
+	a.publicPool, err = openPool(ctx, cfg.DatabaseURL, cfg.DBPublicPoolSize, "breachnotify public")
+	return err
+}
+
+// openPool opens a pool of at most size connections, named for
+// pg_stat_activity unless the URL names them itself.
+func openPool(ctx context.Context, url string, size int, name string) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("BREACHNOTIFY_DATABASE_URL: %w", err)
 	}
-	pc.MaxConns = int32(cfg.PoolSize())
+	pc.MaxConns = int32(size)
+	if _, named := pc.ConnConfig.RuntimeParams["application_name"]; !named {
+		pc.ConnConfig.RuntimeParams["application_name"] = name
+	}
 	// Every connection works as the service's role, which may not alter
 	// anything or rewrite the audit trail, whoever the URL logs in as.
 	pc.AfterConnect = migrations.AssumeServiceRole
-	if a.Pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
+	p, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
 	// The pool connects lazily: connect now, so a user that cannot take
 	// the role stops the start with what to do, not a later query.
-	if err := a.Pool.Ping(ctx); err != nil {
-		a.Pool.Close()
+	if err := p.Ping(ctx); err != nil {
+		p.Close()
 		return nil, err
 	}
-	if err := a.build(ctx, opts); err != nil {
-		if a.Capture != nil {
-			_ = a.Capture.Close()
+	return p, nil
+}
+
+func (a *App) closePools() {
+	for _, p := range []*pgxpool.Pool{a.publicPool, a.staffPool, a.Pool} {
+		if p != nil {
+			p.Close()
 		}
-		a.Pool.Close()
-		return nil, err
 	}
-	return a, nil
 }
 
 func (a *App) build(ctx context.Context, opts Options) error {
@@ -144,17 +193,17 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	// The installation secret, from which the audit key may derive, is
-	// read before the store that keys the audit entries exists.
-	secret, err := a.secret(ctx, store.New(a.Pool, store.Config{}))
+	secret, keys, err := secretAndAuditKeys(ctx, cfg, a.Pool, a.Logger)
 	if err != nil {
 		return err
 	}
-	keys, err := a.auditKeys(secret)
-	if err != nil {
-		return err
+	storeCfg := store.Config{Jobs: inserter, MessageIDDomain: domainOf(cfg.From.Address), AuditKeys: keys}
+	a.Store = store.New(a.Pool, storeCfg)
+	if !Capturing(cfg) {
+		if _, err := purgeCaptures(ctx, a.Store, relayStartActor, a.Logger); err != nil {
+			return err
+		}
 	}
-	a.Store = store.New(a.Pool, store.Config{Jobs: inserter, MessageIDDomain: domainOf(cfg.From.Address), AuditKeys: keys})
 	tmpl := opts.Templates
 	if tmpl == nil {
 		if tmpl, err = templates.Defaults(); err != nil {
@@ -166,7 +215,8 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	if opts.Clock != nil {
 		clock = opts.Clock(a.Store)
 	}
-	a.Service = notifier.NewService(a.Store, notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger, AuditKeys: keys})
+	svcCfg := notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger, AuditKeys: keys}
+	a.Service = notifier.NewService(a.Store, svcCfg)
 	// The template versions admins made current replace the shipped ones.
 	if err := a.Service.RefreshTemplates(ctx); err != nil {
 		return err
@@ -182,34 +232,50 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		}
 	}
 
+	// The HTTP side works on its own pools (the renderer, and so the
+	// templates in use, are shared); a workers-only process serves only
+	// the operational endpoints, which use the workers' pool.
+	staff, public := a.Service, a.Service
+	if !opts.NoAPI {
+		staff = notifier.NewService(store.New(a.staffPool, storeCfg), svcCfg)
+		public = notifier.NewService(store.New(a.publicPool, storeCfg), svcCfg)
+	}
 	a.API = httpapi.New(httpapi.Config{
-		Service: a.Service,
-		Ready:   a.Store.Ping,
+		Service: staff,
+		// Readiness asks the workers' pool: a flood of page or API
+		// requests does not make the process look down.
+		Ready: a.Store.Ping,
 		// Concurrent scrapes share one gather, so one database query.
 		Metrics: promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{
 			Registry: a.Registry, CoalesceGather: true, Timeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 		}),
-		MetricsToken: cfg.MetricsToken,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		OpsOnly:      opts.NoAPI,
-		Logger:       a.Logger,
+		MetricsToken:   cfg.MetricsToken,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		OpsOnly:        opts.NoAPI,
+		CaptureMailbox: Capturing(cfg),
+		Logger:         a.Logger,
 	})
 	if !opts.NoAPI {
-		portalSrv, err := portal.New(portal.Config{Service: a.Service, Secret: secret, Sender: cfg.From.Name, PublicURL: cfg.PublicURL,
+		portalSrv, err := portal.New(portal.Config{Service: public, Secret: secret, Sender: cfg.From.Name, PublicURL: cfg.PublicURL,
 			TrustedProxies: cfg.TrustedProxies, Logger: a.Logger})
 		if err != nil {
 			return err
 		}
 		portalSrv.Register(a.API.Mux())
-		if err := a.buildDashboard(secret); err != nil {
+		if err := a.buildDashboard(staff, secret); err != nil {
 			return err
 		}
 	}
+	// The server's timeouts are the short ones, for every request that
+	// gets no other: the operational endpoints, the dashboard, the River
+	// UI, requests without a valid key. Routes set their own from there:
+	// customer pages a few seconds (portal.Register), authenticated API
+	// calls minutes for imports and reports (httpapi.APIDeadline).
 	a.httpServer = &http.Server{
 		Handler:           a.API,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       5 * time.Minute, // large imports
-		WriteTimeout:      5 * time.Minute, // large reports
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
@@ -217,18 +283,16 @@ func (a *App) build(ctx context.Context, opts Options) error {
 }
 
 // buildDashboard mounts the staff dashboard (/admin) and River's UI
-// (/riverui/) behind its sign-in. The UI needs a River client: a process
-// that works no jobs gets an insert-only one, which reads and changes the
-// jobs in the database all the same.
-func (a *App) buildDashboard(secret []byte) error {
-	client := a.river
-	if client == nil {
-		var err error
-		if client, err = river.NewClient(riverpgxv5.New(a.Pool), &river.Config{Logger: a.Logger.With("component", "river")}); err != nil {
-			return fmt.Errorf("river UI client: %w", err)
-		}
+// (/riverui/) behind its sign-in, on the staff's pool. The UI needs a
+// River client: an insert-only one on that pool, which reads and changes
+// the jobs in the database as the workers' client would, without taking
+// the workers' connections.
+func (a *App) buildDashboard(svc *notifier.Service, secret []byte) error {
+	client, err := river.NewClient(riverpgxv5.New(a.staffPool), &river.Config{Logger: a.Logger.With("component", "river")})
+	if err != nil {
+		return fmt.Errorf("river UI client: %w", err)
 	}
-	d, err := admin.New(admin.Config{Service: a.Service, Secret: secret, PublicURL: a.Config.PublicURL,
+	d, err := admin.New(admin.Config{Service: svc, Secret: secret, PublicURL: a.Config.PublicURL,
 		TrustedProxies: a.Config.TrustedProxies, Queue: client, Logger: a.Logger})
 	if err != nil {
 		return err
@@ -244,13 +308,23 @@ func (a *App) stopDashboard() {
 	}
 }
 
-// secret is the installation secret: BREACHNOTIFY_SECRET_FILE's content, or
-// one generated once and kept in the database.
-func (a *App) secret(ctx context.Context, st *store.Store) ([]byte, error) {
-	if a.Config.SecretFile == "" {
-		return st.InstallationSecret(ctx)
+// secretAndAuditKeys reads the installation secret (BREACHNOTIFY_SECRET_FILE's
+// content, or one generated once and kept in the database) and the audit
+// chain's keys, which may derive from it. The secret is read before any
+// store that keys audit entries exists.
+func secretAndAuditKeys(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, logger *slog.Logger) ([]byte, *notifier.AuditKeys, error) {
+	var secret []byte
+	var err error
+	if cfg.SecretFile == "" {
+		secret, err = store.New(pool, store.Config{}).InstallationSecret(ctx)
+	} else {
+		secret, err = readSecretFile(cfg.SecretFile)
 	}
-	return readSecretFile(a.Config.SecretFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := auditKeys(cfg, secret, logger)
+	return secret, keys, err
 }
 
 func readSecretFile(path string) ([]byte, error) {
@@ -270,19 +344,19 @@ func readSecretFile(path string) ([]byte, error) {
 // from the secret kept in the database, which keys new entries when no
 // file gives a key (as said at every start) and otherwise still verifies
 // the entries it keyed before.
-func (a *App) auditKeys(secret []byte) (*notifier.AuditKeys, error) {
-	keys, _, err := localAuditKeys(a.Config)
+func auditKeys(cfg *config.Config, secret []byte, logger *slog.Logger) (*notifier.AuditKeys, error) {
+	keys, _, err := localAuditKeys(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if a.Config.SecretFile == "" {
+	if cfg.SecretFile == "" {
 		derived, err := notifier.DeriveAuditKey(secret)
 		if err != nil {
 			return nil, err
 		}
 		keys = append(keys, notifier.AuditKey{Secret: derived, InDatabase: true})
 		if len(keys) == 1 {
-			a.Logger.Warn("the audit chain is keyed with a key derived from the secret kept in the database: someone who can rewrite the database can rewrite the chain; set BREACHNOTIFY_AUDIT_KEY_FILE (docs/operations.md, Database roles)")
+			logger.Warn("the audit chain is keyed with a key derived from the secret kept in the database: someone who can rewrite the database can rewrite the chain; set BREACHNOTIFY_AUDIT_KEY_FILE (docs/operations.md, Database roles)")
 		}
 	}
 	return notifier.NewAuditKeys(keys...)
@@ -453,6 +527,9 @@ func (a *App) Start(ctx context.Context) error {
 	a.refreshStop = make(chan struct{})
 	go a.refreshTemplates(a.refreshStop)
 	a.Logger.Info("serving", "http", "http://"+ln.Addr().String(), "workers", a.river != nil, "capture_mailbox", a.captureAddr())
+	if Capturing(a.Config) {
+		a.Logger.Warn(captureWarning, "capture_mailbox", a.captureAddr())
+	}
 	return nil
 }
 
@@ -554,7 +631,7 @@ func (a *App) stop(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	a.Pool.Close()
+	a.closePools()
 	return errors.Join(errs...)
 }
 

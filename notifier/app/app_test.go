@@ -361,14 +361,21 @@ func TestMetricsAndMailbox(t *testing.T) {
 	e := &apptest.Env{App: a, Client: apiclient.New(a.URL(), opKey)}
 	e.LaunchInitial(t, e.LoadSample(t, "mbox"))
 
-	viewer := apiclient.New(a.URL(), key)
-	msgs, err := viewer.Mailbox(ctx, 100)
+	// Captured messages hold live links: admins only (the access matrix
+	// is TestMailboxAccessMatrix).
+	adminKey, _, _ := a.Service.CreateAPIKey(ctx, notifier.LocalActor("t"), "admin", notifier.RoleAdmin)
+	admin := apiclient.New(a.URL(), adminKey)
+	msgs, err := admin.Mailbox(ctx, 100)
 	if err != nil || len(msgs) != 12 {
 		t.Fatalf("mailbox = %d messages, %v; want 12", len(msgs), err)
 	}
-	raw, err := viewer.MailboxMessage(ctx, msgs[0].ID)
+	raw, err := admin.MailboxMessage(ctx, msgs[0].ID)
 	if err != nil || !bytes.Contains(raw, []byte(msgs[0].MessageID)) {
 		t.Fatalf("raw message: %v", err)
+	}
+	viewer := apiclient.New(a.URL(), key)
+	if _, err := viewer.Mailbox(ctx, 100); err == nil || !strings.Contains(err.Error(), "forbidden") {
+		t.Errorf("viewer listed the mailbox: %v", err)
 	}
 	if _, err := viewer.PlanWave(ctx, "mbox", notifier.WaveInitial); err == nil || !strings.Contains(err.Error(), "forbidden") {
 		t.Errorf("viewer planned a wave: %v", err)

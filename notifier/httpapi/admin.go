@@ -109,8 +109,10 @@ var reportColumns = []string{"org_ref", "org_name", "contact_email", "contact_na
 	"notice_kind", "delivery_id", "template_version", "message_sha256", "message_id", "reference", "status", "final_reply",
 	"queued_at", "sent_at", "attempts", "acknowledged_at", "acknowledged_by"}
 
-// report streams the proof of notification as CSV or JSON. Rows go out as
-// they are read, so a report of any size needs little memory.
+// report streams the proof of notification as CSV or JSON. Rows go out a
+// page at a time as the store reads them, so a report of any size needs
+// little memory, and a client that reads slowly holds no database
+// connection.
 func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 	ref, err := incidentRef(r)
 	if err != nil {

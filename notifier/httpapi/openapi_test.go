@@ -67,9 +67,16 @@ func documentedOps(t *testing.T, doc map[string]any) map[string]map[string]any {
 	return ops
 }
 
+// routesByKey is every route a server can register: the capture
+// mailbox's too (see TestOpenAPICaptureMailboxOnly for when they exist).
 func routesByKey(t *testing.T) map[string]httpapi.Route {
 	t.Helper()
-	srv := httpapi.New(httpapi.Config{})
+	return routesOf(t, httpapi.Config{CaptureMailbox: true})
+}
+
+func routesOf(t *testing.T, cfg httpapi.Config) map[string]httpapi.Route {
+	t.Helper()
+	srv := httpapi.New(cfg)
 	routes := map[string]httpapi.Route{}
 	for _, r := range srv.Routes() {
 		key := r.Method + " " + r.Pattern
@@ -120,6 +127,54 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	for _, key := range sortedKeys(ops) {
 		if _, ok := routes[key]; !ok {
 			t.Errorf("openapi.json documents %s, which routes.go does not register", key)
+		}
+	}
+}
+
+// TestOpenAPICaptureMailboxOnly checks that the routes a server with a
+// relay does not register are exactly the operations documented with
+// `x-capture-mailbox-only: true`, and that on such a server they answer
+// like a route that never existed.
+func TestOpenAPICaptureMailboxOnly(t *testing.T) {
+	all := routesByKey(t)
+	withRelay := routesOf(t, httpapi.Config{})
+	ops := documentedOps(t, openAPIDoc(t))
+	var captureOnly []string
+	for _, key := range sortedKeys(all) {
+		_, registered := withRelay[key]
+		marked, _ := ops[key]["x-capture-mailbox-only"].(bool)
+		switch {
+		case !registered && !marked:
+			t.Errorf("%s exists only while capturing but openapi.json does not mark it x-capture-mailbox-only", key)
+		case registered && marked:
+			t.Errorf("%s is marked x-capture-mailbox-only but a server with a relay registers it", key)
+		case !registered:
+			captureOnly = append(captureOnly, key)
+		}
+	}
+	if !slices.Equal(captureOnly, []string{"GET /api/v1/mailbox", "GET /api/v1/mailbox/{id}"}) {
+		t.Errorf("capture-only routes = %v, want the mailbox's two", captureOnly)
+	}
+
+	ts := httptest.NewServer(httpapi.New(httpapi.Config{}))
+	defer ts.Close()
+	get := func(path string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", ts.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer bn_whatever")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body httpapi.ErrorBody
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, string(body.Error.Code)
+	}
+	// No key is even looked at: the route is not there.
+	for _, path := range []string{"/api/v1/mailbox", "/api/v1/mailbox/1", "/api/v1/no-such-thing"} {
+		if st, code := get(path); st != http.StatusNotFound || code != "not_found" {
+			t.Errorf("GET %s with a relay = %d %q, want 404 not_found like an unknown route", path, st, code)
 		}
 	}
 }

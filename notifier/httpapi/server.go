@@ -36,8 +36,17 @@ type Config struct {
 	// OpsOnly registers only the routes without a role (/healthz, /readyz,
 	// /metrics), for a workers-only process.
 	OpsOnly bool
-	Logger  *slog.Logger
+	// CaptureMailbox registers the capture mailbox's routes: only while
+	// the embedded mailbox is the sender (no relay configured).
+	CaptureMailbox bool
+	Logger         *slog.Logger
 }
+
+// APIDeadline is how long an authenticated API request may take to be
+// read and answered: an import of 32 MiB or a report of a large incident
+// over a slow link takes minutes. Requests without a valid key, and the
+// operational endpoints, keep the HTTP server's own (short) timeouts.
+const APIDeadline = 5 * time.Minute
 
 // Server is the HTTP API.
 type Server struct {
@@ -46,8 +55,10 @@ type Server struct {
 	metrics      http.Handler
 	metricsToken string
 	maxBody      int64
-	logger       *slog.Logger
-	mux          *http.ServeMux
+	// captureMailbox is Config.CaptureMailbox.
+	captureMailbox bool
+	logger         *slog.Logger
+	mux            *http.ServeMux
 }
 
 // New builds the API's handler tree.
@@ -59,7 +70,7 @@ func New(cfg Config) *Server {
 		cfg.MaxBodyBytes = 32 << 20
 	}
 	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: cfg.Metrics, metricsToken: cfg.MetricsToken,
-		maxBody: cfg.MaxBodyBytes, logger: cfg.Logger, mux: http.NewServeMux()}
+		maxBody: cfg.MaxBodyBytes, captureMailbox: cfg.CaptureMailbox, logger: cfg.Logger, mux: http.NewServeMux()}
 	for _, rt := range s.routes() {
 		if cfg.OpsOnly && rt.role != "" {
 			continue
@@ -190,6 +201,13 @@ func (s *Server) authenticated(need notifier.Role, next http.HandlerFunc) http.H
 			writeError(w, r, notifier.Errorf(notifier.CodeForbidden, "this needs the %s role; the key %q is %s", need, a.Name, a.Role))
 			return
 		}
+		// Only a caller with a key gets the time a large import or a
+		// long report needs; everyone else keeps the server's short
+		// timeouts.
+		at := time.Now().Add(APIDeadline)
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(at)
+		_ = rc.SetWriteDeadline(at)
 		next(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, a)))
 	}
 }

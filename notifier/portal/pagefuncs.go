@@ -42,3 +42,18 @@ const (
 	// limiterKeys bounds each limiter's memory.
 	limiterKeys = 10000
 )
+
+// Deadlines and caps of the customer pages (per process). A page is
+// read and answered within pageDeadline; the CSV download, which can be
+// megabytes, within downloadDeadline (6 MB takes 48 s at 1 Mbit/s);
+// past either the connection is cut. A download reads its rows a page at
+// a time and holds no database connection while it writes, but it holds
+// a connection of ours: a session may have downloadsPerSession running
+// at once, a client address (IPv6 by /64) downloadsPerAddress; beyond,
+// 429.
+const (
+	pageDeadline        = 10 * time.Second
+	downloadDeadline    = 60 * time.Second
+	downloadsPerSession = 2
+	downloadsPerAddress = 4
+)

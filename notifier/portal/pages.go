@@ -2,6 +2,7 @@ package portal
 
 import (
 	"encoding/csv"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -12,26 +13,27 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/web"
 )
 
-// registerPortal mounts the customer portal. Every signed-in route goes
+// registerPortal mounts the customer portal through page (a page's
+// deadline) and download (a download's). Every signed-in route goes
 // through signedIn; every query behind it is scoped to the session's
 // organization by the store.
-func (s *Server) registerPortal(mux *http.ServeMux) {
-	mux.HandleFunc("GET /portal/login", s.signInForm)
-	mux.HandleFunc("POST /portal/login", s.requestLink)
-	mux.HandleFunc("GET /portal/login/{token}", s.loginLink)
-	mux.HandleFunc("POST /portal/login/{token}", s.startSession)
-	mux.HandleFunc("POST /portal/logout", s.signedIn(s.signOut))
+func (s *Server) registerPortal(page, download func(pattern string, h http.HandlerFunc)) {
+	page("GET /portal/login", s.signInForm)
+	page("POST /portal/login", s.requestLink)
+	page("GET /portal/login/{token}", s.loginLink)
+	page("POST /portal/login/{token}", s.startSession)
+	page("POST /portal/logout", s.signedIn(s.signOut))
 
-	mux.HandleFunc("GET /portal", s.signedIn(s.home))
-	mux.HandleFunc("GET /portal/incidents/{id}", s.signedIn(s.incident))
-	mux.HandleFunc("GET /portal/notices/{id}", s.signedIn(s.notice))
-	mux.HandleFunc("POST /portal/notices/{id}/ack", s.signedIn(s.acknowledge))
-	mux.HandleFunc("GET /portal/items", s.signedIn(s.items))
-	mux.HandleFunc("GET /portal/items/{id}", s.signedIn(s.item))
-	mux.HandleFunc("GET /portal/items.csv", s.signedIn(s.itemsCSV))
+	page("GET /portal", s.signedIn(s.home))
+	page("GET /portal/incidents/{id}", s.signedIn(s.incident))
+	page("GET /portal/notices/{id}", s.signedIn(s.notice))
+	page("POST /portal/notices/{id}/ack", s.signedIn(s.acknowledge))
+	page("GET /portal/items", s.signedIn(s.items))
+	page("GET /portal/items/{id}", s.signedIn(s.item))
+	download("GET /portal/items.csv", s.signedIn(s.itemsCSV))
 	// Anything else under /portal is the portal's own 404, whatever the
 	// method, signed in or not.
-	mux.HandleFunc("/portal/", s.portalNotFound)
+	page("/portal/", s.portalNotFound)
 }
 
 func (s *Server) portalNotFound(w http.ResponseWriter, r *http.Request) {
@@ -207,13 +209,28 @@ var csvHeader = []string{"incident", "notice_id", "batch_id", "item_ref", "kind"
 
 // itemsCSV serves GET /portal/items.csv: every item the filter selects.
 // Every cell is neutralised against spreadsheet formulas: the items'
-// subjects come from the attacker's haul.
+// subjects come from the attacker's haul. A session, and a client
+// address, may have only a few downloads running at once: each holds a
+// connection of ours for as long as its client takes to read, up to
+// downloadDeadline.
 func (s *Server) itemsCSV(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) {
 	f, ok := itemFilter(r.URL.Query())
 	if !ok {
 		s.portalFail(w, r, sess, errNotFound)
 		return
 	}
+	release, ok := s.downloadsBySession.Take(string(sess.IDHash))
+	if !ok {
+		s.tooManyDownloads(w, r, sess, fmt.Sprintf("This session already has %d downloads running. Wait until one has finished, then try again.", downloadsPerSession))
+		return
+	}
+	defer release()
+	releaseAddr, ok := s.downloadsByAddress.Take(web.RateKey(s.clientAddr.Of(r)))
+	if !ok {
+		s.tooManyDownloads(w, r, sess, fmt.Sprintf("%d downloads are already running from your network address. Wait until one has finished, then try again.", downloadsPerAddress))
+		return
+	}
+	defer releaseAddr()
 	var cw *csv.Writer
 	err := s.svc.PortalItemsCSV(r.Context(), sess, f, func(it notifier.PortalItem) error {
 		if cw == nil {
@@ -246,6 +263,12 @@ func (s *Server) itemsCSV(w http.ResponseWriter, r *http.Request, sess notifier.
 			s.logger.WarnContext(r.Context(), "portal download not fully written", "error", err)
 		}
 	}
+}
+
+// tooManyDownloads is the 429 page of a download over its caps.
+func (s *Server) tooManyDownloads(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession, msg string) {
+	s.render(w, r, http.StatusTooManyRequests, "ratelimited", s.portalData(sess, "items",
+		pageData{Title: "Too many downloads", Heading: "Too many downloads", Message: msg}))
 }
 
 func (s *Server) startCSV(w http.ResponseWriter) *csv.Writer {

@@ -60,6 +60,9 @@ type Server struct {
 	publicURL string
 	// Rate limits, per process (see web.Limiter).
 	verifyByIP, signInByIP, signInByAddress *web.Limiter
+	// Downloads running at once, per session and per client address
+	// (see web.Slots).
+	downloadsBySession, downloadsByAddress *web.Slots
 }
 
 // New parses the pages once.
@@ -76,24 +79,30 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
 	return &Server{svc: cfg.Service, sender: cfg.Sender, logger: cfg.Logger, pages: pages,
-		cookies:         web.NewCookies(cfg.PublicURL, http.SameSiteLaxMode),
-		forms:           forms,
-		clientAddr:      web.NewClientAddr(cfg.TrustedProxies),
-		publicURL:       strings.TrimRight(cfg.PublicURL, "/"),
-		verifyByIP:      web.NewLimiter(verifyBurst, verifyEvery, limiterKeys),
-		signInByIP:      web.NewLimiter(signInIPBurst, signInIPEvery, limiterKeys),
-		signInByAddress: web.NewLimiter(signInAddressBurst, signInAddressEvery, limiterKeys),
+		cookies:            web.NewCookies(cfg.PublicURL, http.SameSiteLaxMode),
+		forms:              forms,
+		clientAddr:         web.NewClientAddr(cfg.TrustedProxies),
+		publicURL:          strings.TrimRight(cfg.PublicURL, "/"),
+		verifyByIP:         web.NewLimiter(verifyBurst, verifyEvery, limiterKeys),
+		signInByIP:         web.NewLimiter(signInIPBurst, signInIPEvery, limiterKeys),
+		signInByAddress:    web.NewLimiter(signInAddressBurst, signInAddressEvery, limiterKeys),
+		downloadsBySession: web.NewSlots(downloadsPerSession),
+		downloadsByAddress: web.NewSlots(downloadsPerAddress),
 	}, nil
 }
 
-// Register mounts the pages on mux.
+// Register mounts the pages on mux, each with pageDeadline (the
+// portal's download with downloadDeadline): customer pages are small,
+// and anyone on the internet can open a connection to them and read
+// slowly.
 func (s *Server) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /ack/{token}", s.ackPage)
-	mux.HandleFunc("HEAD /ack/{token}", s.ackHead)
-	mux.HandleFunc("POST /ack/{token}", s.ackPost)
-	mux.HandleFunc("GET /static/style.css", s.style)
-	mux.HandleFunc("GET /verify", s.verify)
-	s.registerPortal(mux)
+	page := func(pattern string, h http.HandlerFunc) { mux.HandleFunc(pattern, web.Deadline(pageDeadline, h)) }
+	page("GET /ack/{token}", s.ackPage)
+	page("HEAD /ack/{token}", s.ackHead)
+	page("POST /ack/{token}", s.ackPost)
+	page("GET /static/style.css", s.style)
+	page("GET /verify", s.verify)
+	s.registerPortal(page, func(pattern string, h http.HandlerFunc) { mux.HandleFunc(pattern, web.Deadline(downloadDeadline, h)) })
 }
 
 // pageData is what every page template gets.

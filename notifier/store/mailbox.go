@@ -38,3 +38,25 @@ func (s *Store) CapturedMessage(ctx context.Context, id int64) (notifier.Capture
 		FROM mailbox_messages WHERE id = $1`, id).Scan(&m.ID, &m.MailFrom, &m.Recipients, &m.Subject, &m.MessageID, &m.ReceivedAt, &m.Raw)
 	return m, wrap("get captured message", notFound(err, "no captured message %d", id))
 }
+
+// PurgeCapturedMessages deletes every message the embedded capture
+// mailbox kept and returns how many there were. A process configured with
+// a relay runs it, so nothing captured in development (with its live
+// acknowledgement and sign-in links) survives into production; when there
+// was something to delete, the purge is audited as by, in the same
+// transaction.
+func (s *Store) PurgeCapturedMessages(ctx context.Context, by notifier.Actor) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM mailbox_messages`)
+		if err != nil {
+			return err
+		}
+		if n = tag.RowsAffected(); n == 0 {
+			return nil
+		}
+		return s.appendAudit(ctx, tx, by, auditEvent{action: "mailbox.purge", targetType: "mailbox",
+			details: map[string]any{"messages": n, "reason": "a relay is configured (BREACHNOTIFY_SMTP_URL)"}})
+	})
+	return n, wrap("purge capture mailbox", err)
+}

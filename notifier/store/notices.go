@@ -65,11 +65,58 @@ func (s *Store) Notice(ctx context.Context, id int64) (notifier.NoticeDetail, er
 	return d, wrap("notice chases", err)
 }
 
-// Report streams the proof-of-notification rows of an incident, one per
-// delivery, ordered by organization and contact, to fn. A reminder or an
-// escalation shows the acknowledgement of the notice it chases (its
-// parent), where acknowledgements are recorded.
+// reportFrom is the proof of notification's rows, one per delivery of
+// the incident $1, and reportOrder their order: by organization and
+// contact. A reminder or an escalation shows the acknowledgement of the
+// notice it chases (its parent), where acknowledgements are recorded.
+const (
+	reportFrom = `
+FROM deliveries d
+JOIN notices n ON n.id = d.notice_id
+JOIN notices root ON root.id = coalesce(n.parent_id, n.id)
+JOIN organizations o ON o.id = n.organization_id
+JOIN contacts c ON c.id = d.contact_id
+LEFT JOIN contacts ac ON ac.id = root.acknowledged_by`
+	reportOrder = `
+ORDER BY o.ref, lower(d.recipient), n.id, d.id`
+)
+
+// Report hands the proof-of-notification rows of an incident to fn, one
+// per delivery, in reportOrder. It is written to a client as it goes, and
+// a client may read slowly or not at all: so the rows are read a page at
+// a time, each page whole with its connection back in the pool before fn
+// sees a row, and no connection waits on the client. The order is fixed
+// first (the ids alone, 8 bytes a delivery) and the pages are fetched by
+// id, which costs one index lookup a row where a keyset over the order's
+// four columns would sort the incident again for every page. Each row is
+// as it was when its page was read.
 func (s *Store) Report(ctx context.Context, incidentID int64, fn func(notifier.ReportRow) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT d.id`+reportFrom+` WHERE n.incident_id = $1`+reportOrder, incidentID)
+	if err != nil {
+		return wrap("report", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return wrap("report", err)
+	}
+	for len(ids) > 0 {
+		page := ids[:min(s.exportPage, len(ids))]
+		ids = ids[len(page):]
+		list, err := s.reportPage(ctx, page)
+		if err != nil {
+			return err
+		}
+		for _, r := range list {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// reportPage reads the report rows of the deliveries ids, in reportOrder.
+func (s *Store) reportPage(ctx context.Context, ids []int64) ([]notifier.ReportRow, error) {
 	rows, err := s.pool.Query(ctx, `
 SELECT o.ref, o.name, d.recipient, c.name, c.role, n.wave_id, n.id, n.kind, d.id, d.template_version,
        coalesce(encode(d.message_sha256, 'hex'), ''), d.message_id, d.reference_code, d.status, d.smtp_reply,
@@ -77,28 +124,20 @@ SELECT o.ref, o.name, d.recipient, c.name, c.role, n.wave_id, n.id, n.kind, d.id
        (SELECT coalesce(json_agg(json_build_object('at', e.at, 'type', e.type, 'smtp_code', e.smtp_code,
                                                    'enhanced_code', e.enhanced_code, 'reply', e.detail) ORDER BY e.id), '[]')
           FROM delivery_events e WHERE e.delivery_id = d.id),
-       root.acknowledged_at, coalesce(ac.email, '')
-FROM deliveries d
-JOIN notices n ON n.id = d.notice_id
-JOIN notices root ON root.id = coalesce(n.parent_id, n.id)
-JOIN organizations o ON o.id = n.organization_id
-JOIN contacts c ON c.id = d.contact_id
-LEFT JOIN contacts ac ON ac.id = root.acknowledged_by
-WHERE n.incident_id = $1
-ORDER BY o.ref, lower(d.recipient), n.id, d.id`, incidentID)
+       root.acknowledged_at, coalesce(ac.email, '')`+reportFrom+`
+WHERE d.id = ANY($1)`+reportOrder, ids)
 	if err != nil {
-		return wrap("report", err)
+		return nil, wrap("report", err)
 	}
-	var r notifier.ReportRow
-	var attempts []byte
-	_, err = pgx.ForEachRow(rows, []any{&r.OrgRef, &r.OrgName, &r.ContactEmail, &r.ContactName, &r.ContactRole, &r.WaveID,
-		&r.NoticeID, &r.NoticeKind, &r.DeliveryID, &r.TemplateVersion, &r.MessageSHA256, &r.MessageID, &r.Reference,
-		&r.Status, &r.FinalReply, &r.QueuedAt, &r.SentAt, &attempts, &r.AcknowledgedAt, &r.AcknowledgedBy}, func() error {
-		r.Attempts = nil
-		if err := json.Unmarshal(attempts, &r.Attempts); err != nil {
-			return err
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (notifier.ReportRow, error) {
+		var r notifier.ReportRow
+		var attempts []byte
+		if err := row.Scan(&r.OrgRef, &r.OrgName, &r.ContactEmail, &r.ContactName, &r.ContactRole, &r.WaveID,
+			&r.NoticeID, &r.NoticeKind, &r.DeliveryID, &r.TemplateVersion, &r.MessageSHA256, &r.MessageID, &r.Reference,
+			&r.Status, &r.FinalReply, &r.QueuedAt, &r.SentAt, &attempts, &r.AcknowledgedAt, &r.AcknowledgedBy); err != nil {
+			return r, err
 		}
-		return fn(r)
+		return r, json.Unmarshal(attempts, &r.Attempts)
 	})
-	return wrap("report", err)
+	return list, wrap("report", err)
 }

@@ -159,24 +159,33 @@ func (s *Store) PortalNoticeItems(ctx context.Context, orgID, noticeID int64, li
 	return list, wrap("portal notice items", err)
 }
 
-// EachPortalItem implements notifier.PortalStore, streaming rows as they
-// come so a large download holds no list in memory.
+// EachPortalItem implements notifier.PortalStore. The download is written
+// to a client as it goes, and a client may read slowly or not at all: so
+// the items are read a page at a time (by id, after the last one seen),
+// each page whole with its connection back in the pool before fn sees an
+// item, and no connection waits on the client.
 func (s *Store) EachPortalItem(ctx context.Context, orgID int64, f notifier.PortalItemFilter, fn func(notifier.PortalItem) error) error {
-	rows, err := s.pool.Query(ctx, `SELECT `+portalItemColumns+portalItemsFrom+` ORDER BY i.id`, filterArgs(orgID, f)...)
-	if err != nil {
-		return wrap("portal items export", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		it, err := scanPortalItem(rows)
+	var after int64
+	for {
+		rows, err := s.pool.Query(ctx, `SELECT `+portalItemColumns+portalItemsFrom+` AND i.id > $6 ORDER BY i.id LIMIT $7`,
+			append(filterArgs(orgID, f), after, s.exportPage)...)
 		if err != nil {
 			return wrap("portal items export", err)
 		}
-		if err := fn(it); err != nil {
-			return err
+		page, err := pgx.CollectRows(rows, scanPortalItem)
+		if err != nil {
+			return wrap("portal items export", err)
 		}
+		for _, it := range page {
+			if err := fn(it); err != nil {
+				return err
+			}
+		}
+		if len(page) < s.exportPage {
+			return nil
+		}
+		after = page[len(page)-1].ID
 	}
-	return wrap("portal items export", rows.Err())
 }
 
 // PortalBatches implements notifier.PortalStore.

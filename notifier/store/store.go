@@ -34,6 +34,8 @@ type Store struct {
 	messageIDDomain string
 	notices         noticeCache
 	auditKeys       *notifier.AuditKeys
+	// exportPage is Config.ExportPageSize.
+	exportPage int
 }
 
 // Config configures a Store.
@@ -46,14 +48,26 @@ type Config struct {
 	// anything audited. Nil only for reading the installation secret the
 	// key may be derived from.
 	AuditKeys *notifier.AuditKeys
+	// ExportPageSize is how many rows an export written to a client as it
+	// goes (the report, the portal's download) reads at a time;
+	// ExportPageSizeDefault when 0. Tests make it small to cross pages.
+	ExportPageSize int
 }
+
+// ExportPageSizeDefault is the rows an export reads at a time: large
+// enough that a page's query costs little next to its rows, small enough
+// that a page (a few hundred KB) is nothing to hold in memory.
+const ExportPageSizeDefault = 500
 
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool, cfg Config) *Store {
 	if cfg.MessageIDDomain == "" {
 		cfg.MessageIDDomain = "breachnotify.invalid"
 	}
-	return &Store{pool: pool, jobs: cfg.Jobs, messageIDDomain: cfg.MessageIDDomain, auditKeys: cfg.AuditKeys}
+	if cfg.ExportPageSize <= 0 {
+		cfg.ExportPageSize = ExportPageSizeDefault
+	}
+	return &Store{pool: pool, jobs: cfg.Jobs, messageIDDomain: cfg.MessageIDDomain, auditKeys: cfg.AuditKeys, exportPage: cfg.ExportPageSize}
 }
 
 // Pool exposes the pool for health checks.

@@ -1,6 +1,7 @@
 // Package web is what the server-rendered pages share: security headers,
-// cookies, form tokens, client addresses and per-address rate limits, and
-// with them the sessions kept in a cookie and the parsing and writing of
+// cookies, form tokens, client addresses, per-address rate limits, caps
+// on what a key has running at once and per-route deadlines, and with
+// them the sessions kept in a cookie and the parsing and writing of
 // pages. The customer pages (notifier/portal) and the staff dashboard
 // (notifier/admin) each decide their own policy (the Content-Security-
 // Policy, the cookies' names and SameSite mode, the form purposes, the
