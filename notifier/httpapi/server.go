@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -262,28 +263,33 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // decodeJSON reads one JSON object into v, refusing unknown fields,
-// trailing data and bodies over the limit.
+// trailing data, bodies over the limit, and objects with two keys equal
+// but for case (encoding/json would let the last one win unseen).
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if mt := r.Header.Get("Content-Type"); mt != "" && !strings.HasPrefix(strings.ToLower(mt), "application/json") {
 		return notifier.Errorf(notifier.CodeUnsupported, "send JSON with Content-Type: application/json")
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, min(s.maxBody, 1<<20)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	// At most 1 MiB: read whole, so the keys can be checked after decoding.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, min(s.maxBody, 1<<20)))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return err
 		}
+		return notifier.Errorf(notifier.CodeBadRequest, "the body could not be read: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return notifier.Errorf(notifier.CodeBadRequest, "the body is not valid JSON for this request: %s", jsonProblem(err))
 	}
 	// Only white space may follow the object (dec.More would let a stray
 	// "}" or "]" through).
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return err
-		}
 		return notifier.Errorf(notifier.CodeBadRequest, "the body must hold exactly one JSON object")
+	}
+	if err := notifier.CheckJSONKeys(body); err != nil {
+		return notifier.Errorf(notifier.CodeBadRequest, "the body is not valid JSON for this request: %v", err)
 	}
 	return nil
 }
