@@ -37,7 +37,10 @@ type Config struct {
 	// OpsOnly registers only the routes without a role (/healthz, /readyz,
 	// /metrics), for a workers-only process.
 	OpsOnly bool
-	Logger  *slog.Logger
+	// HSTS sends Strict-Transport-Security on every response (the API and
+	// every page mounted beside it): set it when the public URL is https.
+	HSTS   bool
+	Logger *slog.Logger
 }
 
 // Server is the HTTP API.
@@ -47,6 +50,7 @@ type Server struct {
 	metrics      http.Handler
 	metricsToken string
 	maxBody      int64
+	hsts         bool
 	logger       *slog.Logger
 	mux          *http.ServeMux
 }
@@ -60,7 +64,7 @@ func New(cfg Config) *Server {
 		cfg.MaxBodyBytes = 32 << 20
 	}
 	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: cfg.Metrics, metricsToken: cfg.MetricsToken,
-		maxBody: cfg.MaxBodyBytes, logger: cfg.Logger, mux: http.NewServeMux()}
+		maxBody: cfg.MaxBodyBytes, hsts: cfg.HSTS, logger: cfg.Logger, mux: http.NewServeMux()}
 	for _, rt := range s.routes() {
 		if cfg.OpsOnly && rt.role != "" {
 			continue
@@ -74,12 +78,23 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler with request ids, panic recovery and
+// hstsValue is the Strict-Transport-Security header sent with Config.HSTS.
+const hstsValue = "max-age=31536000"
+
+// ServeHTTP implements http.Handler with request ids, HSTS, panic recovery and
 // access logs around the routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := requestID(r)
 	w.Header().Set("X-Request-Id", id)
+	if s.hsts {
+		// A year, the usual minimum for browsers' preload lists, without
+		// includeSubDomains: the service owns its host, not the names below
+		// it, which may serve other things over plain http. Browsers ignore
+		// the header on a plain http response (RFC 6797 §8.1), so a
+		// TLS-terminating proxy in front changes nothing.
+		w.Header().Set("Strict-Transport-Security", hstsValue)
+	}
 	r = r.WithContext(notifier.WithRequestID(r.Context(), id))
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
