@@ -91,8 +91,16 @@ type Config struct {
 	// HTTPAddr is where `serve` listens (BREACHNOTIFY_HTTP_ADDR).
 	HTTPAddr string
 	// PublicURL is the base URL recipients use for acknowledgement, verify and
-	// portal links (BREACHNOTIFY_PUBLIC_URL); default http://HTTPAddr.
+	// portal links (BREACHNOTIFY_PUBLIC_URL); default http://HTTPAddr. A
+	// process that serves or sends refuses an http one (CheckPublicURL)
+	// unless AllowInsecurePublicURL.
 	PublicURL string
+	// AllowInsecurePublicURL lets a process serve and send with an http
+	// PublicURL (BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL=true): for a
+	// development run on one machine only. Over http, the tokens in
+	// acknowledgement and sign-in links and the session cookies cross the
+	// network readable by anyone on the way.
+	AllowInsecurePublicURL bool
 	// TrustedProxies are the reverse proxies in front of the service
 	// (BREACHNOTIFY_TRUSTED_PROXIES: IPs and CIDRs, comma-separated).
 	// Only a request from one of them has its client address taken from
@@ -283,6 +291,7 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 	c.DBPublicPoolSize = l.integer("BREACHNOTIFY_DB_PUBLIC_POOL_SIZE", c.DBPublicPoolSize)
 	c.HTTPAddr = l.str("BREACHNOTIFY_HTTP_ADDR", c.HTTPAddr)
 	c.PublicURL = l.str("BREACHNOTIFY_PUBLIC_URL", "http://"+c.HTTPAddr)
+	c.AllowInsecurePublicURL = l.boolean("BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL", false)
 	if raw := l.str("BREACHNOTIFY_TRUSTED_PROXIES", ""); raw != "" {
 		p, err := ParseTrustedProxies(raw)
 		if err != nil {
@@ -460,6 +469,29 @@ func (c *Config) MigrateURL() string {
 	return c.DatabaseURL
 }
 
+// PublicHTTPS reports whether PublicURL is https, as it must be for
+// anything but a development run: cookies are then Secure, and every
+// response carries Strict-Transport-Security.
+func (c *Config) PublicHTTPS() bool {
+	u, err := url.Parse(c.PublicURL)
+	return err == nil && u.Scheme == "https"
+}
+
+// CheckPublicURL refuses an http PublicURL unless AllowInsecurePublicURL
+// is set. A process that serves pages or sends notices checks it when it
+// starts; the commands that never use the public URL (the IR verbs,
+// migrate, apikey, healthcheck, doctor, which reports it) do not, so they
+// need neither an https URL nor the development switch.
+func (c *Config) CheckPublicURL() error {
+	if c.PublicHTTPS() || c.AllowInsecurePublicURL {
+		return nil
+	}
+	return fmt.Errorf("BREACHNOTIFY_PUBLIC_URL is %s, not https: every notice's acknowledgement and sign-in links and every "+
+		"portal and dashboard session would cross the network readable by anyone on the way; set BREACHNOTIFY_PUBLIC_URL to "+
+		"the https address recipients reach the service at (such as https://notify.example.com), or, for a development run "+
+		"on this machine only, set BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL=true", c.PublicURL)
+}
+
 // DeliverJobTimeout is how long one delivery job may run: a quarter of
 // JobRescueAfter, so a live job is never rescued, and at most 10 minutes.
 func (c *Config) DeliverJobTimeout() time.Duration {
@@ -634,6 +666,19 @@ func (l *loader) integer(name string, def int) int {
 		return def
 	}
 	return n
+}
+
+func (l *loader) boolean(name string, def bool) bool {
+	v := strings.TrimSpace(l.getenv(name))
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		l.fail(name, fmt.Sprintf("must be true or false, not %q", v))
+		return def
+	}
+	return b
 }
 
 func (l *loader) number(name string, def float64) float64 {

@@ -103,6 +103,48 @@ func TestLoadRefusesValuesThatBreakLater(t *testing.T) {
 	}
 }
 
+// TestPublicURLMustBeHTTPS: a process that serves or sends refuses an http
+// public URL (CheckPublicURL) unless the development switch is on, with a
+// message naming both variables; loading alone refuses neither, since the
+// IR verbs, migrate and apikey never use the URL.
+func TestPublicURLMustBeHTTPS(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env       map[string]string
+		https, ok bool
+	}{
+		{nil, false, false}, // the default, http://127.0.0.1:8080
+		{map[string]string{"BREACHNOTIFY_PUBLIC_URL": "http://notify.example.com"}, false, false},
+		{map[string]string{"BREACHNOTIFY_PUBLIC_URL": "HTTP://notify.example.com"}, false, false},
+		{map[string]string{"BREACHNOTIFY_PUBLIC_URL": "https://notify.example.com"}, true, true},
+		{map[string]string{"BREACHNOTIFY_PUBLIC_URL": "HTTPS://notify.example.com/breach"}, true, true},
+		{map[string]string{"BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL": "true"}, false, true},
+		{map[string]string{"BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL": "1", "BREACHNOTIFY_PUBLIC_URL": "http://10.0.0.5:8080"}, false, true},
+		{map[string]string{"BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL": "false"}, false, false},
+		{map[string]string{"BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL": "true", "BREACHNOTIFY_PUBLIC_URL": "https://notify.example.com"}, true, true},
+	} {
+		c, err := config.LoadFrom(env(tc.env))
+		if err != nil {
+			t.Errorf("%v: %v", tc.env, err)
+			continue
+		}
+		if c.PublicHTTPS() != tc.https {
+			t.Errorf("%v: PublicHTTPS() = %v", tc.env, c.PublicHTTPS())
+		}
+		err = c.CheckPublicURL()
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("%v: %v, want it allowed", tc.env, err)
+		case !tc.ok && (err == nil || !strings.Contains(err.Error(), "BREACHNOTIFY_PUBLIC_URL") || !strings.Contains(err.Error(), "BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL=true")):
+			t.Errorf("%v: %v, want a refusal naming both variables", tc.env, err)
+		}
+	}
+	_, err := config.LoadFrom(env(map[string]string{"BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL": "yes please"}))
+	if err == nil || !strings.Contains(err.Error(), "BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL") {
+		t.Errorf("a switch that is not a boolean: %v", err)
+	}
+}
+
 func TestTrustedProxies(t *testing.T) {
 	t.Parallel()
 	c, err := config.LoadFrom(env(nil))

@@ -218,6 +218,16 @@ func readNDJSON(r io.Reader, cols columnSet, errs *rowErrors) ([]record, error) 
 			errs.add(line, "", "more than one JSON value on the line")
 			continue
 		}
+		// A map keeps the last of two equal keys; both may differ only in
+		// case and still look like one field to a reader.
+		var dup *DuplicateKeyError
+		if err := CheckJSONKeys(text); errors.As(err, &dup) {
+			errs.add(line, dup.Key, "%v", dup)
+			continue
+		} else if err != nil { // a stray } or ] after the object, which dec.More lets by
+			errs.add(line, "", "not a JSON object")
+			continue
+		}
 		fields := make(map[string]string, len(obj))
 		ok := true
 		for name, raw := range obj {

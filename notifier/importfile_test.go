@@ -2,6 +2,7 @@ package notifier_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -85,10 +86,14 @@ func TestParseOrganizationsNDJSON(t *testing.T) {
 	in := `{"org_ref":"a","org_name":"A","contact_email":"x@a.example","portal_access":true}` + "\n\n" +
 		`{"org_ref":"a","org_name":"A","contact_email":"y@a.example","shoe":"9"}` + "\n" +
 		`not json` + "\n" +
-		`{"org_ref":"b","org_name":"B"}` + "\n"
+		`{"org_ref":"b","org_name":"B"}` + "\n" +
+		// A map keeps the last of equal keys; case variants look like one.
+		`{"org_ref":"c","org_name":"C","contact_email":"x@c.example","role":"security","role":"legal"}` + "\n" +
+		`{"org_ref":"c","org_name":"C","contact_email":"y@c.example","role":"security","ROLE":"legal"}` + "\n" +
+		`{"org_ref":"c","org_name":"C","contact_email":"z@c.example"} }` + "\n"
 	_, err := notifier.ParseOrganizations(strings.NewReader(in), notifier.FormatNDJSON)
 	got := rowErrors(t, err)
-	want := []notifier.RowError{{Line: 3, Field: "shoe"}, {Line: 4}, {Line: 5, Field: "contact_email"}}
+	want := []notifier.RowError{{Line: 3, Field: "shoe"}, {Line: 4}, {Line: 5, Field: "contact_email"}, {Line: 6, Field: "role"}, {Line: 7, Field: "ROLE"}, {Line: 8}}
 	if len(got) != len(want) {
 		t.Fatalf("got %v", got)
 	}
@@ -185,11 +190,29 @@ func FuzzParseOrganizationsNDJSON(f *testing.F) {
 	f.Add([]byte(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","portal_access":true}`))
 	f.Add([]byte(`{"org_ref":"a","org_name":"A\u0000","contact_email":"x@a.example"}` + "\n" + `[1,2]`))
 	f.Add([]byte(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example"} {"x":1}`))
+	f.Add([]byte(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","role":"security","ROLE":"legal"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rows, err := notifier.ParseOrganizations(bytes.NewReader(data), notifier.FormatNDJSON)
 		if err != nil {
 			checkRejection(t, err)
 			return
+		}
+		// An accepted line never had two keys equal but for case.
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			var objects [][]string
+			dec := json.NewDecoder(bytes.NewReader(line))
+			if keysOf(dec, &objects) != nil {
+				continue
+			}
+			for _, keys := range objects {
+				for i := range keys {
+					for j := i + 1; j < len(keys); j++ {
+						if strings.EqualFold(keys[i], keys[j]) {
+							t.Fatalf("accepted %q with keys %q and %q", line, keys[i], keys[j])
+						}
+					}
+				}
+			}
 		}
 		for _, r := range rows {
 			checkRowsClean(t, r.OrgRef, r.OrgName, r.Domain, r.Email, r.Name, r.Role, r.Locale)

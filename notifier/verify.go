@@ -27,12 +27,26 @@ type VerifyStore interface {
 	NoticeByReference(ctx context.Context, code string) (sentAt time.Time, recipient, incidentTitle string, err error)
 }
 
+// ReferenceAlphabet is Crockford's base32, the alphabet of reference
+// codes: digits and upper-case letters without I, L, O and U, so a code
+// read aloud or copied by hand has no look-alikes (a typed I or L is read
+// as 1, an O as 0).
+const ReferenceAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// ReferenceLength is the number of characters of a reference code after
+// its "BN-": 16 of ReferenceAlphabet, 80 random bits, printed in four
+// groups of four (BN-XXXX-XXXX-XXXX-XXXX) to be read aloud. Codes made
+// before, 16 hex digits, are spelled in the same alphabet and stay valid.
+const ReferenceLength = 16
+
 // maxReferenceInput bounds what NormalizeReference looks at.
 const maxReferenceInput = 64
 
 // NormalizeReference turns what a person typed into the canonical
-// reference code, BN-XXXX-XXXX-XXXX-XXXX in upper-case hex. Case, spaces and
-// dashes (typed or typographic) do not matter, nor does a missing "BN".
+// reference code, BN-XXXX-XXXX-XXXX-XXXX in upper case. It reads as
+// Crockford's base32 is read: case, spaces and dashes (typed or
+// typographic) do not matter, nor does a missing "BN"; O is 0, and I and
+// L are 1. U, and anything else outside the alphabet, is refused.
 func NormalizeReference(in string) (string, bool) {
 	if len(in) > maxReferenceInput {
 		return "", false
@@ -47,16 +61,29 @@ func NormalizeReference(in string) (string, bool) {
 			return "", false
 		}
 	}
-	s := strings.TrimPrefix(b.String(), "BN")
-	if len(s) != 16 {
+	s := b.String()
+	// A code may itself start with BN, so the prefix is only taken off
+	// when it is there in addition to the 16 characters.
+	if len(s) == ReferenceLength+2 && strings.HasPrefix(s, "BN") {
+		s = s[2:]
+	}
+	if len(s) != ReferenceLength {
 		return "", false
 	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('0' <= c && c <= '9' || 'A' <= c && c <= 'F') {
+	code := []byte(s)
+	for i, c := range code {
+		switch c {
+		case 'O':
+			c = '0'
+		case 'I', 'L':
+			c = '1'
+		}
+		if strings.IndexByte(ReferenceAlphabet, c) < 0 {
 			return "", false
 		}
+		code[i] = c
 	}
-	return "BN-" + s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:16], true
+	return "BN-" + string(code[0:4]) + "-" + string(code[4:8]) + "-" + string(code[8:12]) + "-" + string(code[12:16]), true
 }
 
 // VerifyReference checks a reference code from an email. A code that is

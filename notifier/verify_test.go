@@ -12,35 +12,50 @@ func TestNormalizeReference(t *testing.T) {
 	for _, tc := range []struct {
 		in, want string
 	}{
+		{"BN-7K3Q-9XW2-M4TD-R8FA", "BN-7K3Q-9XW2-M4TD-R8FA"},
+		{"bn-7k3q-9xw2-m4td-r8fa", "BN-7K3Q-9XW2-M4TD-R8FA"},
+		{"BN7K3Q9XW2M4TDR8FA", "BN-7K3Q-9XW2-M4TD-R8FA"},
+		{"7k3q9xw2m4tdr8fa", "BN-7K3Q-9XW2-M4TD-R8FA"},
+		{" bn 7k3q 9xw2 m4td r8fa ", "BN-7K3Q-9XW2-M4TD-R8FA"},
+		{"BN–7K3Q—9XW2-M4TD-R8FA", "BN-7K3Q-9XW2-M4TD-R8FA"}, // typographic dashes
+		// Crockford's reading: O is 0, I and L are 1.
+		{"BN-O1IL-0000-1111-ZZZZ", "BN-0111-0000-1111-ZZZZ"},
+		{"bn-oooo-iiii-llll-abcd", "BN-0000-1111-1111-ABCD"},
+		// A code may start with BN itself.
+		{"BNXX-9XW2-M4TD-R8FA", "BN-BNXX-9XW2-M4TD-R8FA"},
+		{"BN-BNXX-9XW2-M4TD-R8FA", "BN-BNXX-9XW2-M4TD-R8FA"},
+		// Codes made before, 16 hex digits, read as they always did.
 		{"BN-0000-1A2B-3C4D-5E6F", "BN-0000-1A2B-3C4D-5E6F"},
-		{"bn-0000-1a2b-3c4d-5e6f", "BN-0000-1A2B-3C4D-5E6F"},
-		{"BN00001A2B3C4D5E6F", "BN-0000-1A2B-3C4D-5E6F"},
+		{"bn 0000 1a2b 3c4d 5e6f", "BN-0000-1A2B-3C4D-5E6F"},
 		{"00001a2b3c4d5e6f", "BN-0000-1A2B-3C4D-5E6F"},
-		{" bn 0000 1a2b 3c4d 5e6f ", "BN-0000-1A2B-3C4D-5E6F"},
-		{"BN–0000—1A2B-3C4D-5E6F", "BN-0000-1A2B-3C4D-5E6F"}, // typographic dashes
-		{"BN-0000-1A2B-3C4D-5E6G", ""},                       // not hex
-		{"BN-0000-1A2B-3C4D-5E6", ""},                        // short
-		{"BN-0000-1A2B-3C4D-5E6F0", ""},                      // long
-		{"BNBN-0000-1A2B-3C4D-5E6F", ""},
-		{"XX-0000-1A2B-3C4D-5E6F", ""},
-		{"BN-0000-1A2B-3C4D-5E6F;", ""},
+		{"BN-7K3Q-9XW2-M4TD-R8FU", ""},  // U is not in the alphabet
+		{"BN-7K3Q-9XW2-M4TD-R8F", ""},   // short
+		{"BN-7K3Q-9XW2-M4TD-R8FA0", ""}, // long
+		{"BNBN-7K3Q-9XW2-M4TD-R8FA", ""},
+		{"XX-7K3Q-9XW2-M4TD-R8FA", ""},
+		{"BN-7K3Q-9XW2-M4TD-R8FA;", ""},
+		{"BN-7K3Q-9XW2-M4TD-R8FÄ", ""},
 		{"", ""},
-		{"BN-0000-1A2B-3C4D-5E6F" + string(make([]byte, 64)), ""},
+		{"BN-7K3Q-9XW2-M4TD-R8FA" + string(make([]byte, 64)), ""},
 	} {
 		got, ok := notifier.NormalizeReference(tc.in)
 		if got != tc.want || ok != (tc.want != "") {
 			t.Errorf("NormalizeReference(%q) = %q, %v; want %q", tc.in, got, ok, tc.want)
 		}
 	}
+	if len(notifier.ReferenceAlphabet) != 32 {
+		t.Errorf("the alphabet has %d characters; a character must carry 5 bits", len(notifier.ReferenceAlphabet))
+	}
 }
 
-var canonicalReference = regexp.MustCompile(`^BN-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}$`)
+var canonicalReference = regexp.MustCompile(`^BN-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$`)
 
 // FuzzNormalizeReference: whatever is typed, the result is canonical or
 // refused, and normalising is idempotent.
 func FuzzNormalizeReference(f *testing.F) {
-	f.Add("BN-0000-1A2B-3C4D-5E6F")
-	f.Add("bn 0000 1a2b 3c4d 5e6f")
+	f.Add("BN-7K3Q-9XW2-M4TD-R8FA")
+	f.Add("bn 7k3q 9xw2 m4td r8fa")
+	f.Add("bn-oooo-iiii-llll-abcd")
 	f.Add("00001a2b3c4d5e6f")
 	f.Fuzz(func(t *testing.T, in string) {
 		got, ok := notifier.NormalizeReference(in)

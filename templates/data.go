@@ -105,7 +105,7 @@ func SampleData() *Data {
 		Contact:      Contact{Name: "Contoso SOC", Email: "soc@contoso.example", Role: "security"},
 		Notice: Notice{
 			Kind:        "initial",
-			Reference:   "BN-7K3Q-9XW2-M4TD",
+			Reference:   "BN-7K3Q-9XW2-M4TD-R8FA",
 			ItemCount:   3,
 			Kinds:       []KindCount{{Kind: "email", Count: 2}, {Kind: "file", Count: 1}},
 			SecretTypes: []string{"client_secret"},

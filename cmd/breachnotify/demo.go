@@ -54,6 +54,10 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The demo is a development run on this machine: its links may be
+	// plain http (they point at this process unless BREACHNOTIFY_PUBLIC_URL
+	// names something else).
+	cfg.AllowInsecurePublicURL = true
 	if err := migrate(ctx, e, cfg); err != nil {
 		return err
 	}

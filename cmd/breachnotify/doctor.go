@@ -109,7 +109,7 @@ type checkResult struct {
 func (d *doctor) run(ctx context.Context) []checkResult {
 	checks := []func(context.Context) checkResult{
 		d.checkDKIM, d.checkDKIMRecord, d.checkSPF, d.checkDMARC,
-		d.checkPublicURL, d.checkSMIME, d.checkRelay, d.checkDatabase, d.checkDatabaseRole, d.checkAuditKey,
+		d.checkPublicURL, d.checkProxy, d.checkMetrics, d.checkSMIME, d.checkRelay, d.checkDatabase, d.checkDatabaseRole, d.checkAuditKey,
 	}
 	results := make([]checkResult, len(checks))
 	var wg sync.WaitGroup
@@ -297,8 +297,15 @@ func (d *doctor) checkPublicURL(context.Context) checkResult {
 	}
 	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
 	var problems []string
+	// A FAIL even when allowed for development: doctor judges whether
+	// notices may go out, and over http their tokens and the sessions
+	// they open can be read on the way.
 	if u.Scheme != "https" {
-		problems = append(problems, "is not https (recipients are asked to trust these links)")
+		if d.cfg.AllowInsecurePublicURL {
+			problems = append(problems, "is not https (recipients are asked to trust these links; BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL=true lets serve run with it, for development only)")
+		} else {
+			problems = append(problems, "is not https (recipients are asked to trust these links; serve refuses to start with it)")
+		}
 		r.fix = append(r.fix, "serve the portal over https and set BREACHNOTIFY_PUBLIC_URL=https://…")
 	}
 	if !onSenderDomain(host, from) {
@@ -311,6 +318,82 @@ func (d *doctor) checkPublicURL(context.Context) checkResult {
 	}
 	r.status, r.detail = statusOK, d.cfg.PublicURL+" is https on the sender's domain "+from
 	return r
+}
+
+// checkProxy warns when a reverse proxy is in front of serve but not
+// trusted to name the client: every client then has the proxy's address.
+func (d *doctor) checkProxy(context.Context) checkResult {
+	r := checkResult{name: "proxy"}
+	switch {
+	case len(d.cfg.TrustedProxies) > 0:
+		list := make([]string, len(d.cfg.TrustedProxies))
+		for i, p := range d.cfg.TrustedProxies {
+			list[i] = p.String()
+		}
+		r.status, r.detail = statusOK, "the client address is taken from X-Forwarded-For when the request comes from "+strings.Join(list, ", ")
+	case d.proxyInFront():
+		r.status = statusWarn
+		r.detail = fmt.Sprintf("BREACHNOTIFY_PUBLIC_URL %s is not BREACHNOTIFY_HTTP_ADDR %s, so a proxy is in front, and BREACHNOTIFY_TRUSTED_PROXIES "+
+			"is empty: every client then has the proxy's address, so all share one rate limit (verify, portal and dashboard sign-in: "+
+			"one busy client locks everyone out) and acknowledgements record the proxy's address instead of the person's",
+			d.cfg.PublicURL, d.cfg.HTTPAddr)
+		r.fix = []string{"set BREACHNOTIFY_TRUSTED_PROXIES to the proxy's address or network (127.0.0.1,::1 when it runs on this host), and have it append to X-Forwarded-For"}
+	default:
+		r.status, r.detail = statusOK, "no proxy in front (BREACHNOTIFY_PUBLIC_URL is BREACHNOTIFY_HTTP_ADDR): each client's address is its connection's"
+	}
+	return r
+}
+
+// checkMetrics warns when /metrics has no token and others can reach it:
+// its counts tell a campaign's size and progress, and the relay's health.
+func (d *doctor) checkMetrics(context.Context) checkResult {
+	r := checkResult{name: "metrics"}
+	host, _, _ := net.SplitHostPort(d.cfg.HTTPAddr)
+	fix := []string{"set BREACHNOTIFY_METRICS_TOKEN (or _FILE) and give Prometheus the same token (authorization.credentials_file)"}
+	switch {
+	case d.cfg.MetricsToken != "":
+		r.status, r.detail = statusOK, "/metrics requires the bearer token BREACHNOTIFY_METRICS_TOKEN"
+	case !isLoopback(host):
+		r.status, r.fix = statusWarn, fix
+		r.detail = fmt.Sprintf("/metrics is open (no BREACHNOTIFY_METRICS_TOKEN) on BREACHNOTIFY_HTTP_ADDR %s, which other machines can reach: "+
+			"anyone there reads how many notices went out, how many wait, and how the relay answers", d.cfg.HTTPAddr)
+	case d.proxyInFront():
+		// A proxy forwarding every path serves /metrics to the world.
+		r.status, r.fix = statusWarn, append(fix, "or make sure the proxy does not forward /metrics")
+		r.detail = fmt.Sprintf("/metrics is open (no BREACHNOTIFY_METRICS_TOKEN) on %s, loopback only, but a proxy is in front: "+
+			"unless it keeps /metrics off its public side, anyone can read how many notices went out and how the relay answers", d.cfg.HTTPAddr)
+	default:
+		r.status, r.detail = statusOK, "/metrics is open, but only on the loopback address "+d.cfg.HTTPAddr
+	}
+	return r
+}
+
+// proxyInFront reports whether recipients reach serve through something
+// else: the public URL's scheme, host or port is not the HTTP address's.
+// serve speaks plain http only, so an https public URL always means a
+// proxy; a wildcard HTTP address listens on every host name.
+func (d *doctor) proxyInFront() bool {
+	u, err := url.Parse(d.cfg.PublicURL)
+	if err != nil {
+		return false
+	}
+	host, port, err := net.SplitHostPort(d.cfg.HTTPAddr)
+	if err != nil {
+		return false
+	}
+	publicPort := u.Port()
+	if publicPort == "" {
+		publicPort = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	switch {
+	case u.Scheme != "http" || publicPort != port:
+		return true
+	case host == "" || host == "0.0.0.0" || host == "::":
+		return false
+	case isLoopback(host) && isLoopback(u.Hostname()):
+		return false
+	}
+	return !strings.EqualFold(strings.TrimSuffix(u.Hostname(), "."), strings.TrimSuffix(host, "."))
 }
 
 func (d *doctor) checkSMIME(context.Context) checkResult {

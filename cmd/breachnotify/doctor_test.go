@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -75,6 +76,8 @@ func setupDoctor(t *testing.T) *doctorBundle {
 	cfg.AuditKeyFile, cfg.AuditKeys = "audit.key", [][]byte{[]byte("Zm9yIHRoZSBkb2N0b3IncyB0ZXN0cywgMzIgYnl0ZXMh")}
 	cfg.From = &mail.Address{Name: "Security Notices", Address: "security-notice@notify.example.com"}
 	cfg.PublicURL = "https://portal.notify.example.com"
+	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} // the HTTPS proxy in front
+	cfg.MetricsToken = "metrics-token"
 	cfg.DKIM = &config.DKIM{Key: key, Selector: "bn2026", Domain: "notify.example.com"}
 	cfg.SMTP = &config.SMTP{Host: host, Port: p, TLS: "none"}
 	dns := &fakeDNS{records: map[string][]string{
@@ -110,7 +113,7 @@ func TestDoctorAllGood(t *testing.T) {
 	if failed := printChecks(&out, results); failed != 0 {
 		t.Errorf("%d checks failed:\n%s", failed, &out)
 	}
-	want := []string{"dkim", "dkim-dns", "spf", "dmarc", "public-url", "smime", "relay", "database", "db-role", "audit-key"}
+	want := []string{"dkim", "dkim-dns", "spf", "dmarc", "public-url", "proxy", "metrics", "smime", "relay", "database", "db-role", "audit-key"}
 	if len(results) != len(want) {
 		t.Fatalf("%d checks, want %d:\n%s", len(results), len(want), &out)
 	}
@@ -237,6 +240,82 @@ func TestDoctorPublicURL(t *testing.T) {
 			if !strings.Contains(r.detail, s) {
 				t.Errorf("%s: %q lacks %q", c.url, r.detail, s)
 			}
+		}
+	}
+}
+
+func TestDoctorPublicURLAllowedForDevelopment(t *testing.T) {
+	t.Parallel()
+	b := setupDoctor(t)
+	b.cfg.PublicURL = "http://portal.notify.example.com"
+	if r := b.check(t, "public-url"); r.status != statusFail || !strings.Contains(r.detail, "serve refuses to start") {
+		t.Errorf("http: %+v, want FAIL saying serve refuses it", r)
+	}
+	// Allowed for development, it is still no way to send real notices.
+	b.cfg.AllowInsecurePublicURL = true
+	if r := b.check(t, "public-url"); r.status != statusFail || !strings.Contains(r.detail, "BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL=true") || !strings.Contains(r.detail, "development only") {
+		t.Errorf("http, allowed: %+v, want FAIL naming the development switch", r)
+	}
+}
+
+func TestDoctorProxy(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		httpAddr, publicURL string
+		trusted             bool
+		want                checkStatus
+	}{
+		{"127.0.0.1:8080", "https://portal.notify.example.com", false, statusWarn}, // TLS proxy in front
+		{"127.0.0.1:8080", "https://portal.notify.example.com", true, statusOK},
+		{"10.0.0.5:8080", "http://notify.example.com", false, statusWarn},   // another port: a proxy on 80
+		{"10.0.0.5:80", "http://notify.example.com", false, statusWarn},     // another host
+		{"127.0.0.1:8080", "http://127.0.0.1:8080", false, statusOK},        // served directly
+		{"localhost:8080", "http://127.0.0.1:8080/", false, statusOK},       // the same loopback
+		{"0.0.0.0:8080", "http://notify.example.com:8080", false, statusOK}, // listens on every name
+		{"[::1]:8080", "http://[::1]:8080", false, statusOK},
+	}
+	b := setupDoctor(t)
+	for _, c := range cases {
+		b.cfg.HTTPAddr, b.cfg.PublicURL, b.cfg.TrustedProxies = c.httpAddr, c.publicURL, nil
+		if c.trusted {
+			b.cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		}
+		r := b.check(t, "proxy")
+		if r.status != c.want {
+			t.Errorf("%s behind %s (trusted %v): %+v, want %s", c.httpAddr, c.publicURL, c.trusted, r, c.want)
+		}
+		if r.status == statusWarn && (!strings.Contains(r.detail, "BREACHNOTIFY_TRUSTED_PROXIES is empty") || !strings.Contains(r.detail, "rate limit") ||
+			!strings.Contains(r.detail, "acknowledgements record the proxy's address") || len(r.fix) == 0) {
+			t.Errorf("%s behind %s: the warning does not explain itself: %+v", c.httpAddr, c.publicURL, r)
+		}
+	}
+}
+
+func TestDoctorMetrics(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		httpAddr, publicURL, token string
+		want                       checkStatus
+		says                       string
+	}{
+		{"127.0.0.1:8080", "https://portal.notify.example.com", "t", statusOK, "requires the bearer token"},
+		{"0.0.0.0:8080", "https://portal.notify.example.com", "t", statusOK, "requires the bearer token"},
+		{"0.0.0.0:8080", "http://notify.example.com:8080", "", statusWarn, "other machines can reach"},
+		{":8080", "http://notify.example.com:8080", "", statusWarn, "other machines can reach"},
+		{"10.0.0.5:8080", "http://10.0.0.5:8080", "", statusWarn, "other machines can reach"},
+		{"127.0.0.1:8080", "https://portal.notify.example.com", "", statusWarn, "a proxy is in front"},
+		{"127.0.0.1:8080", "http://127.0.0.1:8080", "", statusOK, "only on the loopback address"},
+		{"[::1]:8080", "http://[::1]:8080", "", statusOK, "only on the loopback address"},
+	}
+	b := setupDoctor(t)
+	for _, c := range cases {
+		b.cfg.HTTPAddr, b.cfg.PublicURL, b.cfg.MetricsToken = c.httpAddr, c.publicURL, c.token
+		r := b.check(t, "metrics")
+		if r.status != c.want || !strings.Contains(r.detail, c.says) {
+			t.Errorf("%s (%s, token %q): %+v, want %s saying %q", c.httpAddr, c.publicURL, c.token, r, c.want, c.says)
+		}
+		if r.status == statusWarn && (len(r.fix) == 0 || !strings.Contains(r.fix[0], "BREACHNOTIFY_METRICS_TOKEN")) {
+			t.Errorf("%s: no fix naming the token: %+v", c.httpAddr, r)
 		}
 	}
 }

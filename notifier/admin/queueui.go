@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -143,6 +144,14 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, queueUIBodyMax))
 		if err != nil {
 			refuse(w, http.StatusRequestEntityTooLarge, "the request is too large")
+			return
+		}
+		// The UI decodes with encoding/json, where the last of two keys
+		// equal but for case wins: the audit entry would show the first.
+		// (Whether it is JSON at all is the UI's to say.)
+		var dup *notifier.DuplicateKeyError
+		if err := notifier.CheckJSONKeys(body); errors.As(err, &dup) {
+			refuse(w, http.StatusBadRequest, "the request body is not valid: "+dup.Error())
 			return
 		}
 		if err := s.svc.AuditQueueUIAction(r.Context(), sess.Actor(), r.Method, r.URL.Path, body); err != nil {

@@ -440,7 +440,20 @@ func TestRiverUIAccess(t *testing.T) {
 	if auditedAs(t, e, "riverui.request", "ada admin") {
 		t.Error("a refused River UI request is on the audit trail")
 	}
-	req, _ := http.NewRequest("POST", e.App.URL()+"/riverui/api/jobs/cancel", strings.NewReader(body))
+	// Two keys equal but for case: the UI would act on the last, the
+	// audit entry show the first. Refused, and so not audited.
+	req, _ := http.NewRequest("POST", e.App.URL()+"/riverui/api/jobs/cancel", strings.NewReader(`{"job_ids":["987654"],"JOB_IDS":["1"]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if resp, err := admin.c.Do(req); err != nil || resp.StatusCode != 400 {
+		t.Errorf("a job cancel with duplicate keys: %v %v, want 400", resp.StatusCode, err)
+	} else {
+		resp.Body.Close()
+	}
+	if auditedAs(t, e, "riverui.request", "ada admin") {
+		t.Error("a refused River UI request is on the audit trail")
+	}
+	req, _ = http.NewRequest("POST", e.App.URL()+"/riverui/api/jobs/cancel", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	resp, err := admin.c.Do(req)

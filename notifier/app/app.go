@@ -253,6 +253,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		OpsOnly:        opts.NoAPI,
 		CaptureMailbox: Capturing(cfg),
+		HSTS:           cfg.PublicHTTPS(),
 		Logger:         a.Logger,
 	})
 	if !opts.NoAPI {
@@ -496,8 +497,14 @@ func (a *App) relay(opts Options) (smtp.Config, error) {
 	return base, nil
 }
 
-// Start listens on the configured HTTP address and starts the workers.
+// Start listens on the configured HTTP address and starts the workers. It
+// refuses an http public URL unless the configuration allows one for
+// development (config.CheckPublicURL): from here on, links go out in
+// notices and sessions start.
 func (a *App) Start(ctx context.Context) error {
+	if err := a.Config.CheckPublicURL(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", a.Config.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on BREACHNOTIFY_HTTP_ADDR %s: %w", a.Config.HTTPAddr, err)

@@ -347,6 +347,7 @@ func TestMetricsAndMailbox(t *testing.T) {
 	cfg := config.Default()
 	cfg.DatabaseURL = testdb.URL(t)
 	cfg.HTTPAddr, cfg.CaptureAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.AllowInsecurePublicURL = true
 	ctx := context.Background()
 	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -416,6 +417,37 @@ func TestServeRefusesAnOutdatedSchema(t *testing.T) {
 	_, err = app.New(context.Background(), cfg, quiet)
 	if !errors.Is(err, migrations.ErrOutdated) || !strings.Contains(err.Error(), "breachnotify migrate") {
 		t.Fatalf("err = %v, want ErrOutdated telling to run migrate", err)
+	}
+}
+
+// TestServeRefusesAnHTTPPublicURL: a process refuses to serve or send
+// with an http public URL, naming both variables, unless the development
+// switch allows it; building one (as apikey does) needs neither.
+func TestServeRefusesAnHTTPPublicURL(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	cfg.DatabaseURL = testdb.URL(t)
+	cfg.HTTPAddr, cfg.CaptureAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.PublicURL = "http://notify.example.com"
+	ctx := context.Background()
+	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.Start(ctx)
+	if err == nil || !strings.Contains(err.Error(), "BREACHNOTIFY_PUBLIC_URL") || !strings.Contains(err.Error(), "BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL=true") {
+		t.Errorf("Start with an http public URL: %v, want a refusal naming both variables", err)
+	}
+	_ = a.Stop(ctx)
+	cfg.AllowInsecurePublicURL = true
+	if a, err = app.New(ctx, cfg, app.Options{Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		t.Errorf("Start allowed for development: %v", err)
+	}
+	if err := a.Stop(ctx); err != nil {
+		t.Error(err)
 	}
 }
 

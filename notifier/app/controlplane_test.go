@@ -457,9 +457,11 @@ func TestReportProvesWhatWasSent(t *testing.T) {
 	e := apptest.Start(t, apptest.Options{})
 	e.Replies.Next("soc@contoso.example", capture.StepRcpt, capture.Fault{Code: 451, Message: "4.7.1 Try later"})
 	e.Replies.Always("secops@tailspin.example", capture.StepRcpt, capture.Fault{Code: 550, Message: "5.1.1 No such user"})
-	// A hostile organization name must come out of the CSV inert.
+	// A hostile organization name must come out of the CSV inert, and so
+	// must a contact name that hides a formula behind a semicolon (German
+	// and French spreadsheets split on it).
 	if _, err := e.Client.ImportOrganizations(context.Background(), strings.NewReader(
-		"org_ref,org_name,contact_email\nevil,\"=HYPERLINK(\"\"http://x.example\"\")\",a@evil.example\n"), notifier.FormatCSV); err != nil {
+		"org_ref,org_name,contact_email,contact_name\nevil,\"=HYPERLINK(\"\"http://x.example\"\")\",a@evil.example,foo;=cmd|' /C calc'!A0\n"), notifier.FormatCSV); err != nil {
 		t.Fatal(err)
 	}
 	slug := e.LoadSample(t, "proof")
@@ -516,9 +518,12 @@ func TestReportProvesWhatWasSent(t *testing.T) {
 		t.Fatalf("csv report: %d, %d records, %v", st, len(recs), err)
 	}
 	for _, rec := range recs[1:] {
-		if rec[0] == "evil" && rec[1] != `'=HYPERLINK("http://x.example")` {
-			t.Errorf("formula not neutralised: %q", rec[1])
+		if rec[0] == "evil" && (rec[1] != `'=HYPERLINK("http://x.example")` || rec[3] != "foo;'=cmd|' /C calc'!A0") {
+			t.Errorf("formula not neutralised: %q", rec)
 		}
+	}
+	if !bytes.Contains(b, []byte(`,"foo;'=cmd|' /C calc'!A0",`)) {
+		t.Errorf("the contact name with a semicolon is not quoted:\n%s", b)
 	}
 	// Exporting the proof is itself on the record.
 	st, b = call(t, e, "GET", "/api/v1/audit?action=report.export", e.Key, nil)

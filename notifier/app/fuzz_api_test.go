@@ -39,7 +39,8 @@ var fuzzRoutes = []struct{ method, path string }{
 // Idempotency-Key headers to every route that reads them, on a running
 // service with real data. Whatever arrives, the reply is never a 500 and
 // never leaks internals: it is a success or the JSON error shape with a
-// code and a message.
+// code and a message. A body (or NDJSON line) that succeeded never had
+// two keys equal but for case.
 func FuzzAPIRequests(f *testing.F) {
 	// Server errors would be logged through f, which the fuzz function may
 	// not use; a 500 fails the run with its reply anyway.
@@ -71,6 +72,8 @@ func FuzzAPIRequests(f *testing.F) {
 		{12, `{"message_id":"<a@b>","recipient":"a@b.example","status":"5.1.1","diagnostic":"550 no"}`, "application/json", ""},
 		{12, "From: x\r\n\r\nnot a report", "message/rfc822", ""},
 		{13, `{"name":"k","role":"viewer"}`, "application/json", ""},
+		{13, `{"name":"k","role":"viewer","ROLE":"admin"}`, "application/json", ""},
+		{4, "{\"org_ref\":\"d\",\"org_name\":\"D\",\"contact_email\":\"a@d.example\",\"role\":\"legal\",\"Role\":\"security\"}\n", "application/x-ndjson", ""},
 		{14, `{"kind":"initial","locale":"de","subject":"{{.Nope}}","text":"t","html":"<p>h</p>"}`, "application/json", ""},
 		{15, `{"organization":"contoso","incident":"fz"}`, "application/json", ""},
 		{0, "\x00\xff{", "application/json; charset=utf-8", ""},
@@ -110,6 +113,11 @@ func FuzzAPIRequests(f *testing.F) {
 			}
 		}
 		if resp.StatusCode < 400 {
+			for _, doc := range bytes.Split(body, []byte("\n")) {
+				if json.Valid(doc) && foldedDuplicateKeys(json.NewDecoder(bytes.NewReader(doc))) {
+					t.Fatalf("%s %s accepted %q, which has two keys equal but for case", rt.method, rt.path, doc)
+				}
+			}
 			return
 		}
 		var e struct {
@@ -119,4 +127,37 @@ func FuzzAPIRequests(f *testing.F) {
 			t.Fatalf("%s %s: %d is not the JSON error shape: %s", rt.method, rt.path, resp.StatusCode, reply)
 		}
 	})
+}
+
+// foldedDuplicateKeys reports whether the JSON value read from dec has an
+// object with two keys strings.EqualFold finds equal.
+func foldedDuplicateKeys(dec *json.Decoder) bool {
+	tok, err := dec.Token()
+	if err != nil {
+		return false
+	}
+	switch tok {
+	case json.Delim('{'):
+		var keys []string
+		dup := false
+		for dec.More() {
+			k, _ := dec.Token()
+			key, _ := k.(string)
+			for _, seen := range keys {
+				dup = dup || strings.EqualFold(seen, key)
+			}
+			keys = append(keys, key)
+			dup = foldedDuplicateKeys(dec) || dup
+		}
+		_, _ = dec.Token()
+		return dup
+	case json.Delim('['):
+		dup := false
+		for dec.More() {
+			dup = foldedDuplicateKeys(dec) || dup
+		}
+		_, _ = dec.Token()
+		return dup
+	}
+	return false
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -142,16 +141,13 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 	var begin, end func() error
 	switch format {
 	case "csv":
-		cw := csv.NewWriter(w)
+		cw := notifier.NewCSVWriter(w)
 		begin = func() error {
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 			return cw.Write(reportColumns)
 		}
 		write = func(row notifier.ReportRow) error { return cw.Write(csvRecord(row)) }
-		end = func() error {
-			cw.Flush()
-			return cw.Error()
-		}
+		end = cw.Flush
 	default:
 		enc := json.NewEncoder(w)
 		n := 0
@@ -206,7 +202,8 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// csvRecord flattens a report row; every cell is formula-neutralised.
+// csvRecord flattens a report row; CSVWriter neutralises its cells
+// against spreadsheet formulas.
 func csvRecord(row notifier.ReportRow) []string {
 	ts := func(t *time.Time) string {
 		if t == nil {
@@ -222,12 +219,8 @@ func csvRecord(row notifier.ReportRow) []string {
 		}
 		attempts = append(attempts, strings.Join([]string{a.At.UTC().Format(time.RFC3339Nano), a.Type, code, a.Reply}, " "))
 	}
-	rec := []string{row.OrgRef, row.OrgName, row.ContactEmail, row.ContactName, row.ContactRole,
+	return []string{row.OrgRef, row.OrgName, row.ContactEmail, row.ContactName, row.ContactRole,
 		strconv.FormatInt(row.WaveID, 10), strconv.FormatInt(row.NoticeID, 10), row.NoticeKind, strconv.FormatInt(row.DeliveryID, 10),
 		row.TemplateVersion, row.MessageSHA256, row.MessageID, row.Reference, string(row.Status), row.FinalReply,
 		row.QueuedAt.UTC().Format(time.RFC3339Nano), ts(row.SentAt), strings.Join(attempts, " | "), ts(row.AcknowledgedAt), row.AcknowledgedBy}
-	for i := range rec {
-		rec[i] = notifier.SafeCSVCell(rec[i])
-	}
-	return rec
 }

@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -39,7 +40,10 @@ type Config struct {
 	// CaptureMailbox registers the capture mailbox's routes: only while
 	// the embedded mailbox is the sender (no relay configured).
 	CaptureMailbox bool
-	Logger         *slog.Logger
+	// HSTS sends Strict-Transport-Security on every response (the API and
+	// every page mounted beside it): set it when the public URL is https.
+	HSTS   bool
+	Logger *slog.Logger
 }
 
 // APIDeadline is how long an authenticated API request may take to be
@@ -57,6 +61,7 @@ type Server struct {
 	maxBody      int64
 	// captureMailbox is Config.CaptureMailbox.
 	captureMailbox bool
+	hsts           bool
 	logger         *slog.Logger
 	mux            *http.ServeMux
 }
@@ -70,7 +75,7 @@ func New(cfg Config) *Server {
 		cfg.MaxBodyBytes = 32 << 20
 	}
 	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: cfg.Metrics, metricsToken: cfg.MetricsToken,
-		maxBody: cfg.MaxBodyBytes, captureMailbox: cfg.CaptureMailbox, logger: cfg.Logger, mux: http.NewServeMux()}
+		maxBody: cfg.MaxBodyBytes, captureMailbox: cfg.CaptureMailbox, hsts: cfg.HSTS, logger: cfg.Logger, mux: http.NewServeMux()}
 	for _, rt := range s.routes() {
 		if cfg.OpsOnly && rt.role != "" {
 			continue
@@ -84,12 +89,23 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler with request ids, panic recovery and
+// hstsValue is the Strict-Transport-Security header sent with Config.HSTS.
+const hstsValue = "max-age=31536000"
+
+// ServeHTTP implements http.Handler with request ids, HSTS, panic recovery and
 // access logs around the routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := requestID(r)
 	w.Header().Set("X-Request-Id", id)
+	if s.hsts {
+		// A year, the usual minimum for browsers' preload lists, without
+		// includeSubDomains: the service owns its host, not the names below
+		// it, which may serve other things over plain http. Browsers ignore
+		// the header on a plain http response (RFC 6797 §8.1), so a
+		// TLS-terminating proxy in front changes nothing.
+		w.Header().Set("Strict-Transport-Security", hstsValue)
+	}
 	r = r.WithContext(notifier.WithRequestID(r.Context(), id))
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
@@ -280,28 +296,33 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // decodeJSON reads one JSON object into v, refusing unknown fields,
-// trailing data and bodies over the limit.
+// trailing data, bodies over the limit, and objects with two keys equal
+// but for case (encoding/json would let the last one win unseen).
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if mt := r.Header.Get("Content-Type"); mt != "" && !strings.HasPrefix(strings.ToLower(mt), "application/json") {
 		return notifier.Errorf(notifier.CodeUnsupported, "send JSON with Content-Type: application/json")
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, min(s.maxBody, 1<<20)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	// At most 1 MiB: read whole, so the keys can be checked after decoding.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, min(s.maxBody, 1<<20)))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return err
 		}
+		return notifier.Errorf(notifier.CodeBadRequest, "the body could not be read: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return notifier.Errorf(notifier.CodeBadRequest, "the body is not valid JSON for this request: %s", jsonProblem(err))
 	}
 	// Only white space may follow the object (dec.More would let a stray
 	// "}" or "]" through).
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return err
-		}
 		return notifier.Errorf(notifier.CodeBadRequest, "the body must hold exactly one JSON object")
+	}
+	if err := notifier.CheckJSONKeys(body); err != nil {
+		return notifier.Errorf(notifier.CodeBadRequest, "the body is not valid JSON for this request: %v", err)
 	}
 	return nil
 }

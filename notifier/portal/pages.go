@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"encoding/csv"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -208,8 +207,8 @@ func (s *Server) item(w http.ResponseWriter, r *http.Request, sess notifier.Port
 var csvHeader = []string{"incident", "notice_id", "batch_id", "item_ref", "kind", "occurred_at", "subject", "summary", "secret_types"}
 
 // itemsCSV serves GET /portal/items.csv: every item the filter selects.
-// Every cell is neutralised against spreadsheet formulas: the items'
-// subjects come from the attacker's haul. A session, and a client
+// Every cell is neutralised against spreadsheet formulas (CSVWriter): the
+// items' subjects come from the attacker's haul. A session, and a client
 // address, may have only a few downloads running at once: each holds a
 // connection of ours for as long as its client takes to read, up to
 // downloadDeadline.
@@ -231,7 +230,7 @@ func (s *Server) itemsCSV(w http.ResponseWriter, r *http.Request, sess notifier.
 		return
 	}
 	defer releaseAddr()
-	var cw *csv.Writer
+	var cw *notifier.CSVWriter
 	err := s.svc.PortalItemsCSV(r.Context(), sess, f, func(it notifier.PortalItem) error {
 		if cw == nil {
 			cw = s.startCSV(w)
@@ -240,12 +239,8 @@ func (s *Server) itemsCSV(w http.ResponseWriter, r *http.Request, sess notifier.
 		if it.OccurredAt != nil {
 			occurred = it.OccurredAt.UTC().Format(time.RFC3339)
 		}
-		row := []string{it.IncidentTitle, strconv.FormatInt(it.NoticeID, 10), strconv.FormatInt(it.BatchID, 10), it.ItemRef, it.Kind,
-			occurred, it.Subject, it.Summary, strings.Join(it.SecretTypes, ";")}
-		for i := range row {
-			row[i] = notifier.SafeCSVCell(row[i])
-		}
-		return cw.Write(row)
+		return cw.Write([]string{it.IncidentTitle, strconv.FormatInt(it.NoticeID, 10), strconv.FormatInt(it.BatchID, 10), it.ItemRef, it.Kind,
+			occurred, it.Subject, it.Summary, strings.Join(it.SecretTypes, ";")})
 	})
 	switch {
 	case err != nil && cw == nil:
@@ -258,8 +253,7 @@ func (s *Server) itemsCSV(w http.ResponseWriter, r *http.Request, sess notifier.
 		if cw == nil {
 			cw = s.startCSV(w) // no items: the header alone
 		}
-		cw.Flush()
-		if err := cw.Error(); err != nil {
+		if err := cw.Flush(); err != nil {
 			s.logger.WarnContext(r.Context(), "portal download not fully written", "error", err)
 		}
 	}
@@ -271,11 +265,11 @@ func (s *Server) tooManyDownloads(w http.ResponseWriter, r *http.Request, sess n
 		pageData{Title: "Too many downloads", Heading: "Too many downloads", Message: msg}))
 }
 
-func (s *Server) startCSV(w http.ResponseWriter) *csv.Writer {
+func (s *Server) startCSV(w http.ResponseWriter) *notifier.CSVWriter {
 	secureHeaders(w)
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="exposed-items.csv"`)
-	cw := csv.NewWriter(w)
+	cw := notifier.NewCSVWriter(w)
 	_ = cw.Write(csvHeader)
 	return cw
 }

@@ -64,6 +64,7 @@ func Start(t testing.TB, opts Options) *Env {
 	cfg.DatabaseURL = testdb.URL(t)
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.PublicURL = "http://notify.test"
+	cfg.AllowInsecurePublicURL = true // tests talk plain http to a loopback port
 	cfg.CaptureAddr = "127.0.0.1:0"
 	cfg.Workers = 8
 	cfg.RetryMinDelay = 50 * time.Millisecond

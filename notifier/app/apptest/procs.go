@@ -39,6 +39,7 @@ func TestConfig(dbURL string) *config.Config {
 	cfg.DatabaseURL = dbURL
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.PublicURL = "http://notify.test"
+	cfg.AllowInsecurePublicURL = true // tests talk plain http to a loopback port
 	cfg.CaptureAddr = "127.0.0.1:0"
 	cfg.Workers = 8
 	cfg.RetryMinDelay = 50 * time.Millisecond
@@ -227,7 +228,9 @@ type Proc struct {
 
 // StartProc runs `bin serve` with the BREACHNOTIFY_* variables of the
 // parent removed and env added (BREACHNOTIFY_LOG_FORMAT=json is required:
-// the process is ready when it logs "serving"). The process is stopped
+// the process is ready when it logs "serving"). The process may serve an
+// http public URL (BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL=true) unless env
+// says otherwise. The process is stopped
 // with SIGTERM (then SIGKILL) when the test ends.
 func StartProc(t testing.TB, name, bin string, env ...string) *Proc {
 	t.Helper()
@@ -243,6 +246,7 @@ func StartServe(t testing.TB, name, bin string, args []string, env ...string) *P
 			p.env = append(p.env, kv)
 		}
 	}
+	p.env = append(p.env, "BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL=true") // a later entry in env wins
 	p.env = append(p.env, env...)
 	p.Start()
 	t.Cleanup(p.stop)
