@@ -45,7 +45,11 @@ type Store interface {
 	// (conflict); the wave is pinned to p.Content's template versions.
 	LaunchWave(ctx context.Context, by Actor, p LaunchParams) (Wave, error)
 	PauseWave(ctx context.Context, by Actor, waveID int64) (Wave, error)
-	ResumeWave(ctx context.Context, by Actor, waveID int64) (Wave, error)
+	// ResumeWave continues a paused wave. One the link firewall paused is
+	// pinned again to content's template versions (the ones it was pinned
+	// to cannot be sent); under the approval policy that is refused, since
+	// new content needs a new approval.
+	ResumeWave(ctx context.Context, by Actor, waveID int64, content WaveContent) (Wave, error)
 	CancelWave(ctx context.Context, by Actor, waveID int64) (Wave, error)
 	Wave(ctx context.Context, waveID int64) (Wave, error)
 	Waves(ctx context.Context, f WaveFilter, p Page) ([]Wave, error)

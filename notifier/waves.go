@@ -123,12 +123,16 @@ func (s *Service) PauseWave(ctx context.Context, by Actor, waveID int64) (Wave, 
 	return s.store.PauseWave(ctx, by, waveID)
 }
 
-// ResumeWave continues a paused wave.
+// ResumeWave continues a paused wave. A wave the link firewall paused
+// goes on with the template versions in use now: the ones it was launched
+// with cannot be sent, and activating a clean version is the fix. Under the
+// approval policy that new content would go out unapproved, so such a wave
+// must be cancelled and planned again instead.
 func (s *Service) ResumeWave(ctx context.Context, by Actor, waveID int64) (Wave, error) {
 	if err := requireRole(by, RoleOperator); err != nil {
 		return Wave{}, err
 	}
-	return s.store.ResumeWave(ctx, by, waveID)
+	return s.store.ResumeWave(ctx, by, waveID, s.launchContent(ctx, waveID))
 }
 
 // CancelWave stops a wave for good; nothing already sent is touched.

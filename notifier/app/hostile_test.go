@@ -344,10 +344,12 @@ func TestFirewallPausesTheWave(t *testing.T) {
 		t.Errorf("blocks counted: %v", metric)
 	}
 
-	// The fix: the shipped template again; the wave resumes and completes.
+	// The fix: the shipped template again; the wave resumes with it (a
+	// wave the firewall stopped is pinned again to the templates in use)
+	// and completes.
 	set.Put(shipped)
-	if _, err := e.Client.ResumeWave(ctx, w.ID); err != nil {
-		t.Fatal(err)
+	if w, err = e.Client.ResumeWave(ctx, w.ID); err != nil || w.TemplateVersions["en"] != shipped.Version {
+		t.Fatalf("resume: %+v, %v; want it pinned to the shipped version %s", w.TemplateVersions, err, shipped.Version)
 	}
 	if w, err = e.Client.WaitWave(ctx, w.ID, 50*time.Millisecond, nil); err != nil || w.Deliveries[notifier.DeliverySent] != 12-blocked {
 		t.Fatalf("after the fix: %+v, %v; want the other %d sent", w.Deliveries, err, 12-blocked)

@@ -70,8 +70,14 @@ func (d *DKIM) validate() error {
 	default:
 		return fmt.Errorf("dkim: unsupported key type %T (RSA or Ed25519)", d.Key)
 	}
-	_, err := dkim.NewSigner(d.options())
-	return err
+	// A signer reads what it is given in a goroutine of its own: close
+	// it, or it waits forever.
+	s, err := dkim.NewSigner(d.options())
+	if err != nil {
+		return err
+	}
+	_ = s.Close()
+	return nil
 }
 
 func (d *DKIM) options() *dkim.SignOptions {

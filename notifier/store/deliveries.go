@@ -131,12 +131,10 @@ its AS MATERIALIZED (
 SELECT n.id, n.kind, coalesce(n.incident_title, inc.title), coalesce(n.incident_summary, inc.summary), inc.slug,
        coalesce(n.org_name, o.name), o.ref,` +
 		strings.ReplaceAll(contentAggregates, "ITEMS_OF", "its.notice_id = n.id") + `,
-       (SELECT min(d.sent_at) FROM deliveries d WHERE d.notice_id = coalesce(n.parent_id, n.id)),
-       w.template_versions
+       (SELECT min(d.sent_at) FROM deliveries d WHERE d.notice_id = coalesce(n.parent_id, n.id))
 FROM notices n
 JOIN incidents inc ON inc.id = n.incident_id
 JOIN organizations o ON o.id = n.organization_id
-JOIN waves w ON w.id = n.wave_id
 WHERE n.id = ANY($1)`
 
 	// previewContent is the same for a notice not written yet: the items of
@@ -150,7 +148,7 @@ WITH its AS MATERIALIZED (
 )
 SELECT 0, 'initial', inc.title, inc.summary, inc.slug, o.name, o.ref,` +
 		strings.ReplaceAll(contentAggregates, "ITEMS_OF", "true") + `,
-       NULL::timestamptz, NULL::jsonb
+       NULL::timestamptz
 FROM incidents inc, organizations o
 WHERE inc.id = $1 AND o.id = $3`
 )
@@ -158,7 +156,7 @@ WHERE inc.id = $1 AND o.id = $3`
 // noticeContentDest lists where a content row scans into.
 func noticeContentDest(n *notifier.NoticeContent) []any {
 	return []any{&n.ID, &n.Kind, &n.IncidentTitle, &n.IncidentSummary, &n.IncidentSlug, &n.OrgName, &n.OrgRef,
-		&n.ItemCount, &n.Kinds, &n.SecretTypes, &n.Items, &n.SentAt, &n.TemplateVersions}
+		&n.ItemCount, &n.Kinds, &n.SecretTypes, &n.Items, &n.SentAt}
 }
 
 // ClaimDeliveries implements notifier.DeliveryStore. When the wave is not
@@ -167,7 +165,12 @@ func noticeContentDest(n *notifier.NoticeContent) []any {
 // job that ran late (or a rescued one) leaves nothing hanging.
 func (s *Store) ClaimDeliveries(ctx context.Context, chunk notifier.Chunk) (notifier.Claim, error) {
 	var claim notifier.Claim
-	if err := s.pool.QueryRow(ctx, `SELECT status, now() FROM waves WHERE id = $1`, chunk.WaveID).Scan(&claim.WaveStatus, &claim.Now); err != nil {
+	// The wave's pinned template versions are read with each claim, not
+	// cached with its notices: resuming a wave the link firewall stopped
+	// pins it again.
+	var pinned map[string]string
+	if err := s.pool.QueryRow(ctx, `SELECT status, now(), template_versions FROM waves WHERE id = $1`, chunk.WaveID).
+		Scan(&claim.WaveStatus, &claim.Now, &pinned); err != nil {
 		return claim, wrap("claim deliveries", notFound(err, "no wave %d", chunk.WaveID))
 	}
 	switch claim.WaveStatus {
@@ -232,6 +235,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, chunk notifier.Chunk) (noti
 	if err != nil {
 		return claim, wrap("claim deliveries", err)
 	}
+	defer func() {
+		for _, n := range byNotice {
+			n.TemplateVersions = pinned
+		}
+	}()
 	missing := s.notices.fill(byNotice, noticeIDs)
 	if len(missing) == 0 {
 		return claim, nil

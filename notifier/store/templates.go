@@ -176,8 +176,7 @@ WITH its AS MATERIALIZED (
 SELECT 0, 'initial', inc.title, inc.summary, inc.slug, o.name, o.ref,` +
 	strings.ReplaceAll(contentAggregates, "ITEMS_OF", "true") + `,
        coalesce((SELECT min(d.sent_at) FROM deliveries d JOIN notices n ON n.id = d.notice_id
-                 WHERE n.incident_id = $1 AND n.organization_id = $3), now()),
-       NULL::jsonb
+                 WHERE n.incident_id = $1 AND n.organization_id = $3), now())
 FROM incidents inc, organizations o
 WHERE inc.id = $1 AND o.id = $3`
 

@@ -362,9 +362,26 @@ func (s *Store) HoldWave(ctx context.Context, waveID int64, reason string) error
 
 // ResumeWave continues a paused wave. Its delivery jobs were snoozing
 // while it was paused; they find it running at their next turn.
-func (s *Store) ResumeWave(ctx context.Context, by notifier.Actor, waveID int64) (notifier.Wave, error) {
+func (s *Store) ResumeWave(ctx context.Context, by notifier.Actor, waveID int64, content notifier.WaveContent) (notifier.Wave, error) {
 	return s.transition(ctx, by, waveID, "wave.resume", []notifier.WaveStatus{notifier.WavePaused}, false,
 		func(tx pgx.Tx) error {
+			var blocked string
+			var pol notifier.Policy
+			if err := tx.QueryRow(ctx, `SELECT w.pause_reason, i.policy FROM waves w JOIN incidents i ON i.id = w.incident_id WHERE w.id = $1`,
+				waveID).Scan(&blocked, &pol); err != nil {
+				return err
+			}
+			if blocked != "" {
+				// The link firewall paused it: its pinned templates cannot
+				// be sent, and the fix is a clean version in use now.
+				if pol.RequireApproval {
+					return notifier.Errorf(notifier.CodeConflict, "wave %d was stopped by the link firewall; under the approval policy "+
+						"its templates cannot change without a new approval: cancel it and plan a new wave", waveID)
+				}
+				if err := pinTemplates(ctx, tx, waveID, content); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.Exec(ctx, `UPDATE waves SET status = 'running', paused_at = NULL, pause_reason = '' WHERE id = $1`, waveID); err != nil {
 				return err
 			}
