@@ -92,6 +92,8 @@ fuzz:
 ## in their path) are mutated. A mutant's tests time out after the coverage
 ## run's time times a coefficient: 60, as building a mutant takes longer than
 ## running a small package's tests; 3 for notifier, whose coverage run is long.
+## -count=1: a coverage run answered from the test cache would make that time,
+## and so every timeout, a fraction of a second.
 ## Prints what lived (or timed out), then the scores.
 MUTANTS_PKGS ?= templates config notifier notifier/web notifier/politeness notifier/smtp
 mutants:
@@ -99,7 +101,7 @@ mutants:
 	for p in $(MUTANTS_PKGS); do \
 	  log=$(BIN)/mutants/$$(echo $$p | tr / -).txt; echo "== $$p"; \
 	  coef=60; [ $$p = notifier ] && coef=3; \
-	  $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION) unleash --timeout-coefficient $$coef \
+	  GOFLAGS="-count=1 $$GOFLAGS" $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION) unleash --timeout-coefficient $$coef \
 	    --exclude-files / --output-statuses lt $(CURDIR)/$$p > $$log 2>&1 || { cat $$log; exit 1; }; \
 	  grep -E '^ *(LIVED|TIMED OUT) ' $$log | sed "s|^ *|  $$p: |"; \
 	done; \
