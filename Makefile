@@ -9,8 +9,15 @@ BIN       := $(CURDIR)/.bin
 MAILPIT   := $(BIN)/mailpit
 STATICCHECK_VERSION := v0.8.2
 MAILPIT_VERSION     := v1.33.1
+GOVULNCHECK_VERSION := v1.10.0
+# The Go vulnerability database as published in the golang.org/x/vulndb module
+# (vuln.go.dev is not reachable here): its data/osv records of 2026-11-05,
+# indexed into .bin/ once per version.
+VULNDB_VERSION      := v0.0.0-20261105234957-e22db6528018
+VULNDB              := $(BIN)/vulndb-$(VULNDB_VERSION)
+GREMLINS_VERSION    := v0.6.0
 
-.PHONY: demo test test-short faults lint fuzz build mailpit clean
+.PHONY: demo test test-short faults lint vulncheck mutants fuzz build mailpit clean
 
 ## demo: run a whole notification campaign against the embedded capture mailbox
 demo:
@@ -31,20 +38,41 @@ test-short:
 faults:
 	$(GO) test -count=1 -run 'Relay|Scripted|Killed|Dropped|Poison|Deadline' ./notifier/app/
 
-## lint: go vet, staticcheck, gofmt, and promtool on deploy/prometheus (the
-## alert rules, their unit tests, the scrape configuration; skipped without
-## promtool, except under CI=true). --syntax-only: the token file it names
-## exists only where Prometheus runs.
-lint:
+## lint: go vet, staticcheck, gofmt, govulncheck, and promtool on
+## deploy/prometheus (the alert rules, their unit tests, the scrape
+## configuration; skipped without promtool, except under CI=true).
+## --syntax-only: the token file it names exists only where Prometheus runs.
+lint: $(VULNDB)
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GOVULNCHECK)
 	@if command -v promtool >/dev/null; then \
 	  promtool check rules deploy/prometheus/alerts.yml && \
 	  promtool test rules deploy/prometheus/alerts_test.yml deploy/prometheus/alerts_test_days.yml && \
 	  promtool check config --syntax-only deploy/prometheus/prometheus.yml; \
 	elif [ "$${CI:-}" = true ]; then echo "promtool missing (apt-get install prometheus)"; exit 1; \
 	else echo "promtool not found: deploy/prometheus not checked (apt-get install prometheus)"; fi
+
+## vulncheck: just govulncheck, against the offline database. It fails on any
+## vulnerability the code can reach, in a module or in the standard library of
+## the toolchain in use (`make vulncheck GOTOOLCHAIN=go1.26.8` shows why that
+## one is not used); vulnerable code that is never called is counted, not failed.
+GOVULNCHECK = $(GO) run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) -db file://$(VULNDB) ./...
+vulncheck: $(VULNDB)
+	$(GOVULNCHECK)
+
+# The x/vulndb module's own indexdb command writes the v1 layout govulncheck
+# reads (index/db.json, index/modules.json, index/vulns.json, ID/GO-….json);
+# built in a temporary directory so an interrupted run is not taken for a
+# finished one.
+$(VULNDB):
+	@echo "building the vulnerability database golang.org/x/vulndb@$(VULNDB_VERSION) into $@"
+	@dir=$$($(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	  test -d "$$dir/data/osv" || { echo "golang.org/x/vulndb@$(VULNDB_VERSION): no data/osv"; exit 1; }; \
+	  rm -rf $@.tmp && \
+	  $(GO) run golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION) -vulns "$$dir/data/osv" -out $@.tmp && \
+	  mv $@.tmp $@
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)
 FUZZTIME ?= 30s
@@ -54,6 +82,35 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
 	  done; \
 	done
+
+## mutants: mutation testing with gremlins (not a CI gate) of the packages
+## whose logic is in Go and has unit tests of its own; each mutant runs its
+## package's tests only. The end-to-end suite (notifier/app) is too slow to
+## run per mutant, so code tested only through it counts as not covered.
+## gremlins gathers coverage with `go test -cover DIR/...`: for notifier that
+## is every test under it, once; only the root package's own files (no "/"
+## in their path) are mutated. A mutant's tests time out after the coverage
+## run's time times a coefficient: 60, as building a mutant takes longer than
+## running a small package's tests; 3 for notifier, whose coverage run is long.
+## -count=1: a coverage run answered from the test cache would make that time,
+## and so every timeout, a fraction of a second.
+## Prints what lived (or timed out), then the scores.
+MUTANTS_PKGS ?= templates config notifier notifier/web notifier/politeness notifier/smtp
+mutants:
+	@mkdir -p $(BIN)/mutants; start=$$(date +%s); \
+	for p in $(MUTANTS_PKGS); do \
+	  log=$(BIN)/mutants/$$(echo $$p | tr / -).txt; echo "== $$p"; \
+	  coef=60; [ $$p = notifier ] && coef=3; \
+	  GOFLAGS="-count=1 $$GOFLAGS" $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION) unleash --timeout-coefficient $$coef \
+	    --exclude-files / --output-statuses lt $(CURDIR)/$$p > $$log 2>&1 || { cat $$log; exit 1; }; \
+	  grep -E '^ *(LIVED|TIMED OUT) ' $$log | sed "s|^ *|  $$p: |"; \
+	done; \
+	echo; echo "mutation score: killed / (killed + lived), by package ($$(( $$(date +%s) - start )) s; logs in $(BIN)/mutants/)"; \
+	for p in $(MUTANTS_PKGS); do \
+	  sed -n 's/^Killed: \([0-9]*\), Lived: \([0-9]*\), Not covered: \([0-9]*\)$$/\1 \2 \3/p' $(BIN)/mutants/$$(echo $$p | tr / -).txt | \
+	    awk -v p=$$p '{ printf "  %-20s %5.1f%%  killed %4d  lived %4d  not covered %4d\n", p, ($$1+$$2 ? 100*$$1/($$1+$$2) : 0), $$1, $$2, $$3 }'; \
+	done | tee $(BIN)/mutants/score.txt; \
+	awk '{ k += $$4; l += $$6; n += $$9 } END { printf "  %-20s %5.1f%%  killed %4d  lived %4d  not covered %4d\n", "all", (k+l ? 100*k/(k+l) : 0), k, l, n }' $(BIN)/mutants/score.txt
 
 ## build: a static binary in .bin/
 build:

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/breachnotify/breachnotify/config"
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
+	"github.com/breachnotify/breachnotify/notifier/capture"
 	"github.com/breachnotify/breachnotify/notifier/sampledata"
 )
 
@@ -121,5 +123,73 @@ func TestBouncesUnreachableAndResend(t *testing.T) {
 	w2 := e.LaunchInitial(t, "later")
 	if w2.Deliveries[notifier.DeliverySuppressed] != 1 || w2.Deliveries[notifier.DeliverySent] != 1 || countTo(e, "secops@tailspin.example") != 1 {
 		t.Errorf("later wave = %+v, want the bounced contact suppressed", w2.Deliveries)
+	}
+}
+
+// TestUnreachableWaitsForRetries lists unreachable notices while retries
+// are pending: a notice whose only delivery was deferred, or whose other
+// deliveries failed while one was deferred, may still reach someone and is
+// not unreachable; one whose every delivery failed is. The list, the
+// wave's count and the metric agree.
+func TestUnreachableWaitsForRetries(t *testing.T) {
+	t.Parallel()
+	// Retries an hour away: the deferred deliveries stay deferred, with
+	// their retry pending, for the whole test.
+	e := apptest.Start(t, apptest.Options{Configure: func(c *config.Config) {
+		c.RetryMinDelay, c.RetryMaxDelay = time.Hour, time.Hour
+	}})
+	ctx := context.Background()
+	later := capture.Fault{Code: 451, Message: "4.7.1 Greylisted, please retry"}
+	never := capture.Fault{Code: 550, Message: "5.1.1 No such user"}
+	e.Replies.Always("secops@tailspin.example", capture.StepRcpt, later) // tailspin's only contact
+	e.Replies.Always("security@northwind.example", capture.StepRcpt, never)
+	e.Replies.Always("counsel@northwind.example", capture.StepRcpt, later)
+	e.Replies.Always("csirt@woodgrove.example", capture.StepRcpt, never)
+	e.Replies.Always("rssi@woodgrove.example", capture.StepRcpt, never)
+	slug := e.LoadSample(t, "retrying")
+	plan, err := e.Client.PlanWave(ctx, slug, notifier.WaveInitial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Client.LaunchWave(ctx, plan.ID); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]notifier.DeliveryStatus{
+		"secops@tailspin.example": notifier.DeliveryDeferred, "counsel@northwind.example": notifier.DeliveryDeferred,
+		"security@northwind.example": notifier.DeliveryFailed,
+		"csirt@woodgrove.example":    notifier.DeliveryFailed, "rssi@woodgrove.example": notifier.DeliveryFailed,
+	}
+	eventually(t, "every delivery tried once", func() bool {
+		ds, err := e.App.Store.WaveDeliveries(ctx, plan.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]notifier.DeliveryStatus{}
+		for _, d := range ds {
+			if _, scripted := want[d.Recipient]; scripted || d.Status != notifier.DeliverySent {
+				got[d.Recipient] = d.Status
+			}
+		}
+		return fmt.Sprint(got) == fmt.Sprint(want)
+	})
+	var pending int
+	if err := e.App.Pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE wave_id = $1 AND status = 'deferred' AND next_attempt_at > now()`,
+		plan.ID).Scan(&pending); err != nil || pending != 2 {
+		t.Fatalf("deliveries waiting for a retry: %d, %v; want 2", pending, err)
+	}
+
+	st, b := call(t, e, "GET", "/api/v1/incidents/"+slug+"/unreachable", e.Key, nil)
+	var orgs []string
+	for _, u := range decode[notifier.ListResult[notifier.UnreachableNotice]](t, b).Items {
+		orgs = append(orgs, u.OrgRef)
+	}
+	if st != 200 || strings.Join(orgs, " ") != "woodgrove" {
+		t.Errorf("unreachable while retries are pending: %d %v, want woodgrove alone\n%s", st, orgs, b)
+	}
+	if w, err := e.Client.Wave(ctx, plan.ID); err != nil || w.Status != notifier.WaveRunning || w.Notices.Unreachable != 1 {
+		t.Errorf("wave = %s with %d unreachable, %v; want running with 1", w.Status, w.Notices.Unreachable, err)
+	}
+	if _, body := scrape(t, e.App.URL(), ""); !strings.Contains(body, "\nbreachnotify_unreachable_organizations 1\n") {
+		t.Errorf("metrics: want breachnotify_unreachable_organizations 1")
 	}
 }
