@@ -68,11 +68,11 @@ var serviceRoles = []struct {
 		_, err := s.Items(ctx, by, "mail", notifier.ItemFilter{}, notifier.Page{})
 		return err
 	}},
-	{"CapturedMessages", allow, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+	{"CapturedMessages", deny, deny, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
 		_, err := s.CapturedMessages(ctx, by, notifier.Page{})
 		return err
 	}},
-	{"CapturedMessage", allow, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+	{"CapturedMessage", deny, deny, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
 		_, err := s.CapturedMessage(ctx, by, 1)
 		return err
 	}},
@@ -185,7 +185,7 @@ var serviceRoles = []struct {
 		return err
 	}},
 	{"VerifyAudit", allow, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
-		_, err := s.VerifyAudit(ctx, by)
+		_, err := s.VerifyAudit(ctx, by, "")
 		return err
 	}},
 	{"APIKeys", deny, deny, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {

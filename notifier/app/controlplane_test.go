@@ -151,8 +151,8 @@ var apiAccess = []apiRow{
 	{"POST", "/api/v1/templates/{id}/activate", unauth, denied, denied, ok},
 	{"POST", "/api/v1/templates/{id}/preview", unauth, ok, ok, ok},
 
-	{"GET", "/api/v1/mailbox", unauth, ok, ok, ok},
-	{"GET", "/api/v1/mailbox/{id}", unauth, ok, ok, ok},
+	{"GET", "/api/v1/mailbox", unauth, denied, denied, ok},
+	{"GET", "/api/v1/mailbox/{id}", unauth, denied, denied, ok},
 }
 
 // TestAuthorizationMatrix calls every route of the API with no key, a

@@ -62,7 +62,7 @@ func TestVerifyPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st, page := check("bn oooo ooo1 3e96 4bf7"); st != 200 || !strings.Contains(page, "Genuine: we sent this notice") || !strings.Contains(page, hexCode) ||
-		!strings.Contains(page, "l***@contoso.example") {
+		!strings.Contains(page, "l***@contoso[.]example") {
 		t.Errorf("an old hex code: %d\n%s", st, page)
 	}
 	// Unknown, malformed and never-sent codes: not ours.
