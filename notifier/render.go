@@ -101,6 +101,11 @@ func (r *Renderer) template(n *NoticeContent, locale string) (*templates.Templat
 	if n.TemplateVersions == nil {
 		return r.templates.Lookup(n.Kind, locale)
 	}
+	if version, ok := n.TemplateVersions[locale]; ok { // most contacts: a locale with a template of its own
+		if t, ok := r.templates.ByVersion(n.Kind, locale, version); ok {
+			return t, nil
+		}
+	}
 	for _, l := range templates.LocaleCandidates(locale) {
 		version, ok := n.TemplateVersions[l]
 		if !ok {

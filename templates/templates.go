@@ -282,12 +282,12 @@ func newLinkToken() string { return "qLNK" + rand.Text() + rand.Text() + rand.Te
 type Set struct {
 	mu        sync.RWMutex
 	templates map[string]*Template
-	versions  map[string]*Template
+	versions  map[versionKey]*Template
 }
 
 // Defaults compiles the templates shipped with the binary.
 func Defaults() (*Set, error) {
-	s := &Set{templates: map[string]*Template{}, versions: map[string]*Template{}}
+	s := &Set{templates: map[string]*Template{}, versions: map[versionKey]*Template{}}
 	locales, err := fs.ReadDir(defaultFiles, "defaults")
 	if err != nil {
 		return nil, err
@@ -336,7 +336,7 @@ func (s *Set) Put(t *Template) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.templates[string(t.Kind)+"/"+t.Locale] = t
-	s.versions[versionKey(t.Kind, t.Locale, t.Version)] = t
+	s.versions[versionKey{t.Kind, t.Locale, t.Version}] = t
 }
 
 // Keep adds t to the versions the set knows without making it the one in
@@ -344,19 +344,21 @@ func (s *Set) Put(t *Template) {
 func (s *Set) Keep(t *Template) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.versions[versionKey(t.Kind, t.Locale, t.Version)] = t
+	s.versions[versionKey{t.Kind, t.Locale, t.Version}] = t
 }
 
 // ByVersion returns a version the set was given (Put or Keep).
 func (s *Set) ByVersion(kind Kind, locale, version string) (*Template, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	t, ok := s.versions[versionKey(kind, locale, version)]
+	t, ok := s.versions[versionKey{kind, locale, version}]
 	return t, ok
 }
 
-func versionKey(kind Kind, locale, version string) string {
-	return string(kind) + "/" + locale + "/" + version
+// versionKey names a version within a kind and locale.
+type versionKey struct {
+	kind            Kind
+	locale, version string
 }
 
 // Current lists the templates in use for kind, by locale.

@@ -2,7 +2,6 @@ package linkguard
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -136,9 +135,6 @@ type window struct {
 	left  string
 	slots []int
 	lits  []string
-	// literalMayLink: the window's own text has a character a link needs,
-	// so it is checked whatever the values.
-	literalMayLink bool
 }
 
 // Prepare checks a message rendered with markers in place of the holes'
@@ -169,10 +165,6 @@ func (p *Policy) Prepare(subject, text, doc string, holes []Hole) (*Shape, error
 	s := &Shape{policy: p, holes: holes}
 	for i, part := range [3]string{subject, text, visible} {
 		s.windows[i] = windowsOf(part, holes)
-		for k := range s.windows[i] {
-			w := &s.windows[i][k]
-			w.literalMayLink = mayLink(w.left) || slices.ContainsFunc(w.lits, mayLink)
-		}
 	}
 	return s, nil
 }
@@ -235,22 +227,22 @@ func (s *Shape) Check(values []string) error {
 			links = append(links, values[k])
 		}
 	}
-	var b strings.Builder
+	var stack [256]byte
+	buf := stack[:0]
 	for i, ws := range s.windows {
 		for _, w := range ws {
-			if !w.literalMayLink && !slices.ContainsFunc(w.slots, func(slot int) bool { return mayLink(values[slot]) }) {
-				continue // no colon, dot, at sign, backslash or look-alike: no link
-			}
 			if w.left == "" && len(w.slots) == 1 && w.lits[0] == "" && s.holes[w.slots[0]].Link {
 				continue // one of the message's own links, a word of its own
 			}
-			b.Reset()
-			b.WriteString(w.left)
+			buf = append(buf[:0], w.left...)
 			for k, slot := range w.slots {
-				b.WriteString(values[slot])
-				b.WriteString(w.lits[k])
+				buf = append(buf, values[slot]...)
+				buf = append(buf, w.lits[k]...)
 			}
-			if err := s.policy.checkLinks(partNames[i], b.String(), links); err != nil {
+			if !mayLink(buf) {
+				continue // no colon, at sign, backslash, dotted name or look-alike: no link
+			}
+			if err := s.policy.checkLinks(partNames[i], string(buf), links); err != nil {
 				return err
 			}
 		}

@@ -190,17 +190,25 @@ func Scan(text string) []Link {
 	return links
 }
 
-// mayLink is a fast path: a link needs a colon, a dot, an at sign or a
-// backslash, or a character that looks like one (only outside ASCII).
-func mayLink(s string) bool {
+// mayLink is a fast path: a link needs a colon, an at sign, a backslash,
+// a dot with a name after it, or a character that looks like one of them
+// (only outside ASCII). A sentence's full stop is no reason to look.
+func mayLink[T string | []byte](s T) bool {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
-		case c >= 0x80, c == '.', c == ':', c == '@', c == '\\':
+		case c >= 0x80, c == ':', c == '@', c == '\\':
 			return true
+		case c == '.':
+			if i+1 < len(s) && (isLabelByte(s[i+1]) || s[i+1] >= 0x80) {
+				return true
+			}
 		}
 	}
 	return false
 }
+
+// isLabelByte is an ASCII character of a domain label.
+func isLabelByte(c byte) bool { return isASCIIAlnum(rune(c)) || c == '-' || c == '_' }
 
 func scanUnits(text string, us []unit) []Link {
 	var links []Link
