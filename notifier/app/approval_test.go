@@ -198,14 +198,9 @@ func TestFollowUpNeedsApproval(t *testing.T) {
 	importBatch(string(sampledata.File(sampledata.ExposuresBatch2)))
 	var planned notifier.Wave
 	waitFor(t, "an automatic follow-up plan", func() bool {
-		list, _ := e.App.Service.Waves(ctx, notifier.LocalActor("t"), slug, notifier.WaveFilter{Status: notifier.WavePlanned}, notifier.Page{})
-		for _, w := range list.Items {
-			if w.Kind == notifier.WaveFollowUp && w.Automatic {
-				planned = w
-				return true
-			}
-		}
-		return false
+		var ok bool
+		planned, ok = automaticPlan(t, e, slug)
+		return ok
 	})
 	if n := len(e.Mailbox.Messages()); n != sent {
 		t.Fatalf("%d messages left before any approval", n-sent)
@@ -221,14 +216,9 @@ func TestFollowUpNeedsApproval(t *testing.T) {
 		if err != nil || old.Status != notifier.WaveCancelled {
 			return false
 		}
-		list, _ := e.App.Service.Waves(ctx, notifier.LocalActor("t"), slug, notifier.WaveFilter{Status: notifier.WavePlanned}, notifier.Page{})
-		for _, w := range list.Items {
-			if w.Kind == notifier.WaveFollowUp && w.Automatic {
-				replacement = w
-				return true
-			}
-		}
-		return false
+		var ok bool
+		replacement, ok = automaticPlan(t, e, slug)
+		return ok
 	})
 	if !auditedAs(t, e, "wave.supersede", "breachnotify (scheduled)") {
 		t.Error("the superseded plan is not on the audit trail")
@@ -253,4 +243,20 @@ func TestFollowUpNeedsApproval(t *testing.T) {
 	setPolicy(t, e, slug, map[string]any{"auto_follow_up_without_approval": true})
 	importBatch("org_ref,item_ref,kind,occurred_at,subject,summary,secret_types\ncontoso,MSG-100100,email,2024-02-02T10:00:00Z,Even later,More,\n")
 	waitFor(t, "a follow-up sent without approval", func() bool { return len(messagesTo(t, e, "soc@contoso.example")) == 3 })
+}
+
+// automaticPlan finds the incident's automatic follow-up waiting for its
+// approval.
+func automaticPlan(t *testing.T, e *apptest.Env, slug string) (notifier.Wave, bool) {
+	t.Helper()
+	list, err := e.App.Service.Waves(context.Background(), notifier.LocalActor("t"), slug, notifier.WaveFilter{Status: notifier.WavePlanned}, notifier.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range list.Items {
+		if w.Kind == notifier.WaveFollowUp && w.Automatic {
+			return w, true
+		}
+	}
+	return notifier.Wave{}, false
 }

@@ -59,40 +59,19 @@ type edit struct {
 }
 
 func defangWord(w []unit, edits []edit) []edit {
-	// Schemes: every colon that would make a link.
+	// Schemes: every colon that would make a link. The web schemes take
+	// the security world's spellings (hxxps:); any other gets its colon
+	// bracketed.
 	for c := 1; c < len(w); c++ {
-		if w[c].r != ':' {
+		k, ok := linkingScheme(w, c)
+		if !ok {
 			continue
 		}
-		k := c
-		for k > 0 && isSchemeChar(w[k-1].r) {
-			k--
-		}
-		for k < c && !isASCIILetter(w[k].r) {
-			k++
-		}
-		if k == c {
+		if x, ok := xScheme[runesOf(w[k:c])]; ok {
+			edits = append(edits, edit{start: w[k].start, end: w[c].end, with: x + ":"})
 			continue
 		}
-		rest := w[c+1:]
-		switch schemeOf(w[k:c]) {
-		case schemeWeb:
-			if x, ok := xScheme[runesOf(w[k:c])]; ok && len(rest) > 0 {
-				edits = append(edits, edit{start: w[k].start, end: w[c].end, with: x + ":"})
-				continue
-			}
-			if len(rest) > 0 {
-				edits = append(edits, edit{start: w[c].start, end: w[c].end, with: "[:]"})
-			}
-		case schemeNoSlash:
-			if len(rest) > 0 {
-				edits = append(edits, edit{start: w[c].start, end: w[c].end, with: "[:]"})
-			}
-		case schemeOther:
-			if len(rest) >= 2 && isSlash(rest[0].r) && isSlash(rest[1].r) {
-				edits = append(edits, edit{start: w[c].start, end: w[c].end, with: "[:]"})
-			}
-		}
+		edits = append(edits, edit{start: w[c].start, end: w[c].end, with: "[:]"})
 	}
 	// UNC paths.
 	for k := range w {

@@ -247,34 +247,38 @@ func scanWord(text string, w []unit, links []Link) []Link {
 // findScheme returns where the first scheme that makes a link starts.
 func findScheme(w []unit) (int, bool) {
 	for c := 1; c < len(w); c++ {
-		if w[c].r != ':' {
-			continue
-		}
-		k := c
-		for k > 0 && isSchemeChar(w[k-1].r) {
-			k--
-		}
-		for k < c && !isASCIILetter(w[k].r) {
-			k++
-		}
-		if k == c {
-			continue
-		}
-		rest := w[c+1:]
-		switch schemeOf(w[k:c]) {
-		case schemeDefanged:
-			continue
-		case schemeWeb, schemeNoSlash:
-			if len(rest) > 0 {
-				return k, true
-			}
-		case schemeOther:
-			if len(rest) >= 2 && isSlash(rest[0].r) && isSlash(rest[1].r) {
-				return k, true
-			}
+		if k, ok := linkingScheme(w, c); ok {
+			return k, true
 		}
 	}
 	return 0, false
+}
+
+// linkingScheme reports whether the colon at c ends a scheme that makes a
+// link of what follows, and where that scheme starts. The one place both
+// Scan and Defang decide about schemes.
+func linkingScheme(w []unit, c int) (int, bool) {
+	if w[c].r != ':' {
+		return 0, false
+	}
+	k := c
+	for k > 0 && isSchemeChar(w[k-1].r) {
+		k--
+	}
+	for k < c && !isASCIILetter(w[k].r) {
+		k++
+	}
+	if k == c {
+		return 0, false
+	}
+	rest := w[c+1:]
+	switch schemeOf(w[k:c]) {
+	case schemeWeb, schemeNoSlash:
+		return k, len(rest) > 0
+	case schemeOther:
+		return k, len(rest) >= 2 && isSlash(rest[0].r) && isSlash(rest[1].r)
+	}
+	return 0, false // a defanged spelling
 }
 
 func isSlash(r rune) bool { return r == '/' || r == '\\' }
