@@ -95,7 +95,7 @@ fuzz:
 ## -count=1: a coverage run answered from the test cache would make that time,
 ## and so every timeout, a fraction of a second.
 ## Prints what lived (or timed out), then the scores.
-MUTANTS_PKGS ?= templates config notifier notifier/web notifier/politeness notifier/smtp
+MUTANTS_PKGS ?= templates config notifier notifier/linkguard notifier/web notifier/politeness notifier/smtp
 mutants:
 	@mkdir -p $(BIN)/mutants; start=$$(date +%s); \
 	for p in $(MUTANTS_PKGS); do \
