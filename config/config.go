@@ -60,9 +60,11 @@ const (
 	DBStaffPoolSizeDefault  = 5
 	DBPublicPoolSizeDefault = 5
 
-	// JobRescueAfterDefault is River's default: a job still running after
-	// an hour is taken to belong to a dead process.
-	JobRescueAfterDefault = time.Hour
+	// JobRescueAfterDefault is when River takes a job still running to
+	// belong to a dead process: the last resort, just above the job
+	// timeout (two thirds of it). A dead process's chunks are taken over
+	// long before, when its lease lapses (LeaseTTL).
+	JobRescueAfterDefault = 3 * time.Minute
 )
 
 // Config is every setting the binary reads. The zero value is not useful:
@@ -161,12 +163,16 @@ type Config struct {
 	// RelayCooldown is how long workers stop dialling an unreachable relay
 	// (BREACHNOTIFY_RELAY_COOLDOWN); it doubles up to two minutes.
 	RelayCooldown time.Duration
-	// JobRescueAfter is how long a delivery job may stay running before it
-	// is taken to belong to a dead process and run again
-	// (BREACHNOTIFY_JOB_RESCUE_AFTER). The job timeout is kept at a quarter
-	// of it at most, so a live job is never rescued; lowering it makes a
-	// killed process's chunks resume sooner (tests use seconds).
+	// JobRescueAfter is how long a delivery job may stay running before
+	// River takes it to belong to a dead process and runs it again
+	// (BREACHNOTIFY_JOB_RESCUE_AFTER). The job timeout is two thirds of
+	// it, so a live job is never rescued. It is the last resort: a dead
+	// process's chunks are taken over when its lease lapses.
 	JobRescueAfter time.Duration
+	// LeaseTTL is how long a sending process's lease lasts unless renewed
+	// (BREACHNOTIFY_LEASE_TTL, default notifier.LeaseTTLDefault, 30 s): a
+	// killed process's deliveries are taken over within about 1.5 × it.
+	LeaseTTL time.Duration
 	// MaxBodyBytes caps request bodies (BREACHNOTIFY_MAX_BODY_BYTES); past it
 	// the API answers 413.
 	MaxBodyBytes int64
@@ -268,6 +274,7 @@ func Default() *Config {
 		ThrottleCooldown:  ThrottleCooldownDefault,
 		RelayCooldown:     RelayCooldownDefault,
 		JobRescueAfter:    JobRescueAfterDefault,
+		LeaseTTL:          30 * time.Second, // notifier.LeaseTTLDefault
 		MaxBodyBytes:      MaxBodyBytesDefault,
 		LogFormat:         LogFormatDefault,
 		LogLevel:          LogLevelDefault,
@@ -334,6 +341,7 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 	c.ThrottleCooldown = l.duration("BREACHNOTIFY_THROTTLE_COOLDOWN", c.ThrottleCooldown)
 	c.RelayCooldown = l.duration("BREACHNOTIFY_RELAY_COOLDOWN", c.RelayCooldown)
 	c.JobRescueAfter = l.duration("BREACHNOTIFY_JOB_RESCUE_AFTER", c.JobRescueAfter)
+	c.LeaseTTL = l.duration("BREACHNOTIFY_LEASE_TTL", c.LeaseTTL)
 	c.MaxBodyBytes = int64(l.integer("BREACHNOTIFY_MAX_BODY_BYTES", int(c.MaxBodyBytes)))
 	c.MetricsToken = l.secret("BREACHNOTIFY_METRICS_TOKEN", "")
 	c.LogFormat = l.str("BREACHNOTIFY_LOG_FORMAT", c.LogFormat)
@@ -433,8 +441,13 @@ func (c *Config) Validate() error {
 	} else if c.DeliverJobTimeout() < 2*c.SMTPTimeout {
 		// A delivery job must have room for a dial and a transaction, or it
 		// sends one message per run (see notifier.Deliverer).
-		bad("BREACHNOTIFY_JOB_RESCUE_AFTER", fmt.Sprintf("must be at least 8 × BREACHNOTIFY_SMTP_TIMEOUT (a delivery job runs for a quarter of it, %s, and needs room for two SMTP timeouts, %s)",
+		bad("BREACHNOTIFY_JOB_RESCUE_AFTER", fmt.Sprintf("must be at least 3 × BREACHNOTIFY_SMTP_TIMEOUT (a delivery job runs for two thirds of it, %s, and needs room for two SMTP timeouts, %s)",
 			c.DeliverJobTimeout(), 2*c.SMTPTimeout))
+	}
+	if c.LeaseTTL < 3*time.Second {
+		// Renewed every third, with a 5 s margin at each end: below a few
+		// seconds a process would stop sending at every hiccup.
+		bad("BREACHNOTIFY_LEASE_TTL", "must be at least 3s (30s unless a test needs faster takeovers)")
 	}
 	if c.DBPoolSize < 0 || c.DBPoolSize > maxPoolSize {
 		bad("BREACHNOTIFY_DB_POOL_SIZE", fmt.Sprintf("must be between 0 (sized for the workers) and %d", maxPoolSize))
@@ -492,10 +505,10 @@ func (c *Config) CheckPublicURL() error {
 		"on this machine only, set BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL=true", c.PublicURL)
 }
 
-// DeliverJobTimeout is how long one delivery job may run: a quarter of
+// DeliverJobTimeout is how long one delivery job may run: two thirds of
 // JobRescueAfter, so a live job is never rescued, and at most 10 minutes.
 func (c *Config) DeliverJobTimeout() time.Duration {
-	return min(10*time.Minute, c.JobRescueAfter/4)
+	return min(10*time.Minute, c.JobRescueAfter*2/3)
 }
 
 // maxPoolSize bounds each pool: PostgreSQL's max_connections is 100 by

@@ -86,7 +86,8 @@ func TestLoadRefusesValuesThatBreakLater(t *testing.T) {
 		{map[string]string{"BREACHNOTIFY_DOMAIN_RATE_LIMIT": "+Inf"}, "BREACHNOTIFY_DOMAIN_RATE_LIMIT"},
 		{map[string]string{"BREACHNOTIFY_DOMAIN_RATE_LIMIT": "1e-10"}, "BREACHNOTIFY_DOMAIN_RATE_LIMIT"},
 		{map[string]string{"BREACHNOTIFY_SMTP_TIMEOUT": "1ns"}, "BREACHNOTIFY_SMTP_TIMEOUT"},
-		{map[string]string{"BREACHNOTIFY_JOB_RESCUE_AFTER": "2m"}, "BREACHNOTIFY_JOB_RESCUE_AFTER"}, // jobs of 30 s, SMTP timeout 30 s
+		{map[string]string{"BREACHNOTIFY_JOB_RESCUE_AFTER": "80s"}, "BREACHNOTIFY_JOB_RESCUE_AFTER"}, // jobs of 53 s, SMTP timeout 30 s
+		{map[string]string{"BREACHNOTIFY_LEASE_TTL": "1s"}, "BREACHNOTIFY_LEASE_TTL"},
 		{map[string]string{"BREACHNOTIFY_DB_POOL_SIZE": "-1"}, "BREACHNOTIFY_DB_POOL_SIZE"},
 		{map[string]string{"BREACHNOTIFY_DB_STAFF_POOL_SIZE": "0"}, "BREACHNOTIFY_DB_STAFF_POOL_SIZE"},
 		{map[string]string{"BREACHNOTIFY_DB_STAFF_POOL_SIZE": "five"}, "BREACHNOTIFY_DB_STAFF_POOL_SIZE"},

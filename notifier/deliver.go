@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,14 +13,28 @@ import (
 )
 
 // Deliverer is the delivery engine: it works one chunk of deliveries over
-// one SMTP connection, within the politeness limits, recording outcomes in
-// bulk.
+// one SMTP connection, within the politeness limits, handing each outcome
+// to the process's Writer (group commit) as soon as the relay answers.
+//
+// Its guarantees:
+//   - Duplicate bound: at most Writer.MaxUnrecorded messages of a process
+//     (MaxUnrecordedDefault, 50) can have been sent without their outcome
+//     committed; a process killed at any instant re-sends at most those. A
+//     lost database connection re-sends nothing: the writer retries.
+//   - Claim ownership: a chunk's claim names the process's lease; the chunk
+//     sends only while the lease holds, and a lapsed lease's claims are
+//     taken over by a live process within about a minute (Lease).
+//   - Deadlines: no send starts without time for it in the job (timeToSend),
+//     and the outcomes of sent messages are recorded even when the job's
+//     context ends.
 type Deliverer struct {
 	store    DeliveryStore
 	sender   Sender
 	renderer *Renderer
 	retry    RetryPolicy
 	polite   Politeness
+	writer   *Writer
+	lease    *Lease
 	// sendTimeout is the longest one SMTP transaction may take: a send is
 	// not started when the job has less time left (see timeToSend).
 	sendTimeout time.Duration
@@ -35,6 +50,10 @@ type DelivererConfig struct {
 	Retry    RetryPolicy
 	// Politeness holds sends back; nil means no limits.
 	Politeness Politeness
+	// Writer commits outcomes (required; its Run must be running).
+	Writer *Writer
+	// Lease is the process's lease; nil means no leases (tests).
+	Lease *Lease
 	// SendTimeout is the sender's timeout for one transaction
 	// (config.Config.SMTPTimeout).
 	SendTimeout time.Duration
@@ -54,8 +73,8 @@ func NewDeliverer(cfg DelivererConfig) *Deliverer {
 		cfg.Politeness = unlimited{}
 	}
 	return &Deliverer{
-		store: cfg.Store, sender: cfg.Sender, renderer: cfg.Renderer, retry: cfg.Retry,
-		polite: cfg.Politeness, sendTimeout: cfg.SendTimeout, observer: cfg.Observer, logger: cfg.Logger,
+		store: cfg.Store, sender: cfg.Sender, renderer: cfg.Renderer, retry: cfg.Retry, polite: cfg.Politeness,
+		writer: cfg.Writer, lease: cfg.Lease, sendTimeout: cfg.SendTimeout, observer: cfg.Observer, logger: cfg.Logger,
 	}
 }
 
@@ -79,6 +98,10 @@ func (unlimited) RelayOK()                                     {}
 // waits snooze the job, freeing its worker for other domains.
 const maxInlineWait = 200 * time.Millisecond
 
+// leaseRecheck is when a chunk stopped by a lapsed lease comes back: by
+// then the lease is renewed, or its claim taken over.
+const leaseRecheck = 10 * time.Second
+
 // SnoozeError asks the queue to run the job again after a while without
 // counting an attempt: a limit holds it back, the relay is unreachable, or
 // the process is stopping.
@@ -89,38 +112,70 @@ type SnoozeError struct {
 
 func (e *SnoozeError) Error() string { return "snooze " + e.After.String() + ": " + e.Reason }
 
+// owner is the lease claims are made under now ("" without leases).
+func (d *Deliverer) owner() string {
+	if d.lease == nil {
+		return ""
+	}
+	return d.lease.Owner()
+}
+
+// holdsLease reports whether a claim made under owner may still be worked.
+func (d *Deliverer) holdsLease(owner string) bool {
+	return d.lease == nil || d.lease.Holds(owner)
+}
+
 // Deliver works a chunk: renders each delivery, sends it on one reused
-// connection, and records outcomes every FlushEvery sends, the last ones in
-// the transaction that runs complete. A delivery already final is skipped,
-// so a retried job never re-sends what it recorded. When a flush finds the
-// wave paused or cancelled, the chunk stops there: the rest goes back to
-// the queue (or is cancelled) and the job is done; resuming a wave gives
-// its unsent deliveries new jobs. When a limit or the relay's circuit
-// holds it back, the chunk records what it did and snoozes.
+// connection, and hands each outcome to the writer, whose commits it
+// follows: when a commit finds the wave paused or cancelled, the chunk
+// stops there (the rest goes back to the queue, or is cancelled) and the
+// job is done; resuming a wave gives its unsent deliveries new jobs. A
+// delivery already final is skipped, so a retried job never re-sends what
+// was recorded. When a limit or the relay's circuit holds it back, or its
+// lease is no longer safe, the chunk waits for its outcomes' commit,
+// releases its claim and snoozes. Its job completes in the commit that
+// records its last outcomes' companions: the requeued deliveries and the
+// job's completion.
 func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobCompleter) error {
 	if wait := d.polite.RelayWait(); wait > 0 {
 		d.observer.ObserveSnooze("relay_circuit_open")
 		return &SnoozeError{After: wait, Reason: "relay circuit open"}
 	}
+	chunk.Owner = d.owner()
+	if !d.holdsLease(chunk.Owner) {
+		d.observer.ObserveSnooze("lease_lapsed")
+		return &SnoozeError{After: jitter(leaseRecheck), Reason: "lease not renewed"}
+	}
 	claim, err := d.store.ClaimDeliveries(ctx, chunk)
 	if err != nil {
 		return fmt.Errorf("claim deliveries of wave %d: %w", chunk.WaveID, err)
 	}
+	run := chunkRun{d: d, chunk: chunk, dbNow: claim.Now, started: time.Now(), held: map[string]time.Duration{}, status: claim.WaveStatus}
+	defer run.releaseConn()
 	switch claim.WaveStatus {
 	case WaveRunning:
 	case WavePaused:
 		d.observer.ObserveSnooze("wave_paused")
 		return &SnoozeError{After: jitter(PauseRecheck), Reason: "wave paused"}
 	default: // cancelled (the claim cancelled the chunk's deliveries) or finished
-		return d.finish(ctx, OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Complete: complete})
+		return run.finish(ctx, OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Complete: complete})
 	}
-	run := chunkRun{d: d, dbNow: claim.Now, started: time.Now(), held: map[string]time.Duration{}}
-	defer run.releaseConn()
 
-	last := len(claim.Deliveries) - 1
 	for i, del := range claim.Deliveries {
 		if err := ctx.Err(); err != nil {
-			return d.stop(ctx, chunk, run.pending, &hold{reason: "interrupted"})
+			return run.stop(ctx, &hold{reason: "interrupted"})
+		}
+		if !d.holdsLease(chunk.Owner) {
+			d.logger.WarnContext(ctx, "delivery lease not renewed in time; chunk stops sending", "wave_id", chunk.WaveID, "job_id", chunk.JobID, "owner", chunk.Owner)
+			return run.stop(ctx, &hold{wait: jitter(leaseRecheck), reason: "lease_lapsed"})
+		}
+		// The commits so far say whether the wave still runs.
+		status, err := run.poll()
+		if err != nil {
+			return fmt.Errorf("record outcomes of wave %d: %w", chunk.WaveID, err)
+		}
+		if status != WaveRunning {
+			return run.waveStopped(ctx, status, claim.Deliveries[i:], complete)
 		}
 		domain := RecipientDomain(del.Recipient)
 		if _, ok := run.held[domain]; ok {
@@ -132,52 +187,32 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 		case h != nil && h.wholeChunk:
 			d.logger.WarnContext(ctx, "chunk held back; snoozing", "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID,
 				"reason", h.reason, "wait", h.wait.String())
-			return d.stop(ctx, chunk, run.pending, h)
+			return run.stop(ctx, h)
 		case h != nil:
 			// This domain waits; the chunk goes on with the others.
 			d.observer.ObserveSnooze(h.reason)
 			run.held[domain] = h.wait
 			if h.outcome != nil {
-				run.pending = append(run.pending, *h.outcome)
+				run.submit(*h.outcome)
 				run.throttled = append(run.throttled, del.ID)
 			} else {
 				run.heldBack = append(run.heldBack, del)
 			}
 			continue
 		}
-		run.pending = append(run.pending, out)
+		run.submit(out)
 		d.observer.ObserveOutcome(out, string(del.Notice.Kind))
 		logOutcome(ctx, d.logger, del, out)
 		if run.blocked != nil {
-			// Pause the wave now and write at once: the flush then finds
-			// it paused and the chunk stops, sending nothing more.
+			// The wave stops at once: nothing more is sent until someone
+			// looks; the chunk comes back when the wave is resumed.
 			if err := d.store.HoldWave(ctx, chunk.WaveID, run.blocked.Error()); err != nil {
 				return fmt.Errorf("pause wave %d after a blocked message: %w", chunk.WaveID, err)
 			}
-			run.blocked = nil
-		} else if len(run.pending) < FlushEvery || i == last {
-			continue
+			return run.stop(ctx, &hold{wait: jitter(PauseRecheck), reason: "wave_paused"})
 		}
-		status, err := d.recordSent(ctx, OutcomeBatch{WaveID: chunk.WaveID, Outcomes: run.pending})
-		if err != nil {
-			return fmt.Errorf("record outcomes of wave %d: %w", chunk.WaveID, err)
-		}
-		run.pending = run.pending[:0]
-		switch status {
-		case WaveRunning:
-			continue
-		case WavePaused:
-			d.logger.InfoContext(ctx, "wave paused; chunk waits", "wave_id", chunk.WaveID, "unsent", last-i)
-			return d.stop(ctx, chunk, nil, &hold{wait: jitter(PauseRecheck), reason: "wave_paused"})
-		}
-		d.logger.InfoContext(ctx, "wave no longer running; chunk stops", "wave_id", chunk.WaveID, "status", status, "unsent", last-i)
-		undone := append(idsOfDeliveries(append(run.heldBack, claim.Deliveries[i+1:]...)), run.throttled...)
-		if err := d.store.ReleaseClaim(ctx, chunk, undone, status == WaveCancelled); err != nil {
-			return fmt.Errorf("release deliveries of wave %d: %w", chunk.WaveID, err)
-		}
-		return d.finish(ctx, OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Complete: complete})
 	}
-	batch := OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Outcomes: run.pending, Complete: complete}
+	batch := OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Complete: complete}
 	if len(run.heldBack) > 0 || len(run.held) > 0 {
 		// Deliveries of held-back domains (the throttled one included) go
 		// to a new job for when their domains may be tried again.
@@ -188,32 +223,14 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 		ids := append(idsOfDeliveries(run.heldBack), run.throttled...)
 		batch.Requeue = &ScheduledChunk{Chunk: Chunk{WaveID: chunk.WaveID, DeliveryIDs: ids, Retry: chunk.Retry}, RunAt: run.now().Add(wait)}
 	}
-	return d.finish(ctx, batch)
+	return run.finish(ctx, batch)
 }
 
 // PauseRecheck is how often a delivery job of a paused wave looks again.
 const PauseRecheck = 5 * time.Second
 
-// finish writes the chunk's last batch, completing its job.
-func (d *Deliverer) finish(ctx context.Context, b OutcomeBatch) error {
-	if _, err := d.recordSent(ctx, b); err != nil {
-		return fmt.Errorf("record final outcomes of wave %d: %w", b.WaveID, err)
-	}
-	return nil
-}
-
-// bookkeepingTimeout bounds writing the outcomes of messages already sent.
+// bookkeepingTimeout bounds releasing a claim after the job's context ended.
 const bookkeepingTimeout = 30 * time.Second
-
-// recordSent writes outcomes of messages that have already left. It does
-// not use the job's context as is: that is cancelled by a hard stop or a
-// job timeout, possibly right after a send, and an outcome lost then
-// means the message is sent again when the job is retried.
-func (d *Deliverer) recordSent(ctx context.Context, b OutcomeBatch) (WaveStatus, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
-	defer cancel()
-	return d.store.RecordOutcomes(ctx, b)
-}
 
 func idsOfDeliveries(ds []OutgoingDelivery) []int64 {
 	ids := make([]int64, len(ds))
@@ -239,44 +256,132 @@ type hold struct {
 	outcome *Outcome
 }
 
-// stop records what was done, gives up the claim on the rest (the job will
-// claim it again when it runs next) and asks for a snooze.
-func (d *Deliverer) stop(ctx context.Context, chunk Chunk, done []Outcome, h *hold) error {
-	if len(done) > 0 {
-		if _, err := d.recordSent(ctx, OutcomeBatch{WaveID: chunk.WaveID, Outcomes: done}); err != nil {
-			return fmt.Errorf("record outcomes: %w", err)
-		}
-	}
-	// The job's context may be cancelled; the claim must still be released.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
-	defer cancel()
-	if err := d.store.ReleaseClaim(ctx, chunk, nil, false); err != nil {
-		return fmt.Errorf("release claim: %w", err)
-	}
-	d.observer.ObserveSnooze(h.reason)
-	return &SnoozeError{After: h.wait, Reason: h.reason}
-}
-
-// chunkRun is the state of one Deliver call: its connection and the
-// outcomes not yet written.
+// chunkRun is the state of one Deliver call: its connection, its outcomes
+// not yet committed, and what it holds back.
 type chunkRun struct {
 	d       *Deliverer
+	chunk   Chunk
 	dbNow   time.Time
 	started time.Time
 	conn    SenderConn
-	pending []Outcome
+	// tickets are the submitted outcomes not yet seen committed, oldest
+	// first; status is the wave's status at the latest commit seen.
+	tickets []*Ticket
+	status  WaveStatus
+	// slot is true while the run holds a writer slot for the send in hand.
+	slot bool
 	// held maps domains held back by a limit to how long they wait;
 	// heldBack are their deliveries not attempted in this run.
 	held     map[string]time.Duration
 	heldBack []OutgoingDelivery
 	// throttled are the deliveries a throttling reply held back: their
-	// outcomes may be flushed before the chunk ends, but they go to the
-	// requeued job with the held-back ones.
+	// outcomes are recorded, but they go to the requeued job with the
+	// held-back ones.
 	throttled []int64
 	// sends counts the messages this run tried to send.
 	sends int
 	// blocked is set when the link firewall stopped the message in hand.
 	blocked *BlockedError
+}
+
+// submit hands an outcome to the writer, with the send's slot if it took one.
+func (r *chunkRun) submit(out Outcome) {
+	slots := 0
+	if r.slot {
+		slots, r.slot = 1, false
+	}
+	r.tickets = append(r.tickets, r.d.writer.Submit(OutcomeBatch{WaveID: r.chunk.WaveID, Outcomes: []Outcome{out}}, slots))
+}
+
+// poll takes in the commits done so far, without waiting, and returns the
+// wave's status at the latest one.
+func (r *chunkRun) poll() (WaveStatus, error) {
+	n := 0
+	for ; n < len(r.tickets); n++ {
+		select {
+		case <-r.tickets[n].Done():
+		default:
+			return r.seen(n)
+		}
+	}
+	return r.seen(n)
+}
+
+// sync waits for every submitted outcome's commit.
+func (r *chunkRun) sync() (WaveStatus, error) {
+	for _, t := range r.tickets {
+		<-t.Done()
+	}
+	return r.seen(len(r.tickets))
+}
+
+// seen consumes the first n (resolved) tickets.
+func (r *chunkRun) seen(n int) (WaveStatus, error) {
+	var err error
+	for _, t := range r.tickets[:n] {
+		status, terr := t.Wait()
+		if terr != nil {
+			err = cmp.Or(err, terr)
+			continue
+		}
+		if status != "" {
+			r.status = status
+		}
+	}
+	r.tickets = append(r.tickets[:0], r.tickets[n:]...)
+	return r.status, err
+}
+
+// finish waits for the chunk's outcomes, then commits its last batch (the
+// requeued deliveries, the job's completion) and waits for that too: a
+// job completes only once everything it sent is recorded.
+func (r *chunkRun) finish(ctx context.Context, b OutcomeBatch) error {
+	if _, err := r.sync(); err != nil {
+		return fmt.Errorf("record outcomes of wave %d: %w", b.WaveID, err)
+	}
+	if _, err := r.d.writer.Submit(b, 0).Wait(); err != nil {
+		return fmt.Errorf("record final outcomes of wave %d: %w", b.WaveID, err)
+	}
+	return nil
+}
+
+// waveStopped ends a chunk whose wave a commit found no longer running: a
+// paused wave's chunk snoozes; otherwise the rest is given up (cancelled
+// with the wave) and the job completes.
+func (r *chunkRun) waveStopped(ctx context.Context, status WaveStatus, rest []OutgoingDelivery, complete JobCompleter) error {
+	d, chunk := r.d, r.chunk
+	if status == WavePaused {
+		d.logger.InfoContext(ctx, "wave paused; chunk waits", "wave_id", chunk.WaveID, "unsent", len(rest))
+		return r.stop(ctx, &hold{wait: jitter(PauseRecheck), reason: "wave_paused"})
+	}
+	d.logger.InfoContext(ctx, "wave no longer running; chunk stops", "wave_id", chunk.WaveID, "status", status, "unsent", len(rest))
+	if _, err := r.sync(); err != nil {
+		return fmt.Errorf("record outcomes of wave %d: %w", chunk.WaveID, err)
+	}
+	undone := append(idsOfDeliveries(append(r.heldBack, rest...)), r.throttled...)
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+	defer cancel()
+	if err := d.store.ReleaseClaim(bctx, chunk, undone, status == WaveCancelled); err != nil {
+		return fmt.Errorf("release deliveries of wave %d: %w", chunk.WaveID, err)
+	}
+	return r.finish(ctx, OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Complete: complete})
+}
+
+// stop waits for what was sent to be recorded, gives up the claim on the
+// rest (the job will claim it again when it runs next) and asks for a
+// snooze.
+func (r *chunkRun) stop(ctx context.Context, h *hold) error {
+	if _, err := r.sync(); err != nil {
+		return fmt.Errorf("record outcomes: %w", err)
+	}
+	// The job's context may be cancelled; the claim must still be released.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+	defer cancel()
+	if err := r.d.store.ReleaseClaim(ctx, r.chunk, nil, false); err != nil {
+		return fmt.Errorf("release claim: %w", err)
+	}
+	r.d.observer.ObserveSnooze(h.reason)
+	return &SnoozeError{After: h.wait, Reason: h.reason}
 }
 
 // now is the database's clock, advanced by the time the chunk has taken.
@@ -322,8 +427,21 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain 
 	if h != nil {
 		return Outcome{}, h
 	}
+	// A slot of the writer before the send: the relay may take the
+	// message from here on, and its outcome counts against the
+	// process's bound until it is committed.
+	if err := d.writer.Acquire(ctx); err != nil {
+		done()
+		return Outcome{}, &hold{reason: "interrupted", wholeChunk: true}
+	}
+	r.slot = true
 	res, err := r.send(ctx, msg)
 	done()
+	if err != nil {
+		// Nothing was sent: no dial, or no time left for a transaction.
+		d.writer.GiveBack()
+		r.slot = false
+	}
 	if errors.Is(err, errNoTimeLeft) || (err != nil && ctx.Err() != nil) {
 		// The job is about to run out of time, or the process is
 		// stopping: the chunk snoozes and goes on with a new deadline.

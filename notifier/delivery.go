@@ -9,10 +9,6 @@ import (
 	"github.com/breachnotify/breachnotify/templates"
 )
 
-// FlushEvery is the most sends whose outcomes are held in memory before they
-// are written; a crash can repeat at most this many sends.
-const FlushEvery = 10
-
 // JobCompleter completes the queue job that carried a chunk, inside the
 // transaction that records the chunk's last outcomes (river.JobCompleteTx),
 // so a finished chunk is never worked again and an unfinished one always is.
@@ -26,10 +22,12 @@ type DeliveryStore interface {
 	// queued deliveries never attempted; a retry job also works deferred
 	// ones; a delivery in another job's claim is not returned. Nothing is
 	// claimed unless the wave is running.
+	//
+	// The claim names chunk.Owner, the process's lease: when the lease
+	// lapses, another process takes the claim over (LeaseStore.TakeOver).
 	ClaimDeliveries(ctx context.Context, chunk Chunk) (Claim, error)
-	// RecordOutcomes writes a batch in one transaction and returns the
-	// wave's status then.
-	RecordOutcomes(ctx context.Context, b OutcomeBatch) (WaveStatus, error)
+	// OutcomeStore writes outcomes (through the Writer's group commits).
+	OutcomeStore
 	// ReleaseClaim gives up the chunk's claim; when the wave was cancelled
 	// it also cancels the listed deliveries still pending.
 	ReleaseClaim(ctx context.Context, chunk Chunk, cancel []int64, cancelled bool) error
@@ -151,7 +149,8 @@ type Politeness interface {
 	RelayOK()
 }
 
-// OutcomeBatch is what RecordOutcomes writes in one transaction.
+// OutcomeBatch is what one chunk hands the Writer: outcomes, and at the
+// chunk's end what completes its job. A group commit writes many.
 type OutcomeBatch struct {
 	WaveID int64
 	// JobID is the job whose claim a completing batch releases.
@@ -173,6 +172,9 @@ type Chunk struct {
 	Retry       bool
 	// JobID is the queue job working the chunk; it owns what it claims.
 	JobID int64
+	// Owner is the lease of the process working the chunk (empty without
+	// leases, in tests).
+	Owner string
 }
 
 // ScheduledChunk is a delivery job to enqueue: a chunk and when to run it

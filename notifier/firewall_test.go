@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,64 +13,6 @@ import (
 	"github.com/breachnotify/breachnotify/templates"
 	"github.com/breachnotify/breachnotify/templates/templatetest"
 )
-
-// fakeDeliveryStore is the engine's store, in memory: it hands out one
-// claim and records what the engine writes.
-type fakeDeliveryStore struct {
-	mu       sync.Mutex
-	claim    []notifier.OutgoingDelivery
-	outcomes []notifier.Outcome
-	held     string
-	released bool
-}
-
-func (s *fakeDeliveryStore) ClaimDeliveries(context.Context, notifier.Chunk) (notifier.Claim, error) {
-	return notifier.Claim{Deliveries: s.claim, WaveStatus: notifier.WaveRunning, Now: time.Now()}, nil
-}
-
-func (s *fakeDeliveryStore) RecordOutcomes(_ context.Context, b notifier.OutcomeBatch) (notifier.WaveStatus, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.outcomes = append(s.outcomes, b.Outcomes...)
-	if s.held != "" {
-		return notifier.WavePaused, nil
-	}
-	return notifier.WaveRunning, nil
-}
-
-func (s *fakeDeliveryStore) ReleaseClaim(context.Context, notifier.Chunk, []int64, bool) error {
-	s.released = true
-	return nil
-}
-
-func (s *fakeDeliveryStore) HoldWave(_ context.Context, _ int64, reason string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.held = reason
-	return nil
-}
-
-// recordingSender accepts every message and keeps it.
-type recordingSender struct {
-	mu   sync.Mutex
-	sent []*notifier.Message
-}
-
-func (s *recordingSender) Conn(context.Context) (notifier.SenderConn, error) { return s, nil }
-func (s *recordingSender) Release(bool)                                      {}
-func (s *recordingSender) Send(_ context.Context, m *notifier.Message) notifier.SendResult {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sent = append(s.sent, m)
-	return notifier.SendResult{Accepted: true, Code: 250, Reply: "250 ok"}
-}
-
-type countingObserver struct{ blocked []string }
-
-func (o *countingObserver) ObserveSend(notifier.SendResult)         {}
-func (o *countingObserver) ObserveOutcome(notifier.Outcome, string) {}
-func (o *countingObserver) ObserveSnooze(string)                    {}
-func (o *countingObserver) ObserveBlocked(part string)              { o.blocked = append(o.blocked, part) }
 
 func testDeliveries(kind templates.Kind, n int) []notifier.OutgoingDelivery {
 	notice := &notifier.NoticeContent{ID: 7, Kind: kind, IncidentTitle: "Mail breach", IncidentSlug: "mail-2026",
@@ -106,13 +47,10 @@ func TestFirewallStopsEveryBypass(t *testing.T) {
 				t.Fatal(err)
 			}
 			set.Put(tmpl)
-			store := &fakeDeliveryStore{claim: testDeliveries(b.TemplateKind(), 3)}
-			sender := &recordingSender{}
-			obs := &countingObserver{}
-			d := notifier.NewDeliverer(notifier.DelivererConfig{Store: store, Sender: sender, Observer: obs,
-				Renderer: notifier.NewRenderer(set, mail.Address{Name: "Security Notices", Address: "security-notice@notify.example"}, "https://notify.example"),
-				Retry:    notifier.RetryPolicy{Min: time.Minute, Max: time.Hour, Lifetime: 96 * time.Hour}})
-			err = d.Deliver(context.Background(), notifier.Chunk{WaveID: 3, DeliveryIDs: []int64{100, 101, 102}, JobID: 1}, nil)
+			bb := setup(t, set, options{})
+			store, sender, obs := bb.store, bb.sender, bb.observer
+			store.claim = testDeliveries(b.TemplateKind(), 3)
+			err = bb.deliver(context.Background(), 1)
 			var snooze *notifier.SnoozeError
 			if !errors.As(err, &snooze) || snooze.Reason != "wave_paused" {
 				t.Errorf("Deliver = %v, want the chunk to stop with the wave paused", err)
@@ -144,12 +82,10 @@ func TestFirewallPassesTheShippedTemplates(t *testing.T) {
 		dels[0].Notice.OrgName = "Evil https://phish.attacker.example/login www.evil.example"
 		dels[0].Notice.Items[0].Subject = "Reset your password at ｈｔｔｐｓ://evil．example/x"
 		dels[1].ContactName = `Mallory" <a@evil.example>, "x`
-		store := &fakeDeliveryStore{claim: dels}
-		sender := &recordingSender{}
-		d := notifier.NewDeliverer(notifier.DelivererConfig{Store: store, Sender: sender,
-			Renderer: notifier.NewRenderer(set, mail.Address{Name: "Security Notices", Address: "security-notice@notify.example"}, "https://notify.example"),
-			Retry:    notifier.RetryPolicy{Min: time.Minute, Max: time.Hour, Lifetime: 96 * time.Hour}})
-		if err := d.Deliver(context.Background(), notifier.Chunk{WaveID: 3, DeliveryIDs: []int64{100, 101, 102}, JobID: 1}, nil); err != nil {
+		bb := setup(t, set, options{})
+		store, sender := bb.store, bb.sender
+		store.claim = dels
+		if err := bb.deliver(context.Background(), 1); err != nil {
 			t.Fatalf("%s: %v", kind, err)
 		}
 		if len(sender.sent) != 3 || store.held != "" {

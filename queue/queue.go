@@ -87,6 +87,35 @@ func (i *Inserter) EnqueueChunksTx(ctx context.Context, tx pgx.Tx, chunks []noti
 	return nil
 }
 
+// TakeOverJobsTx cancels the running delivery jobs among jobIDs (their
+// process is dead: River's rescuer finalises a cancelled job instead of
+// running it again) and returns their chunks, for new jobs, in tx.
+func (i *Inserter) TakeOverJobsTx(ctx context.Context, tx pgx.Tx, jobIDs []int64) ([]notifier.ScheduledChunk, error) {
+	rows, err := tx.Query(ctx, `SELECT id, args FROM river_job WHERE id = ANY($1) AND state = 'running' AND kind = $2 ORDER BY id`,
+		jobIDs, DeliverArgs{}.Kind())
+	if err != nil {
+		return nil, fmt.Errorf("read dead jobs: %w", err)
+	}
+	var chunks []notifier.ScheduledChunk
+	var ids []int64
+	var id int64
+	var args DeliverArgs
+	if _, err := pgx.ForEachRow(rows, []any{&id, &args}, func() error {
+		ids = append(ids, id)
+		chunks = append(chunks, notifier.ScheduledChunk{Chunk: notifier.Chunk{WaveID: args.WaveID, DeliveryIDs: args.DeliveryIDs, Retry: args.Retry}})
+		args = DeliverArgs{}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read dead jobs: %w", err)
+	}
+	for _, id := range ids {
+		if _, err := i.client.JobCancelTx(ctx, tx, id); err != nil {
+			return nil, fmt.Errorf("cancel dead job %d: %w", id, err)
+		}
+	}
+	return chunks, nil
+}
+
 // DeliverWorker works delivery jobs with a notifier.Deliverer.
 type DeliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]
@@ -107,8 +136,16 @@ func (w *DeliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration {
 // completion commit together.
 func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	chunk := notifier.Chunk{WaveID: job.Args.WaveID, DeliveryIDs: job.Args.DeliveryIDs, Retry: job.Args.Retry, JobID: job.ID}
-	err := w.Deliverer.Deliver(ctx, chunk, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+	// The completion runs in the outcome writer's group commit, on the
+	// writer's context; River finds its client in the job's context, which
+	// may be cancelled by then (a hard stop): keep its values, take the
+	// writer's deadline.
+	jobCtx := context.WithoutCancel(ctx)
+	err := w.Deliverer.Deliver(ctx, chunk, func(commitCtx context.Context, tx pgx.Tx) error {
+		cctx, cancel := context.WithCancel(jobCtx)
+		defer cancel()
+		defer context.AfterFunc(commitCtx, cancel)()
+		_, err := river.JobCompleteTx[*riverpgxv5.Driver](cctx, tx, job)
 		return err
 	})
 	var snooze *notifier.SnoozeError
@@ -120,6 +157,10 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 
 // Config configures the working River client.
 type Config struct {
+	// ID names the client in River's tables (attempted_by, leadership):
+	// the delivery process's id, so an operator can tell whose jobs are
+	// whose.
+	ID string
 	// Workers is the number of delivery jobs worked at once.
 	Workers int
 	// FetchCooldown is the pause between fetches (FetchCooldownDefault when zero).
@@ -179,6 +220,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 			func() (river.JobArgs, *river.InsertOpts) { return AuditCheckpointArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
 	}
 	return river.NewClient(riverpgxv5.New(pool), &river.Config{
+		ID:                   cfg.ID,
 		Queues:               queues,
 		PeriodicJobs:         periodic,
 		Workers:              workers,

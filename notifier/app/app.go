@@ -90,14 +90,18 @@ type App struct {
 	staffPool, publicPool *pgxpool.Pool
 	renderer              *notifier.Renderer
 	river                 *river.Client[pgx.Tx]
-	sender                *smtp.Sender
-	httpServer            *http.Server
-	listener              net.Listener
-	served                chan error
-	refreshStop           chan struct{}
-	dashboard             *admin.Server
-	stopOnce              sync.Once
-	stopErr               error
+	// writer commits the delivery outcomes of all workers (group commit);
+	// lease is this process's delivery lease (see notifier.Lease).
+	writer      *notifier.Writer
+	lease       *notifier.Lease
+	sender      *smtp.Sender
+	httpServer  *http.Server
+	listener    net.Listener
+	served      chan error
+	refreshStop chan struct{}
+	dashboard   *admin.Server
+	stopOnce    sync.Once
+	stopErr     error
 }
 
 // NewLogger builds the logger the Config asks for.
@@ -428,7 +432,13 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		}
 		sender = a.sender
 	}
+	process := notifier.NewProcess()
+	a.writer = notifier.NewWriter(notifier.WriterConfig{Store: a.Store, Observer: m, Logger: a.Logger.With("component", "outcomes")})
+	a.lease = notifier.NewLease(process, notifier.LeaseConfig{Store: a.Store, TTL: cfg.LeaseTTL, OnTakeover: m.ObserveTakeover,
+		Logger: a.Logger.With("component", "lease")})
 	a.Deliverer = notifier.NewDeliverer(notifier.DelivererConfig{
+		Writer:   a.writer,
+		Lease:    a.lease,
 		Store:    a.Store,
 		Sender:   sender,
 		Renderer: a.renderer,
@@ -449,6 +459,7 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 	upkeep := queue.Maintainers{a.Store, queue.MaintainerFunc(a.Store.ExpireStaffSessions)}
 	var err error
 	a.river, err = queue.NewClient(a.Pool, queue.Config{
+		ID:                   process.ID,
 		Workers:              cfg.Workers,
 		RescueStuckJobsAfter: cfg.JobRescueAfter,
 		// A job times out well before River would rescue it as stuck.
@@ -516,6 +527,17 @@ func (a *App) Start(ctx context.Context) error {
 			_ = ln.Close()
 			return err
 		}
+	}
+	if a.lease != nil {
+		// The lease first: no claim is made without it. The writer runs
+		// before any chunk can hand it an outcome.
+		if err := a.lease.Start(ctx); err != nil {
+			a.stopDashboard()
+			_ = ln.Close()
+			return err
+		}
+		go a.writer.Run()
+		go a.lease.Run()
 	}
 	if a.river != nil {
 		// River treats a cancelled start context as a hard stop that
@@ -623,6 +645,16 @@ func (a *App) stop(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if a.lease != nil && a.listener != nil {
+		// The chunks have stopped: commit what they handed over, then
+		// give up the lease (nothing of this process is left to take over).
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		a.writer.Close(wctx)
+		if err := a.lease.Stop(wctx); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+	}
 	if httpErr != nil {
 		errs = append(errs, httpErr)
 	}

@@ -556,8 +556,8 @@ func TestStopMidWaveLosesNothing(t *testing.T) {
 			t.Errorf("%s never received the notice", rcpt)
 		}
 	}
-	if dup := total - 12; dup > notifier.FlushEvery {
-		t.Errorf("%d duplicates, want at most %d", dup, notifier.FlushEvery)
+	if dup := total - 12; dup > notifier.MaxUnrecordedDefault {
+		t.Errorf("%d duplicates, want at most %d", dup, notifier.MaxUnrecordedDefault)
 	}
 	t.Logf("first process sent %d, second %d", len(first.Mailbox.Messages()), len(second.Mailbox.Messages()))
 }

@@ -289,7 +289,7 @@ func TestScriptedRepliesEndToEnd(t *testing.T) {
 func TestNoSendStartedPastTheJobDeadline(t *testing.T) {
 	t.Parallel()
 	e := apptest.Start(t, apptest.Options{Configure: func(c *config.Config) {
-		c.JobRescueAfter = 8 * time.Second // the job timeout is a quarter: 2 s
+		c.JobRescueAfter = 3 * time.Second // the job timeout is two thirds: 2 s
 		c.SMTPTimeout = time.Second
 	}})
 	for rcpt := range batch1Recipients {
@@ -317,25 +317,19 @@ func TestNoSendStartedPastTheJobDeadline(t *testing.T) {
 }
 
 // TestWorkerKilledMidWave runs two `breachnotify serve` processes on one
-// database and SIGKILLs one of them three times in the middle of a wave,
-// restarting it each time. The killed process's jobs are rescued (after
-// BREACHNOTIFY_JOB_RESCUE_AFTER) and finished: nothing is lost, and what
-// is sent twice is bounded by the unrecorded sends of the chunks that were
-// interrupted (at most FlushEvery each), with the same Message-ID.
-//
-// The victim sends with one worker, so each kill interrupts one chunk and
-// the bound is kills × FlushEvery. A process with W workers works W chunks
-// at once and a kill can re-send up to W × FlushEvery: the bound is per
-// sending worker, not per process (TestDatabaseConnectionsDropped checks
-// it with several). A per-process bound would need the whole process to
-// keep at most FlushEvery sends unrecorded, which caps it at FlushEvery
-// SMTP transactions at once: too few against real relays' latency.
+// database, with the default lease and rescue settings, and SIGKILLs one of
+// them three times in the middle of a wave, restarting it each time. The
+// survivor takes each dead incarnation's claims over when its lease lapses
+// (within a minute, long before River's stuck-job rescue): nothing is lost,
+// no job needs rescuing, and what is sent twice is bounded by the messages
+// a process may have sent without their outcome committed
+// (notifier.MaxUnrecordedDefault per kill), each with its original's
+// Message-ID.
 func TestWorkerKilledMidWave(t *testing.T) {
 	t.Parallel()
 	const (
 		orgCount, perOrg   = 30, 10
 		workers, chunkSize = 4, 10
-		victimWorkers      = 1
 		kills              = 3
 	)
 	bin := apptest.BuildBinary(t)
@@ -368,18 +362,9 @@ func TestWorkerKilledMidWave(t *testing.T) {
 		"BREACHNOTIFY_LOG_FORMAT=json",
 		"BREACHNOTIFY_RETRY_MIN_DELAY=100ms",
 		"BREACHNOTIFY_RETRY_MAX_DELAY=200ms",
-		"BREACHNOTIFY_JOB_RESCUE_AFTER=8s", // so a job times out after 2s
-		"BREACHNOTIFY_SMTP_TIMEOUT=1s",     // below it: a send is not started with less left
 	}
-	// The survivor starts first and leads, so River's rescuer (which runs
-	// on the leader) is never the process killed.
 	survivor := apptest.StartProc(t, "survivor", bin, env...)
-	faultWait(t, "the first process to lead River", 30*time.Second, func() bool {
-		var n int
-		_ = e.App.Pool.QueryRow(ctx, `SELECT count(*) FROM river_leader WHERE expires_at > now()`).Scan(&n)
-		return n == 1
-	})
-	victim := apptest.StartProc(t, "victim", bin, append(env, fmt.Sprintf("BREACHNOTIFY_WORKERS=%d", victimWorkers))...)
+	victim := apptest.StartProc(t, "victim", bin, env...)
 	start := time.Now()
 	if _, err := e.Client.LaunchWave(ctx, plan.ID); err != nil {
 		t.Fatal(err)
@@ -390,15 +375,16 @@ func TestWorkerKilledMidWave(t *testing.T) {
 		}
 	})
 	var killedAt []int
+	var lastKill time.Time
 	for i := range kills {
 		at := len(recipients) * (2*i + 1) / 10 // a tenth, three tenths, half of the wave
-		faultWait(t, fmt.Sprintf("%d messages before kill %d", at, i+1), 30*time.Second, func() bool { return len(sink.Messages()) >= at })
+		faultWait(t, fmt.Sprintf("%d messages before kill %d", at, i+1), 60*time.Second, func() bool { return len(sink.Messages()) >= at })
 		victim.Kill()
+		lastKill = time.Now()
 		killedAt = append(killedAt, len(sink.Messages()))
 		victim.Start()
 	}
-	killed := time.Since(start)
-	w := waitWave(t, e, plan.ID, 60*time.Second)
+	w := waitWave(t, e, plan.ID, 120*time.Second)
 	took := time.Since(start)
 	if w.Status != notifier.WaveCompleted || w.Deliveries[notifier.DeliverySent] != len(recipients) {
 		t.Fatalf("wave = %s %v, want completed with %d sent", w.Status, w.Deliveries, len(recipients))
@@ -408,26 +394,37 @@ func TestWorkerKilledMidWave(t *testing.T) {
 		WHERE e->>'error' LIKE 'Stuck job rescued%'`).Scan(&rescued); err != nil {
 		t.Fatal(err)
 	}
+	var takenOverAt *time.Time
+	var note *string
+	if err := e.App.Pool.QueryRow(ctx, `SELECT taken_over_at, takeover_note FROM waves WHERE id = $1`, plan.ID).Scan(&takenOverAt, &note); err != nil {
+		t.Fatal(err)
+	}
 	msgs := sink.Messages()
 	dups := checkDuplicates(t, e, plan.ID, recipients, msgs)
-	if rescued < 1 {
-		t.Errorf("no job was rescued: the kills interrupted nothing")
+	if takenOverAt == nil || note == nil {
+		t.Fatalf("the wave records no takeover: the kills interrupted nothing")
 	}
-	// Each interrupted chunk re-sends at most what it sent since its last
-	// flush; the victim works victimWorkers chunks at once.
-	if bound := kills * victimWorkers * notifier.FlushEvery; dups > bound || dups > rescued*notifier.FlushEvery {
-		t.Errorf("%d duplicates for %d kills and %d rescued jobs: want at most %d (kills × FlushEvery) and FlushEvery per rescued chunk",
-			dups, kills, rescued, bound)
+	if rescued != 0 {
+		t.Errorf("%d jobs were rescued by River: the takeover should have made that unneeded", rescued)
 	}
-	t.Logf("%d deliveries, %d kills (at %v messages), %d jobs rescued, %d messages, %d duplicates (bound: kills × FlushEvery = %d), kills done after %s, wave completed after %s; victim (%d worker) started %d times, survivor (%d workers) %d",
-		len(recipients), kills, killedAt, rescued, len(msgs), dups, kills*notifier.FlushEvery, killed.Round(time.Millisecond), took.Round(time.Millisecond),
-		victimWorkers, victim.Starts, workers, survivor.Starts)
+	takeover := takenOverAt.Sub(lastKill)
+	if takeover > time.Minute {
+		t.Errorf("the last takeover came %s after the last kill, want under a minute", takeover.Round(time.Second))
+	}
+	if bound := kills * notifier.MaxUnrecordedDefault; dups > bound {
+		t.Errorf("%d duplicates for %d kills: want at most %d (kills × MaxUnrecordedDefault)", dups, kills, bound)
+	}
+	t.Logf("%d deliveries, %d kills (at %v messages), %d messages, %d duplicates (bound: %d per kill), last takeover %s after the last kill (%q), wave completed after %s; victim started %d times, survivor %d, %d workers each",
+		len(recipients), kills, killedAt, len(msgs), dups, notifier.MaxUnrecordedDefault, takeover.Round(time.Millisecond), *note,
+		took.Round(time.Millisecond), victim.Starts, survivor.Starts, workers)
 }
 
 // TestDatabaseConnectionsDropped terminates every PostgreSQL connection of
 // a running service twice in the middle of a wave: the service reconnects
-// and finishes the wave without a restart, losing nothing, re-sending at
-// most FlushEvery messages per job the lost connections made fail.
+// and finishes the wave without a restart, losing nothing. The outcome
+// writer retries a commit the lost connection failed, so nothing it had
+// sent is sent again (the bound, notifier.MaxUnrecordedDefault per loss,
+// is what a job failing for good could re-send).
 func TestDatabaseConnectionsDropped(t *testing.T) {
 	t.Parallel()
 	const (
@@ -470,14 +467,11 @@ func TestDatabaseConnectionsDropped(t *testing.T) {
 	if err := e.App.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job j, unnest(j.errors) AS e`).Scan(&failedJobs); err != nil {
 		t.Fatal(err)
 	}
-	// A job that fails loses at most the outcomes of the sends since its
-	// last flush, which its retry sends again; each termination fails at
-	// most the jobs then working.
-	if dups > failedJobs*notifier.FlushEvery || dups > terminations*workers*notifier.FlushEvery {
-		t.Errorf("%d duplicates for %d failed jobs after %d terminations: want at most FlushEvery (%d) per failed job", dups, failedJobs, terminations, notifier.FlushEvery)
+	if bound := terminations * notifier.MaxUnrecordedDefault; dups > bound {
+		t.Errorf("%d duplicates after %d terminations: want at most %d (MaxUnrecordedDefault per loss)", dups, terminations, bound)
 	}
-	t.Logf("%d deliveries, %d terminations (at %v messages, ending %v connections), %d job errors, %d messages, %d duplicates (bound %d per failed job; terminations × FlushEvery = %d), completed in %s",
-		len(recipients), terminations, terminatedAt, ended, failedJobs, len(msgs), dups, notifier.FlushEvery, terminations*notifier.FlushEvery, took.Round(time.Millisecond))
+	t.Logf("%d deliveries, %d terminations (at %v messages, ending %v connections), %d job errors, %d messages, %d duplicates (bound %d per loss), completed in %s",
+		len(recipients), terminations, terminatedAt, ended, failedJobs, len(msgs), dups, notifier.MaxUnrecordedDefault, took.Round(time.Millisecond))
 }
 
 // TestPoisonDeliveryFailsAlone runs a wave where one delivery's template

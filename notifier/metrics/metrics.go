@@ -7,6 +7,7 @@ package metrics
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -25,6 +26,10 @@ type Metrics struct {
 	smtpReplies  *prometheus.CounterVec
 	snoozes      *prometheus.CounterVec
 	blocked      *prometheus.CounterVec
+	commit       prometheus.Histogram
+	commitSize   prometheus.Histogram
+	takeovers    prometheus.Counter
+	takenOver    prometheus.Counter
 }
 
 // New registers the collectors on reg.
@@ -62,6 +67,28 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name:      "firewall_blocked_total",
 			Help:      "Messages the link firewall stopped before signing (a link or load that is not the message's own), by the part that failed. Each one paused its wave.",
 		}, []string{"part"}),
+		commit: f.NewHistogram(prometheus.HistogramOpts{
+			Namespace: Namespace,
+			Name:      "outcome_commit_duration_seconds",
+			Help:      "Duration of one group commit of delivery outcomes (and the job completions that go with them).",
+			Buckets:   []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30},
+		}),
+		commitSize: f.NewHistogram(prometheus.HistogramOpts{
+			Namespace: Namespace,
+			Name:      "outcome_commit_outcomes",
+			Help:      "Delivery outcomes written by one group commit.",
+			Buckets:   []float64{1, 2, 5, 10, 20, 50, 100, 200, 500},
+		}),
+		takeovers: f.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      "takeovers_total",
+			Help:      "Dead delivery processes (lapsed leases) whose claims this process took over.",
+		}),
+		takenOver: f.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      "taken_over_deliveries_total",
+			Help:      "Pending deliveries this process took over from dead processes.",
+		}),
 	}
 	for _, part := range []string{"subject", "text", "html"} {
 		m.blocked.WithLabelValues(part)
@@ -73,7 +100,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.retries.WithLabelValues(reason)
 	}
 	for _, reason := range []string{"relay_unreachable", "relay_circuit_open", "throttled", "wave_paused",
-		"domain_throttled", "domain_concurrency", "domain_rate", "global_rate", "interrupted"} {
+		"domain_throttled", "domain_concurrency", "domain_rate", "global_rate", "interrupted", "lease_lapsed"} {
 		m.snoozes.WithLabelValues(reason)
 	}
 	return m
@@ -114,4 +141,16 @@ func (m *Metrics) ObserveBlocked(part string) {
 		part = "other"
 	}
 	m.blocked.WithLabelValues(part).Inc()
+}
+
+// ObserveCommit implements notifier.CommitObserver.
+func (m *Metrics) ObserveCommit(outcomes int, took time.Duration) {
+	m.commit.Observe(took.Seconds())
+	m.commitSize.Observe(float64(outcomes))
+}
+
+// ObserveTakeover counts a takeover (notifier.LeaseConfig.OnTakeover).
+func (m *Metrics) ObserveTakeover(t notifier.Takeover) {
+	m.takeovers.Inc()
+	m.takenOver.Add(float64(t.Deliveries))
 }

@@ -27,7 +27,8 @@ import (
 // in the partial "pending" index, which holds every pending row of the
 // wave, instead of fetching just the listed ids.)
 //
-// The same statement records the claim (delivery_claims, ids sorted) and
+// The same statement records the claim (delivery_claims, ids sorted, with
+// the lease of the process working it, $8: see notifier.Lease) and
 // stores the hash ($5, one per listed id, in $1's order) of each claimed
 // delivery's acknowledgement token, so the link works on arrival. It also
 // cancels (acked) the reminders and escalations of a notice acknowledged
@@ -75,9 +76,9 @@ cand AS MATERIALIZED (
       AND d.id <> ALL (ARRAY(SELECT id FROM acked))
 ),
 claim AS (
-    INSERT INTO delivery_claims (job_id, wave_id, delivery_ids)
-    SELECT $3, $4, array_agg(id ORDER BY id) FROM cand HAVING count(*) > 0
-    ON CONFLICT (job_id) DO UPDATE SET delivery_ids = EXCLUDED.delivery_ids, claimed_at = now()
+    INSERT INTO delivery_claims (job_id, wave_id, delivery_ids, owner)
+    SELECT $3, $4, array_agg(id ORDER BY id), $8 FROM cand HAVING count(*) > 0
+    ON CONFLICT (job_id) DO UPDATE SET delivery_ids = EXCLUDED.delivery_ids, claimed_at = now(), owner = EXCLUDED.owner
 ),
 acks AS (
     INSERT INTO ack_tokens (token_hash, delivery_id)
@@ -202,7 +203,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, chunk notifier.Chunk) (noti
 	err := func() error {
 		var b pgx.Batch
 		b.Queue(lockClaims, int32(chunk.WaveID))
-		b.Queue(claimDeliveries, ids, chunk.Retry, chunk.JobID, chunk.WaveID, hashes, lo, hi)
+		b.Queue(claimDeliveries, ids, chunk.Retry, chunk.JobID, chunk.WaveID, hashes, lo, hi, nullable(chunk.Owner))
 		br := s.pool.SendBatch(ctx, &b)
 		defer br.Close()
 		if _, err := br.Exec(); err != nil {
@@ -294,13 +295,15 @@ func (c *noticeCache) put(n notifier.NoticeContent) {
 // templatesItemsShown is how many items a message lists.
 const templatesItemsShown = templates.ItemsShown
 
-// recordOutcomes writes a batch of outcomes, their events (one per
-// attempt, with its time, code and reply) and, when the job completes
-// ($13), drops the job's claim, all in one statement, and returns the
-// wave's status. One statement is one round trip and, outside a
-// transaction, one implicit transaction: the outcome and its event commit
-// together. The status guard keeps a late outcome from overwriting a final
-// state (a bounce recorded meanwhile).
+// recordOutcomes writes the outcomes of a group commit (any number of
+// waves and jobs), their events (one per attempt, with its time, code and
+// reply), and drops the claims of the jobs completing ($12), all in one
+// statement, and returns the status of every wave involved ($11 gives each
+// outcome's wave, and the waves of batches without outcomes). One
+// statement is one round trip and, outside a transaction, one implicit
+// transaction: the outcome and its event commit together. The status
+// guard keeps a late outcome from overwriting a final state (a bounce
+// recorded meanwhile).
 const recordOutcomes = `
 WITH u AS MATERIALIZED (
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bool[], $4::int[], $5::text[], $6::bytea[], $7::text[],
@@ -328,9 +331,9 @@ event AS (
     SELECT u.id, u.event, nullif(u.code, 0), u.enhanced, u.reply FROM u
 ),
 unclaim AS (
-    DELETE FROM delivery_claims WHERE $13 AND job_id = $12
+    DELETE FROM delivery_claims WHERE job_id = ANY($12)
 )
-SELECT status FROM waves WHERE id = $11`
+SELECT id, status FROM waves WHERE id = ANY($11)`
 
 // completeWaves marks running waves completed once none of their
 // deliveries is pending.
@@ -339,76 +342,109 @@ UPDATE waves w SET status = 'completed', completed_at = now()
 WHERE w.id = ANY($1) AND w.status = 'running'
   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.wave_id = w.id AND d.status IN ('queued', 'deferred'))`
 
-// RecordOutcomes implements notifier.DeliveryStore. A batch that neither
-// completes the job nor schedules anything (most flushes) is one statement
-// outside any explicit transaction.
-func (s *Store) RecordOutcomes(ctx context.Context, b notifier.OutcomeBatch) (notifier.WaveStatus, error) {
-	outcomes, waveID, complete := b.Outcomes, b.WaveID, b.Complete
-	n := len(outcomes)
-	ids, statuses, replies, versions := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
-	attempted, codes, shas, enhanced := make([]bool, n), make([]int32, n), make([][]byte, n), make([]string, n)
-	events := make([]string, n)
-	retryAt := make([]*time.Time, n)
+// RecordOutcomes implements notifier.OutcomeStore. A group that neither
+// completes a job nor schedules anything (most commits while chunks run)
+// is one statement outside any explicit transaction.
+func (s *Store) RecordOutcomes(ctx context.Context, batches []notifier.OutcomeBatch) (map[int64]notifier.WaveStatus, error) {
+	n := 0
+	for _, b := range batches {
+		n += len(b.Outcomes)
+	}
+	ids, statuses, replies, versions := make([]int64, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	attempted, codes, shas, enhanced := make([]bool, 0, n), make([]int32, 0, n), make([][]byte, 0, n), make([]string, 0, n)
+	events, retryAt := make([]string, 0, n), make([]*time.Time, 0, n)
+	var waveIDs, completing, deferred []int64
 	var retries []notifier.ScheduledChunk
-	for i, o := range outcomes {
-		ids[i], statuses[i], replies[i], versions[i] = o.DeliveryID, string(o.Status), o.Reply, o.TemplateVersion
-		attempted[i], codes[i], shas[i], enhanced[i] = o.Attempted, int32(o.Code), o.SHA256, o.Enhanced
-		events[i] = cmp.Or(o.Event, string(o.Status))
-		if o.Status == notifier.DeliveryDeferred && o.Attempted {
-			at := o.RetryAt
-			retryAt[i] = &at
-			retries = append(retries, notifier.ScheduledChunk{
-				Chunk: notifier.Chunk{WaveID: o.WaveID, DeliveryIDs: []int64{o.DeliveryID}, Retry: true},
-				RunAt: o.RetryAt,
-			})
+	var completers []notifier.JobCompleter
+	var settle []int64
+	for _, b := range batches {
+		waveIDs = append(waveIDs, b.WaveID)
+		if b.Complete != nil {
+			completing = append(completing, b.JobID)
+			completers = append(completers, b.Complete)
+			settle = append(settle, b.WaveID)
+		}
+		for _, o := range b.Outcomes {
+			ids, statuses, replies, versions = append(ids, o.DeliveryID), append(statuses, string(o.Status)), append(replies, o.Reply), append(versions, o.TemplateVersion)
+			attempted, codes, shas, enhanced = append(attempted, o.Attempted), append(codes, int32(o.Code)), append(shas, o.SHA256), append(enhanced, o.Enhanced)
+			events = append(events, cmp.Or(o.Event, string(o.Status)))
+			var at *time.Time
+			if o.Status == notifier.DeliveryDeferred && o.Attempted {
+				t := o.RetryAt
+				at = &t
+				deferred = append(deferred, o.DeliveryID)
+				retries = append(retries, notifier.ScheduledChunk{
+					Chunk: notifier.Chunk{WaveID: o.WaveID, DeliveryIDs: []int64{o.DeliveryID}, Retry: true},
+					RunAt: o.RetryAt,
+				})
+			}
+			retryAt = append(retryAt, at)
+		}
+		if b.Requeue != nil {
+			retries = append(retries, *b.Requeue)
 		}
 	}
-	args := []any{ids, statuses, attempted, codes, replies, shas, versions, retryAt, events, enhanced, waveID, b.JobID, complete != nil}
-	var status notifier.WaveStatus
-	if complete == nil && len(retries) == 0 && b.Requeue == nil {
-		err := s.pool.QueryRow(ctx, recordOutcomes, args...).Scan(&status)
-		return status, wrap("record outcomes", err)
+	args := []any{ids, statuses, attempted, codes, replies, shas, versions, retryAt, events, enhanced, waveIDs, completing}
+	waves := make(map[int64]notifier.WaveStatus, len(batches))
+	scan := func(rows pgx.Rows) error {
+		var id int64
+		var status notifier.WaveStatus
+		_, err := pgx.ForEachRow(rows, []any{&id, &status}, func() error {
+			waves[id] = status
+			return nil
+		})
+		return err
+	}
+	if len(completers) == 0 && len(retries) == 0 {
+		rows, err := s.pool.Query(ctx, recordOutcomes, args...)
+		if err == nil {
+			err = scan(rows)
+		}
+		return waves, wrap("record outcomes", markTransient(err))
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, recordOutcomes, args...).Scan(&status); err != nil {
+		clear(waves)
+		rows, err := tx.Query(ctx, recordOutcomes, args...)
+		if err != nil {
 			return err
 		}
-		if len(retries) > 0 {
+		if err := scan(rows); err != nil {
+			return err
+		}
+		if len(deferred) > 0 {
 			// A deferred delivery now belongs to its retry job (enqueued
 			// below): take it out of the claim of the chunk that deferred
 			// it. That chunk may work on, or die, long after the retry is
 			// due, and its claim would turn the retry job away for good.
-			deferred := make([]int64, len(retries))
-			for i, r := range retries {
-				deferred[i] = r.DeliveryIDs[0]
-			}
 			if _, err := tx.Exec(ctx, `UPDATE delivery_claims SET delivery_ids = ARRAY(SELECT x FROM unnest(delivery_ids) AS x WHERE x <> ALL($2) ORDER BY x)
-				WHERE wave_id = $1 AND delivery_ids && $2`, waveID, deferred); err != nil {
+				WHERE wave_id = ANY($1) AND delivery_ids && $2`, waveIDs, deferred); err != nil {
 				return err
 			}
-		}
-		if b.Requeue != nil {
-			retries = append(retries, *b.Requeue)
 		}
 		if len(retries) > 0 {
 			if err := s.jobs.EnqueueChunksTx(ctx, tx, retries); err != nil {
 				return err
 			}
 		}
-		if complete == nil {
-			return nil
+		for _, complete := range completers {
+			if err := complete(ctx, tx); err != nil {
+				return err
+			}
 		}
-		return complete(ctx, tx)
+		return nil
 	})
-	if err != nil || complete == nil {
-		return status, wrap("record outcomes", err)
+	if err != nil {
+		return waves, wrap("record outcomes", markTransient(err))
 	}
-	// Settle the wave after the commit, not under a lock inside it: of all
-	// the chunks finishing together, the last to commit runs this check
-	// after every other commit, so it sees them all. A crash right here is
-	// caught by the periodic sweep (SettleWaves).
-	err = s.settleWave(ctx, waveID, status)
-	return status, wrap("record outcomes", err)
+	// Settle the waves after the commit, not under a lock inside it: of
+	// all the chunks finishing together, the last to commit runs this
+	// check after every other commit, so it sees them all. A crash (or an
+	// error) right here is caught by the periodic sweep (SettleWaves), so
+	// an error here is not the outcomes' failure: they are committed.
+	for _, id := range settle {
+		_ = s.settleWave(ctx, id, waves[id])
+	}
+	return waves, nil
 }
 
 // settleWave completes a running wave with nothing pending, or voids the

@@ -24,6 +24,9 @@ type JobEnqueuer interface {
 	// EnqueueFollowUpsTx schedules follow-up jobs, one per incident and
 	// organization at a time: a job already waiting absorbs the request.
 	EnqueueFollowUpsTx(ctx context.Context, tx pgx.Tx, jobs []notifier.FollowUpJob) error
+	// TakeOverJobsTx cancels the running delivery jobs among jobIDs, whose
+	// process died, and returns their chunks to enqueue again.
+	TakeOverJobsTx(ctx context.Context, tx pgx.Tx, jobIDs []int64) ([]notifier.ScheduledChunk, error)
 }
 
 // Store implements the notifier's store interfaces on a pgx pool.
@@ -116,4 +119,12 @@ func wrap(op string, err error) error {
 		return err
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// nullable is NULL for the empty string.
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
