@@ -285,9 +285,18 @@ type Set struct {
 	versions  map[versionKey]*Template
 }
 
+// NewSet returns a set holding ts, each in use for its kind and locale.
+func NewSet(ts ...*Template) *Set {
+	s := &Set{templates: map[string]*Template{}, versions: map[versionKey]*Template{}}
+	for _, t := range ts {
+		s.Put(t)
+	}
+	return s
+}
+
 // Defaults compiles the templates shipped with the binary.
 func Defaults() (*Set, error) {
-	s := &Set{templates: map[string]*Template{}, versions: map[versionKey]*Template{}}
+	s := NewSet()
 	locales, err := fs.ReadDir(defaultFiles, "defaults")
 	if err != nil {
 		return nil, err
