@@ -100,8 +100,11 @@ func (s *Store) TakeOver(ctx context.Context, by string, margin time.Duration) (
 			if len(taken[i].WaveIDs) == 0 {
 				continue
 			}
-			note := fmt.Sprintf("%d pending deliveries of process %s taken over by %s: its lease lapsed at %s",
-				taken[i].Deliveries, taken[i].Owner, by, taken[i].LeaseUntil.UTC().Format(time.RFC3339))
+			why := "its lease lapsed at " + taken[i].LeaseUntil.UTC().Format(time.RFC3339)
+			if taken[i].Host == "" {
+				why = "its lease no longer existed" // a claim committed after its lease was taken over
+			}
+			note := fmt.Sprintf("%d pending deliveries of process %s taken over by %s: %s", taken[i].Deliveries, taken[i].Owner, by, why)
 			if _, err := tx.Exec(ctx, `UPDATE waves SET taken_over_at = now(), takeover_note = $2 WHERE id = ANY($1)`,
 				taken[i].WaveIDs, note); err != nil {
 				return err
@@ -129,6 +132,9 @@ func markTransient(err error) error {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
+		if len(pgErr.Code) < 2 {
+			return err
+		}
 		switch pgErr.Code[:2] {
 		case "08", "40", "53", "57":
 			return transientError{err}
