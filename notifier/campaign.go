@@ -13,18 +13,6 @@ type Clock interface {
 	Now(ctx context.Context) (time.Time, error)
 }
 
-// OffsetClock is a Clock ahead of another by Offset (tests move time with it).
-type OffsetClock struct {
-	Clock  Clock
-	Offset time.Duration
-}
-
-// Now implements Clock.
-func (c OffsetClock) Now(ctx context.Context) (time.Time, error) {
-	t, err := c.Clock.Now(ctx)
-	return t.Add(c.Offset), err
-}
-
 // CampaignStore is the persistence of follow-ups and reminders.
 type CampaignStore interface {
 	// CreateFollowUp writes a follow-up wave for one organization: one

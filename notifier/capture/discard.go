@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -16,7 +15,6 @@ import (
 // message than a full server.
 type Discard struct {
 	ln       net.Listener
-	accepted atomic.Int64
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	conns    map[net.Conn]struct{}
@@ -38,8 +36,6 @@ func StartDiscard(addr string) (*Discard, error) {
 // Addr is the listening address.
 func (d *Discard) Addr() string { return d.ln.Addr().String() }
 
-// Accepted counts messages accepted.
-func (d *Discard) Accepted() int64 { return d.accepted.Load() }
 
 // Close stops the server and its connections.
 func (d *Discard) Close() error {
@@ -124,7 +120,6 @@ func (d *Discard) session(c net.Conn) {
 			if !send("354 go ahead", false) || skipData(r) != nil {
 				return
 			}
-			d.accepted.Add(1)
 			if !reply("250 2.0.0 OK: discarded") {
 				return
 			}
