@@ -26,7 +26,7 @@ demo:
 ## test: every test, on the local PostgreSQL, with the race detector, including
 ## the end-to-end run through Mailpit (a real SMTP server this project did not write)
 test: $(MAILPIT)
-	BREACHNOTIFY_MAILPIT=$(MAILPIT) $(GO) test -race -count=1 ./...
+	BREACHNOTIFY_MAILPIT=$(MAILPIT) $(GO) test -race -count=1 -timeout 20m ./...
 
 ## test-short: the tests without building Mailpit (its test is skipped)
 test-short:
@@ -34,9 +34,12 @@ test-short:
 
 ## faults: just the delivery engine's fault tests (relay down, scripted replies,
 ## a killed process, dropped database connections, a poison delivery, a job
-## running out of time)
+## running out of time). Prints each test's figures (duplicates, takeover
+## time); the whole log is in .bin/faults.log.
 faults:
-	$(GO) test -count=1 -run 'Relay|Scripted|Killed|Dropped|Poison|Deadline' ./notifier/app/
+	@mkdir -p $(BIN)
+	@$(GO) test -count=1 -v -run 'Relay|Scripted|Killed|Dropped|Poison|Deadline' ./notifier/app/ >$(BIN)/faults.log 2>&1; status=$$?; \
+	  grep -E '^(--- |ok|FAIL)|^ +faults_test\.go:[0-9]+: [0-9]' $(BIN)/faults.log; exit $$status
 
 ## lint: go vet, staticcheck, gofmt, govulncheck, and promtool on
 ## deploy/prometheus (the alert rules, their unit tests, the scrape

@@ -87,12 +87,20 @@ func (i *Inserter) EnqueueChunksTx(ctx context.Context, tx pgx.Tx, chunks []noti
 	return nil
 }
 
-// TakeOverJobsTx cancels the running delivery jobs among jobIDs (their
+// TakeOverJobsTx cancels the running delivery jobs of a dead process (their
 // process is dead: River's rescuer finalises a cancelled job instead of
-// running it again) and returns their chunks, for new jobs, in tx.
-func (i *Inserter) TakeOverJobsTx(ctx context.Context, tx pgx.Tx, jobIDs []int64) ([]notifier.ScheduledChunk, error) {
-	rows, err := tx.Query(ctx, `SELECT id, args FROM river_job WHERE id = ANY($1) AND state = 'running' AND kind = $2 ORDER BY id`,
-		jobIDs, DeliverArgs{}.Kind())
+// running it again) and returns their chunks, for new jobs, in tx. Its jobs
+// are those listed (the jobs of its claims) and those it fetched last
+// (River's attempted_by names the client, whose id is the process's, or
+// the lease id's prefix before a ".N" generation): a process killed
+// between fetching a job and claiming its deliveries left no claim. A job
+// cancelled by an earlier takeover is not taken again.
+func (i *Inserter) TakeOverJobsTx(ctx context.Context, tx pgx.Tx, jobIDs []int64, deadProcess string) ([]notifier.ScheduledChunk, error) {
+	rows, err := tx.Query(ctx, `SELECT j.id, j.args FROM river_job j
+		WHERE j.state = 'running' AND j.kind = $2 AND NOT j.metadata ? 'cancel_attempted_at'
+		  AND (j.id = ANY($1) OR j.attempted_by[cardinality(j.attempted_by)] = $3
+		       OR starts_with($3, j.attempted_by[cardinality(j.attempted_by)] || '.'))
+		ORDER BY j.id`, jobIDs, DeliverArgs{}.Kind(), deadProcess)
 	if err != nil {
 		return nil, fmt.Errorf("read dead jobs: %w", err)
 	}

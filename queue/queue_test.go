@@ -230,7 +230,7 @@ func TestTakeOverJobsTx(t *testing.T) {
 	var got []notifier.ScheduledChunk
 	b.inTx(t, func(tx pgx.Tx) error {
 		var err error
-		got, err = ins.TakeOverJobsTx(ctx, tx, listed)
+		got, err = ins.TakeOverJobsTx(ctx, tx, listed, "another-process")
 		return err
 	})
 	want := []notifier.ScheduledChunk{chunks[0], chunks[1]}
@@ -258,9 +258,20 @@ func TestTakeOverJobsTx(t *testing.T) {
 
 	// Nothing running among the ids: nothing to take over.
 	b.inTx(t, func(tx pgx.Tx) error {
-		none, err := ins.TakeOverJobsTx(ctx, tx, []int64{ids[2], 999999})
+		none, err := ins.TakeOverJobsTx(ctx, tx, []int64{ids[2], 999999}, "another-process")
 		if err != nil || len(none) != 0 {
 			t.Errorf("took over %+v, %v; want nothing", none, err)
+		}
+		return nil
+	})
+
+	// By the dead process's id (here its lease's second generation): the
+	// running delivery job it fetched but never claimed for, not those an
+	// earlier takeover cancelled, not the follow-up.
+	b.inTx(t, func(tx pgx.Tx) error {
+		byOwner, err := ins.TakeOverJobsTx(ctx, tx, nil, "dead.2")
+		if err != nil || len(byOwner) != 1 || !slices.Equal(byOwner[0].DeliveryIDs, chunks[3].DeliveryIDs) {
+			t.Errorf("took over %+v, %v; want the unlisted running chunk %v", byOwner, err, chunks[3].DeliveryIDs)
 		}
 		return nil
 	})

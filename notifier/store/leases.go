@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -83,17 +84,19 @@ func (s *Store) TakeOver(ctx context.Context, by string, margin time.Duration) (
 			return err
 		}
 		for i := range taken {
-			if len(jobsOf[i]) == 0 {
-				continue
-			}
 			// The dead process's jobs are cancelled (River finalises
 			// them when it rescues them) and their chunks get new jobs:
 			// the claim finds what is still pending.
-			chunks, err := s.jobs.TakeOverJobsTx(ctx, tx, jobsOf[i])
+			chunks, err := s.jobs.TakeOverJobsTx(ctx, tx, jobsOf[i], taken[i].Owner)
 			if err != nil {
 				return err
 			}
 			taken[i].Jobs = len(chunks)
+			for _, c := range chunks {
+				if !slices.Contains(taken[i].WaveIDs, c.WaveID) {
+					taken[i].WaveIDs = append(taken[i].WaveIDs, c.WaveID)
+				}
+			}
 			if err := s.jobs.EnqueueChunksTx(ctx, tx, chunks); err != nil {
 				return err
 			}

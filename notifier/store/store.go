@@ -24,9 +24,10 @@ type JobEnqueuer interface {
 	// EnqueueFollowUpsTx schedules follow-up jobs, one per incident and
 	// organization at a time: a job already waiting absorbs the request.
 	EnqueueFollowUpsTx(ctx context.Context, tx pgx.Tx, jobs []notifier.FollowUpJob) error
-	// TakeOverJobsTx cancels the running delivery jobs among jobIDs, whose
-	// process died, and returns their chunks to enqueue again.
-	TakeOverJobsTx(ctx context.Context, tx pgx.Tx, jobIDs []int64) ([]notifier.ScheduledChunk, error)
+	// TakeOverJobsTx cancels the running delivery jobs of a dead process
+	// (those listed, from its claims, and those it was working, by its id)
+	// and returns their chunks to enqueue again.
+	TakeOverJobsTx(ctx context.Context, tx pgx.Tx, jobIDs []int64, deadProcess string) ([]notifier.ScheduledChunk, error)
 }
 
 // Store implements the notifier's store interfaces on a pgx pool.
