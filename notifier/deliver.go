@@ -133,9 +133,9 @@ func (d *Deliverer) holdsLease(owner string) bool {
 // delivery already final is skipped, so a retried job never re-sends what
 // was recorded. When a limit or the relay's circuit holds it back, or its
 // lease is no longer safe, the chunk waits for its outcomes' commit,
-// releases its claim and snoozes. Its job completes in the commit that
-// records its last outcomes' companions: the requeued deliveries and the
-// job's completion.
+// releases its claim and snoozes. Once every outcome it handed over is
+// recorded, its job completes in one of the writer's commits, with the
+// deliveries it requeues.
 func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobCompleter) error {
 	if wait := d.polite.RelayWait(); wait > 0 {
 		d.observer.ObserveSnooze("relay_circuit_open")
@@ -158,7 +158,7 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 		d.observer.ObserveSnooze("wave_paused")
 		return &SnoozeError{After: jitter(PauseRecheck), Reason: "wave paused"}
 	default: // cancelled (the claim cancelled the chunk's deliveries) or finished
-		return run.finish(ctx, OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Complete: complete})
+		return run.finish(OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Complete: complete})
 	}
 
 	for i, del := range claim.Deliveries {
@@ -223,7 +223,7 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 		ids := append(idsOfDeliveries(run.heldBack), run.throttled...)
 		batch.Requeue = &ScheduledChunk{Chunk: Chunk{WaveID: chunk.WaveID, DeliveryIDs: ids, Retry: chunk.Retry}, RunAt: run.now().Add(wait)}
 	}
-	return run.finish(ctx, batch)
+	return run.finish(batch)
 }
 
 // PauseRecheck is how often a delivery job of a paused wave looks again.
@@ -335,7 +335,7 @@ func (r *chunkRun) seen(n int) (WaveStatus, error) {
 // finish waits for the chunk's outcomes, then commits its last batch (the
 // requeued deliveries, the job's completion) and waits for that too: a
 // job completes only once everything it sent is recorded.
-func (r *chunkRun) finish(ctx context.Context, b OutcomeBatch) error {
+func (r *chunkRun) finish(b OutcomeBatch) error {
 	if _, err := r.sync(); err != nil {
 		return fmt.Errorf("record outcomes of wave %d: %w", b.WaveID, err)
 	}
@@ -364,7 +364,7 @@ func (r *chunkRun) waveStopped(ctx context.Context, status WaveStatus, rest []Ou
 	if err := d.store.ReleaseClaim(bctx, chunk, undone, status == WaveCancelled); err != nil {
 		return fmt.Errorf("release deliveries of wave %d: %w", chunk.WaveID, err)
 	}
-	return r.finish(ctx, OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Complete: complete})
+	return r.finish(OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Complete: complete})
 }
 
 // stop waits for what was sent to be recorded, gives up the claim on the
