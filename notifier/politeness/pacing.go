@@ -82,13 +82,12 @@ const (
 	// sends already waiting keep the rate while it comes.
 	ReserveAheadDefault = 5 * time.Second
 	// batchWindow is how much of a rate one reservation takes at once:
-	// 1000/s reserves 50 slots per statement, 20/s or less one.
-	batchWindow = 50 * time.Millisecond
+	// 1000/s reserves 100 slots per statement, 50/s five, 10/s or less one.
+	// A slot is never used before its time but may be used late (a cold
+	// domain's, say), so each process may send up to one batch more in
+	// a short while than the rate allows; never more over the run.
+	batchWindow = 100 * time.Millisecond
 	maxBatch    = 100
-	// lateSlack is how late a reserved slot may still be used: a slot
-	// unused for longer is given up, so a burst after a pause stays
-	// within this much of the rate.
-	lateSlack = batchWindow
 )
 
 // pacer holds one process's share of a limit's reserved slots.
@@ -105,10 +104,6 @@ type pacer struct {
 func (p *pacer) take(ctx context.Context, l *Limiter, rate float64) (slot time.Time, wait time.Duration, ok bool, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := l.cfg.Now()
-	for len(p.slots) > 0 && p.slots[0].Before(now.Add(-lateSlack)) {
-		p.slots = p.slots[1:]
-	}
 	if len(p.slots) == 0 {
 		interval := time.Duration(float64(time.Second) / rate)
 		count := min(max(1, int(rate*batchWindow.Seconds())), maxBatch)
@@ -116,7 +111,7 @@ func (p *pacer) take(ctx context.Context, l *Limiter, rate float64) (slot time.T
 		if err != nil {
 			return time.Time{}, 0, false, fmt.Errorf("reserve send slots of %s: %w", p.key, err)
 		}
-		now = l.cfg.Now()
+		now := l.cfg.Now()
 		if !g.Granted {
 			return time.Time{}, max(g.First-l.cfg.ReserveAhead, minHold), false, nil
 		}
@@ -128,6 +123,14 @@ func (p *pacer) take(ctx context.Context, l *Limiter, rate float64) (slot time.T
 	slot = p.slots[0]
 	p.slots = p.slots[1:]
 	return slot, 0, true, nil
+}
+
+// forget gives up the slots held (a throttled domain's: they are not to
+// be sent at once when its pause ends).
+func (p *pacer) forget() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.slots = nil
 }
 
 // giveBack returns an unused slot taken by take.

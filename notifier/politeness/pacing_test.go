@@ -98,8 +98,8 @@ func TestAdmitPacesToTheSlot(t *testing.T) {
 		domains: []string{"a", "b"},
 		want:    []admission{{0, ""}, {500 * ms, ReasonGlobalRate}},
 		advance: time.Second,
-		// b's slot, taken at 0 and given back, is 1 s late: too late to
-		// use (lateSlack); a fresh one is reserved.
+		// b's slot, taken at 0 and given back, is used now, late: no
+		// second domain slot was reserved for it.
 		then:   []string{"b"},
 		wantTh: []admission{{0, ""}},
 	}, {
@@ -149,8 +149,8 @@ func TestAdmitReservesInBatches(t *testing.T) {
 		sends     int
 		wantCalls int
 	}{
-		{rate: 1000, sends: 1000, wantCalls: 20}, // 50 slots a reservation
-		{rate: 100, sends: 100, wantCalls: 20},   // 5
+		{rate: 1000, sends: 1000, wantCalls: 10}, // 100 slots a reservation
+		{rate: 50, sends: 100, wantCalls: 20},    // 5
 		{rate: 10, sends: 10, wantCalls: 10},     // 1
 		{rate: 5000, sends: 5000, wantCalls: 50}, // at most maxBatch
 	} {

@@ -218,6 +218,7 @@ func (l *Limiter) Throttled(domainName string) time.Duration {
 	d.pausedUntil = now.Add(jitter(d.cooldown))
 	if l.cfg.DomainRate > 0 {
 		d.rate = max(d.rate/2, 0.1)
+		d.pacer.forget()
 	}
 	return d.pausedUntil.Sub(now)
 }
