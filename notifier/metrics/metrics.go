@@ -73,7 +73,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.retries.WithLabelValues(reason)
 	}
 	for _, reason := range []string{"relay_unreachable", "relay_circuit_open", "throttled", "wave_paused",
-		"domain_throttled", "domain_concurrency", "domain_rate", "global_rate", "interrupted"} {
+		"domain_throttled", "domain_concurrency", "domain_rate", "global_rate", "pacing_unavailable", "interrupted"} {
 		m.snoozes.WithLabelValues(reason)
 	}
 	return m
