@@ -225,8 +225,8 @@ func TestPacingMeetsTheLimit(t *testing.T) {
 				t.Errorf("%d slots over %.2f s: %.3f/s, want %v/s ±10 %%", len(slots), span, scheduled, limit)
 			}
 			wall := sent[len(sent)-1].Sub(sent[0]).Seconds()
-			t.Logf("limit %v/s, %d process(es): %d sends, reserved %.3f/s, sent %.3f/s over %.2f s (wall clock)",
-				limit, tc.processes, len(sent), scheduled, float64(len(sent)-1)/wall, wall)
+			t.Logf("%s limit %v/s, %d process(es): %d sends, reserved %.3f/s, sent %.3f/s over %.2f s (wall clock)",
+				key, limit, tc.processes, len(sent), scheduled, float64(len(sent)-1)/wall, wall)
 		})
 	}
 }
