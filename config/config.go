@@ -147,11 +147,11 @@ type Config struct {
 	// ChunkSize is the number of deliveries carried by one delivery job
 	// (BREACHNOTIFY_CHUNK_SIZE).
 	ChunkSize int
-	// RateLimit caps messages per second sent by one process
-	// (BREACHNOTIFY_RATE_LIMIT); 0 means no limit.
+	// RateLimit caps messages per second sent by all processes on the
+	// database together (BREACHNOTIFY_RATE_LIMIT); 0 means no limit.
 	RateLimit float64
-	// DomainRateLimit caps messages per second to one recipient domain, per
-	// process (BREACHNOTIFY_DOMAIN_RATE_LIMIT); 0 means no limit.
+	// DomainRateLimit caps messages per second to one recipient domain, all
+	// processes together (BREACHNOTIFY_DOMAIN_RATE_LIMIT); 0 means no limit.
 	DomainRateLimit float64
 	// DomainConcurrency caps SMTP transactions in flight to one recipient
 	// domain, per process (BREACHNOTIFY_DOMAIN_CONCURRENCY); 0 means no limit.

@@ -87,20 +87,33 @@ func (nopObserver) ObserveBlocked(string)          {}
 
 type unlimited struct{}
 
-func (unlimited) Admit(string) (func(), time.Duration, string) { return func() {}, 0, "" }
-func (unlimited) Throttled(string) time.Duration               { return 0 }
-func (unlimited) Delivered(string)                             {}
-func (unlimited) RelayWait() time.Duration                     { return 0 }
-func (unlimited) RelayFailed() time.Duration                   { return time.Minute }
-func (unlimited) RelayOK()                                     {}
+func (unlimited) Admit(context.Context, string) (func(), time.Duration, string, error) {
+	return func() {}, 0, "", nil
+}
+func (unlimited) Throttled(string) time.Duration { return 0 }
+func (unlimited) Delivered(string)               {}
+func (unlimited) RelayWait() time.Duration       { return 0 }
+func (unlimited) RelayFailed() time.Duration     { return time.Minute }
+func (unlimited) RelayOK()                       {}
 
-// maxInlineWait is the longest a chunk waits in place for a limit; longer
-// waits snooze the job, freeing its worker for other domains.
+// maxInlineWait is the longest a chunk waits in place for a limit that
+// reserved nothing (a domain's concurrency); longer waits hold the domain
+// back, or the whole chunk for the global rate, freeing the worker. A send
+// admitted with a reserved slot always waits for its slot: Politeness
+// reserves only slots a few seconds ahead at most.
 const maxInlineWait = 200 * time.Millisecond
 
 // leaseRecheck is when a chunk stopped by a lapsed lease comes back: by
 // then the lease is renewed, or its claim taken over.
 const leaseRecheck = 10 * time.Second
+
+// HoldGlobalRate is the hold reason of the global rate: it holds back
+// every domain, so the chunk snoozes until a slot is near.
+const HoldGlobalRate = "global_rate"
+
+// pacingRetry is how long a chunk waits when the limits could not be
+// consulted (their shared state is in the database).
+const pacingRetry = 5 * time.Second
 
 // SnoozeError asks the queue to run the job again after a while without
 // counting an attempt: a limit holds it back, the relay is unreachable, or
@@ -185,7 +198,11 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 		out, h := run.deliverOne(ctx, del, domain)
 		switch {
 		case h != nil && h.wholeChunk:
-			d.logger.WarnContext(ctx, "chunk held back; snoozing", "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID,
+			level := slog.LevelWarn
+			if h.reason == HoldGlobalRate {
+				level = slog.LevelDebug // the normal course of a rate limit
+			}
+			d.logger.Log(ctx, level, "chunk held back; snoozing", "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID,
 				"reason", h.reason, "wait", h.wait.String())
 			return run.stop(ctx, h)
 		case h != nil:
@@ -512,24 +529,46 @@ func logOutcome(ctx context.Context, logger *slog.Logger, del OutgoingDelivery, 
 		"attempts", attempts, "smtp_code", out.Code, "enhanced_code", out.Enhanced)
 }
 
-// admit waits briefly for the limits, or returns the hold that snoozes the
-// chunk when the wait would be long.
+// admit waits for the send's reserved slot, or briefly for a limit that
+// reserved nothing, or returns the hold that holds the domain (or the
+// chunk) back until a slot is near.
 func (r *chunkRun) admit(ctx context.Context, domain string) (func(), *hold) {
+	interrupted := &hold{reason: "interrupted", wholeChunk: true}
 	for {
-		done, wait, reason := r.d.polite.Admit(domain)
-		if wait == 0 {
+		done, wait, reason, err := r.d.polite.Admit(ctx, domain)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil, interrupted
+		case err != nil:
+			r.d.logger.WarnContext(ctx, "send limits unavailable; chunk waits", "error", err, "wait", pacingRetry.String())
+			return nil, &hold{wait: jitter(pacingRetry), reason: "pacing_unavailable", wholeChunk: true}
+		case done != nil:
+			if !sleep(ctx, wait) {
+				done()
+				return nil, interrupted
+			}
 			return done, nil
+		case wait > maxInlineWait:
+			return nil, &hold{wait: wait, reason: reason, wholeChunk: reason == HoldGlobalRate}
 		}
-		if wait > maxInlineWait {
-			return nil, &hold{wait: wait, reason: reason}
+		if !sleep(ctx, wait) {
+			return nil, interrupted
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, &hold{reason: "interrupted", wholeChunk: true}
-		case <-t.C:
-		}
+	}
+}
+
+// sleep waits d, or less when ctx is done first (then it reports false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

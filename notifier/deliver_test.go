@@ -24,6 +24,7 @@ import (
 type options struct {
 	maxUnrecorded int
 	lease         bool
+	polite        notifier.Politeness
 }
 
 // bundle is what setup returns: the engine and its fakes.
@@ -57,7 +58,7 @@ func setup(t *testing.T, set *templates.Set, o options) *bundle {
 	b.writer = notifier.NewWriter(notifier.WriterConfig{Store: b.store, MaxUnrecorded: o.maxUnrecorded, Window: time.Millisecond})
 	go b.writer.Run()
 	t.Cleanup(func() { b.writer.Close(context.Background()) })
-	cfg := notifier.DelivererConfig{Store: b.store, Sender: b.sender, Observer: b.observer, Writer: b.writer,
+	cfg := notifier.DelivererConfig{Store: b.store, Sender: b.sender, Observer: b.observer, Writer: b.writer, Politeness: o.polite,
 		Renderer: notifier.NewRenderer(set, mail.Address{Name: "Security Notices", Address: "security-notice@notify.example"}, "https://notify.example"),
 		Retry:    notifier.RetryPolicy{Min: time.Minute, Max: time.Hour, Lifetime: 96 * time.Hour}}
 	if o.lease {
@@ -94,6 +95,7 @@ type fakeDeliveryStore struct {
 	mu       sync.Mutex
 	claim    []notifier.OutgoingDelivery
 	outcomes []notifier.Outcome
+	batches  []notifier.OutcomeBatch
 	held     string
 	released bool
 	// status is the wave's status commits report (running when empty).
@@ -118,6 +120,7 @@ func (s *fakeDeliveryStore) RecordOutcomes(_ context.Context, batches []notifier
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
+	s.batches = append(s.batches, batches...)
 	for _, b := range batches {
 		s.outcomes = append(s.outcomes, b.Outcomes...)
 		n += len(b.Outcomes)

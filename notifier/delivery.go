@@ -132,10 +132,13 @@ const EventBlocked = "blocked"
 
 // Politeness decides when a message may go out (notifier/politeness).
 type Politeness interface {
-	// Admit reserves one send to a recipient domain. When a limit holds it
-	// back it reserves nothing and says how long to wait and why; otherwise
-	// done must be called when the SMTP transaction is over.
-	Admit(domain string) (done func(), wait time.Duration, reason string)
+	// Admit admits one send to a recipient domain or holds it back. An
+	// admitted send (done is set) has a slot reserved wait from now: it
+	// waits that long, sends, and calls done when the SMTP transaction is
+	// over. A held-back one has nothing reserved: wait is how long until
+	// it may ask again, reason why (HoldGlobalRate holds back every
+	// domain). err means the limits could not be consulted.
+	Admit(ctx context.Context, domain string) (done func(), wait time.Duration, reason string, err error)
 	// Throttled slows a domain down after a throttling reply and returns
 	// how long it is paused.
 	Throttled(domain string) time.Duration

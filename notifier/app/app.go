@@ -444,7 +444,8 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		Renderer: a.renderer,
 		Retry:    notifier.RetryPolicy{Min: cfg.RetryMinDelay, Max: cfg.RetryMaxDelay, Lifetime: cfg.RetryLifetime},
 		Politeness: politeness.New(politeness.Config{
-			Rate: cfg.RateLimit, DomainRate: cfg.DomainRateLimit, DomainConcurrency: cfg.DomainConcurrency,
+			// The rates hold for every process on this database together.
+			Rate: cfg.RateLimit, DomainRate: cfg.DomainRateLimit, Slots: a.Store, DomainConcurrency: cfg.DomainConcurrency,
 			ThrottleCooldown: cfg.ThrottleCooldown, BreakerCooldown: cfg.RelayCooldown, ProbeTimeout: 2 * cfg.SMTPTimeout,
 		}),
 		SendTimeout: cfg.SMTPTimeout,
@@ -456,7 +457,7 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		Store: a.Store, Sender: sender, Renderer: a.renderer, Observer: m, Logger: a.Logger}), MaxTimeout: cfg.DeliverJobTimeout()}
 	// Template versions are reloaded by every process (refreshTemplates),
 	// not here: the upkeep runs on one process only.
-	upkeep := queue.Maintainers{a.Store, queue.MaintainerFunc(a.Store.ExpireStaffSessions)}
+	upkeep := queue.Maintainers{a.Store, queue.MaintainerFunc(a.Store.ExpireStaffSessions), queue.MaintainerFunc(a.Store.ForgetIdlePacing)}
 	var err error
 	a.river, err = queue.NewClient(a.Pool, queue.Config{
 		ID:                   process.ID,

@@ -100,7 +100,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.retries.WithLabelValues(reason)
 	}
 	for _, reason := range []string{"relay_unreachable", "relay_circuit_open", "throttled", "wave_paused",
-		"domain_throttled", "domain_concurrency", "domain_rate", "global_rate", "interrupted", "lease_lapsed"} {
+		"domain_throttled", "domain_concurrency", "domain_rate", "global_rate", "pacing_unavailable", "interrupted", "lease_lapsed"} {
 		m.snoozes.WithLabelValues(reason)
 	}
 	return m

@@ -1,11 +1,18 @@
 // Package politeness decides when a message may go out: a global send rate,
 // a rate and a concurrency limit per recipient domain that back off when a
 // domain's servers ask us to slow down, and a circuit breaker that stops
-// every worker from dialling a relay that is down. All of it is per
-// process; the configured rates divide across processes (see README).
+// every worker from dialling a relay that is down.
+//
+// The rates hold for every process sharing a SlotStore together (the
+// database, in production): each send takes a slot of the global limit and
+// one of its domain's, reserved ahead (GCRA), and waits for the later of
+// the two. The concurrency limit, the throttling backoff (a throttled
+// domain's pause and its halved rate) and the circuit breaker are per
+// process.
 package politeness
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -14,7 +21,7 @@ import (
 
 // Defaults for Config.
 const (
-	RateDefault              = 1000 // messages per second, per process
+	RateDefault              = 1000 // messages per second, all processes together
 	DomainRateDefault        = 50   // messages per second per recipient domain
 	DomainConcurrencyDefault = 10   // SMTP transactions at once per recipient domain
 	ThrottleCooldownDefault  = 30 * time.Second
@@ -30,11 +37,19 @@ const (
 
 // Config sets the limits. Zero rates mean no limit.
 type Config struct {
-	// Rate caps messages per second for the whole process.
+	// Rate caps messages per second, for all processes sharing Slots.
 	Rate float64
-	// DomainRate caps messages per second to one recipient domain.
+	// DomainRate caps messages per second to one recipient domain, for
+	// all processes sharing Slots.
 	DomainRate float64
-	// DomainConcurrency caps SMTP transactions in flight to one domain.
+	// Slots keeps the rates' send slots; nil keeps them in this process
+	// (NewMemorySlots on Now).
+	Slots SlotStore
+	// ReserveAhead is how far ahead a send may reserve its slot and wait
+	// for it (ReserveAheadDefault when 0).
+	ReserveAhead time.Duration
+	// DomainConcurrency caps SMTP transactions in flight to one domain, in
+	// this process.
 	DomainConcurrency int
 	// ThrottleCooldown is how long a domain is paused after its first
 	// throttling reply; it doubles with each further one.
@@ -56,12 +71,28 @@ type Config struct {
 // global_rate). It is safe for concurrent use.
 type Limiter struct {
 	cfg     Config
+	global  pacer
 	mu      sync.Mutex
-	global  bucket
 	domains map[string]*domain
 	breaker breaker
 	admits  int
 }
+
+// Reasons a send is held back.
+const (
+	ReasonThrottled   = "domain_throttled"
+	ReasonConcurrency = "domain_concurrency"
+	ReasonDomainRate  = "domain_rate"
+	// ReasonGlobalRate holds back every domain, not only the one asked for.
+	ReasonGlobalRate = "global_rate"
+)
+
+// GlobalKey is the SlotRequest key of the global rate; a domain's is
+// DomainKeyPrefix and the domain.
+const (
+	GlobalKey       = "global"
+	DomainKeyPrefix = "domain:"
+)
 
 // New returns a Limiter with cfg's limits.
 func New(cfg Config) *Limiter {
@@ -74,88 +105,85 @@ func New(cfg Config) *Limiter {
 	if cfg.BreakerCooldown <= 0 {
 		cfg.BreakerCooldown = BreakerCooldownDefault
 	}
-	now := cfg.Now()
-	return &Limiter{cfg: cfg, global: newBucket(cfg.Rate, now), domains: map[string]*domain{}}
-}
-
-// bucket is a token bucket holding at most one second of tokens.
-type bucket struct {
-	rate   float64
-	tokens float64
-	at     time.Time
-}
-
-func newBucket(rate float64, now time.Time) bucket {
-	return bucket{rate: rate, tokens: max(1, rate), at: now}
-}
-
-func (b *bucket) refill(now time.Time) {
-	if b.rate <= 0 {
-		return
+	if cfg.ReserveAhead <= 0 {
+		cfg.ReserveAhead = ReserveAheadDefault
 	}
-	b.tokens = min(max(1, b.rate), b.tokens+now.Sub(b.at).Seconds()*b.rate)
-	b.at = now
-}
-
-// wait is how long until a token is there (0: now).
-func (b *bucket) wait(now time.Time) time.Duration {
-	if b.rate <= 0 {
-		return 0
+	if cfg.Slots == nil {
+		cfg.Slots = NewMemorySlots(cfg.Now)
 	}
-	b.refill(now)
-	if b.tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
-}
-
-func (b *bucket) take() {
-	if b.rate > 0 {
-		b.tokens--
-	}
+	return &Limiter{cfg: cfg, global: pacer{key: GlobalKey}, domains: map[string]*domain{}}
 }
 
 // domain is the state of one recipient domain.
 type domain struct {
-	bucket
+	pacer pacer
+	// rate is the domain's rate now: DomainRate, or less after throttling.
+	rate        float64
 	inflight    int
 	pausedUntil time.Time
 	cooldown    time.Duration
 	lastUsed    time.Time
 }
 
-// Admit reserves one send to a recipient domain now. When a limit holds it
-// back, it reserves nothing and returns how long to wait; otherwise it
-// returns done, to call when the SMTP transaction is over.
-func (l *Limiter) Admit(domainName string) (done func(), wait time.Duration, reason string) {
+// Admit admits one send to a recipient domain, or holds it back. An
+// admitted send (done is set) has its slots reserved: it waits wait, then
+// sends and calls done when the SMTP transaction is over. A held-back one
+// has nothing reserved: wait is how long until it may ask again, reason
+// why (ReasonGlobalRate holds back every domain). err means the shared
+// slots could not be reached.
+func (l *Limiter) Admit(ctx context.Context, domainName string) (done func(), wait time.Duration, reason string, err error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	now := l.cfg.Now()
 	d := l.domain(domainName, now)
 	switch {
 	case now.Before(d.pausedUntil):
-		return nil, d.pausedUntil.Sub(now), "domain_throttled"
+		l.mu.Unlock()
+		return nil, d.pausedUntil.Sub(now), ReasonThrottled, nil
 	case l.cfg.DomainConcurrency > 0 && d.inflight >= l.cfg.DomainConcurrency:
-		return nil, concurrencyWait, "domain_concurrency"
+		l.mu.Unlock()
+		return nil, concurrencyWait, ReasonConcurrency, nil
 	}
-	if w := d.wait(now); w > 0 {
-		return nil, w, "domain_rate"
-	}
-	if w := l.global.wait(now); w > 0 {
-		return nil, w, "global_rate"
-	}
-	d.take()
-	l.global.take()
+	// The send counts as in flight while it reserves and waits: no more
+	// of a domain's sends take slots than may go at once.
 	d.inflight++
 	d.lastUsed = now
+	rate := d.rate
+	l.mu.Unlock()
+	release := func() {
+		l.mu.Lock()
+		d.inflight--
+		l.mu.Unlock()
+	}
+
+	slot := now
+	if rate > 0 {
+		s, w, ok, err := d.pacer.take(ctx, l, rate)
+		if err != nil || !ok {
+			release()
+			return nil, w, ReasonDomainRate, err
+		}
+		slot = s
+	}
+	if l.cfg.Rate > 0 {
+		g, w, ok, err := l.global.take(ctx, l, l.cfg.Rate)
+		if err != nil || !ok {
+			if rate > 0 {
+				d.pacer.giveBack(slot)
+			}
+			release()
+			return nil, w, ReasonGlobalRate, err
+		}
+		slot = later(slot, g)
+	}
 	var once sync.Once
-	return func() {
-		once.Do(func() {
-			l.mu.Lock()
-			d.inflight--
-			l.mu.Unlock()
-		})
-	}, 0, ""
+	return func() { once.Do(release) }, max(0, slot.Sub(l.cfg.Now())), "", nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func (l *Limiter) domain(name string, now time.Time) *domain {
@@ -168,7 +196,7 @@ func (l *Limiter) domain(name string, now time.Time) *domain {
 	}
 	d := l.domains[name]
 	if d == nil {
-		d = &domain{bucket: newBucket(l.cfg.DomainRate, now), lastUsed: now}
+		d = &domain{pacer: pacer{key: DomainKeyPrefix + name}, rate: l.cfg.DomainRate, lastUsed: now}
 		l.domains[name] = d
 	}
 	return d
@@ -190,7 +218,7 @@ func (l *Limiter) Throttled(domainName string) time.Duration {
 	d.pausedUntil = now.Add(jitter(d.cooldown))
 	if l.cfg.DomainRate > 0 {
 		d.rate = max(d.rate/2, 0.1)
-		d.tokens = min(d.tokens, 1)
+		d.pacer.forget()
 	}
 	return d.pausedUntil.Sub(now)
 }
