@@ -184,7 +184,8 @@ type Config struct {
 	APIKey string
 }
 
-// SMTP is a parsed relay URL: smtp://user:pass@host:port?tls=starttls|tls|none.
+// SMTP is a parsed relay URL:
+// smtp://user:pass@host:port?tls=starttls|tls|none&auth=plain|login|cram-md5|none.
 type SMTP struct {
 	Host     string
 	Port     int
@@ -195,7 +196,24 @@ type SMTP struct {
 	// SkipVerify accepts any server certificate (tls_skip_verify=true); only
 	// for test relays.
 	SkipVerify bool
+	// Auth is the SASL mechanism to log in with (auth=): one of the
+	// SMTPAuth… constants. Empty with credentials means the best of PLAIN,
+	// LOGIN and CRAM-MD5 that the relay offers, over TLS only; empty
+	// without credentials means no AUTH.
+	Auth string
+	// InsecureAuth allows auth=plain or auth=login over tls=none
+	// (insecure_auth=true), where the password crosses the network in
+	// the clear: only for a connection protected otherwise (a tunnel).
+	InsecureAuth bool
 }
+
+// The SASL mechanisms a relay URL may name with auth=.
+const (
+	SMTPAuthPlain   = "plain"
+	SMTPAuthLogin   = "login"
+	SMTPAuthCramMD5 = "cram-md5"
+	SMTPAuthNone    = "none"
+)
 
 // DKIM is the DomainKeys Identified Mail setup. It is all or nothing:
 // BREACHNOTIFY_DKIM_KEY_FILE and BREACHNOTIFY_DKIM_SELECTOR together turn
@@ -237,8 +255,15 @@ func (s *SMTP) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Po
 
 // String is the URL without its password, safe to log.
 func (s *SMTP) String() string {
-	u := url.URL{Scheme: "smtp", Host: s.Addr(), RawQuery: "tls=" + s.TLS}
-	if s.Username != "" {
+	q := "tls=" + s.TLS
+	if s.Auth != "" {
+		q += "&auth=" + s.Auth
+	}
+	if s.InsecureAuth {
+		q += "&insecure_auth=true"
+	}
+	u := url.URL{Scheme: "smtp", Host: s.Addr(), RawQuery: q}
+	if s.Username != "" || s.Password != "" {
 		u.User = url.UserPassword(s.Username, "REDACTED")
 	}
 	return u.String()
@@ -515,8 +540,11 @@ func (c *Config) PoolSize() int {
 	return c.Workers/2 + 5
 }
 
-// ParseSMTPURL parses smtp://user:pass@host:port?tls=starttls|tls|none. The
-// port defaults to 465 for tls and 587 otherwise; tls defaults to starttls.
+// ParseSMTPURL parses
+// smtp://user:pass@host:port?tls=starttls|tls|none&auth=plain|login|cram-md5|none&insecure_auth=true.
+// The port defaults to 465 for tls and 587 otherwise; tls defaults to
+// starttls. It refuses what would send a password in the clear unasked
+// (see checkSMTPAuth).
 func ParseSMTPURL(raw string) (*SMTP, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -534,10 +562,15 @@ func ParseSMTPURL(raw string) (*SMTP, error) {
 	s := &SMTP{Host: u.Hostname(), TLS: "starttls"}
 	q := u.Query()
 	for k := range q {
-		if k != "tls" && k != "tls_skip_verify" {
+		switch k {
+		case "tls", "tls_skip_verify", "auth", "insecure_auth":
+		default:
 			// The name is not repeated: a password with an unescaped "?"
 			// lands here, and must not reach a log.
-			return nil, errors.New("has an unknown parameter (known: tls, tls_skip_verify; escape ? and @ in a password as %3F and %40)")
+			return nil, errors.New("has an unknown parameter (known: tls, tls_skip_verify, auth, insecure_auth; escape ? and @ in a password as %3F and %40)")
+		}
+		if len(q[k]) > 1 {
+			return nil, fmt.Errorf("has %s more than once", k)
 		}
 	}
 	if v := q.Get("tls"); v != "" {
@@ -554,6 +587,21 @@ func ParseSMTPURL(raw string) (*SMTP, error) {
 			return nil, errors.New("tls_skip_verify must be true or false")
 		}
 		s.SkipVerify = b
+	}
+	if v := q.Get("auth"); v != "" {
+		switch v = strings.ToLower(v); v {
+		case SMTPAuthPlain, SMTPAuthLogin, SMTPAuthCramMD5, SMTPAuthNone:
+			s.Auth = v
+		default:
+			return nil, fmt.Errorf("auth must be plain, login, cram-md5 or none, not %q", v)
+		}
+	}
+	if v := q.Get("insecure_auth"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, errors.New("insecure_auth must be true or false")
+		}
+		s.InsecureAuth = b
 	}
 	s.Port = 587
 	if s.TLS == "tls" {
@@ -573,7 +621,36 @@ func ParseSMTPURL(raw string) (*SMTP, error) {
 	if strings.ContainsAny(s.Username+s.Password+s.Host, "\r\n\x00") {
 		return nil, errors.New("must not contain control characters")
 	}
+	if err := checkSMTPAuth(s); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// checkSMTPAuth refuses an AUTH setting that cannot work or that would
+// send the password unencrypted without being asked to: PLAIN and LOGIN
+// carry it as it is (base64 is no protection), CRAM-MD5 only a keyed hash
+// of a challenge.
+func checkSMTPAuth(s *SMTP) error {
+	creds := s.Username != "" || s.Password != ""
+	switch {
+	case s.Auth == SMTPAuthNone && creds:
+		return errors.New("has a user name or password but auth=none: remove them, or name the mechanism (auth=plain, login or cram-md5)")
+	case s.Auth != "" && s.Auth != SMTPAuthNone && s.Username == "":
+		return fmt.Errorf("auth=%s needs a user name and password: smtp://user:pass@host", s.Auth)
+	case !creds && s.InsecureAuth:
+		return errors.New("insecure_auth=true without a user name and password means nothing: remove it")
+	case s.TLS != "none" || !creds:
+		return nil
+	case s.Auth == "":
+		return errors.New("has a user name and password but tls=none, where no mechanism is chosen for you: " +
+			"use tls=starttls or tls=tls (best), or auth=cram-md5 if the relay offers it (the password itself is not sent), " +
+			"or auth=plain&insecure_auth=true only if the connection is protected otherwise (a tunnel)")
+	case (s.Auth == SMTPAuthPlain || s.Auth == SMTPAuthLogin) && !s.InsecureAuth:
+		return fmt.Errorf("auth=%s over tls=none sends the password unencrypted: use tls=starttls or tls=tls, or auth=cram-md5, "+
+			"or add insecure_auth=true if the connection is protected otherwise (a tunnel)", s.Auth)
+	}
+	return nil
 }
 
 // ParseTrustedProxies parses a comma-separated list of IP addresses
