@@ -480,6 +480,7 @@ func (a *App) relay(opts Options) (smtp.Config, error) {
 	if cfg.SMTP != nil {
 		base.Host, base.Port, base.Username, base.Password = cfg.SMTP.Host, cfg.SMTP.Port, cfg.SMTP.Username, cfg.SMTP.Password
 		base.TLS, base.SkipVerify = cfg.SMTP.TLS, cfg.SMTP.SkipVerify
+		base.Auth, base.InsecureAuth = cfg.SMTP.Auth, cfg.SMTP.InsecureAuth
 		return base, nil
 	}
 	sink := opts.CaptureSink

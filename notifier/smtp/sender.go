@@ -43,6 +43,12 @@ type Config struct {
 	// TLS is "starttls" (required), "tls" (implicit TLS) or "none".
 	TLS        string
 	SkipVerify bool
+	// Auth is the SASL mechanism to log in with when Username is set:
+	// AuthPlain, AuthLogin, AuthCramMD5 or AuthNone; empty means the best
+	// of PLAIN, LOGIN and CRAM-MD5 the relay offers, over TLS only.
+	Auth string
+	// InsecureAuth allows PLAIN and LOGIN without TLS.
+	InsecureAuth bool
 	// Timeout bounds the dial and each SMTP exchange.
 	Timeout time.Duration
 	// HELO is the name to greet with; empty means the host name.
@@ -58,7 +64,11 @@ type Config struct {
 
 // Sender implements notifier.Sender.
 type Sender struct {
-	dialer  *mail.Client
+	dialer *mail.Client
+	// auth is the relay's name and the credentials and mechanism to log
+	// in with (authenticate); go-mail's own AUTH is not used, so that a
+	// refusal can say what the relay offered and what was tried.
+	auth    Config
 	timeout time.Duration
 	idle    chan *conn
 	// build are the Build options every message gets (signing).
@@ -88,8 +98,10 @@ func New(cfg Config) (*Sender, error) {
 	default:
 		return nil, fmt.Errorf("smtp: unknown TLS mode %q", cfg.TLS)
 	}
-	if cfg.Username != "" {
-		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(cfg.Username), mail.WithPassword(cfg.Password))
+	switch cfg.Auth {
+	case "", AuthPlain, AuthLogin, AuthCramMD5, AuthNone:
+	default:
+		return nil, fmt.Errorf("smtp: unknown AUTH mechanism %q (plain, login, cram-md5 or none)", cfg.Auth)
 	}
 	if cfg.HELO != "" {
 		opts = append(opts, mail.WithHELO(cfg.HELO))
@@ -102,12 +114,22 @@ func New(cfg Config) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
-	return &Sender{dialer: c, timeout: cfg.Timeout, idle: make(chan *conn, cfg.MaxIdle), build: build}, nil
+	auth := Config{Host: cfg.Host, Username: cfg.Username, Password: cfg.Password, Auth: cfg.Auth, InsecureAuth: cfg.InsecureAuth}
+	return &Sender{dialer: c, auth: auth, timeout: cfg.Timeout, idle: make(chan *conn, cfg.MaxIdle), build: build}, nil
 }
 
 // Conn returns a pooled connection that still answers, or dials a new one.
-// A dial, TLS or AUTH failure means the relay is unreachable.
+// A dial or TLS failure means the relay is unreachable; a refused login
+// is an *AuthError (errors.Is notifier.ErrRelayAuth).
 func (s *Sender) Conn(ctx context.Context) (notifier.SenderConn, error) {
+	c, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (s *Sender) conn(ctx context.Context) (*conn, error) {
 	for {
 		select {
 		case c := <-s.idle:
@@ -120,7 +142,14 @@ func (s *Sender) Conn(ctx context.Context) (notifier.SenderConn, error) {
 			if err != nil {
 				return nil, fmt.Errorf("connect to relay %s: %w", s.dialer.ServerAddr(), err)
 			}
-			return newConn(s, client), nil
+			mech, err := authenticate(client, &s.auth)
+			if err != nil {
+				_ = client.Close()
+				return nil, fmt.Errorf("log in to relay %s as %s: %w", s.dialer.ServerAddr(), s.auth.Username, err)
+			}
+			c := newConn(s, client)
+			c.mechanism = mech
+			return c, nil
 		}
 	}
 }
@@ -152,6 +181,9 @@ type conn struct {
 	mailParams string
 	// buf holds the dot-stuffed message being sent, reused between sends.
 	buf []byte
+	// mechanism is the SASL mechanism the session logged in with; empty
+	// when it did not.
+	mechanism string
 }
 
 func newConn(s *Sender, client *mailsmtp.Client) *conn {
