@@ -454,12 +454,17 @@ func (d *doctor) checkRelay(ctx context.Context) checkResult {
 		r.fix = []string{"set BREACHNOTIFY_SMTP_URL to your relay, e.g. smtp://user:pass@relay.example.com:587?tls=starttls (serve and migrate then purge the captured messages)"}
 		return r
 	}
-	cfg := smtp.Config{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password, TLS: s.TLS, SkipVerify: s.SkipVerify, Timeout: min(d.timeout, d.cfg.SMTPTimeout)}
+	cfg := relayConfig(s)
+	cfg.Timeout = min(d.timeout, d.cfg.SMTPTimeout)
 	offer, err := smtp.Probe(ctx, cfg)
+	var authErr *smtp.AuthError
 	switch {
 	case errors.Is(err, smtp.ErrNoStartTLS):
 		r.status, r.detail = statusFail, s.String()+" answers EHLO but does not offer STARTTLS, which tls=starttls requires"
 		r.fix = []string{"use the relay's submission port (587) or tls=tls on 465"}
+	case errors.As(err, &authErr):
+		r.status, r.detail = statusFail, s.String()+" refuses the login as "+s.Username+": "+authFailure(authErr)
+		r.fix = []string{authErr.Fix}
 	case err != nil:
 		r.status, r.detail = statusFail, fmt.Sprintf("%s: %v", s.String(), err)
 	default:
@@ -467,12 +472,39 @@ func (d *doctor) checkRelay(ctx context.Context) checkResult {
 		if offer.StartTLS {
 			r.detail += ", offers STARTTLS"
 		}
-		if s.TLS == "none" && !isLoopback(s.Host) {
+		if offer.Mechanism != "" {
+			r.detail += fmt.Sprintf(", logs in as %s with %s (offers %s)", s.Username, offer.Mechanism, offer.Auth)
+		}
+		switch {
+		case s.TLS == "none" && s.InsecureAuth && !isLoopback(s.Host):
 			r.status = statusWarn
-			r.detail += "; tls=none sends notices and the password unencrypted"
+			r.detail += "; tls=none with insecure_auth=true sends notices and the password unencrypted"
+			r.fix = []string{"use tls=starttls or tls=tls unless the connection is protected otherwise (a tunnel)"}
+		case s.TLS == "none" && !isLoopback(s.Host):
+			r.status = statusWarn
+			r.detail += "; tls=none sends notices unencrypted"
 		}
 	}
 	return r
+}
+
+// relayConfig is the sender's view of the configured relay.
+func relayConfig(s *config.SMTP) smtp.Config {
+	return smtp.Config{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password, TLS: s.TLS, SkipVerify: s.SkipVerify,
+		Auth: s.Auth, InsecureAuth: s.InsecureAuth}
+}
+
+// authFailure says what the relay offered, what was tried and what it
+// answered, without the fix (printed on a line of its own).
+func authFailure(e *smtp.AuthError) string {
+	offered := "no AUTH"
+	if len(e.Offered) > 0 {
+		offered = strings.Join(e.Offered, " ")
+	}
+	if e.Tried == "" {
+		return fmt.Sprintf("it offers %s; %s, so nothing was tried", offered, e.Reply)
+	}
+	return fmt.Sprintf("it offers %s; tried %s, it answered %s", offered, e.Tried, e.Reply)
 }
 
 func (d *doctor) checkDatabase(ctx context.Context) checkResult {
