@@ -179,7 +179,9 @@ type conn struct {
 	// from the EHLO reply.
 	pipelining bool
 	mailParams string
-	// buf holds the dot-stuffed message being sent, reused between sends.
+	// msg holds the message as built, and buf the message dot-stuffed as
+	// it is sent; both are reused between sends.
+	msg bytes.Buffer
 	buf []byte
 	// mechanism is the SASL mechanism the session logged in with; empty
 	// when it did not.
@@ -251,7 +253,10 @@ func (c *conn) Send(ctx context.Context, m *notifier.Message) notifier.SendResul
 // a NOOP before each message: a pooled connection is checked only when it
 // sat idle for idleCheckAfter.
 func (c *conn) send(ctx context.Context, m *notifier.Message) notifier.SendResult {
-	raw, err := Build(m, c.sender.build...)
+	raw, err := build(&c.msg, m, c.sender.build...)
+	if c.msg.Cap() > maxKeptBuffer {
+		c.msg = bytes.Buffer{}
+	}
 	if err != nil {
 		return notifier.SendResult{Permanent: true, Reply: "build message: " + err.Error()}
 	}
@@ -489,6 +494,14 @@ func classify(step string, err error) notifier.SendResult {
 // WithDKIM: the signatures are part of the bytes returned). Names and the
 // subject are encoded so they arrive exactly as given (see headers.go).
 func Build(m *notifier.Message, opts ...Option) ([]byte, error) {
+	var buf bytes.Buffer
+	return build(&buf, m, opts...)
+}
+
+// build is Build writing into buf, which a connection reuses from one
+// message to the next (the message is about 9 KB, allocated anew each
+// time otherwise). The result aliases buf unless the message is signed.
+func build(buf *bytes.Buffer, m *notifier.Message, opts ...Option) ([]byte, error) {
 	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	if !validAddress(m.From.Address) {
 		return nil, fmt.Errorf("from: %q is not an address", m.From.Address)
@@ -525,9 +538,9 @@ func Build(m *notifier.Message, opts ...Option) ([]byte, error) {
 	}
 	// Room for both parts quoted-printable encoded and the headers, so the
 	// buffer is not grown (and copied) several times per message.
-	var buf bytes.Buffer
+	buf.Reset()
 	buf.Grow(len(m.Text)*9/8 + len(m.HTML)*9/8 + 4096)
-	if _, err := msg.WriteTo(&buf); err != nil {
+	if _, err := msg.WriteTo(buf); err != nil {
 		return nil, err
 	}
 	if b.dkim == nil {
