@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	netmail "net/mail"
 	"net/textproto"
 	"regexp"
@@ -526,9 +527,13 @@ func build(buf *bytes.Buffer, m *notifier.Message, opts ...Option) ([]byte, erro
 	for k, v := range m.Headers {
 		msg.SetGenHeader(mail.Header(k), v)
 	}
-	msg.SetBodyString(mail.TypeTextPlain, m.Text)
+	// SetBodyString and AddAlternativeString would copy each body whole
+	// before encoding it; the parts are written one after the other, so
+	// one small buffer serves both.
+	scratch := make([]byte, bodyChunk)
+	msg.SetBodyWriter(mail.TypeTextPlain, stringBody(m.Text, scratch))
 	if m.HTML != "" {
-		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
+		msg.AddAlternativeWriter(mail.TypeTextHTML, stringBody(m.HTML, scratch))
 	}
 	b := &builder{msg: msg}
 	for _, opt := range opts {
@@ -547,6 +552,29 @@ func build(buf *bytes.Buffer, m *notifier.Message, opts ...Option) ([]byte, erro
 		return buf.Bytes(), nil
 	}
 	return b.dkim.sign(buf.Bytes())
+}
+
+// bodyChunk is how much of a body is handed to the encoder at a time.
+const bodyChunk = 1024
+
+// stringBody is a go-mail body writer that hands s to the encoder in
+// pieces copied through scratch. The quoted-printable encoder keeps its
+// state (line length, a CR before LF) across writes, so the encoding is
+// the same as of s in one piece.
+func stringBody(s string, scratch []byte) func(io.Writer) (int64, error) {
+	return func(w io.Writer) (int64, error) {
+		var n int64
+		for rest := s; len(rest) > 0; {
+			k := copy(scratch, rest)
+			written, err := w.Write(scratch[:k])
+			n += int64(written)
+			if err != nil {
+				return n, err
+			}
+			rest = rest[k:]
+		}
+		return n, nil
+	}
 }
 
 // validAddress reports an address that can go in a header and an envelope
