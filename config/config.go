@@ -117,6 +117,12 @@ type Config struct {
 	From *mail.Address
 	// DKIM signs every notice; nil sends unsigned (see DKIM).
 	DKIM *DKIM
+	// DKIMEd25519 adds a second signature with an Ed25519 key beside an
+	// RSA DKIM (RFC 8463 dual signing), from
+	// BREACHNOTIFY_DKIM_ED25519_KEY_FILE and
+	// BREACHNOTIFY_DKIM_ED25519_SELECTOR; same domain as DKIM. Nil: one
+	// signature.
+	DKIMEd25519 *DKIM
 	// SMIME additionally S/MIME-signs every notice; nil does not (see SMIME).
 	SMIME *SMIME
 	// SecretFile holds the installation secret (BREACHNOTIFY_SECRET_FILE).
@@ -341,6 +347,7 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 		}
 	}
 	c.DKIM = l.dkim(c.From)
+	c.DKIMEd25519 = l.dkimEd25519(c.DKIM)
 	c.SMIME = l.smime()
 	c.SecretFile = l.str("BREACHNOTIFY_SECRET_FILE", "")
 	c.AuditKeyFile = l.str("BREACHNOTIFY_AUDIT_KEY_FILE", "")
@@ -417,6 +424,18 @@ func (c *Config) Validate() error {
 	if c.DKIM != nil {
 		for _, p := range c.DKIM.problems() {
 			bad(p.name, p.msg)
+		}
+	}
+	if e := c.DKIMEd25519; e != nil {
+		_, rsaFirst := dkimKey(c.DKIM).(*rsa.PrivateKey)
+		_, ed := e.Key.(ed25519.PrivateKey)
+		switch {
+		case !rsaFirst:
+			bad("BREACHNOTIFY_DKIM_ED25519_KEY_FILE", "is the second signature beside an RSA one: BREACHNOTIFY_DKIM_KEY_FILE must hold an RSA key")
+		case !ed:
+			bad("BREACHNOTIFY_DKIM_ED25519_KEY_FILE", "must hold an Ed25519 key (openssl genpkey -algorithm ed25519)")
+		case e.Selector == "" || !dnsNamePattern.MatchString(e.Selector) || e.Selector == c.DKIM.Selector:
+			bad("BREACHNOTIFY_DKIM_ED25519_SELECTOR", "must be DNS labels, and not the RSA key's selector: each key has its record")
 		}
 	}
 	if c.SMIME != nil {
@@ -903,6 +922,42 @@ func (l *loader) smime() *SMIME {
 		l.fail(p.name, p.msg)
 	}
 	return s
+}
+
+// dkimEd25519 reads the second, Ed25519 DKIM key (RFC 8463 dual signing);
+// Validate checks that it is one and that the first key is RSA.
+func (l *loader) dkimEd25519(first *DKIM) *DKIM {
+	keyFile := l.str("BREACHNOTIFY_DKIM_ED25519_KEY_FILE", "")
+	selector := l.str("BREACHNOTIFY_DKIM_ED25519_SELECTOR", "")
+	if keyFile == "" {
+		if selector != "" {
+			l.fail("BREACHNOTIFY_DKIM_ED25519_KEY_FILE", "must be set when BREACHNOTIFY_DKIM_ED25519_SELECTOR is")
+		}
+		return nil
+	}
+	if first == nil {
+		l.fail("BREACHNOTIFY_DKIM_ED25519_KEY_FILE", "adds a second signature: set BREACHNOTIFY_DKIM_KEY_FILE (RSA) and BREACHNOTIFY_DKIM_SELECTOR too")
+		return nil
+	}
+	d := &DKIM{KeyFile: keyFile, Selector: selector, Domain: first.Domain}
+	b, err := os.ReadFile(keyFile)
+	if err != nil {
+		l.fail("BREACHNOTIFY_DKIM_ED25519_KEY_FILE", fmt.Sprintf("cannot be read: %v", err))
+		return nil
+	}
+	if d.Key, err = parseDKIMKey(b); err != nil {
+		l.fail("BREACHNOTIFY_DKIM_ED25519_KEY_FILE", err.Error())
+		return nil
+	}
+	return d
+}
+
+// dkimKey is d's key, nil when there is no d.
+func dkimKey(d *DKIM) crypto.Signer {
+	if d == nil {
+		return nil
+	}
+	return d.Key
 }
 
 // problem is one bad variable and what is wrong with it.

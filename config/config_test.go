@@ -491,9 +491,23 @@ func TestDKIM(t *testing.T) {
 			t.Errorf("DKIM = %+v", c.DKIM)
 		}
 	})
+	rsaFile := writePEM(t, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsa2048))
+	t.Run("RSA and Ed25519 dual signing", func(t *testing.T) {
+		c, err := config.LoadFrom(env(map[string]string{
+			"BREACHNOTIFY_FROM":          from,
+			"BREACHNOTIFY_DKIM_KEY_FILE": rsaFile, "BREACHNOTIFY_DKIM_SELECTOR": "rsa2026",
+			"BREACHNOTIFY_DKIM_ED25519_KEY_FILE": edFile, "BREACHNOTIFY_DKIM_ED25519_SELECTOR": "ed2026",
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := c.DKIMEd25519; e == nil || e.Domain != "notify.example.com" || e.Selector != "ed2026" || !ed.Equal(e.Key) {
+			t.Errorf("DKIMEd25519 = %+v", c.DKIMEd25519)
+		}
+	})
 	t.Run("off by default", func(t *testing.T) {
 		c, err := config.LoadFrom(env(nil))
-		if err != nil || c.DKIM != nil || c.SMIME != nil {
+		if err != nil || c.DKIM != nil || c.SMIME != nil || c.DKIMEd25519 != nil {
 			t.Errorf("DKIM = %+v, SMIME = %+v, err = %v; want both off", c.DKIM, c.SMIME, err)
 		}
 	})
@@ -511,6 +525,11 @@ func TestDKIM(t *testing.T) {
 		{"not a key", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": writePEM(t, "CERTIFICATE", []byte("x")), "BREACHNOTIFY_DKIM_SELECTOR": "s1"}, []string{"BREACHNOTIFY_DKIM_KEY_FILE holds no PEM private key"}},
 		{"missing file and bad selector", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": "/nonexistent/dkim.pem", "BREACHNOTIFY_DKIM_SELECTOR": "bad selector"}, []string{"BREACHNOTIFY_DKIM_KEY_FILE cannot be read", "BREACHNOTIFY_DKIM_SELECTOR must be DNS labels"}},
 		{"bad domain", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": edFile, "BREACHNOTIFY_DKIM_SELECTOR": "s1", "BREACHNOTIFY_DKIM_DOMAIN": "localhost"}, []string{"BREACHNOTIFY_DKIM_DOMAIN must be a domain name"}},
+		{"second key alone", map[string]string{"BREACHNOTIFY_DKIM_ED25519_KEY_FILE": edFile, "BREACHNOTIFY_DKIM_ED25519_SELECTOR": "ed"}, []string{"BREACHNOTIFY_DKIM_ED25519_KEY_FILE adds a second signature"}},
+		{"second selector alone", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": rsaFile, "BREACHNOTIFY_DKIM_SELECTOR": "s1", "BREACHNOTIFY_DKIM_ED25519_SELECTOR": "ed"}, []string{"BREACHNOTIFY_DKIM_ED25519_KEY_FILE must be set"}},
+		{"second key beside Ed25519", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": edFile, "BREACHNOTIFY_DKIM_SELECTOR": "s1", "BREACHNOTIFY_DKIM_ED25519_KEY_FILE": edFile, "BREACHNOTIFY_DKIM_ED25519_SELECTOR": "ed"}, []string{"must hold an RSA key"}},
+		{"second key RSA", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": rsaFile, "BREACHNOTIFY_DKIM_SELECTOR": "s1", "BREACHNOTIFY_DKIM_ED25519_KEY_FILE": rsaFile, "BREACHNOTIFY_DKIM_ED25519_SELECTOR": "ed"}, []string{"BREACHNOTIFY_DKIM_ED25519_KEY_FILE must hold an Ed25519 key"}},
+		{"same selector twice", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": rsaFile, "BREACHNOTIFY_DKIM_SELECTOR": "s1", "BREACHNOTIFY_DKIM_ED25519_KEY_FILE": edFile, "BREACHNOTIFY_DKIM_ED25519_SELECTOR": "s1"}, []string{"BREACHNOTIFY_DKIM_ED25519_SELECTOR must be DNS labels, and not the RSA key's selector"}},
 	}
 	for _, b := range bad {
 		_, err := config.LoadFrom(env(b.vars))

@@ -548,3 +548,37 @@ func (plainSession) Logout() error                          { return nil }
 func (plainSession) Mail(string, *gosmtp.MailOptions) error { return nil }
 func (plainSession) Rcpt(string, *gosmtp.RcptOptions) error { return nil }
 func (plainSession) Data(r io.Reader) error                 { _, err := io.Copy(io.Discard, r); return err }
+
+// TestDoctorDKIMDualSigning: the second (Ed25519) key's record is checked
+// under its own selector, and its fix names its own settings.
+func TestDoctorDKIMDualSigning(t *testing.T) {
+	t.Parallel()
+	b := setupDoctor(t)
+	rsaK, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaRecord, _ := smtp.DKIMRecord(rsaK.Public())
+	b.cfg.DKIM = &config.DKIM{Key: rsaK, Selector: "rsa2026", Domain: "notify.example.com"}
+	b.dns.records["rsa2026._domainkey.notify.example.com"] = []string{rsaRecord}
+	b.cfg.DKIMEd25519 = &config.DKIM{Key: b.key, Selector: "bn2026", Domain: "notify.example.com"}
+	if r := b.check(t, "dkim"); r.status != statusOK || !strings.Contains(r.detail, "s=bn2026 with an Ed25519 key (RFC 8463 dual signing)") {
+		t.Errorf("dkim = %+v", r)
+	}
+	for _, name := range []string{"dkim-dns", "dkim-dns-ed"} {
+		if r := b.check(t, name); r.status != statusOK {
+			t.Errorf("%s = %+v, want OK", name, r)
+		}
+	}
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	stale, _ := smtp.DKIMRecord(other.Public())
+	b.dns.records["bn2026._domainkey.notify.example.com"] = []string{stale}
+	r := b.check(t, "dkim-dns-ed")
+	if r.status != statusFail || !strings.Contains(r.detail, "does not match BREACHNOTIFY_DKIM_ED25519_KEY_FILE") ||
+		len(r.fix) != 2 || !strings.Contains(r.fix[1], "BREACHNOTIFY_DKIM_ED25519_SELECTOR") {
+		t.Errorf("dkim-dns-ed = %+v, want FAIL naming the Ed25519 settings", r)
+	}
+	if r := b.check(t, "dkim-dns"); r.status != statusOK {
+		t.Errorf("dkim-dns = %+v, want OK", r)
+	}
+}

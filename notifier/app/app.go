@@ -474,6 +474,9 @@ func (a *App) relay(opts Options) (smtp.Config, error) {
 	if d := cfg.DKIM; d != nil {
 		base.DKIM = &smtp.DKIM{Domain: d.Domain, Selector: d.Selector, Key: d.Key}
 	}
+	if d := cfg.DKIMEd25519; d != nil {
+		base.DKIMEd25519 = &smtp.DKIM{Domain: d.Domain, Selector: d.Selector, Key: d.Key}
+	}
 	if cfg.SMIME != nil {
 		base.SMIME = cfg.SMIME.Certificate
 	}

@@ -58,6 +58,10 @@ type Config struct {
 	MaxIdle int
 	// DKIM signs every message when set.
 	DKIM *DKIM
+	// DKIMEd25519, with DKIM set to an RSA key, adds a second signature
+	// with an Ed25519 key (RFC 8463 dual signing): receivers that know
+	// Ed25519 check the strong, short one, the others the RSA one.
+	DKIMEd25519 *DKIM
 	// SMIME, when set, S/MIME-signs every message with this key and
 	// certificate (chain).
 	SMIME *tls.Certificate
@@ -548,10 +552,10 @@ func build(buf *bytes.Buffer, m *notifier.Message, opts ...Option) ([]byte, erro
 	if _, err := msg.WriteTo(buf); err != nil {
 		return nil, err
 	}
-	if b.dkim == nil {
+	if len(b.dkim) == 0 {
 		return buf.Bytes(), nil
 	}
-	return b.dkim.sign(buf.Bytes())
+	return signAll(b.dkim, buf.Bytes())
 }
 
 // bodyChunk is how much of a body is handed to the encoder at a time.
