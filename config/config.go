@@ -119,6 +119,12 @@ type Config struct {
 	From *mail.Address
 	// DKIM signs every notice; nil sends unsigned (see DKIM).
 	DKIM *DKIM
+	// DKIMEd25519 adds a second signature with an Ed25519 key beside an
+	// RSA DKIM (RFC 8463 dual signing), from
+	// BREACHNOTIFY_DKIM_ED25519_KEY_FILE and
+	// BREACHNOTIFY_DKIM_ED25519_SELECTOR; same domain as DKIM. Nil: one
+	// signature.
+	DKIMEd25519 *DKIM
 	// SMIME additionally S/MIME-signs every notice; nil does not (see SMIME).
 	SMIME *SMIME
 	// SecretFile holds the installation secret (BREACHNOTIFY_SECRET_FILE).
@@ -190,7 +196,8 @@ type Config struct {
 	APIKey string
 }
 
-// SMTP is a parsed relay URL: smtp://user:pass@host:port?tls=starttls|tls|none.
+// SMTP is a parsed relay URL:
+// smtp://user:pass@host:port?tls=starttls|tls|none&auth=plain|login|cram-md5|none.
 type SMTP struct {
 	Host     string
 	Port     int
@@ -201,7 +208,24 @@ type SMTP struct {
 	// SkipVerify accepts any server certificate (tls_skip_verify=true); only
 	// for test relays.
 	SkipVerify bool
+	// Auth is the SASL mechanism to log in with (auth=): one of the
+	// SMTPAuth… constants. Empty with credentials means the best of PLAIN,
+	// LOGIN and CRAM-MD5 that the relay offers, over TLS only; empty
+	// without credentials means no AUTH.
+	Auth string
+	// InsecureAuth allows auth=plain or auth=login over tls=none
+	// (insecure_auth=true), where the password crosses the network in
+	// the clear: only for a connection protected otherwise (a tunnel).
+	InsecureAuth bool
 }
+
+// The SASL mechanisms a relay URL may name with auth=.
+const (
+	SMTPAuthPlain   = "plain"
+	SMTPAuthLogin   = "login"
+	SMTPAuthCramMD5 = "cram-md5"
+	SMTPAuthNone    = "none"
+)
 
 // DKIM is the DomainKeys Identified Mail setup. It is all or nothing:
 // BREACHNOTIFY_DKIM_KEY_FILE and BREACHNOTIFY_DKIM_SELECTOR together turn
@@ -243,8 +267,15 @@ func (s *SMTP) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Po
 
 // String is the URL without its password, safe to log.
 func (s *SMTP) String() string {
-	u := url.URL{Scheme: "smtp", Host: s.Addr(), RawQuery: "tls=" + s.TLS}
-	if s.Username != "" {
+	q := "tls=" + s.TLS
+	if s.Auth != "" {
+		q += "&auth=" + s.Auth
+	}
+	if s.InsecureAuth {
+		q += "&insecure_auth=true"
+	}
+	u := url.URL{Scheme: "smtp", Host: s.Addr(), RawQuery: q}
+	if s.Username != "" || s.Password != "" {
 		u.User = url.UserPassword(s.Username, "REDACTED")
 	}
 	return u.String()
@@ -323,6 +354,7 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 		}
 	}
 	c.DKIM = l.dkim(c.From)
+	c.DKIMEd25519 = l.dkimEd25519(c.DKIM)
 	c.SMIME = l.smime()
 	c.SecretFile = l.str("BREACHNOTIFY_SECRET_FILE", "")
 	c.AuditKeyFile = l.str("BREACHNOTIFY_AUDIT_KEY_FILE", "")
@@ -400,6 +432,18 @@ func (c *Config) Validate() error {
 	if c.DKIM != nil {
 		for _, p := range c.DKIM.problems() {
 			bad(p.name, p.msg)
+		}
+	}
+	if e := c.DKIMEd25519; e != nil {
+		_, rsaFirst := dkimKey(c.DKIM).(*rsa.PrivateKey)
+		_, ed := e.Key.(ed25519.PrivateKey)
+		switch {
+		case !rsaFirst:
+			bad("BREACHNOTIFY_DKIM_ED25519_KEY_FILE", "is the second signature beside an RSA one: BREACHNOTIFY_DKIM_KEY_FILE must hold an RSA key")
+		case !ed:
+			bad("BREACHNOTIFY_DKIM_ED25519_KEY_FILE", "must hold an Ed25519 key (openssl genpkey -algorithm ed25519)")
+		case e.Selector == "" || !dnsNamePattern.MatchString(e.Selector) || e.Selector == c.DKIM.Selector:
+			bad("BREACHNOTIFY_DKIM_ED25519_SELECTOR", "must be DNS labels, and not the RSA key's selector: each key has its record")
 		}
 	}
 	if c.SMIME != nil {
@@ -528,8 +572,11 @@ func (c *Config) PoolSize() int {
 	return c.Workers/2 + 5
 }
 
-// ParseSMTPURL parses smtp://user:pass@host:port?tls=starttls|tls|none. The
-// port defaults to 465 for tls and 587 otherwise; tls defaults to starttls.
+// ParseSMTPURL parses
+// smtp://user:pass@host:port?tls=starttls|tls|none&auth=plain|login|cram-md5|none&insecure_auth=true.
+// The port defaults to 465 for tls and 587 otherwise; tls defaults to
+// starttls. It refuses what would send a password in the clear unasked
+// (see checkSMTPAuth).
 func ParseSMTPURL(raw string) (*SMTP, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -547,10 +594,15 @@ func ParseSMTPURL(raw string) (*SMTP, error) {
 	s := &SMTP{Host: u.Hostname(), TLS: "starttls"}
 	q := u.Query()
 	for k := range q {
-		if k != "tls" && k != "tls_skip_verify" {
+		switch k {
+		case "tls", "tls_skip_verify", "auth", "insecure_auth":
+		default:
 			// The name is not repeated: a password with an unescaped "?"
 			// lands here, and must not reach a log.
-			return nil, errors.New("has an unknown parameter (known: tls, tls_skip_verify; escape ? and @ in a password as %3F and %40)")
+			return nil, errors.New("has an unknown parameter (known: tls, tls_skip_verify, auth, insecure_auth; escape ? and @ in a password as %3F and %40)")
+		}
+		if len(q[k]) > 1 {
+			return nil, fmt.Errorf("has %s more than once", k)
 		}
 	}
 	if v := q.Get("tls"); v != "" {
@@ -567,6 +619,21 @@ func ParseSMTPURL(raw string) (*SMTP, error) {
 			return nil, errors.New("tls_skip_verify must be true or false")
 		}
 		s.SkipVerify = b
+	}
+	if v := q.Get("auth"); v != "" {
+		switch v = strings.ToLower(v); v {
+		case SMTPAuthPlain, SMTPAuthLogin, SMTPAuthCramMD5, SMTPAuthNone:
+			s.Auth = v
+		default:
+			return nil, fmt.Errorf("auth must be plain, login, cram-md5 or none, not %q", v)
+		}
+	}
+	if v := q.Get("insecure_auth"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, errors.New("insecure_auth must be true or false")
+		}
+		s.InsecureAuth = b
 	}
 	s.Port = 587
 	if s.TLS == "tls" {
@@ -586,7 +653,36 @@ func ParseSMTPURL(raw string) (*SMTP, error) {
 	if strings.ContainsAny(s.Username+s.Password+s.Host, "\r\n\x00") {
 		return nil, errors.New("must not contain control characters")
 	}
+	if err := checkSMTPAuth(s); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// checkSMTPAuth refuses an AUTH setting that cannot work or that would
+// send the password unencrypted without being asked to: PLAIN and LOGIN
+// carry it as it is (base64 is no protection), CRAM-MD5 only a keyed hash
+// of a challenge.
+func checkSMTPAuth(s *SMTP) error {
+	creds := s.Username != "" || s.Password != ""
+	switch {
+	case s.Auth == SMTPAuthNone && creds:
+		return errors.New("has a user name or password but auth=none: remove them, or name the mechanism (auth=plain, login or cram-md5)")
+	case s.Auth != "" && s.Auth != SMTPAuthNone && s.Username == "":
+		return fmt.Errorf("auth=%s needs a user name and password: smtp://user:pass@host", s.Auth)
+	case !creds && s.InsecureAuth:
+		return errors.New("insecure_auth=true without a user name and password means nothing: remove it")
+	case s.TLS != "none" || !creds:
+		return nil
+	case s.Auth == "":
+		return errors.New("has a user name and password but tls=none, where no mechanism is chosen for you: " +
+			"use tls=starttls or tls=tls (best), or auth=cram-md5 if the relay offers it (the password itself is not sent), " +
+			"or auth=plain&insecure_auth=true only if the connection is protected otherwise (a tunnel)")
+	case (s.Auth == SMTPAuthPlain || s.Auth == SMTPAuthLogin) && !s.InsecureAuth:
+		return fmt.Errorf("auth=%s over tls=none sends the password unencrypted: use tls=starttls or tls=tls, or auth=cram-md5, "+
+			"or add insecure_auth=true if the connection is protected otherwise (a tunnel)", s.Auth)
+	}
+	return nil
 }
 
 // ParseTrustedProxies parses a comma-separated list of IP addresses
@@ -839,6 +935,42 @@ func (l *loader) smime() *SMIME {
 		l.fail(p.name, p.msg)
 	}
 	return s
+}
+
+// dkimEd25519 reads the second, Ed25519 DKIM key (RFC 8463 dual signing);
+// Validate checks that it is one and that the first key is RSA.
+func (l *loader) dkimEd25519(first *DKIM) *DKIM {
+	keyFile := l.str("BREACHNOTIFY_DKIM_ED25519_KEY_FILE", "")
+	selector := l.str("BREACHNOTIFY_DKIM_ED25519_SELECTOR", "")
+	if keyFile == "" {
+		if selector != "" {
+			l.fail("BREACHNOTIFY_DKIM_ED25519_KEY_FILE", "must be set when BREACHNOTIFY_DKIM_ED25519_SELECTOR is")
+		}
+		return nil
+	}
+	if first == nil {
+		l.fail("BREACHNOTIFY_DKIM_ED25519_KEY_FILE", "adds a second signature: set BREACHNOTIFY_DKIM_KEY_FILE (RSA) and BREACHNOTIFY_DKIM_SELECTOR too")
+		return nil
+	}
+	d := &DKIM{KeyFile: keyFile, Selector: selector, Domain: first.Domain}
+	b, err := os.ReadFile(keyFile)
+	if err != nil {
+		l.fail("BREACHNOTIFY_DKIM_ED25519_KEY_FILE", fmt.Sprintf("cannot be read: %v", err))
+		return nil
+	}
+	if d.Key, err = parseDKIMKey(b); err != nil {
+		l.fail("BREACHNOTIFY_DKIM_ED25519_KEY_FILE", err.Error())
+		return nil
+	}
+	return d
+}
+
+// dkimKey is d's key, nil when there is no d.
+func dkimKey(d *DKIM) crypto.Signer {
+	if d == nil {
+		return nil
+	}
+	return d.Key
 }
 
 // problem is one bad variable and what is wrong with it.

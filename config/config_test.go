@@ -199,7 +199,7 @@ func TestTrustedProxies(t *testing.T) {
 func TestSecretFromFile(t *testing.T) {
 	t.Parallel()
 	f := filepath.Join(t.TempDir(), "url")
-	if err := os.WriteFile(f, []byte("smtp://u:p%40ss@relay.example:2525?tls=none\n"), 0o600); err != nil {
+	if err := os.WriteFile(f, []byte("smtp://u:p%40ss@relay.example:2525?tls=none&auth=cram-md5\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c, err := config.LoadFrom(env(map[string]string{"BREACHNOTIFY_SMTP_URL_FILE": f}))
@@ -321,6 +321,7 @@ func TestParseSMTPURL(t *testing.T) {
 		{"smtp://relay.example:99999", false, 0, ""},
 		{"smtps://relay.example", false, 0, ""},
 		{"smtp:///nohost", false, 0, ""},
+		{"smtp://relay.example?tls=none&tls=tls", false, 0, ""},
 	}
 	// A password with an unescaped "?" must not come back in the error.
 	if _, err := config.ParseSMTPURL("smtp://user:1234?s3cr3t@relay.example:587"); err == nil || strings.Contains(err.Error(), "s3cr3t") {
@@ -338,10 +339,78 @@ func TestParseSMTPURL(t *testing.T) {
 	}
 }
 
+// TestParseSMTPURLAuth: which AUTH settings a relay URL may carry, and
+// that each refusal names what to change.
+func TestParseSMTPURLAuth(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in       string
+		auth     string
+		insecure bool
+		// wantErr lists what the error must say; nil means accepted.
+		wantErr []string
+	}{
+		{in: "smtp://u:p@relay.example", auth: ""},
+		{in: "smtp://u:p@relay.example?auth=plain", auth: "plain"},
+		{in: "smtp://u:p@relay.example?tls=tls&auth=LOGIN", auth: "login"},
+		{in: "smtp://u:p@relay.example?auth=cram-md5", auth: "cram-md5"},
+		{in: "smtp://relay.example?auth=none", auth: "none"},
+		{in: "smtp://relay.example?tls=none", auth: ""},
+		{in: "smtp://u:p@relay.example?tls=none&auth=cram-md5", auth: "cram-md5"},
+		{in: "smtp://u:p@relay.example?tls=none&auth=plain&insecure_auth=true", auth: "plain", insecure: true},
+		{in: "smtp://u:p@relay.example?tls=none&auth=login&insecure_auth=1", auth: "login", insecure: true},
+		{in: "smtp://u:p@relay.example?auth=plain&insecure_auth=true", auth: "plain", insecure: true},
+
+		{in: "smtp://u:p@relay.example?auth=xoauth2", wantErr: []string{`"xoauth2"`, "plain, login, cram-md5 or none"}},
+		{in: "smtp://u:p@relay.example?auth=", auth: ""},
+		{in: "smtp://u:p@relay.example?tls=none", wantErr: []string{"tls=none", "tls=starttls", "auth=cram-md5", "insecure_auth=true"}},
+		{in: "smtp://u:p@relay.example?tls=none&auth=plain", wantErr: []string{"auth=plain", "insecure_auth=true", "tls=starttls", "auth=cram-md5"}},
+		{in: "smtp://u:p@relay.example?tls=none&auth=login&insecure_auth=false", wantErr: []string{"auth=login", "insecure_auth=true"}},
+		{in: "smtp://u:p@relay.example?tls=none&auth=plain&insecure_auth=yes", wantErr: []string{"insecure_auth must be true or false"}},
+		{in: "smtp://u:p@relay.example?auth=none", wantErr: []string{"auth=none"}},
+		{in: "smtp://relay.example?auth=plain", wantErr: []string{"auth=plain needs a user name and password"}},
+		{in: "smtp://relay.example?insecure_auth=true", wantErr: []string{"insecure_auth=true"}},
+		{in: "smtp://u:p@relay.example?auth=plain&auth=login", wantErr: []string{"auth more than once"}},
+	}
+	for _, c := range cases {
+		s, err := config.ParseSMTPURL(c.in)
+		if c.wantErr != nil {
+			if err == nil {
+				t.Errorf("%s: accepted as %+v, want an error", c.in, s)
+				continue
+			}
+			for _, w := range c.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%s: error %q does not say %q", c.in, err, w)
+				}
+			}
+			if strings.Contains(err.Error(), ":p@") {
+				t.Errorf("%s: error %q quotes the password", c.in, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.in, err)
+			continue
+		}
+		if s.Auth != c.auth || s.InsecureAuth != c.insecure {
+			t.Errorf("%s: auth %q insecure %v, want %q %v", c.in, s.Auth, s.InsecureAuth, c.auth, c.insecure)
+		}
+		// What is logged names the mechanism, never the password.
+		if str := s.String(); strings.Contains(str, ":p@") || (c.auth != "" && !strings.Contains(str, "auth="+c.auth)) {
+			t.Errorf("%s: String() = %s", c.in, str)
+		}
+	}
+}
+
 func FuzzParseSMTPURL(f *testing.F) {
 	f.Add("smtp://user:pass@relay.example:587?tls=starttls")
 	f.Add("smtp://relay.example?tls=none&tls_skip_verify=true")
 	f.Add("smtp://%0d%0a@x")
+	f.Add("smtp://u:p@relay.example?tls=none&auth=plain&insecure_auth=true")
+	f.Add("smtp://u:p@relay.example?tls=none&auth=cram-md5")
+	f.Add("smtp://relay.example?auth=none")
+	f.Add("smtp://:p@relay.example?insecure_auth=true")
 	f.Fuzz(func(t *testing.T, s string) {
 		u, err := config.ParseSMTPURL(s)
 		if err != nil {
@@ -352,6 +421,24 @@ func FuzzParseSMTPURL(f *testing.F) {
 		}
 		if u.TLS != "starttls" && u.TLS != "tls" && u.TLS != "none" {
 			t.Fatalf("tls mode %q", u.TLS)
+		}
+		switch u.Auth {
+		case "", config.SMTPAuthPlain, config.SMTPAuthLogin, config.SMTPAuthCramMD5, config.SMTPAuthNone:
+		default:
+			t.Fatalf("auth %q", u.Auth)
+		}
+		// Never a password in the clear unless asked for by name.
+		creds := u.Username != "" || u.Password != ""
+		if creds && u.TLS == "none" && u.Auth != config.SMTPAuthCramMD5 && !u.InsecureAuth {
+			t.Fatalf("accepted %q: credentials over tls=none with auth %q and no insecure_auth", s, u.Auth)
+		}
+		if creds && u.Auth == config.SMTPAuthNone || !creds && u.Auth != "" && u.Auth != config.SMTPAuthNone {
+			t.Fatalf("accepted %q: auth %q with credentials %v", s, u.Auth, creds)
+		}
+		// What is logged parses back to the same settings.
+		back, err := config.ParseSMTPURL(strings.Replace(u.String(), "REDACTED", "x", 1))
+		if err != nil || back.Auth != u.Auth || back.InsecureAuth != u.InsecureAuth || back.TLS != u.TLS || back.Port != u.Port {
+			t.Fatalf("%q logged as %s, which parses to %+v, %v", s, u.String(), back, err)
 		}
 	})
 }
@@ -405,9 +492,23 @@ func TestDKIM(t *testing.T) {
 			t.Errorf("DKIM = %+v", c.DKIM)
 		}
 	})
+	rsaFile := writePEM(t, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsa2048))
+	t.Run("RSA and Ed25519 dual signing", func(t *testing.T) {
+		c, err := config.LoadFrom(env(map[string]string{
+			"BREACHNOTIFY_FROM":          from,
+			"BREACHNOTIFY_DKIM_KEY_FILE": rsaFile, "BREACHNOTIFY_DKIM_SELECTOR": "rsa2026",
+			"BREACHNOTIFY_DKIM_ED25519_KEY_FILE": edFile, "BREACHNOTIFY_DKIM_ED25519_SELECTOR": "ed2026",
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := c.DKIMEd25519; e == nil || e.Domain != "notify.example.com" || e.Selector != "ed2026" || !ed.Equal(e.Key) {
+			t.Errorf("DKIMEd25519 = %+v", c.DKIMEd25519)
+		}
+	})
 	t.Run("off by default", func(t *testing.T) {
 		c, err := config.LoadFrom(env(nil))
-		if err != nil || c.DKIM != nil || c.SMIME != nil {
+		if err != nil || c.DKIM != nil || c.SMIME != nil || c.DKIMEd25519 != nil {
 			t.Errorf("DKIM = %+v, SMIME = %+v, err = %v; want both off", c.DKIM, c.SMIME, err)
 		}
 	})
@@ -425,6 +526,11 @@ func TestDKIM(t *testing.T) {
 		{"not a key", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": writePEM(t, "CERTIFICATE", []byte("x")), "BREACHNOTIFY_DKIM_SELECTOR": "s1"}, []string{"BREACHNOTIFY_DKIM_KEY_FILE holds no PEM private key"}},
 		{"missing file and bad selector", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": "/nonexistent/dkim.pem", "BREACHNOTIFY_DKIM_SELECTOR": "bad selector"}, []string{"BREACHNOTIFY_DKIM_KEY_FILE cannot be read", "BREACHNOTIFY_DKIM_SELECTOR must be DNS labels"}},
 		{"bad domain", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": edFile, "BREACHNOTIFY_DKIM_SELECTOR": "s1", "BREACHNOTIFY_DKIM_DOMAIN": "localhost"}, []string{"BREACHNOTIFY_DKIM_DOMAIN must be a domain name"}},
+		{"second key alone", map[string]string{"BREACHNOTIFY_DKIM_ED25519_KEY_FILE": edFile, "BREACHNOTIFY_DKIM_ED25519_SELECTOR": "ed"}, []string{"BREACHNOTIFY_DKIM_ED25519_KEY_FILE adds a second signature"}},
+		{"second selector alone", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": rsaFile, "BREACHNOTIFY_DKIM_SELECTOR": "s1", "BREACHNOTIFY_DKIM_ED25519_SELECTOR": "ed"}, []string{"BREACHNOTIFY_DKIM_ED25519_KEY_FILE must be set"}},
+		{"second key beside Ed25519", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": edFile, "BREACHNOTIFY_DKIM_SELECTOR": "s1", "BREACHNOTIFY_DKIM_ED25519_KEY_FILE": edFile, "BREACHNOTIFY_DKIM_ED25519_SELECTOR": "ed"}, []string{"must hold an RSA key"}},
+		{"second key RSA", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": rsaFile, "BREACHNOTIFY_DKIM_SELECTOR": "s1", "BREACHNOTIFY_DKIM_ED25519_KEY_FILE": rsaFile, "BREACHNOTIFY_DKIM_ED25519_SELECTOR": "ed"}, []string{"BREACHNOTIFY_DKIM_ED25519_KEY_FILE must hold an Ed25519 key"}},
+		{"same selector twice", map[string]string{"BREACHNOTIFY_DKIM_KEY_FILE": rsaFile, "BREACHNOTIFY_DKIM_SELECTOR": "s1", "BREACHNOTIFY_DKIM_ED25519_KEY_FILE": edFile, "BREACHNOTIFY_DKIM_ED25519_SELECTOR": "s1"}, []string{"BREACHNOTIFY_DKIM_ED25519_SELECTOR must be DNS labels, and not the RSA key's selector"}},
 	}
 	for _, b := range bad {
 		_, err := config.LoadFrom(env(b.vars))

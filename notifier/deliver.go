@@ -467,8 +467,17 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain 
 	}
 	if err != nil {
 		wait := d.polite.RelayFailed()
-		d.logger.WarnContext(ctx, "relay unreachable; circuit open", "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID,
-			"error", err, "wait", wait.String())
+		if errors.Is(err, ErrRelayAuth) {
+			// Reached, but refused the login: a setting to fix, which
+			// waiting alone will not (the error says what to change).
+			// The snooze reason stays relay_unreachable, so the relay
+			// alert fires for it too.
+			d.logger.ErrorContext(ctx, "relay authentication failed; circuit open", "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID,
+				"error", err, "wait", wait.String())
+		} else {
+			d.logger.WarnContext(ctx, "relay unreachable; circuit open", "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID,
+				"error", err, "wait", wait.String())
+		}
 		return Outcome{}, &hold{wait: wait, reason: "relay_unreachable", wholeChunk: true}
 	}
 	out := Outcome{

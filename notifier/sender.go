@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"context"
+	"errors"
 	"net/mail"
 	"time"
 )
@@ -13,6 +14,11 @@ type Sender interface {
 	// reached at all (dial, TLS or auth failed): nothing was attempted.
 	Conn(ctx context.Context) (SenderConn, error)
 }
+
+// ErrRelayAuth marks a Conn error where the relay answered but would not
+// let us log in (SMTP AUTH): a setting to fix, not a network fault, so it
+// is logged as what it is. Test for it with errors.Is.
+var ErrRelayAuth = errors.New("relay authentication failed")
 
 // SenderConn is one SMTP connection, used by one goroutine at a time.
 type SenderConn interface {

@@ -58,11 +58,16 @@ func cmdDoctor(ctx context.Context, e *env, args []string) error {
 		if cfg.DKIM == nil {
 			return errors.New("DKIM is off: set BREACHNOTIFY_DKIM_KEY_FILE and BREACHNOTIFY_DKIM_SELECTOR")
 		}
-		name, value, err := dkimRecord(cfg.DKIM)
-		if err != nil {
-			return err
+		for _, k := range []*config.DKIM{cfg.DKIM, cfg.DKIMEd25519} {
+			if k == nil {
+				continue
+			}
+			name, value, err := dkimRecord(k)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%s. TXT %s\n", name, zoneQuote(value))
 		}
-		fmt.Fprintf(e.stdout, "%s. TXT %s\n", name, zoneQuote(value))
 		return nil
 	}
 	d := &doctor{cfg: cfg, dns: net.DefaultResolver, timeout: *timeout, now: time.Now}
@@ -108,7 +113,7 @@ type checkResult struct {
 // d.timeout) and returns the results in a fixed order.
 func (d *doctor) run(ctx context.Context) []checkResult {
 	checks := []func(context.Context) checkResult{
-		d.checkDKIM, d.checkDKIMRecord, d.checkSPF, d.checkDMARC,
+		d.checkDKIM, d.checkDKIMRecord, d.checkDKIMEd25519Record, d.checkSPF, d.checkDMARC,
 		d.checkPublicURL, d.checkProxy, d.checkMetrics, d.checkSMIME, d.checkRelay, d.checkDatabase, d.checkDatabaseRole, d.checkAuditKey,
 	}
 	results := make([]checkResult, len(checks))
@@ -157,6 +162,9 @@ func (d *doctor) checkDKIM(context.Context) checkResult {
 	}
 	r.status = statusOK
 	r.detail = fmt.Sprintf("signing as d=%s s=%s with %s key", k.Domain, k.Selector, keyKind(k.Key))
+	if e := d.cfg.DKIMEd25519; e != nil {
+		r.detail += fmt.Sprintf(", and s=%s with an Ed25519 key (RFC 8463 dual signing)", e.Selector)
+	}
 	if from := d.fromDomain(); !related(k.Domain, from) {
 		r.status = statusWarn
 		r.detail += fmt.Sprintf("; d=%s and the From domain %s are unrelated, so DMARC will not count this signature unless both share an organizational domain", k.Domain, from)
@@ -166,14 +174,25 @@ func (d *doctor) checkDKIM(context.Context) checkResult {
 }
 
 func (d *doctor) checkDKIMRecord(ctx context.Context) checkResult {
-	k := d.cfg.DKIM
+	return d.dkimRecordCheck(ctx, "dkim-dns", d.cfg.DKIM, "BREACHNOTIFY_DKIM_KEY_FILE", "BREACHNOTIFY_DKIM_SELECTOR")
+}
+
+// checkDKIMEd25519Record checks the second key's record: receivers that
+// know Ed25519 look it up under its own selector.
+func (d *doctor) checkDKIMEd25519Record(ctx context.Context) checkResult {
+	return d.dkimRecordCheck(ctx, "dkim-dns-ed", d.cfg.DKIMEd25519, "BREACHNOTIFY_DKIM_ED25519_KEY_FILE", "BREACHNOTIFY_DKIM_ED25519_SELECTOR")
+}
+
+// dkimRecordCheck checks that DNS publishes k's public key; keyVar and
+// selectorVar name the settings it came from.
+func (d *doctor) dkimRecordCheck(ctx context.Context, check string, k *config.DKIM, keyVar, selectorVar string) checkResult {
 	if k == nil {
 		return checkResult{}
 	}
-	r := checkResult{name: "dkim-dns"}
+	r := checkResult{name: check}
 	name, want, err := dkimRecord(k)
 	if err != nil {
-		return checkResult{name: "dkim-dns", status: statusFail, detail: err.Error()}
+		return checkResult{name: check, status: statusFail, detail: err.Error()}
 	}
 	publish := fmt.Sprintf("publish: %s. TXT %s", name, zoneQuote(want))
 	records, err := d.lookupTXT(ctx, name)
@@ -189,8 +208,8 @@ func (d *doctor) checkDKIMRecord(ctx context.Context) checkResult {
 		r.fix = []string{publish}
 	default:
 		if err := smtp.CheckDKIMRecord(records[0], k.Key.Public()); err != nil {
-			r.status, r.detail = statusFail, fmt.Sprintf("%s does not match BREACHNOTIFY_DKIM_KEY_FILE: %v", name, err)
-			r.fix = []string{publish, "or set BREACHNOTIFY_DKIM_SELECTOR to the selector whose record holds this key"}
+			r.status, r.detail = statusFail, fmt.Sprintf("%s does not match %s: %v", name, keyVar, err)
+			r.fix = []string{publish, "or set " + selectorVar + " to the selector whose record holds this key"}
 			return r
 		}
 		r.status, r.detail = statusOK, name+" publishes the configured key"
@@ -454,12 +473,17 @@ func (d *doctor) checkRelay(ctx context.Context) checkResult {
 		r.fix = []string{"set BREACHNOTIFY_SMTP_URL to your relay, e.g. smtp://user:pass@relay.example.com:587?tls=starttls (serve and migrate then purge the captured messages)"}
 		return r
 	}
-	cfg := smtp.Config{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password, TLS: s.TLS, SkipVerify: s.SkipVerify, Timeout: min(d.timeout, d.cfg.SMTPTimeout)}
+	cfg := relayConfig(s)
+	cfg.Timeout = min(d.timeout, d.cfg.SMTPTimeout)
 	offer, err := smtp.Probe(ctx, cfg)
+	var authErr *smtp.AuthError
 	switch {
 	case errors.Is(err, smtp.ErrNoStartTLS):
 		r.status, r.detail = statusFail, s.String()+" answers EHLO but does not offer STARTTLS, which tls=starttls requires"
 		r.fix = []string{"use the relay's submission port (587) or tls=tls on 465"}
+	case errors.As(err, &authErr):
+		r.status, r.detail = statusFail, s.String()+" refuses the login as "+s.Username+": "+authFailure(authErr)
+		r.fix = []string{authErr.Fix}
 	case err != nil:
 		r.status, r.detail = statusFail, fmt.Sprintf("%s: %v", s.String(), err)
 	default:
@@ -467,12 +491,39 @@ func (d *doctor) checkRelay(ctx context.Context) checkResult {
 		if offer.StartTLS {
 			r.detail += ", offers STARTTLS"
 		}
-		if s.TLS == "none" && !isLoopback(s.Host) {
+		if offer.Mechanism != "" {
+			r.detail += fmt.Sprintf(", logs in as %s with %s (offers %s)", s.Username, offer.Mechanism, offer.Auth)
+		}
+		switch {
+		case s.TLS == "none" && s.InsecureAuth && !isLoopback(s.Host):
 			r.status = statusWarn
-			r.detail += "; tls=none sends notices and the password unencrypted"
+			r.detail += "; tls=none with insecure_auth=true sends notices and the password unencrypted"
+			r.fix = []string{"use tls=starttls or tls=tls unless the connection is protected otherwise (a tunnel)"}
+		case s.TLS == "none" && !isLoopback(s.Host):
+			r.status = statusWarn
+			r.detail += "; tls=none sends notices unencrypted"
 		}
 	}
 	return r
+}
+
+// relayConfig is the sender's view of the configured relay.
+func relayConfig(s *config.SMTP) smtp.Config {
+	return smtp.Config{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password, TLS: s.TLS, SkipVerify: s.SkipVerify,
+		Auth: s.Auth, InsecureAuth: s.InsecureAuth}
+}
+
+// authFailure says what the relay offered, what was tried and what it
+// answered, without the fix (printed on a line of its own).
+func authFailure(e *smtp.AuthError) string {
+	offered := "no AUTH"
+	if len(e.Offered) > 0 {
+		offered = strings.Join(e.Offered, " ")
+	}
+	if e.Tried == "" {
+		return fmt.Sprintf("it offers %s; %s, so nothing was tried", offered, e.Reply)
+	}
+	return fmt.Sprintf("it offers %s; tried %s, it answered %s", offered, e.Tried, e.Reply)
 }
 
 func (d *doctor) checkDatabase(ctx context.Context) checkResult {

@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
 	"math/big"
 	"net"
 	"net/mail"
@@ -21,6 +22,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-sasl"
+	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/breachnotify/breachnotify/config"
 	"github.com/breachnotify/breachnotify/migrations"
@@ -476,5 +480,105 @@ func TestDoctorPrintsTheDKIMRecord(t *testing.T) {
 
 	if code := run(context.Background(), e, []string{"doctor", "extra"}); code != 2 {
 		t.Errorf("doctor with an argument exited %d, want 2", code)
+	}
+}
+
+// TestDoctorRelayLogin: a relay that refuses the login is a FAIL that says
+// what it offers, what was tried, what it answered and what to change;
+// one that takes it says with which mechanism.
+func TestDoctorRelayLogin(t *testing.T) {
+	t.Parallel()
+	b := setupDoctor(t)
+	host, port := plainRelay(t, "alice", "s3cret")
+	b.cfg.SMTP = &config.SMTP{Host: host, Port: port, TLS: "none", Username: "alice", Password: "wrong", Auth: config.SMTPAuthPlain, InsecureAuth: true}
+	r := b.check(t, "relay")
+	for _, want := range []string{"refuses the login as alice", "offers PLAIN", "tried PLAIN", "535"} {
+		if r.status != statusFail || !strings.Contains(r.detail, want) {
+			t.Errorf("relay = %+v, want FAIL saying %q", r, want)
+		}
+	}
+	if len(r.fix) != 1 || !strings.Contains(r.fix[0], "check the user name and password in BREACHNOTIFY_SMTP_URL") {
+		t.Errorf("fix = %q", r.fix)
+	}
+	b.cfg.SMTP.Auth = config.SMTPAuthCramMD5
+	if r := b.check(t, "relay"); r.status != statusFail || !strings.Contains(r.detail, "nothing was tried") || len(r.fix) != 1 || !strings.Contains(r.fix[0], "set auth=plain") {
+		t.Errorf("relay with auth=cram-md5 = %+v, want FAIL naming auth=plain", r)
+	}
+	b.cfg.SMTP.Auth, b.cfg.SMTP.Password = config.SMTPAuthPlain, "s3cret"
+	if r := b.check(t, "relay"); r.status != statusOK || !strings.Contains(r.detail, "logs in as alice with PLAIN") {
+		t.Errorf("relay = %+v, want OK naming the mechanism", r)
+	}
+}
+
+// plainRelay is a go-smtp relay without TLS that offers PLAIN and takes
+// user with password.
+func plainRelay(t *testing.T, user, password string) (host string, port int) {
+	t.Helper()
+	srv := gosmtp.NewServer(plainBackend{user: user, password: password})
+	srv.Domain = "relay.test"
+	srv.AllowInsecureAuth = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	h, p, _ := net.SplitHostPort(ln.Addr().String())
+	port, _ = strconv.Atoi(p)
+	return h, port
+}
+
+type plainBackend struct{ user, password string }
+
+func (b plainBackend) NewSession(*gosmtp.Conn) (gosmtp.Session, error) { return plainSession{b}, nil }
+
+type plainSession struct{ b plainBackend }
+
+func (plainSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (s plainSession) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, password string) error {
+		if user != s.b.user || password != s.b.password {
+			return gosmtp.ErrAuthFailed
+		}
+		return nil
+	}), nil
+}
+func (plainSession) Reset()                                 {}
+func (plainSession) Logout() error                          { return nil }
+func (plainSession) Mail(string, *gosmtp.MailOptions) error { return nil }
+func (plainSession) Rcpt(string, *gosmtp.RcptOptions) error { return nil }
+func (plainSession) Data(r io.Reader) error                 { _, err := io.Copy(io.Discard, r); return err }
+
+// TestDoctorDKIMDualSigning: the second (Ed25519) key's record is checked
+// under its own selector, and its fix names its own settings.
+func TestDoctorDKIMDualSigning(t *testing.T) {
+	t.Parallel()
+	b := setupDoctor(t)
+	rsaK, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaRecord, _ := smtp.DKIMRecord(rsaK.Public())
+	b.cfg.DKIM = &config.DKIM{Key: rsaK, Selector: "rsa2026", Domain: "notify.example.com"}
+	b.dns.records["rsa2026._domainkey.notify.example.com"] = []string{rsaRecord}
+	b.cfg.DKIMEd25519 = &config.DKIM{Key: b.key, Selector: "bn2026", Domain: "notify.example.com"}
+	if r := b.check(t, "dkim"); r.status != statusOK || !strings.Contains(r.detail, "s=bn2026 with an Ed25519 key (RFC 8463 dual signing)") {
+		t.Errorf("dkim = %+v", r)
+	}
+	for _, name := range []string{"dkim-dns", "dkim-dns-ed"} {
+		if r := b.check(t, name); r.status != statusOK {
+			t.Errorf("%s = %+v, want OK", name, r)
+		}
+	}
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	stale, _ := smtp.DKIMRecord(other.Public())
+	b.dns.records["bn2026._domainkey.notify.example.com"] = []string{stale}
+	r := b.check(t, "dkim-dns-ed")
+	if r.status != statusFail || !strings.Contains(r.detail, "does not match BREACHNOTIFY_DKIM_ED25519_KEY_FILE") ||
+		len(r.fix) != 2 || !strings.Contains(r.fix[1], "BREACHNOTIFY_DKIM_ED25519_SELECTOR") {
+		t.Errorf("dkim-dns-ed = %+v, want FAIL naming the Ed25519 settings", r)
+	}
+	if r := b.check(t, "dkim-dns"); r.status != statusOK {
+		t.Errorf("dkim-dns = %+v, want OK", r)
 	}
 }

@@ -49,6 +49,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		_ = a.Stop(context.Background())
 		return err
 	}
+	if *workers {
+		go logRelayCheck(ctx, a.Logger, cfg)
+	}
 	return serveUntilDone(ctx, a)
 }
 

@@ -486,12 +486,16 @@ func (a *App) relay(opts Options) (smtp.Config, error) {
 	if d := cfg.DKIM; d != nil {
 		base.DKIM = &smtp.DKIM{Domain: d.Domain, Selector: d.Selector, Key: d.Key}
 	}
+	if d := cfg.DKIMEd25519; d != nil {
+		base.DKIMEd25519 = &smtp.DKIM{Domain: d.Domain, Selector: d.Selector, Key: d.Key}
+	}
 	if cfg.SMIME != nil {
 		base.SMIME = cfg.SMIME.Certificate
 	}
 	if cfg.SMTP != nil {
 		base.Host, base.Port, base.Username, base.Password = cfg.SMTP.Host, cfg.SMTP.Port, cfg.SMTP.Username, cfg.SMTP.Password
 		base.TLS, base.SkipVerify = cfg.SMTP.TLS, cfg.SMTP.SkipVerify
+		base.Auth, base.InsecureAuth = cfg.SMTP.Auth, cfg.SMTP.InsecureAuth
 		return base, nil
 	}
 	sink := opts.CaptureSink

@@ -36,9 +36,14 @@ func formatAddress(name, addr string) string {
 	case needsWords(name):
 		return encodedWords(name) + " " + angle
 	default:
-		return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name) + `" ` + angle
+		return `"` + quoteEscaper.Replace(name) + `" ` + angle
 	}
 }
+
+// quoteEscaper escapes a display name for a quoted string. It is built
+// once: a Replacer builds its tables at first use, which cost more than
+// the rest of a message's headers when done per message.
+var quoteEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
 // needsWords reports a value that is not plain printable ASCII, or that a
 // client could take for an encoded word.

@@ -18,7 +18,11 @@ type Offer struct {
 	// StartTLS is whether the relay offers STARTTLS (RFC 3207).
 	StartTLS bool
 	// Auth lists the SASL mechanisms offered; empty when AUTH is not.
+	// Relays often offer AUTH only after STARTTLS, so this is from the
+	// session that sends (TLS as configured) when it got that far.
 	Auth string
+	// Mechanism is the one that logged in; empty without a login.
+	Mechanism string
 }
 
 // ErrNoStartTLS means the configuration requires STARTTLS and the relay
@@ -28,7 +32,8 @@ var ErrNoStartTLS = errors.New("the relay does not offer STARTTLS")
 // Probe greets the relay in cfg with EHLO and reports what it offers. Then
 // it connects as sending does (TLS and AUTH as configured) to prove those
 // settings work, and disconnects. It sends no mail. The error names the
-// step that failed.
+// step that failed; a refused login is an *AuthError that says what the
+// relay offers, what was tried and how to fix it.
 func Probe(ctx context.Context, cfg Config) (Offer, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = TimeoutDefault
@@ -47,10 +52,14 @@ func Probe(ctx context.Context, cfg Config) (Offer, error) {
 		return offer, err
 	}
 	defer s.Close()
-	conn, err := s.Conn(ctx)
+	conn, err := s.conn(ctx)
 	if err != nil {
 		return offer, err
 	}
+	if ok, mechs := conn.client.Extension("AUTH"); ok {
+		offer.Auth = mechs
+	}
+	offer.Mechanism = conn.mechanism
 	conn.Release(false)
 	return offer, nil
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	netmail "net/mail"
 	"net/textproto"
 	"regexp"
@@ -43,6 +44,12 @@ type Config struct {
 	// TLS is "starttls" (required), "tls" (implicit TLS) or "none".
 	TLS        string
 	SkipVerify bool
+	// Auth is the SASL mechanism to log in with when Username is set:
+	// AuthPlain, AuthLogin, AuthCramMD5 or AuthNone; empty means the best
+	// of PLAIN, LOGIN and CRAM-MD5 the relay offers, over TLS only.
+	Auth string
+	// InsecureAuth allows PLAIN and LOGIN without TLS.
+	InsecureAuth bool
 	// Timeout bounds the dial and each SMTP exchange.
 	Timeout time.Duration
 	// HELO is the name to greet with; empty means the host name.
@@ -51,6 +58,10 @@ type Config struct {
 	MaxIdle int
 	// DKIM signs every message when set.
 	DKIM *DKIM
+	// DKIMEd25519, with DKIM set to an RSA key, adds a second signature
+	// with an Ed25519 key (RFC 8463 dual signing): receivers that know
+	// Ed25519 check the strong, short one, the others the RSA one.
+	DKIMEd25519 *DKIM
 	// SMIME, when set, S/MIME-signs every message with this key and
 	// certificate (chain).
 	SMIME *tls.Certificate
@@ -58,7 +69,11 @@ type Config struct {
 
 // Sender implements notifier.Sender.
 type Sender struct {
-	dialer  *mail.Client
+	dialer *mail.Client
+	// auth is the relay's name and the credentials and mechanism to log
+	// in with (authenticate); go-mail's own AUTH is not used, so that a
+	// refusal can say what the relay offered and what was tried.
+	auth    Config
 	timeout time.Duration
 	idle    chan *conn
 	// build are the Build options every message gets (signing).
@@ -88,8 +103,10 @@ func New(cfg Config) (*Sender, error) {
 	default:
 		return nil, fmt.Errorf("smtp: unknown TLS mode %q", cfg.TLS)
 	}
-	if cfg.Username != "" {
-		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(cfg.Username), mail.WithPassword(cfg.Password))
+	switch cfg.Auth {
+	case "", AuthPlain, AuthLogin, AuthCramMD5, AuthNone:
+	default:
+		return nil, fmt.Errorf("smtp: unknown AUTH mechanism %q (plain, login, cram-md5 or none)", cfg.Auth)
 	}
 	if cfg.HELO != "" {
 		opts = append(opts, mail.WithHELO(cfg.HELO))
@@ -102,12 +119,22 @@ func New(cfg Config) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
-	return &Sender{dialer: c, timeout: cfg.Timeout, idle: make(chan *conn, cfg.MaxIdle), build: build}, nil
+	auth := Config{Host: cfg.Host, Username: cfg.Username, Password: cfg.Password, Auth: cfg.Auth, InsecureAuth: cfg.InsecureAuth}
+	return &Sender{dialer: c, auth: auth, timeout: cfg.Timeout, idle: make(chan *conn, cfg.MaxIdle), build: build}, nil
 }
 
 // Conn returns a pooled connection that still answers, or dials a new one.
-// A dial, TLS or AUTH failure means the relay is unreachable.
+// A dial or TLS failure means the relay is unreachable; a refused login
+// is an *AuthError (errors.Is notifier.ErrRelayAuth).
 func (s *Sender) Conn(ctx context.Context) (notifier.SenderConn, error) {
+	c, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (s *Sender) conn(ctx context.Context) (*conn, error) {
 	for {
 		select {
 		case c := <-s.idle:
@@ -120,7 +147,14 @@ func (s *Sender) Conn(ctx context.Context) (notifier.SenderConn, error) {
 			if err != nil {
 				return nil, fmt.Errorf("connect to relay %s: %w", s.dialer.ServerAddr(), err)
 			}
-			return newConn(s, client), nil
+			mech, err := authenticate(client, &s.auth)
+			if err != nil {
+				_ = client.Close()
+				return nil, fmt.Errorf("log in to relay %s as %s: %w", s.dialer.ServerAddr(), s.auth.Username, err)
+			}
+			c := newConn(s, client)
+			c.mechanism = mech
+			return c, nil
 		}
 	}
 }
@@ -150,8 +184,13 @@ type conn struct {
 	// from the EHLO reply.
 	pipelining bool
 	mailParams string
-	// buf holds the dot-stuffed message being sent, reused between sends.
+	// msg holds the message as built, and buf the message dot-stuffed as
+	// it is sent; both are reused between sends.
+	msg bytes.Buffer
 	buf []byte
+	// mechanism is the SASL mechanism the session logged in with; empty
+	// when it did not.
+	mechanism string
 }
 
 func newConn(s *Sender, client *mailsmtp.Client) *conn {
@@ -219,7 +258,10 @@ func (c *conn) Send(ctx context.Context, m *notifier.Message) notifier.SendResul
 // a NOOP before each message: a pooled connection is checked only when it
 // sat idle for idleCheckAfter.
 func (c *conn) send(ctx context.Context, m *notifier.Message) notifier.SendResult {
-	raw, err := Build(m, c.sender.build...)
+	raw, err := build(&c.msg, m, c.sender.build...)
+	if c.msg.Cap() > maxKeptBuffer {
+		c.msg = bytes.Buffer{}
+	}
 	if err != nil {
 		return notifier.SendResult{Permanent: true, Reply: "build message: " + err.Error()}
 	}
@@ -457,6 +499,14 @@ func classify(step string, err error) notifier.SendResult {
 // WithDKIM: the signatures are part of the bytes returned). Names and the
 // subject are encoded so they arrive exactly as given (see headers.go).
 func Build(m *notifier.Message, opts ...Option) ([]byte, error) {
+	var buf bytes.Buffer
+	return build(&buf, m, opts...)
+}
+
+// build is Build writing into buf, which a connection reuses from one
+// message to the next (the message is about 9 KB, allocated anew each
+// time otherwise). The result aliases buf unless the message is signed.
+func build(buf *bytes.Buffer, m *notifier.Message, opts ...Option) ([]byte, error) {
 	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	if !validAddress(m.From.Address) {
 		return nil, fmt.Errorf("from: %q is not an address", m.From.Address)
@@ -481,9 +531,13 @@ func Build(m *notifier.Message, opts ...Option) ([]byte, error) {
 	for k, v := range m.Headers {
 		msg.SetGenHeader(mail.Header(k), v)
 	}
-	msg.SetBodyString(mail.TypeTextPlain, m.Text)
+	// SetBodyString and AddAlternativeString would copy each body whole
+	// before encoding it; the parts are written one after the other, so
+	// one small buffer serves both.
+	scratch := make([]byte, bodyChunk)
+	msg.SetBodyWriter(mail.TypeTextPlain, stringBody(m.Text, scratch))
 	if m.HTML != "" {
-		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
+		msg.AddAlternativeWriter(mail.TypeTextHTML, stringBody(m.HTML, scratch))
 	}
 	b := &builder{msg: msg}
 	for _, opt := range opts {
@@ -493,15 +547,38 @@ func Build(m *notifier.Message, opts ...Option) ([]byte, error) {
 	}
 	// Room for both parts quoted-printable encoded and the headers, so the
 	// buffer is not grown (and copied) several times per message.
-	var buf bytes.Buffer
+	buf.Reset()
 	buf.Grow(len(m.Text)*9/8 + len(m.HTML)*9/8 + 4096)
-	if _, err := msg.WriteTo(&buf); err != nil {
+	if _, err := msg.WriteTo(buf); err != nil {
 		return nil, err
 	}
-	if b.dkim == nil {
+	if len(b.dkim) == 0 {
 		return buf.Bytes(), nil
 	}
-	return b.dkim.sign(buf.Bytes())
+	return signAll(b.dkim, buf.Bytes())
+}
+
+// bodyChunk is how much of a body is handed to the encoder at a time.
+const bodyChunk = 1024
+
+// stringBody is a go-mail body writer that hands s to the encoder in
+// pieces copied through scratch. The quoted-printable encoder keeps its
+// state (line length, a CR before LF) across writes, so the encoding is
+// the same as of s in one piece.
+func stringBody(s string, scratch []byte) func(io.Writer) (int64, error) {
+	return func(w io.Writer) (int64, error) {
+		var n int64
+		for rest := s; len(rest) > 0; {
+			k := copy(scratch, rest)
+			written, err := w.Write(scratch[:k])
+			n += int64(written)
+			if err != nil {
+				return n, err
+			}
+			rest = rest[k:]
+		}
+		return n, nil
+	}
 }
 
 // validAddress reports an address that can go in a header and an envelope
