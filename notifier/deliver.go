@@ -285,8 +285,10 @@ type chunkRun struct {
 	// first; status is the wave's status at the latest commit seen.
 	tickets []*Ticket
 	status  WaveStatus
-	// slot is true while the run holds a writer slot for the send in hand.
-	slot bool
+	// slot is true while the run holds a writer slot for the send in
+	// hand; slotErr is why none could be taken.
+	slot    bool
+	slotErr error
 	// held maps domains held back by a limit to how long they wait;
 	// heldBack are their deliveries not attempted in this run.
 	held     map[string]time.Duration
@@ -299,6 +301,17 @@ type chunkRun struct {
 	sends int
 	// blocked is set when the link firewall stopped the message in hand.
 	blocked *BlockedError
+}
+
+// takeSlot is the message's BeforeContent: it takes one of the writer's
+// slots, waiting while the process's unrecorded sends are at the bound.
+func (r *chunkRun) takeSlot(ctx context.Context) error {
+	if err := r.d.writer.Acquire(ctx); err != nil {
+		r.slotErr = err
+		return err
+	}
+	r.slot = true
+	return nil
 }
 
 // submit hands an outcome to the writer, with the send's slot if it took one.
@@ -444,21 +457,13 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain 
 	if h != nil {
 		return Outcome{}, h
 	}
-	// A slot of the writer before the send: the relay may take the
-	// message from here on, and its outcome counts against the
-	// process's bound until it is committed.
-	if err := d.writer.Acquire(ctx); err != nil {
-		done()
-		return Outcome{}, &hold{reason: "interrupted", wholeChunk: true}
-	}
-	r.slot = true
+	// A slot of the writer before the message's content goes out (after
+	// the relay's 354): from then on the relay may take it, and its
+	// outcome counts against the process's bound until it is committed.
+	// Building it, and MAIL and RCPT, hold no slot.
+	msg.BeforeContent = r.takeSlot
 	res, err := r.send(ctx, msg)
 	done()
-	if err != nil {
-		// Nothing was sent: no dial, or no time left for a transaction.
-		d.writer.GiveBack()
-		r.slot = false
-	}
 	if errors.Is(err, errNoTimeLeft) || (err != nil && ctx.Err() != nil) {
 		// The job is about to run out of time, or the process is
 		// stopping: the chunk snoozes and goes on with a new deadline.
@@ -621,6 +626,15 @@ func (r *chunkRun) send(ctx context.Context, msg *Message) (SendResult, error) {
 			r.conn = conn
 		}
 		res := r.conn.Send(ctx, msg)
+		if r.slotErr != nil {
+			// No slot came before the job's context ended: the
+			// connection was left in DATA and is closed, nothing sent.
+			err := r.slotErr
+			r.slotErr = nil
+			r.conn.Release(true)
+			r.conn = nil
+			return SendResult{}, err
+		}
 		r.d.observer.ObserveSend(res)
 		if res.Broken {
 			r.conn.Release(true)

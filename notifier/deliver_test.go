@@ -167,7 +167,13 @@ type recordingSender struct {
 
 func (s *recordingSender) Conn(context.Context) (notifier.SenderConn, error) { return s, nil }
 func (s *recordingSender) Release(bool)                                      {}
-func (s *recordingSender) Send(_ context.Context, m *notifier.Message) notifier.SendResult {
+func (s *recordingSender) Send(ctx context.Context, m *notifier.Message) notifier.SendResult {
+	// As a relay does: the gate once the envelope is accepted.
+	if m.BeforeContent != nil {
+		if err := m.BeforeContent(ctx); err != nil {
+			return notifier.SendResult{Broken: true, NothingSent: true, Reply: err.Error()}
+		}
+	}
 	s.mu.Lock()
 	s.sent = append(s.sent, m)
 	n := len(s.sent)

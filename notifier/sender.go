@@ -43,6 +43,12 @@ type Message struct {
 	References []string
 	// Headers are extra single-line headers, such as X-Breachnotify-Reference.
 	Headers map[string]string
+	// BeforeContent, when set, is called by the sender once the relay is
+	// ready for the content (its 354 to DATA), right before the content
+	// goes out: the first moment the relay could take the message. An
+	// error sends nothing: the connection is closed mid-DATA, which makes
+	// the relay drop the transaction.
+	BeforeContent func(ctx context.Context) error
 }
 
 // SendResult is what the relay said about one message.

@@ -289,6 +289,14 @@ func (c *conn) send(ctx context.Context, m *notifier.Message) notifier.SendResul
 	if r, ok := c.envelope(from, to); !ok {
 		return r
 	}
+	if m.BeforeContent != nil {
+		if err := m.BeforeContent(ctx); err != nil {
+			// Closing the connection in the middle of DATA makes the relay
+			// drop the transaction (RFC 5321 §4.1.1.4: only the final dot
+			// commits it).
+			return notifier.SendResult{Broken: true, NothingSent: true, Reply: "not sent: " + err.Error()}
+		}
+	}
 	text := c.client.Text
 	c.buf = dotStuff(c.buf[:0], raw)
 	_, err = text.W.Write(c.buf)

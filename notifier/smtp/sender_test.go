@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"net"
 	"net/mail"
 	"strconv"
@@ -156,5 +157,38 @@ func TestUnreachableRelay(t *testing.T) {
 	}
 	if _, err := s.Conn(context.Background()); err == nil || !strings.Contains(err.Error(), "connect to relay") {
 		t.Fatalf("err = %v, want a connect error", err)
+	}
+}
+
+// TestBeforeContentGatesTheMessage: the gate runs once the relay is ready
+// for the content; when it refuses, the connection is dropped mid-DATA and
+// the relay keeps nothing; when it lets the message through, it is sent.
+func TestBeforeContentGatesTheMessage(t *testing.T) {
+	t.Parallel()
+	s, sink := startSender(t, nil, time.Second)
+	conn, err := s.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := errors.New("no slot")
+	m := message("ok@x.example")
+	m.BeforeContent = func(context.Context) error { return refused }
+	r := conn.Send(context.Background(), m)
+	if r.Accepted || !r.Broken || !r.NothingSent || !strings.Contains(r.Reply, "no slot") {
+		t.Errorf("refused gate: %+v, want a broken connection and nothing sent", r)
+	}
+	conn.Release(true)
+	conn, err = s.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release(false)
+	calls := 0
+	m.BeforeContent = func(context.Context) error { calls++; return nil }
+	if r := conn.Send(context.Background(), m); !r.Accepted || calls != 1 {
+		t.Errorf("open gate: %+v after %d calls, want accepted after one", r, calls)
+	}
+	if n := len(sink.Messages()); n != 1 {
+		t.Errorf("the relay kept %d messages, want 1 (the refused one dropped)", n)
 	}
 }
