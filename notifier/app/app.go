@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -174,9 +175,25 @@ func openPool(ctx context.Context, cfg *config.Config, size int, name string) (*
 	// the role stops the start with what to do, not a later query.
 	if err := p.Ping(ctx); err != nil {
 		p.Close()
+		if !cfg.DatabasePollOnly && LooksPooled(err) {
+			return nil, fmt.Errorf("%w: %s", err, PollOnlyHint)
+		}
 		return nil, err
 	}
 	return p, nil
+}
+
+// PollOnlyHint is what to do when LooksPooled.
+const PollOnlyHint = "BREACHNOTIFY_DATABASE_URL seems to go through PgBouncer (or another pooler) in transaction mode, " +
+	"which keeps no prepared statement between transactions: set BREACHNOTIFY_DATABASE_POLL_ONLY=true (docs/operations.md, PgBouncer)"
+
+// LooksPooled reports whether err is what pgx's named prepared statements
+// meet through a pooler in transaction mode: a statement prepared on one
+// server connection is missing on the next, or already there for another
+// client.
+func LooksPooled(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "42P05" || pgErr.Code == "26000") // duplicate_prepared_statement, invalid_sql_statement_name
 }
 
 // behindPooler adapts pc to a pooler in transaction mode (PgBouncer):

@@ -41,6 +41,17 @@ func TestCampaignThroughPgBouncer(t *testing.T) {
 		}
 	})
 
+	t.Run("without poll-only the start fails saying to set it", func(t *testing.T) {
+		// One server connection: the second pool's first statement meets
+		// the first pool's prepared statement there.
+		single := apptest.StartPgBouncer(t, ownerURL, 1, testdb.ServiceLogin)
+		cfg := apptest.TestConfig(single.URL(t, serviceURL))
+		_, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.DiscardHandler), NoWorkers: true})
+		if err == nil || !strings.Contains(err.Error(), "set BREACHNOTIFY_DATABASE_POLL_ONLY=true") {
+			t.Fatalf("app.New through PgBouncer without poll-only: %v, want a refusal saying to set BREACHNOTIFY_DATABASE_POLL_ONLY", err)
+		}
+	})
+
 	cfg := apptest.TestConfig(bouncer.URL(t, serviceURL))
 	cfg.DatabasePollOnly = true
 	cfg.ChunkSize = 10 // many jobs, fetched and completed concurrently
