@@ -79,6 +79,14 @@ type Config struct {
 	// (BREACHNOTIFY_MIGRATE_DATABASE_URL): the schema owner's. Empty means
 	// DatabaseURL (see MigrateURL).
 	MigrateDatabaseURL string
+	// DatabasePollOnly says DatabaseURL reaches PostgreSQL through a pooler
+	// in transaction mode, such as PgBouncer
+	// (BREACHNOTIFY_DATABASE_POLL_ONLY=true): River polls for work instead
+	// of LISTENing, queries use no named prepared statements, and a
+	// connection must log in working as the service's role already, since
+	// a session setting does not survive the pooler. `migrate` then needs
+	// a direct connection (MigrateDatabaseURL, see CheckMigrateURL).
+	DatabasePollOnly bool
 	// DBPoolSize is the maximum number of connections of the workers,
 	// River and the operational endpoints (BREACHNOTIFY_DB_POOL_SIZE); 0
 	// sizes the pool for Workers (see PoolSize).
@@ -324,6 +332,7 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 
 	c.DatabaseURL = l.secret("BREACHNOTIFY_DATABASE_URL", c.DatabaseURL)
 	c.MigrateDatabaseURL = l.secret("BREACHNOTIFY_MIGRATE_DATABASE_URL", "")
+	c.DatabasePollOnly = l.boolean("BREACHNOTIFY_DATABASE_POLL_ONLY", false)
 	c.DBPoolSize = l.integer("BREACHNOTIFY_DB_POOL_SIZE", 0)
 	c.DBStaffPoolSize = l.integer("BREACHNOTIFY_DB_STAFF_POOL_SIZE", c.DBStaffPoolSize)
 	c.DBPublicPoolSize = l.integer("BREACHNOTIFY_DB_PUBLIC_POOL_SIZE", c.DBPublicPoolSize)
@@ -400,9 +409,10 @@ func (c *Config) Validate() error {
 	}
 	if m, err := url.Parse(c.MigrateDatabaseURL); c.MigrateDatabaseURL != "" && (err != nil || !strings.HasPrefix(c.MigrateDatabaseURL, "postgres")) {
 		bad("BREACHNOTIFY_MIGRATE_DATABASE_URL", "must be a postgres:// URL (the schema owner's connection; default BREACHNOTIFY_DATABASE_URL)")
-	} else if d, err := url.Parse(c.DatabaseURL); c.MigrateDatabaseURL != "" && err == nil && (m.Host != d.Host || m.Path != d.Path) {
+	} else if d, err := url.Parse(c.DatabaseURL); c.MigrateDatabaseURL != "" && err == nil && ((m.Host != d.Host && !c.DatabasePollOnly) || m.Path != d.Path) {
 		// Otherwise migrate would migrate one database and serve refuse
-		// the other as out of date.
+		// the other as out of date. Behind a pooler the service's host is
+		// the pooler's, and migrate's must differ.
 		bad("BREACHNOTIFY_MIGRATE_DATABASE_URL", fmt.Sprintf("must name the same server and database as BREACHNOTIFY_DATABASE_URL (%s%s, not %s%s); only the user differs", d.Host, d.Path, m.Host, m.Path))
 	}
 	if c.AuditKeyFile != "" && len(c.AuditKeys) == 0 {
@@ -514,6 +524,18 @@ func (c *Config) Validate() error {
 		bad("BREACHNOTIFY_LOG_LEVEL", "must be debug, info, warn or error")
 	}
 	return errors.Join(problems...)
+}
+
+// CheckMigrateURL refuses to migrate through a pooler in transaction mode:
+// migrate holds a session-level advisory lock while it changes the schema,
+// which such a pooler would leave on a server connection after the
+// session ends (and every later migrate would wait for it).
+func (c *Config) CheckMigrateURL() error {
+	if c.DatabasePollOnly && c.MigrateDatabaseURL == "" {
+		return errors.New("BREACHNOTIFY_DATABASE_POLL_ONLY is set, so BREACHNOTIFY_DATABASE_URL goes through a pooler such as PgBouncer; " +
+			"migrate needs a direct connection to PostgreSQL: set BREACHNOTIFY_MIGRATE_DATABASE_URL to the schema owner's URL on the server itself (port 5432, not the pooler's)")
+	}
+	return nil
 }
 
 // MigrateURL is the connection `migrate` uses: MigrateDatabaseURL, or

@@ -241,6 +241,44 @@ func TestMigrateDatabaseURL(t *testing.T) {
 	}
 }
 
+// TestDatabasePollOnly: behind a pooler, migrate needs its own direct
+// URL, which then names another host (the server, not the pooler) but
+// still the same database.
+func TestDatabasePollOnly(t *testing.T) {
+	t.Parallel()
+	const pooled = "postgres://bn_app@pgbouncer.internal:6432/breachnotify"
+	for _, tc := range []struct {
+		name, pollOnly, migrateURL string
+		loadErr, migrateErr        bool
+	}{
+		{"direct, migrate on the same URL", "", "", false, false},
+		{"pooled, migrate on the pooler", "true", "", false, true},
+		{"pooled, migrate direct", "true", "postgres://bn_owner@db.internal:5432/breachnotify", false, false},
+		{"pooled, migrate direct to another database", "true", "postgres://bn_owner@db.internal:5432/other", true, false},
+		{"not pooled, migrate on another host", "false", "postgres://bn_owner@db.internal:5432/breachnotify", true, false},
+	} {
+		c, err := config.LoadFrom(env(map[string]string{
+			"BREACHNOTIFY_DATABASE_URL":         pooled,
+			"BREACHNOTIFY_DATABASE_POLL_ONLY":   tc.pollOnly,
+			"BREACHNOTIFY_MIGRATE_DATABASE_URL": tc.migrateURL,
+		}))
+		if (err != nil) != tc.loadErr {
+			t.Errorf("%s: load: %v, want error %v", tc.name, err, tc.loadErr)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if c.DatabasePollOnly != (tc.pollOnly == "true") {
+			t.Errorf("%s: DatabasePollOnly = %v", tc.name, c.DatabasePollOnly)
+		}
+		err = c.CheckMigrateURL()
+		if (err != nil) != tc.migrateErr || (err != nil && !strings.Contains(err.Error(), "BREACHNOTIFY_MIGRATE_DATABASE_URL")) {
+			t.Errorf("%s: CheckMigrateURL: %v, want error %v naming BREACHNOTIFY_MIGRATE_DATABASE_URL", tc.name, err, tc.migrateErr)
+		}
+	}
+}
+
 // TestAuditKeyFile: one key per line, the first current; short, repeated
 // or missing keys are refused at start, naming the variable.
 func TestAuditKeyFile(t *testing.T) {

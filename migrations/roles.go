@@ -159,6 +159,26 @@ func AssumeServiceRole(ctx context.Context, conn *pgx.Conn) error {
 	}
 }
 
+// RequireServiceRole checks that a new connection already works as
+// ServiceRole, without switching: give it to pgxpool.Config.AfterConnect
+// behind a pooler in transaction mode (PgBouncer), which runs each
+// transaction on any of its server connections, so a role set by one
+// session would hold on one server connection and be missing on the
+// others. The login role's default role must do it instead, on every
+// server connection the pooler opens.
+func RequireServiceRole(ctx context.Context, conn *pgx.Conn) error {
+	var role, user, db string
+	if err := conn.QueryRow(ctx, `SELECT current_user::text, session_user::text, current_database()::text`).Scan(&role, &user, &db); err != nil {
+		return fmt.Errorf("database: check the role: %w", err)
+	}
+	if role == ServiceRole {
+		return nil
+	}
+	return fmt.Errorf("database: the connection works as %s, not as the role %s, and behind a pooler (BREACHNOTIFY_DATABASE_POLL_ONLY) it cannot switch per session: "+
+		"as a superuser, run ALTER ROLE %s IN DATABASE %s SET role = %s (and GRANT %s TO %s if it is not a member yet)",
+		role, ServiceRole, pgx.Identifier{user}.Sanitize(), pgx.Identifier{db}.Sanitize(), ServiceRole, ServiceRole, pgx.Identifier{user}.Sanitize())
+}
+
 // Login describes the user a connection logged in as, for `doctor`: whether
 // it can work as ServiceRole, and whether it could also undo that.
 type Login struct {

@@ -177,6 +177,11 @@ type Config struct {
 	// process for dead and runs it again (RescueStuckJobsAfterDefault when
 	// zero). Keep Deliver.JobTimeout well below it.
 	RescueStuckJobsAfter time.Duration
+	// PollOnly polls for new jobs (every FetchPollInterval, River's
+	// default of a second) and for leadership instead of LISTENing, for a
+	// database reached through a pooler in transaction mode (PgBouncer),
+	// which cannot hold a LISTEN between transactions.
+	PollOnly bool
 	// Deliver is the delivery worker.
 	Deliver *DeliverWorker
 	// Service runs the follow-up and reminder jobs.
@@ -236,6 +241,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
 		JobTimeout:           jobTimeout,
 		MaxAttempts:          MaxAttemptsDefault,
+		PollOnly:             cfg.PollOnly,
 		// River's nightly REINDEX needs the tables' owner; the service
 		// works as a role that owns nothing (migrations.ServiceRole), so
 		// it would only fail. docs/operations.md says how the owner

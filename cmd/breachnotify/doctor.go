@@ -536,6 +536,7 @@ func (d *doctor) checkDatabase(ctx context.Context) checkResult {
 		return r
 	}
 	pc.MaxConns = 2
+	app.PoolerSafe(d.cfg, pc.ConnConfig)
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err == nil {
 		defer pool.Close()
@@ -562,7 +563,12 @@ func (d *doctor) checkDatabase(ctx context.Context) checkResult {
 func (d *doctor) checkDatabaseRole(ctx context.Context) checkResult {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, d.cfg.DatabaseURL)
+	cc, err := pgx.ParseConfig(d.cfg.DatabaseURL)
+	if err != nil {
+		return checkResult{} // the database check says why
+	}
+	app.PoolerSafe(d.cfg, cc)
+	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		return checkResult{} // the database check says why
 	}
@@ -572,6 +578,13 @@ func (d *doctor) checkDatabaseRole(ctx context.Context) checkResult {
 		return checkResult{name: "db-role", status: statusFail, detail: err.Error()}
 	}
 	r := checkResult{name: "db-role"}
+	if d.cfg.DatabasePollOnly && l.RoleExists && l.CanAssume {
+		// Behind a pooler the login must start as the role (serve checks).
+		if err := migrations.RequireServiceRole(ctx, conn); err != nil {
+			r.status, r.detail = statusFail, err.Error()
+			return r
+		}
+	}
 	ownLogin := fmt.Sprintf("make serve a login of its own: CREATE ROLE bn_app LOGIN PASSWORD '…' IN ROLE %s; then BREACHNOTIFY_DATABASE_URL logs in as bn_app and BREACHNOTIFY_MIGRATE_DATABASE_URL as %s (docs/operations.md, Database roles)", migrations.ServiceRole, l.User)
 	switch {
 	case !l.RoleExists:

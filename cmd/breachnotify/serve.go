@@ -90,6 +90,9 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 // BREACHNOTIFY_DATABASE_URL); it also creates and grants the role the
 // service works as.
 func migrate(ctx context.Context, e *env, cfg *config.Config) error {
+	if err := cfg.CheckMigrateURL(); err != nil {
+		return err
+	}
 	created, err := migrations.EnsureDatabase(ctx, cfg.MigrateURL())
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -140,23 +141,23 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 func (a *App) openPools(ctx context.Context, web bool) error {
 	cfg := a.Config
 	var err error
-	if a.Pool, err = openPool(ctx, cfg.DatabaseURL, cfg.PoolSize(), "breachnotify workers"); err != nil {
+	if a.Pool, err = openPool(ctx, cfg, cfg.PoolSize(), "breachnotify workers"); err != nil {
 		return err
 	}
 	if !web {
 		return nil
 	}
-	if a.staffPool, err = openPool(ctx, cfg.DatabaseURL, cfg.DBStaffPoolSize, "breachnotify staff"); err != nil {
+	if a.staffPool, err = openPool(ctx, cfg, cfg.DBStaffPoolSize, "breachnotify staff"); err != nil {
 		return err
 	}
-	a.publicPool, err = openPool(ctx, cfg.DatabaseURL, cfg.DBPublicPoolSize, "breachnotify public")
+	a.publicPool, err = openPool(ctx, cfg, cfg.DBPublicPoolSize, "breachnotify public")
 	return err
 }
 
 // openPool opens a pool of at most size connections, named for
 // pg_stat_activity unless the URL names them itself.
-func openPool(ctx context.Context, url string, size int, name string) (*pgxpool.Pool, error) {
-	pc, err := pgxpool.ParseConfig(url)
+func openPool(ctx context.Context, cfg *config.Config, size int, name string) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("BREACHNOTIFY_DATABASE_URL: %w", err)
 	}
@@ -167,6 +168,9 @@ func openPool(ctx context.Context, url string, size int, name string) (*pgxpool.
 	// Every connection works as the service's role, which may not alter
 	// anything or rewrite the audit trail, whoever the URL logs in as.
 	pc.AfterConnect = migrations.AssumeServiceRole
+	if cfg.DatabasePollOnly {
+		behindPooler(pc, cfg)
+	}
 	p, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
@@ -175,9 +179,53 @@ func openPool(ctx context.Context, url string, size int, name string) (*pgxpool.
 	// the role stops the start with what to do, not a later query.
 	if err := p.Ping(ctx); err != nil {
 		p.Close()
+		if !cfg.DatabasePollOnly && LooksPooled(err) {
+			return nil, fmt.Errorf("%w: %s", err, PollOnlyHint)
+		}
 		return nil, err
 	}
 	return p, nil
+}
+
+// PollOnlyHint is what to do when LooksPooled.
+const PollOnlyHint = "BREACHNOTIFY_DATABASE_URL seems to go through PgBouncer (or another pooler) in transaction mode, " +
+	"which keeps no prepared statement between transactions: set BREACHNOTIFY_DATABASE_POLL_ONLY=true (docs/operations.md, PgBouncer)"
+
+// LooksPooled reports whether err is what pgx's named prepared statements
+// meet through a pooler in transaction mode: a statement prepared on one
+// server connection is missing on the next, or already there for another
+// client.
+func LooksPooled(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "42P05" || pgErr.Code == "26000") // duplicate_prepared_statement, invalid_sql_statement_name
+}
+
+// behindPooler adapts pc to a pooler in transaction mode (PgBouncer):
+// queries as PoolerSafe sends them, and no role switched per session,
+// which would hold on one server connection only; the login must already
+// work as the service's role (its default role).
+func behindPooler(pc *pgxpool.Config, cfg *config.Config) {
+	PoolerSafe(cfg, pc.ConnConfig)
+	pc.AfterConnect = migrations.RequireServiceRole
+}
+
+// PoolerSafe makes cc send its queries so that they work through a pooler
+// in transaction mode, when cfg says the database is behind one
+// (DatabasePollOnly), where consecutive transactions of one connection may
+// run on different server connections. pgx's default caches named
+// prepared statements, which would be missing there (PgBouncer before
+// 1.21 cannot track them). QueryExecModeCacheDescribe caches only each
+// statement's description (learnt once through the unnamed statement) and
+// sends every query whole, parse, bind and execute, in one round trip:
+// nothing lives on the server between transactions, and arguments keep
+// their binary encoding by the described types, so a []byte for a jsonb
+// column works as with the default (the "exec" and "simple_protocol"
+// modes would send it as bytea). A URL that sets default_query_exec_mode
+// keeps its own.
+func PoolerSafe(cfg *config.Config, cc *pgx.ConnConfig) {
+	if cfg.DatabasePollOnly && !strings.Contains(cfg.DatabaseURL, "default_query_exec_mode") {
+		cc.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	}
 }
 
 func (a *App) closePools() {
@@ -463,6 +511,7 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		ID:                   process.ID,
 		Workers:              cfg.Workers,
 		RescueStuckJobsAfter: cfg.JobRescueAfter,
+		PollOnly:             cfg.DatabasePollOnly,
 		// A job times out well before River would rescue it as stuck.
 		Deliver:    &queue.DeliverWorker{Deliverer: a.Deliverer, JobTimeout: cfg.DeliverJobTimeout()},
 		Service:    a.Service,
