@@ -185,7 +185,10 @@ func TestPermanentFailureIsNotRetried(t *testing.T) {
 func TestDeferredDeliveryFailsAfterItsLifetime(t *testing.T) {
 	t.Parallel()
 	e := apptest.Start(t, apptest.Options{Configure: func(c *config.Config) {
-		c.RetryLifetime = 300 * time.Millisecond
+		// Long enough for every chunk to be picked up on a loaded machine
+		// (a delivery never attempted within it is given up too), short
+		// enough for the busy mailbox to run out of retries quickly.
+		c.RetryLifetime = 2 * time.Second
 	}})
 	e.Replies.Always("abuse@litware.example", capture.StepRcpt, capture.Fault{Code: 450, Message: "4.2.1 Mailbox busy"})
 	w := e.LaunchInitial(t, e.LoadSample(t, "lifetime"))
