@@ -14,11 +14,11 @@ import (
 // QUIT) and reads message bodies in bulk, spending far less CPU per
 // message than a full server.
 type Discard struct {
-	ln       net.Listener
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	conns    map[net.Conn]struct{}
-	closed   bool
+	ln     net.Listener
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
 }
 
 // StartDiscard listens on addr and serves until Close.
@@ -35,7 +35,6 @@ func StartDiscard(addr string) (*Discard, error) {
 
 // Addr is the listening address.
 func (d *Discard) Addr() string { return d.ln.Addr().String() }
-
 
 // Close stops the server and its connections.
 func (d *Discard) Close() error {
