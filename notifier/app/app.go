@@ -95,6 +95,7 @@ type App struct {
 	// lease is this process's delivery lease (see notifier.Lease).
 	writer      *notifier.Writer
 	lease       *notifier.Lease
+	delivering  bool // the writer and the lease run (Start got that far)
 	sender      *smtp.Sender
 	httpServer  *http.Server
 	listener    net.Listener
@@ -592,6 +593,7 @@ func (a *App) Start(ctx context.Context) error {
 		}
 		go a.writer.Run()
 		go a.lease.Run()
+		a.delivering = true
 	}
 	if a.river != nil {
 		// River treats a cancelled start context as a hard stop that
@@ -699,7 +701,7 @@ func (a *App) stop(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	if a.lease != nil && a.listener != nil {
+	if a.delivering {
 		// The chunks have stopped: commit what they handed over, then
 		// give up the lease (nothing of this process is left to take over).
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
