@@ -222,7 +222,12 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 		logOutcome(ctx, d.logger, del, out)
 		if run.blocked != nil {
 			// The wave stops at once: nothing more is sent until someone
-			// looks; the chunk comes back when the wave is resumed.
+			// looks; the chunk comes back when the wave is resumed. The
+			// blocked delivery's failure is committed first, so a paused
+			// wave always shows why.
+			if _, err := run.sync(); err != nil {
+				return fmt.Errorf("record outcomes of wave %d: %w", chunk.WaveID, err)
+			}
 			if err := d.store.HoldWave(ctx, chunk.WaveID, run.blocked.Error()); err != nil {
 				return fmt.Errorf("pause wave %d after a blocked message: %w", chunk.WaveID, err)
 			}
