@@ -258,9 +258,17 @@ var DeliveryStatuses = []DeliveryStatus{
 	DeliveryFailed, DeliveryBounced, DeliverySuppressed, DeliveryCancelled,
 }
 
+// FinalDeliveryStatuses are the statuses after which nothing more is sent;
+// an outcome never overwrites one. PendingDeliveryStatuses are those a
+// delivery job still works. The store builds its SQL lists from both.
+var (
+	FinalDeliveryStatuses   = []DeliveryStatus{DeliverySent, DeliveryFailed, DeliveryBounced, DeliverySuppressed, DeliveryCancelled}
+	PendingDeliveryStatuses = []DeliveryStatus{DeliveryQueued, DeliveryDeferred}
+)
+
 // Final reports whether nothing more will be sent for a delivery in s.
 func (s DeliveryStatus) Final() bool {
-	return slices.Contains([]DeliveryStatus{DeliverySent, DeliveryFailed, DeliveryBounced, DeliverySuppressed, DeliveryCancelled}, s)
+	return slices.Contains(FinalDeliveryStatuses, s)
 }
 
 // WavePlan is what planning a wave reports: the wave row, its targets,

@@ -42,7 +42,7 @@ import (
 // Claims hold sorted ids, so a claim whose first and last ids do not
 // bracket any listed id ($6 the smallest, $7 the largest) is skipped
 // without reading its ids; chunks of one wave are mostly disjoint ranges.
-const claimDeliveries = `
+var claimDeliveries = `
 WITH taken AS MATERIALIZED (
     SELECT x.id FROM delivery_claims cl CROSS JOIN LATERAL unnest(cl.delivery_ids) AS x(id)
     WHERE cl.wave_id = $4 AND cl.job_id <> $3 AND cl.claimed_at > now() - interval '` + staleClaim + `'
@@ -54,7 +54,7 @@ acked AS (
     FROM notices n JOIN notices root ON root.id = n.parent_id
     WHERE EXISTS (SELECT 1 FROM waves w WHERE w.id = $4 AND w.kind IN ('reminder', 'escalation')) -- once, not per row
       AND d.id = ANY($1) AND n.id = d.notice_id AND n.kind IN ('reminder', 'escalation') AND root.acknowledged_at IS NOT NULL
-      AND d.status IN ('queued', 'deferred') AND d.id <> ALL (ARRAY(SELECT id FROM taken))
+      AND d.status IN (` + pendingStatuses + `) AND d.id <> ALL (ARRAY(SELECT id FROM taken))
     RETURNING d.id
 ),
 cand AS MATERIALIZED (
@@ -87,9 +87,10 @@ acks AS (
 )
 SELECT * FROM cand ORDER BY id`
 
-// staleClaim is when a claim no longer counts: its job died and was not
-// rescued (River rescues stuck jobs after an hour; a live job's claim is
-// renewed each time it runs).
+// staleClaim is when a claim no longer counts even though nobody took it
+// over: a claim with an owner is taken over when the owner's lease lapses
+// (TakeOver); this is the safety net for one without (written before
+// leases) whose job died. A live job's claim is renewed each time it runs.
 const staleClaim = "2 hours"
 
 // claimLockKey is the advisory lock class under which a wave's chunks are
@@ -304,7 +305,7 @@ const templatesItemsShown = templates.ItemsShown
 // transaction: the outcome and its event commit together. The status
 // guard keeps a late outcome from overwriting a final state (a bounce
 // recorded meanwhile).
-const recordOutcomes = `
+var recordOutcomes = `
 WITH u AS MATERIALIZED (
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bool[], $4::int[], $5::text[], $6::bytea[], $7::text[],
                          $8::timestamptz[], $9::text[], $10::text[])
@@ -324,7 +325,7 @@ outcome AS (
         sent_at          = CASE WHEN u.status = 'sent' THEN now() ELSE d.sent_at END,
         finished_at      = CASE WHEN u.status IN ('sent', 'failed') THEN now() END
     FROM u
-    WHERE d.id = u.id AND d.status NOT IN ('sent', 'failed', 'bounced', 'suppressed', 'cancelled')
+    WHERE d.id = u.id AND d.status NOT IN (` + finalStatuses + `)
 ),
 event AS (
     INSERT INTO delivery_events (delivery_id, type, smtp_code, enhanced_code, detail)
@@ -337,10 +338,10 @@ SELECT id, status FROM waves WHERE id = ANY($11)`
 
 // completeWaves marks running waves completed once none of their
 // deliveries is pending.
-const completeWaves = `
+var completeWaves = `
 UPDATE waves w SET status = 'completed', completed_at = now()
 WHERE w.id = ANY($1) AND w.status = 'running'
-  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.wave_id = w.id AND d.status IN ('queued', 'deferred'))`
+  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.wave_id = w.id AND d.status IN (` + pendingStatuses + `))`
 
 // RecordOutcomes implements notifier.OutcomeStore. A group that neither
 // completes a job nor schedules anything (most commits while chunks run)
@@ -466,7 +467,7 @@ func (s *Store) settleWave(ctx context.Context, waveID int64, status notifier.Wa
 func (s *Store) SettleWaves(ctx context.Context) (int, error) {
 	tag, err := s.pool.Exec(ctx, `UPDATE waves w SET status = 'completed', completed_at = now()
 		WHERE w.status = 'running'
-		  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.wave_id = w.id AND d.status IN ('queued', 'deferred'))`)
+		  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.wave_id = w.id AND d.status IN (`+pendingStatuses+`))`)
 	return int(tag.RowsAffected()), wrap("settle waves", err)
 }
 
@@ -477,7 +478,7 @@ func (s *Store) ReleaseClaim(ctx context.Context, chunk notifier.Chunk, cancel [
 	return wrap("release claim", s.inTx(ctx, func(tx pgx.Tx) error {
 		if cancelled && len(cancel) > 0 {
 			if _, err := tx.Exec(ctx, `UPDATE deliveries d SET status = 'cancelled', finished_at = now(), smtp_reply = 'not sent: wave cancelled'
-				WHERE d.id = ANY($1) AND d.status NOT IN ('sent', 'failed', 'bounced', 'suppressed', 'cancelled')
+				WHERE d.id = ANY($1) AND d.status NOT IN (`+finalStatuses+`)
 				  AND NOT EXISTS (SELECT 1 FROM delivery_claims cl WHERE cl.wave_id = $2 AND cl.job_id <> $3 AND d.id = ANY(cl.delivery_ids))`,
 				cancel, chunk.WaveID, chunk.JobID); err != nil {
 				return err

@@ -44,7 +44,7 @@ func (s *Store) EndProcess(ctx context.Context, id string) error {
 // claims they held, with any claim whose lease no longer exists (a claim
 // committed just after its lease was taken over). Two processes sweeping at
 // once each take what they deleted: a row is deleted once.
-const takeOverClaims = `
+var takeOverClaims = `
 WITH dead AS (
     DELETE FROM delivery_processes WHERE lease_until < now() - $1::interval
     RETURNING id, host, pid, lease_until
@@ -59,7 +59,7 @@ SELECT o.owner, coalesce(d.host, ''), coalesce(d.pid, 0), coalesce(d.lease_until
        coalesce((SELECT array_agg(g.job_id ORDER BY g.job_id) FROM gone g WHERE g.owner = o.owner), '{}'),
        coalesce((SELECT array_agg(DISTINCT g.wave_id) FROM gone g WHERE g.owner = o.owner), '{}'),
        (SELECT count(*) FROM deliveries x
-        WHERE x.id IN (SELECT unnest(g.delivery_ids) FROM gone g WHERE g.owner = o.owner) AND x.status IN ('queued', 'deferred'))
+        WHERE x.id IN (SELECT unnest(g.delivery_ids) FROM gone g WHERE g.owner = o.owner) AND x.status IN (` + pendingStatuses + `))
 FROM (SELECT id AS owner FROM dead UNION SELECT owner FROM gone) AS o
 LEFT JOIN dead d ON d.id = o.owner`
 
