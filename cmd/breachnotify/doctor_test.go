@@ -31,6 +31,7 @@ import (
 	"github.com/breachnotify/breachnotify/migrations/testdb"
 	"github.com/breachnotify/breachnotify/notifier/capture"
 	"github.com/breachnotify/breachnotify/notifier/smtp"
+	"github.com/breachnotify/breachnotify/notifier/smtp/smtptest"
 )
 
 // fakeDNS answers TXT queries from a map; a name it lacks does not exist,
@@ -514,18 +515,7 @@ func TestDoctorRelayLogin(t *testing.T) {
 // user with password.
 func plainRelay(t *testing.T, user, password string) (host string, port int) {
 	t.Helper()
-	srv := gosmtp.NewServer(plainBackend{user: user, password: password})
-	srv.Domain = "relay.test"
-	srv.AllowInsecureAuth = true
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	h, p, _ := net.SplitHostPort(ln.Addr().String())
-	port, _ = strconv.Atoi(p)
-	return h, port
+	return smtptest.Serve(t, "relay.test", plainBackend{user: user, password: password})
 }
 
 type plainBackend struct{ user, password string }

@@ -1,28 +1,16 @@
 package smtp_test
 
 import (
-	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
+	"context"
 	"crypto/hmac"
 	"crypto/md5"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
-	"net/http"
 	"net/mail"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,14 +20,15 @@ import (
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/smtp"
+	"github.com/breachnotify/breachnotify/notifier/smtp/smtptest"
 )
 
 // authMailpit is a running Mailpit that wants a login from the accounts
 // in its password file.
 type authMailpit struct {
-	host   string
-	port   int
-	apiURL string
+	*smtptest.Mailpit
+	host string
+	port int
 }
 
 // startAuthMailpit starts the Mailpit named by BREACHNOTIFY_MAILPIT (make
@@ -48,99 +37,27 @@ type authMailpit struct {
 // except under CI, where it fails.
 func startAuthMailpit(t *testing.T, flags ...string) *authMailpit {
 	t.Helper()
-	bin := os.Getenv("BREACHNOTIFY_MAILPIT")
-	if bin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("BREACHNOTIFY_MAILPIT is not set; CI must run the Mailpit tests (make test builds it)")
-		}
-		t.Skip("set BREACHNOTIFY_MAILPIT to a mailpit binary (make mailpit) to run this test")
-	}
-	dir := t.TempDir()
-	passwords := filepath.Join(dir, "smtp-passwords")
+	passwords := filepath.Join(t.TempDir(), "smtp-passwords")
 	if err := os.WriteFile(passwords, []byte("alice:s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	smtpAddr, apiAddr := freeAddr(t), freeAddr(t)
-	args := append([]string{"--smtp", smtpAddr, "--listen", apiAddr, "--smtp-auth-file", passwords,
-		"--smtp-disable-rdns", "--database", filepath.Join(dir, "mailpit.db")}, flags...)
-	cmd := exec.Command(bin, args...)
-	out, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = cmd.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start mailpit: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	// Mailpit logs "[smtpd] starting on" and "[http] starting on" just
-	// before it listens; from then on a dial fails only for the moment
-	// until it does.
-	lines := bufio.NewScanner(out)
-	var started int
-	for started < 2 && lines.Scan() {
-		t.Log(lines.Text())
-		if strings.Contains(lines.Text(), "starting on") {
-			started++
-		}
-	}
-	go func() {
-		for lines.Scan() {
-		}
-	}()
-	if started < 2 {
-		t.Fatalf("mailpit did not start: %v", lines.Err())
-	}
-	for _, addr := range []string{smtpAddr, apiAddr} {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			c, err := net.Dial("tcp", addr)
-			if err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("mailpit does not listen on %s: %v", addr, err)
-			}
-		}
-	}
-	h, p, _ := net.SplitHostPort(smtpAddr)
-	port, _ := strconv.Atoi(p)
-	return &authMailpit{host: h, port: port, apiURL: "http://" + apiAddr}
+	mp := smtptest.StartMailpit(t, append([]string{"--smtp-auth-file", passwords}, flags...)...)
+	h, p := mp.HostPort()
+	return &authMailpit{Mailpit: mp, host: h, port: p}
 }
 
 // messageIDs lists the Message-IDs of what Mailpit received.
 func (m *authMailpit) messageIDs(t *testing.T) []string {
 	t.Helper()
-	resp, err := http.Get(m.apiURL + "/api/v1/messages")
+	msgs, err := m.Messages(context.Background())
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Messages []struct{ MessageID string }
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
-	for _, msg := range out.Messages {
+	for _, msg := range msgs {
 		ids = append(ids, msg.MessageID)
 	}
 	return ids
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // sendOne sends one message through a fresh Sender for cfg and returns
@@ -237,7 +154,7 @@ func TestAuthMailpitCleartext(t *testing.T) {
 // refused login, not an unreachable relay.
 func TestAuthMailpitStartTLS(t *testing.T) {
 	t.Parallel()
-	cert, key := selfSignedFiles(t)
+	cert, key := smtptest.SelfSignedFiles(t)
 	mp := startAuthMailpit(t, "--smtp-tls-cert", cert, "--smtp-tls-key", key, "--smtp-require-starttls")
 	cfg := smtp.Config{Host: mp.host, Port: mp.port, TLS: "starttls", SkipVerify: true, Username: "alice", Password: "s3cret", Timeout: 5 * time.Second}
 
@@ -311,18 +228,7 @@ func TestNewRefusesUnknownAuth(t *testing.T) {
 // accepts user with password.
 func cramRelay(t *testing.T, user, password string) (host string, port int) {
 	t.Helper()
-	srv := gosmtp.NewServer(cramBackend{user: user, password: password})
-	srv.Domain = "cram.test"
-	srv.AllowInsecureAuth = true
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	h, p, _ := net.SplitHostPort(ln.Addr().String())
-	port, _ = strconv.Atoi(p)
-	return h, port
+	return smtptest.Serve(t, "cram.test", cramBackend{user: user, password: password})
 }
 
 type cramBackend struct{ user, password string }
@@ -374,30 +280,4 @@ func (c *cramServer) Next(response []byte) ([]byte, bool, error) {
 	}
 	c.session.authed = true
 	return nil, true, nil
-}
-
-// selfSignedFiles writes a fresh self-signed certificate for 127.0.0.1
-// and its key as PEM files.
-func selfSignedFiles(t *testing.T) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/breachnotify/breachnotify/migrations"
 	"github.com/breachnotify/breachnotify/migrations/testdb"
+	"github.com/breachnotify/breachnotify/notifier/smtp/smtptest"
 )
 
 // PgBouncer is a PgBouncer process of a test's own, in transaction
@@ -66,7 +67,7 @@ func StartPgBouncer(t testing.TB, dbURL string, serverConns int, logins ...strin
 	if err := os.WriteFile(filepath.Join(dir, "users.txt"), []byte(users), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b := &PgBouncer{addr: freeAddr(t), admin: logins[0], db: db}
+	b := &PgBouncer{addr: smtptest.FreeAddr(t), admin: logins[0], db: db}
 	_, listenPort, _ := net.SplitHostPort(b.addr)
 	ini := fmt.Sprintf(`[databases]
 %s = host=%s port=%s dbname=%s pool_size=%d
