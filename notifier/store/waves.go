@@ -473,7 +473,7 @@ func (s *Store) transition(ctx context.Context, by notifier.Actor, waveID int64,
 
 const waveColumns = `w.id, w.incident_id, w.kind, w.status, w.planned_notices, w.planned_deliveries, w.planned_by, w.approved_by,
 	w.launched_by, w.cancelled_by, w.created_at, w.approved_at, w.launched_at, w.paused_at, w.pause_reason, w.completed_at, w.cancelled_at,
-	w.automatic, w.template_versions,
+	w.automatic, w.template_versions, w.taken_over_at, coalesce(w.takeover_note, ''),
 	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id),
 	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id AND n.voided_at IS NULL
 	   AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id)
@@ -487,7 +487,7 @@ func scanWave(r pgx.Row) (notifier.Wave, error) {
 	var w notifier.Wave
 	err := r.Scan(&w.ID, &w.IncidentID, &w.Kind, &w.Status, &w.PlannedNotices, &w.PlannedDeliveries, &w.PlannedBy, &w.ApprovedBy,
 		&w.LaunchedBy, &w.CancelledBy, &w.CreatedAt, &w.ApprovedAt, &w.LaunchedAt, &w.PausedAt, &w.PauseReason, &w.CompletedAt, &w.CancelledAt,
-		&w.Automatic, &w.TemplateVersions,
+		&w.Automatic, &w.TemplateVersions, &w.TakenOverAt, &w.TakeoverNote,
 		&w.Notices.Total, &w.Notices.Unreachable, &w.Notices.Acknowledged, &w.Notices.Unacknowledged)
 	return w, err
 }
