@@ -315,13 +315,13 @@ type Wave struct {
 	TemplateVersions map[string]string `json:"template_versions,omitempty"`
 	// PauseReason says why the service paused the wave by itself (the
 	// link firewall stopped a message); empty when a person paused it.
-	PauseReason string     `json:"pause_reason,omitempty"`
+	PauseReason string `json:"pause_reason,omitempty"`
 	// TakenOverAt and TakeoverNote say when and what a live process last
 	// took over of this wave from a dead one (see Lease).
 	TakenOverAt  *time.Time `json:"taken_over_at,omitempty"`
 	TakeoverNote string     `json:"takeover_note,omitempty"`
-	CompletedAt *time.Time `json:"completed_at,omitempty"`
-	CancelledAt *time.Time `json:"cancelled_at,omitempty"`
+	CompletedAt  *time.Time `json:"completed_at,omitempty"`
+	CancelledAt  *time.Time `json:"cancelled_at,omitempty"`
 }
 
 // WaveNotices counts a wave's notices.
