@@ -30,8 +30,11 @@ var newDeliveryKeys = `k.id,
        ` + referenceCodeSQL("k.r")
 
 // newDeliveryKeysFrom draws the id and randomness for each row of "s", in
-// its order.
-const newDeliveryKeysFrom = `CROSS JOIN LATERAL (SELECT nextval(pg_get_serial_sequence('deliveries', 'id')) AS id,
+// its order. The sequence is named as a constant (the identity column's,
+// from migration 0001): nextval(pg_get_serial_sequence(…)) looks the name up
+// again for every row, four times the cost (0.4–0.5 s against 0.1 s per
+// 100,000 rows here).
+const newDeliveryKeysFrom = `CROSS JOIN LATERAL (SELECT nextval('deliveries_id_seq'::regclass) AS id,
                                 sha256(uuid_send(gen_random_uuid())) AS r, s.contact_id AS for_row) AS k`
 
 // referenceCodeSQL is the SQL expression of a reference code made of the
