@@ -151,11 +151,12 @@ WITH fresh AS (
                             contact_name, contact_role, contact_locale, portal_access)
     OVERRIDING SYSTEM VALUE
     SELECT `+newDeliveryKeys+`, s.notice_id, s.wave_id, s.contact_id, s.email, s.name, s.role, s.locale, s.portal_access
-    FROM (SELECT n.id AS notice_id, n.wave_id, c.id AS contact_id, c.email, c.name, c.role, c.locale, c.portal_access
+    FROM (SELECT n.id AS notice_id, n.wave_id, c.id AS contact_id, c.email, c.name, c.role, c.locale, c.portal_access,
+                 row_number() OVER (ORDER BY c.id) AS rn
           FROM notices n JOIN contacts c ON c.organization_id = n.organization_id
           WHERE n.id = $1 AND c.status = 'active'
             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.contact_id = c.id)
-          ORDER BY c.id) AS s
+          ORDER BY rn) AS s
     `+newDeliveryKeysFrom+`
     RETURNING id
 ), again AS (
@@ -168,7 +169,7 @@ WITH fresh AS (
       AND d.status IN ('failed', 'bounced', 'suppressed')
     RETURNING d.id
 )
-SELECT id FROM fresh UNION ALL SELECT id FROM again`, noticeID, s.messageIDDomain)
+SELECT id FROM fresh UNION ALL SELECT id FROM again`, append([]any{noticeID, s.messageIDDomain}, newDeliveryKeyBlock(0).args()...)...)
 		if err != nil {
 			return err
 		}

@@ -124,7 +124,7 @@ func (s *Store) CreateFollowUp(ctx context.Context, p notifier.FollowUpParams) (
 		if err := pinTemplates(ctx, tx, waveID, p.Content); err != nil {
 			return err
 		}
-		queued, err := s.writeNotices(ctx, tx, incidentID, waveID, notifier.WaveFollowUp, orgID, p.ChunkSize)
+		queued, err := s.writeNotices(ctx, tx, incidentID, waveID, notifier.WaveFollowUp, orgID, p.ChunkSize, 0) // one organization's contacts: SQL draws their keys
 		if err != nil {
 			return err
 		}
@@ -305,7 +305,7 @@ func (s *Store) writeChase(ctx context.Context, tx pgx.Tx, c chase) (auditEvent,
 		WHERE p.id = ANY($3) ORDER BY p.id`, waveID, kind, due); err != nil {
 		return auditEvent{}, err
 	}
-	queued, err := s.writeDeliveries(ctx, tx, waveID, kind, c.chunkSize)
+	queued, err := s.writeDeliveries(ctx, tx, waveID, kind, c.chunkSize, 0) // a few due notices: SQL draws their keys
 	if err != nil {
 		return auditEvent{}, err
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/rand"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,28 +15,78 @@ import (
 )
 
 // newDeliveryKeys is the select list that gives a delivery (in the
-// relation "s", sorted as it is to be sent) its id, Message-ID and
-// reference code, from what newDeliveryKeysFrom draws for the row. Neither
-// the Message-ID nor the code carries the id or anything else sequential:
-// whoever holds one message would learn how many went before it. Both come
-// from the SHA-256 of a random UUID (122 random bits): the code from its
-// first half (80 bits, referenceCodeSQL), the Message-ID's local part from
-// its second half in hex, so neither can be worked out from the other.
-// (One UUID and a hash cost less than two UUIDs or more: gen_random_uuid
-// is the dearest part. Random keys also land anywhere in their unique
-// indexes, where ids appended at the end: a launch of 100,000 deliveries
-// takes about a second longer; docs/performance.md.)
+// relation "s", sorted as it is to be sent, its position in that order
+// s.rn) its id, Message-ID and reference code. Neither the Message-ID nor
+// the code carries the id or anything else sequential: whoever holds one
+// message would learn how many went before it.
+//
+// The keys of the first $5 rows come from a block drawn in Go
+// (deliveryKeyBlock, parameters $3 and $4: fixed-width slices, so row n
+// reads its own in constant time). Drawing them in SQL cost PostgreSQL
+// about a second per 100,000 deliveries (gen_random_uuid, sha256 and 16
+// get_byte/substr per code); crypto/rand and Go formatting cost a few
+// milliseconds. The rows past the block (a launch the plan did not count
+// exactly, a re-send, which draws no block) draw theirs in SQL, from the
+// SHA-256 of a random UUID (122 random bits): the code from its first half
+// (80 bits, referenceCodeSQL), the Message-ID's local part from its second
+// half in hex, so neither can be worked out from the other. Random keys
+// land anywhere in their unique indexes, where ids appended at the end: a
+// launch of 100,000 deliveries takes about a second longer
+// (docs/performance.md).
 var newDeliveryKeys = `k.id,
-       encode(substring(k.r FROM 17 FOR 16), 'hex') || '@' || $2,
-       ` + referenceCodeSQL("k.r")
+       CASE WHEN s.rn <= $5 THEN encode(substring($3::bytea FROM ((s.rn - 1) * ` + strconv.Itoa(messageIDRandomBytes) + ` + 1)::int FOR ` + strconv.Itoa(messageIDRandomBytes) + `), 'hex')
+            ELSE encode(substring(k.r FROM 17 FOR 16), 'hex') END || '@' || $2,
+       CASE WHEN s.rn <= $5 THEN convert_from(substring($4::bytea FROM ((s.rn - 1) * ` + strconv.Itoa(referenceCodeWidth) + ` + 1)::int FOR ` + strconv.Itoa(referenceCodeWidth) + `), 'UTF8')
+            ELSE ` + referenceCodeSQL("k.r") + ` END`
 
-// newDeliveryKeysFrom draws the id and randomness for each row of "s", in
-// its order. The sequence is named as a constant (the identity column's,
-// from migration 0001): nextval(pg_get_serial_sequence(…)) looks the name up
-// again for every row, four times the cost (0.4–0.5 s against 0.1 s per
-// 100,000 rows here).
+// newDeliveryKeysFrom draws the id of each row of "s", in its order, and
+// the randomness of the rows past the block. The sequence is named as a
+// constant (the identity column's, from migration 0001):
+// nextval(pg_get_serial_sequence(…)) looks the name up again for every
+// row, four times the cost (0.4–0.5 s against 0.1 s per 100,000 rows here).
 const newDeliveryKeysFrom = `CROSS JOIN LATERAL (SELECT nextval('deliveries_id_seq'::regclass) AS id,
-                                sha256(uuid_send(gen_random_uuid())) AS r, s.contact_id AS for_row) AS k`
+                                CASE WHEN s.rn > $5 THEN sha256(uuid_send(gen_random_uuid())) END AS r) AS k`
+
+// messageIDRandomBytes is the randomness of a Message-ID's local part.
+const messageIDRandomBytes = 16
+
+// referenceCodeWidth is the length of a reference code as stored:
+// "BN-XXXX-XXXX-XXXX-XXXX".
+const referenceCodeWidth = 2 + notifier.ReferenceLength + notifier.ReferenceLength/4
+
+// deliveryKeyBlock is the Message-ID randomness and reference codes of n
+// new deliveries, drawn from crypto/rand, in the fixed-width form
+// newDeliveryKeys reads.
+type deliveryKeyBlock struct {
+	n          int
+	messageIDs []byte // n × messageIDRandomBytes random bytes
+	codes      []byte // n × referenceCodeWidth ASCII characters
+}
+
+// newDeliveryKeyBlock draws the keys of n deliveries. Each character of a
+// code is one random byte's low 5 bits in notifier.ReferenceAlphabet (256
+// is a multiple of 32, so every character is uniform): the same codes
+// referenceCodeSQL makes.
+func newDeliveryKeyBlock(n int) deliveryKeyBlock {
+	n = max(n, 0)
+	b := deliveryKeyBlock{n: n, messageIDs: make([]byte, n*messageIDRandomBytes), codes: make([]byte, 0, n*referenceCodeWidth)}
+	random := make([]byte, n*notifier.ReferenceLength)
+	rand.Read(b.messageIDs) // crypto/rand.Read never fails (Go 1.24+)
+	rand.Read(random)
+	for i := range n {
+		b.codes = append(b.codes, "BN"...)
+		for j, r := range random[i*notifier.ReferenceLength : (i+1)*notifier.ReferenceLength] {
+			if j%4 == 0 {
+				b.codes = append(b.codes, '-')
+			}
+			b.codes = append(b.codes, notifier.ReferenceAlphabet[r&31])
+		}
+	}
+	return b
+}
+
+// args are the parameters $3, $4 and $5 of newDeliveryKeys.
+func (b deliveryKeyBlock) args() []any { return []any{b.messageIDs, b.codes, b.n} }
 
 // referenceCodeSQL is the SQL expression of a reference code made of the
 // bytea expression b, which must hold at least notifier.ReferenceLength
@@ -77,10 +128,11 @@ SELECT ` + newDeliveryKeys + `,
        CASE WHEN s.status = 'active' THEN NULL ELSE now() END,
        CASE WHEN s.status = 'active' THEN '' ELSE 'not sent: contact is ' || s.status END,
        s.name, s.role, s.locale, s.portal_access
-FROM (SELECT n.id AS notice_id, c.id AS contact_id, c.status, c.email, c.name, c.role, c.locale, c.portal_access
+FROM (SELECT n.id AS notice_id, c.id AS contact_id, c.status, c.email, c.name, c.role, c.locale, c.portal_access,
+             row_number() OVER (ORDER BY lower(split_part(c.email, '@', 2)), n.id, c.id) AS rn
       FROM notices n JOIN contacts c ON RECIPIENTS
       WHERE n.wave_id = $1
-      ORDER BY lower(split_part(c.email, '@', 2)), n.id, c.id) AS s
+      ORDER BY rn) AS s
 ` + newDeliveryKeysFrom + `
 RETURNING id, status`
 )
@@ -153,8 +205,9 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, p noti
 	var policy []byte
 	var digest *string
 	var planned *notifier.WaveContent
-	err := tx.QueryRow(ctx, `SELECT incident_id, status, kind, planned_digest, planned_content FROM waves WHERE id = $1 FOR UPDATE`, waveID).
-		Scan(&incidentID, &status, &kind, &digest, &planned)
+	var plannedDeliveries int
+	err := tx.QueryRow(ctx, `SELECT incident_id, status, kind, planned_digest, planned_content, planned_deliveries FROM waves WHERE id = $1 FOR UPDATE`, waveID).
+		Scan(&incidentID, &status, &kind, &digest, &planned, &plannedDeliveries)
 	if err != nil {
 		return notFound(err, "no wave %d", waveID)
 	}
@@ -199,7 +252,7 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, p noti
 	if err := pinTemplates(ctx, tx, waveID, p.Content); err != nil {
 		return err
 	}
-	queued, err := s.writeNotices(ctx, tx, incidentID, waveID, kind, 0, p.ChunkSize)
+	queued, err := s.writeNotices(ctx, tx, incidentID, waveID, kind, 0, p.ChunkSize, plannedDeliveries)
 	if err != nil {
 		return err
 	}
@@ -236,20 +289,23 @@ func pinTemplates(ctx context.Context, tx pgx.Tx, waveID int64, c notifier.WaveC
 // writeNotices writes a wave's notices for the targets of its kind (one
 // organization when org is set), their item snapshots, their deliveries
 // and one delivery job per chunk. It returns how many deliveries it queued.
-func (s *Store) writeNotices(ctx context.Context, tx pgx.Tx, incidentID, waveID int64, kind notifier.WaveKind, org int64, chunkSize int) (int, error) {
+// expected is how many deliveries the caller counted (the plan's figure):
+// their keys are drawn in Go, any others in SQL (newDeliveryKeys).
+func (s *Store) writeNotices(ctx context.Context, tx pgx.Tx, incidentID, waveID int64, kind notifier.WaveKind, org int64, chunkSize, expected int) (int, error) {
 	if _, err := tx.Exec(ctx, launchNotices(kind), pgx.NamedArgs{"incident": incidentID, "wave": waveID, "org": org, "kind": kind}); err != nil {
 		return 0, err
 	}
 	if _, err := tx.Exec(ctx, launchNoticeItems, waveID); err != nil {
 		return 0, err
 	}
-	return s.writeDeliveries(ctx, tx, waveID, kind, chunkSize)
+	return s.writeDeliveries(ctx, tx, waveID, kind, chunkSize, expected)
 }
 
 // writeDeliveries writes the deliveries of a wave's notices and their jobs,
-// and returns how many it queued.
-func (s *Store) writeDeliveries(ctx context.Context, tx pgx.Tx, waveID int64, kind notifier.WaveKind, chunkSize int) (int, error) {
-	rows, err := tx.Query(ctx, deliveriesFrom(kind), waveID, s.messageIDDomain)
+// and returns how many it queued (expected: as for writeNotices).
+func (s *Store) writeDeliveries(ctx context.Context, tx pgx.Tx, waveID int64, kind notifier.WaveKind, chunkSize, expected int) (int, error) {
+	args := append([]any{waveID, s.messageIDDomain}, newDeliveryKeyBlock(expected).args()...)
+	rows, err := tx.Query(ctx, deliveriesFrom(kind), args...)
 	if err != nil {
 		return 0, err
 	}
