@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -166,8 +167,68 @@ func checkRejection(t *testing.T, err error) {
 	}
 }
 
+// checkDomains asserts what attribution relies on: an accepted domain is
+// lower-case ASCII (punycode for an internationalized name), named once.
+func checkDomains(t *testing.T, domains []string) {
+	t.Helper()
+	for i, d := range domains {
+		if d == "" || d != strings.ToLower(d) || strings.ContainsFunc(d, func(r rune) bool { return r > 0x7e || r == ';' || r == ',' || r == ' ' }) {
+			t.Fatalf("accepted domain %q", d)
+		}
+		if slices.Contains(domains[:i], d) {
+			t.Fatalf("domain %q listed twice in %q", d, domains)
+		}
+	}
+}
+
+// TestParseOrganizationsDomains reads an organization's domains from the
+// domain field, the domains list, or both, as mail compares them.
+func TestParseOrganizationsDomains(t *testing.T) {
+	t.Parallel()
+	const header = "org_ref,org_name,domain,domains,contact_email\n"
+	cases := []struct {
+		name, row string
+		want      []string
+		badField  string
+	}{
+		{"one domain", "a,A,a.example,,x@a.example", []string{"a.example"}, ""},
+		{"upper case", "a,A,A.Example,,x@a.example", []string{"a.example"}, ""},
+		{"a list, any separator", `a,A,,"a.example; b.example, c.example d.example",x@a.example`, []string{"a.example", "b.example", "c.example", "d.example"}, ""},
+		{"both, without repeats", "a,A,a.example,a.example;B.example,x@a.example", []string{"a.example", "b.example"}, ""},
+		{"internationalized", "a,A,bücher.example,münchen.example,x@a.example", []string{"xn--bcher-kva.example", "xn--mnchen-3ya.example"}, ""},
+		{"already punycode", "a,A,xn--bcher-kva.example,,x@a.example", []string{"xn--bcher-kva.example"}, ""},
+		{"none", "a,A,,,x@a.example", nil, ""},
+		{"not a domain", "a,A,,a.example;not a domain!,x@a.example", nil, "domains"},
+		{"bad single", "a,A,-a.example,,x@a.example", nil, "domain"},
+		{"a label too long", "a,A," + strings.Repeat("x", 64) + ".example,,x@a.example", nil, "domain"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rows, err := notifier.ParseOrganizations(strings.NewReader(header+c.row+"\n"), notifier.FormatCSV)
+			if c.badField != "" {
+				got := rowErrors(t, err)
+				if len(got) != 1 || got[0].Line != 2 || got[0].Field != c.badField {
+					t.Fatalf("problems %+v, want one on line 2, field %s", got, c.badField)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(rows[0].Domains, c.want) {
+				t.Fatalf("domains %q, want %q", rows[0].Domains, c.want)
+			}
+		})
+	}
+	rows, err := notifier.ParseOrganizations(strings.NewReader(`{"org_ref":"a","org_name":"A","domains":["a.example","bücher.example"],"contact_email":"x@a.example"}`), notifier.FormatNDJSON)
+	if err != nil || !slices.Equal(rows[0].Domains, []string{"a.example", "xn--bcher-kva.example"}) {
+		t.Fatalf("NDJSON domains array: %+v, %v", rows, err)
+	}
+}
+
 func FuzzParseOrganizationsCSV(f *testing.F) {
 	f.Add(sampledata.File(sampledata.Organizations))
+	f.Add([]byte("org_ref,org_name,domain,domains,contact_email\na,A,bücher.example,\"b.example; c.example\",x@a.example\n"))
 	f.Add([]byte(orgHeader + "a,\"A\rB\",,x@a.example,,,,\n"))
 	f.Add([]byte(orgHeader + "a,A,,x@a.example,\"q\"\"uote\",,yes,de-CH\n"))
 	f.Add([]byte("\xef\xbb\xbf" + orgHeader + "a,A,,x@a.example,,,,\n"))
@@ -178,7 +239,8 @@ func FuzzParseOrganizationsCSV(f *testing.F) {
 			return
 		}
 		for _, r := range rows {
-			checkRowsClean(t, r.OrgRef, r.OrgName, r.Domain, r.Email, r.Name, r.Role, r.Locale)
+			checkRowsClean(t, append([]string{r.OrgRef, r.OrgName, r.Email, r.Name, r.Role, r.Locale}, r.Domains...)...)
+			checkDomains(t, r.Domains)
 			if r.OrgRef == "" || r.Email == "" || r.Line < 2 {
 				t.Fatalf("accepted an incomplete row: %+v", r)
 			}
@@ -215,7 +277,8 @@ func FuzzParseOrganizationsNDJSON(f *testing.F) {
 			}
 		}
 		for _, r := range rows {
-			checkRowsClean(t, r.OrgRef, r.OrgName, r.Domain, r.Email, r.Name, r.Role, r.Locale)
+			checkRowsClean(t, append([]string{r.OrgRef, r.OrgName, r.Email, r.Name, r.Role, r.Locale}, r.Domains...)...)
+			checkDomains(t, r.Domains)
 		}
 	})
 }

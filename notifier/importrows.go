@@ -7,15 +7,21 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+
+	"golang.org/x/net/idna"
 )
 
 // ContactRow is one valid row of an organizations import: an organization
 // and one of its contacts.
 type ContactRow struct {
-	Line         int
-	OrgRef       string
-	OrgName      string
-	Domain       string
+	Line    int
+	OrgRef  string
+	OrgName string
+	// Domains are the organization's mail domains this row names (its
+	// domain and domains fields), lower-case, internationalized ones in
+	// their ASCII (punycode) form: stolen mail is attributed by them.
+	Domains      []string
 	Email        string
 	Name         string
 	Role         string
@@ -37,7 +43,7 @@ type ExposureRow struct {
 
 var (
 	orgColumns = columnSet{
-		all:      []string{"org_ref", "org_name", "domain", "contact_email", "contact_name", "role", "portal_access", "locale"},
+		all:      []string{"org_ref", "org_name", "domain", "domains", "contact_email", "contact_name", "role", "portal_access", "locale"},
 		required: []string{"org_ref", "org_name", "contact_email"},
 	}
 	exposureColumns = columnSet{
@@ -85,7 +91,7 @@ func ParseOrganizations(r io.Reader, format Format) ([]ContactRow, error) {
 		row := ContactRow{Line: rec.line}
 		row.OrgRef = c.ref("org_ref")
 		row.OrgName, _ = c.text("org_name", true, maxNameLen)
-		row.Domain = c.domain("domain")
+		row.Domains = c.domains("domain", "domains")
 		row.Email = c.email("contact_email")
 		row.Name, _ = c.text("contact_name", false, maxNameLen)
 		row.Role, _ = c.oneOf("role", ContactSecurity, contactRoles)
@@ -164,13 +170,55 @@ func (c fieldCheck) ref(name string) string {
 	return v
 }
 
-func (c fieldCheck) domain(name string) string {
-	v, ok := c.text(name, false, 253)
-	if ok && v != "" && !domainPattern.MatchString(v) {
-		c.errs.add(c.rec.line, name, "%q is not a domain name", v)
-		return ""
+// maxDomains bounds the domains one row may name.
+const maxDomains = 64
+
+// domains reads the single domain field and the list field (domains
+// separated by semicolons, commas or spaces) into one list without
+// repeats.
+func (c fieldCheck) domains(single, list string) []string {
+	var out []string
+	add := func(name, v string) bool {
+		d, ok := c.domain(name, v)
+		if ok && d != "" && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+		return ok
 	}
-	return strings.ToLower(v)
+	if v, ok := c.text(single, false, 253); ok {
+		add(single, v)
+	}
+	v, ok := c.text(list, false, maxDomains*254)
+	if !ok {
+		return out
+	}
+	parts := strings.FieldsFunc(v, func(r rune) bool { return r == ';' || r == ',' || unicode.IsSpace(r) })
+	if len(parts) > maxDomains {
+		c.errs.add(c.rec.line, list, "lists more than %d domains", maxDomains)
+		return out
+	}
+	for _, p := range parts {
+		if !add(list, p) {
+			break
+		}
+	}
+	return out
+}
+
+// domain checks one domain name and returns it lower-case in its ASCII
+// form: an internationalized name (bücher.example) becomes its punycode
+// (xn--bcher-kva.example), the form mail headers and DNS use, so that a
+// domain compares equal however it was written.
+func (c fieldCheck) domain(name, v string) (string, bool) {
+	if v == "" {
+		return "", true
+	}
+	ascii, err := idna.Lookup.ToASCII(v)
+	if err != nil || len(ascii) > 253 || !domainPattern.MatchString(ascii) {
+		c.errs.add(c.rec.line, name, "%q is not a domain name", v)
+		return "", false
+	}
+	return strings.ToLower(ascii), true
 }
 
 func (c fieldCheck) email(name string) string {

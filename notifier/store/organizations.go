@@ -64,8 +64,10 @@ func (s *Store) ImportOrganizations(ctx context.Context, by notifier.Actor, rows
 			orgs[r.OrgRef] = o
 			order = append(order, r.OrgRef)
 		}
-		if r.Domain != "" && !slices.Contains(o.domains, r.Domain) {
-			o.domains = append(o.domains, r.Domain)
+		for _, d := range r.Domains {
+			if !slices.Contains(o.domains, d) {
+				o.domains = append(o.domains, d)
+			}
 		}
 	}
 	var refs, names, domains, locales []string
