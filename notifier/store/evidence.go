@@ -1,0 +1,206 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/vault"
+)
+
+// EvidenceSegmentSize is the most ciphertext one evidence_blobs row holds.
+// A reader fetches one row per query, so a slow reader of a large message
+// holds no connection between rows (issue 11's slow readers).
+const EvidenceSegmentSize = 256 << 10
+
+// ErrEvidenceShredded is returned for an incident whose evidence key was
+// destroyed: its evidence is gone for good, and none can be added.
+var ErrEvidenceShredded = notifier.Errorf(notifier.CodeConflict, "the incident's evidence was purged: it can no longer be read or added to")
+
+// IncidentKey returns the incident's wrapped data key; found is false
+// when it has none yet.
+func (s *Store) IncidentKey(ctx context.Context, incidentID int64) (w vault.WrappedKey, found bool, err error) {
+	var shredded bool
+	err = s.pool.QueryRow(ctx, `SELECT coalesce(k.master_id, ''), k.sealed, i.evidence_shredded_at IS NOT NULL
+		FROM incidents i LEFT JOIN incident_keys k ON k.incident_id = i.id WHERE i.id = $1`, incidentID).
+		Scan(&w.MasterID, &w.Sealed, &shredded)
+	if err != nil {
+		return w, false, notFound(err, "no incident %d", incidentID)
+	}
+	if shredded {
+		return w, false, ErrEvidenceShredded
+	}
+	return w, w.Sealed != nil, nil
+}
+
+// CreateIncidentKey stores a new wrapped data key for the incident unless
+// one exists, and returns the stored one: when two imports race, both use
+// the key of whichever committed first.
+func (s *Store) CreateIncidentKey(ctx context.Context, incidentID int64, w vault.WrappedKey) (vault.WrappedKey, error) {
+	var stored vault.WrappedKey
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var shredded bool
+		if err := tx.QueryRow(ctx, `SELECT evidence_shredded_at IS NOT NULL FROM incidents WHERE id = $1 FOR SHARE`, incidentID).Scan(&shredded); err != nil {
+			return notFound(err, "no incident %d", incidentID)
+		}
+		if shredded {
+			return ErrEvidenceShredded
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO incident_keys (incident_id, master_id, sealed) VALUES ($1, $2, $3)
+			ON CONFLICT (incident_id) DO NOTHING`, incidentID, w.MasterID, w.Sealed); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT master_id, sealed FROM incident_keys WHERE incident_id = $1`, incidentID).
+			Scan(&stored.MasterID, &stored.Sealed)
+	})
+	return stored, wrap("create incident key", err)
+}
+
+// RewrapIncidentKeys rewraps every incident's data key with the keyring's
+// current master key (a master key rotation) and returns how many it
+// changed. Evidence is not touched. Each key is swapped only if it is
+// still the one read, so a concurrent rotation cannot lose a key.
+func (s *Store) RewrapIncidentKeys(ctx context.Context, ring *vault.Keyring, scope func(incidentID int64) string) (int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT incident_id, master_id, sealed FROM incident_keys WHERE master_id <> $1 ORDER BY incident_id`, ring.CurrentID())
+	if err != nil {
+		return 0, wrap("rewrap incident keys", err)
+	}
+	type stored struct {
+		id int64
+		w  vault.WrappedKey
+	}
+	var old []stored
+	var k stored
+	if _, err := pgx.ForEachRow(rows, []any{&k.id, &k.w.MasterID, &k.w.Sealed}, func() error {
+		old = append(old, k)
+		return nil
+	}); err != nil {
+		return 0, wrap("rewrap incident keys", err)
+	}
+	n := 0
+	for _, o := range old {
+		nw, changed, err := ring.Rewrap(scope(o.id), o.w)
+		if err != nil {
+			return n, fmt.Errorf("rewrap the key of incident %d: %w", o.id, err)
+		}
+		if !changed {
+			continue
+		}
+		tag, err := s.pool.Exec(ctx, `UPDATE incident_keys SET master_id = $2, sealed = $3, rewrapped_at = now()
+			WHERE incident_id = $1 AND master_id = $4 AND sealed = $5`, o.id, nw.MasterID, nw.Sealed, o.w.MasterID, o.w.Sealed)
+		if err != nil {
+			return n, wrap("rewrap incident keys", err)
+		}
+		n += int(tag.RowsAffected())
+	}
+	return n, nil
+}
+
+// EvidenceObject is one encrypted object to store: its name (the SHA-256
+// of its plaintext) and its ciphertext.
+type EvidenceObject struct {
+	Name       []byte
+	Ciphertext []byte
+}
+
+// WriteEvidence stores objects of an incident by COPY in the caller's
+// transaction, each cut into rows of EvidenceSegmentSize. An object
+// already stored must not be written again (names are unique per
+// incident): the caller skips the messages it has.
+func (s *Store) WriteEvidence(ctx context.Context, tx pgx.Tx, incidentID int64, objects []EvidenceObject) error {
+	var rows [][]any
+	for _, o := range objects {
+		data := o.Ciphertext
+		for seq := 0; seq == 0 || len(data) > 0; seq++ {
+			n := min(len(data), EvidenceSegmentSize)
+			rows = append(rows, []any{incidentID, o.Name, int32(seq), data[:n]})
+			data = data[n:]
+		}
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"evidence_blobs"}, []string{"incident_id", "object", "seq", "data"}, pgx.CopyFromRows(rows))
+	return wrap("write evidence", err)
+}
+
+// EvidenceReader reads the ciphertext of one object back, one row per
+// query: a reader as slow as it likes holds no connection. It returns a
+// not-found error for an object the incident does not have.
+func (s *Store) EvidenceReader(ctx context.Context, incidentID int64, name []byte) (io.Reader, error) {
+	r := &evidenceReader{ctx: ctx, s: s, incidentID: incidentID, name: name}
+	if err := r.fetch(); err != nil {
+		return nil, notFound(err, "no such evidence in incident %d", incidentID)
+	}
+	return r, nil
+}
+
+type evidenceReader struct {
+	ctx        context.Context
+	s          *Store
+	incidentID int64
+	name       []byte
+	seq        int32
+	buf        []byte
+	done       bool
+}
+
+func (r *evidenceReader) fetch() error {
+	err := r.s.pool.QueryRow(r.ctx, `SELECT data FROM evidence_blobs WHERE incident_id = $1 AND object = $2 AND seq = $3`,
+		r.incidentID, r.name, r.seq).Scan(&r.buf)
+	if errors.Is(err, pgx.ErrNoRows) && r.seq > 0 {
+		r.done = true
+		return nil
+	}
+	r.seq++
+	return err
+}
+
+func (r *evidenceReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if r.done {
+			return 0, io.EOF
+		}
+		if err := r.fetch(); err != nil {
+			return 0, wrap("read evidence", err)
+		}
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+// ShredEvidence destroys an incident's evidence: first its data key, in a
+// transaction of its own, so that from that commit on nothing of the
+// incident's evidence can be read, here or in any backup; then the
+// ciphertext, in batches. A purge interrupted after the first step is
+// finished by running it again. It returns the number of rows deleted.
+func (s *Store) ShredEvidence(ctx context.Context, incidentID int64) (int64, error) {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE incidents SET evidence_shredded_at = coalesce(evidence_shredded_at, now()) WHERE id = $1`, incidentID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound(pgx.ErrNoRows, "no incident %d", incidentID)
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM incident_keys WHERE incident_id = $1`, incidentID)
+		return err
+	})
+	if err != nil {
+		return 0, wrap("shred evidence key", err)
+	}
+	var deleted int64
+	for {
+		tag, err := s.pool.Exec(ctx, `DELETE FROM evidence_blobs WHERE ctid = ANY (ARRAY(
+			SELECT ctid FROM evidence_blobs WHERE incident_id = $1 LIMIT 1000))`, incidentID)
+		if err != nil {
+			return deleted, wrap("delete evidence", err)
+		}
+		deleted += tag.RowsAffected()
+		if tag.RowsAffected() == 0 {
+			return deleted, nil
+		}
+	}
+}
