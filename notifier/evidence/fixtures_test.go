@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"testing"
@@ -23,4 +24,14 @@ func fixturesDir(t testing.TB) string {
 // mimeReal returns the 101 real messages' folder.
 func mimeReal(t testing.TB) string {
 	return filepath.Join(fixturesDir(t), "mime-real")
+}
+
+// readRawFile reads one message file as a Raw.
+func readRawFile(t testing.TB, path string) Raw {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Raw{Source: path, Bytes: b, Size: int64(len(b)), SHA256: sha256.Sum256(b)}
 }
