@@ -34,6 +34,11 @@ type Participant struct {
 	DomainError string `json:"domain_error,omitempty"`
 }
 
+// domainProfile is idna.Lookup (UTS 46 mapping, STD3 rules, the bidi rule)
+// plus DNS length checks, so that empty labels ("a..b") and over-long
+// names are refused too. Like idna.Lookup it is immutable.
+var domainProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.VerifyDNSLength(true))
+
 // NormalizeDomain returns a domain name lower-cased and in its ASCII form
 // (IDNA 2008 lookup rules, so "Bücher.Example" becomes
 // "xn--bcher-kva.example"), without a final dot. It fails on names that
@@ -46,7 +51,7 @@ func NormalizeDomain(domain string) (string, error) {
 	if strings.HasPrefix(d, "[") {
 		return "", fmt.Errorf("address literal %q is not a domain name", d)
 	}
-	ascii, err := idna.Lookup.ToASCII(d)
+	ascii, err := domainProfile.ToASCII(d)
 	if err != nil {
 		return "", fmt.Errorf("domain %q: %w", d, err)
 	}
