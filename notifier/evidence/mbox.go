@@ -65,7 +65,7 @@ func newMboxReader(r io.Reader, max int64, unescape bool) *mboxReader {
 // msgBuilder accumulates one message: hashed whole, kept up to max bytes.
 type msgBuilder struct {
 	h        hash.Hash
-	buf      bytes.Buffer
+	buf      []byte
 	size     int64
 	max      int64
 	tooLarge bool
@@ -78,21 +78,29 @@ func newMsgBuilder(max int64) *msgBuilder {
 func (b *msgBuilder) Write(p []byte) (int, error) {
 	b.h.Write(p)
 	b.size += int64(len(p))
-	if !b.tooLarge {
-		if b.size > b.max {
-			b.tooLarge = true
-			b.buf = bytes.Buffer{}
-		} else {
-			b.buf.Write(p)
-		}
+	if b.tooLarge {
+		return len(p), nil
 	}
+	if b.size > b.max {
+		b.tooLarge = true
+		b.buf = nil
+		return len(p), nil
+	}
+	if need := len(b.buf) + len(p); need > cap(b.buf) {
+		// Grow by doubling as append would, but never past max: a
+		// message near the limit costs the limit, not twice it.
+		grown := make([]byte, len(b.buf), min(max(2*cap(b.buf), need, 4<<10), int(b.max)))
+		copy(grown, b.buf)
+		b.buf = grown
+	}
+	b.buf = append(b.buf, p...)
 	return len(p), nil
 }
 
 func (b *msgBuilder) finish() (data []byte, size int64, sum [32]byte, tooLarge bool) {
 	b.h.Sum(sum[:0])
 	if !b.tooLarge {
-		data = b.buf.Bytes()
+		data = b.buf
 		if data == nil {
 			data = []byte{}
 		}
