@@ -174,8 +174,9 @@ func (r *evidenceReader) Read(p []byte) (int, error) {
 // ShredEvidence destroys an incident's evidence: first its data key, in a
 // transaction of its own, so that from that commit on nothing of the
 // incident's evidence can be read, here or in any backup; then the
-// ciphertext, in batches. A purge interrupted after the first step is
-// finished by running it again. It returns the number of rows deleted.
+// ciphertext and the messages' metadata, in batches. A purge interrupted
+// after the first step is finished by running it again. It returns the
+// number of rows deleted.
 func (s *Store) ShredEvidence(ctx context.Context, incidentID int64) (int64, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE incidents SET evidence_shredded_at = coalesce(evidence_shredded_at, now()) WHERE id = $1`, incidentID)
@@ -191,16 +192,21 @@ func (s *Store) ShredEvidence(ctx context.Context, incidentID int64) (int64, err
 	if err != nil {
 		return 0, wrap("shred evidence key", err)
 	}
+	// The ciphertext, then what the messages said about themselves and
+	// whom they exposed (the exposure items stay: notices cite them).
 	var deleted int64
-	for {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM evidence_blobs WHERE ctid = ANY (ARRAY(
-			SELECT ctid FROM evidence_blobs WHERE incident_id = $1 LIMIT 1000))`, incidentID)
-		if err != nil {
-			return deleted, wrap("delete evidence", err)
-		}
-		deleted += tag.RowsAffected()
-		if tag.RowsAffected() == 0 {
-			return deleted, nil
+	for _, table := range []string{"evidence_blobs", "evidence_exposures", "evidence_messages"} {
+		for {
+			tag, err := s.pool.Exec(ctx, `DELETE FROM `+table+` WHERE ctid = ANY (ARRAY(
+				SELECT ctid FROM `+table+` WHERE incident_id = $1 LIMIT 1000))`, incidentID)
+			if err != nil {
+				return deleted, wrap("delete evidence", err)
+			}
+			deleted += tag.RowsAffected()
+			if tag.RowsAffected() == 0 {
+				break
+			}
 		}
 	}
+	return deleted, nil
 }
