@@ -146,6 +146,12 @@ type Config struct {
 	// AuditKeys are the keys read from AuditKeyFile, each of at least
 	// AuditKeyMinBytes bytes.
 	AuditKeys [][]byte
+	// EvidenceKeyFile holds the master keys that wrap each incident's
+	// evidence key (BREACHNOTIFY_EVIDENCE_KEY_FILE): one per line, 32
+	// random bytes in base64 or hex, the first wraps, all unwrap. Empty
+	// means a key derived from BREACHNOTIFY_SECRET_FILE, and without that
+	// evidence is not imported: its key must live outside the database.
+	EvidenceKeyFile string
 	// SMTPTimeout bounds each SMTP command and the dial (BREACHNOTIFY_SMTP_TIMEOUT).
 	SMTPTimeout time.Duration
 	// RetryMinDelay and RetryMaxDelay bound the exponential backoff between
@@ -367,6 +373,7 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 	c.SMIME = l.smime()
 	c.SecretFile = l.str("BREACHNOTIFY_SECRET_FILE", "")
 	c.AuditKeyFile = l.str("BREACHNOTIFY_AUDIT_KEY_FILE", "")
+	c.EvidenceKeyFile = l.str("BREACHNOTIFY_EVIDENCE_KEY_FILE", "")
 	if c.AuditKeyFile != "" {
 		c.AuditKeys = l.auditKeys(c.AuditKeyFile)
 	}

@@ -32,12 +32,15 @@ import (
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/admin"
 	"github.com/breachnotify/breachnotify/notifier/capture"
+	"github.com/breachnotify/breachnotify/notifier/evidence"
 	"github.com/breachnotify/breachnotify/notifier/httpapi"
+	"github.com/breachnotify/breachnotify/notifier/ingest"
 	"github.com/breachnotify/breachnotify/notifier/metrics"
 	"github.com/breachnotify/breachnotify/notifier/politeness"
 	"github.com/breachnotify/breachnotify/notifier/portal"
 	"github.com/breachnotify/breachnotify/notifier/smtp"
 	"github.com/breachnotify/breachnotify/notifier/store"
+	"github.com/breachnotify/breachnotify/notifier/vault"
 	"github.com/breachnotify/breachnotify/queue"
 	"github.com/breachnotify/breachnotify/templates"
 )
@@ -289,12 +292,18 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	// templates in use, are shared); a workers-only process serves only
 	// the operational endpoints, which use the workers' pool.
 	staff, public := a.Service, a.Service
+	var importer *ingest.Importer
 	if !opts.NoAPI {
-		staff = notifier.NewService(store.New(a.staffPool, storeCfg), svcCfg)
+		staffStore := store.New(a.staffPool, storeCfg)
+		staff = notifier.NewService(staffStore, svcCfg)
 		public = notifier.NewService(store.New(a.publicPool, storeCfg), svcCfg)
+		if importer, err = newImporter(cfg, secret, staffStore, a.Logger); err != nil {
+			return err
+		}
 	}
 	a.API = httpapi.New(httpapi.Config{
-		Service: staff,
+		Service:  staff,
+		Evidence: importer,
 		// Readiness asks the workers' pool: a flood of page or API
 		// requests does not make the process look down.
 		Ready: a.Store.Ping,
@@ -360,6 +369,34 @@ func (a *App) stopDashboard() {
 	if a.dashboard != nil {
 		a.dashboard.Stop()
 	}
+}
+
+// newImporter builds the evidence importer with the master keys of
+// BREACHNOTIFY_EVIDENCE_KEY_FILE, or one derived from
+// BREACHNOTIFY_SECRET_FILE; with neither, imports are refused (the
+// evidence key must not live in the database it protects).
+func newImporter(cfg *config.Config, secret []byte, st *store.Store, logger *slog.Logger) (*ingest.Importer, error) {
+	var ring *vault.Keyring
+	switch {
+	case cfg.EvidenceKeyFile != "":
+		b, err := os.ReadFile(cfg.EvidenceKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("BREACHNOTIFY_EVIDENCE_KEY_FILE: %w", err)
+		}
+		if ring, err = vault.ParseKeyFile(b); err != nil {
+			return nil, fmt.Errorf("BREACHNOTIFY_EVIDENCE_KEY_FILE: %w", err)
+		}
+	case cfg.SecretFile != "":
+		var err error
+		if ring, err = vault.DeriveKeyring(secret); err != nil {
+			return nil, fmt.Errorf("BREACHNOTIFY_SECRET_FILE: %w", err)
+		}
+	}
+	free, err := evidence.NewFreeMail(evidence.DefaultFreeMailDomains())
+	if err != nil {
+		return nil, err
+	}
+	return ingest.New(ingest.Config{Store: st, Keyring: ring, FreeMail: free, Logger: logger})
 }
 
 // secretAndAuditKeys reads the installation secret (BREACHNOTIFY_SECRET_FILE's

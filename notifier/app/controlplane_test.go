@@ -108,6 +108,9 @@ var apiAccess = []apiRow{
 	{"GET", "/api/v1/incidents/{incident}/notices", unauth, ok, ok, ok},
 	{"GET", "/api/v1/incidents/{incident}/report", unauth, ok, ok, ok},
 	{"GET", "/api/v1/incidents/{incident}/unreachable", unauth, ok, ok, ok},
+	{"POST", "/api/v1/incidents/{incident}/evidence", unauth, denied, ok, ok},
+	{"GET", "/api/v1/incidents/{incident}/evidence-imports", unauth, ok, ok, ok},
+	{"GET", "/api/v1/evidence-imports/{id}", unauth, ok, ok, ok},
 
 	{"GET", "/api/v1/batches/{id}", unauth, ok, ok, ok},
 

@@ -29,6 +29,7 @@ var replySchemas = map[string]any{
 	"OrgImportResult":       notifier.OrgImportResult{},
 	"UpsertCounts":          notifier.UpsertCounts{},
 	"ExposureImportResult":  notifier.ExposureImportResult{},
+	"EvidenceImport":        notifier.EvidenceImport{},
 	"Batch":                 notifier.Batch{},
 	"Item":                  notifier.Item{},
 	"WavePlan":              notifier.WavePlan{},

@@ -45,6 +45,9 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/incidents/{incident}/notices", viewer, s.listIncidentNotices},
 		{"GET", "/api/v1/incidents/{incident}/report", viewer, s.report},
 		{"GET", "/api/v1/incidents/{incident}/unreachable", viewer, s.listUnreachable},
+		{"POST", "/api/v1/incidents/{incident}/evidence", operator, s.importEvidence},
+		{"GET", "/api/v1/incidents/{incident}/evidence-imports", viewer, s.listEvidenceImports},
+		{"GET", "/api/v1/evidence-imports/{id}", viewer, s.getEvidenceImport},
 
 		{"GET", "/api/v1/batches/{id}", viewer, s.getBatch},
 

@@ -21,11 +21,14 @@ import (
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/ingest"
 )
 
 // Config configures a Server.
 type Config struct {
 	Service *notifier.Service
+	// Evidence imports stolen mail; nil answers its routes with 409.
+	Evidence *ingest.Importer
 	// Ready reports whether the service can serve (the database answers).
 	Ready func(ctx context.Context) error
 	// Metrics serves /metrics; nil leaves it out.
@@ -55,6 +58,7 @@ const APIDeadline = 5 * time.Minute
 // Server is the HTTP API.
 type Server struct {
 	svc          *notifier.Service
+	evidence     *ingest.Importer
 	ready        func(ctx context.Context) error
 	metrics      http.Handler
 	metricsToken string
@@ -75,7 +79,7 @@ func New(cfg Config) *Server {
 		cfg.MaxBodyBytes = 32 << 20
 	}
 	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: cfg.Metrics, metricsToken: cfg.MetricsToken,
-		maxBody: cfg.MaxBodyBytes, captureMailbox: cfg.CaptureMailbox, hsts: cfg.HSTS, logger: cfg.Logger, mux: http.NewServeMux()}
+		evidence: cfg.Evidence, maxBody: cfg.MaxBodyBytes, captureMailbox: cfg.CaptureMailbox, hsts: cfg.HSTS, logger: cfg.Logger, mux: http.NewServeMux()}
 	for _, rt := range s.routes() {
 		if cfg.OpsOnly && rt.role != "" {
 			continue

@@ -47,6 +47,8 @@ type Store interface {
 	StoreEvidence(ctx context.Context, importID, incidentID int64, g notifier.EvidenceGroup) error
 	FinishEvidenceImport(ctx context.Context, by notifier.Actor, importID int64) (notifier.EvidenceImport, error)
 	FailEvidenceImport(ctx context.Context, importID int64, reason string) error
+	EvidenceImport(ctx context.Context, importID int64) (notifier.EvidenceImport, error)
+	EvidenceImports(ctx context.Context, incidentID int64, limit int) ([]notifier.EvidenceImport, error)
 }
 
 // Defaults of Config.
@@ -168,6 +170,26 @@ func (im *Importer) Import(ctx context.Context, by notifier.Actor, incidentID in
 	log.InfoContext(ctx, "evidence import done", "messages", done.Messages, "stored", done.Stored, "known", done.Known,
 		"unparseable", done.Unparseable, "unattributed", done.Unattributed, "unreadable_inputs", run.sourceErrors)
 	return done, nil
+}
+
+// Get returns an import with its progress (viewer role).
+func (im *Importer) Get(ctx context.Context, by notifier.Actor, importID int64) (notifier.EvidenceImport, error) {
+	if err := notifier.RequireRole(by, notifier.RoleViewer); err != nil {
+		return notifier.EvidenceImport{}, err
+	}
+	return im.cfg.Store.EvidenceImport(ctx, importID)
+}
+
+// MaxListed is the most imports List returns.
+const MaxListed = 100
+
+// List returns an incident's last MaxListed imports, newest first
+// (viewer role): the running ones show their progress.
+func (im *Importer) List(ctx context.Context, by notifier.Actor, incidentID int64) ([]notifier.EvidenceImport, error) {
+	if err := notifier.RequireRole(by, notifier.RoleViewer); err != nil {
+		return nil, err
+	}
+	return im.cfg.Store.EvidenceImports(ctx, incidentID, MaxListed)
 }
 
 // fail marks the import failed (with a context of its own: ctx may be

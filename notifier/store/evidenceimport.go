@@ -293,7 +293,9 @@ func evidenceImport(ctx context.Context, q querier, importID int64) (notifier.Ev
 		return imp, notFound(err, "no evidence import %d", importID)
 	}
 	if batch != nil {
-		var b notifier.ExposureImportResult
+		// The lists are the reply to the import's own request; read back
+		// later, the batch is its counts (GET /api/v1/batches/{id}).
+		b := notifier.ExposureImportResult{FollowUps: []string{}, AwaitingInitial: []string{}}
 		if err := q.QueryRow(ctx, `SELECT id, items_new, items_duplicate FROM exposure_batches WHERE id = $1`, *batch).
 			Scan(&b.BatchID, &b.ItemsNew, &b.ItemsDuplicate); err != nil {
 			return imp, err
@@ -301,6 +303,27 @@ func evidenceImport(ctx context.Context, q querier, importID int64) (notifier.Ev
 		imp.Batch = &b
 	}
 	return imp, nil
+}
+
+// EvidenceImports lists an incident's imports, newest first, at most limit.
+func (s *Store) EvidenceImports(ctx context.Context, incidentID int64, limit int) ([]notifier.EvidenceImport, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM evidence_imports WHERE incident_id = $1 ORDER BY id DESC LIMIT $2`, incidentID, limit)
+	if err != nil {
+		return nil, wrap("evidence imports", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, wrap("evidence imports", err)
+	}
+	out := make([]notifier.EvidenceImport, 0, len(ids))
+	for _, id := range ids {
+		imp, err := evidenceImport(ctx, s.pool, id)
+		if err != nil {
+			return nil, wrap("evidence imports", err)
+		}
+		out = append(out, imp)
+	}
+	return out, nil
 }
 
 // EvidenceItemRef is the exposure item ref of a message: "MSG-" and the

@@ -1,0 +1,104 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/evidence"
+)
+
+// EvidenceUploadDeadline is how long an evidence upload may take: a
+// mailbox of millions of messages streams for hours, not the minutes of
+// APIDeadline.
+const EvidenceUploadDeadline = 12 * time.Hour
+
+// maxEvidenceName bounds the name an upload is recorded under.
+const maxEvidenceName = 255
+
+// importEvidence streams the request body (an mbox, one message, or a
+// tar / tar.gz of those or of a Maildir) into the incident as one import.
+// Nothing is held whole: the body is read message by message.
+func (s *Server) importEvidence(w http.ResponseWriter, r *http.Request) {
+	if s.evidence == nil {
+		s.fail(w, r, notifier.Errorf(notifier.CodeConflict, "this process does not import evidence"))
+		return
+	}
+	ref, err := incidentRef(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q, err := query(r, "name")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	name := q.Get("name")
+	if name == "" {
+		name = "upload"
+	}
+	if len(name) > maxEvidenceName || strings.ContainsFunc(name, unicode.IsControl) {
+		s.fail(w, r, notifier.Errorf(notifier.CodeBadRequest, "name must be at most %d characters without control characters", maxEvidenceName))
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/zip") {
+		s.fail(w, r, notifier.Errorf(notifier.CodeUnsupported, "a zip archive cannot be read as a stream: send its messages as a tar or tar.gz (breachnotify evidence import does so)"))
+		return
+	}
+	inc, err := s.svc.Incident(r.Context(), actor(r), ref)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rc := http.NewResponseController(w)
+	at := time.Now().Add(EvidenceUploadDeadline)
+	_ = rc.SetReadDeadline(at)
+	_ = rc.SetWriteDeadline(at)
+	reader, err := evidence.NewReader(evidence.Config{})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	imp, err := s.evidence.Import(r.Context(), actor(r), inc.ID, name, reader.ReadStream(r.Context(), name, r.Body, r.ContentLength))
+	s.reply(w, r, http.StatusCreated, imp, err)
+}
+
+func (s *Server) listEvidenceImports(w http.ResponseWriter, r *http.Request) {
+	if s.evidence == nil {
+		s.fail(w, r, notifier.Errorf(notifier.CodeConflict, "this process does not import evidence"))
+		return
+	}
+	ref, err := incidentRef(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if _, err := query(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	inc, err := s.svc.Incident(r.Context(), actor(r), ref)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	list, err := s.evidence.List(r.Context(), actor(r), inc.ID)
+	s.reply(w, r, http.StatusOK, list, err)
+}
+
+func (s *Server) getEvidenceImport(w http.ResponseWriter, r *http.Request) {
+	if s.evidence == nil {
+		s.fail(w, r, notifier.Errorf(notifier.CodeConflict, "this process does not import evidence"))
+		return
+	}
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	imp, err := s.evidence.Get(r.Context(), actor(r), id)
+	s.reply(w, r, http.StatusOK, imp, err)
+}
