@@ -1,6 +1,7 @@
 // Command breachnotify runs breach notification campaigns: the server
 // (serve), the schema (migrate), API keys (apikey), a whole sample campaign
-// (demo), and the IR verbs that talk to a running server.
+// (demo), reading stolen mail (evidence scan), and the IR verbs that talk
+// to a running server.
 package main
 
 import (
@@ -26,6 +27,7 @@ Usage:
   breachnotify doctor                check sender authenticity (DKIM, SPF, DMARC, links), relay and database
   breachnotify doctor --dkim-record  print the DKIM DNS record to publish
   breachnotify healthcheck [--live]  exit 0 when the local serve process is ready (container health checks)
+  breachnotify evidence scan PATH... read stolen mail (eml, mbox, Maildir, zip, tar.gz) and summarise it; no database
 
 IR verbs (talk to a running server: BREACHNOTIFY_URL, BREACHNOTIFY_API_KEY; --json for scripts):
   breachnotify incident create --slug SLUG --title TITLE [--summary TEXT]
@@ -76,6 +78,7 @@ func run(ctx context.Context, e *env, args []string) int {
 		"apikey":      cmdAPIKey,
 		"doctor":      cmdDoctor,
 		"healthcheck": cmdHealthcheck,
+		"evidence":    cmdEvidence,
 
 		"incident": cmdIncident,
 		"org":      cmdOrg,

@@ -183,7 +183,7 @@ func (p *Parser) walkParts(msg *Message, part *enmime.Part, depth int) {
 	for ; part != nil; part = part.NextSibling {
 		ct := strings.ToLower(part.ContentType)
 		switch {
-		case ct == "message/rfc822" || ct == "message/global":
+		case ct == "message/rfc822" || ct == "message/global" || implicitDigestMessage(part):
 			p.nested(msg, part, depth)
 		case ct == "text/rfc822-headers" || ct == "message/rfc822-headers":
 			p.nestedHeaders(msg, part, depth)
@@ -203,6 +203,14 @@ func (p *Parser) walkParts(msg *Message, part *enmime.Part, depth int) {
 			p.walkParts(msg, part.FirstChild, depth)
 		}
 	}
+}
+
+// implicitDigestMessage reports whether part is a member of a
+// multipart/digest without a Content-Type of its own: RFC 2046 5.1.5 makes
+// it message/rfc822, where enmime reads it as text.
+func implicitDigestMessage(part *enmime.Part) bool {
+	return part.Parent != nil && strings.EqualFold(part.Parent.ContentType, "multipart/digest") &&
+		part.Header.Get("Content-Type") == "" && part.FirstChild == nil
 }
 
 // isAttachment reports whether a part is a file rather than a body: it

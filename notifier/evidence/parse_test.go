@@ -149,6 +149,21 @@ func TestParseDepthLimit(t *testing.T) {
 	}
 }
 
+func TestParseDigest(t *testing.T) {
+	t.Parallel()
+	p := newTestParser(t)
+	msg, err := p.Parse(rawOf("From: list@lists.example\r\nContent-Type: multipart/digest; boundary=d\r\n\r\n" +
+		"--d\r\n\r\nFrom: implicit@one.example\r\nSubject: 1\r\n\r\ntext\r\n" +
+		"--d\r\nContent-Type: message/rfc822\r\n\r\nFrom: explicit@two.example\r\n\r\ntext\r\n--d--\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, nested := domainsByDepth(msg)
+	if !slices.Equal(top, []string{"lists.example"}) || !slices.Equal(nested, []string{"one.example", "two.example"}) {
+		t.Errorf("digest: domains %q nested %q, want the list's and both members'", top, nested)
+	}
+}
+
 func TestParseUnparseable(t *testing.T) {
 	t.Parallel()
 	p := newTestParser(t)
