@@ -39,6 +39,9 @@ type benchResult struct {
 // cmdBench runs a whole wave against a sink and measures it: fan-out time,
 // deliveries per second, launch-to-accept latency, peak RSS and rows written.
 func cmdBench(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "ingest" {
+		return cmdBenchIngest(ctx, e, args[1:])
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	recipients := fs.Int("recipients", 10000, "contacts to notify")

@@ -24,6 +24,7 @@ Usage:
   breachnotify demo [--once]         run a whole sample campaign against the embedded mailbox
   breachnotify apikey create --name NAME --role admin|operator|viewer | list | revoke ID
   breachnotify bench --recipients N [--domains D] [--smtp discard|capture|URL] [--json]
+  breachnotify bench ingest --messages N [--orgs N] [--json]   import a generated mbox into a scratch incident; messages/s
   breachnotify doctor                check sender authenticity (DKIM, SPF, DMARC, links), relay and database
   breachnotify doctor --dkim-record  print the DKIM DNS record to publish
   breachnotify healthcheck [--live]  exit 0 when the local serve process is ready (container health checks)
