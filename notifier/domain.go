@@ -1,8 +1,9 @@
 // Package notifier is breachnotify's domain: incidents, organizations and
-// their contacts, exposure items, waves of notices and their deliveries, and
-// the use cases that move them (import, plan, launch, deliver). It declares
-// the small interfaces it needs (Store, Sender, JobCompleter) and imports no
-// adapter; the store, SMTP, HTTP and queue packages implement or drive it.
+// their contacts, exposure items, waves of notices and their deliveries;
+// the use cases that move them (import, plan, launch); and the rendering of
+// their messages (Renderer). It declares the interfaces it needs (Store,
+// JobCompleter) and imports no adapter; the store, HTTP and queue packages
+// implement or drive it, and notifier/delivery sends what it launches.
 package notifier
 
 import (
@@ -407,4 +408,12 @@ type DeliveryEvent struct {
 	EnhancedCode string    `json:"enhanced_code"`
 	Detail       string    `json:"detail"`
 	At           time.Time `json:"at"`
+}
+
+// Idempotency identifies a request that must have one effect and one
+// reply however often it is repeated (the Idempotency-Key header).
+type Idempotency struct {
+	Key string
+	// Request names the request the key was first used for (method and path).
+	Request string
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/app"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
 	"github.com/breachnotify/breachnotify/notifier/capture"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 )
 
 // activeContacts of the sample organizations named in the first batch,
@@ -559,8 +560,8 @@ func TestStopMidWaveLosesNothing(t *testing.T) {
 			t.Errorf("%s never received the notice", rcpt)
 		}
 	}
-	if dup := total - 12; dup > notifier.MaxUnrecordedDefault {
-		t.Errorf("%d duplicates, want at most %d", dup, notifier.MaxUnrecordedDefault)
+	if dup := total - 12; dup > delivery.MaxUnrecordedDefault {
+		t.Errorf("%d duplicates, want at most %d", dup, delivery.MaxUnrecordedDefault)
 	}
 	t.Logf("first process sent %d, second %d", len(first.Mailbox.Messages()), len(second.Mailbox.Messages()))
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/templates"
 )
 
@@ -28,7 +29,7 @@ import (
 // wave, instead of fetching just the listed ids.)
 //
 // The same statement records the claim (delivery_claims, ids sorted, with
-// the lease of the process working it, $8: see notifier.Lease) and
+// the lease of the process working it, $8: see delivery.Lease) and
 // stores the hash ($5, one per listed id, in $1's order) of each claimed
 // delivery's acknowledgement token, so the link works on arrival. It also
 // cancels (acked) the reminders and escalations of a notice acknowledged
@@ -161,12 +162,12 @@ func noticeContentDest(n *notifier.NoticeContent) []any {
 		&n.ItemCount, &n.Kinds, &n.SecretTypes, &n.Items, &n.SentAt}
 }
 
-// ClaimDeliveries implements notifier.DeliveryStore. When the wave is not
+// ClaimDeliveries implements delivery.Store. When the wave is not
 // running nothing is claimed; when it was cancelled, the job's deliveries
 // that are still pending (and not another job's) are cancelled here, so a
 // job that ran late (or a rescued one) leaves nothing hanging.
-func (s *Store) ClaimDeliveries(ctx context.Context, chunk notifier.Chunk) (notifier.Claim, error) {
-	var claim notifier.Claim
+func (s *Store) ClaimDeliveries(ctx context.Context, chunk delivery.Chunk) (delivery.Claim, error) {
+	var claim delivery.Claim
 	// The wave's pinned template versions are read with each claim, not
 	// cached with its notices: resuming a wave the link firewall stopped
 	// pins it again.
@@ -343,10 +344,10 @@ UPDATE waves w SET status = 'completed', completed_at = now()
 WHERE w.id = ANY($1) AND w.status = 'running'
   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.wave_id = w.id AND d.status IN (` + pendingStatuses + `))`
 
-// RecordOutcomes implements notifier.OutcomeStore. A group that neither
+// RecordOutcomes implements delivery.OutcomeStore. A group that neither
 // completes a job nor schedules anything (most commits while chunks run)
 // is one statement outside any explicit transaction.
-func (s *Store) RecordOutcomes(ctx context.Context, batches []notifier.OutcomeBatch) (map[int64]notifier.WaveStatus, error) {
+func (s *Store) RecordOutcomes(ctx context.Context, batches []delivery.OutcomeBatch) (map[int64]notifier.WaveStatus, error) {
 	n := 0
 	for _, b := range batches {
 		n += len(b.Outcomes)
@@ -355,7 +356,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, batches []notifier.OutcomeBa
 	attempted, codes, shas, enhanced := make([]bool, 0, n), make([]int32, 0, n), make([][]byte, 0, n), make([]string, 0, n)
 	events, retryAt := make([]string, 0, n), make([]*time.Time, 0, n)
 	var waveIDs, completing, deferred []int64
-	var retries []notifier.ScheduledChunk
+	var retries []delivery.ScheduledChunk
 	var completers []notifier.JobCompleter
 	var settle []int64
 	for _, b := range batches {
@@ -374,8 +375,8 @@ func (s *Store) RecordOutcomes(ctx context.Context, batches []notifier.OutcomeBa
 				t := o.RetryAt
 				at = &t
 				deferred = append(deferred, o.DeliveryID)
-				retries = append(retries, notifier.ScheduledChunk{
-					Chunk: notifier.Chunk{WaveID: o.WaveID, DeliveryIDs: []int64{o.DeliveryID}, Retry: true},
+				retries = append(retries, delivery.ScheduledChunk{
+					Chunk: delivery.Chunk{WaveID: o.WaveID, DeliveryIDs: []int64{o.DeliveryID}, Retry: true},
 					RunAt: o.RetryAt,
 				})
 			}
@@ -471,10 +472,10 @@ func (s *Store) SettleWaves(ctx context.Context) (int, error) {
 	return int(tag.RowsAffected()), wrap("settle waves", err)
 }
 
-// ReleaseClaim implements notifier.DeliveryStore: the chunk's job gives up
+// ReleaseClaim implements delivery.Store: the chunk's job gives up
 // its claim, cancelling the listed deliveries that are still pending when
 // the wave was cancelled.
-func (s *Store) ReleaseClaim(ctx context.Context, chunk notifier.Chunk, cancel []int64, cancelled bool) error {
+func (s *Store) ReleaseClaim(ctx context.Context, chunk delivery.Chunk, cancel []int64, cancelled bool) error {
 	return wrap("release claim", s.inTx(ctx, func(tx pgx.Tx) error {
 		if cancelled && len(cancel) > 0 {
 			if _, err := tx.Exec(ctx, `UPDATE deliveries d SET status = 'cancelled', finished_at = now(), smtp_reply = 'not sent: wave cancelled'

@@ -66,7 +66,7 @@ func (s *Store) CreatePortalLinks(ctx context.Context, email, ip string) (int, e
 	return n, wrap("create portal links", err)
 }
 
-// IssuePortalLink implements notifier.PortalLinkStore.
+// IssuePortalLink implements delivery.PortalLinkStore.
 func (s *Store) IssuePortalLink(ctx context.Context, linkID int64, tokenHash []byte, lifetime, stale time.Duration,
 	send func(ctx context.Context, m notifier.PortalLinkMail) error, complete notifier.JobCompleter) (bool, error) {
 	sent := false

@@ -13,6 +13,7 @@ import (
 	"github.com/breachnotify/breachnotify/migrations"
 	"github.com/breachnotify/breachnotify/migrations/testdb"
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/notifier/sampledata"
 	"github.com/breachnotify/breachnotify/notifier/store"
 	"github.com/breachnotify/breachnotify/queue"
@@ -146,7 +147,7 @@ func (b *bundle) status(t *testing.T, id int64) notifier.DeliveryStatus {
 }
 
 // claimedIDs lists a claim's delivery ids.
-func claimedIDs(c notifier.Claim) []int64 {
+func claimedIDs(c delivery.Claim) []int64 {
 	ids := make([]int64, len(c.Deliveries))
 	for i, d := range c.Deliveries {
 		ids[i] = d.ID

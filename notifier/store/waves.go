@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 )
 
 // newDeliveryKeys is the select list that gives a delivery (in the
@@ -324,10 +325,10 @@ func (s *Store) writeDeliveries(ctx context.Context, tx pgx.Tx, waveID int64, ki
 }
 
 // chunkDeliveries splits ids (in launch order) into delivery jobs.
-func chunkDeliveries(waveID int64, ids []int64, size int) []notifier.ScheduledChunk {
-	chunks := make([]notifier.ScheduledChunk, 0, (len(ids)+size-1)/size)
+func chunkDeliveries(waveID int64, ids []int64, size int) []delivery.ScheduledChunk {
+	chunks := make([]delivery.ScheduledChunk, 0, (len(ids)+size-1)/size)
 	for part := range slices.Chunk(ids, size) {
-		chunks = append(chunks, notifier.ScheduledChunk{Chunk: notifier.Chunk{WaveID: waveID, DeliveryIDs: part}})
+		chunks = append(chunks, delivery.ScheduledChunk{Chunk: delivery.Chunk{WaveID: waveID, DeliveryIDs: part}})
 	}
 	return chunks
 }

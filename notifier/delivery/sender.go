@@ -1,10 +1,11 @@
-package notifier
+package delivery
 
 import (
 	"context"
 	"errors"
-	"net/mail"
 	"time"
+
+	"github.com/breachnotify/breachnotify/notifier"
 )
 
 // Sender hands out connections to the SMTP relay. notifier/smtp implements
@@ -23,32 +24,9 @@ var ErrRelayAuth = errors.New("relay authentication failed")
 // SenderConn is one SMTP connection, used by one goroutine at a time.
 type SenderConn interface {
 	// Send transmits one message to one recipient.
-	Send(ctx context.Context, m *Message) SendResult
+	Send(ctx context.Context, m *notifier.Message) SendResult
 	// Release returns the connection for reuse, or closes it when broken.
 	Release(broken bool)
-}
-
-// Message is one email to one recipient, fully rendered.
-type Message struct {
-	// MessageID is the stable Message-ID, without angle brackets.
-	MessageID string
-	From      mail.Address
-	To        mail.Address
-	Subject   string
-	Text      string
-	HTML      string
-	// InReplyTo and References thread a follow-up on an earlier notice
-	// (Message-IDs without angle brackets).
-	InReplyTo  string
-	References []string
-	// Headers are extra single-line headers, such as X-Breachnotify-Reference.
-	Headers map[string]string
-	// BeforeContent, when set, is called by the sender once the relay is
-	// ready for the content (its 354 to DATA), right before the content
-	// goes out: the first moment the relay could take the message. An
-	// error sends nothing: the connection is closed mid-DATA, which makes
-	// the relay drop the transaction.
-	BeforeContent func(ctx context.Context) error
 }
 
 // SendResult is what the relay said about one message.

@@ -1,4 +1,4 @@
-package notifier_test
+package delivery_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/templates"
 	"github.com/breachnotify/breachnotify/templates/templatetest"
 )
@@ -55,7 +56,7 @@ func TestFirewallStopsEveryBypass(t *testing.T) {
 				t.Fatalf("%d messages left", len(sender.sent))
 			}
 			if len(store.outcomes) != 1 || store.outcomes[0].Status != notifier.DeliveryFailed ||
-				!strings.HasPrefix(store.outcomes[0].Reply, "blocked by the link firewall: ") || store.outcomes[0].Event != notifier.EventBlocked {
+				!strings.HasPrefix(store.outcomes[0].Reply, "blocked by the link firewall: ") || store.outcomes[0].Event != delivery.EventBlocked {
 				t.Fatalf("outcomes = %+v, want the first delivery failed by the firewall and nothing else", store.outcomes)
 			}
 			if !strings.HasPrefix(store.held, "blocked by the link firewall") || len(obs.blocked) != 1 {

@@ -1,4 +1,4 @@
-package notifier
+package delivery
 
 import (
 	"cmp"
@@ -10,27 +10,18 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/breachnotify/breachnotify/notifier"
 )
 
-// Deliverer is the delivery engine: it works one chunk of deliveries over
+// Engine is the delivery engine: it works one chunk of deliveries over
 // one SMTP connection, within the politeness limits, handing each outcome
 // to the process's Writer (group commit) as soon as the relay answers.
-//
-// Its guarantees:
-//   - Duplicate bound: at most Writer.MaxUnrecorded messages of a process
-//     (MaxUnrecordedDefault, 50) can have been sent without their outcome
-//     committed; a process killed at any instant re-sends at most those. A
-//     lost database connection re-sends nothing: the writer retries.
-//   - Claim ownership: a chunk's claim names the process's lease; the chunk
-//     sends only while the lease holds, and a lapsed lease's claims are
-//     taken over by a live process within about a minute (Lease).
-//   - Deadlines: no send starts without time for it in the job (timeToSend),
-//     and the outcomes of sent messages are recorded even when the job's
-//     context ends.
-type Deliverer struct {
-	store    DeliveryStore
+// It keeps the package's guarantees (see the package comment).
+type Engine struct {
+	store    Store
 	sender   Sender
-	renderer *Renderer
+	renderer *notifier.Renderer
 	retry    RetryPolicy
 	polite   Politeness
 	writer   *Writer
@@ -38,15 +29,15 @@ type Deliverer struct {
 	// sendTimeout is the longest one SMTP transaction may take: a send is
 	// not started when the job has less time left (see timeToSend).
 	sendTimeout time.Duration
-	observer    DeliveryObserver
+	observer    Observer
 	logger      *slog.Logger
 }
 
-// DelivererConfig configures a Deliverer.
-type DelivererConfig struct {
-	Store    DeliveryStore
+// EngineConfig configures an Engine.
+type EngineConfig struct {
+	Store    Store
 	Sender   Sender
-	Renderer *Renderer
+	Renderer *notifier.Renderer
 	Retry    RetryPolicy
 	// Politeness holds sends back; nil means no limits.
 	Politeness Politeness
@@ -57,12 +48,12 @@ type DelivererConfig struct {
 	// SendTimeout is the sender's timeout for one transaction
 	// (config.Config.SMTPTimeout).
 	SendTimeout time.Duration
-	Observer    DeliveryObserver
+	Observer    Observer
 	Logger      *slog.Logger
 }
 
-// NewDeliverer builds a Deliverer.
-func NewDeliverer(cfg DelivererConfig) *Deliverer {
+// NewEngine builds an Engine.
+func NewEngine(cfg EngineConfig) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -72,7 +63,7 @@ func NewDeliverer(cfg DelivererConfig) *Deliverer {
 	if cfg.Politeness == nil {
 		cfg.Politeness = unlimited{}
 	}
-	return &Deliverer{
+	return &Engine{
 		store: cfg.Store, sender: cfg.Sender, renderer: cfg.Renderer, retry: cfg.Retry, polite: cfg.Politeness,
 		writer: cfg.Writer, lease: cfg.Lease, sendTimeout: cfg.SendTimeout, observer: cfg.Observer, logger: cfg.Logger,
 	}
@@ -115,18 +106,8 @@ const HoldGlobalRate = "global_rate"
 // consulted (their shared state is in the database).
 const pacingRetry = 5 * time.Second
 
-// SnoozeError asks the queue to run the job again after a while without
-// counting an attempt: a limit holds it back, the relay is unreachable, or
-// the process is stopping.
-type SnoozeError struct {
-	After  time.Duration
-	Reason string
-}
-
-func (e *SnoozeError) Error() string { return "snooze " + e.After.String() + ": " + e.Reason }
-
 // owner is the lease claims are made under now ("" without leases).
-func (d *Deliverer) owner() string {
+func (d *Engine) owner() string {
 	if d.lease == nil {
 		return ""
 	}
@@ -134,7 +115,7 @@ func (d *Deliverer) owner() string {
 }
 
 // holdsLease reports whether a claim made under owner may still be worked.
-func (d *Deliverer) holdsLease(owner string) bool {
+func (d *Engine) holdsLease(owner string) bool {
 	return d.lease == nil || d.lease.Holds(owner)
 }
 
@@ -149,15 +130,15 @@ func (d *Deliverer) holdsLease(owner string) bool {
 // releases its claim and snoozes. Once every outcome it handed over is
 // recorded, its job completes in one of the writer's commits, with the
 // deliveries it requeues.
-func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobCompleter) error {
+func (d *Engine) Deliver(ctx context.Context, chunk Chunk, complete notifier.JobCompleter) error {
 	if wait := d.polite.RelayWait(); wait > 0 {
 		d.observer.ObserveSnooze("relay_circuit_open")
-		return &SnoozeError{After: wait, Reason: "relay circuit open"}
+		return &notifier.SnoozeError{After: wait, Reason: "relay circuit open"}
 	}
 	chunk.Owner = d.owner()
 	if !d.holdsLease(chunk.Owner) {
 		d.observer.ObserveSnooze("lease_lapsed")
-		return &SnoozeError{After: jitter(leaseRecheck), Reason: "lease not renewed"}
+		return &notifier.SnoozeError{After: jitter(leaseRecheck), Reason: "lease not renewed"}
 	}
 	claim, err := d.store.ClaimDeliveries(ctx, chunk)
 	if err != nil {
@@ -166,10 +147,10 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 	run := chunkRun{d: d, chunk: chunk, dbNow: claim.Now, started: time.Now(), held: map[string]time.Duration{}, status: claim.WaveStatus}
 	defer run.releaseConn()
 	switch claim.WaveStatus {
-	case WaveRunning:
-	case WavePaused:
+	case notifier.WaveRunning:
+	case notifier.WavePaused:
 		d.observer.ObserveSnooze("wave_paused")
-		return &SnoozeError{After: jitter(PauseRecheck), Reason: "wave paused"}
+		return &notifier.SnoozeError{After: jitter(PauseRecheck), Reason: "wave paused"}
 	default: // cancelled (the claim cancelled the chunk's deliveries) or finished
 		return run.finish(OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Complete: complete})
 	}
@@ -187,10 +168,10 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 		if err != nil {
 			return fmt.Errorf("record outcomes of wave %d: %w", chunk.WaveID, err)
 		}
-		if status != WaveRunning {
+		if status != notifier.WaveRunning {
 			return run.waveStopped(ctx, status, claim.Deliveries[i:], complete)
 		}
-		domain := RecipientDomain(del.Recipient)
+		domain := notifier.RecipientDomain(del.Recipient)
 		if _, ok := run.held[domain]; ok {
 			run.heldBack = append(run.heldBack, del)
 			continue
@@ -254,7 +235,7 @@ const PauseRecheck = 5 * time.Second
 // bookkeepingTimeout bounds releasing a claim after the job's context ended.
 const bookkeepingTimeout = 30 * time.Second
 
-func idsOfDeliveries(ds []OutgoingDelivery) []int64 {
+func idsOfDeliveries(ds []notifier.OutgoingDelivery) []int64 {
 	ids := make([]int64, len(ds))
 	for i, d := range ds {
 		ids[i] = d.ID
@@ -281,7 +262,7 @@ type hold struct {
 // chunkRun is the state of one Deliver call: its connection, its outcomes
 // not yet committed, and what it holds back.
 type chunkRun struct {
-	d       *Deliverer
+	d       *Engine
 	chunk   Chunk
 	dbNow   time.Time
 	started time.Time
@@ -289,7 +270,7 @@ type chunkRun struct {
 	// tickets are the submitted outcomes not yet seen committed, oldest
 	// first; status is the wave's status at the latest commit seen.
 	tickets []*Ticket
-	status  WaveStatus
+	status  notifier.WaveStatus
 	// slot is true while the run holds a writer slot for the send in
 	// hand; slotErr is why none could be taken.
 	slot    bool
@@ -297,7 +278,7 @@ type chunkRun struct {
 	// held maps domains held back by a limit to how long they wait;
 	// heldBack are their deliveries not attempted in this run.
 	held     map[string]time.Duration
-	heldBack []OutgoingDelivery
+	heldBack []notifier.OutgoingDelivery
 	// throttled are the deliveries a throttling reply held back: their
 	// outcomes are recorded, but they go to the requeued job with the
 	// held-back ones.
@@ -305,7 +286,7 @@ type chunkRun struct {
 	// sends counts the messages this run tried to send.
 	sends int
 	// blocked is set when the link firewall stopped the message in hand.
-	blocked *BlockedError
+	blocked *notifier.BlockedError
 }
 
 // takeSlot is the message's BeforeContent: it takes one of the writer's
@@ -330,7 +311,7 @@ func (r *chunkRun) submit(out Outcome) {
 
 // poll takes in the commits done so far, without waiting, and returns the
 // wave's status at the latest one.
-func (r *chunkRun) poll() (WaveStatus, error) {
+func (r *chunkRun) poll() (notifier.WaveStatus, error) {
 	n := 0
 	for ; n < len(r.tickets); n++ {
 		select {
@@ -343,7 +324,7 @@ func (r *chunkRun) poll() (WaveStatus, error) {
 }
 
 // sync waits for every submitted outcome's commit.
-func (r *chunkRun) sync() (WaveStatus, error) {
+func (r *chunkRun) sync() (notifier.WaveStatus, error) {
 	for _, t := range r.tickets {
 		<-t.Done()
 	}
@@ -351,7 +332,7 @@ func (r *chunkRun) sync() (WaveStatus, error) {
 }
 
 // seen consumes the first n (resolved) tickets.
-func (r *chunkRun) seen(n int) (WaveStatus, error) {
+func (r *chunkRun) seen(n int) (notifier.WaveStatus, error) {
 	var err error
 	for _, t := range r.tickets[:n] {
 		status, terr := t.Wait()
@@ -383,9 +364,9 @@ func (r *chunkRun) finish(b OutcomeBatch) error {
 // waveStopped ends a chunk whose wave a commit found no longer running: a
 // paused wave's chunk snoozes; otherwise the rest is given up (cancelled
 // with the wave) and the job completes.
-func (r *chunkRun) waveStopped(ctx context.Context, status WaveStatus, rest []OutgoingDelivery, complete JobCompleter) error {
+func (r *chunkRun) waveStopped(ctx context.Context, status notifier.WaveStatus, rest []notifier.OutgoingDelivery, complete notifier.JobCompleter) error {
 	d, chunk := r.d, r.chunk
-	if status == WavePaused {
+	if status == notifier.WavePaused {
 		d.logger.InfoContext(ctx, "wave paused; chunk waits", "wave_id", chunk.WaveID, "unsent", len(rest))
 		return r.stop(ctx, &hold{wait: jitter(PauseRecheck), reason: "wave_paused"})
 	}
@@ -396,7 +377,7 @@ func (r *chunkRun) waveStopped(ctx context.Context, status WaveStatus, rest []Ou
 	undone := append(idsOfDeliveries(append(r.heldBack, rest...)), r.throttled...)
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
 	defer cancel()
-	if err := d.store.ReleaseClaim(bctx, chunk, undone, status == WaveCancelled); err != nil {
+	if err := d.store.ReleaseClaim(bctx, chunk, undone, status == notifier.WaveCancelled); err != nil {
 		return fmt.Errorf("release deliveries of wave %d: %w", chunk.WaveID, err)
 	}
 	return r.finish(OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Complete: complete})
@@ -416,7 +397,7 @@ func (r *chunkRun) stop(ctx context.Context, h *hold) error {
 		return fmt.Errorf("release claim: %w", err)
 	}
 	r.d.observer.ObserveSnooze(h.reason)
-	return &SnoozeError{After: h.wait, Reason: h.reason}
+	return &notifier.SnoozeError{After: h.wait, Reason: h.reason}
 }
 
 // now is the database's clock, advanced by the time the chunk has taken.
@@ -432,18 +413,18 @@ func (r *chunkRun) releaseConn() {
 // deliverOne renders and sends one delivery. A non-nil hold means the chunk
 // must stop here (a limit, a throttling reply, the relay down); every other
 // result is an outcome.
-func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain string) (Outcome, *hold) {
+func (r *chunkRun) deliverOne(ctx context.Context, del notifier.OutgoingDelivery, domain string) (Outcome, *hold) {
 	d := r.d
 	now := r.now()
 	// A delivery never attempted within the lifetime (held back all along)
 	// is given up here. One already attempted gets the last try its retry
 	// job was scheduled for, even if that job runs late.
 	if del.Attempts == 0 && !now.Before(del.LifetimeStart.Add(d.retry.Lifetime)) {
-		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: DeliveryFailed,
+		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: notifier.DeliveryFailed,
 			Reply: fmt.Sprintf("gave up: not attempted within %s of launch (relay unreachable or throttled)", d.retry.Lifetime)}, nil
 	}
 	msg, version, err := d.renderer.Message(del)
-	var be *BlockedError
+	var be *notifier.BlockedError
 	if errors.As(err, &be) {
 		// The message links or loads what it may not: it is never sent,
 		// and the wave stops until someone looks (see Deliver).
@@ -451,12 +432,12 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain 
 			"delivery_id", del.ID, "template_version", version, "reason", be.Error())
 		d.observer.ObserveBlocked(be.Violation.Part)
 		r.blocked = be
-		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: DeliveryFailed, Reply: be.Error(), TemplateVersion: version, Event: EventBlocked}, nil
+		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: notifier.DeliveryFailed, Reply: be.Error(), TemplateVersion: version, Event: EventBlocked}, nil
 	}
 	if err != nil {
 		// A template that cannot render will not render on retry either.
 		d.logger.ErrorContext(ctx, "render failed", "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID, "error", err)
-		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: DeliveryFailed, Reply: "render failed: " + err.Error(), TemplateVersion: version}, nil
+		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: notifier.DeliveryFailed, Reply: "render failed: " + err.Error(), TemplateVersion: version}, nil
 	}
 	done, h := r.admit(ctx, domain)
 	if h != nil {
@@ -497,16 +478,16 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain 
 	switch {
 	case res.Accepted:
 		d.polite.Delivered(domain)
-		out.Status = DeliverySent
+		out.Status = notifier.DeliverySent
 	case res.Permanent:
-		out.Status = DeliveryFailed
+		out.Status = notifier.DeliveryFailed
 	case IsThrottling(res):
 		// The domain asked us to slow down: no attempt is spent; the
 		// delivery waits with the rest of the chunk.
 		wait := d.polite.Throttled(domain)
-		out.Attempted, out.Status, out.Event, out.SHA256 = false, DeliveryQueued, "throttled", nil
+		out.Attempted, out.Status, out.Event, out.SHA256 = false, notifier.DeliveryQueued, "throttled", nil
 		if del.Attempts > 0 {
-			out.Status = DeliveryDeferred
+			out.Status = notifier.DeliveryDeferred
 		}
 		return Outcome{}, &hold{wait: wait, reason: "throttled", outcome: &out}
 	default:
@@ -515,9 +496,9 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain 
 			start = now // the first attempt starts the lifetime
 		}
 		if at, ok := d.retry.Next(del.Attempts+1, start, now); ok {
-			out.Status, out.RetryAt = DeliveryDeferred, at
+			out.Status, out.RetryAt = notifier.DeliveryDeferred, at
 		} else {
-			out.Status = DeliveryFailed
+			out.Status = notifier.DeliveryFailed
 			out.Reply = "gave up after the retry lifetime; last reply: " + out.Reply
 		}
 	}
@@ -529,12 +510,12 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain 
 // The SMTP reply is left out: it may quote the recipient's address; the
 // code and enhanced code say what happened, and the delivery's events
 // (API, report) keep the whole reply.
-func logOutcome(ctx context.Context, logger *slog.Logger, del OutgoingDelivery, out Outcome) {
+func logOutcome(ctx context.Context, logger *slog.Logger, del notifier.OutgoingDelivery, out Outcome) {
 	level := slog.LevelDebug
 	switch out.Status {
-	case DeliveryDeferred:
+	case notifier.DeliveryDeferred:
 		level = slog.LevelInfo
-	case DeliveryFailed:
+	case notifier.DeliveryFailed:
 		level = slog.LevelWarn
 	}
 	if !logger.Enabled(ctx, level) {
@@ -616,7 +597,7 @@ func (r *chunkRun) timeToSend(ctx context.Context) bool {
 // reused connection turns out dead before the relay could have taken the
 // message, it tries once more on a fresh one instead of deferring. An
 // error means the relay could not be reached, or errNoTimeLeft.
-func (r *chunkRun) send(ctx context.Context, msg *Message) (SendResult, error) {
+func (r *chunkRun) send(ctx context.Context, msg *notifier.Message) (SendResult, error) {
 	for try := 0; ; try++ {
 		if !r.timeToSend(ctx) {
 			return SendResult{}, errNoTimeLeft
@@ -681,12 +662,4 @@ func IsThrottling(r SendResult) bool {
 		return true // not accepting now, policy, rate limited (4.7.28), server busy (4.7.500)
 	}
 	return throttlingText.MatchString(text)
-}
-
-// RecipientDomain is the lower-cased domain of an address.
-func RecipientDomain(addr string) string {
-	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
-		return strings.ToLower(addr[i+1:])
-	}
-	return ""
 }

@@ -1,26 +1,14 @@
-package notifier
+package delivery
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/mail"
 	"time"
 
-	"github.com/breachnotify/breachnotify/templates"
+	"github.com/breachnotify/breachnotify/notifier"
 )
-
-// PortalLinkMail is what a sign-in email needs about its recipient.
-type PortalLinkMail struct {
-	LinkID        int64
-	ContactEmail  string
-	ContactName   string
-	ContactRole   string
-	ContactLocale string
-	OrgName       string
-	OrgRef        string
-}
 
 // PortalLinkStore is the persistence of sign-in emails.
 type PortalLinkStore interface {
@@ -32,27 +20,27 @@ type PortalLinkStore interface {
 	// contact no longer allowed to sign in) only completes the job, and
 	// the result is false.
 	IssuePortalLink(ctx context.Context, linkID int64, tokenHash []byte, lifetime, stale time.Duration,
-		send func(ctx context.Context, m PortalLinkMail) error, complete JobCompleter) (bool, error)
+		send func(ctx context.Context, m notifier.PortalLinkMail) error, complete notifier.JobCompleter) (bool, error)
 }
 
 // PortalMailer sends sign-in links (the portal_link job's use case).
 type PortalMailer struct {
 	store    PortalLinkStore
 	sender   Sender
-	renderer *Renderer
-	observer DeliveryObserver
+	renderer *notifier.Renderer
+	observer Observer
 	logger   *slog.Logger
 }
 
 // PortalMailerConfig configures a PortalMailer.
 type PortalMailerConfig struct {
 	Store PortalLinkStore
-	// Sender is the service's relay (the one the Deliverer uses).
+	// Sender is the service's relay (the one the Engine uses).
 	Sender Sender
 	// Renderer renders the portal_link template.
-	Renderer *Renderer
+	Renderer *notifier.Renderer
 	// Observer counts sign-in emails the link firewall stops (metrics).
-	Observer DeliveryObserver
+	Observer Observer
 	Logger   *slog.Logger
 }
 
@@ -90,12 +78,12 @@ func (e *PermanentError) Unwrap() error { return e.Err }
 // than a link that cannot be trusted to be single-use. The cost is a
 // transaction held open during one SMTP send, which is fine for a rare,
 // rate-limited email.
-func (m *PortalMailer) SendPortalLink(ctx context.Context, linkID int64, complete JobCompleter) error {
-	token, hash := NewPortalToken()
-	sent, err := m.store.IssuePortalLink(ctx, linkID, hash, PortalLinkLifetime, PortalLinkStale,
-		func(ctx context.Context, pl PortalLinkMail) error {
+func (m *PortalMailer) SendPortalLink(ctx context.Context, linkID int64, complete notifier.JobCompleter) error {
+	token, hash := notifier.NewPortalToken()
+	sent, err := m.store.IssuePortalLink(ctx, linkID, hash, notifier.PortalLinkLifetime, notifier.PortalLinkStale,
+		func(ctx context.Context, pl notifier.PortalLinkMail) error {
 			msg, err := m.renderer.PortalLinkMessage(pl, token)
-			if be := (*BlockedError)(nil); errors.As(err, &be) {
+			if be := (*notifier.BlockedError)(nil); errors.As(err, &be) {
 				m.logger.ErrorContext(ctx, "portal sign-in email blocked by the link firewall", "portal_link_id", linkID, "reason", be.Error())
 				m.observer.ObserveBlocked(be.Violation.Part)
 			}
@@ -117,7 +105,7 @@ func (m *PortalMailer) SendPortalLink(ctx context.Context, linkID int64, complet
 
 // send sends one message on a pooled connection, once more on a fresh
 // one when the pooled one turns out dead before the relay took anything.
-func (m *PortalMailer) send(ctx context.Context, msg *Message) error {
+func (m *PortalMailer) send(ctx context.Context, msg *notifier.Message) error {
 	for try := 0; ; try++ {
 		conn, err := m.sender.Conn(ctx)
 		if err != nil {
@@ -141,35 +129,4 @@ func (m *PortalMailer) send(ctx context.Context, msg *Message) error {
 func IsPermanent(err error) bool {
 	var p *PermanentError
 	return errors.As(err, &p)
-}
-
-// PortalLinkMessage renders the sign-in email for one contact, with the
-// link carrying token.
-func (r *Renderer) PortalLinkMessage(pl PortalLinkMail, token string) (*Message, error) {
-	t, err := r.templates.Lookup(templates.KindPortalLink, pl.ContactLocale)
-	if err != nil {
-		return nil, err
-	}
-	d := &templates.Data{
-		Organization: templates.Organization{Name: pl.OrgName, Ref: pl.OrgRef},
-		Contact:      templates.Contact{Name: pl.ContactName, Email: pl.ContactEmail, Role: pl.ContactRole},
-		Notice:       templates.Notice{Kind: string(templates.KindPortalLink)},
-		Sender:       templates.Sender{Name: r.from.Name, Address: r.from.Address},
-		Links:        templates.Links{Portal: r.publicURL + "/portal/login/" + token, Verify: r.publicURL + "/verify"},
-	}
-	out, err := t.Render(d)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.policy(d).Check(out.Subject, out.Text, out.HTML); err != nil {
-		return nil, blocked(err)
-	}
-	return &Message{
-		MessageID: newMessageID(RecipientDomain(r.from.Address)),
-		From:      r.from,
-		To:        mail.Address{Name: pl.ContactName, Address: pl.ContactEmail},
-		Subject:   out.Subject,
-		Text:      out.Text,
-		HTML:      out.HTML,
-	}, nil
 }

@@ -1,4 +1,4 @@
-package notifier
+package delivery
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/breachnotify/breachnotify/notifier"
 )
 
 // The outcome writer is the delivery engine's group commit: every worker of
@@ -46,7 +48,7 @@ type OutcomeStore interface {
 	// outcomes, retry jobs, requeued chunks and job completions) and
 	// returns the status of each of their waves then. An error with a
 	// Transient() bool method returning true may succeed if retried as is.
-	RecordOutcomes(ctx context.Context, batches []OutcomeBatch) (map[int64]WaveStatus, error)
+	RecordOutcomes(ctx context.Context, batches []OutcomeBatch) (map[int64]notifier.WaveStatus, error)
 }
 
 // CommitObserver is told about every group commit (metrics).
@@ -91,7 +93,7 @@ type pending struct {
 // Ticket is the promise of one submitted batch's commit.
 type Ticket struct {
 	done   chan struct{}
-	status WaveStatus
+	status notifier.WaveStatus
 	err    error
 }
 
@@ -99,7 +101,7 @@ type Ticket struct {
 func (t *Ticket) Done() <-chan struct{} { return t.done }
 
 // Wait returns the batch's wave status after its commit, or why it failed.
-func (t *Ticket) Wait() (WaveStatus, error) {
+func (t *Ticket) Wait() (notifier.WaveStatus, error) {
 	<-t.done
 	return t.status, t.err
 }
@@ -286,7 +288,7 @@ func (w *Writer) commit(group []pending, outcomes int) {
 	}
 }
 
-func (w *Writer) resolve(p pending, status WaveStatus, err error) {
+func (w *Writer) resolve(p pending, status notifier.WaveStatus, err error) {
 	for range p.slots {
 		<-w.slots
 	}

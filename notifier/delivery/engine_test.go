@@ -1,4 +1,4 @@
-package notifier_test
+package delivery_test
 
 import (
 	"context"
@@ -14,27 +14,28 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/templates"
 )
 
-// The delivery engine's component tests: the Deliverer with its Writer and
+// The delivery engine's component tests: the Engine with its Writer and
 // Lease over fake ports (store, sender, lease store), River-style: setup
 // returns the engine and a bundle of its fakes; no database, no sleeps.
 
 type options struct {
 	maxUnrecorded int
 	lease         bool
-	polite        notifier.Politeness
+	polite        delivery.Politeness
 }
 
 // bundle is what setup returns: the engine and its fakes.
 type bundle struct {
-	d        *notifier.Deliverer
+	d        *delivery.Engine
 	store    *fakeDeliveryStore
 	sender   *recordingSender
 	observer *countingObserver
-	writer   *notifier.Writer
-	lease    *notifier.Lease
+	writer   *delivery.Writer
+	lease    *delivery.Lease
 	leases   *fakeLeases
 	clock    *fakeClock
 }
@@ -45,7 +46,7 @@ func (b *bundle) deliver(ctx context.Context, jobID int64) error {
 	for i, d := range b.store.claim {
 		ids[i] = d.ID
 	}
-	return b.d.Deliver(ctx, notifier.Chunk{WaveID: 3, DeliveryIDs: ids, JobID: jobID}, func(context.Context, pgx.Tx) error { return nil })
+	return b.d.Deliver(ctx, delivery.Chunk{WaveID: 3, DeliveryIDs: ids, JobID: jobID}, func(context.Context, pgx.Tx) error { return nil })
 }
 
 func setup(t *testing.T, set *templates.Set, o options) *bundle {
@@ -55,21 +56,21 @@ func setup(t *testing.T, set *templates.Set, o options) *bundle {
 	}
 	b := &bundle{store: &fakeDeliveryStore{}, sender: &recordingSender{}, observer: &countingObserver{}, clock: &fakeClock{now: time.Now()}}
 	b.sender.store = b.store
-	b.writer = notifier.NewWriter(notifier.WriterConfig{Store: b.store, MaxUnrecorded: o.maxUnrecorded, Window: time.Millisecond})
+	b.writer = delivery.NewWriter(delivery.WriterConfig{Store: b.store, MaxUnrecorded: o.maxUnrecorded, Window: time.Millisecond})
 	go b.writer.Run()
 	t.Cleanup(func() { b.writer.Close(context.Background()) })
-	cfg := notifier.DelivererConfig{Store: b.store, Sender: b.sender, Observer: b.observer, Writer: b.writer, Politeness: o.polite,
+	cfg := delivery.EngineConfig{Store: b.store, Sender: b.sender, Observer: b.observer, Writer: b.writer, Politeness: o.polite,
 		Renderer: notifier.NewRenderer(set, mail.Address{Name: "Security Notices", Address: "security-notice@notify.example"}, "https://notify.example"),
-		Retry:    notifier.RetryPolicy{Min: time.Minute, Max: time.Hour, Lifetime: 96 * time.Hour}}
+		Retry:    delivery.RetryPolicy{Min: time.Minute, Max: time.Hour, Lifetime: 96 * time.Hour}}
 	if o.lease {
 		b.leases = &fakeLeases{}
-		b.lease = notifier.NewLease(notifier.Process{ID: "p1", Host: "h", PID: 1}, notifier.LeaseConfig{Store: b.leases, Now: b.clock.Now})
+		b.lease = delivery.NewLease(delivery.Process{ID: "p1", Host: "h", PID: 1}, delivery.LeaseConfig{Store: b.leases, Now: b.clock.Now})
 		if err := b.lease.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		cfg.Lease = b.lease
 	}
-	b.d = notifier.NewDeliverer(cfg)
+	b.d = delivery.NewEngine(cfg)
 	return b
 }
 
@@ -94,8 +95,8 @@ var defaultTemplates = func() func(t *testing.T) *templates.Set {
 type fakeDeliveryStore struct {
 	mu       sync.Mutex
 	claim    []notifier.OutgoingDelivery
-	outcomes []notifier.Outcome
-	batches  []notifier.OutcomeBatch
+	outcomes []delivery.Outcome
+	batches  []delivery.OutcomeBatch
 	held     string
 	released bool
 	// status is the wave's status commits report (running when empty).
@@ -103,15 +104,15 @@ type fakeDeliveryStore struct {
 	// committed counts outcomes whose commit returned.
 	committed atomic.Int64
 	// beforeCommit, when set, runs before each commit and may fail it.
-	beforeCommit func(batches []notifier.OutcomeBatch) error
+	beforeCommit func(batches []delivery.OutcomeBatch) error
 	completed    int
 }
 
-func (s *fakeDeliveryStore) ClaimDeliveries(context.Context, notifier.Chunk) (notifier.Claim, error) {
-	return notifier.Claim{Deliveries: s.claim, WaveStatus: notifier.WaveRunning, Now: time.Now()}, nil
+func (s *fakeDeliveryStore) ClaimDeliveries(context.Context, delivery.Chunk) (delivery.Claim, error) {
+	return delivery.Claim{Deliveries: s.claim, WaveStatus: notifier.WaveRunning, Now: time.Now()}, nil
 }
 
-func (s *fakeDeliveryStore) RecordOutcomes(_ context.Context, batches []notifier.OutcomeBatch) (map[int64]notifier.WaveStatus, error) {
+func (s *fakeDeliveryStore) RecordOutcomes(_ context.Context, batches []delivery.OutcomeBatch) (map[int64]notifier.WaveStatus, error) {
 	if s.beforeCommit != nil {
 		if err := s.beforeCommit(batches); err != nil {
 			return nil, err
@@ -138,7 +139,7 @@ func (s *fakeDeliveryStore) RecordOutcomes(_ context.Context, batches []notifier
 	return map[int64]notifier.WaveStatus{3: status}, nil
 }
 
-func (s *fakeDeliveryStore) ReleaseClaim(context.Context, notifier.Chunk, []int64, bool) error {
+func (s *fakeDeliveryStore) ReleaseClaim(context.Context, delivery.Chunk, []int64, bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.released = true
@@ -165,13 +166,13 @@ type recordingSender struct {
 	onSend func(n int)
 }
 
-func (s *recordingSender) Conn(context.Context) (notifier.SenderConn, error) { return s, nil }
+func (s *recordingSender) Conn(context.Context) (delivery.SenderConn, error) { return s, nil }
 func (s *recordingSender) Release(bool)                                      {}
-func (s *recordingSender) Send(ctx context.Context, m *notifier.Message) notifier.SendResult {
+func (s *recordingSender) Send(ctx context.Context, m *notifier.Message) delivery.SendResult {
 	// As a relay does: the gate once the envelope is accepted.
 	if m.BeforeContent != nil {
 		if err := m.BeforeContent(ctx); err != nil {
-			return notifier.SendResult{Broken: true, NothingSent: true, Reply: err.Error()}
+			return delivery.SendResult{Broken: true, NothingSent: true, Reply: err.Error()}
 		}
 	}
 	s.mu.Lock()
@@ -184,7 +185,7 @@ func (s *recordingSender) Send(ctx context.Context, m *notifier.Message) notifie
 	if s.onSend != nil {
 		s.onSend(n)
 	}
-	return notifier.SendResult{Accepted: true, Code: 250, Reply: "250 ok"}
+	return delivery.SendResult{Accepted: true, Code: 250, Reply: "250 ok"}
 }
 
 func (s *recordingSender) count() int {
@@ -199,8 +200,8 @@ type countingObserver struct {
 	snoozes []string
 }
 
-func (o *countingObserver) ObserveSend(notifier.SendResult)         {}
-func (o *countingObserver) ObserveOutcome(notifier.Outcome, string) {}
+func (o *countingObserver) ObserveSend(delivery.SendResult)         {}
+func (o *countingObserver) ObserveOutcome(delivery.Outcome, string) {}
 func (o *countingObserver) ObserveSnooze(r string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -220,7 +221,7 @@ type fakeLeases struct {
 	gone bool
 }
 
-func (f *fakeLeases) RegisterProcess(_ context.Context, p notifier.Process, _ time.Duration) error {
+func (f *fakeLeases) RegisterProcess(_ context.Context, p delivery.Process, _ time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.registered = append(f.registered, p.ID)
@@ -236,7 +237,7 @@ func (f *fakeLeases) RenewLease(context.Context, string, time.Duration) (bool, e
 }
 
 func (f *fakeLeases) EndProcess(context.Context, string) error { return nil }
-func (f *fakeLeases) TakeOver(context.Context, string, time.Duration) ([]notifier.Takeover, error) {
+func (f *fakeLeases) TakeOver(context.Context, string, time.Duration) ([]delivery.Takeover, error) {
 	return nil, nil
 }
 
@@ -285,7 +286,7 @@ func TestUnrecordedSendsStayWithinTheBound(t *testing.T) {
 		}
 	}()
 	defer close(stop)
-	bb.store.beforeCommit = func([]notifier.OutcomeBatch) error { <-gate; return nil }
+	bb.store.beforeCommit = func([]delivery.OutcomeBatch) error { <-gate; return nil }
 	bb.store.claim = testDeliveries(templates.KindInitial, perChunk)
 	var wg sync.WaitGroup
 	errs := make(chan error, chunks)
@@ -322,7 +323,7 @@ func TestLostConnectionCostsNoDuplicate(t *testing.T) {
 	t.Parallel()
 	bb := setup(t, nil, options{})
 	var failures atomic.Int32
-	bb.store.beforeCommit = func([]notifier.OutcomeBatch) error {
+	bb.store.beforeCommit = func([]delivery.OutcomeBatch) error {
 		if failures.Add(1) <= 3 {
 			return fmt.Errorf("record outcomes: %w", transient{})
 		}
@@ -344,7 +345,7 @@ func TestRefusedCommitFailsTheJob(t *testing.T) {
 	t.Parallel()
 	bb := setup(t, nil, options{})
 	refused := errors.New("ERROR: value too long (SQLSTATE 22001)")
-	bb.store.beforeCommit = func([]notifier.OutcomeBatch) error { return refused }
+	bb.store.beforeCommit = func([]delivery.OutcomeBatch) error { return refused }
 	bb.store.claim = testDeliveries(templates.KindInitial, 5)
 	err := bb.deliver(context.Background(), 1)
 	if !errors.Is(err, refused) {
@@ -395,7 +396,7 @@ func TestChunkStopsWhenTheLeaseLapses(t *testing.T) {
 	bb.store.claim = testDeliveries(templates.KindInitial, 10)
 	bb.sender.onSend = func(n int) {
 		if n == 3 {
-			bb.clock.Add(notifier.LeaseTTLDefault) // no renewal came
+			bb.clock.Add(delivery.LeaseTTLDefault) // no renewal came
 		}
 	}
 	err := bb.deliver(context.Background(), 1)
