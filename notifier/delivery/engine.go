@@ -300,13 +300,15 @@ func (r *chunkRun) takeSlot(ctx context.Context) error {
 	return nil
 }
 
-// submit hands an outcome to the writer, with the send's slot if it took one.
+// submit hands an outcome to the writer, with the send's slot if it took
+// one, and the retry job of a deferred delivery.
 func (r *chunkRun) submit(out Outcome) {
 	slots := 0
 	if r.slot {
 		slots, r.slot = 1, false
 	}
-	r.tickets = append(r.tickets, r.d.writer.Submit(OutcomeBatch{WaveID: r.chunk.WaveID, Outcomes: []Outcome{out}}, slots))
+	b := OutcomeBatch{WaveID: r.chunk.WaveID, Outcomes: []Outcome{out}, Retries: retryJobs(out)}
+	r.tickets = append(r.tickets, r.d.writer.Submit(b, slots))
 }
 
 // poll takes in the commits done so far, without waiting, and returns the
@@ -416,10 +418,7 @@ func (r *chunkRun) releaseConn() {
 func (r *chunkRun) deliverOne(ctx context.Context, del notifier.OutgoingDelivery, domain string) (Outcome, *hold) {
 	d := r.d
 	now := r.now()
-	// A delivery never attempted within the lifetime (held back all along)
-	// is given up here. One already attempted gets the last try its retry
-	// job was scheduled for, even if that job runs late.
-	if del.Attempts == 0 && !now.Before(del.LifetimeStart.Add(d.retry.Lifetime)) {
+	if d.retry.expired(del, now) {
 		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: notifier.DeliveryFailed,
 			Reply: fmt.Sprintf("gave up: not attempted within %s of launch (relay unreachable or throttled)", d.retry.Lifetime)}, nil
 	}
@@ -491,16 +490,7 @@ func (r *chunkRun) deliverOne(ctx context.Context, del notifier.OutgoingDelivery
 		}
 		return Outcome{}, &hold{wait: wait, reason: "throttled", outcome: &out}
 	default:
-		start := del.LifetimeStart
-		if del.Attempts == 0 {
-			start = now // the first attempt starts the lifetime
-		}
-		if at, ok := d.retry.Next(del.Attempts+1, start, now); ok {
-			out.Status, out.RetryAt = notifier.DeliveryDeferred, at
-		} else {
-			out.Status = notifier.DeliveryFailed
-			out.Reply = "gave up after the retry lifetime; last reply: " + out.Reply
-		}
+		d.retry.deferOrFail(del, &out, now)
 	}
 	return out, nil
 }

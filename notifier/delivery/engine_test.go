@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"reflect"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -164,6 +165,9 @@ type recordingSender struct {
 	maxUnrecorded int64
 	// onSend runs after each send (outside the lock).
 	onSend func(n int)
+	// reply, when set, is the relay's answer to every message (250 ok
+	// when nil).
+	reply *delivery.SendResult
 }
 
 func (s *recordingSender) Conn(context.Context) (delivery.SenderConn, error) { return s, nil }
@@ -184,6 +188,9 @@ func (s *recordingSender) Send(ctx context.Context, m *notifier.Message) deliver
 	s.mu.Unlock()
 	if s.onSend != nil {
 		s.onSend(n)
+	}
+	if s.reply != nil {
+		return *s.reply
 	}
 	return delivery.SendResult{Accepted: true, Code: 250, Reply: "250 ok"}
 }
@@ -432,5 +439,61 @@ func TestLeaseTakenOverContinuesUnderANewID(t *testing.T) {
 	}
 	if now := bb.lease.Owner(); now == old || !bb.lease.Holds(now) || len(bb.leases.registered) != 2 {
 		t.Errorf("owner %q (was %q), registered %v: want a new, held registration", now, old, bb.leases.registered)
+	}
+}
+
+// TestTemporaryFailurePlansItsRetry: the engine decides what becomes of a
+// delivery the relay defers: deferred, with its own retry job in the same
+// batch, at a time within the retry policy; or failed, with no job, once
+// its lifetime is over. The store only writes what it is told.
+func TestTemporaryFailurePlansItsRetry(t *testing.T) {
+	t.Parallel()
+	greylisted := delivery.SendResult{Code: 451, Enhanced: "4.7.1", Reply: "451 4.7.1 greylisted"}
+	for _, tc := range []struct {
+		name     string
+		attempts int
+		age      time.Duration
+		want     notifier.DeliveryStatus
+	}{
+		{"first attempt", 0, 0, notifier.DeliveryDeferred},
+		{"within its lifetime", 3, 24 * time.Hour, notifier.DeliveryDeferred},
+		{"lifetime over", 9, 100 * time.Hour, notifier.DeliveryFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, nil, options{})
+			b.sender.reply = &greylisted
+			b.store.claim = testDeliveries(templates.KindInitial, 1)
+			b.store.claim[0].Attempts = tc.attempts
+			b.store.claim[0].LifetimeStart = time.Now().Add(-tc.age)
+			start := time.Now()
+			if err := b.deliver(context.Background(), 1); err != nil {
+				t.Fatal(err)
+			}
+			var out delivery.Outcome
+			var retries []delivery.ScheduledChunk
+			for _, batch := range b.store.batches {
+				if len(batch.Outcomes) > 0 {
+					out, retries = batch.Outcomes[0], batch.Retries
+				}
+			}
+			if out.Status != tc.want || !out.Attempted {
+				t.Fatalf("outcome %+v, want %s after an attempt", out, tc.want)
+			}
+			if tc.want == notifier.DeliveryFailed {
+				if len(retries) != 0 || !out.RetryAt.IsZero() {
+					t.Errorf("a delivery given up has retry jobs %+v (retry at %v)", retries, out.RetryAt)
+				}
+				return
+			}
+			// Between the policy's Min (a minute) and Max (an hour) away.
+			if out.RetryAt.Before(start.Add(time.Minute)) || out.RetryAt.After(time.Now().Add(time.Hour)) {
+				t.Errorf("retry at %v, want between a minute and an hour after %v", out.RetryAt, start)
+			}
+			want := delivery.ScheduledChunk{Chunk: delivery.Chunk{WaveID: 3, DeliveryIDs: []int64{out.DeliveryID}, Retry: true}, RunAt: out.RetryAt}
+			if len(retries) != 1 || !reflect.DeepEqual(retries[0], want) {
+				t.Errorf("retry jobs %+v, want %+v", retries, want)
+			}
+		})
 	}
 }

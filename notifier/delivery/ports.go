@@ -50,7 +50,8 @@ type Outcome struct {
 	SHA256    []byte
 	// TemplateVersion is the version of the template rendered.
 	TemplateVersion string
-	// RetryAt is set for a deferred delivery: when its retry job runs.
+	// RetryAt is set for a delivery deferred after an attempt: when its
+	// retry job runs (the store records it as the next attempt).
 	RetryAt time.Time
 	// Event names the timeline event when it is not the status (throttled).
 	Event string
@@ -102,6 +103,10 @@ type OutcomeBatch struct {
 	// JobID is the job whose claim a completing batch releases.
 	JobID    int64
 	Outcomes []Outcome
+	// Retries are the retry jobs of the batch's deferred deliveries, one
+	// per delivery (planned by the engine, see retry.go): the store
+	// enqueues them and takes their deliveries out of every claim.
+	Retries []ScheduledChunk
 	// Requeue gives deliveries held back by a limit back to the queue and
 	// a new job that works them at RunAt.
 	Requeue *ScheduledChunk

@@ -3,7 +3,14 @@ package delivery
 import (
 	"math/rand/v2"
 	"time"
+
+	"github.com/breachnotify/breachnotify/notifier"
 )
+
+// Retry planning is the engine's: it decides when a deferred delivery is
+// tried again, and when it is given up, and hands the store the retry jobs
+// to write with the outcomes (OutcomeBatch.Retries). The store only writes
+// what it is told.
 
 // RetryPolicy schedules the attempts of a deferred delivery: exponential
 // backoff with jitter between Min and Max, given up Lifetime after the first
@@ -36,4 +43,39 @@ func (p RetryPolicy) Next(attempts int, firstAttempt, now time.Time) (time.Time,
 		at = deadline
 	}
 	return at, true
+}
+
+// expired reports whether a delivery never attempted has outlived its
+// lifetime (held back all along) and is given up without an attempt. One
+// already attempted gets the last try its retry job was scheduled for,
+// even if that job runs late.
+func (p RetryPolicy) expired(del notifier.OutgoingDelivery, now time.Time) bool {
+	return del.Attempts == 0 && !now.Before(del.LifetimeStart.Add(p.Lifetime))
+}
+
+// deferOrFail settles an attempt that failed temporarily at now: the
+// delivery is deferred to its next attempt (out.RetryAt), or failed when
+// its lifetime is over.
+func (p RetryPolicy) deferOrFail(del notifier.OutgoingDelivery, out *Outcome, now time.Time) {
+	start := del.LifetimeStart
+	if del.Attempts == 0 {
+		start = now // the first attempt starts the lifetime
+	}
+	if at, ok := p.Next(del.Attempts+1, start, now); ok {
+		out.Status, out.RetryAt = notifier.DeliveryDeferred, at
+		return
+	}
+	out.Status = notifier.DeliveryFailed
+	out.Reply = "gave up after the retry lifetime; last reply: " + out.Reply
+}
+
+// retryJobs are the jobs an outcome needs written with it: for a delivery
+// deferred after an attempt, the retry job that works it alone at its
+// RetryAt. From then on that job owns the delivery, whatever becomes of
+// the chunk that deferred it.
+func retryJobs(o Outcome) []ScheduledChunk {
+	if o.Status != notifier.DeliveryDeferred || !o.Attempted {
+		return nil
+	}
+	return []ScheduledChunk{{Chunk: Chunk{WaveID: o.WaveID, DeliveryIDs: []int64{o.DeliveryID}, Retry: true}, RunAt: o.RetryAt}}
 }

@@ -344,7 +344,8 @@ UPDATE waves w SET status = 'completed', completed_at = now()
 WHERE w.id = ANY($1) AND w.status = 'running'
   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.wave_id = w.id AND d.status IN (` + pendingStatuses + `))`
 
-// RecordOutcomes implements delivery.OutcomeStore. A group that neither
+// RecordOutcomes implements delivery.OutcomeStore: it writes the outcomes,
+// retry jobs and requeued chunks the engine decided on. A group that neither
 // completes a job nor schedules anything (most commits while chunks run)
 // is one statement outside any explicit transaction.
 func (s *Store) RecordOutcomes(ctx context.Context, batches []delivery.OutcomeBatch) (map[int64]notifier.WaveStatus, error) {
@@ -371,16 +372,14 @@ func (s *Store) RecordOutcomes(ctx context.Context, batches []delivery.OutcomeBa
 			attempted, codes, shas, enhanced = append(attempted, o.Attempted), append(codes, int32(o.Code)), append(shas, o.SHA256), append(enhanced, o.Enhanced)
 			events = append(events, cmp.Or(o.Event, string(o.Status)))
 			var at *time.Time
-			if o.Status == notifier.DeliveryDeferred && o.Attempted {
-				t := o.RetryAt
-				at = &t
-				deferred = append(deferred, o.DeliveryID)
-				retries = append(retries, delivery.ScheduledChunk{
-					Chunk: delivery.Chunk{WaveID: o.WaveID, DeliveryIDs: []int64{o.DeliveryID}, Retry: true},
-					RunAt: o.RetryAt,
-				})
+			if !o.RetryAt.IsZero() {
+				at = &o.RetryAt
 			}
 			retryAt = append(retryAt, at)
+		}
+		for _, r := range b.Retries {
+			retries = append(retries, r)
+			deferred = append(deferred, r.DeliveryIDs...)
 		}
 		if b.Requeue != nil {
 			retries = append(retries, *b.Requeue)

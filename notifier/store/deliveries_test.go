@@ -375,7 +375,9 @@ func TestRecordOutcomes(t *testing.T) {
 				{DeliveryID: a[2], WaveID: waveA, Status: notifier.DeliveryQueued, Event: "throttled", Reply: "held back: domain paused"},
 				{DeliveryID: a[3], WaveID: waveA, Status: notifier.DeliverySent, Attempted: true, Code: 250, Reply: "250 late"},
 			}},
-			{WaveID: waveB, JobID: 202, Outcomes: []delivery.Outcome{
+			{WaveID: waveB, JobID: 202, Retries: []delivery.ScheduledChunk{
+				{Chunk: delivery.Chunk{WaveID: waveB, DeliveryIDs: []int64{bb[1]}, Retry: true}, RunAt: retryAt},
+			}, Outcomes: []delivery.Outcome{
 				{DeliveryID: bb[0], WaveID: waveB, Status: notifier.DeliverySent, Attempted: true, Code: 250, Reply: "250 ok", SHA256: sha},
 				{DeliveryID: bb[1], WaveID: waveB, Status: notifier.DeliveryDeferred, Attempted: true, Code: 451, Enhanced: "4.7.1", Reply: "451 greylisted", RetryAt: retryAt},
 			}},
