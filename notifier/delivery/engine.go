@@ -376,10 +376,13 @@ func (r *chunkRun) waveStopped(ctx context.Context, status notifier.WaveStatus, 
 	if _, err := r.sync(); err != nil {
 		return fmt.Errorf("record outcomes of wave %d: %w", chunk.WaveID, err)
 	}
-	undone := append(idsOfDeliveries(append(r.heldBack, rest...)), r.throttled...)
+	var undone []int64
+	if status == notifier.WaveCancelled {
+		undone = append(idsOfDeliveries(append(r.heldBack, rest...)), r.throttled...)
+	}
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
 	defer cancel()
-	if err := d.store.ReleaseClaim(bctx, chunk, undone, status == notifier.WaveCancelled); err != nil {
+	if err := d.store.ReleaseClaim(bctx, chunk, undone); err != nil {
 		return fmt.Errorf("release deliveries of wave %d: %w", chunk.WaveID, err)
 	}
 	return r.finish(OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Complete: complete})
@@ -395,7 +398,7 @@ func (r *chunkRun) stop(ctx context.Context, h *hold) error {
 	// The job's context may be cancelled; the claim must still be released.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
 	defer cancel()
-	if err := r.d.store.ReleaseClaim(ctx, r.chunk, nil, false); err != nil {
+	if err := r.d.store.ReleaseClaim(ctx, r.chunk, nil); err != nil {
 		return fmt.Errorf("release claim: %w", err)
 	}
 	r.d.observer.ObserveSnooze(h.reason)

@@ -140,7 +140,7 @@ func (s *fakeDeliveryStore) RecordOutcomes(_ context.Context, batches []delivery
 	return map[int64]notifier.WaveStatus{3: status}, nil
 }
 
-func (s *fakeDeliveryStore) ReleaseClaim(context.Context, delivery.Chunk, []int64, bool) error {
+func (s *fakeDeliveryStore) ReleaseClaim(context.Context, delivery.Chunk, []int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.released = true

@@ -13,14 +13,27 @@ import (
 // PortalLinkStore is the persistence of sign-in emails.
 type PortalLinkStore interface {
 	// IssuePortalLink runs one transaction: it locks the link, stores
-	// tokenHash with an expiry lifetime from now (the database's clock),
-	// calls send, and when send returns nil completes the job (complete)
-	// and commits. When send fails, nothing is stored. A link that needs
-	// no email any more (already sent, requested more than stale ago, its
-	// contact no longer allowed to sign in) only completes the job, and
-	// the result is false.
-	IssuePortalLink(ctx context.Context, linkID int64, tokenHash []byte, lifetime, stale time.Duration,
-		send func(ctx context.Context, m notifier.PortalLinkMail) error, complete notifier.JobCompleter) (bool, error)
+	// p.TokenHash with an expiry p.Lifetime from now (the database's
+	// clock), calls p.Send, and when it returns nil completes the job
+	// (p.Complete) and commits. When p.Send fails, nothing is stored. A
+	// link that needs no email any more (already sent, requested more than
+	// p.Stale ago, its contact no longer allowed to sign in) only
+	// completes the job, and the result is false.
+	IssuePortalLink(ctx context.Context, p IssuePortalLinkParams) (bool, error)
+}
+
+// IssuePortalLinkParams are the arguments of PortalLinkStore.IssuePortalLink.
+type IssuePortalLinkParams struct {
+	LinkID    int64
+	TokenHash []byte
+	// Lifetime is how long the link works once sent; Stale is how long
+	// after its request a link is still worth sending.
+	Lifetime time.Duration
+	Stale    time.Duration
+	// Send sends the email, inside the transaction.
+	Send func(ctx context.Context, m notifier.PortalLinkMail) error
+	// Complete completes the job in the same transaction.
+	Complete notifier.JobCompleter
 }
 
 // PortalMailer sends sign-in links (the portal_link job's use case).
@@ -80,8 +93,9 @@ func (e *PermanentError) Unwrap() error { return e.Err }
 // rate-limited email.
 func (m *PortalMailer) SendPortalLink(ctx context.Context, linkID int64, complete notifier.JobCompleter) error {
 	token, hash := notifier.NewPortalToken()
-	sent, err := m.store.IssuePortalLink(ctx, linkID, hash, notifier.PortalLinkLifetime, notifier.PortalLinkStale,
-		func(ctx context.Context, pl notifier.PortalLinkMail) error {
+	sent, err := m.store.IssuePortalLink(ctx, IssuePortalLinkParams{
+		LinkID: linkID, TokenHash: hash, Lifetime: notifier.PortalLinkLifetime, Stale: notifier.PortalLinkStale, Complete: complete,
+		Send: func(ctx context.Context, pl notifier.PortalLinkMail) error {
 			msg, err := m.renderer.PortalLinkMessage(pl, token)
 			if be := (*notifier.BlockedError)(nil); errors.As(err, &be) {
 				m.logger.ErrorContext(ctx, "portal sign-in email blocked by the link firewall", "portal_link_id", linkID, "reason", be.Error())
@@ -91,7 +105,8 @@ func (m *PortalMailer) SendPortalLink(ctx context.Context, linkID int64, complet
 				return &PermanentError{Err: fmt.Errorf("render: %w", err)}
 			}
 			return m.send(ctx, msg)
-		}, complete)
+		},
+	})
 	if err != nil {
 		return fmt.Errorf("portal link %d: %w", linkID, err)
 	}

@@ -19,9 +19,10 @@ type Store interface {
 	// The claim names chunk.Owner, the process's lease: when the lease
 	// lapses, another process takes the claim over (LeaseStore.TakeOver).
 	ClaimDeliveries(ctx context.Context, chunk Chunk) (Claim, error)
-	// ReleaseClaim gives up the chunk's claim; when the wave was cancelled
-	// it also cancels the listed deliveries still pending.
-	ReleaseClaim(ctx context.Context, chunk Chunk, cancel []int64, cancelled bool) error
+	// ReleaseClaim gives up the chunk's claim, and cancels the deliveries
+	// listed in cancel (those of a cancelled wave) that are still pending
+	// and in no other job's claim.
+	ReleaseClaim(ctx context.Context, chunk Chunk, cancel []int64) error
 	// HoldWave pauses a running wave on the service's own decision, with
 	// the reason (shown with the wave, and audited). A wave already
 	// paused, or no longer running, is left as it is.

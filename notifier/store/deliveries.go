@@ -178,7 +178,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, chunk delivery.Chunk) (deli
 	}
 	switch claim.WaveStatus {
 	case notifier.WaveCancelled:
-		return claim, wrap("cancel deliveries", s.ReleaseClaim(ctx, chunk, chunk.DeliveryIDs, true))
+		return claim, wrap("cancel deliveries", s.ReleaseClaim(ctx, chunk, chunk.DeliveryIDs))
 	case notifier.WaveRunning:
 	default:
 		return claim, nil
@@ -472,11 +472,11 @@ func (s *Store) SettleWaves(ctx context.Context) (int, error) {
 }
 
 // ReleaseClaim implements delivery.Store: the chunk's job gives up
-// its claim, cancelling the listed deliveries that are still pending when
-// the wave was cancelled.
-func (s *Store) ReleaseClaim(ctx context.Context, chunk delivery.Chunk, cancel []int64, cancelled bool) error {
+// its claim, cancelling the listed deliveries that are still pending (the
+// wave was cancelled).
+func (s *Store) ReleaseClaim(ctx context.Context, chunk delivery.Chunk, cancel []int64) error {
 	return wrap("release claim", s.inTx(ctx, func(tx pgx.Tx) error {
-		if cancelled && len(cancel) > 0 {
+		if len(cancel) > 0 {
 			if _, err := tx.Exec(ctx, `UPDATE deliveries d SET status = 'cancelled', finished_at = now(), smtp_reply = 'not sent: wave cancelled'
 				WHERE d.id = ANY($1) AND d.status NOT IN (`+finalStatuses+`)
 				  AND NOT EXISTS (SELECT 1 FROM delivery_claims cl WHERE cl.wave_id = $2 AND cl.job_id <> $3 AND d.id = ANY(cl.delivery_ids))`,

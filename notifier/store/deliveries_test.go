@@ -105,7 +105,7 @@ func TestClaimDeliveries(t *testing.T) {
 			t.Errorf("the other wave's claim: %v, %v", claimedIDs(c), err)
 		}
 		// Once the first job gives its claim up, they are free.
-		if err := st.ReleaseClaim(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids[:4], JobID: 101}, nil, false); err != nil {
+		if err := st.ReleaseClaim(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids[:4], JobID: 101}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, _, found := b.claimed(t, 101); found {
