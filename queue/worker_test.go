@@ -37,10 +37,10 @@ func (r *relay) Send(_ context.Context, m *notifier.Message) delivery.SendResult
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.deferTo[m.To.Address] {
-		return delivery.SendResult{Code: 451, Enhanced: "4.3.0", Reply: "451 4.3.0 local problem, try later"}
+		return delivery.SendResult{Code: 451, Detail: "4.3.0", Reply: "451 4.3.0 local problem, try later"}
 	}
 	r.sent[m.MessageID]++
-	return delivery.SendResult{Accepted: true, Code: 250, Enhanced: "2.0.0", Reply: "250 2.0.0 ok", SHA256: make([]byte, 32)}
+	return delivery.SendResult{Verdict: delivery.Accepted, Code: 250, Detail: "2.0.0", Reply: "250 2.0.0 ok", SHA256: make([]byte, 32)}
 }
 
 func (r *relay) accepted() map[string]int {

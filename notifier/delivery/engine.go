@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
@@ -474,16 +472,16 @@ func (r *chunkRun) deliverOne(ctx context.Context, del notifier.OutgoingDelivery
 		return Outcome{}, &hold{wait: wait, reason: "relay_unreachable", wholeChunk: true}
 	}
 	out := Outcome{
-		DeliveryID: del.ID, WaveID: del.WaveID, Attempted: true, Code: res.Code, Enhanced: res.Enhanced,
+		DeliveryID: del.ID, WaveID: del.WaveID, Attempted: true, Code: res.Code, Detail: res.Detail,
 		Reply: res.Reply, SHA256: res.SHA256, TemplateVersion: version,
 	}
-	switch {
-	case res.Accepted:
+	switch res.Verdict {
+	case Accepted:
 		d.polite.Delivered(domain)
 		out.Status = notifier.DeliverySent
-	case res.Permanent:
+	case Rejected:
 		out.Status = notifier.DeliveryFailed
-	case IsThrottling(res):
+	case Throttled:
 		// The domain asked us to slow down: no attempt is spent; the
 		// delivery waits with the rest of the chunk.
 		wait := d.polite.Throttled(domain)
@@ -500,9 +498,11 @@ func (r *chunkRun) deliverOne(ctx context.Context, del notifier.OutgoingDelivery
 
 // logOutcome logs one delivery's outcome: a sent message at debug level (a
 // wave logs one line per contact), a deferral at info, a failure at warn.
-// The SMTP reply is left out: it may quote the recipient's address; the
-// code and enhanced code say what happened, and the delivery's events
-// (API, report) keep the whole reply.
+// The reply text is left out: it may quote the recipient's address; the
+// reply code and its detail say what happened, and the delivery's events
+// (API, report) keep the whole reply. The keys keep their SMTP names
+// (smtp_code, enhanced_code), which log queries use, while email is the
+// only channel.
 func logOutcome(ctx context.Context, logger *slog.Logger, del notifier.OutgoingDelivery, out Outcome) {
 	level := slog.LevelDebug
 	switch out.Status {
@@ -519,7 +519,7 @@ func logOutcome(ctx context.Context, logger *slog.Logger, del notifier.OutgoingD
 		attempts++
 	}
 	logger.Log(ctx, level, "delivery "+string(out.Status), "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID,
-		"attempts", attempts, "smtp_code", out.Code, "enhanced_code", out.Enhanced)
+		"attempts", attempts, "smtp_code", out.Code, "enhanced_code", out.Detail)
 }
 
 // admit waits for the send's reserved slot, or briefly for a limit that
@@ -623,36 +623,4 @@ func (r *chunkRun) send(ctx context.Context, msg *notifier.Message) (SendResult,
 			return res, nil
 		}
 	}
-}
-
-// throttlingText recognises replies that ask the sender to slow down,
-// rather than report a problem with one recipient.
-var throttlingText = regexp.MustCompile(`(?i)rate|too many|throttl|slow down|exceed|limit|try again later|temporarily deferred`)
-
-// IsThrottling reports whether a temporary reply asks us to slow down
-// sending to that domain: 421 (the server is closing the session), or a
-// 450/451/452/454 that speaks of rates and limits or carries the enhanced
-// codes 4.3.2, 4.7.0, 4.7.2x or 4.7.5xx. Greylisting (often 451 4.7.1) is not
-// throttling: that recipient is retried on its own schedule.
-func IsThrottling(r SendResult) bool {
-	if r.Accepted || r.Permanent || r.Code == 0 {
-		return false
-	}
-	if r.Code == 421 {
-		return true
-	}
-	switch r.Code {
-	case 450, 451, 452, 454:
-	default:
-		return false
-	}
-	text := strings.ToLower(r.Reply)
-	if strings.Contains(text, "greylist") || strings.Contains(text, "graylist") {
-		return false
-	}
-	switch {
-	case r.Enhanced == "4.3.2", r.Enhanced == "4.7.0", strings.HasPrefix(r.Enhanced, "4.7.2"), strings.HasPrefix(r.Enhanced, "4.7.5"):
-		return true // not accepting now, policy, rate limited (4.7.28), server busy (4.7.500)
-	}
-	return throttlingText.MatchString(text)
 }

@@ -192,7 +192,7 @@ func (s *recordingSender) Send(ctx context.Context, m *notifier.Message) deliver
 	if s.reply != nil {
 		return *s.reply
 	}
-	return delivery.SendResult{Accepted: true, Code: 250, Reply: "250 ok"}
+	return delivery.SendResult{Verdict: delivery.Accepted, Code: 250, Reply: "250 ok"}
 }
 
 func (s *recordingSender) count() int {
@@ -448,7 +448,7 @@ func TestLeaseTakenOverContinuesUnderANewID(t *testing.T) {
 // its lifetime is over. The store only writes what it is told.
 func TestTemporaryFailurePlansItsRetry(t *testing.T) {
 	t.Parallel()
-	greylisted := delivery.SendResult{Code: 451, Enhanced: "4.7.1", Reply: "451 4.7.1 greylisted"}
+	greylisted := delivery.SendResult{Code: 451, Detail: "4.7.1", Reply: "451 4.7.1 greylisted"}
 	for _, tc := range []struct {
 		name     string
 		attempts int

@@ -129,11 +129,11 @@ func (m *PortalMailer) send(ctx context.Context, msg *notifier.Message) error {
 		res := conn.Send(ctx, msg)
 		conn.Release(res.Broken)
 		switch {
-		case res.Accepted:
+		case res.Verdict == Accepted:
 			return nil
 		case res.NothingSent && try == 0:
 			continue
-		case res.Permanent:
+		case res.Verdict == Rejected:
 			return &PermanentError{Err: fmt.Errorf("relay refused the message: %d %s", res.Code, res.Reply)}
 		}
 		return fmt.Errorf("relay deferred the message: %d %s", res.Code, res.Reply)

@@ -43,12 +43,15 @@ type Outcome struct {
 	DeliveryID int64
 	WaveID     int64
 	Status     notifier.DeliveryStatus
-	// Attempted is true when an SMTP transaction was made (it counts as an attempt).
+	// Attempted is true when a transaction with the relay was made (it
+	// counts as an attempt).
 	Attempted bool
-	Code      int
-	Enhanced  string
-	Reply     string
-	SHA256    []byte
+	// Code, Detail and Reply are the relay's reply (SendResult), or for a
+	// delivery not sent, Reply says why.
+	Code   int
+	Detail string
+	Reply  string
+	SHA256 []byte
 	// TemplateVersion is the version of the template rendered.
 	TemplateVersion string
 	// RetryAt is set for a delivery deferred after an attempt: when its

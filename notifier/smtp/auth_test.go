@@ -80,7 +80,7 @@ func sendOne(t *testing.T, cfg smtp.Config, id string) error {
 		Subject: "test", Text: "hello",
 	})
 	conn.Release(res.Broken)
-	if !res.Accepted {
+	if res.Verdict != delivery.Accepted {
 		t.Fatalf("%s: not accepted: %+v", id, res)
 	}
 	return nil

@@ -236,9 +236,14 @@ func (c *conn) Release(broken bool) {
 
 // Send runs one SMTP transaction: MAIL, RCPT, DATA. The message is built
 // once, so the SHA-256 recorded is of exactly the bytes the relay accepted.
+// The reply becomes the engine's verdict here: a temporary reply that asks
+// us to slow down is Throttled.
 func (c *conn) Send(ctx context.Context, m *notifier.Message) delivery.SendResult {
 	start := time.Now()
 	res := c.send(ctx, m)
+	if isThrottling(res) {
+		res.Verdict = delivery.Throttled
+	}
 	res.Duration = time.Since(start)
 	return res
 }
@@ -264,12 +269,12 @@ func (c *conn) send(ctx context.Context, m *notifier.Message) delivery.SendResul
 		c.msg = bytes.Buffer{}
 	}
 	if err != nil {
-		return delivery.SendResult{Permanent: true, Reply: "build message: " + err.Error()}
+		return delivery.SendResult{Verdict: delivery.Rejected, Reply: "build message: " + err.Error()}
 	}
 	sum := sha256.Sum256(raw)
 	from, to := envelope(m.From.Address), envelope(m.To.Address)
 	if strings.ContainsAny(from+to, "\r\n") {
-		return delivery.SendResult{Permanent: true, Reply: "envelope address contains a line break"}
+		return delivery.SendResult{Verdict: delivery.Rejected, Reply: "envelope address contains a line break"}
 	}
 	deadline := time.Now().Add(c.sender.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -321,7 +326,7 @@ func (c *conn) send(ctx context.Context, m *notifier.Message) delivery.SendResul
 	if msg != "" {
 		reply = "250 " + msg
 	}
-	return delivery.SendResult{Accepted: true, Code: 250, Enhanced: enhancedCode(reply[3:]), Reply: reply, SHA256: sum[:]}
+	return delivery.SendResult{Verdict: delivery.Accepted, Code: 250, Detail: enhancedCode(reply[3:]), Reply: reply, SHA256: sum[:]}
 }
 
 // maxKeptBuffer is the largest message buffer a connection keeps for the
@@ -484,18 +489,20 @@ func enhancedCode(text string) string {
 }
 
 // classify turns an error from one SMTP step into a result. A reply code
-// decides: 5xx is permanent, 4xx temporary, and 421 also means the server
-// is closing the session. Anything without a reply (a dropped connection, a
+// decides: 5xx is rejected, 4xx deferred (or throttled, see isThrottling),
+// and 421 also means the server is closing the session. Anything without a reply (a dropped connection, a
 // timeout) is temporary and leaves the connection unusable.
 func classify(step string, err error) delivery.SendResult {
 	var tpErr *textproto.Error
 	if errors.As(err, &tpErr) {
 		r := delivery.SendResult{
-			Code:      tpErr.Code,
-			Enhanced:  enhancedCode(tpErr.Msg),
-			Reply:     fmt.Sprintf("%s: %d %s", step, tpErr.Code, strings.ReplaceAll(tpErr.Msg, "\n", " ")),
-			Permanent: tpErr.Code >= 500,
-			Broken:    tpErr.Code == 421,
+			Code:   tpErr.Code,
+			Detail: enhancedCode(tpErr.Msg),
+			Reply:  fmt.Sprintf("%s: %d %s", step, tpErr.Code, strings.ReplaceAll(tpErr.Msg, "\n", " ")),
+			Broken: tpErr.Code == 421,
+		}
+		if tpErr.Code >= 500 {
+			r.Verdict = delivery.Rejected
 		}
 		return r
 	}

@@ -369,7 +369,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, batches []delivery.OutcomeBa
 		}
 		for _, o := range b.Outcomes {
 			ids, statuses, replies, versions = append(ids, o.DeliveryID), append(statuses, string(o.Status)), append(replies, o.Reply), append(versions, o.TemplateVersion)
-			attempted, codes, shas, enhanced = append(attempted, o.Attempted), append(codes, int32(o.Code)), append(shas, o.SHA256), append(enhanced, o.Enhanced)
+			attempted, codes, shas, enhanced = append(attempted, o.Attempted), append(codes, int32(o.Code)), append(shas, o.SHA256), append(enhanced, o.Detail)
 			events = append(events, cmp.Or(o.Event, string(o.Status)))
 			var at *time.Time
 			if !o.RetryAt.IsZero() {

@@ -370,8 +370,8 @@ func TestRecordOutcomes(t *testing.T) {
 		done := &completer{}
 		waves, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{
 			{WaveID: waveA, JobID: 201, Complete: done.complete, Outcomes: []delivery.Outcome{
-				{DeliveryID: a[0], WaveID: waveA, Status: notifier.DeliverySent, Attempted: true, Code: 250, Enhanced: "2.0.0", Reply: "250 2.0.0 queued as 1A2B", SHA256: sha, TemplateVersion: "v7"},
-				{DeliveryID: a[1], WaveID: waveA, Status: notifier.DeliveryFailed, Attempted: true, Code: 550, Enhanced: "5.1.1", Reply: "550 5.1.1 no such user"},
+				{DeliveryID: a[0], WaveID: waveA, Status: notifier.DeliverySent, Attempted: true, Code: 250, Detail: "2.0.0", Reply: "250 2.0.0 queued as 1A2B", SHA256: sha, TemplateVersion: "v7"},
+				{DeliveryID: a[1], WaveID: waveA, Status: notifier.DeliveryFailed, Attempted: true, Code: 550, Detail: "5.1.1", Reply: "550 5.1.1 no such user"},
 				{DeliveryID: a[2], WaveID: waveA, Status: notifier.DeliveryQueued, Event: "throttled", Reply: "held back: domain paused"},
 				{DeliveryID: a[3], WaveID: waveA, Status: notifier.DeliverySent, Attempted: true, Code: 250, Reply: "250 late"},
 			}},
@@ -379,7 +379,7 @@ func TestRecordOutcomes(t *testing.T) {
 				{Chunk: delivery.Chunk{WaveID: waveB, DeliveryIDs: []int64{bb[1]}, Retry: true}, RunAt: retryAt},
 			}, Outcomes: []delivery.Outcome{
 				{DeliveryID: bb[0], WaveID: waveB, Status: notifier.DeliverySent, Attempted: true, Code: 250, Reply: "250 ok", SHA256: sha},
-				{DeliveryID: bb[1], WaveID: waveB, Status: notifier.DeliveryDeferred, Attempted: true, Code: 451, Enhanced: "4.7.1", Reply: "451 greylisted", RetryAt: retryAt},
+				{DeliveryID: bb[1], WaveID: waveB, Status: notifier.DeliveryDeferred, Attempted: true, Code: 451, Detail: "4.7.1", Reply: "451 greylisted", RetryAt: retryAt},
 			}},
 		})
 		if err != nil {
