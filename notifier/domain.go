@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
+
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // Role is what an API key may do: viewer reads, operator also runs
@@ -195,35 +197,6 @@ const (
 // Exposure item kinds.
 var ItemKinds = []string{"email", "file", "credential", "other"}
 
-// WaveKind is what a wave sends.
-type WaveKind string
-
-// The wave kinds.
-const (
-	WaveInitial  WaveKind = "initial"
-	WaveFollowUp WaveKind = "follow_up"
-	// WaveReminder and WaveEscalation are made by the reminder job: their
-	// notices chase an unacknowledged notice (the parent).
-	WaveReminder   WaveKind = "reminder"
-	WaveEscalation WaveKind = "escalation"
-)
-
-// Label is the kind as pages show it to people ("Follow-up"); an unknown
-// kind shows as it is stored.
-func (k WaveKind) Label() string {
-	switch k {
-	case WaveInitial:
-		return "Initial notice"
-	case WaveFollowUp:
-		return "Follow-up"
-	case WaveReminder:
-		return "Reminder"
-	case WaveEscalation:
-		return "Escalation"
-	}
-	return string(k)
-}
-
 // WaveStatus is where a wave is in its life.
 type WaveStatus string
 
@@ -277,7 +250,7 @@ func (s DeliveryStatus) Final() bool {
 type WavePlan struct {
 	ID            int64                 `json:"id"`
 	IncidentID    int64                 `json:"incident_id"`
-	Kind          WaveKind              `json:"kind"`
+	Kind          templates.Kind        `json:"kind"`
 	Status        WaveStatus            `json:"status"`
 	Organizations int                   `json:"organizations"`
 	Notices       int                   `json:"notices"`
@@ -294,7 +267,7 @@ type WavePlan struct {
 type Wave struct {
 	ID                int64                  `json:"id"`
 	IncidentID        int64                  `json:"incident_id"`
-	Kind              WaveKind               `json:"kind"`
+	Kind              templates.Kind         `json:"kind"`
 	Status            WaveStatus             `json:"status"`
 	Deliveries        map[DeliveryStatus]int `json:"deliveries"`
 	Notices           WaveNotices            `json:"notices"`

@@ -94,7 +94,7 @@ func setupWorker(t *testing.T, deferTo ...string) (*river.Client[pgx.Tx], *worke
 	if _, err := svc.ImportExposures(ctx, actor, "mail-breach", bytes.NewReader(sampledata.File(sampledata.ExposuresBatch1)), notifier.FormatCSV); err != nil {
 		t.Fatal(err)
 	}
-	plan, err := svc.PlanWave(ctx, actor, "mail-breach", notifier.WaveInitial)
+	plan, err := svc.PlanWave(ctx, actor, "mail-breach", templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}

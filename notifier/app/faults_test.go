@@ -350,7 +350,7 @@ func TestWorkerKilledMidWave(t *testing.T) {
 	ctx := context.Background()
 	orgs, items, recipients := directory("k", orgCount, perOrg)
 	loadDirectory(t, e, "killed", orgs, items)
-	plan, err := e.Client.PlanWave(ctx, "killed", notifier.WaveInitial)
+	plan, err := e.Client.PlanWave(ctx, "killed", templates.KindInitial)
 	if err != nil || plan.Deliveries != len(recipients) {
 		t.Fatalf("plan = %+v, %v; want %d deliveries", plan, err, len(recipients))
 	}
@@ -563,7 +563,7 @@ func faultWait(t *testing.T, what string, timeout time.Duration, cond func() boo
 func planAndLaunch(t *testing.T, e *apptest.Env, slug string) int64 {
 	t.Helper()
 	ctx := context.Background()
-	plan, err := e.Client.PlanWave(ctx, slug, notifier.WaveInitial)
+	plan, err := e.Client.PlanWave(ctx, slug, templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func TestFirewallPassesTheShippedTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, kind := range []templates.Kind{templates.KindInitial, templates.KindFollowUp, templates.KindReminder, templates.KindEscalation} {
+	for _, kind := range templates.WaveKinds {
 		dels := testDeliveries(kind, 3)
 		dels[0].Notice.OrgName = "Evil https://phish.attacker.example/login www.evil.example"
 		dels[0].Notice.Items[0].Subject = "Reset your password at ｈｔｔｐｓ://evil．example/x"

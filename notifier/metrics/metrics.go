@@ -14,6 +14,7 @@ import (
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/delivery"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // Namespace prefixes every metric name.
@@ -95,7 +96,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.blocked.WithLabelValues(part)
 	}
 	for _, st := range notifier.DeliveryStatuses {
-		m.deliveries.WithLabelValues(string(st), string(notifier.WaveInitial))
+		m.deliveries.WithLabelValues(string(st), string(templates.KindInitial))
 	}
 	for _, reason := range []string{"temporary_reply", "connection"} {
 		m.retries.WithLabelValues(reason)

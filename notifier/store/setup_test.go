@@ -17,6 +17,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/sampledata"
 	"github.com/breachnotify/breachnotify/notifier/store"
 	"github.com/breachnotify/breachnotify/queue"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // The store's component tests, River-style: setup gives each test its own
@@ -79,7 +80,7 @@ func setup(t *testing.T) (*store.Store, *bundle) {
 		if _, err := b.svc.ImportExposures(ctx, actor, slug, bytes.NewReader(sampledata.File(sampledata.ExposuresBatch1)), notifier.FormatCSV); err != nil {
 			t.Fatalf("import exposures: %v", err)
 		}
-		plan, err := b.svc.PlanWave(ctx, actor, slug, notifier.WaveInitial)
+		plan, err := b.svc.PlanWave(ctx, actor, slug, templates.KindInitial)
 		if err != nil {
 			t.Fatalf("plan: %v", err)
 		}

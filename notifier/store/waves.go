@@ -13,6 +13,7 @@ import (
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/delivery"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // newDeliveryKeys is the select list that gives a delivery (in the
@@ -157,12 +158,12 @@ const (
 )
 
 // deliveriesFrom is launchDeliveries for a kind of notice.
-func deliveriesFrom(kind notifier.WaveKind) string {
+func deliveriesFrom(kind templates.Kind) string {
 	recipients := orgContacts
 	switch kind {
-	case notifier.WaveReminder:
+	case templates.KindReminder:
 		recipients = parentContacts
-	case notifier.WaveEscalation:
+	case templates.KindEscalation:
 		recipients = escalationContacts
 	}
 	return strings.Replace(launchDeliveries, "RECIPIENTS", recipients, 1)
@@ -202,7 +203,7 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, p noti
 	waveID := p.WaveID
 	var incidentID int64
 	var status notifier.WaveStatus
-	var kind notifier.WaveKind
+	var kind templates.Kind
 	var policy []byte
 	var digest *string
 	var planned *notifier.WaveContent
@@ -292,7 +293,7 @@ func pinTemplates(ctx context.Context, tx pgx.Tx, waveID int64, c notifier.WaveC
 // and one delivery job per chunk. It returns how many deliveries it queued.
 // expected is how many deliveries the caller counted (the plan's figure):
 // their keys are drawn in Go, any others in SQL (newDeliveryKeys).
-func (s *Store) writeNotices(ctx context.Context, tx pgx.Tx, incidentID, waveID int64, kind notifier.WaveKind, org int64, chunkSize, expected int) (int, error) {
+func (s *Store) writeNotices(ctx context.Context, tx pgx.Tx, incidentID, waveID int64, kind templates.Kind, org int64, chunkSize, expected int) (int, error) {
 	if _, err := tx.Exec(ctx, launchNotices(kind), pgx.NamedArgs{"incident": incidentID, "wave": waveID, "org": org, "kind": kind}); err != nil {
 		return 0, err
 	}
@@ -304,7 +305,7 @@ func (s *Store) writeNotices(ctx context.Context, tx pgx.Tx, incidentID, waveID 
 
 // writeDeliveries writes the deliveries of a wave's notices and their jobs,
 // and returns how many it queued (expected: as for writeNotices).
-func (s *Store) writeDeliveries(ctx context.Context, tx pgx.Tx, waveID int64, kind notifier.WaveKind, chunkSize, expected int) (int, error) {
+func (s *Store) writeDeliveries(ctx context.Context, tx pgx.Tx, waveID int64, kind templates.Kind, chunkSize, expected int) (int, error) {
 	args := append([]any{waveID, s.messageIDDomain}, newDeliveryKeyBlock(expected).args()...)
 	rows, err := tx.Query(ctx, deliveriesFrom(kind), args...)
 	if err != nil {
