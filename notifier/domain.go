@@ -187,6 +187,15 @@ const (
 	ContactExecutive = "executive"
 )
 
+// EscalationRoles are the contacts an escalation goes to (all of an
+// organization's contacts when it has no active one of these).
+var EscalationRoles = []string{ContactLegal, ContactExecutive}
+
+// ChaseKinds are the kinds of the waves the reminder job makes: their
+// notices chase an unacknowledged notice (the parent), and its
+// acknowledgement cancels them.
+var ChaseKinds = []templates.Kind{templates.KindReminder, templates.KindEscalation}
+
 // Contact statuses: only active contacts are sent to.
 const (
 	ContactActive     = "active"

@@ -118,7 +118,7 @@ func (s *Store) CreateFollowUp(ctx context.Context, p notifier.FollowUpParams) (
 			return complete(ctx, tx)
 		}
 		var waveID int64
-		if err := tx.QueryRow(ctx, `INSERT INTO waves (incident_id, kind, status, launched_at) VALUES ($1, 'follow_up', 'running', now()) RETURNING id`,
+		if err := tx.QueryRow(ctx, `INSERT INTO waves (incident_id, kind, status, launched_at) VALUES ($1, `+sqlString(templates.KindFollowUp)+`, 'running', now()) RETURNING id`,
 			incidentID).Scan(&waveID); err != nil {
 			return err
 		}
@@ -159,7 +159,7 @@ func (s *Store) planAutomaticFollowUp(ctx context.Context, tx pgx.Tx, p notifier
 		return 0, err
 	}
 	rows, err := tx.Query(ctx, `SELECT id, planned_digest, planned_content FROM waves
-		WHERE incident_id = $1 AND kind = 'follow_up' AND automatic AND status = 'planned' ORDER BY id FOR UPDATE`, p.IncidentID)
+		WHERE incident_id = $1 AND kind = `+sqlString(templates.KindFollowUp)+` AND automatic AND status = 'planned' ORDER BY id FOR UPDATE`, p.IncidentID)
 	if err != nil {
 		return 0, err
 	}
@@ -238,7 +238,7 @@ func (s *Store) SendReminders(ctx context.Context, p notifier.ReminderParams) (n
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('reminders:' || $1::bigint::text, 0))`, inc.ID); err != nil {
 			return err
 		}
-		for _, kind := range []templates.Kind{templates.KindReminder, templates.KindEscalation} {
+		for _, kind := range notifier.ChaseKinds {
 			args := pgx.NamedArgs{"incident": inc.ID, "now": now, "after": time.Duration(inc.Policy.ReminderAfter).Seconds(),
 				"max": inc.Policy.MaxReminders, "escalate": kind == templates.KindEscalation}
 			rows, err := tx.Query(ctx, dueNotices, args)

@@ -53,8 +53,8 @@ WITH taken AS MATERIALIZED (
 acked AS (
     UPDATE deliveries d SET status = 'cancelled', finished_at = now(), smtp_reply = 'not sent: the notice was acknowledged'
     FROM notices n JOIN notices root ON root.id = n.parent_id
-    WHERE EXISTS (SELECT 1 FROM waves w WHERE w.id = $4 AND w.kind IN ('reminder', 'escalation')) -- once, not per row
-      AND d.id = ANY($1) AND n.id = d.notice_id AND n.kind IN ('reminder', 'escalation') AND root.acknowledged_at IS NOT NULL
+    WHERE EXISTS (SELECT 1 FROM waves w WHERE w.id = $4 AND w.kind IN (` + chaseKinds + `)) -- once, not per row
+      AND d.id = ANY($1) AND n.id = d.notice_id AND n.kind IN (` + chaseKinds + `) AND root.acknowledged_at IS NOT NULL
       AND d.status IN (` + pendingStatuses + `) AND d.id <> ALL (ARRAY(SELECT id FROM taken))
     RETURNING d.id
 ),
@@ -63,7 +63,7 @@ cand AS MATERIALIZED (
            coalesce(d.first_attempt_at, d.queued_at) AS lifetime_start,
            coalesce(d.contact_name, c.name), coalesce(d.contact_role, c.role), coalesce(d.contact_locale, c.locale),
            coalesce(d.portal_access, c.portal_access),
-           CASE WHEN n.kind = 'initial' THEN '{}'::text[] ELSE
+           CASE WHEN n.kind = ` + sqlString(templates.KindInitial) + ` THEN '{}'::text[] ELSE
              (SELECT coalesce(array_agg(r.message_id ORDER BY r.sent_at, r.id), '{}') FROM (
                 SELECT d2.message_id, d2.sent_at, d2.id FROM deliveries d2 JOIN notices n2 ON n2.id = d2.notice_id
                 WHERE d2.contact_id = d.contact_id AND n2.incident_id = n.incident_id AND d2.sent_at IS NOT NULL AND d2.id <> d.id
@@ -324,7 +324,7 @@ outcome AS (
         last_attempt_at  = CASE WHEN u.attempted THEN now() ELSE d.last_attempt_at END,
         next_attempt_at  = u.retry_at,
         sent_at          = CASE WHEN u.status = 'sent' THEN now() ELSE d.sent_at END,
-        finished_at      = CASE WHEN u.status IN ('sent', 'failed') THEN now() END
+        finished_at      = CASE WHEN u.status IN (` + finishingOutcomes + `) THEN now() END
     FROM u
     WHERE d.id = u.id AND d.status NOT IN (` + finalStatuses + `)
 ),

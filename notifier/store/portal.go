@@ -31,7 +31,7 @@ SELECT coalesce(d.sent_at, d.last_attempt_at, d.queued_at), d.recipient, inc.tit
 FROM deliveries d
 JOIN notices n ON n.id = d.notice_id
 JOIN incidents inc ON inc.id = n.incident_id
-WHERE d.reference_code = $1 AND d.status IN ('sent', 'bounced')`, code).Scan(&sentAt, &recipient, &title)
+WHERE d.reference_code = $1 AND d.status IN (`+wentOutStatuses+`)`, code).Scan(&sentAt, &recipient, &title)
 	return sentAt, recipient, title, wrap("verify reference", notFound(err, "no notice has this reference code"))
 }
 

@@ -16,7 +16,7 @@ import (
 // notice covers yet and an active contact:
 //   - initial: not notified yet (no initial notice; a void one does not count);
 //   - follow_up: already told (a notice of theirs was sent).
-const (
+var (
 	uncoveredOrgItems = `
 SELECT DISTINCT i.organization_id AS id
 FROM exposure_items i
@@ -25,12 +25,12 @@ WHERE i.incident_id = @incident AND (@org::bigint = 0 OR i.organization_id = @or
   AND EXISTS (SELECT 1 FROM contacts c WHERE c.organization_id = i.organization_id AND c.status = 'active')`
 
 	hasInitialNotice = `EXISTS (SELECT 1 FROM notices n WHERE n.incident_id = @incident AND n.organization_id = ORG
-	   AND n.kind = 'initial' AND n.voided_at IS NULL)`
+	   AND n.kind = ` + sqlString(templates.KindInitial) + ` AND n.voided_at IS NULL)`
 
 	// wasTold: a notice to the organization reached someone.
 	wasTold = `EXISTS (SELECT 1 FROM notices n JOIN deliveries d ON d.notice_id = n.id
 	   WHERE n.incident_id = @incident AND n.organization_id = ORG AND n.parent_id IS NULL AND n.voided_at IS NULL
-	     AND d.status IN ('sent', 'bounced'))`
+	     AND d.status IN (` + wentOutStatuses + `))`
 )
 
 // targetsQuery selects the organizations a wave of kind notifies.
