@@ -186,7 +186,7 @@ func (l *Lease) Tick(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, l.Interval())
 	defer cancel()
 	l.renew(ctx)
-	l.Sweep(ctx)
+	l.sweep(ctx)
 }
 
 func (l *Lease) renew(ctx context.Context) {
@@ -223,8 +223,8 @@ func (l *Lease) validUntil() time.Time {
 	return l.valid
 }
 
-// Sweep takes over the claims of dead processes, logging each takeover.
-func (l *Lease) Sweep(ctx context.Context) {
+// sweep takes over the claims of dead processes, logging each takeover.
+func (l *Lease) sweep(ctx context.Context) {
 	taken, err := l.cfg.Store.TakeOver(ctx, l.Owner(), l.margin())
 	if err != nil {
 		l.cfg.Logger.WarnContext(ctx, "taking over dead delivery processes failed", "error", err)

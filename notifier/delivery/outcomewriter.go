@@ -149,9 +149,6 @@ func (w *Writer) Acquire(ctx context.Context) error {
 	}
 }
 
-// GiveBack returns a slot taken for a send that did not happen.
-func (w *Writer) GiveBack() { <-w.slots }
-
 // Submit queues a batch for the next commit; slots is how many slots its
 // outcomes hold (given back when it has committed or failed).
 func (w *Writer) Submit(b OutcomeBatch, slots int) *Ticket {
@@ -263,7 +260,7 @@ func (w *Writer) commit(group []pending, outcomes int) {
 			}
 			return
 		}
-		if IsTransient(err) && !w.abandoned() {
+		if isTransient(err) && !w.abandoned() {
 			if attempt == 1 || attempt%10 == 0 {
 				w.cfg.Logger.Warn("recording outcomes failed; retrying (the messages are sent, their outcomes are kept in memory)",
 					"outcomes", outcomes, "attempt", attempt, "error", err)
@@ -317,9 +314,9 @@ func (w *Writer) Close(ctx context.Context) {
 	}
 }
 
-// IsTransient reports whether err says that trying again as is may work (a
+// isTransient reports whether err says that trying again as is may work (a
 // lost connection, a terminated backend, a serialisation conflict).
-func IsTransient(err error) bool {
+func isTransient(err error) bool {
 	var t interface{ Transient() bool }
 	return errors.As(err, &t) && t.Transient()
 }
