@@ -13,7 +13,7 @@ import (
 )
 
 // Engine is the delivery engine: it works one chunk of deliveries over
-// one SMTP connection, within the politeness limits, handing each outcome
+// one connection of its channel (Sender), within the politeness limits, handing each outcome
 // to the process's Writer (group commit) as soon as the relay answers.
 // It keeps the package's guarantees (see the package comment).
 type Engine struct {
@@ -24,7 +24,7 @@ type Engine struct {
 	polite   Politeness
 	writer   *Writer
 	lease    *Lease
-	// sendTimeout is the longest one SMTP transaction may take: a send is
+	// sendTimeout is the longest one transaction with the relay may take: a send is
 	// not started when the job has less time left (see timeToSend).
 	sendTimeout time.Duration
 	observer    Observer
@@ -43,8 +43,8 @@ type EngineConfig struct {
 	Writer *Writer
 	// Lease is the process's lease; nil means no leases (tests).
 	Lease *Lease
-	// SendTimeout is the sender's timeout for one transaction
-	// (config.Config.SMTPTimeout).
+	// SendTimeout is the sender's timeout for one transaction (for the
+	// SMTP channel, config.Config.SMTPTimeout).
 	SendTimeout time.Duration
 	Observer    Observer
 	Logger      *slog.Logger
@@ -444,9 +444,9 @@ func (r *chunkRun) deliverOne(ctx context.Context, del notifier.OutgoingDelivery
 		return Outcome{}, h
 	}
 	// A slot of the writer before the message's content goes out (after
-	// the relay's 354): from then on the relay may take it, and its
-	// outcome counts against the process's bound until it is committed.
-	// Building it, and MAIL and RCPT, hold no slot.
+	// the relay's go-ahead, SMTP's 354): from then on the relay may take
+	// it, and its outcome counts against the process's bound until it is
+	// committed. Building it, and the envelope, hold no slot.
 	msg.BeforeContent = r.takeSlot
 	res, err := r.send(ctx, msg)
 	done()
@@ -573,7 +573,7 @@ var errNoTimeLeft = errors.New("too little time left in the job for a send")
 // (and a dial, without a connection). A transaction cut by the job's
 // deadline might have been taken by the relay before its 250 was read,
 // and would be sent again. Each run makes one send whatever the time, so a
-// job timeout configured below the SMTP timeout still makes progress.
+// job timeout configured below the send timeout still makes progress.
 func (r *chunkRun) timeToSend(ctx context.Context) bool {
 	deadline, ok := ctx.Deadline()
 	if !ok || r.sends == 0 {

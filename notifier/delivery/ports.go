@@ -82,7 +82,7 @@ const EventBlocked = "blocked"
 type Politeness interface {
 	// Admit admits one send to a recipient domain or holds it back. An
 	// admitted send (done is set) has a slot reserved wait from now: it
-	// waits that long, sends, and calls done when the SMTP transaction is
+	// waits that long, sends, and calls done when the transaction is
 	// over. A held-back one has nothing reserved: wait is how long until
 	// it may ask again, reason why (HoldGlobalRate holds back every
 	// domain). err means the limits could not be consulted.
