@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // Engine is the delivery engine: it works one chunk of deliveries over
@@ -69,10 +70,10 @@ func NewEngine(cfg EngineConfig) *Engine {
 
 type nopObserver struct{}
 
-func (nopObserver) ObserveSend(SendResult)         {}
-func (nopObserver) ObserveOutcome(Outcome, string) {}
-func (nopObserver) ObserveSnooze(string)           {}
-func (nopObserver) ObserveBlocked(string)          {}
+func (nopObserver) ObserveSend(SendResult)                 {}
+func (nopObserver) ObserveOutcome(Outcome, templates.Kind) {}
+func (nopObserver) ObserveSnooze(string)                   {}
+func (nopObserver) ObserveBlocked(string)                  {}
 
 type unlimited struct{}
 
@@ -197,7 +198,7 @@ func (d *Engine) Deliver(ctx context.Context, chunk Chunk, complete notifier.Job
 			continue
 		}
 		run.submit(out)
-		d.observer.ObserveOutcome(out, string(del.Notice.Kind))
+		d.observer.ObserveOutcome(out, del.Notice.Kind)
 		logOutcome(ctx, d.logger, del, out)
 		if run.blocked != nil {
 			// The wave stops at once: nothing more is sent until someone

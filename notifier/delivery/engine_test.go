@@ -207,8 +207,8 @@ type countingObserver struct {
 	snoozes []string
 }
 
-func (o *countingObserver) ObserveSend(delivery.SendResult)         {}
-func (o *countingObserver) ObserveOutcome(delivery.Outcome, string) {}
+func (o *countingObserver) ObserveSend(delivery.SendResult)                 {}
+func (o *countingObserver) ObserveOutcome(delivery.Outcome, templates.Kind) {}
 func (o *countingObserver) ObserveSnooze(r string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // Store is the persistence the Engine needs: claims, and pausing a wave.
@@ -66,7 +67,7 @@ type Observer interface {
 	ObserveSend(r SendResult)
 	// ObserveOutcome counts an outcome by status and the notice's kind
 	// (initial, follow_up, reminder, escalation).
-	ObserveOutcome(o Outcome, kind string)
+	ObserveOutcome(o Outcome, kind templates.Kind)
 	// ObserveSnooze counts a job held back without spending an attempt.
 	ObserveSnooze(reason string)
 	// ObserveBlocked counts a message the link firewall stopped, by the

@@ -119,8 +119,8 @@ func (m *Metrics) ObserveSend(r delivery.SendResult) {
 }
 
 // ObserveOutcome implements delivery.Observer.
-func (m *Metrics) ObserveOutcome(o delivery.Outcome, kind string) {
-	m.deliveries.WithLabelValues(string(o.Status), kind).Inc()
+func (m *Metrics) ObserveOutcome(o delivery.Outcome, kind templates.Kind) {
+	m.deliveries.WithLabelValues(string(o.Status), string(kind)).Inc()
 	if o.Status == notifier.DeliveryDeferred && o.Attempted {
 		reason := "temporary_reply"
 		if o.Code == 0 {
