@@ -25,8 +25,8 @@ type Engine struct {
 	polite   Politeness
 	writer   *Writer
 	lease    *Lease
-	// sendTimeout is the longest one transaction with the relay may take: a send is
-	// not started when the job has less time left (see timeToSend).
+	// sendTimeout is the longest one transaction with the relay may take:
+	// a send is not started when the job has less time left (timeToSend).
 	sendTimeout time.Duration
 	observer    Observer
 	logger      *slog.Logger
@@ -34,10 +34,14 @@ type Engine struct {
 
 // EngineConfig configures an Engine.
 type EngineConfig struct {
-	Store    Store
-	Sender   Sender
+	// Store claims deliveries and pauses waves (required).
+	Store Store
+	// Sender is the channel messages leave by (required).
+	Sender Sender
+	// Renderer renders each delivery's message (required).
 	Renderer *notifier.Renderer
-	Retry    RetryPolicy
+	// Retry plans the attempts of deferred deliveries.
+	Retry RetryPolicy
 	// Politeness holds sends back; nil means no limits.
 	Politeness Politeness
 	// Writer commits outcomes (required; its Run must be running).
@@ -47,8 +51,11 @@ type EngineConfig struct {
 	// SendTimeout is the sender's timeout for one transaction (for the
 	// SMTP channel, config.Config.SMTPTimeout).
 	SendTimeout time.Duration
-	Observer    Observer
-	Logger      *slog.Logger
+	// Observer is told about sends, outcomes and snoozes; nil counts
+	// nothing.
+	Observer Observer
+	// Logger logs outcomes and holds; nil logs nothing.
+	Logger *slog.Logger
 }
 
 // NewEngine builds an Engine.

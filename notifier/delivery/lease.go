@@ -92,13 +92,15 @@ type LeaseStore interface {
 
 // LeaseConfig configures a Lease.
 type LeaseConfig struct {
+	// Store keeps the leases (required).
 	Store LeaseStore
 	// TTL is the lease's length (LeaseTTLDefault when zero).
 	TTL time.Duration
 	// OnTakeover is told about every takeover (metrics); may be nil.
 	OnTakeover func(Takeover)
 	// Now is the clock (time.Now when nil).
-	Now    func() time.Time
+	Now func() time.Time
+	// Logger logs renewals that failed and takeovers; nil logs nothing.
 	Logger *slog.Logger
 }
 

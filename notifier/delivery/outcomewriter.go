@@ -58,13 +58,21 @@ type CommitObserver interface {
 
 // WriterConfig configures a Writer.
 type WriterConfig struct {
+	// Store writes each group commit (required).
 	Store OutcomeStore
-	// MaxUnrecorded, Window and MaxGroup default to the *Default constants.
+	// MaxUnrecorded bounds the sends without a committed outcome
+	// (MaxUnrecordedDefault when zero).
 	MaxUnrecorded int
-	Window        time.Duration
-	MaxGroup      int
-	Observer      CommitObserver
-	Logger        *slog.Logger
+	// Window is how long outcomes gather before a commit
+	// (CommitWindowDefault when zero).
+	Window time.Duration
+	// MaxGroup commits at once when this many outcomes wait
+	// (MaxGroupDefault when zero).
+	MaxGroup int
+	// Observer is told about every commit; may be nil.
+	Observer CommitObserver
+	// Logger logs failed and retried commits; nil logs nothing.
+	Logger *slog.Logger
 }
 
 // Writer commits outcomes in groups. Run must be running for Submit's

@@ -47,6 +47,7 @@ type PortalMailer struct {
 
 // PortalMailerConfig configures a PortalMailer.
 type PortalMailerConfig struct {
+	// Store issues the links (required).
 	Store PortalLinkStore
 	// Sender is the service's relay (the one the Engine uses).
 	Sender Sender
@@ -54,7 +55,8 @@ type PortalMailerConfig struct {
 	Renderer *notifier.Renderer
 	// Observer counts sign-in emails the link firewall stops (metrics).
 	Observer Observer
-	Logger   *slog.Logger
+	// Logger logs what became of each link; nil logs nothing.
+	Logger *slog.Logger
 }
 
 // NewPortalMailer builds a PortalMailer.
