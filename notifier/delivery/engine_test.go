@@ -32,7 +32,7 @@ type options struct {
 // bundle is what setup returns: the engine and its fakes.
 type bundle struct {
 	d        *delivery.Engine
-	store    *fakeDeliveryStore
+	store    *fakeStore
 	sender   *recordingSender
 	observer *countingObserver
 	writer   *delivery.Writer
@@ -55,7 +55,7 @@ func setup(t *testing.T, set *templates.Set, o options) *bundle {
 	if set == nil {
 		set = defaultTemplates(t)
 	}
-	b := &bundle{store: &fakeDeliveryStore{}, sender: &recordingSender{}, observer: &countingObserver{}, clock: &fakeClock{now: time.Now()}}
+	b := &bundle{store: &fakeStore{}, sender: &recordingSender{}, observer: &countingObserver{}, clock: &fakeClock{now: time.Now()}}
 	b.sender.store = b.store
 	b.writer = delivery.NewWriter(delivery.WriterConfig{Store: b.store, MaxUnrecorded: o.maxUnrecorded, Window: time.Millisecond})
 	go b.writer.Run()
@@ -90,10 +90,10 @@ var defaultTemplates = func() func(t *testing.T) *templates.Set {
 	}
 }()
 
-// fakeDeliveryStore is the engine's store, in memory: it hands out one
+// fakeStore is the engine's store, in memory: it hands out one
 // claim and records what the writer commits. Hooks make commits wait or
 // fail.
-type fakeDeliveryStore struct {
+type fakeStore struct {
 	mu       sync.Mutex
 	claim    []notifier.OutgoingDelivery
 	outcomes []delivery.Outcome
@@ -109,11 +109,11 @@ type fakeDeliveryStore struct {
 	completed    int
 }
 
-func (s *fakeDeliveryStore) ClaimDeliveries(context.Context, delivery.Chunk) (delivery.Claim, error) {
+func (s *fakeStore) ClaimDeliveries(context.Context, delivery.Chunk) (delivery.Claim, error) {
 	return delivery.Claim{Deliveries: s.claim, WaveStatus: notifier.WaveRunning, Now: time.Now()}, nil
 }
 
-func (s *fakeDeliveryStore) RecordOutcomes(_ context.Context, batches []delivery.OutcomeBatch) (map[int64]notifier.WaveStatus, error) {
+func (s *fakeStore) RecordOutcomes(_ context.Context, batches []delivery.OutcomeBatch) (map[int64]notifier.WaveStatus, error) {
 	if s.beforeCommit != nil {
 		if err := s.beforeCommit(batches); err != nil {
 			return nil, err
@@ -140,14 +140,14 @@ func (s *fakeDeliveryStore) RecordOutcomes(_ context.Context, batches []delivery
 	return map[int64]notifier.WaveStatus{3: status}, nil
 }
 
-func (s *fakeDeliveryStore) ReleaseClaim(context.Context, delivery.Chunk, []int64) error {
+func (s *fakeStore) ReleaseClaim(context.Context, delivery.Chunk, []int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.released = true
 	return nil
 }
 
-func (s *fakeDeliveryStore) HoldWave(_ context.Context, _ int64, reason string) error {
+func (s *fakeStore) HoldWave(_ context.Context, _ int64, reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.held = reason
@@ -160,7 +160,7 @@ func (s *fakeDeliveryStore) HoldWave(_ context.Context, _ int64, reason string) 
 type recordingSender struct {
 	mu    sync.Mutex
 	sent  []*notifier.Message
-	store *fakeDeliveryStore
+	store *fakeStore
 	// maxUnrecorded is the most sends seen without a committed outcome.
 	maxUnrecorded int64
 	// onSend runs after each send (outside the lock).
