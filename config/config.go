@@ -190,7 +190,7 @@ type Config struct {
 	// process's chunks are taken over when its lease lapses.
 	JobRescueAfter time.Duration
 	// LeaseTTL is how long a sending process's lease lasts unless renewed
-	// (BREACHNOTIFY_LEASE_TTL, default notifier.LeaseTTLDefault, 30 s): a
+	// (BREACHNOTIFY_LEASE_TTL, default delivery.LeaseTTLDefault, 30 s): a
 	// killed process's deliveries are taken over within about 1.5 × it.
 	LeaseTTL time.Duration
 	// MaxBodyBytes caps request bodies (BREACHNOTIFY_MAX_BODY_BYTES); past it
@@ -319,7 +319,7 @@ func Default() *Config {
 		ThrottleCooldown:  ThrottleCooldownDefault,
 		RelayCooldown:     RelayCooldownDefault,
 		JobRescueAfter:    JobRescueAfterDefault,
-		LeaseTTL:          30 * time.Second, // notifier.LeaseTTLDefault
+		LeaseTTL:          30 * time.Second, // delivery.LeaseTTLDefault
 		MaxBodyBytes:      MaxBodyBytesDefault,
 		LogFormat:         LogFormatDefault,
 		LogLevel:          LogLevelDefault,
@@ -501,7 +501,7 @@ func (c *Config) Validate() error {
 		bad("BREACHNOTIFY_JOB_RESCUE_AFTER", "must be positive")
 	} else if c.DeliverJobTimeout() < 2*c.SMTPTimeout {
 		// A delivery job must have room for a dial and a transaction, or it
-		// sends one message per run (see notifier.Deliverer).
+		// sends one message per run (see delivery.Engine).
 		bad("BREACHNOTIFY_JOB_RESCUE_AFTER", fmt.Sprintf("must be at least 3 × BREACHNOTIFY_SMTP_TIMEOUT (a delivery job runs for two thirds of it, %s, and needs room for two SMTP timeouts, %s)",
 			c.DeliverJobTimeout(), 2*c.SMTPTimeout))
 	}

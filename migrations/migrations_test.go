@@ -109,7 +109,11 @@ func TestMigrationFilesAreNumbered(t *testing.T) {
 func TestMigrateGrantsTheServiceRole(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := testdb.New(t, 2) // as the owner, who ran Migrate
+	pool, err := pgxpool.New(ctx, testdb.URL(t)) // as the owner, who ran Migrate
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
 	var login, super, member bool
 	var owned int
 	if err := pool.QueryRow(ctx, `SELECT r.rolcanlogin, r.rolsuper,

@@ -312,3 +312,13 @@ func (s *Service) takeCheckpoint(ctx context.Context, head AuditCheckpoint, take
 	s.logger.InfoContext(ctx, "audit checkpoint", "checkpoint", cp.String(), "entry_id", cp.EntryID, "entries", cp.Entries, "taken_by", takenBy)
 	return cp, nil
 }
+
+// AuditEntries lists the audit trail, newest first.
+func (s *Service) AuditEntries(ctx context.Context, by Actor, f AuditFilter, p Page) (ListResult[AuditEntry], error) {
+	if err := requireRole(by, RoleViewer); err != nil {
+		return ListResult[AuditEntry]{}, err
+	}
+	p = p.normalized()
+	list, err := s.store.AuditEntries(ctx, f, p)
+	return pageOf(list, p.Limit, func(e AuditEntry) int64 { return e.ID }), err
+}

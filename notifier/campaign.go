@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // Clock tells the time on the database's clock, so that every process, and
@@ -91,7 +93,7 @@ const followUpRetry = 5 * time.Minute
 // notice has not been sent yet.
 func (s *Service) SendFollowUp(ctx context.Context, incidentID, orgID int64, complete JobCompleter) (FollowUp, error) {
 	f, err := s.store.CreateFollowUp(ctx, FollowUpParams{IncidentID: incidentID, OrganizationID: orgID, ChunkSize: s.chunkSize,
-		Content: s.content(WaveFollowUp), Complete: complete})
+		Content: s.content(templates.KindFollowUp), Complete: complete})
 	if errors.Is(err, ErrNotYetSent) {
 		return f, &SnoozeError{After: followUpRetry, Reason: "earlier notice not sent yet"}
 	}
@@ -122,7 +124,7 @@ func (s *Service) RunReminders(ctx context.Context) (ReminderRun, error) {
 	}
 	for _, inc := range incidents {
 		run, err := s.store.SendReminders(ctx, ReminderParams{Incident: inc, Now: now, ChunkSize: s.chunkSize,
-			Reminder: s.content(WaveReminder), Escalation: s.content(WaveEscalation)})
+			Reminder: s.content(templates.KindReminder), Escalation: s.content(templates.KindEscalation)})
 		if err != nil {
 			return total, fmt.Errorf("reminders for incident %s: %w", inc.Slug, err)
 		}

@@ -1,14 +1,17 @@
 // Package notifier is breachnotify's domain: incidents, organizations and
-// their contacts, exposure items, waves of notices and their deliveries, and
-// the use cases that move them (import, plan, launch, deliver). It declares
-// the small interfaces it needs (Store, Sender, JobCompleter) and imports no
-// adapter; the store, SMTP, HTTP and queue packages implement or drive it.
+// their contacts, exposure items, waves of notices and their deliveries;
+// the use cases that move them (import, plan, launch); and the rendering of
+// their messages (Renderer). It declares the interfaces it needs (Store,
+// JobCompleter) and imports no adapter; the store, HTTP and queue packages
+// implement or drive it, and notifier/delivery sends what it launches.
 package notifier
 
 import (
 	"encoding/json"
 	"slices"
 	"time"
+
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // Role is what an API key may do: viewer reads, operator also runs
@@ -184,6 +187,15 @@ const (
 	ContactExecutive = "executive"
 )
 
+// EscalationRoles are the contacts an escalation goes to (all of an
+// organization's contacts when it has no active one of these).
+var EscalationRoles = []string{ContactLegal, ContactExecutive}
+
+// ChaseKinds are the kinds of the waves the reminder job makes: their
+// notices chase an unacknowledged notice (the parent), and its
+// acknowledgement cancels them.
+var ChaseKinds = []templates.Kind{templates.KindReminder, templates.KindEscalation}
+
 // Contact statuses: only active contacts are sent to.
 const (
 	ContactActive     = "active"
@@ -193,35 +205,6 @@ const (
 
 // Exposure item kinds.
 var ItemKinds = []string{"email", "file", "credential", "other"}
-
-// WaveKind is what a wave sends.
-type WaveKind string
-
-// The wave kinds.
-const (
-	WaveInitial  WaveKind = "initial"
-	WaveFollowUp WaveKind = "follow_up"
-	// WaveReminder and WaveEscalation are made by the reminder job: their
-	// notices chase an unacknowledged notice (the parent).
-	WaveReminder   WaveKind = "reminder"
-	WaveEscalation WaveKind = "escalation"
-)
-
-// Label is the kind as pages show it to people ("Follow-up"); an unknown
-// kind shows as it is stored.
-func (k WaveKind) Label() string {
-	switch k {
-	case WaveInitial:
-		return "Initial notice"
-	case WaveFollowUp:
-		return "Follow-up"
-	case WaveReminder:
-		return "Reminder"
-	case WaveEscalation:
-		return "Escalation"
-	}
-	return string(k)
-}
 
 // WaveStatus is where a wave is in its life.
 type WaveStatus string
@@ -276,7 +259,7 @@ func (s DeliveryStatus) Final() bool {
 type WavePlan struct {
 	ID            int64                 `json:"id"`
 	IncidentID    int64                 `json:"incident_id"`
-	Kind          WaveKind              `json:"kind"`
+	Kind          templates.Kind        `json:"kind"`
 	Status        WaveStatus            `json:"status"`
 	Organizations int                   `json:"organizations"`
 	Notices       int                   `json:"notices"`
@@ -293,7 +276,7 @@ type WavePlan struct {
 type Wave struct {
 	ID                int64                  `json:"id"`
 	IncidentID        int64                  `json:"incident_id"`
-	Kind              WaveKind               `json:"kind"`
+	Kind              templates.Kind         `json:"kind"`
 	Status            WaveStatus             `json:"status"`
 	Deliveries        map[DeliveryStatus]int `json:"deliveries"`
 	Notices           WaveNotices            `json:"notices"`
@@ -407,4 +390,12 @@ type DeliveryEvent struct {
 	EnhancedCode string    `json:"enhanced_code"`
 	Detail       string    `json:"detail"`
 	At           time.Time `json:"at"`
+}
+
+// Idempotency identifies a request that must have one effect and one
+// reply however often it is repeated (the Idempotency-Key header).
+type Idempotency struct {
+	Key string
+	// Request names the request the key was first used for (method and path).
+	Request string
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // The customer portal's limits.
@@ -72,7 +74,7 @@ type PortalNotice struct {
 	ID            int64
 	IncidentID    int64
 	IncidentTitle string
-	Kind          WaveKind
+	Kind          templates.Kind
 	// SentAt is when its first message was sent (or the notice made, when
 	// nothing has been sent yet).
 	SentAt         time.Time

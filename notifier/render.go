@@ -332,3 +332,45 @@ func (r *Renderer) prepared(t *templates.Template, del OutgoingDelivery, d *temp
 	r.mu.Unlock()
 	return pn, nil
 }
+
+// PortalLinkMail is what a sign-in email needs about its recipient.
+type PortalLinkMail struct {
+	LinkID        int64
+	ContactEmail  string
+	ContactName   string
+	ContactRole   string
+	ContactLocale string
+	OrgName       string
+	OrgRef        string
+}
+
+// PortalLinkMessage renders the sign-in email for one contact, with the
+// link carrying token.
+func (r *Renderer) PortalLinkMessage(pl PortalLinkMail, token string) (*Message, error) {
+	t, err := r.templates.Lookup(templates.KindPortalLink, pl.ContactLocale)
+	if err != nil {
+		return nil, err
+	}
+	d := &templates.Data{
+		Organization: templates.Organization{Name: pl.OrgName, Ref: pl.OrgRef},
+		Contact:      templates.Contact{Name: pl.ContactName, Email: pl.ContactEmail, Role: pl.ContactRole},
+		Notice:       templates.Notice{Kind: string(templates.KindPortalLink)},
+		Sender:       templates.Sender{Name: r.from.Name, Address: r.from.Address},
+		Links:        templates.Links{Portal: r.publicURL + "/portal/login/" + token, Verify: r.publicURL + "/verify"},
+	}
+	out, err := t.Render(d)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.policy(d).Check(out.Subject, out.Text, out.HTML); err != nil {
+		return nil, blocked(err)
+	}
+	return &Message{
+		MessageID: newMessageID(RecipientDomain(r.from.Address)),
+		From:      r.from,
+		To:        mail.Address{Name: pl.ContactName, Address: pl.ContactEmail},
+		Subject:   out.Subject,
+		Text:      out.Text,
+		HTML:      out.HTML,
+	}, nil
+}

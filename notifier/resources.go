@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // Organization is an affected customer.
@@ -74,13 +76,13 @@ type Item struct {
 
 // Notice is what one organization is told in one wave.
 type Notice struct {
-	ID             int64    `json:"id"`
-	WaveID         int64    `json:"wave_id"`
-	IncidentID     int64    `json:"incident_id"`
-	OrganizationID int64    `json:"organization_id"`
-	OrgRef         string   `json:"org_ref"`
-	OrgName        string   `json:"org_name"`
-	Kind           WaveKind `json:"kind"`
+	ID             int64          `json:"id"`
+	WaveID         int64          `json:"wave_id"`
+	IncidentID     int64          `json:"incident_id"`
+	OrganizationID int64          `json:"organization_id"`
+	OrgRef         string         `json:"org_ref"`
+	OrgName        string         `json:"org_name"`
+	Kind           templates.Kind `json:"kind"`
 	// ParentID is the notice a reminder or escalation chases.
 	ParentID       *int64     `json:"parent_id"`
 	Items          int        `json:"items"`
@@ -262,7 +264,7 @@ type (
 		// Acknowledged, when set, lists only the notices chased for
 		// acknowledgement (initial and follow-up, not void) in that state.
 		Acknowledged *bool
-		Kind         WaveKind
+		Kind         templates.Kind
 	}
 	// DeliveryFilter filters deliveries.
 	DeliveryFilter struct {

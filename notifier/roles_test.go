@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // unreachableStore is a Store with no methods of its own: any call into
@@ -107,7 +108,7 @@ var serviceRoles = []struct {
 	}},
 
 	{"PlanWave", deny, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
-		_, err := s.PlanWave(ctx, by, "mail", notifier.WaveInitial)
+		_, err := s.PlanWave(ctx, by, "mail", templates.KindInitial)
 		return err
 	}},
 	{"ApproveWave", deny, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {

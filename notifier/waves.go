@@ -12,7 +12,7 @@ import (
 // PlanParams are what planning a wave needs.
 type PlanParams struct {
 	IncidentID int64
-	Kind       WaveKind
+	Kind       templates.Kind
 	// Content is the templates and sender a wave of Kind would be sent
 	// with now (Renderer.Content).
 	Content WaveContent
@@ -31,11 +31,11 @@ type LaunchParams struct {
 // PlanWave records a planned wave and reports what launching it would do:
 // the organizations, notices and deliveries, the organizations left out and
 // why, and the first message rendered exactly as it would be sent.
-func (s *Service) PlanWave(ctx context.Context, by Actor, incident string, kind WaveKind) (WavePlan, error) {
+func (s *Service) PlanWave(ctx context.Context, by Actor, incident string, kind templates.Kind) (WavePlan, error) {
 	if err := requireRole(by, RoleOperator); err != nil {
 		return WavePlan{}, err
 	}
-	if kind != WaveInitial && kind != WaveFollowUp {
+	if kind != templates.KindInitial && kind != templates.KindFollowUp {
 		return WavePlan{}, &Error{Code: CodeInvalid, Message: "the wave is not valid",
 			Details: []RowError{{Field: "kind", Message: `must be "initial" or "follow_up"`}}}
 	}
@@ -78,11 +78,11 @@ func (s *Service) ApproveWave(ctx context.Context, by Actor, waveID int64) (Wave
 
 // content is the templates and sender a wave of kind would go out with
 // from this process now.
-func (s *Service) content(kind WaveKind) WaveContent {
+func (s *Service) content(kind templates.Kind) WaveContent {
 	if s.renderer == nil {
 		return WaveContent{}
 	}
-	return s.renderer.Content(templates.Kind(kind))
+	return s.renderer.Content(kind)
 }
 
 // launchContent is content for the wave about to launch (its kind read

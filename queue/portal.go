@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-
-	"github.com/breachnotify/breachnotify/notifier"
 )
 
 // QueuePortal is the queue of sign-in emails, kept apart so a contact
@@ -27,7 +26,7 @@ const PortalLinkTimeout = 2 * time.Minute
 
 // PortalLinkArgs sends the sign-in email of one portal link. The id only:
 // the token is made by the worker and never stored (see
-// notifier.PortalMailer.SendPortalLink).
+// delivery.PortalMailer.SendPortalLink).
 type PortalLinkArgs struct {
 	LinkID int64 `json:"link_id"`
 }
@@ -53,10 +52,10 @@ func (i *Inserter) EnqueuePortalLinksTx(ctx context.Context, tx pgx.Tx, linkIDs 
 	return nil
 }
 
-// PortalLinkWorker sends sign-in emails with a notifier.PortalMailer.
+// PortalLinkWorker sends sign-in emails with a delivery.PortalMailer.
 type PortalLinkWorker struct {
 	river.WorkerDefaults[PortalLinkArgs]
-	Mailer *notifier.PortalMailer
+	Mailer *delivery.PortalMailer
 	// MaxTimeout caps PortalLinkTimeout (zero: no cap): a job must time out
 	// well before River would rescue it as stuck, or a live send is sent
 	// again by the rescued job.
@@ -79,7 +78,7 @@ func (w *PortalLinkWorker) Work(ctx context.Context, job *river.Job[PortalLinkAr
 		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
 		return err
 	})
-	if notifier.IsPermanent(err) {
+	if delivery.IsPermanent(err) {
 		return river.JobCancel(err)
 	}
 	return err

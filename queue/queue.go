@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 )
 
 // QueueDeliver is the queue of delivery jobs.
@@ -70,7 +71,7 @@ func NewInserter(pool *pgxpool.Pool, logger *slog.Logger) (*Inserter, error) {
 }
 
 // EnqueueChunksTx inserts one delivery job per chunk with COPY, in tx.
-func (i *Inserter) EnqueueChunksTx(ctx context.Context, tx pgx.Tx, chunks []notifier.ScheduledChunk) error {
+func (i *Inserter) EnqueueChunksTx(ctx context.Context, tx pgx.Tx, chunks []delivery.ScheduledChunk) error {
 	if len(chunks) == 0 {
 		return nil
 	}
@@ -95,7 +96,7 @@ func (i *Inserter) EnqueueChunksTx(ctx context.Context, tx pgx.Tx, chunks []noti
 // the lease id's prefix before a ".N" generation): a process killed
 // between fetching a job and claiming its deliveries left no claim. A job
 // cancelled by an earlier takeover is not taken again.
-func (i *Inserter) TakeOverJobsTx(ctx context.Context, tx pgx.Tx, jobIDs []int64, deadProcess string) ([]notifier.ScheduledChunk, error) {
+func (i *Inserter) TakeOverJobsTx(ctx context.Context, tx pgx.Tx, jobIDs []int64, deadProcess string) ([]delivery.ScheduledChunk, error) {
 	rows, err := tx.Query(ctx, `SELECT j.id, j.args FROM river_job j
 		WHERE j.state = 'running' AND j.kind = $2 AND NOT j.metadata ? 'cancel_attempted_at'
 		  AND (j.id = ANY($1) OR j.attempted_by[cardinality(j.attempted_by)] = $3
@@ -104,13 +105,13 @@ func (i *Inserter) TakeOverJobsTx(ctx context.Context, tx pgx.Tx, jobIDs []int64
 	if err != nil {
 		return nil, fmt.Errorf("read dead jobs: %w", err)
 	}
-	var chunks []notifier.ScheduledChunk
+	var chunks []delivery.ScheduledChunk
 	var ids []int64
 	var id int64
 	var args DeliverArgs
 	if _, err := pgx.ForEachRow(rows, []any{&id, &args}, func() error {
 		ids = append(ids, id)
-		chunks = append(chunks, notifier.ScheduledChunk{Chunk: notifier.Chunk{WaveID: args.WaveID, DeliveryIDs: args.DeliveryIDs, Retry: args.Retry}})
+		chunks = append(chunks, delivery.ScheduledChunk{Chunk: delivery.Chunk{WaveID: args.WaveID, DeliveryIDs: args.DeliveryIDs, Retry: args.Retry}})
 		args = DeliverArgs{}
 		return nil
 	}); err != nil {
@@ -124,10 +125,10 @@ func (i *Inserter) TakeOverJobsTx(ctx context.Context, tx pgx.Tx, jobIDs []int64
 	return chunks, nil
 }
 
-// DeliverWorker works delivery jobs with a notifier.Deliverer.
+// DeliverWorker works delivery jobs with a delivery.Engine.
 type DeliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]
-	Deliverer *notifier.Deliverer
+	Engine *delivery.Engine
 	// JobTimeout bounds one job (JobTimeoutDefault when zero).
 	JobTimeout time.Duration
 }
@@ -143,13 +144,13 @@ func (w *DeliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration {
 // Work implements river.Worker: the chunk's last outcomes and the job's
 // completion commit together.
 func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
-	chunk := notifier.Chunk{WaveID: job.Args.WaveID, DeliveryIDs: job.Args.DeliveryIDs, Retry: job.Args.Retry, JobID: job.ID}
+	chunk := delivery.Chunk{WaveID: job.Args.WaveID, DeliveryIDs: job.Args.DeliveryIDs, Retry: job.Args.Retry, JobID: job.ID}
 	// The completion runs in the outcome writer's group commit, on the
 	// writer's context; River finds its client in the job's context, which
 	// may be cancelled by then (a hard stop): keep its values, take the
 	// writer's deadline.
 	jobCtx := context.WithoutCancel(ctx)
-	err := w.Deliverer.Deliver(ctx, chunk, func(commitCtx context.Context, tx pgx.Tx) error {
+	err := w.Engine.Deliver(ctx, chunk, func(commitCtx context.Context, tx pgx.Tx) error {
 		cctx, cancel := context.WithCancel(jobCtx)
 		defer cancel()
 		defer context.AfterFunc(commitCtx, cancel)()

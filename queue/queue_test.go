@@ -15,6 +15,7 @@ import (
 	"github.com/breachnotify/breachnotify/migrations"
 	"github.com/breachnotify/breachnotify/migrations/testdb"
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/queue"
 )
 
@@ -155,9 +156,9 @@ func TestEnqueueChunksTx(t *testing.T) {
 		t.Fatal(err)
 	}
 	later := now.Add(time.Hour).Truncate(time.Microsecond)
-	chunks := []notifier.ScheduledChunk{
-		{Chunk: notifier.Chunk{WaveID: 1, DeliveryIDs: []int64{10, 11, 12}}},
-		{Chunk: notifier.Chunk{WaveID: 1, DeliveryIDs: []int64{13}, Retry: true}, RunAt: later},
+	chunks := []delivery.ScheduledChunk{
+		{Chunk: delivery.Chunk{WaveID: 1, DeliveryIDs: []int64{10, 11, 12}}},
+		{Chunk: delivery.Chunk{WaveID: 1, DeliveryIDs: []int64{13}, Retry: true}, RunAt: later},
 	}
 	// Rolled back with the transaction, as a failed launch must.
 	if err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
@@ -200,11 +201,11 @@ func TestTakeOverJobsTx(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	ins, b := setup(t)
-	chunks := []notifier.ScheduledChunk{
-		{Chunk: notifier.Chunk{WaveID: 1, DeliveryIDs: []int64{10, 11, 12}}},
-		{Chunk: notifier.Chunk{WaveID: 2, DeliveryIDs: []int64{20}, Retry: true}},
-		{Chunk: notifier.Chunk{WaveID: 1, DeliveryIDs: []int64{13, 14}}}, // waiting: not running
-		{Chunk: notifier.Chunk{WaveID: 1, DeliveryIDs: []int64{15}}},     // running, not listed
+	chunks := []delivery.ScheduledChunk{
+		{Chunk: delivery.Chunk{WaveID: 1, DeliveryIDs: []int64{10, 11, 12}}},
+		{Chunk: delivery.Chunk{WaveID: 2, DeliveryIDs: []int64{20}, Retry: true}},
+		{Chunk: delivery.Chunk{WaveID: 1, DeliveryIDs: []int64{13, 14}}}, // waiting: not running
+		{Chunk: delivery.Chunk{WaveID: 1, DeliveryIDs: []int64{15}}},     // running, not listed
 	}
 	b.inTx(t, func(tx pgx.Tx) error {
 		if err := ins.EnqueueChunksTx(ctx, tx, chunks); err != nil {
@@ -227,13 +228,13 @@ func TestTakeOverJobsTx(t *testing.T) {
 	}
 
 	listed := []int64{ids[4], ids[2], ids[1], ids[0], 999999}
-	var got []notifier.ScheduledChunk
+	var got []delivery.ScheduledChunk
 	b.inTx(t, func(tx pgx.Tx) error {
 		var err error
 		got, err = ins.TakeOverJobsTx(ctx, tx, listed, "another-process")
 		return err
 	})
-	want := []notifier.ScheduledChunk{chunks[0], chunks[1]}
+	want := []delivery.ScheduledChunk{chunks[0], chunks[1]}
 	if len(got) != len(want) {
 		t.Fatalf("took over %+v, want %+v", got, want)
 	}

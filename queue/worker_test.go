@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/notifier/sampledata"
 	"github.com/breachnotify/breachnotify/notifier/store"
 	"github.com/breachnotify/breachnotify/queue"
@@ -22,7 +23,7 @@ import (
 // The DeliverWorker under a real River client, on the real store, with a
 // fake relay: what a delivery job does from fetch to completion.
 
-// relay is a fake notifier.Sender: it accepts every message except those
+// relay is a fake delivery.Sender: it accepts every message except those
 // to the recipients in deferTo, which it answers 451.
 type relay struct {
 	mu      sync.Mutex
@@ -30,16 +31,16 @@ type relay struct {
 	deferTo map[string]bool
 }
 
-func (r *relay) Conn(context.Context) (notifier.SenderConn, error) { return r, nil }
+func (r *relay) Conn(context.Context) (delivery.SenderConn, error) { return r, nil }
 func (r *relay) Release(bool)                                      {}
-func (r *relay) Send(_ context.Context, m *notifier.Message) notifier.SendResult {
+func (r *relay) Send(_ context.Context, m *notifier.Message) delivery.SendResult {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.deferTo[m.To.Address] {
-		return notifier.SendResult{Code: 451, Enhanced: "4.3.0", Reply: "451 4.3.0 local problem, try later"}
+		return delivery.SendResult{Code: 451, Detail: "4.3.0", Reply: "451 4.3.0 local problem, try later"}
 	}
 	r.sent[m.MessageID]++
-	return notifier.SendResult{Accepted: true, Code: 250, Enhanced: "2.0.0", Reply: "250 2.0.0 ok", SHA256: make([]byte, 32)}
+	return delivery.SendResult{Verdict: delivery.Accepted, Code: 250, Detail: "2.0.0", Reply: "250 2.0.0 ok", SHA256: make([]byte, 32)}
 }
 
 func (r *relay) accepted() map[string]int {
@@ -93,7 +94,7 @@ func setupWorker(t *testing.T, deferTo ...string) (*river.Client[pgx.Tx], *worke
 	if _, err := svc.ImportExposures(ctx, actor, "mail-breach", bytes.NewReader(sampledata.File(sampledata.ExposuresBatch1)), notifier.FormatCSV); err != nil {
 		t.Fatal(err)
 	}
-	plan, err := svc.PlanWave(ctx, actor, "mail-breach", notifier.WaveInitial)
+	plan, err := svc.PlanWave(ctx, actor, "mail-breach", templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,16 +108,16 @@ func setupWorker(t *testing.T, deferTo ...string) (*river.Client[pgx.Tx], *worke
 	if err != nil {
 		t.Fatal(err)
 	}
-	writer := notifier.NewWriter(notifier.WriterConfig{Store: st})
+	writer := delivery.NewWriter(delivery.WriterConfig{Store: st})
 	go writer.Run()
 	t.Cleanup(func() { writer.Close(context.Background()) })
-	d := notifier.NewDeliverer(notifier.DelivererConfig{
+	d := delivery.NewEngine(delivery.EngineConfig{
 		Store: st, Sender: wb.relay, Writer: writer,
 		Renderer: notifier.NewRenderer(set, mail.Address{Name: "Security Notices", Address: "security-notice@notify.example"}, "https://notify.example"),
-		Retry:    notifier.RetryPolicy{Min: time.Hour, Max: 2 * time.Hour, Lifetime: 96 * time.Hour},
+		Retry:    delivery.RetryPolicy{Min: time.Hour, Max: 2 * time.Hour, Lifetime: 96 * time.Hour},
 	})
 	logger := slog.New(slog.DiscardHandler)
-	client, err := queue.NewClient(b.pool, queue.Config{ID: "queue-test", Workers: 2, Deliver: &queue.DeliverWorker{Deliverer: d},
+	client, err := queue.NewClient(b.pool, queue.Config{ID: "queue-test", Workers: 2, Deliver: &queue.DeliverWorker{Engine: d},
 		Service: svc, Maintainer: st, Logger: logger})
 	if err != nil {
 		t.Fatal(err)

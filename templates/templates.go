@@ -28,23 +28,53 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/linkguard"
 )
 
-// Kind is what a message is for.
+// Kind is what a message is for: the kind of a wave, of its notices and of
+// the template they are rendered with, or the portal's sign-in email.
 type Kind string
 
-// The template kinds.
+// The kinds.
 const (
-	KindInitial    Kind = "initial"
-	KindFollowUp   Kind = "follow_up"
+	KindInitial  Kind = "initial"
+	KindFollowUp Kind = "follow_up"
+	// KindReminder and KindEscalation are made by the reminder job: their
+	// notices chase an unacknowledged notice (the parent).
 	KindReminder   Kind = "reminder"
 	KindEscalation Kind = "escalation"
+	// KindPortalLink is the portal's sign-in email: a template, never a
+	// wave.
 	KindPortalLink Kind = "portal_link"
 )
 
-// Kinds lists every template kind.
+// Kinds lists every kind (every template kind).
 var Kinds = []Kind{KindInitial, KindFollowUp, KindReminder, KindEscalation, KindPortalLink}
+
+// WaveKinds lists the kinds a wave (and its notices) can have: every kind
+// but the sign-in email.
+var WaveKinds = []Kind{KindInitial, KindFollowUp, KindReminder, KindEscalation}
 
 // Valid reports whether k is one of Kinds.
 func (k Kind) Valid() bool { return slices.Contains(Kinds, k) }
+
+// IsWave reports whether k is one of WaveKinds.
+func (k Kind) IsWave() bool { return slices.Contains(WaveKinds, k) }
+
+// Label is the kind as pages show it to people ("Follow-up"); an unknown
+// kind shows as it is stored.
+func (k Kind) Label() string {
+	switch k {
+	case KindInitial:
+		return "Initial notice"
+	case KindFollowUp:
+		return "Follow-up"
+	case KindReminder:
+		return "Reminder"
+	case KindEscalation:
+		return "Escalation"
+	case KindPortalLink:
+		return "Sign-in link"
+	}
+	return string(k)
+}
 
 // DefaultLocale is used when a contact's locale has no template.
 const DefaultLocale = "en"

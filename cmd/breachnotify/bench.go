@@ -17,6 +17,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/app"
 	"github.com/breachnotify/breachnotify/notifier/capture"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // benchResult is what `bench --json` prints.
@@ -144,7 +145,7 @@ func runBench(ctx context.Context, e *env, a *app.App, recipients, domains int, 
 		return res, fmt.Errorf("import items: %w", err)
 	}
 	fmt.Fprintf(e.stderr, "bench: loaded %d contacts in %.2f s\n", recipients, time.Since(t0).Seconds())
-	plan, err := a.Service.PlanWave(ctx, by, slug, notifier.WaveInitial)
+	plan, err := a.Service.PlanWave(ctx, by, slug, templates.KindInitial)
 	if err != nil {
 		return res, err
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/apiclient"
 	"github.com/breachnotify/breachnotify/notifier/app"
 	"github.com/breachnotify/breachnotify/notifier/sampledata"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // demoTimeout bounds the whole campaign, its waits included.
@@ -190,7 +191,7 @@ func (d *demo) initialWave(ctx context.Context) error {
 	}
 	d.wave1 = w
 	notices, err := apiclient.All(ctx, 0, func(ctx context.Context, p apiclient.Page) (notifier.ListResult[notifier.Notice], error) {
-		return d.c.ListNotices(ctx, d.slug, apiclient.NoticeQuery{Page: p, Kind: string(notifier.WaveInitial)})
+		return d.c.ListNotices(ctx, d.slug, apiclient.NoticeQuery{Page: p, Kind: string(templates.KindInitial)})
 	})
 	if err != nil {
 		return fmt.Errorf("list the notices: %w", err)
@@ -212,7 +213,7 @@ func (d *demo) initialWave(ctx context.Context) error {
 // waits for it to complete. all lists every skipped organization; otherwise
 // they are counted by reason.
 func (d *demo) planLaunchWait(ctx context.Context, all bool) (notifier.Wave, error) {
-	plan, err := d.c.PlanWave(ctx, d.slug, notifier.WaveInitial)
+	plan, err := d.c.PlanWave(ctx, d.slug, templates.KindInitial)
 	if err != nil {
 		return notifier.Wave{}, fmt.Errorf("plan an initial wave: %w", err)
 	}
@@ -446,7 +447,7 @@ func (d *demo) waitFollowUps(ctx context.Context, n int) ([]notifier.Wave, error
 		var waves []notifier.Wave
 		done := 0
 		for _, w := range list {
-			if w.Kind == notifier.WaveFollowUp {
+			if w.Kind == templates.KindFollowUp {
 				waves = append(waves, w)
 				if w.Status == notifier.WaveCompleted || w.Status == notifier.WaveCancelled {
 					done++

@@ -11,6 +11,7 @@ import (
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/apiclient"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 const waveUse = `usage:
@@ -35,7 +36,7 @@ func cmdWave(ctx context.Context, e *env, args []string) error {
 
 func wavePlan(ctx context.Context, e *env, args []string) error {
 	fs, asJSON := newFlags(e, "wave plan")
-	kind := fs.String("kind", string(notifier.WaveInitial), "what the wave sends")
+	kind := fs.String("kind", string(templates.KindInitial), "what the wave sends")
 	pos, err := parseArgs(fs, args, 1, waveUse)
 	if err != nil {
 		return err
@@ -44,7 +45,7 @@ func wavePlan(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := c.PlanWave(ctx, pos[0], notifier.WaveKind(*kind))
+	plan, err := c.PlanWave(ctx, pos[0], templates.Kind(*kind))
 	if err != nil {
 		return err
 	}

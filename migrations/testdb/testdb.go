@@ -26,30 +26,10 @@ import (
 const DefaultServerURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // OwnerRole owns every test database and its schema, as the role `migrate`
-// runs as does in production: URL and New connect as it, and the app's
+// runs as does in production: URL connects as it, and the app's
 // pool then works as migrations.ServiceRole. Tests that tamper with the
 // audit trail the way only an owner could connect as it directly.
 const OwnerRole = "breachnotify_test_owner"
-
-// New returns a pool on a new database with every migration applied. The
-// database is dropped when the test passes and kept for inspection when it fails.
-func New(t testing.TB, maxConns int32) *pgxpool.Pool {
-	t.Helper()
-	conf := Config(t)
-	pc, err := pgxpool.ParseConfig(conf.URL())
-	if err != nil {
-		t.Fatalf("testdb: %v", err)
-	}
-	if maxConns > 0 {
-		pc.MaxConns = maxConns
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
-	if err != nil {
-		t.Fatalf("testdb: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
 
 // Config creates a fresh migrated database and returns how to reach it, for
 // tests that start whole processes against it.

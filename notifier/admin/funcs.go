@@ -8,6 +8,7 @@ import (
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/web"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // pageFuncs are the helpers pages may call.
@@ -16,7 +17,7 @@ var pageFuncs = template.FuncMap{
 	"now":      time.Now,
 	"ago":      func(t time.Time) string { return duration(time.Since(t).Seconds()) },
 	"seconds":  duration,
-	"kind":     notifier.WaveKind.Label,
+	"kind":     templates.Kind.Label,
 	"title": func(s string) string {
 		if s == "" {
 			return s

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // Client calls one breachnotify server with one API key.
@@ -146,7 +147,7 @@ func (c *Client) ImportExposures(ctx context.Context, incident string, body io.R
 }
 
 // PlanWave plans a wave of the given kind.
-func (c *Client) PlanWave(ctx context.Context, incident string, kind notifier.WaveKind) (notifier.WavePlan, error) {
+func (c *Client) PlanWave(ctx context.Context, incident string, kind templates.Kind) (notifier.WavePlan, error) {
 	var out notifier.WavePlan
 	return out, c.postJSON(ctx, "/api/v1/incidents/"+url.PathEscape(incident)+"/waves", map[string]any{"kind": kind}, &out)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
 	"github.com/breachnotify/breachnotify/notifier/capture"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // staffBrowser is a staff member's browser without JavaScript: it keeps
@@ -258,7 +259,7 @@ func dashboardWave(t *testing.T, slug string, delay time.Duration) (*apptest.Env
 		e.Replies.Always(rcpt, capture.StepRcpt, capture.Fault{Delay: delay})
 	}
 	e.LoadSample(t, slug)
-	plan, err := e.Client.PlanWave(context.Background(), slug, notifier.WaveInitial)
+	plan, err := e.Client.PlanWave(context.Background(), slug, templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,7 +476,7 @@ func TestRiverUIWithoutWorkers(t *testing.T) {
 	t.Parallel()
 	e := apptest.Start(t, apptest.Options{NoWorkers: true})
 	e.LoadSample(t, "noworkers")
-	plan, err := e.Client.PlanWave(context.Background(), "noworkers", notifier.WaveInitial)
+	plan, err := e.Client.PlanWave(context.Background(), "noworkers", templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}

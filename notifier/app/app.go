@@ -32,6 +32,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/admin"
 	"github.com/breachnotify/breachnotify/notifier/capture"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/notifier/evidence"
 	"github.com/breachnotify/breachnotify/notifier/httpapi"
 	"github.com/breachnotify/breachnotify/notifier/ingest"
@@ -50,7 +51,7 @@ type Options struct {
 	// Logger receives every log line; nil builds one from the Config.
 	Logger *slog.Logger
 	// Sender replaces the SMTP sender built from the Config.
-	Sender notifier.Sender
+	Sender delivery.Sender
 	// CaptureSink replaces where the embedded mailbox keeps messages
 	// (the database by default).
 	CaptureSink capture.Sink
@@ -77,13 +78,13 @@ type Options struct {
 // staff (API, dashboard, River UI) and one for the customer pages.
 // Store and Service work on Pool.
 type App struct {
-	Config    *config.Config
-	Logger    *slog.Logger
-	Pool      *pgxpool.Pool
-	Store     *store.Store
-	Service   *notifier.Service
-	Deliverer *notifier.Deliverer
-	Registry  *prometheus.Registry
+	Config   *config.Config
+	Logger   *slog.Logger
+	Pool     *pgxpool.Pool
+	Store    *store.Store
+	Service  *notifier.Service
+	Engine   *delivery.Engine
+	Registry *prometheus.Registry
 	// Capture is the embedded capture mailbox; nil when a relay is configured.
 	Capture *capture.Server
 	// API is the HTTP API's handler.
@@ -95,9 +96,9 @@ type App struct {
 	renderer              *notifier.Renderer
 	river                 *river.Client[pgx.Tx]
 	// writer commits the delivery outcomes of all workers (group commit);
-	// lease is this process's delivery lease (see notifier.Lease).
-	writer      *notifier.Writer
-	lease       *notifier.Lease
+	// lease is this process's delivery lease (see delivery.Lease).
+	writer      *delivery.Writer
+	lease       *delivery.Lease
 	delivering  bool // the writer and the lease run (Start got that far)
 	sender      *smtp.Sender
 	httpServer  *http.Server
@@ -518,17 +519,17 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		}
 		sender = a.sender
 	}
-	process := notifier.NewProcess()
-	a.writer = notifier.NewWriter(notifier.WriterConfig{Store: a.Store, Observer: m, Logger: a.Logger.With("component", "outcomes")})
-	a.lease = notifier.NewLease(process, notifier.LeaseConfig{Store: a.Store, TTL: cfg.LeaseTTL, OnTakeover: m.ObserveTakeover,
+	process := delivery.NewProcess()
+	a.writer = delivery.NewWriter(delivery.WriterConfig{Store: a.Store, Observer: m, Logger: a.Logger.With("component", "outcomes")})
+	a.lease = delivery.NewLease(process, delivery.LeaseConfig{Store: a.Store, TTL: cfg.LeaseTTL, OnTakeover: m.ObserveTakeover,
 		Logger: a.Logger.With("component", "lease")})
-	a.Deliverer = notifier.NewDeliverer(notifier.DelivererConfig{
+	a.Engine = delivery.NewEngine(delivery.EngineConfig{
 		Writer:   a.writer,
 		Lease:    a.lease,
 		Store:    a.Store,
 		Sender:   sender,
 		Renderer: a.renderer,
-		Retry:    notifier.RetryPolicy{Min: cfg.RetryMinDelay, Max: cfg.RetryMaxDelay, Lifetime: cfg.RetryLifetime},
+		Retry:    delivery.RetryPolicy{Min: cfg.RetryMinDelay, Max: cfg.RetryMaxDelay, Lifetime: cfg.RetryLifetime},
 		Politeness: politeness.New(politeness.Config{
 			// The rates hold for every process on this database together.
 			Rate: cfg.RateLimit, DomainRate: cfg.DomainRateLimit, Slots: a.Store, DomainConcurrency: cfg.DomainConcurrency,
@@ -539,7 +540,7 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		Logger:      a.Logger,
 	})
 	// Sign-in emails go through the same relay as notices.
-	portalLinks := &queue.PortalLinkWorker{Mailer: notifier.NewPortalMailer(notifier.PortalMailerConfig{
+	portalLinks := &queue.PortalLinkWorker{Mailer: delivery.NewPortalMailer(delivery.PortalMailerConfig{
 		Store: a.Store, Sender: sender, Renderer: a.renderer, Observer: m, Logger: a.Logger}), MaxTimeout: cfg.DeliverJobTimeout()}
 	// Template versions are reloaded by every process (refreshTemplates),
 	// not here: the upkeep runs on one process only.
@@ -551,7 +552,7 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		RescueStuckJobsAfter: cfg.JobRescueAfter,
 		PollOnly:             cfg.DatabasePollOnly,
 		// A job times out well before River would rescue it as stuck.
-		Deliver:    &queue.DeliverWorker{Deliverer: a.Deliverer, JobTimeout: cfg.DeliverJobTimeout()},
+		Deliver:    &queue.DeliverWorker{Engine: a.Engine, JobTimeout: cfg.DeliverJobTimeout()},
 		Service:    a.Service,
 		Maintainer: upkeep,
 		PortalLink: portalLinks,

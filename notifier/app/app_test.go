@@ -24,6 +24,8 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/app"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
 	"github.com/breachnotify/breachnotify/notifier/capture"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // activeContacts of the sample organizations named in the first batch,
@@ -49,7 +51,7 @@ func TestInitialWaveEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	slug := e.LoadSample(t, "mail-2024")
 
-	plan, err := e.Client.PlanWave(ctx, slug, notifier.WaveInitial)
+	plan, err := e.Client.PlanWave(ctx, slug, templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +129,7 @@ func TestInitialWaveEndToEnd(t *testing.T) {
 		t.Errorf("relaunch = %+v, want the same completed wave", again)
 	}
 	// A new initial wave finds nobody left to notify.
-	plan2, err := e.Client.PlanWave(ctx, slug, notifier.WaveInitial)
+	plan2, err := e.Client.PlanWave(ctx, slug, templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +383,7 @@ func TestMetricsAndMailbox(t *testing.T) {
 	if _, err := viewer.Mailbox(ctx, 100); err == nil || !strings.Contains(err.Error(), "forbidden") {
 		t.Errorf("viewer listed the mailbox: %v", err)
 	}
-	if _, err := viewer.PlanWave(ctx, "mbox", notifier.WaveInitial); err == nil || !strings.Contains(err.Error(), "forbidden") {
+	if _, err := viewer.PlanWave(ctx, "mbox", templates.KindInitial); err == nil || !strings.Contains(err.Error(), "forbidden") {
 		t.Errorf("viewer planned a wave: %v", err)
 	}
 
@@ -530,7 +532,7 @@ func TestStopMidWaveLosesNothing(t *testing.T) {
 	}
 	slug := first.LoadSample(t, "stop")
 	ctx := context.Background()
-	plan, err := first.Client.PlanWave(ctx, slug, notifier.WaveInitial)
+	plan, err := first.Client.PlanWave(ctx, slug, templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -559,8 +561,8 @@ func TestStopMidWaveLosesNothing(t *testing.T) {
 			t.Errorf("%s never received the notice", rcpt)
 		}
 	}
-	if dup := total - 12; dup > notifier.MaxUnrecordedDefault {
-		t.Errorf("%d duplicates, want at most %d", dup, notifier.MaxUnrecordedDefault)
+	if dup := total - 12; dup > delivery.MaxUnrecordedDefault {
+		t.Errorf("%d duplicates, want at most %d", dup, delivery.MaxUnrecordedDefault)
 	}
 	t.Logf("first process sent %d, second %d", len(first.Mailbox.Messages()), len(second.Mailbox.Messages()))
 }

@@ -112,11 +112,11 @@ func TestStalePlanIsRefused(t *testing.T) {
 	ctx := context.Background()
 	e := apptest.Start(t, apptest.Options{})
 	slug := e.LoadSample(t, "stale")
-	first, err := e.Client.PlanWave(ctx, slug, notifier.WaveInitial)
+	first, err := e.Client.PlanWave(ctx, slug, templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := e.Client.PlanWave(ctx, slug, notifier.WaveInitial)
+	second, err := e.Client.PlanWave(ctx, slug, templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestWaveKeepsItsTemplates(t *testing.T) {
 		e.Replies.Always(rcpt, capture.StepRcpt, capture.Fault{Delay: 60 * time.Millisecond})
 	}
 	slug := e.LoadSample(t, "pinned")
-	plan, err := e.Client.PlanWave(ctx, slug, notifier.WaveInitial)
+	plan, err := e.Client.PlanWave(ctx, slug, templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func automaticPlan(t *testing.T, e *apptest.Env, slug string) (notifier.Wave, bo
 		t.Fatal(err)
 	}
 	for _, w := range list.Items {
-		if w.Kind == notifier.WaveFollowUp && w.Automatic {
+		if w.Kind == templates.KindFollowUp && w.Automatic {
 			return w, true
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
 	"github.com/breachnotify/breachnotify/notifier/capture"
 	"github.com/breachnotify/breachnotify/notifier/sampledata"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 func postRaw(t *testing.T, e *apptest.Env, path, ctype string, body []byte) (int, []byte) {
@@ -147,7 +148,7 @@ func TestUnreachableWaitsForRetries(t *testing.T) {
 	e.Replies.Always("csirt@woodgrove.example", capture.StepRcpt, never)
 	e.Replies.Always("rssi@woodgrove.example", capture.StepRcpt, never)
 	slug := e.LoadSample(t, "retrying")
-	plan, err := e.Client.PlanWave(ctx, slug, notifier.WaveInitial)
+	plan, err := e.Client.PlanWave(ctx, slug, templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}

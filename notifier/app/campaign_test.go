@@ -20,6 +20,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
 	"github.com/breachnotify/breachnotify/notifier/capture"
 	"github.com/breachnotify/breachnotify/notifier/sampledata"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // movableClock is the database clock plus an offset the test moves.
@@ -89,13 +90,13 @@ func TestFollowUpsTellOnlyWhatIsNew(t *testing.T) {
 		list, _ := e.App.Service.Waves(ctx, notifier.LocalActor("t"), slug, notifier.WaveFilter{}, notifier.Page{})
 		done := 0
 		for _, w := range list.Items {
-			if w.Kind == notifier.WaveFollowUp && w.Status == notifier.WaveCompleted {
+			if w.Kind == templates.KindFollowUp && w.Status == notifier.WaveCompleted {
 				done++
 			}
 		}
 		return done == 2
 	})
-	notices, _ := e.App.Service.Notices(ctx, notifier.LocalActor("t"), slug, notifier.NoticeFilter{Kind: notifier.WaveFollowUp}, notifier.Page{})
+	notices, _ := e.App.Service.Notices(ctx, notifier.LocalActor("t"), slug, notifier.NoticeFilter{Kind: templates.KindFollowUp}, notifier.Page{})
 	if len(notices.Items) != 2 {
 		t.Fatalf("%d follow-up notices, want 2", len(notices.Items))
 	}
@@ -130,7 +131,7 @@ func TestFollowUpsTellOnlyWhatIsNew(t *testing.T) {
 		}
 	}
 	// Proseware waits for an initial notice, which the next wave sends.
-	plan, err := e.Client.PlanWave(ctx, slug, notifier.WaveInitial)
+	plan, err := e.Client.PlanWave(ctx, slug, templates.KindInitial)
 	if err != nil || plan.Notices != 1 || plan.Deliveries != 1 {
 		t.Errorf("next initial plan = %+v, %v; want proseware alone", plan, err)
 	}
@@ -155,12 +156,12 @@ func TestBatchesInTheWindowMakeOneFollowUp(t *testing.T) {
 		}
 	}
 	waitFor(t, "the follow-up", func() bool { return len(messagesTo(t, e, "soc@contoso.example")) == 2 })
-	notices, _ := e.App.Service.Notices(ctx, notifier.LocalActor("t"), slug, notifier.NoticeFilter{Kind: notifier.WaveFollowUp}, notifier.Page{})
+	notices, _ := e.App.Service.Notices(ctx, notifier.LocalActor("t"), slug, notifier.NoticeFilter{Kind: templates.KindFollowUp}, notifier.Page{})
 	if len(notices.Items) != 1 || !slices.Equal(itemRefs(t, e, notices.Items[0].ID), []string{"NEW-1", "NEW-2", "NEW-3"}) {
 		t.Fatalf("follow-ups = %+v, want one covering NEW-1..3", notices.Items)
 	}
 	// A manual follow-up wave has nothing left to send.
-	plan, err := e.Client.PlanWave(ctx, slug, notifier.WaveFollowUp)
+	plan, err := e.Client.PlanWave(ctx, slug, templates.KindFollowUp)
 	if err != nil || plan.Notices != 0 {
 		t.Errorf("manual follow-up plan = %+v, %v", plan, err)
 	}

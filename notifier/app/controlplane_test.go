@@ -21,6 +21,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
 	"github.com/breachnotify/breachnotify/notifier/capture"
 	"github.com/breachnotify/breachnotify/notifier/store"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // call makes one API request with key and returns the status and body.
@@ -268,7 +269,7 @@ func TestConcurrentLaunchesAreIdempotent(t *testing.T) {
 	t.Parallel()
 	e := apptest.Start(t, apptest.Options{})
 	slug := e.LoadSample(t, "idem")
-	plan, err := e.Client.PlanWave(context.Background(), slug, notifier.WaveInitial)
+	plan, err := e.Client.PlanWave(context.Background(), slug, templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +310,7 @@ func TestConcurrentLaunchesAreIdempotent(t *testing.T) {
 	if _, err := e.Client.ImportExposures(context.Background(), slug2, strings.NewReader("org_ref,item_ref,kind\ncontoso,X-1,file\n"), notifier.FormatCSV); err != nil {
 		t.Fatal(err)
 	}
-	plan2, _ := e.Client.PlanWave(context.Background(), slug2, notifier.WaveInitial)
+	plan2, _ := e.Client.PlanWave(context.Background(), slug2, templates.KindInitial)
 	for range 10 {
 		wg.Go(func() { call(t, e, "POST", fmt.Sprintf("/api/v1/waves/%d/launch", plan2.ID), e.Key, nil) })
 	}
@@ -415,7 +416,7 @@ func slowWave(t *testing.T, slug string) (*apptest.Env, int64) {
 		e.Replies.Always(rcpt, capture.StepRcpt, capture.Fault{Delay: 60 * time.Millisecond})
 	}
 	e.LoadSample(t, slug)
-	plan, err := e.Client.PlanWave(context.Background(), slug, notifier.WaveInitial)
+	plan, err := e.Client.PlanWave(context.Background(), slug, templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,7 +502,7 @@ func TestCancelStopsForGood(t *testing.T) {
 	}
 	// Organizations nobody was told about are notified by the next wave;
 	// the ones already told are not told again.
-	plan, err := e.Client.PlanWave(context.Background(), "cancel", notifier.WaveInitial)
+	plan, err := e.Client.PlanWave(context.Background(), "cancel", templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/app"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
 	"github.com/breachnotify/breachnotify/notifier/capture"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/templates"
 )
 
@@ -323,7 +324,7 @@ func TestNoSendStartedPastTheJobDeadline(t *testing.T) {
 // (within a minute, long before River's stuck-job rescue): nothing is lost,
 // no job needs rescuing, and what is sent twice is bounded by the messages
 // a process may have sent without their outcome committed
-// (notifier.MaxUnrecordedDefault per kill), each with its original's
+// (delivery.MaxUnrecordedDefault per kill), each with its original's
 // Message-ID.
 func TestWorkerKilledMidWave(t *testing.T) {
 	t.Parallel()
@@ -349,7 +350,7 @@ func TestWorkerKilledMidWave(t *testing.T) {
 	ctx := context.Background()
 	orgs, items, recipients := directory("k", orgCount, perOrg)
 	loadDirectory(t, e, "killed", orgs, items)
-	plan, err := e.Client.PlanWave(ctx, "killed", notifier.WaveInitial)
+	plan, err := e.Client.PlanWave(ctx, "killed", templates.KindInitial)
 	if err != nil || plan.Deliveries != len(recipients) {
 		t.Fatalf("plan = %+v, %v; want %d deliveries", plan, err, len(recipients))
 	}
@@ -408,11 +409,11 @@ func TestWorkerKilledMidWave(t *testing.T) {
 	if takeover > time.Minute {
 		t.Errorf("the last takeover came %s after the last kill, want under a minute", takeover.Round(time.Second))
 	}
-	if bound := kills * notifier.MaxUnrecordedDefault; dups > bound {
+	if bound := kills * delivery.MaxUnrecordedDefault; dups > bound {
 		t.Errorf("%d duplicates for %d kills: want at most %d (kills × MaxUnrecordedDefault)", dups, kills, bound)
 	}
 	t.Logf("%d deliveries, %d kills (at %v messages), %d messages, %d duplicates (bound: %d per kill), last takeover %s after the last kill (%q), wave completed after %s; victim started %d times, survivor %d, %d workers each",
-		len(recipients), kills, killedAt, len(msgs), dups, notifier.MaxUnrecordedDefault, takeover.Round(time.Millisecond), note,
+		len(recipients), kills, killedAt, len(msgs), dups, delivery.MaxUnrecordedDefault, takeover.Round(time.Millisecond), note,
 		took.Round(time.Millisecond), victim.Starts, survivor.Starts, workers)
 }
 
@@ -420,7 +421,7 @@ func TestWorkerKilledMidWave(t *testing.T) {
 // a running service twice in the middle of a wave: the service reconnects
 // and finishes the wave without a restart, losing nothing. The outcome
 // writer retries a commit the lost connection failed, so nothing it had
-// sent is sent again (the bound, notifier.MaxUnrecordedDefault per loss,
+// sent is sent again (the bound, delivery.MaxUnrecordedDefault per loss,
 // is what a job failing for good could re-send).
 func TestDatabaseConnectionsDropped(t *testing.T) {
 	t.Parallel()
@@ -464,11 +465,11 @@ func TestDatabaseConnectionsDropped(t *testing.T) {
 	if err := e.App.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job j, unnest(j.errors) AS e`).Scan(&failedJobs); err != nil {
 		t.Fatal(err)
 	}
-	if bound := terminations * notifier.MaxUnrecordedDefault; dups > bound {
+	if bound := terminations * delivery.MaxUnrecordedDefault; dups > bound {
 		t.Errorf("%d duplicates after %d terminations: want at most %d (MaxUnrecordedDefault per loss)", dups, terminations, bound)
 	}
 	t.Logf("%d deliveries, %d terminations (at %v messages, ending %v connections), %d job errors, %d messages, %d duplicates (bound %d per loss), completed in %s",
-		len(recipients), terminations, terminatedAt, ended, failedJobs, len(msgs), dups, notifier.MaxUnrecordedDefault, took.Round(time.Millisecond))
+		len(recipients), terminations, terminatedAt, ended, failedJobs, len(msgs), dups, delivery.MaxUnrecordedDefault, took.Round(time.Millisecond))
 }
 
 // TestPoisonDeliveryFailsAlone runs a wave where one delivery's template
@@ -562,7 +563,7 @@ func faultWait(t *testing.T, what string, timeout time.Duration, cond func() boo
 func planAndLaunch(t *testing.T, e *apptest.Env, slug string) int64 {
 	t.Helper()
 	ctx := context.Background()
-	plan, err := e.Client.PlanWave(ctx, slug, notifier.WaveInitial)
+	plan, err := e.Client.PlanWave(ctx, slug, templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}

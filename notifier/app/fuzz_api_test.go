@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // fuzzRoutes are the API's routes that read a body or a header a client
@@ -46,7 +46,7 @@ func FuzzAPIRequests(f *testing.F) {
 	// not use; a 500 fails the run with its reply anyway.
 	srv := apptest.Start(f, apptest.Options{NoWorkers: true, LogTo: io.Discard})
 	srv.LoadSample(f, "fz")
-	if _, err := srv.Client.PlanWave(context.Background(), "fz", notifier.WaveInitial); err != nil {
+	if _, err := srv.Client.PlanWave(context.Background(), "fz", templates.KindInitial); err != nil {
 		f.Fatal(err)
 	}
 	seeds := []struct {

@@ -303,7 +303,7 @@ func TestFirewallPausesTheWave(t *testing.T) {
 	e := apptest.Start(t, apptest.Options{Templates: set})
 	ctx := context.Background()
 	slug := e.LoadSample(t, "firewall")
-	plan, err := e.Client.PlanWave(ctx, slug, notifier.WaveInitial)
+	plan, err := e.Client.PlanWave(ctx, slug, templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/app"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
 	"github.com/breachnotify/breachnotify/notifier/capture"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // TestThreeWorkerProcessesSendEachNoticeOnce runs one API-only process and
@@ -37,7 +38,7 @@ func TestThreeWorkerProcessesSendEachNoticeOnce(t *testing.T) {
 	ctx := context.Background()
 	orgs, items, recipients := directory("m", orgCount, perOrg)
 	loadDirectory(t, e, "many", orgs, items)
-	plan, err := e.Client.PlanWave(ctx, "many", notifier.WaveInitial)
+	plan, err := e.Client.PlanWave(ctx, "many", templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -139,7 +139,7 @@ func TestMailboxAccessMatrix(t *testing.T) {
 	// start (logged and audited), and the routes are gone for everyone.
 	relay := apptest.StartRelay(t, capture.Options{})
 	cfg := apptest.TestConfig(e.App.Config.DatabaseURL)
-	relayURL, err := config.ParseSMTPURL("smtp://" + relay.Addr() + "?tls=none")
+	relayURL, err := config.ParseSMTPURL(relay.URL())
 	if err != nil {
 		t.Fatal(err)
 	}

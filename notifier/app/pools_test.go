@@ -14,6 +14,7 @@ import (
 	"github.com/breachnotify/breachnotify/config"
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // TestCustomerPagesCannotStarveTheRest: customer requests stuck in the
@@ -128,7 +129,7 @@ func planBulkWave(t *testing.T, e *apptest.Env) int64 {
 		t.Fatal(err)
 	}
 	importItems(t, e, "bulk", items.String())
-	plan, err := e.Client.PlanWave(ctx, "bulk", notifier.WaveInitial)
+	plan, err := e.Client.PlanWave(ctx, "bulk", templates.KindInitial)
 	if err != nil {
 		t.Fatal(err)
 	}

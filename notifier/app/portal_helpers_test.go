@@ -16,6 +16,7 @@ import (
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // Helpers of the customer portal's tests: a visitor over net/http with a
@@ -209,7 +210,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // launch plans and launches a wave of kind and waits for it.
-func launch(t *testing.T, e *apptest.Env, slug string, kind notifier.WaveKind) {
+func launch(t *testing.T, e *apptest.Env, slug string, kind templates.Kind) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -247,7 +248,7 @@ func portalScenario(t *testing.T, e *apptest.Env) {
 		"contoso,FILE-100010,file,2024-02-02T10:00:00Z,+secrets.xlsx,Spreadsheet,api_key\n")
 	importItems(t, e, slug, "org_ref,item_ref,kind,occurred_at,subject,summary,secret_types\n"+
 		"fabrikam,MSG-200009,email,2024-02-01T11:00:00Z,Re: VPN,Another thread,\n")
-	launch(t, e, slug, notifier.WaveFollowUp)
+	launch(t, e, slug, templates.KindFollowUp)
 
 	if _, err := e.Client.CreateIncident(context.Background(), notifier.NewIncident{Slug: "vpn", Title: "VPN appliance compromise", Summary: "Config exported."}); err != nil {
 		t.Fatal(err)
@@ -255,14 +256,14 @@ func portalScenario(t *testing.T, e *apptest.Env) {
 	importItems(t, e, "vpn", "org_ref,item_ref,kind,occurred_at,subject,summary,secret_types\n"+
 		"fabrikam,CFG-1,file,2024-03-01T00:00:00Z,vpn.conf,VPN configuration,private_key\n"+
 		"fabrikam,CRED-2,credential,2024-03-01T00:00:00Z,vpn admin,Admin credential,password\n")
-	launch(t, e, "vpn", notifier.WaveInitial)
+	launch(t, e, "vpn", templates.KindInitial)
 
 	if _, err := e.Client.CreateIncident(context.Background(), notifier.NewIncident{Slug: "crm", Title: "CRM export", Summary: "Contacts exported."}); err != nil {
 		t.Fatal(err)
 	}
 	importItems(t, e, "crm", "org_ref,item_ref,kind,occurred_at,subject,summary,secret_types\n"+
 		"contoso,CRM-1,other,2024-04-01T00:00:00Z,Account list,Customer accounts,\n")
-	launch(t, e, "crm", notifier.WaveInitial)
+	launch(t, e, "crm", templates.KindInitial)
 }
 
 // orgIDs are ids of one organization's things, for guessing at them.

@@ -248,7 +248,7 @@ func TestCurrentTemplatesReachOtherProcesses(t *testing.T) {
 	}
 	sample := func(a *app.App) string {
 		t.Helper()
-		plan, err := a.Service.PlanWave(ctx, notifier.LocalActor("test"), slug, notifier.WaveInitial)
+		plan, err := a.Service.PlanWave(ctx, notifier.LocalActor("test"), slug, templates.KindInitial)
 		if err != nil || plan.Sample == nil {
 			t.Fatalf("plan: %v %+v", err, plan)
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 var waveStatuses = []notifier.WaveStatus{notifier.WavePlanned, notifier.WaveApproved, notifier.WaveRunning,
@@ -19,7 +20,7 @@ func (s *Server) planWave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in struct {
-		Kind notifier.WaveKind `json:"kind"`
+		Kind templates.Kind `json:"kind"`
 	}
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		s.fail(w, r, err)
@@ -142,7 +143,7 @@ func (s *Server) notices(w http.ResponseWriter, r *http.Request, incident string
 		f.OrganizationID, err = idParam(q, "organization")
 	}
 	if err == nil {
-		f.Kind, err = enumParam(q, "kind", []notifier.WaveKind{notifier.WaveInitial, notifier.WaveFollowUp, notifier.WaveReminder, notifier.WaveEscalation})
+		f.Kind, err = enumParam(q, "kind", templates.WaveKinds)
 	}
 	if err == nil {
 		switch q.Get("acknowledged") {

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // Namespace prefixes every metric name.
@@ -94,7 +96,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.blocked.WithLabelValues(part)
 	}
 	for _, st := range notifier.DeliveryStatuses {
-		m.deliveries.WithLabelValues(string(st), string(notifier.WaveInitial))
+		m.deliveries.WithLabelValues(string(st), string(templates.KindInitial))
 	}
 	for _, reason := range []string{"temporary_reply", "connection"} {
 		m.retries.WithLabelValues(reason)
@@ -106,8 +108,8 @@ func New(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// ObserveSend implements notifier.DeliveryObserver.
-func (m *Metrics) ObserveSend(r notifier.SendResult) {
+// ObserveSend implements delivery.Observer.
+func (m *Metrics) ObserveSend(r delivery.SendResult) {
 	m.sendDuration.Observe(r.Duration.Seconds())
 	class, code := "none", "0"
 	if r.Code >= 200 && r.Code < 600 {
@@ -116,9 +118,9 @@ func (m *Metrics) ObserveSend(r notifier.SendResult) {
 	m.smtpReplies.WithLabelValues(class, code).Inc()
 }
 
-// ObserveOutcome implements notifier.DeliveryObserver.
-func (m *Metrics) ObserveOutcome(o notifier.Outcome, kind string) {
-	m.deliveries.WithLabelValues(string(o.Status), kind).Inc()
+// ObserveOutcome implements delivery.Observer.
+func (m *Metrics) ObserveOutcome(o delivery.Outcome, kind templates.Kind) {
+	m.deliveries.WithLabelValues(string(o.Status), string(kind)).Inc()
 	if o.Status == notifier.DeliveryDeferred && o.Attempted {
 		reason := "temporary_reply"
 		if o.Code == 0 {
@@ -128,12 +130,12 @@ func (m *Metrics) ObserveOutcome(o notifier.Outcome, kind string) {
 	}
 }
 
-// ObserveSnooze implements notifier.DeliveryObserver.
+// ObserveSnooze implements delivery.Observer.
 func (m *Metrics) ObserveSnooze(reason string) {
 	m.snoozes.WithLabelValues(reason).Inc()
 }
 
-// ObserveBlocked implements notifier.DeliveryObserver.
+// ObserveBlocked implements delivery.Observer.
 func (m *Metrics) ObserveBlocked(part string) {
 	switch part {
 	case "subject", "text", "html":
@@ -143,14 +145,14 @@ func (m *Metrics) ObserveBlocked(part string) {
 	m.blocked.WithLabelValues(part).Inc()
 }
 
-// ObserveCommit implements notifier.CommitObserver.
+// ObserveCommit implements delivery.CommitObserver.
 func (m *Metrics) ObserveCommit(outcomes int, took time.Duration) {
 	m.commit.Observe(took.Seconds())
 	m.commitSize.Observe(float64(outcomes))
 }
 
-// ObserveTakeover counts a takeover (notifier.LeaseConfig.OnTakeover).
-func (m *Metrics) ObserveTakeover(t notifier.Takeover) {
+// ObserveTakeover counts a takeover (delivery.LeaseConfig.OnTakeover).
+func (m *Metrics) ObserveTakeover(t delivery.Takeover) {
 	m.takeovers.Inc()
 	m.takenOver.Add(float64(t.Deliveries))
 }

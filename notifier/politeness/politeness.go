@@ -66,7 +66,7 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Limiter implements notifier.Politeness (Admit's reasons are the snooze
+// Limiter implements delivery.Politeness (Admit's reasons are the snooze
 // reasons in metrics: domain_throttled, domain_concurrency, domain_rate,
 // global_rate). It is safe for concurrent use.
 type Limiter struct {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // pageNames are the pages in pages/, each parsed with layout.html.
@@ -22,7 +23,7 @@ var pageFuncs = template.FuncMap{
 	"date":     func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 	"mask":     notifier.MaskEmail,
 	"join":     strings.Join,
-	"kind":     notifier.WaveKind.Label,
+	"kind":     templates.Kind.Label,
 }
 
 // Rate limits (per process; see web.Limiter).

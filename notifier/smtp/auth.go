@@ -7,9 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	mailsmtp "github.com/wneessen/go-mail/smtp"
-
-	"github.com/breachnotify/breachnotify/notifier"
 )
 
 // The SASL mechanisms Config.Auth may name, as the relay URL spells them.
@@ -28,7 +27,7 @@ var autoMechanisms = []string{"PLAIN", "LOGIN", "CRAM-MD5"}
 
 // AuthError means the relay answered but would not let us log in. It is
 // a setting to change, so it says what the relay offers, what was tried
-// and what to do. errors.Is(err, notifier.ErrRelayAuth) holds for it.
+// and what to do. errors.Is(err, delivery.ErrRelayAuth) holds for it.
 type AuthError struct {
 	// Offered lists the SASL mechanisms the relay offered on the
 	// connection (after STARTTLS, if any); empty when it offered no AUTH.
@@ -71,8 +70,8 @@ func (e *AuthError) offered() string {
 	return strings.Join(e.Offered, " ")
 }
 
-// Is makes errors.Is(err, notifier.ErrRelayAuth) true.
-func (e *AuthError) Is(target error) bool { return target == notifier.ErrRelayAuth }
+// Is makes errors.Is(err, delivery.ErrRelayAuth) true.
+func (e *AuthError) Is(target error) bool { return target == delivery.ErrRelayAuth }
 
 // Permanent is whether trying again unchanged cannot help: the relay
 // refused with a 5xx, or offers nothing we may use. A 4xx (454: the

@@ -19,6 +19,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/notifier/smtp"
 	"github.com/breachnotify/breachnotify/notifier/smtp/smtptest"
 )
@@ -79,19 +80,19 @@ func sendOne(t *testing.T, cfg smtp.Config, id string) error {
 		Subject: "test", Text: "hello",
 	})
 	conn.Release(res.Broken)
-	if !res.Accepted {
+	if res.Verdict != delivery.Accepted {
 		t.Fatalf("%s: not accepted: %+v", id, res)
 	}
 	return nil
 }
 
 // authError fails the test unless err is an *AuthError that errors.Is
-// notifier.ErrRelayAuth and whose message says each of want.
+// delivery.ErrRelayAuth and whose message says each of want.
 func authError(t *testing.T, err error, want ...string) *smtp.AuthError {
 	t.Helper()
 	var ae *smtp.AuthError
 	t.Log(err)
-	if !errors.As(err, &ae) || !errors.Is(err, notifier.ErrRelayAuth) {
+	if !errors.As(err, &ae) || !errors.Is(err, delivery.ErrRelayAuth) {
 		t.Fatalf("err = %v, want an authentication failure", err)
 	}
 	for _, w := range want {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier/capture"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/notifier/smtp"
 )
 
@@ -45,7 +46,7 @@ func BenchmarkSendDiscard(b *testing.B) {
 			for i := range per {
 				m := message(fmt.Sprintf("w%di%d@x.example", w, i))
 				m.Text = strings.Repeat("All work and no play makes a notice. ", 60)
-				if r := conn.Send(context.Background(), m); !r.Accepted {
+				if r := conn.Send(context.Background(), m); r.Verdict != delivery.Accepted {
 					b.Error(r.Reply)
 					return
 				}

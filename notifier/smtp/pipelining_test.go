@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/notifier/smtp"
 )
 
@@ -140,7 +141,7 @@ func TestSendPipelinesTheEnvelope(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range 2 {
-			if r := conn.Send(context.Background(), message("ok@x.example")); !r.Accepted || r.Reply != "250 2.0.0 queued" {
+			if r := conn.Send(context.Background(), message("ok@x.example")); r.Verdict != delivery.Accepted || r.Reply != "250 2.0.0 queued" {
 				t.Fatalf("pipelining %v, send %d: %+v", pipelining, i, r)
 			}
 		}
@@ -188,14 +189,14 @@ func TestSendPipelinedFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := conn.Send(context.Background(), message("ok@x.example"))
-		if r.Accepted || r.Broken || r.Code != c.code || r.Permanent != c.permanent || !strings.HasPrefix(r.Reply, c.step+": ") {
+		if r.Verdict == delivery.Accepted || r.Broken || r.Code != c.code || (r.Verdict == delivery.Rejected) != c.permanent || !strings.HasPrefix(r.Reply, c.step+": ") {
 			t.Errorf("%s: %+v", c.name, r)
 		}
 		// The session is still in step: the next transaction works.
 		f.mu.Lock()
 		f.replies = nil
 		f.mu.Unlock()
-		if r := conn.Send(context.Background(), message("ok@x.example")); !r.Accepted {
+		if r := conn.Send(context.Background(), message("ok@x.example")); r.Verdict != delivery.Accepted {
 			t.Errorf("%s: next send on the same connection: %+v", c.name, r)
 		}
 		conn.Release(false)
@@ -218,7 +219,7 @@ func TestSendPipelinedFailureThenClosing(t *testing.T) {
 	}
 	r := conn.Send(context.Background(), message("ok@x.example"))
 	conn.Release(r.Broken)
-	if r.Accepted || r.Code != 550 || !r.Permanent || !r.Broken {
+	if r.Verdict == delivery.Accepted || r.Code != 550 || r.Verdict != delivery.Rejected || !r.Broken {
 		t.Errorf("result %+v, want the 550, permanent, and the connection broken", r)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	mailsmtp "github.com/wneessen/go-mail/smtp"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 )
 
 // Defaults for Config.
@@ -67,7 +68,7 @@ type Config struct {
 	SMIME *tls.Certificate
 }
 
-// Sender implements notifier.Sender.
+// Sender implements delivery.Sender.
 type Sender struct {
 	dialer *mail.Client
 	// auth is the relay's name and the credentials and mechanism to log
@@ -125,8 +126,8 @@ func New(cfg Config) (*Sender, error) {
 
 // Conn returns a pooled connection that still answers, or dials a new one.
 // A dial or TLS failure means the relay is unreachable; a refused login
-// is an *AuthError (errors.Is notifier.ErrRelayAuth).
-func (s *Sender) Conn(ctx context.Context) (notifier.SenderConn, error) {
+// is an *AuthError (errors.Is delivery.ErrRelayAuth).
+func (s *Sender) Conn(ctx context.Context) (delivery.SenderConn, error) {
 	c, err := s.conn(ctx)
 	if err != nil {
 		return nil, err
@@ -235,9 +236,14 @@ func (c *conn) Release(broken bool) {
 
 // Send runs one SMTP transaction: MAIL, RCPT, DATA. The message is built
 // once, so the SHA-256 recorded is of exactly the bytes the relay accepted.
-func (c *conn) Send(ctx context.Context, m *notifier.Message) notifier.SendResult {
+// The reply becomes the engine's verdict here: a temporary reply that asks
+// us to slow down is Throttled.
+func (c *conn) Send(ctx context.Context, m *notifier.Message) delivery.SendResult {
 	start := time.Now()
 	res := c.send(ctx, m)
+	if isThrottling(res) {
+		res.Verdict = delivery.Throttled
+	}
 	res.Duration = time.Since(start)
 	return res
 }
@@ -257,18 +263,18 @@ func (c *conn) Send(ctx context.Context, m *notifier.Message) notifier.SendResul
 // §4.1.1.2), so an RSET there would only cost a round trip. Nor is there
 // a NOOP before each message: a pooled connection is checked only when it
 // sat idle for idleCheckAfter.
-func (c *conn) send(ctx context.Context, m *notifier.Message) notifier.SendResult {
+func (c *conn) send(ctx context.Context, m *notifier.Message) delivery.SendResult {
 	raw, err := build(&c.msg, m, c.sender.build...)
 	if c.msg.Cap() > maxKeptBuffer {
 		c.msg = bytes.Buffer{}
 	}
 	if err != nil {
-		return notifier.SendResult{Permanent: true, Reply: "build message: " + err.Error()}
+		return delivery.SendResult{Verdict: delivery.Rejected, Reply: "build message: " + err.Error()}
 	}
 	sum := sha256.Sum256(raw)
 	from, to := envelope(m.From.Address), envelope(m.To.Address)
 	if strings.ContainsAny(from+to, "\r\n") {
-		return notifier.SendResult{Permanent: true, Reply: "envelope address contains a line break"}
+		return delivery.SendResult{Verdict: delivery.Rejected, Reply: "envelope address contains a line break"}
 	}
 	deadline := time.Now().Add(c.sender.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -294,7 +300,7 @@ func (c *conn) send(ctx context.Context, m *notifier.Message) notifier.SendResul
 			// Closing the connection in the middle of DATA makes the relay
 			// drop the transaction (RFC 5321 §4.1.1.4: only the final dot
 			// commits it).
-			return notifier.SendResult{Broken: true, NothingSent: true, Reply: "not sent: " + err.Error()}
+			return delivery.SendResult{Broken: true, NothingSent: true, Reply: "not sent: " + err.Error()}
 		}
 	}
 	text := c.client.Text
@@ -320,7 +326,7 @@ func (c *conn) send(ctx context.Context, m *notifier.Message) notifier.SendResul
 	if msg != "" {
 		reply = "250 " + msg
 	}
-	return notifier.SendResult{Accepted: true, Code: 250, Enhanced: enhancedCode(reply[3:]), Reply: reply, SHA256: sum[:]}
+	return delivery.SendResult{Verdict: delivery.Accepted, Code: 250, Detail: enhancedCode(reply[3:]), Reply: reply, SHA256: sum[:]}
 }
 
 // maxKeptBuffer is the largest message buffer a connection keeps for the
@@ -330,7 +336,7 @@ const maxKeptBuffer = 1 << 20
 // envelope sends MAIL FROM, RCPT TO and DATA, and reads their replies. It
 // returns ok when the relay is ready for the message (354); otherwise the
 // result is that of the first command that failed.
-func (c *conn) envelope(from, to string) (notifier.SendResult, bool) {
+func (c *conn) envelope(from, to string) (delivery.SendResult, bool) {
 	text := c.client.Text
 	steps := [...]struct {
 		name string
@@ -347,7 +353,7 @@ func (c *conn) envelope(from, to string) (notifier.SendResult, bool) {
 		_, _ = text.W.WriteString(line)
 		_, _ = text.W.WriteString("\r\n")
 	}
-	var failed *notifier.SendResult
+	var failed *delivery.SendResult
 	for i, st := range steps {
 		// Without pipelining each command is written alone; with it, all
 		// three are written before the first reply is read.
@@ -398,7 +404,7 @@ func (c *conn) envelope(from, to string) (notifier.SendResult, bool) {
 	if failed != nil {
 		return *failed, false
 	}
-	return notifier.SendResult{}, true
+	return delivery.SendResult{}, true
 }
 
 // isReply reports whether err is an SMTP reply rather than a failure to
@@ -483,22 +489,24 @@ func enhancedCode(text string) string {
 }
 
 // classify turns an error from one SMTP step into a result. A reply code
-// decides: 5xx is permanent, 4xx temporary, and 421 also means the server
-// is closing the session. Anything without a reply (a dropped connection, a
+// decides: 5xx is rejected, 4xx deferred (or throttled, see isThrottling),
+// and 421 also means the server is closing the session. Anything without a reply (a dropped connection, a
 // timeout) is temporary and leaves the connection unusable.
-func classify(step string, err error) notifier.SendResult {
+func classify(step string, err error) delivery.SendResult {
 	var tpErr *textproto.Error
 	if errors.As(err, &tpErr) {
-		r := notifier.SendResult{
-			Code:      tpErr.Code,
-			Enhanced:  enhancedCode(tpErr.Msg),
-			Reply:     fmt.Sprintf("%s: %d %s", step, tpErr.Code, strings.ReplaceAll(tpErr.Msg, "\n", " ")),
-			Permanent: tpErr.Code >= 500,
-			Broken:    tpErr.Code == 421,
+		r := delivery.SendResult{
+			Code:   tpErr.Code,
+			Detail: enhancedCode(tpErr.Msg),
+			Reply:  fmt.Sprintf("%s: %d %s", step, tpErr.Code, strings.ReplaceAll(tpErr.Msg, "\n", " ")),
+			Broken: tpErr.Code == 421,
+		}
+		if tpErr.Code >= 500 {
+			r.Verdict = delivery.Rejected
 		}
 		return r
 	}
-	return notifier.SendResult{Reply: step + ": " + err.Error(), Broken: true}
+	return delivery.SendResult{Reply: step + ": " + err.Error(), Broken: true}
 }
 
 // Build renders m as the exact bytes to send: text and HTML alternatives,

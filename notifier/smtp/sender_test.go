@@ -14,6 +14,7 @@ import (
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/capture"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/notifier/smtp"
 )
 
@@ -107,7 +108,7 @@ func TestSendClassifiesReplies(t *testing.T) {
 		}
 		r := conn.Send(ctx, message(c.rcpt))
 		conn.Release(r.Broken)
-		if r.Accepted != c.accepted || r.Permanent != c.permanent || r.Broken != c.broken || r.Code != c.code || r.Enhanced != c.enhanced || r.Reply == "" {
+		if (r.Verdict == delivery.Accepted) != c.accepted || (r.Verdict == delivery.Rejected) != c.permanent || r.Broken != c.broken || r.Code != c.code || r.Detail != c.enhanced || r.Reply == "" {
 			t.Errorf("%s: %+v", c.rcpt, r)
 		}
 	}
@@ -136,7 +137,7 @@ func TestSendRecordsTheHashOfTheExactBytes(t *testing.T) {
 	defer conn.Release(false)
 	for i := 0; i < 3; i++ { // one connection, several messages
 		r := conn.Send(context.Background(), message("ok@x.example"))
-		if !r.Accepted {
+		if r.Verdict != delivery.Accepted {
 			t.Fatalf("send %d: %+v", i, r)
 		}
 		sum := sha256.Sum256(sink.Messages()[i].Raw)
@@ -174,7 +175,7 @@ func TestBeforeContentGatesTheMessage(t *testing.T) {
 	m := message("ok@x.example")
 	m.BeforeContent = func(context.Context) error { return refused }
 	r := conn.Send(context.Background(), m)
-	if r.Accepted || !r.Broken || !r.NothingSent || !strings.Contains(r.Reply, "no slot") {
+	if r.Verdict == delivery.Accepted || !r.Broken || !r.NothingSent || !strings.Contains(r.Reply, "no slot") {
 		t.Errorf("refused gate: %+v, want a broken connection and nothing sent", r)
 	}
 	conn.Release(true)
@@ -185,7 +186,7 @@ func TestBeforeContentGatesTheMessage(t *testing.T) {
 	defer conn.Release(false)
 	calls := 0
 	m.BeforeContent = func(context.Context) error { calls++; return nil }
-	if r := conn.Send(context.Background(), m); !r.Accepted || calls != 1 {
+	if r := conn.Send(context.Background(), m); r.Verdict != delivery.Accepted || calls != 1 {
 		t.Errorf("open gate: %+v after %d calls, want accepted after one", r, calls)
 	}
 	if n := len(sink.Messages()); n != 1 {

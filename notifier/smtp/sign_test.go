@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 
 	"github.com/breachnotify/breachnotify/notifier/capture"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/notifier/smtp"
 )
 
@@ -168,7 +169,7 @@ func TestSenderSignsWhatItSendsAndHashes(t *testing.T) {
 	}
 	defer conn.Release(false)
 	r := conn.Send(context.Background(), message("ok@x.example"))
-	if !r.Accepted {
+	if r.Verdict != delivery.Accepted {
 		t.Fatalf("send: %+v", r)
 	}
 	raw := sink.Messages()[0].Raw

@@ -21,6 +21,7 @@ import (
 
 	"go.mozilla.org/pkcs7"
 
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/notifier/smtp"
 )
 
@@ -154,7 +155,7 @@ func TestSMIMEAndDKIMTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Release(false)
-	if r := conn.Send(t.Context(), message("ok@x.example")); !r.Accepted {
+	if r := conn.Send(t.Context(), message("ok@x.example")); r.Verdict != delivery.Accepted {
 		t.Fatalf("send: %+v", r)
 	}
 	raw := sink.Messages()[0].Raw

@@ -102,7 +102,7 @@ func (s *Store) Bounces(ctx context.Context, kind notifier.BounceKind, p notifie
 
 // unreachableNotices are a notice's deliveries when none reached anyone and
 // none is still pending.
-const unreachableNotices = `
+var unreachableNotices = `
 SELECT n.id, n.wave_id, o.ref, o.name,
        (SELECT json_agg(json_build_object('delivery_id', d.id, 'recipient', d.recipient, 'status', d.status, 'reason', d.smtp_reply) ORDER BY d.id)
           FROM deliveries d WHERE d.notice_id = n.id)
@@ -110,7 +110,7 @@ FROM notices n
 JOIN organizations o ON o.id = n.organization_id
 WHERE n.incident_id = $1 AND n.voided_at IS NULL AND n.id > $2
   AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id)
-  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN ('sent', 'queued', 'deferred'))
+  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN (` + reachingStatuses + `))
 ORDER BY n.id LIMIT $3`
 
 // UnreachableNotices lists an incident's notices that reached nobody.
@@ -166,7 +166,7 @@ WITH fresh AS (
            contact_name = c.name, contact_role = c.role, contact_locale = c.locale, portal_access = c.portal_access
     FROM contacts c
     WHERE d.notice_id = $1 AND c.id = d.contact_id AND c.status = 'active'
-      AND d.status IN ('failed', 'bounced', 'suppressed')
+      AND d.status IN (`+undeliveredStatuses+`)
     RETURNING d.id
 )
 SELECT id FROM fresh UNION ALL SELECT id FROM again`, append([]any{noticeID, s.messageIDDomain}, newDeliveryKeyBlock(0).args()...)...)

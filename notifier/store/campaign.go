@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // system is the actor of what the service does on its own schedule.
@@ -97,7 +98,7 @@ func (s *Store) CreateFollowUp(ctx context.Context, p notifier.FollowUpParams) (
 		}
 		var notified, told, pending bool
 		if err := tx.QueryRow(ctx, `SELECT `+orgIs(hasInitialNotice, "@org::bigint")+`, `+orgIs(wasTold, "@org::bigint")+`,
-			EXISTS (`+targetsQuery(notifier.WaveFollowUp)+`)`, pgx.NamedArgs{"incident": incidentID, "org": orgID}).
+			EXISTS (`+targetsQuery(templates.KindFollowUp)+`)`, pgx.NamedArgs{"incident": incidentID, "org": orgID}).
 			Scan(&notified, &told, &pending); err != nil {
 			return err
 		}
@@ -117,14 +118,14 @@ func (s *Store) CreateFollowUp(ctx context.Context, p notifier.FollowUpParams) (
 			return complete(ctx, tx)
 		}
 		var waveID int64
-		if err := tx.QueryRow(ctx, `INSERT INTO waves (incident_id, kind, status, launched_at) VALUES ($1, 'follow_up', 'running', now()) RETURNING id`,
+		if err := tx.QueryRow(ctx, `INSERT INTO waves (incident_id, kind, status, launched_at) VALUES ($1, `+sqlString(templates.KindFollowUp)+`, 'running', now()) RETURNING id`,
 			incidentID).Scan(&waveID); err != nil {
 			return err
 		}
 		if err := pinTemplates(ctx, tx, waveID, p.Content); err != nil {
 			return err
 		}
-		queued, err := s.writeNotices(ctx, tx, incidentID, waveID, notifier.WaveFollowUp, orgID, p.ChunkSize, 0) // one organization's contacts: SQL draws their keys
+		queued, err := s.writeNotices(ctx, tx, incidentID, waveID, templates.KindFollowUp, orgID, p.ChunkSize, 0) // one organization's contacts: SQL draws their keys
 		if err != nil {
 			return err
 		}
@@ -154,11 +155,11 @@ func (s *Store) CreateFollowUp(ctx context.Context, p notifier.FollowUpParams) (
 // plan, so there is one to approve. It returns the plan's wave id.
 func (s *Store) planAutomaticFollowUp(ctx context.Context, tx pgx.Tx, p notifier.FollowUpParams) (int64, error) {
 	var digest string
-	if err := tx.QueryRow(ctx, targetsDigest(notifier.WaveFollowUp), pgx.NamedArgs{"incident": p.IncidentID, "org": 0}).Scan(&digest); err != nil {
+	if err := tx.QueryRow(ctx, targetsDigest(templates.KindFollowUp), pgx.NamedArgs{"incident": p.IncidentID, "org": 0}).Scan(&digest); err != nil {
 		return 0, err
 	}
 	rows, err := tx.Query(ctx, `SELECT id, planned_digest, planned_content FROM waves
-		WHERE incident_id = $1 AND kind = 'follow_up' AND automatic AND status = 'planned' ORDER BY id FOR UPDATE`, p.IncidentID)
+		WHERE incident_id = $1 AND kind = `+sqlString(templates.KindFollowUp)+` AND automatic AND status = 'planned' ORDER BY id FOR UPDATE`, p.IncidentID)
 	if err != nil {
 		return 0, err
 	}
@@ -178,7 +179,7 @@ func (s *Store) planAutomaticFollowUp(ctx context.Context, tx pgx.Tx, p notifier
 		}
 		superseded = append(superseded, w.ID)
 	}
-	plan, err := s.plan(ctx, tx, system, notifier.PlanParams{IncidentID: p.IncidentID, Kind: notifier.WaveFollowUp, Content: p.Content}, true)
+	plan, err := s.plan(ctx, tx, system, notifier.PlanParams{IncidentID: p.IncidentID, Kind: templates.KindFollowUp, Content: p.Content}, true)
 	if err != nil {
 		return 0, err
 	}
@@ -237,9 +238,9 @@ func (s *Store) SendReminders(ctx context.Context, p notifier.ReminderParams) (n
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('reminders:' || $1::bigint::text, 0))`, inc.ID); err != nil {
 			return err
 		}
-		for _, kind := range []notifier.WaveKind{notifier.WaveReminder, notifier.WaveEscalation} {
+		for _, kind := range notifier.ChaseKinds {
 			args := pgx.NamedArgs{"incident": inc.ID, "now": now, "after": time.Duration(inc.Policy.ReminderAfter).Seconds(),
-				"max": inc.Policy.MaxReminders, "escalate": kind == notifier.WaveEscalation}
+				"max": inc.Policy.MaxReminders, "escalate": kind == templates.KindEscalation}
 			rows, err := tx.Query(ctx, dueNotices, args)
 			if err != nil {
 				return err
@@ -252,7 +253,7 @@ func (s *Store) SendReminders(ctx context.Context, p notifier.ReminderParams) (n
 				continue
 			}
 			content := p.Reminder
-			if kind == notifier.WaveEscalation {
+			if kind == templates.KindEscalation {
 				content = p.Escalation
 			}
 			audit, err := s.writeChase(ctx, tx, chase{incidentID: inc.ID, kind: kind, due: due, now: now, chunkSize: p.ChunkSize, content: content})
@@ -260,7 +261,7 @@ func (s *Store) SendReminders(ctx context.Context, p notifier.ReminderParams) (n
 				return err
 			}
 			audits = append(audits, audit)
-			if kind == notifier.WaveReminder {
+			if kind == templates.KindReminder {
 				run.Reminded = len(due)
 			} else {
 				run.Escalated = len(due)
@@ -279,7 +280,7 @@ func (s *Store) SendReminders(ctx context.Context, p notifier.ReminderParams) (n
 // chase is one reminder or escalation wave to write.
 type chase struct {
 	incidentID int64
-	kind       notifier.WaveKind
+	kind       templates.Kind
 	due        []int64
 	now        time.Time
 	chunkSize  int
@@ -310,7 +311,7 @@ func (s *Store) writeChase(ctx context.Context, tx pgx.Tx, c chase) (auditEvent,
 		return auditEvent{}, err
 	}
 	update := `UPDATE notices SET reminders_sent = reminders_sent + 1, last_reminded_at = $2 WHERE id = ANY($1)`
-	if kind == notifier.WaveEscalation {
+	if kind == templates.KindEscalation {
 		update = `UPDATE notices SET escalated_at = $2 WHERE id = ANY($1)`
 	}
 	if _, err := tx.Exec(ctx, update, due, now); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/templates"
 )
 
@@ -28,7 +29,7 @@ import (
 // wave, instead of fetching just the listed ids.)
 //
 // The same statement records the claim (delivery_claims, ids sorted, with
-// the lease of the process working it, $8: see notifier.Lease) and
+// the lease of the process working it, $8: see delivery.Lease) and
 // stores the hash ($5, one per listed id, in $1's order) of each claimed
 // delivery's acknowledgement token, so the link works on arrival. It also
 // cancels (acked) the reminders and escalations of a notice acknowledged
@@ -52,8 +53,8 @@ WITH taken AS MATERIALIZED (
 acked AS (
     UPDATE deliveries d SET status = 'cancelled', finished_at = now(), smtp_reply = 'not sent: the notice was acknowledged'
     FROM notices n JOIN notices root ON root.id = n.parent_id
-    WHERE EXISTS (SELECT 1 FROM waves w WHERE w.id = $4 AND w.kind IN ('reminder', 'escalation')) -- once, not per row
-      AND d.id = ANY($1) AND n.id = d.notice_id AND n.kind IN ('reminder', 'escalation') AND root.acknowledged_at IS NOT NULL
+    WHERE EXISTS (SELECT 1 FROM waves w WHERE w.id = $4 AND w.kind IN (` + chaseKinds + `)) -- once, not per row
+      AND d.id = ANY($1) AND n.id = d.notice_id AND n.kind IN (` + chaseKinds + `) AND root.acknowledged_at IS NOT NULL
       AND d.status IN (` + pendingStatuses + `) AND d.id <> ALL (ARRAY(SELECT id FROM taken))
     RETURNING d.id
 ),
@@ -62,7 +63,7 @@ cand AS MATERIALIZED (
            coalesce(d.first_attempt_at, d.queued_at) AS lifetime_start,
            coalesce(d.contact_name, c.name), coalesce(d.contact_role, c.role), coalesce(d.contact_locale, c.locale),
            coalesce(d.portal_access, c.portal_access),
-           CASE WHEN n.kind = 'initial' THEN '{}'::text[] ELSE
+           CASE WHEN n.kind = ` + sqlString(templates.KindInitial) + ` THEN '{}'::text[] ELSE
              (SELECT coalesce(array_agg(r.message_id ORDER BY r.sent_at, r.id), '{}') FROM (
                 SELECT d2.message_id, d2.sent_at, d2.id FROM deliveries d2 JOIN notices n2 ON n2.id = d2.notice_id
                 WHERE d2.contact_id = d.contact_id AND n2.incident_id = n.incident_id AND d2.sent_at IS NOT NULL AND d2.id <> d.id
@@ -161,12 +162,12 @@ func noticeContentDest(n *notifier.NoticeContent) []any {
 		&n.ItemCount, &n.Kinds, &n.SecretTypes, &n.Items, &n.SentAt}
 }
 
-// ClaimDeliveries implements notifier.DeliveryStore. When the wave is not
+// ClaimDeliveries implements delivery.Store. When the wave is not
 // running nothing is claimed; when it was cancelled, the job's deliveries
 // that are still pending (and not another job's) are cancelled here, so a
 // job that ran late (or a rescued one) leaves nothing hanging.
-func (s *Store) ClaimDeliveries(ctx context.Context, chunk notifier.Chunk) (notifier.Claim, error) {
-	var claim notifier.Claim
+func (s *Store) ClaimDeliveries(ctx context.Context, chunk delivery.Chunk) (delivery.Claim, error) {
+	var claim delivery.Claim
 	// The wave's pinned template versions are read with each claim, not
 	// cached with its notices: resuming a wave the link firewall stopped
 	// pins it again.
@@ -177,7 +178,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, chunk notifier.Chunk) (noti
 	}
 	switch claim.WaveStatus {
 	case notifier.WaveCancelled:
-		return claim, wrap("cancel deliveries", s.ReleaseClaim(ctx, chunk, chunk.DeliveryIDs, true))
+		return claim, wrap("cancel deliveries", s.ReleaseClaim(ctx, chunk, chunk.DeliveryIDs))
 	case notifier.WaveRunning:
 	default:
 		return claim, nil
@@ -323,7 +324,7 @@ outcome AS (
         last_attempt_at  = CASE WHEN u.attempted THEN now() ELSE d.last_attempt_at END,
         next_attempt_at  = u.retry_at,
         sent_at          = CASE WHEN u.status = 'sent' THEN now() ELSE d.sent_at END,
-        finished_at      = CASE WHEN u.status IN ('sent', 'failed') THEN now() END
+        finished_at      = CASE WHEN u.status IN (` + finishingOutcomes + `) THEN now() END
     FROM u
     WHERE d.id = u.id AND d.status NOT IN (` + finalStatuses + `)
 ),
@@ -343,10 +344,11 @@ UPDATE waves w SET status = 'completed', completed_at = now()
 WHERE w.id = ANY($1) AND w.status = 'running'
   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.wave_id = w.id AND d.status IN (` + pendingStatuses + `))`
 
-// RecordOutcomes implements notifier.OutcomeStore. A group that neither
+// RecordOutcomes implements delivery.OutcomeStore: it writes the outcomes,
+// retry jobs and requeued chunks the engine decided on. A group that neither
 // completes a job nor schedules anything (most commits while chunks run)
 // is one statement outside any explicit transaction.
-func (s *Store) RecordOutcomes(ctx context.Context, batches []notifier.OutcomeBatch) (map[int64]notifier.WaveStatus, error) {
+func (s *Store) RecordOutcomes(ctx context.Context, batches []delivery.OutcomeBatch) (map[int64]notifier.WaveStatus, error) {
 	n := 0
 	for _, b := range batches {
 		n += len(b.Outcomes)
@@ -355,7 +357,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, batches []notifier.OutcomeBa
 	attempted, codes, shas, enhanced := make([]bool, 0, n), make([]int32, 0, n), make([][]byte, 0, n), make([]string, 0, n)
 	events, retryAt := make([]string, 0, n), make([]*time.Time, 0, n)
 	var waveIDs, completing, deferred []int64
-	var retries []notifier.ScheduledChunk
+	var retries []delivery.ScheduledChunk
 	var completers []notifier.JobCompleter
 	var settle []int64
 	for _, b := range batches {
@@ -367,19 +369,17 @@ func (s *Store) RecordOutcomes(ctx context.Context, batches []notifier.OutcomeBa
 		}
 		for _, o := range b.Outcomes {
 			ids, statuses, replies, versions = append(ids, o.DeliveryID), append(statuses, string(o.Status)), append(replies, o.Reply), append(versions, o.TemplateVersion)
-			attempted, codes, shas, enhanced = append(attempted, o.Attempted), append(codes, int32(o.Code)), append(shas, o.SHA256), append(enhanced, o.Enhanced)
+			attempted, codes, shas, enhanced = append(attempted, o.Attempted), append(codes, int32(o.Code)), append(shas, o.SHA256), append(enhanced, o.Detail)
 			events = append(events, cmp.Or(o.Event, string(o.Status)))
 			var at *time.Time
-			if o.Status == notifier.DeliveryDeferred && o.Attempted {
-				t := o.RetryAt
-				at = &t
-				deferred = append(deferred, o.DeliveryID)
-				retries = append(retries, notifier.ScheduledChunk{
-					Chunk: notifier.Chunk{WaveID: o.WaveID, DeliveryIDs: []int64{o.DeliveryID}, Retry: true},
-					RunAt: o.RetryAt,
-				})
+			if !o.RetryAt.IsZero() {
+				at = &o.RetryAt
 			}
 			retryAt = append(retryAt, at)
+		}
+		for _, r := range b.Retries {
+			retries = append(retries, r)
+			deferred = append(deferred, r.DeliveryIDs...)
 		}
 		if b.Requeue != nil {
 			retries = append(retries, *b.Requeue)
@@ -471,12 +471,12 @@ func (s *Store) SettleWaves(ctx context.Context) (int, error) {
 	return int(tag.RowsAffected()), wrap("settle waves", err)
 }
 
-// ReleaseClaim implements notifier.DeliveryStore: the chunk's job gives up
-// its claim, cancelling the listed deliveries that are still pending when
-// the wave was cancelled.
-func (s *Store) ReleaseClaim(ctx context.Context, chunk notifier.Chunk, cancel []int64, cancelled bool) error {
+// ReleaseClaim implements delivery.Store: the chunk's job gives up
+// its claim, cancelling the listed deliveries that are still pending (the
+// wave was cancelled).
+func (s *Store) ReleaseClaim(ctx context.Context, chunk delivery.Chunk, cancel []int64) error {
 	return wrap("release claim", s.inTx(ctx, func(tx pgx.Tx) error {
-		if cancelled && len(cancel) > 0 {
+		if len(cancel) > 0 {
 			if _, err := tx.Exec(ctx, `UPDATE deliveries d SET status = 'cancelled', finished_at = now(), smtp_reply = 'not sent: wave cancelled'
 				WHERE d.id = ANY($1) AND d.status NOT IN (`+finalStatuses+`)
 				  AND NOT EXISTS (SELECT 1 FROM delivery_claims cl WHERE cl.wave_id = $2 AND cl.job_id <> $3 AND d.id = ANY(cl.delivery_ids))`,

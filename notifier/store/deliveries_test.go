@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 )
 
 // The statements the delivery engine relies on: claims, the group commit
@@ -29,7 +30,7 @@ func TestClaimDeliveries(t *testing.T) {
 		ids := b.deliveries[wave][:5]
 		listed := slices.Clone(ids)
 		slices.Reverse(listed) // the claim sorts them
-		claim, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: wave, DeliveryIDs: listed, JobID: 101, Owner: "proc-a"})
+		claim, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: listed, JobID: 101, Owner: "proc-a"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +61,7 @@ func TestClaimDeliveries(t *testing.T) {
 		}
 		// The job claiming again (a rescued or snoozed job) gets its
 		// deliveries back, under the owner it runs under now.
-		again, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: wave, DeliveryIDs: ids, JobID: 101, Owner: "proc-b"})
+		again, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids, JobID: 101, Owner: "proc-b"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,10 +78,10 @@ func TestClaimDeliveries(t *testing.T) {
 		st, b := setup(t)
 		wave := b.waves[0]
 		ids := b.deliveries[wave]
-		if _, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: wave, DeliveryIDs: ids[:4], JobID: 101, Owner: "proc-a"}); err != nil {
+		if _, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids[:4], JobID: 101, Owner: "proc-a"}); err != nil {
 			t.Fatal(err)
 		}
-		second, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: wave, DeliveryIDs: ids[:4], JobID: 102, Owner: "proc-b"})
+		second, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids[:4], JobID: 102, Owner: "proc-b"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +92,7 @@ func TestClaimDeliveries(t *testing.T) {
 			t.Error("a job that got nothing recorded a claim")
 		}
 		// Overlapping lists: only what nobody holds.
-		overlap, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: wave, DeliveryIDs: ids[2:6], JobID: 102, Owner: "proc-b"})
+		overlap, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids[2:6], JobID: 102, Owner: "proc-b"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,17 +101,17 @@ func TestClaimDeliveries(t *testing.T) {
 		}
 		// The other wave's claims do not count.
 		other := b.deliveries[b.waves[1]]
-		if c, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: b.waves[1], DeliveryIDs: other[:2], JobID: 103}); err != nil || len(c.Deliveries) != 2 {
+		if c, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: b.waves[1], DeliveryIDs: other[:2], JobID: 103}); err != nil || len(c.Deliveries) != 2 {
 			t.Errorf("the other wave's claim: %v, %v", claimedIDs(c), err)
 		}
 		// Once the first job gives its claim up, they are free.
-		if err := st.ReleaseClaim(ctx, notifier.Chunk{WaveID: wave, DeliveryIDs: ids[:4], JobID: 101}, nil, false); err != nil {
+		if err := st.ReleaseClaim(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids[:4], JobID: 101}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, _, found := b.claimed(t, 101); found {
 			t.Error("the released claim is still there")
 		}
-		after, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: wave, DeliveryIDs: ids[:4], JobID: 104, Owner: "proc-b"})
+		after, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids[:4], JobID: 104, Owner: "proc-b"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,14 +128,14 @@ func TestClaimDeliveries(t *testing.T) {
 		b.exec(t, `UPDATE deliveries SET status = 'deferred', attempts = 1 WHERE id = $1`, ids[0])
 		b.exec(t, `UPDATE deliveries SET status = 'sent', attempts = 1, sent_at = now() WHERE id = $1`, ids[1])
 		b.exec(t, `UPDATE deliveries SET status = 'bounced', attempts = 1 WHERE id = $1`, ids[2])
-		chunk, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: wave, DeliveryIDs: ids, JobID: 101})
+		chunk, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids, JobID: 101})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := claimedIDs(chunk); !slices.Equal(got, ids[3:]) {
 			t.Errorf("chunk job claimed %v, want %v", got, ids[3:])
 		}
-		retry, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: wave, DeliveryIDs: ids[:1], JobID: 102, Retry: true})
+		retry, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids[:1], JobID: 102, Retry: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +151,7 @@ func TestClaimDeliveries(t *testing.T) {
 		if _, err := b.svc.PauseWave(ctx, actor, wave); err != nil {
 			t.Fatal(err)
 		}
-		claim, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: wave, DeliveryIDs: b.deliveries[wave], JobID: 101, Owner: "proc-a"})
+		claim, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: b.deliveries[wave], JobID: 101, Owner: "proc-a"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,10 +175,10 @@ func TestClaimDeliveries(t *testing.T) {
 		ids := b.deliveries[wave]
 		// Two jobs hold claims when the wave is cancelled: cancelling
 		// leaves their deliveries to them.
-		if _, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: wave, DeliveryIDs: ids[:4], JobID: 101, Owner: "proc-a"}); err != nil {
+		if _, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids[:4], JobID: 101, Owner: "proc-a"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: wave, DeliveryIDs: ids[4:6], JobID: 102, Owner: "proc-a"}); err != nil {
+		if _, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids[4:6], JobID: 102, Owner: "proc-a"}); err != nil {
 			t.Fatal(err)
 		}
 		b.exec(t, `UPDATE deliveries SET status = 'sent', attempts = 1, sent_at = now() WHERE id = $1`, ids[0])
@@ -190,7 +191,7 @@ func TestClaimDeliveries(t *testing.T) {
 			}
 		}
 		// The first job runs again (late, or rescued) listing both claims.
-		claim, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: wave, DeliveryIDs: ids[:6], JobID: 101, Owner: "proc-a"})
+		claim, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids[:6], JobID: 101, Owner: "proc-a"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -216,14 +217,14 @@ func TestClaimDeliveries(t *testing.T) {
 		// runs, cancels its own, and completes: the wave ends with every
 		// notice no delivery reached voided, and the sent one kept.
 		done := &completer{}
-		waves, err := st.RecordOutcomes(ctx, []notifier.OutcomeBatch{{WaveID: wave, JobID: 101, Complete: done.complete}})
+		waves, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{{WaveID: wave, JobID: 101, Complete: done.complete}})
 		if err != nil || waves[wave] != notifier.WaveCancelled {
 			t.Fatalf("completing the first job: %v, %v; want the wave cancelled", waves, err)
 		}
-		if claim, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: wave, DeliveryIDs: ids[4:6], JobID: 102}); err != nil || len(claim.Deliveries) != 0 {
+		if claim, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids[4:6], JobID: 102}); err != nil || len(claim.Deliveries) != 0 {
 			t.Fatalf("the second job's claim: %v, %v", claimedIDs(claim), err)
 		}
-		if _, err := st.RecordOutcomes(ctx, []notifier.OutcomeBatch{{WaveID: wave, JobID: 102, Complete: done.complete}}); err != nil {
+		if _, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{{WaveID: wave, JobID: 102, Complete: done.complete}}); err != nil {
 			t.Fatal(err)
 		}
 		for _, id := range ids[1:] {
@@ -350,7 +351,7 @@ func TestRecordOutcomes(t *testing.T) {
 		st, b := setup(t)
 		waveA, waveB := b.waves[0], b.waves[1]
 		a, bb := b.deliveries[waveA], b.deliveries[waveB]
-		for _, c := range []notifier.Chunk{
+		for _, c := range []delivery.Chunk{
 			{WaveID: waveA, DeliveryIDs: a[:4], JobID: 201, Owner: "proc-a"},
 			{WaveID: waveB, DeliveryIDs: bb[:3], JobID: 202, Owner: "proc-a"},
 		} {
@@ -367,16 +368,18 @@ func TestRecordOutcomes(t *testing.T) {
 		retryAt := now.Add(time.Hour).Truncate(time.Microsecond)
 		sha := []byte("0123456789abcdef0123456789abcdef")
 		done := &completer{}
-		waves, err := st.RecordOutcomes(ctx, []notifier.OutcomeBatch{
-			{WaveID: waveA, JobID: 201, Complete: done.complete, Outcomes: []notifier.Outcome{
-				{DeliveryID: a[0], WaveID: waveA, Status: notifier.DeliverySent, Attempted: true, Code: 250, Enhanced: "2.0.0", Reply: "250 2.0.0 queued as 1A2B", SHA256: sha, TemplateVersion: "v7"},
-				{DeliveryID: a[1], WaveID: waveA, Status: notifier.DeliveryFailed, Attempted: true, Code: 550, Enhanced: "5.1.1", Reply: "550 5.1.1 no such user"},
+		waves, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{
+			{WaveID: waveA, JobID: 201, Complete: done.complete, Outcomes: []delivery.Outcome{
+				{DeliveryID: a[0], WaveID: waveA, Status: notifier.DeliverySent, Attempted: true, Code: 250, Detail: "2.0.0", Reply: "250 2.0.0 queued as 1A2B", SHA256: sha, TemplateVersion: "v7"},
+				{DeliveryID: a[1], WaveID: waveA, Status: notifier.DeliveryFailed, Attempted: true, Code: 550, Detail: "5.1.1", Reply: "550 5.1.1 no such user"},
 				{DeliveryID: a[2], WaveID: waveA, Status: notifier.DeliveryQueued, Event: "throttled", Reply: "held back: domain paused"},
 				{DeliveryID: a[3], WaveID: waveA, Status: notifier.DeliverySent, Attempted: true, Code: 250, Reply: "250 late"},
 			}},
-			{WaveID: waveB, JobID: 202, Outcomes: []notifier.Outcome{
+			{WaveID: waveB, JobID: 202, Retries: []delivery.ScheduledChunk{
+				{Chunk: delivery.Chunk{WaveID: waveB, DeliveryIDs: []int64{bb[1]}, Retry: true}, RunAt: retryAt},
+			}, Outcomes: []delivery.Outcome{
 				{DeliveryID: bb[0], WaveID: waveB, Status: notifier.DeliverySent, Attempted: true, Code: 250, Reply: "250 ok", SHA256: sha},
-				{DeliveryID: bb[1], WaveID: waveB, Status: notifier.DeliveryDeferred, Attempted: true, Code: 451, Enhanced: "4.7.1", Reply: "451 greylisted", RetryAt: retryAt},
+				{DeliveryID: bb[1], WaveID: waveB, Status: notifier.DeliveryDeferred, Attempted: true, Code: 451, Detail: "4.7.1", Reply: "451 greylisted", RetryAt: retryAt},
 			}},
 		})
 		if err != nil {
@@ -442,12 +445,12 @@ func TestRecordOutcomes(t *testing.T) {
 		st, b := setup(t)
 		wave := b.waves[0]
 		ids := b.deliveries[wave]
-		if _, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: wave, DeliveryIDs: ids[:2], JobID: 201}); err != nil {
+		if _, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids[:2], JobID: 201}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := st.RecordOutcomes(ctx, []notifier.OutcomeBatch{{WaveID: wave, JobID: 201,
+		_, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{{WaveID: wave, JobID: 201,
 			Complete: func(context.Context, pgx.Tx) error { return errBoom },
-			Outcomes: []notifier.Outcome{{DeliveryID: ids[0], WaveID: wave, Status: notifier.DeliverySent, Attempted: true, Code: 250}}}})
+			Outcomes: []delivery.Outcome{{DeliveryID: ids[0], WaveID: wave, Status: notifier.DeliverySent, Attempted: true, Code: 250}}}})
 		if err == nil || !strings.Contains(err.Error(), errBoom.Error()) {
 			t.Fatalf("RecordOutcomes: %v, want the completer's error", err)
 		}
@@ -464,15 +467,15 @@ func TestRecordOutcomes(t *testing.T) {
 		st, b := setup(t)
 		wave := b.waves[0]
 		ids := b.deliveries[wave]
-		if _, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: wave, DeliveryIDs: ids, JobID: 201}); err != nil {
+		if _, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids, JobID: 201}); err != nil {
 			t.Fatal(err)
 		}
-		var outcomes []notifier.Outcome
+		var outcomes []delivery.Outcome
 		for _, id := range ids {
-			outcomes = append(outcomes, notifier.Outcome{DeliveryID: id, WaveID: wave, Status: notifier.DeliverySent, Attempted: true, Code: 250})
+			outcomes = append(outcomes, delivery.Outcome{DeliveryID: id, WaveID: wave, Status: notifier.DeliverySent, Attempted: true, Code: 250})
 		}
 		done := &completer{}
-		waves, err := st.RecordOutcomes(ctx, []notifier.OutcomeBatch{{WaveID: wave, JobID: 201, Outcomes: outcomes, Complete: done.complete}})
+		waves, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{{WaveID: wave, JobID: 201, Outcomes: outcomes, Complete: done.complete}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -496,14 +499,14 @@ func TestRecordOutcomes(t *testing.T) {
 		st, b := setup(t)
 		wave := b.waves[1]
 		ids := b.deliveries[wave]
-		if _, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: wave, DeliveryIDs: ids[:2], JobID: 202}); err != nil {
+		if _, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids[:2], JobID: 202}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := b.svc.PauseWave(ctx, actor, wave); err != nil {
 			t.Fatal(err)
 		}
-		waves, err := st.RecordOutcomes(ctx, []notifier.OutcomeBatch{
-			{WaveID: wave, JobID: 202, Outcomes: []notifier.Outcome{{DeliveryID: ids[0], WaveID: wave, Status: notifier.DeliverySent, Attempted: true, Code: 250}}},
+		waves, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{
+			{WaveID: wave, JobID: 202, Outcomes: []delivery.Outcome{{DeliveryID: ids[0], WaveID: wave, Status: notifier.DeliverySent, Attempted: true, Code: 250}}},
 			{WaveID: b.waves[0], JobID: 201}, // no outcomes: its wave's status still comes back
 		})
 		if err != nil {
@@ -524,8 +527,8 @@ func TestRecordOutcomes(t *testing.T) {
 		ids := b.deliveries[wave]
 		before := len(b.deliverJobs(t, 0))
 		runAt := time.Now().Add(30 * time.Minute).Truncate(time.Microsecond)
-		_, err := st.RecordOutcomes(ctx, []notifier.OutcomeBatch{{WaveID: wave, JobID: 201,
-			Requeue: &notifier.ScheduledChunk{Chunk: notifier.Chunk{WaveID: wave, DeliveryIDs: ids[:3]}, RunAt: runAt}}})
+		_, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{{WaveID: wave, JobID: 201,
+			Requeue: &delivery.ScheduledChunk{Chunk: delivery.Chunk{WaveID: wave, DeliveryIDs: ids[:3]}, RunAt: runAt}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -545,12 +548,12 @@ var errBoom = errors.New("the job could not be completed")
 // runningJob enqueues a delivery job for chunk as the launch does and
 // marks it running under process owner, as River does when a worker
 // fetches it, and returns its id.
-func (b *bundle) runningJob(t *testing.T, chunk notifier.Chunk, owner string) int64 {
+func (b *bundle) runningJob(t *testing.T, chunk delivery.Chunk, owner string) int64 {
 	t.Helper()
 	ctx := context.Background()
 	var id int64
 	err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
-		if err := b.jobs.EnqueueChunksTx(ctx, tx, []notifier.ScheduledChunk{{Chunk: chunk}}); err != nil {
+		if err := b.jobs.EnqueueChunksTx(ctx, tx, []delivery.ScheduledChunk{{Chunk: chunk}}); err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now(), attempted_by = ARRAY[$1]
@@ -569,7 +572,7 @@ func TestTakeOver(t *testing.T) {
 	waveA, waveB := b.waves[0], b.waves[1]
 	a, bb := b.deliveries[waveA], b.deliveries[waveB]
 	const ttl = 30 * time.Second
-	for _, p := range []notifier.Process{{ID: "dead", Host: "host-1", PID: 101}, {ID: "live", Host: "host-2", PID: 202}} {
+	for _, p := range []delivery.Process{{ID: "dead", Host: "host-1", PID: 101}, {ID: "live", Host: "host-2", PID: 202}} {
 		if err := st.RegisterProcess(ctx, p, ttl); err != nil {
 			t.Fatal(err)
 		}
@@ -578,13 +581,13 @@ func TestTakeOver(t *testing.T) {
 	// The dead process works a chunk of wave A (one delivery of which it
 	// got sent before dying); the live one another; a claim of wave B
 	// names a process whose lease row is already gone (an orphan).
-	deadChunk := notifier.Chunk{WaveID: waveA, DeliveryIDs: a[:3], Owner: "dead"}
+	deadChunk := delivery.Chunk{WaveID: waveA, DeliveryIDs: a[:3], Owner: "dead"}
 	deadChunk.JobID = b.runningJob(t, deadChunk, "dead")
-	liveChunk := notifier.Chunk{WaveID: waveA, DeliveryIDs: a[3:5], Owner: "live"}
+	liveChunk := delivery.Chunk{WaveID: waveA, DeliveryIDs: a[3:5], Owner: "live"}
 	liveChunk.JobID = b.runningJob(t, liveChunk, "live")
-	orphanChunk := notifier.Chunk{WaveID: waveB, DeliveryIDs: bb[:2], Owner: "ghost", Retry: true}
+	orphanChunk := delivery.Chunk{WaveID: waveB, DeliveryIDs: bb[:2], Owner: "ghost", Retry: true}
 	orphanChunk.JobID = b.runningJob(t, orphanChunk, "ghost")
-	for _, c := range []notifier.Chunk{deadChunk, liveChunk, orphanChunk} {
+	for _, c := range []delivery.Chunk{deadChunk, liveChunk, orphanChunk} {
 		if claim, err := st.ClaimDeliveries(ctx, c); err != nil || len(claim.Deliveries) != len(c.DeliveryIDs) {
 			t.Fatalf("claim %v: %v, %v", c.DeliveryIDs, claimedIDs(claim), err)
 		}
@@ -609,7 +612,7 @@ func TestTakeOver(t *testing.T) {
 	}
 	// The first sweep took the orphan; claim it again, to see it taken
 	// over together with the dead process.
-	orphanChunk.JobID = b.runningJob(t, notifier.Chunk{WaveID: waveB, DeliveryIDs: bb[:2], Retry: true}, "ghost")
+	orphanChunk.JobID = b.runningJob(t, delivery.Chunk{WaveID: waveB, DeliveryIDs: bb[:2], Retry: true}, "ghost")
 	if claim, err := st.ClaimDeliveries(ctx, orphanChunk); err != nil || len(claim.Deliveries) != 2 {
 		t.Fatalf("claim the orphan again: %v, %v", claimedIDs(claim), err)
 	}
@@ -620,7 +623,7 @@ func TestTakeOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slices.SortFunc(taken, func(x, y notifier.Takeover) int { return strings.Compare(x.Owner, y.Owner) })
+	slices.SortFunc(taken, func(x, y delivery.Takeover) int { return strings.Compare(x.Owner, y.Owner) })
 	if len(taken) != 2 {
 		t.Fatalf("took over %+v, want the dead process and the orphan", taken)
 	}
@@ -635,7 +638,7 @@ func TestTakeOver(t *testing.T) {
 	if procs := b.ids(t, `SELECT pid::bigint FROM delivery_processes ORDER BY pid`); !slices.Equal(procs, []int64{202}) {
 		t.Errorf("processes left: %v, want the live one (202)", procs)
 	}
-	for _, c := range []notifier.Chunk{deadChunk, orphanChunk} {
+	for _, c := range []delivery.Chunk{deadChunk, orphanChunk} {
 		if _, _, _, found := b.claimed(t, c.JobID); found {
 			t.Errorf("the claim of job %d (%s) is still there", c.JobID, c.Owner)
 		}
@@ -645,7 +648,7 @@ func TestTakeOver(t *testing.T) {
 	}
 	// The dead jobs are cancel-attempted (River finalises them when it
 	// rescues them) and their chunks have new jobs, Retry kept.
-	for _, c := range []notifier.Chunk{deadChunk, orphanChunk} {
+	for _, c := range []delivery.Chunk{deadChunk, orphanChunk} {
 		var old, fresh []deliverJob
 		for _, j := range b.deliverJobs(t, c.DeliveryIDs[1]) {
 			if j.ID == c.JobID {
@@ -676,7 +679,7 @@ func TestTakeOver(t *testing.T) {
 		}
 	}
 	// The chunk's deliveries can be claimed by its new job.
-	claim, err := st.ClaimDeliveries(ctx, notifier.Chunk{WaveID: waveA, DeliveryIDs: deadChunk.DeliveryIDs, JobID: 9001, Owner: "live"})
+	claim, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: waveA, DeliveryIDs: deadChunk.DeliveryIDs, JobID: 9001, Owner: "live"})
 	if err != nil || !slices.Equal(claimedIDs(claim), a[1:3]) {
 		t.Errorf("the new job claimed %v, %v; want %v", claimedIDs(claim), err, a[1:3])
 	}

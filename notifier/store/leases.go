@@ -9,21 +9,20 @@ import (
 	"slices"
 	"time"
 
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/breachnotify/breachnotify/notifier"
 )
 
-// RegisterProcess implements notifier.LeaseStore.
-func (s *Store) RegisterProcess(ctx context.Context, p notifier.Process, ttl time.Duration) error {
+// RegisterProcess implements delivery.LeaseStore.
+func (s *Store) RegisterProcess(ctx context.Context, p delivery.Process, ttl time.Duration) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO delivery_processes (id, host, pid, lease_until)
 		VALUES ($1, $2, $3, now() + $4::interval)
 		ON CONFLICT (id) DO UPDATE SET lease_until = EXCLUDED.lease_until`, p.ID, p.Host, p.PID, ttl)
 	return wrap("register delivery process", markTransient(err))
 }
 
-// RenewLease implements notifier.LeaseStore.
+// RenewLease implements delivery.LeaseStore.
 func (s *Store) RenewLease(ctx context.Context, id string, ttl time.Duration) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `UPDATE delivery_processes SET lease_until = now() + $2::interval WHERE id = $1`, id, ttl)
 	if err != nil {
@@ -32,7 +31,7 @@ func (s *Store) RenewLease(ctx context.Context, id string, ttl time.Duration) (b
 	return tag.RowsAffected() == 1, nil
 }
 
-// EndProcess implements notifier.LeaseStore. Claims the process still
+// EndProcess implements delivery.LeaseStore. Claims the process still
 // holds (none after a graceful stop) are left for TakeOver, which takes
 // over claims whose lease is gone.
 func (s *Store) EndProcess(ctx context.Context, id string) error {
@@ -63,9 +62,9 @@ SELECT o.owner, coalesce(d.host, ''), coalesce(d.pid, 0), coalesce(d.lease_until
 FROM (SELECT id AS owner FROM dead UNION SELECT owner FROM gone) AS o
 LEFT JOIN dead d ON d.id = o.owner`
 
-// TakeOver implements notifier.LeaseStore.
-func (s *Store) TakeOver(ctx context.Context, by string, margin time.Duration) ([]notifier.Takeover, error) {
-	var taken []notifier.Takeover
+// TakeOver implements delivery.LeaseStore.
+func (s *Store) TakeOver(ctx context.Context, by string, margin time.Duration) ([]delivery.Takeover, error) {
+	var taken []delivery.Takeover
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		taken = taken[:0]
 		rows, err := tx.Query(ctx, takeOverClaims, margin)
@@ -73,7 +72,7 @@ func (s *Store) TakeOver(ctx context.Context, by string, margin time.Duration) (
 			return err
 		}
 		var jobsOf [][]int64
-		var t notifier.Takeover
+		var t delivery.Takeover
 		var jobIDs []int64
 		_, err = pgx.ForEachRow(rows, []any{&t.Owner, &t.Host, &t.PID, &t.LeaseUntil, &jobIDs, &t.WaveIDs, &t.Deliveries}, func() error {
 			taken = append(taken, t)

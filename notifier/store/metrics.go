@@ -10,7 +10,7 @@ import (
 // metricsSnapshot reads every gauge in one round trip. It reads River's
 // job table (state counts only): River has no counting API, and its own
 // documentation gives this query.
-const metricsSnapshot = `
+var metricsSnapshot = `
 SELECT
   (SELECT coalesce(json_agg(json_build_object('queue', queue, 'state', state, 'count', n)), '[]')
      FROM (SELECT queue, state, count(*) AS n FROM river_job GROUP BY 1, 2) AS q),
@@ -26,13 +26,13 @@ SELECT
   (SELECT count(DISTINCT n.organization_id) FROM notices n
      WHERE n.voided_at IS NULL AND n.parent_id IS NULL
        AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id)
-       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN ('sent', 'queued', 'deferred'))),
+       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN (` + reachingStatuses + `))),
   (SELECT coalesce(json_object_agg(kind, n), '{}') FROM (SELECT kind, count(*) AS n FROM bounces GROUP BY kind) AS b),
   (SELECT coalesce(json_agg(json_build_object('wave_id', w.id, 'counts',
            (SELECT coalesce(json_object_agg(s.status, s.n), '{}') FROM
               (SELECT d.status, count(*) AS n FROM notices n JOIN deliveries d ON d.notice_id = n.id
                WHERE n.wave_id = w.id GROUP BY d.status) AS s))), '[]')
-     FROM waves w WHERE w.status IN ('running', 'paused')),
+     FROM waves w WHERE w.status IN (` + activeWaveStatuses + `)),
   (SELECT coalesce(json_agg(json_build_object('automatic', a.automatic, 'count', a.n, 'oldest_seconds', a.age)), '[]')
      FROM (SELECT w.automatic, count(*) AS n, extract(epoch FROM now() - min(w.created_at)) AS age
            FROM waves w JOIN incidents i ON i.id = w.incident_id

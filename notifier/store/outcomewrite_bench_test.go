@@ -44,6 +44,7 @@ import (
 	"github.com/breachnotify/breachnotify/migrations"
 	"github.com/breachnotify/breachnotify/migrations/testdb"
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/notifier/store"
 )
 
@@ -228,13 +229,13 @@ const outcomeReply = "250 2.0.0 Ok: queued as 4XqTZb1Lm9z3"
 
 // sent is the batch of a group of sent outcomes, as the delivery engine
 // submits it (no job completes, nothing is retried).
-func (ob *outcomeBench) sent(ids []int64) []notifier.OutcomeBatch {
-	outs := make([]notifier.Outcome, len(ids))
+func (ob *outcomeBench) sent(ids []int64) []delivery.OutcomeBatch {
+	outs := make([]delivery.Outcome, len(ids))
 	for i, id := range ids {
-		outs[i] = notifier.Outcome{DeliveryID: id, WaveID: ob.waveID, Status: notifier.DeliverySent, Attempted: true,
+		outs[i] = delivery.Outcome{DeliveryID: id, WaveID: ob.waveID, Status: notifier.DeliverySent, Attempted: true,
 			Code: 250, Reply: outcomeReply, SHA256: outcomeSHA}
 	}
-	return []notifier.OutcomeBatch{{WaveID: ob.waveID, Outcomes: outs}}
+	return []delivery.OutcomeBatch{{WaveID: ob.waveID, Outcomes: outs}}
 }
 
 // report adds the per-outcome figures.

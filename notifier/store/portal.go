@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 )
 
 // PortalLinkEnqueuer inserts the jobs that send sign-in emails inside the
@@ -30,7 +31,7 @@ SELECT coalesce(d.sent_at, d.last_attempt_at, d.queued_at), d.recipient, inc.tit
 FROM deliveries d
 JOIN notices n ON n.id = d.notice_id
 JOIN incidents inc ON inc.id = n.incident_id
-WHERE d.reference_code = $1 AND d.status IN ('sent', 'bounced')`, code).Scan(&sentAt, &recipient, &title)
+WHERE d.reference_code = $1 AND d.status IN (`+wentOutStatuses+`)`, code).Scan(&sentAt, &recipient, &title)
 	return sentAt, recipient, title, wrap("verify reference", notFound(err, "no notice has this reference code"))
 }
 
@@ -66,9 +67,9 @@ func (s *Store) CreatePortalLinks(ctx context.Context, email, ip string) (int, e
 	return n, wrap("create portal links", err)
 }
 
-// IssuePortalLink implements notifier.PortalLinkStore.
-func (s *Store) IssuePortalLink(ctx context.Context, linkID int64, tokenHash []byte, lifetime, stale time.Duration,
-	send func(ctx context.Context, m notifier.PortalLinkMail) error, complete notifier.JobCompleter) (bool, error) {
+// IssuePortalLink implements delivery.PortalLinkStore.
+func (s *Store) IssuePortalLink(ctx context.Context, p delivery.IssuePortalLinkParams) (bool, error) {
+	linkID, tokenHash, send, complete := p.LinkID, p.TokenHash, p.Send, p.Complete
 	sent := false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		m := notifier.PortalLinkMail{LinkID: linkID}
@@ -81,7 +82,7 @@ FROM portal_links l
 JOIN contacts c ON c.id = l.contact_id
 JOIN organizations o ON o.id = l.organization_id
 WHERE l.id = $1
-FOR UPDATE OF l`, linkID, stale.Seconds()).Scan(&m.ContactEmail, &m.ContactName, &m.ContactRole, &m.ContactLocale, &m.OrgName, &m.OrgRef, &wanted)
+FOR UPDATE OF l`, linkID, p.Stale.Seconds()).Scan(&m.ContactEmail, &m.ContactName, &m.ContactRole, &m.ContactLocale, &m.OrgName, &m.OrgRef, &wanted)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
@@ -89,7 +90,7 @@ FOR UPDATE OF l`, linkID, stale.Seconds()).Scan(&m.ContactEmail, &m.ContactName,
 			return complete(ctx, tx)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE portal_links SET token_hash = $2, issued_at = now(), expires_at = now() + make_interval(secs => $3)
-			WHERE id = $1`, linkID, tokenHash, lifetime.Seconds()); err != nil {
+			WHERE id = $1`, linkID, tokenHash, p.Lifetime.Seconds()); err != nil {
 			return err
 		}
 		if err := send(ctx, m); err != nil {

@@ -6,16 +6,26 @@ import (
 	"github.com/breachnotify/breachnotify/notifier"
 )
 
-// TestStatusListsFollowTheDomain: the SQL lists are the domain's, and the
-// domain's lists split the statuses as the statements assume: every
-// status is final, pending, or 'sending' (a view of a claimed pending
-// delivery, never stored).
+// TestStatusListsFollowTheDomain: the SQL lists are the domain's (and
+// read as the literals the statements had), and the domain's lists split
+// the statuses as the statements assume: every status is final, pending,
+// or 'sending' (a view of a claimed pending delivery, never stored).
 func TestStatusListsFollowTheDomain(t *testing.T) {
-	if pendingStatuses != "'queued', 'deferred'" {
-		t.Errorf("pending = %s", pendingStatuses)
-	}
-	if finalStatuses != "'sent', 'failed', 'bounced', 'suppressed', 'cancelled'" {
-		t.Errorf("final = %s", finalStatuses)
+	for name, c := range map[string]struct{ got, want string }{
+		"pending":     {pendingStatuses, "'queued', 'deferred'"},
+		"final":       {finalStatuses, "'sent', 'failed', 'bounced', 'suppressed', 'cancelled'"},
+		"went out":    {wentOutStatuses, "'sent', 'bounced'"},
+		"reaching":    {reachingStatuses, "'sent', 'queued', 'deferred'"},
+		"undelivered": {undeliveredStatuses, "'failed', 'bounced', 'suppressed'"},
+		"failed":      {failedStatuses, "'failed', 'bounced'"},
+		"finishing":   {finishingOutcomes, "'sent', 'failed'"},
+		"active wave": {activeWaveStatuses, "'running', 'paused'"},
+		"chase kinds": {chaseKinds, "'reminder', 'escalation'"},
+		"escalation":  {escalationRoles, "'legal', 'executive'"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %s, want %s", name, c.got, c.want)
+		}
 	}
 	for _, st := range notifier.DeliveryStatuses {
 		final, pending := st.Final(), false

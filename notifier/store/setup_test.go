@@ -13,9 +13,11 @@ import (
 	"github.com/breachnotify/breachnotify/migrations"
 	"github.com/breachnotify/breachnotify/migrations/testdb"
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/notifier/sampledata"
 	"github.com/breachnotify/breachnotify/notifier/store"
 	"github.com/breachnotify/breachnotify/queue"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // The store's component tests, River-style: setup gives each test its own
@@ -78,7 +80,7 @@ func setup(t *testing.T) (*store.Store, *bundle) {
 		if _, err := b.svc.ImportExposures(ctx, actor, slug, bytes.NewReader(sampledata.File(sampledata.ExposuresBatch1)), notifier.FormatCSV); err != nil {
 			t.Fatalf("import exposures: %v", err)
 		}
-		plan, err := b.svc.PlanWave(ctx, actor, slug, notifier.WaveInitial)
+		plan, err := b.svc.PlanWave(ctx, actor, slug, templates.KindInitial)
 		if err != nil {
 			t.Fatalf("plan: %v", err)
 		}
@@ -146,7 +148,7 @@ func (b *bundle) status(t *testing.T, id int64) notifier.DeliveryStatus {
 }
 
 // claimedIDs lists a claim's delivery ids.
-func claimedIDs(c notifier.Claim) []int64 {
+func claimedIDs(c delivery.Claim) []int64 {
 	ids := make([]int64, len(c.Deliveries))
 	for i, d := range c.Deliveries {
 		ids[i] = d.ID

@@ -77,7 +77,7 @@ func (s *Store) RecentFailures(ctx context.Context, limit int) ([]notifier.Faile
 		JOIN notices n ON n.id = d.notice_id
 		JOIN organizations o ON o.id = n.organization_id
 		JOIN incidents i ON i.id = n.incident_id
-		WHERE d.status IN ('failed', 'bounced')
+		WHERE d.status IN (`+failedStatuses+`)
 		ORDER BY d.finished_at DESC, d.id DESC LIMIT $1`, limit)
 	if err != nil {
 		return nil, wrap("recent failures", err)

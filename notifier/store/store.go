@@ -14,20 +14,21 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 )
 
 // JobEnqueuer inserts delivery jobs inside the store's transaction, so jobs
 // and the rows they carry commit or roll back together. The queue package
 // implements it with River.
 type JobEnqueuer interface {
-	EnqueueChunksTx(ctx context.Context, tx pgx.Tx, chunks []notifier.ScheduledChunk) error
+	EnqueueChunksTx(ctx context.Context, tx pgx.Tx, chunks []delivery.ScheduledChunk) error
 	// EnqueueFollowUpsTx schedules follow-up jobs, one per incident and
 	// organization at a time: a job already waiting absorbs the request.
 	EnqueueFollowUpsTx(ctx context.Context, tx pgx.Tx, jobs []notifier.FollowUpJob) error
 	// TakeOverJobsTx cancels the running delivery jobs of a dead process
 	// (those listed, from its claims, and those it was working, by its id)
 	// and returns their chunks to enqueue again.
-	TakeOverJobsTx(ctx context.Context, tx pgx.Tx, jobIDs []int64, deadProcess string) ([]notifier.ScheduledChunk, error)
+	TakeOverJobsTx(ctx context.Context, tx pgx.Tx, jobIDs []int64, deadProcess string) ([]delivery.ScheduledChunk, error)
 }
 
 // Store implements the notifier's store interfaces on a pgx pool.

@@ -16,7 +16,7 @@ import (
 // notice covers yet and an active contact:
 //   - initial: not notified yet (no initial notice; a void one does not count);
 //   - follow_up: already told (a notice of theirs was sent).
-const (
+var (
 	uncoveredOrgItems = `
 SELECT DISTINCT i.organization_id AS id
 FROM exposure_items i
@@ -25,17 +25,17 @@ WHERE i.incident_id = @incident AND (@org::bigint = 0 OR i.organization_id = @or
   AND EXISTS (SELECT 1 FROM contacts c WHERE c.organization_id = i.organization_id AND c.status = 'active')`
 
 	hasInitialNotice = `EXISTS (SELECT 1 FROM notices n WHERE n.incident_id = @incident AND n.organization_id = ORG
-	   AND n.kind = 'initial' AND n.voided_at IS NULL)`
+	   AND n.kind = ` + sqlString(templates.KindInitial) + ` AND n.voided_at IS NULL)`
 
 	// wasTold: a notice to the organization reached someone.
 	wasTold = `EXISTS (SELECT 1 FROM notices n JOIN deliveries d ON d.notice_id = n.id
 	   WHERE n.incident_id = @incident AND n.organization_id = ORG AND n.parent_id IS NULL AND n.voided_at IS NULL
-	     AND d.status IN ('sent', 'bounced'))`
+	     AND d.status IN (` + wentOutStatuses + `))`
 )
 
 // targetsQuery selects the organizations a wave of kind notifies.
-func targetsQuery(kind notifier.WaveKind) string {
-	if kind == notifier.WaveFollowUp {
+func targetsQuery(kind templates.Kind) string {
+	if kind == templates.KindFollowUp {
 		return uncoveredOrgItems + "\n  AND " + orgIs(wasTold, "i.organization_id")
 	}
 	return uncoveredOrgItems + "\n  AND NOT " + orgIs(hasInitialNotice, "i.organization_id")
@@ -48,7 +48,7 @@ func targetsQuery(kind notifier.WaveKind) string {
 // it would cover with what a message shows of them. A planned wave
 // launches only while the fingerprint is the one it was planned with (the
 // templates and the sender are compared separately, see WaveContent).
-func targetsDigest(kind notifier.WaveKind) string {
+func targetsDigest(kind templates.Kind) string {
 	return `
 WITH t AS (` + targetsQuery(kind) + `)
 SELECT encode(sha256(convert_to(coalesce(string_agg(x, E'\x1f' ORDER BY x), ''), 'UTF8')), 'hex') FROM (
@@ -68,10 +68,10 @@ SELECT encode(sha256(convert_to(coalesce(string_agg(x, E'\x1f' ORDER BY x), ''),
 
 // skippedQuery lists the organizations with items in the incident that a
 // wave of kind leaves out, with the reason.
-func skippedQuery(kind notifier.WaveKind) string {
+func skippedQuery(kind templates.Kind) string {
 	reasons := `
     WHEN ` + orgIs(hasInitialNotice, "o.id") + ` THEN '` + notifier.SkipAlreadyNotified + `'`
-	if kind == notifier.WaveFollowUp {
+	if kind == templates.KindFollowUp {
 		reasons = `
     WHEN NOT ` + orgIs(hasInitialNotice, "o.id") + ` THEN '` + notifier.SkipNeverNotified + `'
     WHEN NOT ` + orgIs(wasTold, "o.id") + ` THEN '` + notifier.SkipNotSentYet + `'`
@@ -104,7 +104,7 @@ func orgIs(cond, col string) string {
 }
 
 // launchNotices writes the notices of @wave for its targets.
-func launchNotices(kind notifier.WaveKind) string {
+func launchNotices(kind templates.Kind) string {
 	return `
 INSERT INTO notices (wave_id, incident_id, organization_id, kind, org_name, incident_title, incident_summary)
 SELECT @wave, @incident, t.id, @kind, o.name, inc.title, inc.summary
@@ -172,7 +172,7 @@ RETURNING id, incident_id, kind, status, planned_notices, planned_deliveries`
 
 // previewDelivery builds the delivery the first target's first active
 // contact would get (security contacts first), or nil when there is none.
-func previewDelivery(ctx context.Context, tx pgx.Tx, incidentID int64, kind notifier.WaveKind) (*notifier.OutgoingDelivery, error) {
+func previewDelivery(ctx context.Context, tx pgx.Tx, incidentID int64, kind templates.Kind) (*notifier.OutgoingDelivery, error) {
 	q := `
 SELECT o.id, c.email, c.name, c.role, c.locale, c.portal_access
 FROM (` + targetsQuery(kind) + `) AS t
@@ -191,7 +191,7 @@ ORDER BY o.ref LIMIT 1`
 	}
 	d.Notice = &notifier.NoticeContent{}
 	err = tx.QueryRow(ctx, previewContent, incidentID, templatesItemsShown, orgID).Scan(noticeContentDest(d.Notice)...)
-	d.Notice.Kind = templates.Kind(kind)
+	d.Notice.Kind = kind
 	d.AckToken = "example-token-shown-in-previews-only-000000"
 	return d, err
 }

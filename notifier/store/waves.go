@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // newDeliveryKeys is the select list that gives a delivery (in the
@@ -142,7 +144,7 @@ RETURNING id, status`
 // "suppressed" delivery, so the report shows who was deliberately skipped.
 // Deliveries are ordered by recipient domain so a chunk mostly talks to one
 // destination.
-const (
+var (
 	// The organization's contacts (initial and follow-up notices).
 	orgContacts = `c.organization_id = n.organization_id`
 	// The contacts the reminded notice went to.
@@ -151,17 +153,17 @@ const (
 	// it has no active one (a bounced legal contact alone would leave the
 	// escalation reaching nobody).
 	escalationContacts = `c.organization_id = n.organization_id
-	  AND (c.role IN ('legal', 'executive') OR NOT EXISTS (SELECT 1 FROM contacts c3
-	       WHERE c3.organization_id = n.organization_id AND c3.role IN ('legal', 'executive') AND c3.status = 'active'))`
+	  AND (c.role IN (` + escalationRoles + `) OR NOT EXISTS (SELECT 1 FROM contacts c3
+	       WHERE c3.organization_id = n.organization_id AND c3.role IN (` + escalationRoles + `) AND c3.status = 'active'))`
 )
 
 // deliveriesFrom is launchDeliveries for a kind of notice.
-func deliveriesFrom(kind notifier.WaveKind) string {
+func deliveriesFrom(kind templates.Kind) string {
 	recipients := orgContacts
 	switch kind {
-	case notifier.WaveReminder:
+	case templates.KindReminder:
 		recipients = parentContacts
-	case notifier.WaveEscalation:
+	case templates.KindEscalation:
 		recipients = escalationContacts
 	}
 	return strings.Replace(launchDeliveries, "RECIPIENTS", recipients, 1)
@@ -201,7 +203,7 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, p noti
 	waveID := p.WaveID
 	var incidentID int64
 	var status notifier.WaveStatus
-	var kind notifier.WaveKind
+	var kind templates.Kind
 	var policy []byte
 	var digest *string
 	var planned *notifier.WaveContent
@@ -291,7 +293,7 @@ func pinTemplates(ctx context.Context, tx pgx.Tx, waveID int64, c notifier.WaveC
 // and one delivery job per chunk. It returns how many deliveries it queued.
 // expected is how many deliveries the caller counted (the plan's figure):
 // their keys are drawn in Go, any others in SQL (newDeliveryKeys).
-func (s *Store) writeNotices(ctx context.Context, tx pgx.Tx, incidentID, waveID int64, kind notifier.WaveKind, org int64, chunkSize, expected int) (int, error) {
+func (s *Store) writeNotices(ctx context.Context, tx pgx.Tx, incidentID, waveID int64, kind templates.Kind, org int64, chunkSize, expected int) (int, error) {
 	if _, err := tx.Exec(ctx, launchNotices(kind), pgx.NamedArgs{"incident": incidentID, "wave": waveID, "org": org, "kind": kind}); err != nil {
 		return 0, err
 	}
@@ -303,7 +305,7 @@ func (s *Store) writeNotices(ctx context.Context, tx pgx.Tx, incidentID, waveID 
 
 // writeDeliveries writes the deliveries of a wave's notices and their jobs,
 // and returns how many it queued (expected: as for writeNotices).
-func (s *Store) writeDeliveries(ctx context.Context, tx pgx.Tx, waveID int64, kind notifier.WaveKind, chunkSize, expected int) (int, error) {
+func (s *Store) writeDeliveries(ctx context.Context, tx pgx.Tx, waveID int64, kind templates.Kind, chunkSize, expected int) (int, error) {
 	args := append([]any{waveID, s.messageIDDomain}, newDeliveryKeyBlock(expected).args()...)
 	rows, err := tx.Query(ctx, deliveriesFrom(kind), args...)
 	if err != nil {
@@ -324,10 +326,10 @@ func (s *Store) writeDeliveries(ctx context.Context, tx pgx.Tx, waveID int64, ki
 }
 
 // chunkDeliveries splits ids (in launch order) into delivery jobs.
-func chunkDeliveries(waveID int64, ids []int64, size int) []notifier.ScheduledChunk {
-	chunks := make([]notifier.ScheduledChunk, 0, (len(ids)+size-1)/size)
+func chunkDeliveries(waveID int64, ids []int64, size int) []delivery.ScheduledChunk {
+	chunks := make([]delivery.ScheduledChunk, 0, (len(ids)+size-1)/size)
 	for part := range slices.Chunk(ids, size) {
-		chunks = append(chunks, notifier.ScheduledChunk{Chunk: notifier.Chunk{WaveID: waveID, DeliveryIDs: part}})
+		chunks = append(chunks, delivery.ScheduledChunk{Chunk: delivery.Chunk{WaveID: waveID, DeliveryIDs: part}})
 	}
 	return chunks
 }
@@ -467,7 +469,7 @@ func (s *Store) CancelWave(ctx context.Context, by notifier.Actor, waveID int64)
 			// Deliveries a job holds are left to it: it is sending them now
 			// and cancels the rest at its next flush.
 			if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'cancelled', finished_at = now(), smtp_reply = 'not sent: wave cancelled'
-				WHERE wave_id = $1 AND status IN ('queued', 'deferred')
+				WHERE wave_id = $1 AND status IN (`+pendingStatuses+`)
 				  AND id NOT IN (SELECT unnest(delivery_ids) FROM delivery_claims WHERE wave_id = $1)`, waveID); err != nil {
 				return err
 			}
@@ -481,7 +483,7 @@ func (s *Store) CancelWave(ctx context.Context, by notifier.Actor, waveID int64)
 func voidUnsentNotices(ctx context.Context, tx pgx.Tx, waveID int64) error {
 	rows, err := tx.Query(ctx, `UPDATE notices n SET voided_at = now()
 		WHERE n.wave_id = $1 AND n.voided_at IS NULL
-		  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN ('sent', 'bounced'))
+		  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN (`+wentOutStatuses+`))
 		  AND NOT EXISTS (SELECT 1 FROM deliveries d JOIN delivery_claims cl ON d.id = ANY(cl.delivery_ids)
 		                  WHERE cl.wave_id = $1 AND d.notice_id = n.id)
 		RETURNING n.id`, waveID)
@@ -530,13 +532,13 @@ func (s *Store) transition(ctx context.Context, by notifier.Actor, waveID int64,
 	return w, wrap(action, err)
 }
 
-const waveColumns = `w.id, w.incident_id, w.kind, w.status, w.planned_notices, w.planned_deliveries, w.planned_by, w.approved_by,
+var waveColumns = `w.id, w.incident_id, w.kind, w.status, w.planned_notices, w.planned_deliveries, w.planned_by, w.approved_by,
 	w.launched_by, w.cancelled_by, w.created_at, w.approved_at, w.launched_at, w.paused_at, w.pause_reason, w.completed_at, w.cancelled_at,
 	w.automatic, w.template_versions, w.taken_over_at, coalesce(w.takeover_note, ''),
 	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id),
 	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id AND n.voided_at IS NULL
 	   AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id)
-	   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN ('sent', 'queued', 'deferred'))),
+	   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.status IN (` + reachingStatuses + `))),
 	(SELECT count(*) FROM notices n JOIN notices r ON r.id = coalesce(n.parent_id, n.id)
 	  WHERE n.wave_id = w.id AND n.voided_at IS NULL AND r.acknowledged_at IS NOT NULL),
 	(SELECT count(*) FROM notices n JOIN notices r ON r.id = coalesce(n.parent_id, n.id)
@@ -580,10 +582,10 @@ func (s *Store) wave(ctx context.Context, q querier, waveID int64) (notifier.Wav
 // deliveryCounts counts the deliveries of waves by status, going through
 // the waves' notices (deliveries have no wave index, see migration 0004).
 // A pending delivery under a job's claim counts as sending.
-const deliveryCounts = `
+var deliveryCounts = `
 WITH sending AS (SELECT DISTINCT unnest(delivery_ids) AS id FROM delivery_claims WHERE wave_id = ANY($1))
 SELECT n.wave_id,
-       CASE WHEN d.status IN ('queued', 'deferred') AND d.id IN (SELECT id FROM sending) THEN 'sending' ELSE d.status END,
+       CASE WHEN d.status IN (` + pendingStatuses + `) AND d.id IN (SELECT id FROM sending) THEN 'sending' ELSE d.status END,
        count(*)
 FROM notices n JOIN deliveries d ON d.notice_id = n.id
 WHERE n.wave_id = ANY($1)

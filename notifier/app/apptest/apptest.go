@@ -143,7 +143,7 @@ func (e *Env) LaunchInitial(t testing.TB, slug string) notifier.Wave {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	plan, err := e.Client.PlanWave(ctx, slug, notifier.WaveInitial)
+	plan, err := e.Client.PlanWave(ctx, slug, templates.KindInitial)
 	if err != nil {
 		t.Fatalf("plan: %v", err)
 	}

@@ -122,10 +122,8 @@ func StartRelay(t testing.TB, opts capture.Options) *Relay {
 	return r
 }
 
-// Addr is the relay's host:port, the same across restarts.
-func (r *Relay) Addr() string { return r.addr }
-
-// URL is the relay as BREACHNOTIFY_SMTP_URL (no TLS).
+// URL is the relay as BREACHNOTIFY_SMTP_URL (no TLS), the same across
+// restarts.
 func (r *Relay) URL() string { return "smtp://" + r.addr + "?tls=none" }
 
 // Start brings the relay up on its address; it does nothing when it is up.

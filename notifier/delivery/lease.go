@@ -1,4 +1,4 @@
-package notifier
+package delivery
 
 import (
 	"context"
@@ -92,13 +92,15 @@ type LeaseStore interface {
 
 // LeaseConfig configures a Lease.
 type LeaseConfig struct {
+	// Store keeps the leases (required).
 	Store LeaseStore
 	// TTL is the lease's length (LeaseTTLDefault when zero).
 	TTL time.Duration
 	// OnTakeover is told about every takeover (metrics); may be nil.
 	OnTakeover func(Takeover)
 	// Now is the clock (time.Now when nil).
-	Now    func() time.Time
+	Now func() time.Time
+	// Logger logs renewals that failed and takeovers; nil logs nothing.
 	Logger *slog.Logger
 }
 
@@ -186,7 +188,7 @@ func (l *Lease) Tick(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, l.Interval())
 	defer cancel()
 	l.renew(ctx)
-	l.Sweep(ctx)
+	l.sweep(ctx)
 }
 
 func (l *Lease) renew(ctx context.Context) {
@@ -223,8 +225,8 @@ func (l *Lease) validUntil() time.Time {
 	return l.valid
 }
 
-// Sweep takes over the claims of dead processes, logging each takeover.
-func (l *Lease) Sweep(ctx context.Context) {
+// sweep takes over the claims of dead processes, logging each takeover.
+func (l *Lease) sweep(ctx context.Context) {
 	taken, err := l.cfg.Store.TakeOver(ctx, l.Owner(), l.margin())
 	if err != nil {
 		l.cfg.Logger.WarnContext(ctx, "taking over dead delivery processes failed", "error", err)

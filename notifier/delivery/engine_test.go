@@ -1,10 +1,11 @@
-package notifier_test
+package delivery_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"net/mail"
+	"reflect"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -14,27 +15,28 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/templates"
 )
 
-// The delivery engine's component tests: the Deliverer with its Writer and
+// The delivery engine's component tests: the Engine with its Writer and
 // Lease over fake ports (store, sender, lease store), River-style: setup
 // returns the engine and a bundle of its fakes; no database, no sleeps.
 
 type options struct {
 	maxUnrecorded int
 	lease         bool
-	polite        notifier.Politeness
+	polite        delivery.Politeness
 }
 
 // bundle is what setup returns: the engine and its fakes.
 type bundle struct {
-	d        *notifier.Deliverer
-	store    *fakeDeliveryStore
+	d        *delivery.Engine
+	store    *fakeStore
 	sender   *recordingSender
 	observer *countingObserver
-	writer   *notifier.Writer
-	lease    *notifier.Lease
+	writer   *delivery.Writer
+	lease    *delivery.Lease
 	leases   *fakeLeases
 	clock    *fakeClock
 }
@@ -45,7 +47,7 @@ func (b *bundle) deliver(ctx context.Context, jobID int64) error {
 	for i, d := range b.store.claim {
 		ids[i] = d.ID
 	}
-	return b.d.Deliver(ctx, notifier.Chunk{WaveID: 3, DeliveryIDs: ids, JobID: jobID}, func(context.Context, pgx.Tx) error { return nil })
+	return b.d.Deliver(ctx, delivery.Chunk{WaveID: 3, DeliveryIDs: ids, JobID: jobID}, func(context.Context, pgx.Tx) error { return nil })
 }
 
 func setup(t *testing.T, set *templates.Set, o options) *bundle {
@@ -53,23 +55,23 @@ func setup(t *testing.T, set *templates.Set, o options) *bundle {
 	if set == nil {
 		set = defaultTemplates(t)
 	}
-	b := &bundle{store: &fakeDeliveryStore{}, sender: &recordingSender{}, observer: &countingObserver{}, clock: &fakeClock{now: time.Now()}}
+	b := &bundle{store: &fakeStore{}, sender: &recordingSender{}, observer: &countingObserver{}, clock: &fakeClock{now: time.Now()}}
 	b.sender.store = b.store
-	b.writer = notifier.NewWriter(notifier.WriterConfig{Store: b.store, MaxUnrecorded: o.maxUnrecorded, Window: time.Millisecond})
+	b.writer = delivery.NewWriter(delivery.WriterConfig{Store: b.store, MaxUnrecorded: o.maxUnrecorded, Window: time.Millisecond})
 	go b.writer.Run()
 	t.Cleanup(func() { b.writer.Close(context.Background()) })
-	cfg := notifier.DelivererConfig{Store: b.store, Sender: b.sender, Observer: b.observer, Writer: b.writer, Politeness: o.polite,
+	cfg := delivery.EngineConfig{Store: b.store, Sender: b.sender, Observer: b.observer, Writer: b.writer, Politeness: o.polite,
 		Renderer: notifier.NewRenderer(set, mail.Address{Name: "Security Notices", Address: "security-notice@notify.example"}, "https://notify.example"),
-		Retry:    notifier.RetryPolicy{Min: time.Minute, Max: time.Hour, Lifetime: 96 * time.Hour}}
+		Retry:    delivery.RetryPolicy{Min: time.Minute, Max: time.Hour, Lifetime: 96 * time.Hour}}
 	if o.lease {
 		b.leases = &fakeLeases{}
-		b.lease = notifier.NewLease(notifier.Process{ID: "p1", Host: "h", PID: 1}, notifier.LeaseConfig{Store: b.leases, Now: b.clock.Now})
+		b.lease = delivery.NewLease(delivery.Process{ID: "p1", Host: "h", PID: 1}, delivery.LeaseConfig{Store: b.leases, Now: b.clock.Now})
 		if err := b.lease.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		cfg.Lease = b.lease
 	}
-	b.d = notifier.NewDeliverer(cfg)
+	b.d = delivery.NewEngine(cfg)
 	return b
 }
 
@@ -88,14 +90,14 @@ var defaultTemplates = func() func(t *testing.T) *templates.Set {
 	}
 }()
 
-// fakeDeliveryStore is the engine's store, in memory: it hands out one
+// fakeStore is the engine's store, in memory: it hands out one
 // claim and records what the writer commits. Hooks make commits wait or
 // fail.
-type fakeDeliveryStore struct {
+type fakeStore struct {
 	mu       sync.Mutex
 	claim    []notifier.OutgoingDelivery
-	outcomes []notifier.Outcome
-	batches  []notifier.OutcomeBatch
+	outcomes []delivery.Outcome
+	batches  []delivery.OutcomeBatch
 	held     string
 	released bool
 	// status is the wave's status commits report (running when empty).
@@ -103,15 +105,15 @@ type fakeDeliveryStore struct {
 	// committed counts outcomes whose commit returned.
 	committed atomic.Int64
 	// beforeCommit, when set, runs before each commit and may fail it.
-	beforeCommit func(batches []notifier.OutcomeBatch) error
+	beforeCommit func(batches []delivery.OutcomeBatch) error
 	completed    int
 }
 
-func (s *fakeDeliveryStore) ClaimDeliveries(context.Context, notifier.Chunk) (notifier.Claim, error) {
-	return notifier.Claim{Deliveries: s.claim, WaveStatus: notifier.WaveRunning, Now: time.Now()}, nil
+func (s *fakeStore) ClaimDeliveries(context.Context, delivery.Chunk) (delivery.Claim, error) {
+	return delivery.Claim{Deliveries: s.claim, WaveStatus: notifier.WaveRunning, Now: time.Now()}, nil
 }
 
-func (s *fakeDeliveryStore) RecordOutcomes(_ context.Context, batches []notifier.OutcomeBatch) (map[int64]notifier.WaveStatus, error) {
+func (s *fakeStore) RecordOutcomes(_ context.Context, batches []delivery.OutcomeBatch) (map[int64]notifier.WaveStatus, error) {
 	if s.beforeCommit != nil {
 		if err := s.beforeCommit(batches); err != nil {
 			return nil, err
@@ -138,14 +140,14 @@ func (s *fakeDeliveryStore) RecordOutcomes(_ context.Context, batches []notifier
 	return map[int64]notifier.WaveStatus{3: status}, nil
 }
 
-func (s *fakeDeliveryStore) ReleaseClaim(context.Context, notifier.Chunk, []int64, bool) error {
+func (s *fakeStore) ReleaseClaim(context.Context, delivery.Chunk, []int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.released = true
 	return nil
 }
 
-func (s *fakeDeliveryStore) HoldWave(_ context.Context, _ int64, reason string) error {
+func (s *fakeStore) HoldWave(_ context.Context, _ int64, reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.held = reason
@@ -158,20 +160,23 @@ func (s *fakeDeliveryStore) HoldWave(_ context.Context, _ int64, reason string) 
 type recordingSender struct {
 	mu    sync.Mutex
 	sent  []*notifier.Message
-	store *fakeDeliveryStore
+	store *fakeStore
 	// maxUnrecorded is the most sends seen without a committed outcome.
 	maxUnrecorded int64
 	// onSend runs after each send (outside the lock).
 	onSend func(n int)
+	// reply, when set, is the relay's answer to every message (250 ok
+	// when nil).
+	reply *delivery.SendResult
 }
 
-func (s *recordingSender) Conn(context.Context) (notifier.SenderConn, error) { return s, nil }
+func (s *recordingSender) Conn(context.Context) (delivery.SenderConn, error) { return s, nil }
 func (s *recordingSender) Release(bool)                                      {}
-func (s *recordingSender) Send(ctx context.Context, m *notifier.Message) notifier.SendResult {
+func (s *recordingSender) Send(ctx context.Context, m *notifier.Message) delivery.SendResult {
 	// As a relay does: the gate once the envelope is accepted.
 	if m.BeforeContent != nil {
 		if err := m.BeforeContent(ctx); err != nil {
-			return notifier.SendResult{Broken: true, NothingSent: true, Reply: err.Error()}
+			return delivery.SendResult{Broken: true, NothingSent: true, Reply: err.Error()}
 		}
 	}
 	s.mu.Lock()
@@ -184,7 +189,10 @@ func (s *recordingSender) Send(ctx context.Context, m *notifier.Message) notifie
 	if s.onSend != nil {
 		s.onSend(n)
 	}
-	return notifier.SendResult{Accepted: true, Code: 250, Reply: "250 ok"}
+	if s.reply != nil {
+		return *s.reply
+	}
+	return delivery.SendResult{Verdict: delivery.Accepted, Code: 250, Reply: "250 ok"}
 }
 
 func (s *recordingSender) count() int {
@@ -199,8 +207,8 @@ type countingObserver struct {
 	snoozes []string
 }
 
-func (o *countingObserver) ObserveSend(notifier.SendResult)         {}
-func (o *countingObserver) ObserveOutcome(notifier.Outcome, string) {}
+func (o *countingObserver) ObserveSend(delivery.SendResult)                 {}
+func (o *countingObserver) ObserveOutcome(delivery.Outcome, templates.Kind) {}
 func (o *countingObserver) ObserveSnooze(r string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -220,7 +228,7 @@ type fakeLeases struct {
 	gone bool
 }
 
-func (f *fakeLeases) RegisterProcess(_ context.Context, p notifier.Process, _ time.Duration) error {
+func (f *fakeLeases) RegisterProcess(_ context.Context, p delivery.Process, _ time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.registered = append(f.registered, p.ID)
@@ -236,7 +244,7 @@ func (f *fakeLeases) RenewLease(context.Context, string, time.Duration) (bool, e
 }
 
 func (f *fakeLeases) EndProcess(context.Context, string) error { return nil }
-func (f *fakeLeases) TakeOver(context.Context, string, time.Duration) ([]notifier.Takeover, error) {
+func (f *fakeLeases) TakeOver(context.Context, string, time.Duration) ([]delivery.Takeover, error) {
 	return nil, nil
 }
 
@@ -285,7 +293,7 @@ func TestUnrecordedSendsStayWithinTheBound(t *testing.T) {
 		}
 	}()
 	defer close(stop)
-	bb.store.beforeCommit = func([]notifier.OutcomeBatch) error { <-gate; return nil }
+	bb.store.beforeCommit = func([]delivery.OutcomeBatch) error { <-gate; return nil }
 	bb.store.claim = testDeliveries(templates.KindInitial, perChunk)
 	var wg sync.WaitGroup
 	errs := make(chan error, chunks)
@@ -322,7 +330,7 @@ func TestLostConnectionCostsNoDuplicate(t *testing.T) {
 	t.Parallel()
 	bb := setup(t, nil, options{})
 	var failures atomic.Int32
-	bb.store.beforeCommit = func([]notifier.OutcomeBatch) error {
+	bb.store.beforeCommit = func([]delivery.OutcomeBatch) error {
 		if failures.Add(1) <= 3 {
 			return fmt.Errorf("record outcomes: %w", transient{})
 		}
@@ -344,7 +352,7 @@ func TestRefusedCommitFailsTheJob(t *testing.T) {
 	t.Parallel()
 	bb := setup(t, nil, options{})
 	refused := errors.New("ERROR: value too long (SQLSTATE 22001)")
-	bb.store.beforeCommit = func([]notifier.OutcomeBatch) error { return refused }
+	bb.store.beforeCommit = func([]delivery.OutcomeBatch) error { return refused }
 	bb.store.claim = testDeliveries(templates.KindInitial, 5)
 	err := bb.deliver(context.Background(), 1)
 	if !errors.Is(err, refused) {
@@ -395,7 +403,7 @@ func TestChunkStopsWhenTheLeaseLapses(t *testing.T) {
 	bb.store.claim = testDeliveries(templates.KindInitial, 10)
 	bb.sender.onSend = func(n int) {
 		if n == 3 {
-			bb.clock.Add(notifier.LeaseTTLDefault) // no renewal came
+			bb.clock.Add(delivery.LeaseTTLDefault) // no renewal came
 		}
 	}
 	err := bb.deliver(context.Background(), 1)
@@ -431,5 +439,61 @@ func TestLeaseTakenOverContinuesUnderANewID(t *testing.T) {
 	}
 	if now := bb.lease.Owner(); now == old || !bb.lease.Holds(now) || len(bb.leases.registered) != 2 {
 		t.Errorf("owner %q (was %q), registered %v: want a new, held registration", now, old, bb.leases.registered)
+	}
+}
+
+// TestTemporaryFailurePlansItsRetry: the engine decides what becomes of a
+// delivery the relay defers: deferred, with its own retry job in the same
+// batch, at a time within the retry policy; or failed, with no job, once
+// its lifetime is over. The store only writes what it is told.
+func TestTemporaryFailurePlansItsRetry(t *testing.T) {
+	t.Parallel()
+	greylisted := delivery.SendResult{Code: 451, Detail: "4.7.1", Reply: "451 4.7.1 greylisted"}
+	for _, tc := range []struct {
+		name     string
+		attempts int
+		age      time.Duration
+		want     notifier.DeliveryStatus
+	}{
+		{"first attempt", 0, 0, notifier.DeliveryDeferred},
+		{"within its lifetime", 3, 24 * time.Hour, notifier.DeliveryDeferred},
+		{"lifetime over", 9, 100 * time.Hour, notifier.DeliveryFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, nil, options{})
+			b.sender.reply = &greylisted
+			b.store.claim = testDeliveries(templates.KindInitial, 1)
+			b.store.claim[0].Attempts = tc.attempts
+			b.store.claim[0].LifetimeStart = time.Now().Add(-tc.age)
+			start := time.Now()
+			if err := b.deliver(context.Background(), 1); err != nil {
+				t.Fatal(err)
+			}
+			var out delivery.Outcome
+			var retries []delivery.ScheduledChunk
+			for _, batch := range b.store.batches {
+				if len(batch.Outcomes) > 0 {
+					out, retries = batch.Outcomes[0], batch.Retries
+				}
+			}
+			if out.Status != tc.want || !out.Attempted {
+				t.Fatalf("outcome %+v, want %s after an attempt", out, tc.want)
+			}
+			if tc.want == notifier.DeliveryFailed {
+				if len(retries) != 0 || !out.RetryAt.IsZero() {
+					t.Errorf("a delivery given up has retry jobs %+v (retry at %v)", retries, out.RetryAt)
+				}
+				return
+			}
+			// Between the policy's Min (a minute) and Max (an hour) away.
+			if out.RetryAt.Before(start.Add(time.Minute)) || out.RetryAt.After(time.Now().Add(time.Hour)) {
+				t.Errorf("retry at %v, want between a minute and an hour after %v", out.RetryAt, start)
+			}
+			want := delivery.ScheduledChunk{Chunk: delivery.Chunk{WaveID: 3, DeliveryIDs: []int64{out.DeliveryID}, Retry: true}, RunAt: out.RetryAt}
+			if len(retries) != 1 || !reflect.DeepEqual(retries[0], want) {
+				t.Errorf("retry jobs %+v, want %+v", retries, want)
+			}
+		})
 	}
 }

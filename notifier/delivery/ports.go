@@ -1,22 +1,16 @@
-package notifier
+package delivery
 
 import (
 	"context"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/templates"
 )
 
-// JobCompleter completes the queue job that carried a chunk, inside the
-// transaction that records the chunk's last outcomes (river.JobCompleteTx),
-// so a finished chunk is never worked again and an unfinished one always is.
-// It is the one place the domain meets the store's transaction type.
-type JobCompleter func(ctx context.Context, tx pgx.Tx) error
-
-// DeliveryStore is the persistence the delivery engine needs.
-type DeliveryStore interface {
+// Store is the persistence the Engine needs: claims, and pausing a wave.
+// Outcomes go through the Writer (OutcomeStore).
+type Store interface {
 	// ClaimDeliveries claims for the chunk's job the listed deliveries it
 	// may work and returns them with what rendering needs. A chunk job works
 	// queued deliveries never attempted; a retry job also works deferred
@@ -26,11 +20,10 @@ type DeliveryStore interface {
 	// The claim names chunk.Owner, the process's lease: when the lease
 	// lapses, another process takes the claim over (LeaseStore.TakeOver).
 	ClaimDeliveries(ctx context.Context, chunk Chunk) (Claim, error)
-	// OutcomeStore writes outcomes (through the Writer's group commits).
-	OutcomeStore
-	// ReleaseClaim gives up the chunk's claim; when the wave was cancelled
-	// it also cancels the listed deliveries still pending.
-	ReleaseClaim(ctx context.Context, chunk Chunk, cancel []int64, cancelled bool) error
+	// ReleaseClaim gives up the chunk's claim, and cancels the deliveries
+	// listed in cancel (those of a cancelled wave) that are still pending
+	// and in no other job's claim.
+	ReleaseClaim(ctx context.Context, chunk Chunk, cancel []int64) error
 	// HoldWave pauses a running wave on the service's own decision, with
 	// the reason (shown with the wave, and audited). A wave already
 	// paused, or no longer running, is left as it is.
@@ -39,86 +32,42 @@ type DeliveryStore interface {
 
 // Claim is the result of ClaimDeliveries.
 type Claim struct {
-	Deliveries []OutgoingDelivery
+	Deliveries []notifier.OutgoingDelivery
 	// WaveStatus is the wave's status when the claim was made.
-	WaveStatus WaveStatus
+	WaveStatus notifier.WaveStatus
 	// Now is the database's clock when the claim was made.
 	Now time.Time
-}
-
-// OutgoingDelivery is a claimed delivery with what is needed to send it.
-type OutgoingDelivery struct {
-	ID            int64
-	WaveID        int64
-	Recipient     string
-	ContactName   string
-	ContactRole   string
-	ContactLocale string
-	PortalAccess  bool
-	MessageID     string
-	Reference     string
-	Attempts      int
-	// LifetimeStart is the first attempt, or the launch for a delivery never
-	// attempted: the retry lifetime counts from it.
-	LifetimeStart time.Time
-	Notice        *NoticeContent
-	// AckToken is this attempt's acknowledgement link token (its hash is
-	// stored by the claim).
-	AckToken string
-	// References lists the Message-IDs of the earlier notices this contact
-	// received in the incident, oldest first: a follow-up, reminder or
-	// escalation replies to the last of them.
-	References []string
-}
-
-// NoticeContent is what all deliveries of one notice share; it is loaded and
-// prepared once per notice per chunk.
-type NoticeContent struct {
-	ID              int64
-	Kind            templates.Kind
-	IncidentTitle   string
-	IncidentSummary string
-	IncidentSlug    string
-	OrgName         string
-	OrgRef          string
-	ItemCount       int
-	Kinds           []templates.KindCount
-	SecretTypes     []string
-	Items           []templates.Item
-	// SentAt is when the notice (the reminded one, for a reminder) was
-	// first sent.
-	SentAt *time.Time
-	// TemplateVersions are the template versions, by locale, its wave was
-	// launched with (nil for a wave launched before versions were pinned:
-	// the versions in use then render it).
-	TemplateVersions map[string]string
 }
 
 // Outcome is the result of working one delivery.
 type Outcome struct {
 	DeliveryID int64
 	WaveID     int64
-	Status     DeliveryStatus
-	// Attempted is true when an SMTP transaction was made (it counts as an attempt).
+	Status     notifier.DeliveryStatus
+	// Attempted is true when a transaction with the relay was made (it
+	// counts as an attempt).
 	Attempted bool
-	Code      int
-	Enhanced  string
-	Reply     string
-	SHA256    []byte
+	// Code, Detail and Reply are the relay's reply (SendResult), or for a
+	// delivery not sent, Reply says why.
+	Code   int
+	Detail string
+	Reply  string
+	SHA256 []byte
 	// TemplateVersion is the version of the template rendered.
 	TemplateVersion string
-	// RetryAt is set for a deferred delivery: when its retry job runs.
+	// RetryAt is set for a delivery deferred after an attempt: when its
+	// retry job runs (the store records it as the next attempt).
 	RetryAt time.Time
 	// Event names the timeline event when it is not the status (throttled).
 	Event string
 }
 
-// DeliveryObserver is told about every send, outcome and snooze (metrics).
-type DeliveryObserver interface {
+// Observer is told about every send, outcome and snooze (metrics).
+type Observer interface {
 	ObserveSend(r SendResult)
 	// ObserveOutcome counts an outcome by status and the notice's kind
 	// (initial, follow_up, reminder, escalation).
-	ObserveOutcome(o Outcome, kind string)
+	ObserveOutcome(o Outcome, kind templates.Kind)
 	// ObserveSnooze counts a job held back without spending an attempt.
 	ObserveSnooze(reason string)
 	// ObserveBlocked counts a message the link firewall stopped, by the
@@ -134,7 +83,7 @@ const EventBlocked = "blocked"
 type Politeness interface {
 	// Admit admits one send to a recipient domain or holds it back. An
 	// admitted send (done is set) has a slot reserved wait from now: it
-	// waits that long, sends, and calls done when the SMTP transaction is
+	// waits that long, sends, and calls done when the transaction is
 	// over. A held-back one has nothing reserved: wait is how long until
 	// it may ask again, reason why (HoldGlobalRate holds back every
 	// domain). err means the limits could not be consulted.
@@ -159,12 +108,16 @@ type OutcomeBatch struct {
 	// JobID is the job whose claim a completing batch releases.
 	JobID    int64
 	Outcomes []Outcome
+	// Retries are the retry jobs of the batch's deferred deliveries, one
+	// per delivery (planned by the engine, see retry.go): the store
+	// enqueues them and takes their deliveries out of every claim.
+	Retries []ScheduledChunk
 	// Requeue gives deliveries held back by a limit back to the queue and
 	// a new job that works them at RunAt.
 	Requeue *ScheduledChunk
 	// Complete, when set, also releases the job's claim and completes the
 	// job in the same transaction, then settles the wave.
-	Complete JobCompleter
+	Complete notifier.JobCompleter
 }
 
 // Chunk is the work of one delivery job: deliveries of one wave. A retry
@@ -185,12 +138,4 @@ type Chunk struct {
 type ScheduledChunk struct {
 	Chunk
 	RunAt time.Time
-}
-
-// Idempotency identifies a request that must have one effect and one
-// reply however often it is repeated (the Idempotency-Key header).
-type Idempotency struct {
-	Key string
-	// Request names the request the key was first used for (method and path).
-	Request string
 }

@@ -1,59 +1,62 @@
-package notifier
+package delivery
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/mail"
 	"time"
 
-	"github.com/breachnotify/breachnotify/templates"
+	"github.com/breachnotify/breachnotify/notifier"
 )
-
-// PortalLinkMail is what a sign-in email needs about its recipient.
-type PortalLinkMail struct {
-	LinkID        int64
-	ContactEmail  string
-	ContactName   string
-	ContactRole   string
-	ContactLocale string
-	OrgName       string
-	OrgRef        string
-}
 
 // PortalLinkStore is the persistence of sign-in emails.
 type PortalLinkStore interface {
 	// IssuePortalLink runs one transaction: it locks the link, stores
-	// tokenHash with an expiry lifetime from now (the database's clock),
-	// calls send, and when send returns nil completes the job (complete)
-	// and commits. When send fails, nothing is stored. A link that needs
-	// no email any more (already sent, requested more than stale ago, its
-	// contact no longer allowed to sign in) only completes the job, and
-	// the result is false.
-	IssuePortalLink(ctx context.Context, linkID int64, tokenHash []byte, lifetime, stale time.Duration,
-		send func(ctx context.Context, m PortalLinkMail) error, complete JobCompleter) (bool, error)
+	// p.TokenHash with an expiry p.Lifetime from now (the database's
+	// clock), calls p.Send, and when it returns nil completes the job
+	// (p.Complete) and commits. When p.Send fails, nothing is stored. A
+	// link that needs no email any more (already sent, requested more than
+	// p.Stale ago, its contact no longer allowed to sign in) only
+	// completes the job, and the result is false.
+	IssuePortalLink(ctx context.Context, p IssuePortalLinkParams) (bool, error)
+}
+
+// IssuePortalLinkParams are the arguments of PortalLinkStore.IssuePortalLink.
+type IssuePortalLinkParams struct {
+	LinkID    int64
+	TokenHash []byte
+	// Lifetime is how long the link works once sent; Stale is how long
+	// after its request a link is still worth sending.
+	Lifetime time.Duration
+	Stale    time.Duration
+	// Send sends the email, inside the transaction.
+	Send func(ctx context.Context, m notifier.PortalLinkMail) error
+	// Complete completes the job in the same transaction.
+	Complete notifier.JobCompleter
 }
 
 // PortalMailer sends sign-in links (the portal_link job's use case).
 type PortalMailer struct {
 	store    PortalLinkStore
 	sender   Sender
-	renderer *Renderer
-	observer DeliveryObserver
+	renderer *notifier.Renderer
+	observer Observer
 	logger   *slog.Logger
 }
 
 // PortalMailerConfig configures a PortalMailer.
 type PortalMailerConfig struct {
+	// Store issues the links (required).
 	Store PortalLinkStore
-	// Sender is the service's relay (the one the Deliverer uses).
+	// Sender is the service's relay (the one the Engine uses).
 	Sender Sender
 	// Renderer renders the portal_link template.
-	Renderer *Renderer
+	Renderer *notifier.Renderer
 	// Observer counts sign-in emails the link firewall stops (metrics).
-	Observer DeliveryObserver
-	Logger   *slog.Logger
+	Observer Observer
+	// Logger logs what became of each link; nil logs nothing.
+	Logger *slog.Logger
 }
 
 // NewPortalMailer builds a PortalMailer.
@@ -90,12 +93,13 @@ func (e *PermanentError) Unwrap() error { return e.Err }
 // than a link that cannot be trusted to be single-use. The cost is a
 // transaction held open during one SMTP send, which is fine for a rare,
 // rate-limited email.
-func (m *PortalMailer) SendPortalLink(ctx context.Context, linkID int64, complete JobCompleter) error {
-	token, hash := NewPortalToken()
-	sent, err := m.store.IssuePortalLink(ctx, linkID, hash, PortalLinkLifetime, PortalLinkStale,
-		func(ctx context.Context, pl PortalLinkMail) error {
+func (m *PortalMailer) SendPortalLink(ctx context.Context, linkID int64, complete notifier.JobCompleter) error {
+	token, hash := notifier.NewPortalToken()
+	sent, err := m.store.IssuePortalLink(ctx, IssuePortalLinkParams{
+		LinkID: linkID, TokenHash: hash, Lifetime: notifier.PortalLinkLifetime, Stale: notifier.PortalLinkStale, Complete: complete,
+		Send: func(ctx context.Context, pl notifier.PortalLinkMail) error {
 			msg, err := m.renderer.PortalLinkMessage(pl, token)
-			if be := (*BlockedError)(nil); errors.As(err, &be) {
+			if be := (*notifier.BlockedError)(nil); errors.As(err, &be) {
 				m.logger.ErrorContext(ctx, "portal sign-in email blocked by the link firewall", "portal_link_id", linkID, "reason", be.Error())
 				m.observer.ObserveBlocked(be.Violation.Part)
 			}
@@ -103,7 +107,8 @@ func (m *PortalMailer) SendPortalLink(ctx context.Context, linkID int64, complet
 				return &PermanentError{Err: fmt.Errorf("render: %w", err)}
 			}
 			return m.send(ctx, msg)
-		}, complete)
+		},
+	})
 	if err != nil {
 		return fmt.Errorf("portal link %d: %w", linkID, err)
 	}
@@ -117,7 +122,7 @@ func (m *PortalMailer) SendPortalLink(ctx context.Context, linkID int64, complet
 
 // send sends one message on a pooled connection, once more on a fresh
 // one when the pooled one turns out dead before the relay took anything.
-func (m *PortalMailer) send(ctx context.Context, msg *Message) error {
+func (m *PortalMailer) send(ctx context.Context, msg *notifier.Message) error {
 	for try := 0; ; try++ {
 		conn, err := m.sender.Conn(ctx)
 		if err != nil {
@@ -126,11 +131,11 @@ func (m *PortalMailer) send(ctx context.Context, msg *Message) error {
 		res := conn.Send(ctx, msg)
 		conn.Release(res.Broken)
 		switch {
-		case res.Accepted:
+		case res.Verdict == Accepted:
 			return nil
 		case res.NothingSent && try == 0:
 			continue
-		case res.Permanent:
+		case res.Verdict == Rejected:
 			return &PermanentError{Err: fmt.Errorf("relay refused the message: %d %s", res.Code, res.Reply)}
 		}
 		return fmt.Errorf("relay deferred the message: %d %s", res.Code, res.Reply)
@@ -141,35 +146,4 @@ func (m *PortalMailer) send(ctx context.Context, msg *Message) error {
 func IsPermanent(err error) bool {
 	var p *PermanentError
 	return errors.As(err, &p)
-}
-
-// PortalLinkMessage renders the sign-in email for one contact, with the
-// link carrying token.
-func (r *Renderer) PortalLinkMessage(pl PortalLinkMail, token string) (*Message, error) {
-	t, err := r.templates.Lookup(templates.KindPortalLink, pl.ContactLocale)
-	if err != nil {
-		return nil, err
-	}
-	d := &templates.Data{
-		Organization: templates.Organization{Name: pl.OrgName, Ref: pl.OrgRef},
-		Contact:      templates.Contact{Name: pl.ContactName, Email: pl.ContactEmail, Role: pl.ContactRole},
-		Notice:       templates.Notice{Kind: string(templates.KindPortalLink)},
-		Sender:       templates.Sender{Name: r.from.Name, Address: r.from.Address},
-		Links:        templates.Links{Portal: r.publicURL + "/portal/login/" + token, Verify: r.publicURL + "/verify"},
-	}
-	out, err := t.Render(d)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.policy(d).Check(out.Subject, out.Text, out.HTML); err != nil {
-		return nil, blocked(err)
-	}
-	return &Message{
-		MessageID: newMessageID(RecipientDomain(r.from.Address)),
-		From:      r.from,
-		To:        mail.Address{Name: pl.ContactName, Address: pl.ContactEmail},
-		Subject:   out.Subject,
-		Text:      out.Text,
-		HTML:      out.HTML,
-	}, nil
 }

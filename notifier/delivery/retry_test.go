@@ -1,15 +1,15 @@
-package notifier_test
+package delivery_test
 
 import (
 	"testing"
 	"time"
 
-	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 )
 
 func TestRetryPolicy(t *testing.T) {
 	t.Parallel()
-	p := notifier.RetryPolicy{Min: time.Minute, Max: time.Hour, Lifetime: 96 * time.Hour}
+	p := delivery.RetryPolicy{Min: time.Minute, Max: time.Hour, Lifetime: 96 * time.Hour}
 	first := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	prev := time.Duration(0)
 	for attempt := 1; attempt <= 12; attempt++ {

@@ -1,4 +1,4 @@
-package notifier_test
+package delivery_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/templates"
 )
 
@@ -48,7 +49,7 @@ func (p *scriptedPoliteness) RelayWait() time.Duration       { return 0 }
 func (p *scriptedPoliteness) RelayFailed() time.Duration     { return time.Minute }
 func (p *scriptedPoliteness) RelayOK()                       {}
 
-// pacingSetup is a Deliverer over deliveries to the given domains, with
+// pacingSetup is an Engine over deliveries to the given domains, with
 // scripted limits.
 func pacingSetup(t *testing.T, domains []string, answers map[string][]admitAnswer) (*bundle, *scriptedPoliteness) {
 	t.Helper()
@@ -71,12 +72,12 @@ func TestDeliverSnoozesTheChunkForTheGlobalRate(t *testing.T) {
 	bb, polite := pacingSetup(t, []string{"a.example", "b.example", "c.example", "d.example", "e.example"},
 		map[string][]admitAnswer{
 			"b.example": {{admit: true, wait: time.Millisecond}},
-			"c.example": {{wait: 3 * time.Second, reason: notifier.HoldGlobalRate}},
+			"c.example": {{wait: 3 * time.Second, reason: delivery.HoldGlobalRate}},
 		})
 	store, sender := bb.store, bb.sender
 	err := bb.deliver(context.Background(), 1)
 	var snooze *notifier.SnoozeError
-	if !errors.As(err, &snooze) || snooze.After != 3*time.Second || snooze.Reason != notifier.HoldGlobalRate {
+	if !errors.As(err, &snooze) || snooze.After != 3*time.Second || snooze.Reason != delivery.HoldGlobalRate {
 		t.Fatalf("Deliver = %v, want a snooze of exactly 3s for the global rate", err)
 	}
 	if len(sender.sent) != 2 || len(store.outcomes) != 2 || !store.released {

@@ -1,4 +1,4 @@
-package notifier
+package delivery
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/breachnotify/breachnotify/notifier"
 )
 
 // The outcome writer is the delivery engine's group commit: every worker of
@@ -46,7 +48,7 @@ type OutcomeStore interface {
 	// outcomes, retry jobs, requeued chunks and job completions) and
 	// returns the status of each of their waves then. An error with a
 	// Transient() bool method returning true may succeed if retried as is.
-	RecordOutcomes(ctx context.Context, batches []OutcomeBatch) (map[int64]WaveStatus, error)
+	RecordOutcomes(ctx context.Context, batches []OutcomeBatch) (map[int64]notifier.WaveStatus, error)
 }
 
 // CommitObserver is told about every group commit (metrics).
@@ -56,13 +58,21 @@ type CommitObserver interface {
 
 // WriterConfig configures a Writer.
 type WriterConfig struct {
+	// Store writes each group commit (required).
 	Store OutcomeStore
-	// MaxUnrecorded, Window and MaxGroup default to the *Default constants.
+	// MaxUnrecorded bounds the sends without a committed outcome
+	// (MaxUnrecordedDefault when zero).
 	MaxUnrecorded int
-	Window        time.Duration
-	MaxGroup      int
-	Observer      CommitObserver
-	Logger        *slog.Logger
+	// Window is how long outcomes gather before a commit
+	// (CommitWindowDefault when zero).
+	Window time.Duration
+	// MaxGroup commits at once when this many outcomes wait
+	// (MaxGroupDefault when zero).
+	MaxGroup int
+	// Observer is told about every commit; may be nil.
+	Observer CommitObserver
+	// Logger logs failed and retried commits; nil logs nothing.
+	Logger *slog.Logger
 }
 
 // Writer commits outcomes in groups. Run must be running for Submit's
@@ -91,7 +101,7 @@ type pending struct {
 // Ticket is the promise of one submitted batch's commit.
 type Ticket struct {
 	done   chan struct{}
-	status WaveStatus
+	status notifier.WaveStatus
 	err    error
 }
 
@@ -99,7 +109,7 @@ type Ticket struct {
 func (t *Ticket) Done() <-chan struct{} { return t.done }
 
 // Wait returns the batch's wave status after its commit, or why it failed.
-func (t *Ticket) Wait() (WaveStatus, error) {
+func (t *Ticket) Wait() (notifier.WaveStatus, error) {
 	<-t.done
 	return t.status, t.err
 }
@@ -146,9 +156,6 @@ func (w *Writer) Acquire(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
-
-// GiveBack returns a slot taken for a send that did not happen.
-func (w *Writer) GiveBack() { <-w.slots }
 
 // Submit queues a batch for the next commit; slots is how many slots its
 // outcomes hold (given back when it has committed or failed).
@@ -261,7 +268,7 @@ func (w *Writer) commit(group []pending, outcomes int) {
 			}
 			return
 		}
-		if IsTransient(err) && !w.abandoned() {
+		if isTransient(err) && !w.abandoned() {
 			if attempt == 1 || attempt%10 == 0 {
 				w.cfg.Logger.Warn("recording outcomes failed; retrying (the messages are sent, their outcomes are kept in memory)",
 					"outcomes", outcomes, "attempt", attempt, "error", err)
@@ -286,7 +293,7 @@ func (w *Writer) commit(group []pending, outcomes int) {
 	}
 }
 
-func (w *Writer) resolve(p pending, status WaveStatus, err error) {
+func (w *Writer) resolve(p pending, status notifier.WaveStatus, err error) {
 	for range p.slots {
 		<-w.slots
 	}
@@ -315,9 +322,9 @@ func (w *Writer) Close(ctx context.Context) {
 	}
 }
 
-// IsTransient reports whether err says that trying again as is may work (a
+// isTransient reports whether err says that trying again as is may work (a
 // lost connection, a terminated backend, a serialisation conflict).
-func IsTransient(err error) bool {
+func isTransient(err error) bool {
 	var t interface{ Transient() bool }
 	return errors.As(err, &t) && t.Transient()
 }

@@ -1,4 +1,4 @@
-package notifier
+package delivery
 
 import (
 	"cmp"
@@ -7,62 +7,59 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"regexp"
-	"strings"
 	"time"
+
+	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
-// Deliverer is the delivery engine: it works one chunk of deliveries over
-// one SMTP connection, within the politeness limits, handing each outcome
+// Engine is the delivery engine: it works one chunk of deliveries over
+// one connection of its channel (Sender), within the politeness limits, handing each outcome
 // to the process's Writer (group commit) as soon as the relay answers.
-//
-// Its guarantees:
-//   - Duplicate bound: at most Writer.MaxUnrecorded messages of a process
-//     (MaxUnrecordedDefault, 50) can have been sent without their outcome
-//     committed; a process killed at any instant re-sends at most those. A
-//     lost database connection re-sends nothing: the writer retries.
-//   - Claim ownership: a chunk's claim names the process's lease; the chunk
-//     sends only while the lease holds, and a lapsed lease's claims are
-//     taken over by a live process within about a minute (Lease).
-//   - Deadlines: no send starts without time for it in the job (timeToSend),
-//     and the outcomes of sent messages are recorded even when the job's
-//     context ends.
-type Deliverer struct {
-	store    DeliveryStore
+// It keeps the package's guarantees (see the package comment).
+type Engine struct {
+	store    Store
 	sender   Sender
-	renderer *Renderer
+	renderer *notifier.Renderer
 	retry    RetryPolicy
 	polite   Politeness
 	writer   *Writer
 	lease    *Lease
-	// sendTimeout is the longest one SMTP transaction may take: a send is
-	// not started when the job has less time left (see timeToSend).
+	// sendTimeout is the longest one transaction with the relay may take:
+	// a send is not started when the job has less time left (timeToSend).
 	sendTimeout time.Duration
-	observer    DeliveryObserver
+	observer    Observer
 	logger      *slog.Logger
 }
 
-// DelivererConfig configures a Deliverer.
-type DelivererConfig struct {
-	Store    DeliveryStore
-	Sender   Sender
-	Renderer *Renderer
-	Retry    RetryPolicy
+// EngineConfig configures an Engine.
+type EngineConfig struct {
+	// Store claims deliveries and pauses waves (required).
+	Store Store
+	// Sender is the channel messages leave by (required).
+	Sender Sender
+	// Renderer renders each delivery's message (required).
+	Renderer *notifier.Renderer
+	// Retry plans the attempts of deferred deliveries.
+	Retry RetryPolicy
 	// Politeness holds sends back; nil means no limits.
 	Politeness Politeness
 	// Writer commits outcomes (required; its Run must be running).
 	Writer *Writer
 	// Lease is the process's lease; nil means no leases (tests).
 	Lease *Lease
-	// SendTimeout is the sender's timeout for one transaction
-	// (config.Config.SMTPTimeout).
+	// SendTimeout is the sender's timeout for one transaction (for the
+	// SMTP channel, config.Config.SMTPTimeout).
 	SendTimeout time.Duration
-	Observer    DeliveryObserver
-	Logger      *slog.Logger
+	// Observer is told about sends, outcomes and snoozes; nil counts
+	// nothing.
+	Observer Observer
+	// Logger logs outcomes and holds; nil logs nothing.
+	Logger *slog.Logger
 }
 
-// NewDeliverer builds a Deliverer.
-func NewDeliverer(cfg DelivererConfig) *Deliverer {
+// NewEngine builds an Engine.
+func NewEngine(cfg EngineConfig) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -72,7 +69,7 @@ func NewDeliverer(cfg DelivererConfig) *Deliverer {
 	if cfg.Politeness == nil {
 		cfg.Politeness = unlimited{}
 	}
-	return &Deliverer{
+	return &Engine{
 		store: cfg.Store, sender: cfg.Sender, renderer: cfg.Renderer, retry: cfg.Retry, polite: cfg.Politeness,
 		writer: cfg.Writer, lease: cfg.Lease, sendTimeout: cfg.SendTimeout, observer: cfg.Observer, logger: cfg.Logger,
 	}
@@ -80,10 +77,10 @@ func NewDeliverer(cfg DelivererConfig) *Deliverer {
 
 type nopObserver struct{}
 
-func (nopObserver) ObserveSend(SendResult)         {}
-func (nopObserver) ObserveOutcome(Outcome, string) {}
-func (nopObserver) ObserveSnooze(string)           {}
-func (nopObserver) ObserveBlocked(string)          {}
+func (nopObserver) ObserveSend(SendResult)                 {}
+func (nopObserver) ObserveOutcome(Outcome, templates.Kind) {}
+func (nopObserver) ObserveSnooze(string)                   {}
+func (nopObserver) ObserveBlocked(string)                  {}
 
 type unlimited struct{}
 
@@ -115,18 +112,8 @@ const HoldGlobalRate = "global_rate"
 // consulted (their shared state is in the database).
 const pacingRetry = 5 * time.Second
 
-// SnoozeError asks the queue to run the job again after a while without
-// counting an attempt: a limit holds it back, the relay is unreachable, or
-// the process is stopping.
-type SnoozeError struct {
-	After  time.Duration
-	Reason string
-}
-
-func (e *SnoozeError) Error() string { return "snooze " + e.After.String() + ": " + e.Reason }
-
 // owner is the lease claims are made under now ("" without leases).
-func (d *Deliverer) owner() string {
+func (d *Engine) owner() string {
 	if d.lease == nil {
 		return ""
 	}
@@ -134,7 +121,7 @@ func (d *Deliverer) owner() string {
 }
 
 // holdsLease reports whether a claim made under owner may still be worked.
-func (d *Deliverer) holdsLease(owner string) bool {
+func (d *Engine) holdsLease(owner string) bool {
 	return d.lease == nil || d.lease.Holds(owner)
 }
 
@@ -149,15 +136,15 @@ func (d *Deliverer) holdsLease(owner string) bool {
 // releases its claim and snoozes. Once every outcome it handed over is
 // recorded, its job completes in one of the writer's commits, with the
 // deliveries it requeues.
-func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobCompleter) error {
+func (d *Engine) Deliver(ctx context.Context, chunk Chunk, complete notifier.JobCompleter) error {
 	if wait := d.polite.RelayWait(); wait > 0 {
 		d.observer.ObserveSnooze("relay_circuit_open")
-		return &SnoozeError{After: wait, Reason: "relay circuit open"}
+		return &notifier.SnoozeError{After: wait, Reason: "relay circuit open"}
 	}
 	chunk.Owner = d.owner()
 	if !d.holdsLease(chunk.Owner) {
 		d.observer.ObserveSnooze("lease_lapsed")
-		return &SnoozeError{After: jitter(leaseRecheck), Reason: "lease not renewed"}
+		return &notifier.SnoozeError{After: jitter(leaseRecheck), Reason: "lease not renewed"}
 	}
 	claim, err := d.store.ClaimDeliveries(ctx, chunk)
 	if err != nil {
@@ -166,10 +153,10 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 	run := chunkRun{d: d, chunk: chunk, dbNow: claim.Now, started: time.Now(), held: map[string]time.Duration{}, status: claim.WaveStatus}
 	defer run.releaseConn()
 	switch claim.WaveStatus {
-	case WaveRunning:
-	case WavePaused:
+	case notifier.WaveRunning:
+	case notifier.WavePaused:
 		d.observer.ObserveSnooze("wave_paused")
-		return &SnoozeError{After: jitter(PauseRecheck), Reason: "wave paused"}
+		return &notifier.SnoozeError{After: jitter(PauseRecheck), Reason: "wave paused"}
 	default: // cancelled (the claim cancelled the chunk's deliveries) or finished
 		return run.finish(OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Complete: complete})
 	}
@@ -187,10 +174,10 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 		if err != nil {
 			return fmt.Errorf("record outcomes of wave %d: %w", chunk.WaveID, err)
 		}
-		if status != WaveRunning {
+		if status != notifier.WaveRunning {
 			return run.waveStopped(ctx, status, claim.Deliveries[i:], complete)
 		}
-		domain := RecipientDomain(del.Recipient)
+		domain := notifier.RecipientDomain(del.Recipient)
 		if _, ok := run.held[domain]; ok {
 			run.heldBack = append(run.heldBack, del)
 			continue
@@ -218,7 +205,7 @@ func (d *Deliverer) Deliver(ctx context.Context, chunk Chunk, complete JobComple
 			continue
 		}
 		run.submit(out)
-		d.observer.ObserveOutcome(out, string(del.Notice.Kind))
+		d.observer.ObserveOutcome(out, del.Notice.Kind)
 		logOutcome(ctx, d.logger, del, out)
 		if run.blocked != nil {
 			// The wave stops at once: nothing more is sent until someone
@@ -254,7 +241,7 @@ const PauseRecheck = 5 * time.Second
 // bookkeepingTimeout bounds releasing a claim after the job's context ended.
 const bookkeepingTimeout = 30 * time.Second
 
-func idsOfDeliveries(ds []OutgoingDelivery) []int64 {
+func idsOfDeliveries(ds []notifier.OutgoingDelivery) []int64 {
 	ids := make([]int64, len(ds))
 	for i, d := range ds {
 		ids[i] = d.ID
@@ -281,7 +268,7 @@ type hold struct {
 // chunkRun is the state of one Deliver call: its connection, its outcomes
 // not yet committed, and what it holds back.
 type chunkRun struct {
-	d       *Deliverer
+	d       *Engine
 	chunk   Chunk
 	dbNow   time.Time
 	started time.Time
@@ -289,7 +276,7 @@ type chunkRun struct {
 	// tickets are the submitted outcomes not yet seen committed, oldest
 	// first; status is the wave's status at the latest commit seen.
 	tickets []*Ticket
-	status  WaveStatus
+	status  notifier.WaveStatus
 	// slot is true while the run holds a writer slot for the send in
 	// hand; slotErr is why none could be taken.
 	slot    bool
@@ -297,7 +284,7 @@ type chunkRun struct {
 	// held maps domains held back by a limit to how long they wait;
 	// heldBack are their deliveries not attempted in this run.
 	held     map[string]time.Duration
-	heldBack []OutgoingDelivery
+	heldBack []notifier.OutgoingDelivery
 	// throttled are the deliveries a throttling reply held back: their
 	// outcomes are recorded, but they go to the requeued job with the
 	// held-back ones.
@@ -305,7 +292,7 @@ type chunkRun struct {
 	// sends counts the messages this run tried to send.
 	sends int
 	// blocked is set when the link firewall stopped the message in hand.
-	blocked *BlockedError
+	blocked *notifier.BlockedError
 }
 
 // takeSlot is the message's BeforeContent: it takes one of the writer's
@@ -319,18 +306,20 @@ func (r *chunkRun) takeSlot(ctx context.Context) error {
 	return nil
 }
 
-// submit hands an outcome to the writer, with the send's slot if it took one.
+// submit hands an outcome to the writer, with the send's slot if it took
+// one, and the retry job of a deferred delivery.
 func (r *chunkRun) submit(out Outcome) {
 	slots := 0
 	if r.slot {
 		slots, r.slot = 1, false
 	}
-	r.tickets = append(r.tickets, r.d.writer.Submit(OutcomeBatch{WaveID: r.chunk.WaveID, Outcomes: []Outcome{out}}, slots))
+	b := OutcomeBatch{WaveID: r.chunk.WaveID, Outcomes: []Outcome{out}, Retries: retryJobs(out)}
+	r.tickets = append(r.tickets, r.d.writer.Submit(b, slots))
 }
 
 // poll takes in the commits done so far, without waiting, and returns the
 // wave's status at the latest one.
-func (r *chunkRun) poll() (WaveStatus, error) {
+func (r *chunkRun) poll() (notifier.WaveStatus, error) {
 	n := 0
 	for ; n < len(r.tickets); n++ {
 		select {
@@ -343,7 +332,7 @@ func (r *chunkRun) poll() (WaveStatus, error) {
 }
 
 // sync waits for every submitted outcome's commit.
-func (r *chunkRun) sync() (WaveStatus, error) {
+func (r *chunkRun) sync() (notifier.WaveStatus, error) {
 	for _, t := range r.tickets {
 		<-t.Done()
 	}
@@ -351,7 +340,7 @@ func (r *chunkRun) sync() (WaveStatus, error) {
 }
 
 // seen consumes the first n (resolved) tickets.
-func (r *chunkRun) seen(n int) (WaveStatus, error) {
+func (r *chunkRun) seen(n int) (notifier.WaveStatus, error) {
 	var err error
 	for _, t := range r.tickets[:n] {
 		status, terr := t.Wait()
@@ -383,9 +372,9 @@ func (r *chunkRun) finish(b OutcomeBatch) error {
 // waveStopped ends a chunk whose wave a commit found no longer running: a
 // paused wave's chunk snoozes; otherwise the rest is given up (cancelled
 // with the wave) and the job completes.
-func (r *chunkRun) waveStopped(ctx context.Context, status WaveStatus, rest []OutgoingDelivery, complete JobCompleter) error {
+func (r *chunkRun) waveStopped(ctx context.Context, status notifier.WaveStatus, rest []notifier.OutgoingDelivery, complete notifier.JobCompleter) error {
 	d, chunk := r.d, r.chunk
-	if status == WavePaused {
+	if status == notifier.WavePaused {
 		d.logger.InfoContext(ctx, "wave paused; chunk waits", "wave_id", chunk.WaveID, "unsent", len(rest))
 		return r.stop(ctx, &hold{wait: jitter(PauseRecheck), reason: "wave_paused"})
 	}
@@ -393,10 +382,13 @@ func (r *chunkRun) waveStopped(ctx context.Context, status WaveStatus, rest []Ou
 	if _, err := r.sync(); err != nil {
 		return fmt.Errorf("record outcomes of wave %d: %w", chunk.WaveID, err)
 	}
-	undone := append(idsOfDeliveries(append(r.heldBack, rest...)), r.throttled...)
+	var undone []int64
+	if status == notifier.WaveCancelled {
+		undone = append(idsOfDeliveries(append(r.heldBack, rest...)), r.throttled...)
+	}
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
 	defer cancel()
-	if err := d.store.ReleaseClaim(bctx, chunk, undone, status == WaveCancelled); err != nil {
+	if err := d.store.ReleaseClaim(bctx, chunk, undone); err != nil {
 		return fmt.Errorf("release deliveries of wave %d: %w", chunk.WaveID, err)
 	}
 	return r.finish(OutcomeBatch{WaveID: chunk.WaveID, JobID: chunk.JobID, Complete: complete})
@@ -412,11 +404,11 @@ func (r *chunkRun) stop(ctx context.Context, h *hold) error {
 	// The job's context may be cancelled; the claim must still be released.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
 	defer cancel()
-	if err := r.d.store.ReleaseClaim(ctx, r.chunk, nil, false); err != nil {
+	if err := r.d.store.ReleaseClaim(ctx, r.chunk, nil); err != nil {
 		return fmt.Errorf("release claim: %w", err)
 	}
 	r.d.observer.ObserveSnooze(h.reason)
-	return &SnoozeError{After: h.wait, Reason: h.reason}
+	return &notifier.SnoozeError{After: h.wait, Reason: h.reason}
 }
 
 // now is the database's clock, advanced by the time the chunk has taken.
@@ -432,18 +424,15 @@ func (r *chunkRun) releaseConn() {
 // deliverOne renders and sends one delivery. A non-nil hold means the chunk
 // must stop here (a limit, a throttling reply, the relay down); every other
 // result is an outcome.
-func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain string) (Outcome, *hold) {
+func (r *chunkRun) deliverOne(ctx context.Context, del notifier.OutgoingDelivery, domain string) (Outcome, *hold) {
 	d := r.d
 	now := r.now()
-	// A delivery never attempted within the lifetime (held back all along)
-	// is given up here. One already attempted gets the last try its retry
-	// job was scheduled for, even if that job runs late.
-	if del.Attempts == 0 && !now.Before(del.LifetimeStart.Add(d.retry.Lifetime)) {
-		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: DeliveryFailed,
+	if d.retry.expired(del, now) {
+		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: notifier.DeliveryFailed,
 			Reply: fmt.Sprintf("gave up: not attempted within %s of launch (relay unreachable or throttled)", d.retry.Lifetime)}, nil
 	}
 	msg, version, err := d.renderer.Message(del)
-	var be *BlockedError
+	var be *notifier.BlockedError
 	if errors.As(err, &be) {
 		// The message links or loads what it may not: it is never sent,
 		// and the wave stops until someone looks (see Deliver).
@@ -451,21 +440,21 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain 
 			"delivery_id", del.ID, "template_version", version, "reason", be.Error())
 		d.observer.ObserveBlocked(be.Violation.Part)
 		r.blocked = be
-		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: DeliveryFailed, Reply: be.Error(), TemplateVersion: version, Event: EventBlocked}, nil
+		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: notifier.DeliveryFailed, Reply: be.Error(), TemplateVersion: version, Event: EventBlocked}, nil
 	}
 	if err != nil {
 		// A template that cannot render will not render on retry either.
 		d.logger.ErrorContext(ctx, "render failed", "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID, "error", err)
-		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: DeliveryFailed, Reply: "render failed: " + err.Error(), TemplateVersion: version}, nil
+		return Outcome{DeliveryID: del.ID, WaveID: del.WaveID, Status: notifier.DeliveryFailed, Reply: "render failed: " + err.Error(), TemplateVersion: version}, nil
 	}
 	done, h := r.admit(ctx, domain)
 	if h != nil {
 		return Outcome{}, h
 	}
 	// A slot of the writer before the message's content goes out (after
-	// the relay's 354): from then on the relay may take it, and its
-	// outcome counts against the process's bound until it is committed.
-	// Building it, and MAIL and RCPT, hold no slot.
+	// the relay's go-ahead, SMTP's 354): from then on the relay may take
+	// it, and its outcome counts against the process's bound until it is
+	// committed. Building it, and the envelope, hold no slot.
 	msg.BeforeContent = r.takeSlot
 	res, err := r.send(ctx, msg)
 	done()
@@ -491,50 +480,43 @@ func (r *chunkRun) deliverOne(ctx context.Context, del OutgoingDelivery, domain 
 		return Outcome{}, &hold{wait: wait, reason: "relay_unreachable", wholeChunk: true}
 	}
 	out := Outcome{
-		DeliveryID: del.ID, WaveID: del.WaveID, Attempted: true, Code: res.Code, Enhanced: res.Enhanced,
+		DeliveryID: del.ID, WaveID: del.WaveID, Attempted: true, Code: res.Code, Detail: res.Detail,
 		Reply: res.Reply, SHA256: res.SHA256, TemplateVersion: version,
 	}
-	switch {
-	case res.Accepted:
+	switch res.Verdict {
+	case Accepted:
 		d.polite.Delivered(domain)
-		out.Status = DeliverySent
-	case res.Permanent:
-		out.Status = DeliveryFailed
-	case IsThrottling(res):
+		out.Status = notifier.DeliverySent
+	case Rejected:
+		out.Status = notifier.DeliveryFailed
+	case Throttled:
 		// The domain asked us to slow down: no attempt is spent; the
 		// delivery waits with the rest of the chunk.
 		wait := d.polite.Throttled(domain)
-		out.Attempted, out.Status, out.Event, out.SHA256 = false, DeliveryQueued, "throttled", nil
+		out.Attempted, out.Status, out.Event, out.SHA256 = false, notifier.DeliveryQueued, "throttled", nil
 		if del.Attempts > 0 {
-			out.Status = DeliveryDeferred
+			out.Status = notifier.DeliveryDeferred
 		}
 		return Outcome{}, &hold{wait: wait, reason: "throttled", outcome: &out}
 	default:
-		start := del.LifetimeStart
-		if del.Attempts == 0 {
-			start = now // the first attempt starts the lifetime
-		}
-		if at, ok := d.retry.Next(del.Attempts+1, start, now); ok {
-			out.Status, out.RetryAt = DeliveryDeferred, at
-		} else {
-			out.Status = DeliveryFailed
-			out.Reply = "gave up after the retry lifetime; last reply: " + out.Reply
-		}
+		d.retry.deferOrFail(del, &out, now)
 	}
 	return out, nil
 }
 
 // logOutcome logs one delivery's outcome: a sent message at debug level (a
 // wave logs one line per contact), a deferral at info, a failure at warn.
-// The SMTP reply is left out: it may quote the recipient's address; the
-// code and enhanced code say what happened, and the delivery's events
-// (API, report) keep the whole reply.
-func logOutcome(ctx context.Context, logger *slog.Logger, del OutgoingDelivery, out Outcome) {
+// The reply text is left out: it may quote the recipient's address; the
+// reply code and its detail say what happened, and the delivery's events
+// (API, report) keep the whole reply. The keys keep their SMTP names
+// (smtp_code, enhanced_code), which log queries use, while email is the
+// only channel.
+func logOutcome(ctx context.Context, logger *slog.Logger, del notifier.OutgoingDelivery, out Outcome) {
 	level := slog.LevelDebug
 	switch out.Status {
-	case DeliveryDeferred:
+	case notifier.DeliveryDeferred:
 		level = slog.LevelInfo
-	case DeliveryFailed:
+	case notifier.DeliveryFailed:
 		level = slog.LevelWarn
 	}
 	if !logger.Enabled(ctx, level) {
@@ -545,7 +527,7 @@ func logOutcome(ctx context.Context, logger *slog.Logger, del OutgoingDelivery, 
 		attempts++
 	}
 	logger.Log(ctx, level, "delivery "+string(out.Status), "wave_id", del.WaveID, "notice_id", del.Notice.ID, "delivery_id", del.ID,
-		"attempts", attempts, "smtp_code", out.Code, "enhanced_code", out.Enhanced)
+		"attempts", attempts, "smtp_code", out.Code, "enhanced_code", out.Detail)
 }
 
 // admit waits for the send's reserved slot, or briefly for a limit that
@@ -599,7 +581,7 @@ var errNoTimeLeft = errors.New("too little time left in the job for a send")
 // (and a dial, without a connection). A transaction cut by the job's
 // deadline might have been taken by the relay before its 250 was read,
 // and would be sent again. Each run makes one send whatever the time, so a
-// job timeout configured below the SMTP timeout still makes progress.
+// job timeout configured below the send timeout still makes progress.
 func (r *chunkRun) timeToSend(ctx context.Context) bool {
 	deadline, ok := ctx.Deadline()
 	if !ok || r.sends == 0 {
@@ -616,7 +598,7 @@ func (r *chunkRun) timeToSend(ctx context.Context) bool {
 // reused connection turns out dead before the relay could have taken the
 // message, it tries once more on a fresh one instead of deferring. An
 // error means the relay could not be reached, or errNoTimeLeft.
-func (r *chunkRun) send(ctx context.Context, msg *Message) (SendResult, error) {
+func (r *chunkRun) send(ctx context.Context, msg *notifier.Message) (SendResult, error) {
 	for try := 0; ; try++ {
 		if !r.timeToSend(ctx) {
 			return SendResult{}, errNoTimeLeft
@@ -649,44 +631,4 @@ func (r *chunkRun) send(ctx context.Context, msg *Message) (SendResult, error) {
 			return res, nil
 		}
 	}
-}
-
-// throttlingText recognises replies that ask the sender to slow down,
-// rather than report a problem with one recipient.
-var throttlingText = regexp.MustCompile(`(?i)rate|too many|throttl|slow down|exceed|limit|try again later|temporarily deferred`)
-
-// IsThrottling reports whether a temporary reply asks us to slow down
-// sending to that domain: 421 (the server is closing the session), or a
-// 450/451/452/454 that speaks of rates and limits or carries the enhanced
-// codes 4.3.2, 4.7.0, 4.7.2x or 4.7.5xx. Greylisting (often 451 4.7.1) is not
-// throttling: that recipient is retried on its own schedule.
-func IsThrottling(r SendResult) bool {
-	if r.Accepted || r.Permanent || r.Code == 0 {
-		return false
-	}
-	if r.Code == 421 {
-		return true
-	}
-	switch r.Code {
-	case 450, 451, 452, 454:
-	default:
-		return false
-	}
-	text := strings.ToLower(r.Reply)
-	if strings.Contains(text, "greylist") || strings.Contains(text, "graylist") {
-		return false
-	}
-	switch {
-	case r.Enhanced == "4.3.2", r.Enhanced == "4.7.0", strings.HasPrefix(r.Enhanced, "4.7.2"), strings.HasPrefix(r.Enhanced, "4.7.5"):
-		return true // not accepting now, policy, rate limited (4.7.28), server busy (4.7.500)
-	}
-	return throttlingText.MatchString(text)
-}
-
-// RecipientDomain is the lower-cased domain of an address.
-func RecipientDomain(addr string) string {
-	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
-		return strings.ToLower(addr[i+1:])
-	}
-	return ""
 }

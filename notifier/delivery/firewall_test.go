@@ -1,4 +1,4 @@
-package notifier_test
+package delivery_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/templates"
 	"github.com/breachnotify/breachnotify/templates/templatetest"
 )
@@ -55,7 +56,7 @@ func TestFirewallStopsEveryBypass(t *testing.T) {
 				t.Fatalf("%d messages left", len(sender.sent))
 			}
 			if len(store.outcomes) != 1 || store.outcomes[0].Status != notifier.DeliveryFailed ||
-				!strings.HasPrefix(store.outcomes[0].Reply, "blocked by the link firewall: ") || store.outcomes[0].Event != notifier.EventBlocked {
+				!strings.HasPrefix(store.outcomes[0].Reply, "blocked by the link firewall: ") || store.outcomes[0].Event != delivery.EventBlocked {
 				t.Fatalf("outcomes = %+v, want the first delivery failed by the firewall and nothing else", store.outcomes)
 			}
 			if !strings.HasPrefix(store.held, "blocked by the link firewall") || len(obs.blocked) != 1 {
@@ -73,7 +74,7 @@ func TestFirewallPassesTheShippedTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, kind := range []templates.Kind{templates.KindInitial, templates.KindFollowUp, templates.KindReminder, templates.KindEscalation} {
+	for _, kind := range templates.WaveKinds {
 		dels := testDeliveries(kind, 3)
 		dels[0].Notice.OrgName = "Evil https://phish.attacker.example/login www.evil.example"
 		dels[0].Notice.Items[0].Subject = "Reset your password at ｈｔｔｐｓ://evil．example/x"
