@@ -2,8 +2,8 @@ package evidence
 
 import (
 	"archive/tar"
-	"bufio"
 	"archive/zip"
+	"bufio"
 	"compress/gzip"
 	"context"
 	"errors"
