@@ -29,6 +29,9 @@ type ParserConfig struct {
 type Parser struct {
 	cfg    ParserConfig
 	enmime *enmime.Parser
+	// afterRead, when set (in tests), runs on each envelope read: it
+	// stands in for a library that panics.
+	afterRead func(*enmime.Envelope)
 }
 
 // NewParser returns a Parser for cfg.
@@ -132,6 +135,9 @@ func (p *Parser) Parse(raw Raw) (msg Message, err error) {
 	if err != nil {
 		salvageHeaders(&msg, raw.Bytes)
 		return msg, &UnparseableError{Reason: err.Error()}
+	}
+	if p.afterRead != nil {
+		p.afterRead(env)
 	}
 	p.fill(&msg, env, 0)
 	return msg, nil
