@@ -77,12 +77,16 @@ var (
 // SourceError is an input, or part of one, that could not be read or was
 // skipped. The Reader goes on with the next input.
 type SourceError struct {
+	// Source names the input or member, as Raw.Source does.
 	Source string
-	Err    error
+	// Err is why: ErrNotMail, ErrNestedArchive, ErrZipStream, an I/O error.
+	Err error
 }
 
+// Error names the source and the reason.
 func (e *SourceError) Error() string { return e.Source + ": " + e.Err.Error() }
 
+// Unwrap gives the reason, for errors.Is.
 func (e *SourceError) Unwrap() error { return e.Err }
 
 // Progress is how far a Reader has got, readable while it reads.
