@@ -3,6 +3,7 @@ package evidence
 import (
 	"archive/tar"
 	"archive/zip"
+	"bufio"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -115,7 +116,8 @@ func maildirMember(name string) (message, ignore bool) {
 	return false, false
 }
 
-// readTar reads the members of a tar (gzipped or not) from a stream.
+// readTar reads the members of a tar (gzipped or not) from a stream; a
+// gzip that holds no tar is read as the mbox or message it holds.
 func (r *Reader) readTar(ctx context.Context, name string, rd io.Reader, gzipped bool, emit emitFunc) error {
 	if gzipped {
 		gz, err := gzip.NewReader(rd)
@@ -123,7 +125,12 @@ func (r *Reader) readTar(ctx context.Context, name string, rd io.Reader, gzipped
 			return emit(Raw{Source: name}, &SourceError{Source: name, Err: err})
 		}
 		defer gz.Close()
-		rd = gz
+		br := bufio.NewReaderSize(gz, mboxBufferSize)
+		if head, _ := br.Peek(sniffLen); detect("", head) != kindTar {
+			// A gzipped mbox or message (inbox.mbox.gz), not a tar.
+			return r.readStream(ctx, name, br, emit, true)
+		}
+		rd = br
 	}
 	tr := tar.NewReader(rd)
 	for {
@@ -132,10 +139,6 @@ func (r *Reader) readTar(ctx context.Context, name string, rd io.Reader, gzipped
 			return nil
 		}
 		if err != nil {
-			if gzipped && errors.Is(err, tar.ErrHeader) {
-				// A gzip that does not hold a tar: read it as one input.
-				err = errors.New("a gzip file that is not a tar archive is not read: gunzip it first")
-			}
 			return emit(Raw{Source: name}, &SourceError{Source: name, Err: err})
 		}
 		if h.Typeflag != tar.TypeReg {

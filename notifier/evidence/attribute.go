@@ -73,26 +73,42 @@ func MatchDomain(dir Directory, domain string) (OrgID, bool) {
 // provider counts only through its exact address, since anyone can have
 // an address there.
 func Attribute(msg Message, dir Directory, free *FreeMail) []OrgID {
-	var orgs []OrgID
-	for _, p := range msg.Participants {
-		if p.Domain == "" {
-			continue
-		}
-		if addr, err := NormalizeAddress(p.Address); err == nil {
-			if org, ok := dir.OrgOfContact(addr); ok {
-				orgs = append(orgs, org)
-				continue
-			}
-		}
-		if free.IsFreeMail(p.Domain) {
-			continue
-		}
-		if org, ok := MatchDomain(dir, p.Domain); ok {
-			orgs = append(orgs, org)
-		}
+	byOrg := AttributeParticipants(msg, dir, free)
+	orgs := make([]OrgID, 0, len(byOrg))
+	for org := range byOrg {
+		orgs = append(orgs, org)
 	}
 	slices.Sort(orgs)
-	return slices.Compact(orgs)
+	return orgs
+}
+
+// AttributeParticipants is Attribute with, for each organization, the
+// participants that make it exposed (what its exposure item will show),
+// in the message's order.
+func AttributeParticipants(msg Message, dir Directory, free *FreeMail) map[OrgID][]Participant {
+	byOrg := map[OrgID][]Participant{}
+	for _, p := range msg.Participants {
+		if org, ok := orgOf(p, dir, free); ok {
+			byOrg[org] = append(byOrg[org], p)
+		}
+	}
+	return byOrg
+}
+
+// orgOf says which organization a participant belongs to, if any.
+func orgOf(p Participant, dir Directory, free *FreeMail) (OrgID, bool) {
+	if p.Domain == "" {
+		return 0, false
+	}
+	if addr, err := NormalizeAddress(p.Address); err == nil {
+		if org, ok := dir.OrgOfContact(addr); ok {
+			return org, true
+		}
+	}
+	if free.IsFreeMail(p.Domain) {
+		return 0, false
+	}
+	return MatchDomain(dir, p.Domain)
 }
 
 // StaticDirectory is a Directory held in memory.

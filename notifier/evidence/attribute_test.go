@@ -125,6 +125,21 @@ func TestAttribute(t *testing.T) {
 	}
 }
 
+func TestAttributeParticipants(t *testing.T) {
+	t.Parallel()
+	dir, free := testDirectory(t), defaultFree(t)
+	msg := Message{Participants: []Participant{
+		{Header: "From", Address: "a@contoso.com", Domain: "contoso.com"},
+		{Header: "To", Address: "x@elsewhere.example", Domain: "elsewhere.example"},
+		{Header: "Cc", Address: "b@mail.contoso.com", Domain: "mail.contoso.com"},
+		{Header: "Cc", Address: "c@fabrikam.co.uk", Domain: "fabrikam.co.uk"},
+	}}
+	got := AttributeParticipants(msg, dir, free)
+	if len(got) != 2 || len(got[1]) != 2 || got[1][1].Address != "b@mail.contoso.com" || len(got[3]) != 1 {
+		t.Errorf("participants by organization: %+v", got)
+	}
+}
+
 func TestNewStaticDirectoryRejects(t *testing.T) {
 	t.Parallel()
 	if _, err := NewStaticDirectory(map[string]OrgID{"contoso.com": 1, "CONTOSO.com": 2}, nil); err == nil {

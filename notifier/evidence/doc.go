@@ -10,7 +10,8 @@
 // files, mbox files (mboxrd by default, mboxo on request; LF or CRLF),
 // Maildir folders (cur/ and new/; tmp/ and the Maildir's bookkeeping
 // ignored; Maildir++ subfolders read), directories of those, recursively,
-// and .zip, .tar, .tar.gz and .tgz archives of those. Kinds are told by
+// and .zip, .tar, .tar.gz and .tgz archives of those, and gzipped mbox
+// files. Kinds are told by
 // content first (zip, gzip and tar magic, a leading "From " line, a leading
 // header field) and by extension second. A message is identified by the
 // SHA-256 of its exact bytes. Memory is bounded by Config.MaxMessageSize

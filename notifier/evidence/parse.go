@@ -29,6 +29,9 @@ type ParserConfig struct {
 type Parser struct {
 	cfg    ParserConfig
 	enmime *enmime.Parser
+	// afterRead, when set (in tests), runs on each envelope read: it
+	// stands in for a library that panics.
+	afterRead func(*enmime.Envelope)
 }
 
 // NewParser returns a Parser for cfg.
@@ -60,6 +63,8 @@ func NewParser(cfg ParserConfig) (*Parser, error) {
 
 // Message is what a message says about itself, as far as it could be read.
 type Message struct {
+	// Source, SHA256 and Size are the Raw's: where the message was found,
+	// what identifies it, how long it is.
 	Source string   `json:"source"`
 	SHA256 [32]byte `json:"-"`
 	Size   int64    `json:"size"`
@@ -90,10 +95,14 @@ type Message struct {
 
 // Attachment is a file carried by a message.
 type Attachment struct {
-	Name        string `json:"name,omitempty"`
+	// Name is the file name the message gives it, decoded; may be empty.
+	Name string `json:"name,omitempty"`
+	// ContentType is its media type without parameters.
 	ContentType string `json:"content_type"`
 	// Size is the decoded size in bytes.
-	Size  int `json:"size"`
+	Size int `json:"size"`
+	// Depth is 0 for the message's own files, 1 for those of an attached
+	// message, and so on (as Participant.Depth).
 	Depth int `json:"depth"`
 }
 
@@ -107,8 +116,10 @@ type UnparseableError struct {
 	Reason string
 }
 
+// Error says "unparseable: " and the reason.
 func (e *UnparseableError) Error() string { return "unparseable: " + e.Reason }
 
+// Unwrap makes errors.Is(err, ErrUnparseable) true.
 func (e *UnparseableError) Unwrap() error { return ErrUnparseable }
 
 // Parse reads one raw message. It always returns the Message with the
@@ -132,6 +143,9 @@ func (p *Parser) Parse(raw Raw) (msg Message, err error) {
 	if err != nil {
 		salvageHeaders(&msg, raw.Bytes)
 		return msg, &UnparseableError{Reason: err.Error()}
+	}
+	if p.afterRead != nil {
+		p.afterRead(env)
 	}
 	p.fill(&msg, env, 0)
 	return msg, nil

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jhillyerd/enmime/v2"
 )
 
 func rawOf(s string) Raw {
@@ -178,6 +180,17 @@ func TestParseUnparseable(t *testing.T) {
 	}
 	if _, err := p.Parse(rawOf("no header at all, only text\r\n")); !errors.Is(err, ErrUnparseable) {
 		t.Errorf("a message without a header: %v, want unparseable", err)
+	}
+}
+
+func TestParseRecoversFromPanic(t *testing.T) {
+	t.Parallel()
+	p := newTestParser(t)
+	p.afterRead = func(*enmime.Envelope) { panic("boom") }
+	raw := rawOf(forwarded)
+	msg, err := p.Parse(raw)
+	if !errors.Is(err, ErrUnparseable) || !strings.Contains(err.Error(), "panic: boom") || msg.SHA256 != raw.SHA256 {
+		t.Errorf("a panic while parsing: %v, identity kept=%v", err, msg.SHA256 == raw.SHA256)
 	}
 }
 

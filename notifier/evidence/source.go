@@ -77,12 +77,16 @@ var (
 // SourceError is an input, or part of one, that could not be read or was
 // skipped. The Reader goes on with the next input.
 type SourceError struct {
+	// Source names the input or member, as Raw.Source does.
 	Source string
-	Err    error
+	// Err is why: ErrNotMail, ErrNestedArchive, ErrZipStream, an I/O error.
+	Err error
 }
 
+// Error names the source and the reason.
 func (e *SourceError) Error() string { return e.Source + ": " + e.Err.Error() }
 
+// Unwrap gives the reason, for errors.Is.
 func (e *SourceError) Unwrap() error { return e.Err }
 
 // Progress is how far a Reader has got, readable while it reads.
@@ -103,6 +107,7 @@ type Progress struct {
 // may be called from any goroutine.
 type Reader struct {
 	cfg        Config
+	generation atomic.Int64 // which Read the size measurement is for
 	messages   atomic.Int64
 	bytesRead  atomic.Int64
 	bytesTotal atomic.Int64
@@ -143,7 +148,7 @@ type emitFunc func(Raw, error) error
 func (r *Reader) Read(ctx context.Context, paths ...string) iter.Seq2[Raw, error] {
 	return func(yield func(Raw, error) bool) {
 		r.reset()
-		go r.measure(ctx, paths)
+		go r.measure(ctx, r.generation.Add(1), paths)
 		emit := r.emitter(ctx, yield)
 		for _, p := range paths {
 			if err := r.readPath(ctx, p, emit); errors.Is(err, errStop) {
@@ -159,6 +164,7 @@ func (r *Reader) Read(ctx context.Context, paths ...string) iter.Seq2[Raw, error
 func (r *Reader) ReadStream(ctx context.Context, name string, rd io.Reader, size int64) iter.Seq2[Raw, error] {
 	return func(yield func(Raw, error) bool) {
 		r.reset()
+		r.generation.Add(1)
 		r.bytesTotal.Store(size)
 		emit := r.emitter(ctx, yield)
 		_ = r.readStream(ctx, name, &countingReader{r: rd, n: &r.bytesRead}, emit, false)
@@ -188,7 +194,7 @@ func (r *Reader) emitter(ctx context.Context, yield func(Raw, error) bool) emitF
 }
 
 // measure adds up the sizes of all inputs for Progress.BytesTotal.
-func (r *Reader) measure(ctx context.Context, paths []string) {
+func (r *Reader) measure(ctx context.Context, generation int64, paths []string) {
 	var total int64
 	for _, p := range paths {
 		err := filepath.WalkDir(p, func(_ string, d os.DirEntry, err error) error {
@@ -209,7 +215,9 @@ func (r *Reader) measure(ctx context.Context, paths []string) {
 			return
 		}
 	}
-	r.bytesTotal.Store(total)
+	if r.generation.Load() == generation {
+		r.bytesTotal.Store(total)
+	}
 }
 
 // readPath reads one file or directory.

@@ -208,6 +208,23 @@ func TestReadArchives(t *testing.T) {
 	}
 }
 
+func TestReadGzippedMbox(t *testing.T) {
+	t.Parallel()
+	b := setupSources(t)
+	names := b.names()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	gz.Write(mboxOf(b, names[0], names[1]))
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(b.dir, "inbox.mbox.gz"), buf.Bytes())
+	found, sources, errs := collect(t, b, filepath.Join(b.dir, "inbox.mbox.gz"))
+	if !slices.Equal(found, names[:2]) || errs != nil || sources[1] != "inbox.mbox.gz#2" {
+		t.Errorf("gzipped mbox: found %q as %q (errors %q)", found, sources, errs)
+	}
+}
+
 func TestReadStream(t *testing.T) {
 	t.Parallel()
 	b := setupSources(t)
