@@ -192,9 +192,11 @@ func writeBenchMbox(w io.Writer, n, orgs int, stamp string) error {
 		fmt.Fprintf(bw, "From MAILER-DAEMON Mon Nov  2 09:00:00 2026\n")
 		fmt.Fprintf(bw, "From: %s\nTo: %s, %s\nCc: %s\nSubject: Re: vendor contract %d\nDate: Mon, 2 Nov 2026 09:%02d:00 +0000\n", addr(), addr(), addr(), addr(), i, i%60)
 		fmt.Fprintf(bw, "Message-ID: <bench-%d-%s@mail.example>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n", i, stamp)
+		// 2–50 KB in all: the text, the same as HTML, and a third of the
+		// time an attachment of up to 8 KB (11 KB in base64).
 		size := 2<<10 + rng.IntN(48<<10)
 		var text strings.Builder
-		for text.Len() < size/2 {
+		for text.Len() < size*2/5 {
 			text.WriteString(benchWords[rng.IntN(len(benchWords))])
 			if rng.IntN(12) == 0 {
 				text.WriteString(".\n")

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"maps"
 	"runtime"
 	"slices"
 	"strconv"
@@ -370,22 +371,20 @@ func (r *run) prepare(raw evidence.Raw) (notifier.StoredEvidence, error) {
 // objectName is the name a message's ciphertext is bound to.
 func objectName(sha [32]byte) string { return string(sha[:]) }
 
-// exposures lists the organizations msg exposes, each with its own people
-// among the participants, by the rules of evidence.Attribute (applied to
-// one participant at a time, so the two can never disagree).
+// exposures lists the organizations msg exposes (evidence's attribution
+// rules), each with its own people among the participants, sorted.
 func exposures(msg evidence.Message, dir evidence.Directory, free *evidence.FreeMail) []notifier.EvidenceExposure {
-	people := map[evidence.OrgID][]string{}
-	for _, p := range msg.Participants {
-		for _, org := range evidence.Attribute(evidence.Message{Participants: []evidence.Participant{p}}, dir, free) {
-			addr := strings.ToLower(p.Address)
-			if !slices.Contains(people[org], addr) {
-				people[org] = append(people[org], addr)
+	byOrg := evidence.AttributeParticipants(msg, dir, free)
+	orgs := slices.Sorted(maps.Keys(byOrg))
+	out := make([]notifier.EvidenceExposure, 0, len(orgs))
+	for _, org := range orgs {
+		var people []string
+		for _, p := range byOrg[org] {
+			if addr := strings.ToLower(p.Address); !slices.Contains(people, addr) {
+				people = append(people, addr)
 			}
 		}
-	}
-	var out []notifier.EvidenceExposure
-	for _, org := range evidence.Attribute(msg, dir, free) {
-		out = append(out, notifier.EvidenceExposure{OrganizationID: int64(org), Participants: people[org]})
+		out = append(out, notifier.EvidenceExposure{OrganizationID: int64(org), Participants: people})
 	}
 	return out
 }
