@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/evidence"
@@ -146,7 +147,7 @@ func (im *Importer) Import(ctx context.Context, by notifier.Actor, incidentID in
 		if err != nil {
 			var se *evidence.SourceError
 			if !errors.As(err, &se) {
-				return im.fail(ctx, log, imp, err)
+				return im.fail(ctx, log, imp, errors.Join(err, run.wait()))
 			}
 			run.sourceErrors++
 			if len(sourceErrs) < maxSourceErrors {
@@ -155,10 +156,10 @@ func (im *Importer) Import(ctx context.Context, by notifier.Actor, incidentID in
 			continue
 		}
 		if err := run.add(raw); err != nil {
-			return im.fail(ctx, log, imp, err)
+			return im.fail(ctx, log, imp, errors.Join(err, run.wait()))
 		}
 	}
-	if err := run.flush(); err != nil {
+	if err := errors.Join(run.flush(), run.wait()); err != nil {
 		return im.fail(ctx, log, imp, err)
 	}
 	done, err := im.cfg.Store.FinishEvidenceImport(ctx, by, imp.ID)
@@ -259,6 +260,9 @@ type run struct {
 	group        []evidence.Raw
 	groupBytes   int64
 	sourceErrors int
+	// storing carries the result of the group being committed, if any:
+	// the next group is read and prepared meanwhile.
+	storing chan error
 }
 
 func (r *run) add(raw evidence.Raw) error {
@@ -321,7 +325,32 @@ func (r *run) flush() error {
 		}
 	}
 	r.group, r.groupBytes = r.group[:0], 0
-	return r.im.cfg.Store.StoreEvidence(r.ctx, r.importID, r.incidentID, g)
+	if err := r.wait(); err != nil {
+		return err
+	}
+	r.storing = make(chan error, 1)
+	go func() {
+		// A group handed over is committed even if the import is being
+		// interrupted: it is prepared, and committed it is work a resumed
+		// import need not redo.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), storeTimeout)
+		defer cancel()
+		r.storing <- r.im.cfg.Store.StoreEvidence(ctx, r.importID, r.incidentID, g)
+	}()
+	return nil
+}
+
+// storeTimeout bounds the commit of one group.
+const storeTimeout = 5 * time.Minute
+
+// wait waits for the group being committed, if any.
+func (r *run) wait() error {
+	if r.storing == nil {
+		return nil
+	}
+	err := <-r.storing
+	r.storing = nil
+	return err
 }
 
 // prepare parses, attributes and encrypts one new message.
