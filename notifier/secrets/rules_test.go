@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -176,5 +177,42 @@ func TestSeveralFindings(t *testing.T) {
 	}
 	if fs[0].Fingerprint != fs[2].Fingerprint {
 		t.Error("the same password twice has two fingerprints")
+	}
+}
+
+// TestGenericWindows: gitleaks' generic-api-key rule run on the windows
+// around its keywords finds what it finds run over the whole text.
+func TestGenericWindows(t *testing.T) {
+	t.Parallel()
+	windowed := setup(t)
+	whole, err := newScanner(testKey, scanConfig{gitleaks: true, ours: true, wholeGeneric: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{
+		"api_key = Zx81kLq0pWm3vN7bT2\nsecret_token: 'Qw7eR9tY2uI4oP6aS8dF'\n\nAuthorization token\n=\n  9fK2mQ7xL4pW8zR1vN6b",
+		"x-auth-token: Rk2p8Lm4QxZ7vT1nB9wC3yH6sD0fG5jK8aE2uI4oP\n",
+		"{\"apiKey\":\"Pq9Wm2Xk7Lr4Tz8Vb3Nc6Yd1\",\"accessToken\":\"Hs5Jf8Kd2Lg7Mq4Nw9Pe3Rt6\"}",
+		"KEY=" + strings.Repeat("a1b2c3d4", 40) + "\nTOKEN=short",
+		"no keywords at all\nbut two lines",
+	}
+	texts = append(texts, mailCorpus(200, 2)...)
+	for _, c := range append(append([]sample{}, ourSamples...), gitleaksSamples...) {
+		texts = append(texts, c.text, "Authentication-Results: spf=pass\n"+c.text+"\nkey = Zx81kLq0pWm3vN7bT2")
+	}
+	generic := 0
+	for _, text := range texts {
+		a, b := windowed.Scan(Part{Text: text}), whole.Scan(Part{Text: text})
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Errorf("%q:\n windows %v\n whole   %v", text[:min(len(text), 80)], a, b)
+		}
+		for _, f := range b {
+			if f.RuleID == genericRule {
+				generic++
+			}
+		}
+	}
+	if generic < 5 {
+		t.Errorf("only %d generic findings: the test compares nothing", generic)
 	}
 }
