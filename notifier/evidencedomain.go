@@ -58,9 +58,21 @@ type StoredEvidence struct {
 	// Ciphertext is the raw message encrypted under the incident's data
 	// key (notifier/vault).
 	Ciphertext []byte
-	// Summary is the text of the exposure items the message makes.
-	Summary   string
-	Exposures []EvidenceExposure
+	Exposures  []EvidenceExposure
+	// SecretTypes are the types of Findings, sorted, each once: the
+	// message's exposure items carry them to the notices.
+	SecretTypes []string
+	Findings    []EvidenceFinding
+}
+
+// EvidenceFinding is a secret found in a message: where, what, and how to
+// recognise it again, never the secret itself.
+type EvidenceFinding struct {
+	Type, RuleID, Part  string
+	Line, Column        int
+	Fingerprint, Masked string
+	// Live says the secret works until it is rotated.
+	Live bool
 }
 
 // EvidenceExposure is an organization a message exposes, and its own

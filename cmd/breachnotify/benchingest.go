@@ -24,6 +24,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/evidence"
 	"github.com/breachnotify/breachnotify/notifier/ingest"
+	"github.com/breachnotify/breachnotify/notifier/secrets"
 	"github.com/breachnotify/breachnotify/notifier/store"
 	"github.com/breachnotify/breachnotify/notifier/vault"
 	"github.com/breachnotify/breachnotify/queue"
@@ -129,7 +130,13 @@ func runIngestBench(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool,
 	if err != nil {
 		return res, err
 	}
-	im, err := ingest.New(ingest.Config{Store: st, Keyring: ring, FreeMail: free})
+	fpKey := make([]byte, secrets.MinKeyLen)
+	rand.Read(fpKey)
+	scanner, err := secrets.NewScanner(fpKey)
+	if err != nil {
+		return res, err
+	}
+	im, err := ingest.New(ingest.Config{Store: st, Keyring: ring, FreeMail: free, Secrets: scanner})
 	if err != nil {
 		return res, err
 	}

@@ -50,6 +50,9 @@ CREATE TABLE evidence_messages (
     problems     text[] NOT NULL DEFAULT '{}',
     -- why the MIME structure could not be read; '' when it could
     unparseable  text NOT NULL DEFAULT '',
+    -- the types of the secrets found in it (evidence_findings), which its
+    -- exposure items carry to the notices
+    secret_types text[] NOT NULL DEFAULT '{}',
     -- the domains of a message no organization was found for, counted in
     -- the unattributed report
     unattributed boolean NOT NULL DEFAULT false,
@@ -73,3 +76,25 @@ CREATE TABLE evidence_exposures (
 );
 CREATE INDEX evidence_exposures_pending ON evidence_exposures (incident_id) WHERE item_id IS NULL;
 CREATE INDEX evidence_exposures_org ON evidence_exposures (organization_id, incident_id);
+
+-- The secrets found in a message (notifier/secrets): what, where and a
+-- keyed fingerprint, never the secret itself, which stays only in the
+-- encrypted message.
+CREATE TABLE evidence_findings (
+    incident_id  bigint NOT NULL,
+    sha256       bytea NOT NULL,
+    seq          integer NOT NULL,
+    type         text NOT NULL,
+    rule_id      text NOT NULL,
+    part         text NOT NULL,
+    line         integer NOT NULL,
+    col          integer NOT NULL,
+    -- HMAC-SHA256 under a key derived from the installation secret: the
+    -- same secret in two messages matches, a guess cannot be tested
+    fingerprint  text NOT NULL,
+    masked       text NOT NULL,
+    live         boolean NOT NULL,
+    PRIMARY KEY (incident_id, sha256, seq),
+    FOREIGN KEY (incident_id, sha256) REFERENCES evidence_messages (incident_id, sha256)
+);
+CREATE INDEX evidence_findings_fingerprint ON evidence_findings (incident_id, fingerprint);

@@ -7,6 +7,8 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +41,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/metrics"
 	"github.com/breachnotify/breachnotify/notifier/politeness"
 	"github.com/breachnotify/breachnotify/notifier/portal"
+	"github.com/breachnotify/breachnotify/notifier/secrets"
 	"github.com/breachnotify/breachnotify/notifier/smtp"
 	"github.com/breachnotify/breachnotify/notifier/store"
 	"github.com/breachnotify/breachnotify/notifier/vault"
@@ -397,7 +400,18 @@ func newImporter(cfg *config.Config, secret []byte, st *store.Store, logger *slo
 	if err != nil {
 		return nil, err
 	}
-	return ingest.New(ingest.Config{Store: st, Keyring: ring, FreeMail: free, Logger: logger})
+	// Findings are fingerprinted under a key of their own, derived from the
+	// installation secret: stable across restarts and master key rotations,
+	// so the same secret in two imports matches.
+	fpKey, err := hkdf.Key(sha256.New, secret, nil, "breachnotify secret fingerprints v1", secrets.MinKeyLen)
+	if err != nil {
+		return nil, err
+	}
+	scanner, err := secrets.NewScanner(fpKey)
+	if err != nil {
+		return nil, err
+	}
+	return ingest.New(ingest.Config{Store: st, Keyring: ring, FreeMail: free, Secrets: scanner, Logger: logger})
 }
 
 // secretAndAuditKeys reads the installation secret (BREACHNOTIFY_SECRET_FILE's

@@ -36,6 +36,7 @@ import (
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/evidence"
+	"github.com/breachnotify/breachnotify/notifier/secrets"
 	"github.com/breachnotify/breachnotify/notifier/vault"
 )
 
@@ -73,6 +74,9 @@ type Config struct {
 	// FreeMail lists the public mail providers whose addresses count only
 	// when they are known contacts; nil means none.
 	FreeMail *evidence.FreeMail
+	// Secrets finds the secrets in each message's subject, text and HTML;
+	// nil finds none.
+	Secrets *secrets.Scanner
 	// GroupSize is how many messages commit together; 0 means
 	// GroupSizeDefault.
 	GroupSize int
@@ -387,6 +391,7 @@ func (r *run) prepare(raw evidence.Raw) (notifier.StoredEvidence, error) {
 		return s, err
 	}
 	s.Exposures = exposures(msg, r.dir, r.im.cfg.FreeMail)
+	s.Findings, s.SecretTypes = r.im.findSecrets(msg)
 	if raw.TooLarge {
 		// Too large to hold: hashed and measured, listed unparseable, its
 		// bytes not kept (evidence.Config.MaxMessageSize).
@@ -395,6 +400,32 @@ func (r *run) prepare(raw evidence.Raw) (notifier.StoredEvidence, error) {
 	}
 	s.Ciphertext, err = r.key.Seal(objectName(raw.SHA256), raw.Bytes)
 	return s, err
+}
+
+// findSecrets scans what a reader of the message sees of it: its
+// subject, its text and its HTML (its markup included: a secret in an
+// attribute is still a secret). It returns the findings and their types,
+// sorted, each once.
+func (im *Importer) findSecrets(msg evidence.Message) ([]notifier.EvidenceFinding, []string) {
+	if im.cfg.Secrets == nil {
+		return nil, nil
+	}
+	var found []notifier.EvidenceFinding
+	var types []string
+	for _, part := range []secrets.Part{{Name: "subject", Text: msg.Subject}, {Name: "text", Text: msg.Text}, {Name: "html", Text: msg.HTML}} {
+		if part.Text == "" {
+			continue
+		}
+		for _, f := range im.cfg.Secrets.Scan(part) {
+			found = append(found, notifier.EvidenceFinding{Type: string(f.Type), RuleID: f.RuleID, Part: f.Part, Line: f.Line,
+				Column: f.Column, Fingerprint: f.Fingerprint, Masked: f.Masked, Live: f.Live})
+			if !slices.Contains(types, string(f.Type)) {
+				types = append(types, string(f.Type))
+			}
+		}
+	}
+	slices.Sort(types)
+	return found, types
 }
 
 // objectName is the name a message's ciphertext is bound to.

@@ -23,6 +23,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/evidence"
 	"github.com/breachnotify/breachnotify/notifier/ingest"
 	"github.com/breachnotify/breachnotify/notifier/sampledata"
+	"github.com/breachnotify/breachnotify/notifier/secrets"
 	"github.com/breachnotify/breachnotify/notifier/store"
 	"github.com/breachnotify/breachnotify/notifier/vault"
 	"github.com/breachnotify/breachnotify/queue"
@@ -84,7 +85,11 @@ func setup(t *testing.T, groupSize int) (*ingest.Importer, *bundle) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, err := ingest.New(ingest.Config{Store: st, Keyring: ring, FreeMail: free, GroupSize: groupSize})
+	scanner, err := secrets.NewScanner(bytes.Repeat([]byte{9}, secrets.MinKeyLen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := ingest.New(ingest.Config{Store: st, Keyring: ring, FreeMail: free, Secrets: scanner, GroupSize: groupSize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +110,8 @@ var mailbox = []string{
 	mail("it@mail.eu.contoso.example", "someone@elsewhere.example", "VPN change"),
 	mail("Camille.Private@gmail.example", "stranger@gmail.example", "Board dinner"),
 	mail("nobody@elsewhere.example", "anyone@gmail.example", "Lunch"),
-	mail("soc@litware.example", "soc@contoso.example", "Incident bridge", "Cc: attacker@gmail.example\r\n"),
+	mail("soc@litware.example", "soc@contoso.example", "Incident bridge", "Cc: attacker@gmail.example\r\n") +
+		"The bridge password: Winter2026!Vendor\r\n",
 	"this is not a mail message at all\r\n\r\n",
 }
 
@@ -165,6 +171,28 @@ func TestImportAttributesStoresAndItemizes(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("items:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// The secret in the bridge message: its type on both organizations'
+	// items, its finding masked, and the secret itself nowhere in clear.
+	var types []string
+	if err := b.pool.QueryRow(ctx, `SELECT array_agg(DISTINCT t ORDER BY t) FROM exposure_items i, unnest(i.secret_types) AS t
+		WHERE i.batch_id = $1 AND i.subject = 'Incident bridge'`, imp.Batch.BatchID).Scan(&types); err != nil || !slices.Equal(types, []string{"password"}) {
+		t.Fatalf("secret types of the bridge items: %q, %v", types, err)
+	}
+	var masked, part string
+	var line int
+	if err := b.pool.QueryRow(ctx, `SELECT masked, part, line FROM evidence_findings`).Scan(&masked, &part, &line); err != nil ||
+		strings.Contains(masked, "Winter") || part != "text" || line != 2 {
+		t.Fatalf("finding: %q in %s line %d, %v", masked, part, line, err)
+	}
+	var leaks int
+	b.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM evidence_findings f WHERE f::text LIKE '%Winter2026%')
+		+ (SELECT count(*) FROM evidence_messages m WHERE m::text LIKE '%Winter2026%')
+		+ (SELECT count(*) FROM exposure_items i WHERE i::text LIKE '%Winter2026%')
+		+ (SELECT count(*) FROM audit_log a WHERE a::text LIKE '%Winter2026%')`).Scan(&leaks)
+	if leaks != 0 {
+		t.Fatalf("the secret is in clear in %d rows", leaks)
+	}
+
 	// The raw message, read back through the key.
 	w, found, err := b.store.IncidentKey(ctx, b.incident.ID)
 	if err != nil || !found {

@@ -195,7 +195,7 @@ func (s *Store) ShredEvidence(ctx context.Context, incidentID int64) (int64, err
 	// The ciphertext, then what the messages said about themselves and
 	// whom they exposed (the exposure items stay: notices cite them).
 	var deleted int64
-	for _, table := range []string{"evidence_blobs", "evidence_exposures", "evidence_messages"} {
+	for _, table := range []string{"evidence_blobs", "evidence_findings", "evidence_exposures", "evidence_messages"} {
 		for {
 			tag, err := s.pool.Exec(ctx, `DELETE FROM `+table+` WHERE ctid = ANY (ARRAY(
 				SELECT ctid FROM `+table+` WHERE incident_id = $1 LIMIT 1000))`, incidentID)

@@ -84,14 +84,15 @@ func (s *Store) KnownEvidence(ctx context.Context, incidentID int64, hashes [][3
 // (an import running beside this one) is skipped and not counted.
 const insertEvidenceMessages = `
 INSERT INTO evidence_messages (incident_id, sha256, import_id, source, size, message_id, in_reply_to, subject, sent_at,
-                               from_address, participants, attachments, problems, unparseable, unattributed)
+                               from_address, participants, attachments, problems, unparseable, unattributed, secret_types)
 SELECT $1, u.sha, $2, u.source, u.size, u.message_id, u.in_reply_to, u.subject, u.sent_at, u.from_address,
        u.participants, u.attachments,
-       ARRAY(SELECT jsonb_array_elements_text(u.problems)), u.unparseable, u.unattributed
+       ARRAY(SELECT jsonb_array_elements_text(u.problems)), u.unparseable, u.unattributed,
+       ARRAY(SELECT jsonb_array_elements_text(u.secret_types))
 FROM unnest($3::bytea[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::text[],
-            $11::jsonb[], $12::jsonb[], $13::jsonb[], $14::text[], $15::bool[])
+            $11::jsonb[], $12::jsonb[], $13::jsonb[], $14::text[], $15::bool[], $16::jsonb[])
      AS u(sha, source, size, message_id, in_reply_to, subject, sent_at, from_address, participants, attachments,
-          problems, unparseable, unattributed)
+          problems, unparseable, unattributed, secret_types)
 ON CONFLICT (incident_id, sha256) DO NOTHING
 RETURNING sha256`
 
@@ -103,6 +104,7 @@ func (s *Store) StoreEvidence(ctx context.Context, importID, incidentID int64, g
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	sizes, sent := make([]int64, n), make([]any, n)
 	parts, atts, problems, unattributed := make([]string, n), make([]string, n), make([]string, n), make([]bool, n)
+	secretTypes := make([]string, n)
 	for i, m := range g.Messages {
 		shas[i], sources[i], sizes[i], msgIDs[i], replies[i] = m.SHA256[:], m.Source, m.Size, m.MessageID, m.InReplyTo
 		subjects[i], froms[i], unparseable[i] = m.Subject, m.From, m.Unparseable
@@ -110,7 +112,7 @@ func (s *Store) StoreEvidence(ctx context.Context, importID, incidentID int64, g
 			sent[i] = *m.SentAt
 		}
 		parts[i], atts[i] = jsonOr(m.Participants), jsonOr(m.Attachments)
-		problems[i] = jsonStrings(m.Problems)
+		problems[i], secretTypes[i] = jsonStrings(m.Problems), jsonStrings(m.SecretTypes)
 		unattributed[i] = len(m.Exposures) == 0
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -122,7 +124,7 @@ func (s *Store) StoreEvidence(ctx context.Context, importID, incidentID int64, g
 			return ErrEvidenceShredded
 		}
 		rows, err := tx.Query(ctx, insertEvidenceMessages, incidentID, importID, shas, sources, sizes, msgIDs, replies, subjects,
-			sent, froms, parts, atts, problems, unparseable, unattributed)
+			sent, froms, parts, atts, problems, unparseable, unattributed, secretTypes)
 		if err != nil {
 			return err
 		}
@@ -132,6 +134,7 @@ func (s *Store) StoreEvidence(ctx context.Context, importID, incidentID int64, g
 			return err
 		}
 		var objects []EvidenceObject
+		var findings [][]any
 		var expSha [][]byte
 		var expOrg []int64
 		var expPeople []string
@@ -145,12 +148,22 @@ func (s *Store) StoreEvidence(ctx context.Context, importID, incidentID int64, g
 				unattr++
 			}
 			objects = append(objects, EvidenceObject{Name: m.SHA256[:], Ciphertext: m.Ciphertext})
+			for i, f := range m.Findings {
+				findings = append(findings, []any{incidentID, m.SHA256[:], int32(i), f.Type, f.RuleID, f.Part, int32(f.Line), int32(f.Column),
+					f.Fingerprint, f.Masked, f.Live})
+			}
 			for _, e := range m.Exposures {
 				expSha, expOrg, expPeople = append(expSha, m.SHA256[:]), append(expOrg, e.OrganizationID), append(expPeople, jsonStrings(e.Participants))
 			}
 		}
 		if len(objects) > 0 {
 			if err := s.WriteEvidence(ctx, tx, incidentID, objects); err != nil {
+				return err
+			}
+		}
+		if len(findings) > 0 {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"evidence_findings"}, []string{"incident_id", "sha256", "seq", "type", "rule_id",
+				"part", "line", "col", "fingerprint", "masked", "live"}, pgx.CopyFromRows(findings)); err != nil {
 				return err
 			}
 		}
@@ -178,8 +191,8 @@ func (s *Store) StoreEvidence(ctx context.Context, importID, incidentID int64, g
 // that organization's people in it and the attachments. An item with the
 // same ref that exists already is left as it is (ON CONFLICT).
 const itemizeEvidence = `
-INSERT INTO exposure_items (incident_id, organization_id, batch_id, item_ref, kind, occurred_at, subject, summary)
-SELECT $1, e.organization_id, $2, ` + evidenceItemRefSQL + `, 'email', m.sent_at, left(m.subject, 500),
+INSERT INTO exposure_items (incident_id, organization_id, batch_id, item_ref, kind, occurred_at, subject, secret_types, summary)
+SELECT $1, e.organization_id, $2, ` + evidenceItemRefSQL + `, 'email', m.sent_at, left(m.subject, 500), m.secret_types,
        left(concat_ws(E'\n',
             'From: ' || nullif(m.from_address, ''),
             'Your people in it: ' || nullif(array_to_string(e.participants, ', '), ''),
