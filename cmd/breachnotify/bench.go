@@ -149,17 +149,11 @@ func runBench(ctx context.Context, e *env, a *app.App, recipients, domains int, 
 	if err != nil {
 		return res, err
 	}
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return res, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return res, err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(cpuProfile)
+	if err != nil {
+		return res, err
 	}
+	defer stopProfile()
 	start := time.Now()
 	if _, err := a.Service.LaunchWave(ctx, by, plan.ID, notifier.Idempotency{}); err != nil {
 		return res, err
@@ -196,6 +190,23 @@ func runBench(ctx context.Context, e *env, a *app.App, recipients, domains int, 
 }
 
 // peakRSS reads the process's high-water resident set size (Linux).
+// startCPUProfile writes a CPU profile to path until stop is called; an
+// empty path profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
 func peakRSS() int64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {

@@ -12,8 +12,6 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
-	"os"
-	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -146,17 +144,11 @@ func runIngestBench(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool,
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeBenchMbox(pw, messages, orgs, stamp)) }()
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return res, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return res, err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(cpuProfile)
+	if err != nil {
+		return res, err
 	}
+	defer stopProfile()
 	t0 := time.Now()
 	imp, err := im.Import(ctx, by, inc.ID, "bench.mbox", reader.ReadStream(ctx, "bench.mbox", pr, -1))
 	if err != nil {
