@@ -348,7 +348,8 @@ func TestFormatDate(t *testing.T) {
 // every language, and that unknown types get the general advice.
 func TestSecretAdvice(t *testing.T) {
 	t.Parallel()
-	known := []string{"password", "api_key", "client_secret", "sas_token", "private_key", "recovery_code", "token", "certificate"}
+	known := []string{"password", "api_key", "client_secret", "sas_token", "private_key", "recovery_code", "token", "certificate",
+		"aws_access_key", "github_token", "slack_token", "connection_string", "webhook_url", "client_id"}
 	for _, loc := range locales {
 		generic := templates.SecretAdvice(loc, "no_such_type")
 		seen := map[string]bool{generic: true}
@@ -358,7 +359,7 @@ func TestSecretAdvice(t *testing.T) {
 				t.Errorf("%s/%s: advice %q is empty or not specific", loc, typ, a)
 			}
 			seen[a] = true
-			if l := templates.SecretLabel(loc, typ); l == "" || (loc != "en" && l == templates.SecretLabel("en", typ) && typ != "sas_token") {
+			if l := templates.SecretLabel(loc, typ); l == "" || (loc != "en" && l == templates.SecretLabel("en", typ) && typ != "sas_token" && typ != "webhook_url") {
 				t.Errorf("%s/%s: label %q is not translated", loc, typ, l)
 			}
 		}

@@ -7,9 +7,9 @@ import "strings"
 // the templates' secret-type table (templates.SecretAdvice).
 type Type string
 
-// The secret types. The first eight are the keys the templates already
-// know; the others need a label and advice in each locale (see Rotation's
-// Family for the advice to use until they have them).
+// The secret types: the templates name each of them and give its advice
+// in every locale (templates/secrets.go). A type added here without them
+// falls back to a family the templates know (Rotation.Family).
 const (
 	Password     Type = "password"
 	APIKey       Type = "api_key"
@@ -53,12 +53,12 @@ var rotations = map[Type]Rotation{
 	PrivateKey:   {Key: "private_key", Family: "private_key", Live: true, Advice: "Generate a new key pair, replace the public key or certificate wherever it is trusted, and revoke the old one; treat anything signed or encrypted with it as exposed."},
 	RecoveryCode: {Key: "recovery_code", Family: "recovery_code", Live: true, Advice: "Generate new recovery codes (this invalidates the old ones) and review the account's sign-in history."},
 	Certificate:  {Key: "certificate", Family: "certificate", Live: false, Advice: "Revoke the certificate, have a new one issued with a new private key, and replace it wherever it is installed."},
-	AWSAccessKey: {Key: "aws_access_key", Family: "api_key", Live: true, Advice: "Deactivate the access key in IAM, create a new one for the user or role and update its applications, then delete the old key; review CloudTrail for its use."},
-	GitHubToken:  {Key: "github_token", Family: "token", Live: true, Advice: "Revoke the token in GitHub (Settings, Developer settings, or the organization's credential list), issue a new one only if needed, and review the audit log for its use."},
-	SlackToken:   {Key: "slack_token", Family: "token", Live: true, Advice: "Revoke the token in the Slack app's settings (or regenerate the app's tokens), reinstall the app if needed, and review the workspace's access logs."},
-	ConnString:   {Key: "connection_string", Family: "password", Live: true, Advice: "Change the database or storage password or key the connection string contains (regenerate a storage account key), update the applications, and review the server's connection log."},
-	WebhookURL:   {Key: "webhook_url", Family: "token", Live: true, Advice: "Delete the webhook and create a new one: anyone holding the URL can post into the channel it targets."},
-	ClientID:     {Key: "client_id", Family: "", Live: false, Advice: "A client ID is not a secret on its own; rotate the secret or key it was sent with, if any."},
+	AWSAccessKey: {Key: "aws_access_key", Family: "aws_access_key", Live: true, Advice: "Deactivate the access key in IAM, create a new one for the user or role and update its applications, then delete the old key; review CloudTrail for its use."},
+	GitHubToken:  {Key: "github_token", Family: "github_token", Live: true, Advice: "Revoke the token in GitHub (Settings, Developer settings, or the organization's credential list), issue a new one only if needed, and review the audit log for its use."},
+	SlackToken:   {Key: "slack_token", Family: "slack_token", Live: true, Advice: "Revoke the token in the Slack app's settings (or regenerate the app's tokens), reinstall the app if needed, and review the workspace's access logs."},
+	ConnString:   {Key: "connection_string", Family: "connection_string", Live: true, Advice: "Change the database or storage password or key the connection string contains (regenerate a storage account key), update the applications, and review the server's connection log."},
+	WebhookURL:   {Key: "webhook_url", Family: "webhook_url", Live: true, Advice: "Delete the webhook and create a new one: anyone holding the URL can post into the channel it targets."},
+	ClientID:     {Key: "client_id", Family: "client_id", Live: false, Advice: "A client ID is not a secret on its own; rotate the secret or key it was sent with, if any."},
 }
 
 // Guidance returns the rotation guidance for a type; an unknown type gets
