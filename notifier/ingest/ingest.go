@@ -48,7 +48,7 @@ type Store interface {
 	BeginEvidenceImport(ctx context.Context, by notifier.Actor, incidentID int64, name string) (notifier.EvidenceImport, error)
 	KnownEvidence(ctx context.Context, incidentID int64, hashes [][32]byte) (map[[32]byte]bool, error)
 	StoreEvidence(ctx context.Context, importID, incidentID int64, g notifier.EvidenceGroup) error
-	FinishEvidenceImport(ctx context.Context, by notifier.Actor, importID int64) (notifier.EvidenceImport, error)
+	FinishEvidenceImport(ctx context.Context, by notifier.Actor, importID int64, note string) (notifier.EvidenceImport, error)
 	FailEvidenceImport(ctx context.Context, importID int64, reason string) error
 	EvidenceImport(ctx context.Context, importID int64) (notifier.EvidenceImport, error)
 	EvidenceImports(ctx context.Context, incidentID int64, limit int) ([]notifier.EvidenceImport, error)
@@ -166,12 +166,13 @@ func (im *Importer) Import(ctx context.Context, by notifier.Actor, incidentID in
 	if err := errors.Join(run.flush(), run.wait()); err != nil {
 		return im.fail(ctx, log, imp, err)
 	}
-	done, err := im.cfg.Store.FinishEvidenceImport(ctx, by, imp.ID)
+	note := ""
+	if run.sourceErrors > 0 {
+		note = fmt.Sprintf("%d inputs could not be read: %s", run.sourceErrors, strings.Join(sourceErrs, "; "))
+	}
+	done, err := im.cfg.Store.FinishEvidenceImport(ctx, by, imp.ID, note)
 	if err != nil {
 		return im.fail(ctx, log, imp, err)
-	}
-	if run.sourceErrors > 0 {
-		done.Error = fmt.Sprintf("%d inputs could not be read: %s", run.sourceErrors, strings.Join(sourceErrs, "; "))
 	}
 	log.InfoContext(ctx, "evidence import done", "messages", done.Messages, "stored", done.Stored, "known", done.Known,
 		"unparseable", done.Unparseable, "unattributed", done.Unattributed, "unreadable_inputs", run.sourceErrors)

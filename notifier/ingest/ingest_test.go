@@ -311,3 +311,29 @@ func TestImportRealMail(t *testing.T) {
 	}
 	t.Logf("corpus.mbox: %d messages, %d stored, %d duplicates, %d unparseable, %d unattributed", imp.Messages, imp.Stored, imp.Known, imp.Unparseable, imp.Unattributed)
 }
+
+// TestImportNamesUnreadableInputs finishes an import whose source could
+// not read one input, and keeps what it could not read in the import's
+// record, not only in the reply.
+func TestImportNamesUnreadableInputs(t *testing.T) {
+	t.Parallel()
+	im, b := setup(t, 10)
+	ctx := context.Background()
+	withBroken := func(yield func(evidence.Raw, error) bool) {
+		for raw, err := range messages(mailbox[0]) {
+			if !yield(raw, err) {
+				return
+			}
+		}
+		yield(evidence.Raw{Source: "old.zip"}, &evidence.SourceError{Source: "old.zip", Err: errors.New("zip: not a valid zip file")})
+	}
+	imp, err := im.Import(ctx, actor, b.incident.ID, "mixed", withBroken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := b.store.EvidenceImport(ctx, imp.ID)
+	if err != nil || stored.Status != notifier.EvidenceImportDone || stored.Stored != 1 ||
+		!strings.Contains(stored.Error, "1 inputs could not be read: old.zip: zip: not a valid zip file") {
+		t.Fatalf("import as stored: %+v, %v", stored, err)
+	}
+}

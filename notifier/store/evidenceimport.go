@@ -217,8 +217,9 @@ const evidenceItemRefSQL = `'MSG-' || upper(encode(substring(e.sha256 FROM 1 FOR
 // FinishEvidenceImport closes an import in one transaction: every
 // attribution not yet itemized (this run's and an interrupted earlier
 // run's) becomes an exposure item of a new exposure batch, follow-ups are
-// scheduled as for any batch, and the import is done.
-func (s *Store) FinishEvidenceImport(ctx context.Context, by notifier.Actor, importID int64) (notifier.EvidenceImport, error) {
+// scheduled as for any batch, and the import is done, with note (the
+// inputs it could not read, or "") as its error text.
+func (s *Store) FinishEvidenceImport(ctx context.Context, by notifier.Actor, importID int64, note string) (notifier.EvidenceImport, error) {
 	var imp notifier.EvidenceImport
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var incidentID int64
@@ -262,8 +263,8 @@ func (s *Store) FinishEvidenceImport(ctx context.Context, by notifier.Actor, imp
 		if err := s.scheduleFollowUps(ctx, tx, incidentID, res.BatchID, &res); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE evidence_imports SET status = 'done', finished_at = now(), batch_id = $2 WHERE id = $1`,
-			importID, res.BatchID); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE evidence_imports SET status = 'done', finished_at = now(), batch_id = $2, error = $3 WHERE id = $1`,
+			importID, res.BatchID, note); err != nil {
 			return err
 		}
 		if imp, err = evidenceImport(ctx, tx, importID); err != nil {
