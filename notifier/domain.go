@@ -257,15 +257,17 @@ func (s DeliveryStatus) Final() bool {
 // WavePlan is what planning a wave reports: the wave row, its targets,
 // who it leaves out and why, and one message rendered as it would be sent.
 type WavePlan struct {
-	ID            int64                 `json:"id"`
-	IncidentID    int64                 `json:"incident_id"`
-	Kind          templates.Kind        `json:"kind"`
-	Status        WaveStatus            `json:"status"`
-	Organizations int                   `json:"organizations"`
-	Notices       int                   `json:"notices"`
-	Deliveries    int                   `json:"deliveries"`
-	Skipped       []SkippedOrganization `json:"skipped"`
-	Sample        *SampleMessage        `json:"sample"`
+	ID            int64          `json:"id"`
+	IncidentID    int64          `json:"incident_id"`
+	Kind          templates.Kind `json:"kind"`
+	Status        WaveStatus     `json:"status"`
+	Organizations int            `json:"organizations"`
+	Notices       int            `json:"notices"`
+	Deliveries    int            `json:"deliveries"`
+	// UrgentOnly is set for a wave of the urgent organizations only.
+	UrgentOnly bool                  `json:"urgent_only"`
+	Skipped    []SkippedOrganization `json:"skipped"`
+	Sample     *SampleMessage        `json:"sample"`
 	// NeedsApproval is true when the incident's policy asks for a second key.
 	NeedsApproval bool `json:"needs_approval"`
 	// SampleSource is what Sample is rendered from (not part of the reply).
@@ -293,6 +295,9 @@ type Wave struct {
 	// Automatic is set for a wave the service planned by itself: a
 	// follow-up waiting for the approval the incident's policy asks for.
 	Automatic bool `json:"automatic"`
+	// UrgentOnly is set for a wave of the urgent organizations only: those
+	// with a live secret among the items it covers.
+	UrgentOnly bool `json:"urgent_only"`
 	// TemplateVersions are the template versions, by locale, the wave was
 	// launched with and renders with to the end.
 	TemplateVersions map[string]string `json:"template_versions,omitempty"`

@@ -117,12 +117,21 @@ type SkippedOrganization struct {
 	Reason string `json:"reason"`
 }
 
+// NotLiveSecretTypes are the secret types that do not work on their own
+// (notifier/secrets' Guidance says Live false): an organization is urgent
+// when one of its items not yet notified has a secret type outside this
+// list, unknown types included, to err on the side of telling.
+var NotLiveSecretTypes = []string{"client_id", "certificate"}
+
 // Reasons an organization is skipped by a wave.
 const (
 	SkipNoActiveContact = "no_active_contact"
 	SkipAlreadyNotified = "already_notified"
 	SkipNothingNew      = "nothing_new"
-	SkipNeverNotified   = "never_notified"
+	// SkipNotUrgent: a wave of the urgent organizations only leaves out
+	// those without a live secret among their new items.
+	SkipNotUrgent     = "not_urgent"
+	SkipNeverNotified = "never_notified"
 	// SkipNotSentYet: a follow-up would tell of more items before any
 	// notice to the organization has left; its first notice comes first.
 	SkipNotSentYet = "not_sent_yet"

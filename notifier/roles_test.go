@@ -111,6 +111,10 @@ var serviceRoles = []struct {
 		_, err := s.PlanWave(ctx, by, "mail", templates.KindInitial)
 		return err
 	}},
+	{"PlanWaveWith", deny, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.PlanWaveWith(ctx, by, "mail", templates.KindInitial, notifier.WaveOptions{UrgentOnly: true})
+		return err
+	}},
 	{"ApproveWave", deny, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
 		_, err := s.ApproveWave(ctx, by, 1)
 		return err

@@ -13,6 +13,9 @@ import (
 type PlanParams struct {
 	IncidentID int64
 	Kind       templates.Kind
+	// UrgentOnly restricts the wave to urgent organizations (see
+	// NotLiveSecretTypes).
+	UrgentOnly bool
 	// Content is the templates and sender a wave of Kind would be sent
 	// with now (Renderer.Content).
 	Content WaveContent
@@ -32,6 +35,18 @@ type LaunchParams struct {
 // the organizations, notices and deliveries, the organizations left out and
 // why, and the first message rendered exactly as it would be sent.
 func (s *Service) PlanWave(ctx context.Context, by Actor, incident string, kind templates.Kind) (WavePlan, error) {
+	return s.PlanWaveWith(ctx, by, incident, kind, WaveOptions{})
+}
+
+// WaveOptions narrow whom a planned wave notifies.
+type WaveOptions struct {
+	// UrgentOnly keeps the organizations with a live secret among their
+	// new items (urgent first: plan them, launch, then plan the rest).
+	UrgentOnly bool `json:"urgent_only"`
+}
+
+// PlanWaveWith is PlanWave narrowed by opts.
+func (s *Service) PlanWaveWith(ctx context.Context, by Actor, incident string, kind templates.Kind, opts WaveOptions) (WavePlan, error) {
 	if err := requireRole(by, RoleOperator); err != nil {
 		return WavePlan{}, err
 	}
@@ -43,7 +58,7 @@ func (s *Service) PlanWave(ctx context.Context, by Actor, incident string, kind 
 	if err != nil {
 		return WavePlan{}, err
 	}
-	plan, err := s.store.PlanWave(ctx, by, PlanParams{IncidentID: inc.ID, Kind: kind, Content: s.content(kind)})
+	plan, err := s.store.PlanWave(ctx, by, PlanParams{IncidentID: inc.ID, Kind: kind, UrgentOnly: opts.UrgentOnly, Content: s.content(kind)})
 	if err != nil {
 		return plan, err
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 const waveUse = `usage:
-  breachnotify wave plan INCIDENT [--kind initial] [--json]
+  breachnotify wave plan INCIDENT [--kind initial] [--urgent-only] [--json]
   breachnotify wave list [INCIDENT] [--json]
   breachnotify wave status ID [--watch] [--interval 1s] [--json]
   breachnotify wave launch ID [--idempotency-key KEY] [--json]
@@ -37,6 +37,7 @@ func cmdWave(ctx context.Context, e *env, args []string) error {
 func wavePlan(ctx context.Context, e *env, args []string) error {
 	fs, asJSON := newFlags(e, "wave plan")
 	kind := fs.String("kind", string(templates.KindInitial), "what the wave sends")
+	urgent := fs.Bool("urgent-only", false, "only the organizations with a live secret among their new items (plan these first, then the rest)")
 	pos, err := parseArgs(fs, args, 1, waveUse)
 	if err != nil {
 		return err
@@ -45,7 +46,7 @@ func wavePlan(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := c.PlanWave(ctx, pos[0], templates.Kind(*kind))
+	plan, err := c.PlanWaveWith(ctx, pos[0], templates.Kind(*kind), notifier.WaveOptions{UrgentOnly: *urgent})
 	if err != nil {
 		return err
 	}
@@ -56,6 +57,9 @@ func wavePlan(ctx context.Context, e *env, args []string) error {
 	t := newTable(out, "WAVE", plan.ID)
 	t.row("incident", plan.IncidentID)
 	t.row("kind", plan.Kind)
+	if plan.UrgentOnly {
+		t.row("urgent only", "yes")
+	}
 	t.row("status", plan.Status)
 	t.row("organizations", plan.Organizations)
 	t.row("notices", plan.Notices)

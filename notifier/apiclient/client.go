@@ -148,8 +148,13 @@ func (c *Client) ImportExposures(ctx context.Context, incident string, body io.R
 
 // PlanWave plans a wave of the given kind.
 func (c *Client) PlanWave(ctx context.Context, incident string, kind templates.Kind) (notifier.WavePlan, error) {
+	return c.PlanWaveWith(ctx, incident, kind, notifier.WaveOptions{})
+}
+
+// PlanWaveWith plans a wave of the given kind narrowed by opts.
+func (c *Client) PlanWaveWith(ctx context.Context, incident string, kind templates.Kind, opts notifier.WaveOptions) (notifier.WavePlan, error) {
 	var out notifier.WavePlan
-	return out, c.postJSON(ctx, "/api/v1/incidents/"+url.PathEscape(incident)+"/waves", map[string]any{"kind": kind}, &out)
+	return out, c.postJSON(ctx, "/api/v1/incidents/"+url.PathEscape(incident)+"/waves", map[string]any{"kind": kind, "urgent_only": opts.UrgentOnly}, &out)
 }
 
 // LaunchWave launches a planned wave.

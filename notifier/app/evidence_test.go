@@ -15,6 +15,7 @@ import (
 	"github.com/breachnotify/breachnotify/config"
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // stolen is a message of the stolen mailbox.
@@ -102,5 +103,43 @@ func TestEvidenceNeedsAKeyOutsideTheDatabase(t *testing.T) {
 	_, err := e.Client.ImportEvidence(ctx, "nokey", "x.eml", strings.NewReader(stolen("a@contoso.example", "b@x.example", "s")), -1)
 	if err == nil || !strings.Contains(err.Error(), "BREACHNOTIFY_EVIDENCE_KEY_FILE") {
 		t.Fatalf("upload without a key: %v", err)
+	}
+}
+
+// TestUrgentOrganizationsFirst plans a wave of the urgent organizations
+// only (a live secret among their new items: from the CSV batch, or found
+// in stolen mail), launches it, and then plans the rest.
+func TestUrgentOrganizationsFirst(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{Configure: withEvidenceKey(t)})
+	ctx := context.Background()
+	slug := e.LoadSample(t, "urgent")
+	mail := stolen("buyer@proseware.example", "x@elsewhere.example", "Supplier portal") + "Our portal password: Winter2026!Vendor\n"
+	if _, err := e.Client.ImportEvidence(ctx, slug, "one.eml", strings.NewReader(mail), int64(len(mail))); err != nil {
+		t.Fatal(err)
+	}
+	urgent, err := e.Client.PlanWaveWith(ctx, slug, templates.KindInitial, notifier.WaveOptions{UrgentOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notUrgent []string
+	for _, s := range urgent.Skipped {
+		if s.Reason == notifier.SkipNotUrgent {
+			notUrgent = append(notUrgent, s.OrgRef)
+		}
+	}
+	// contoso (client_secret), fabrikam and litware (password), northwind
+	// (sas_token, api_key), woodgrove (private_key), proseware (a password
+	// in its stolen mail); adatum and tailspin have no secret.
+	if !urgent.UrgentOnly || urgent.Organizations != 6 || !slices.Equal(notUrgent, []string{"adatum", "tailspin"}) {
+		t.Fatalf("urgent plan: %d organizations, urgent_only %v, not urgent %q", urgent.Organizations, urgent.UrgentOnly, notUrgent)
+	}
+	w, err := e.Client.LaunchWave(ctx, urgent.ID)
+	if err != nil || !w.UrgentOnly || w.Notices.Total != 6 {
+		t.Fatalf("urgent launch: %+v, %v", w, err)
+	}
+	rest, err := e.Client.PlanWave(ctx, slug, templates.KindInitial)
+	if err != nil || rest.UrgentOnly || rest.Organizations != 2 {
+		t.Fatalf("the rest: %+v, %v", rest, err)
 	}
 }

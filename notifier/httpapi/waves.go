@@ -20,13 +20,14 @@ func (s *Server) planWave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in struct {
-		Kind templates.Kind `json:"kind"`
+		Kind       templates.Kind `json:"kind"`
+		UrgentOnly bool           `json:"urgent_only"`
 	}
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	plan, err := s.svc.PlanWave(r.Context(), actor(r), ref, in.Kind)
+	plan, err := s.svc.PlanWaveWith(r.Context(), actor(r), ref, in.Kind, notifier.WaveOptions{UrgentOnly: in.UrgentOnly})
 	s.reply(w, r, http.StatusCreated, plan, err)
 }
 

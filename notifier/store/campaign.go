@@ -125,7 +125,7 @@ func (s *Store) CreateFollowUp(ctx context.Context, p notifier.FollowUpParams) (
 		if err := pinTemplates(ctx, tx, waveID, p.Content); err != nil {
 			return err
 		}
-		queued, err := s.writeNotices(ctx, tx, incidentID, waveID, templates.KindFollowUp, orgID, p.ChunkSize, 0) // one organization's contacts: SQL draws their keys
+		queued, err := s.writeNotices(ctx, tx, incidentID, waveID, templates.KindFollowUp, targets{org: orgID}, p.ChunkSize, 0) // one organization's contacts: SQL draws their keys
 		if err != nil {
 			return err
 		}

@@ -11,8 +11,9 @@ import (
 )
 
 // Who a wave notifies depends on its kind. The queries below use named
-// arguments (pgx.NamedArgs): @incident, and @org to restrict them to one
-// organization (0 for all). They select the organizations with items no
+// arguments (pgx.NamedArgs): @incident, @org to restrict them to one
+// organization (0 for all), and @urgent to keep only urgent organizations
+// (absent means false). They select the organizations with items no
 // notice covers yet and an active contact:
 //   - initial: not notified yet (no initial notice; a void one does not count);
 //   - follow_up: already told (a notice of theirs was sent).
@@ -22,7 +23,14 @@ SELECT DISTINCT i.organization_id AS id
 FROM exposure_items i
 WHERE i.incident_id = @incident AND (@org::bigint = 0 OR i.organization_id = @org::bigint)
   AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)
-  AND EXISTS (SELECT 1 FROM contacts c WHERE c.organization_id = i.organization_id AND c.status = 'active')`
+  AND EXISTS (SELECT 1 FROM contacts c WHERE c.organization_id = i.organization_id AND c.status = 'active')
+  AND (NOT coalesce(@urgent::bool, false) OR ` + orgIs(isUrgent, "i.organization_id") + `)`
+
+	// isUrgent: an item of the organization that no notice covers yet has
+	// a live secret (one outside notifier.NotLiveSecretTypes).
+	isUrgent = `EXISTS (SELECT 1 FROM exposure_items u WHERE u.incident_id = @incident AND u.organization_id = ORG
+	   AND u.secret_types <> '{}' AND NOT (u.secret_types <@ ARRAY[` + sqlList(notifier.NotLiveSecretTypes) + `]::text[])
+	   AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = u.id))`
 
 	hasInitialNotice = `EXISTS (SELECT 1 FROM notices n WHERE n.incident_id = @incident AND n.organization_id = ORG
 	   AND n.kind = ` + sqlString(templates.KindInitial) + ` AND n.voided_at IS NULL)`
@@ -84,6 +92,7 @@ CROSS JOIN LATERAL (SELECT CASE` + reasons + `
     WHEN NOT EXISTS (SELECT 1 FROM contacts c WHERE c.organization_id = o.id AND c.status = 'active') THEN '` + notifier.SkipNoActiveContact + `'
     WHEN NOT EXISTS (SELECT 1 FROM exposure_items i WHERE i.incident_id = @incident AND i.organization_id = o.id
                        AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)) THEN '` + notifier.SkipNothingNew + `'
+    WHEN coalesce(@urgent::bool, false) AND NOT ` + orgIs(isUrgent, "o.id") + ` THEN '` + notifier.SkipNotUrgent + `'
   END AS reason) AS r
 WHERE r.reason IS NOT NULL
 ORDER BY o.ref`
@@ -133,46 +142,46 @@ func (s *Store) plan(ctx context.Context, tx pgx.Tx, by notifier.Actor, params n
 	incidentID, kind := params.IncidentID, params.Kind
 	insert := `
 WITH targets AS (` + targetsQuery(kind) + `)
-INSERT INTO waves (incident_id, kind, planned_notices, planned_deliveries, planned_by, planned_digest, planned_content, automatic)
+INSERT INTO waves (incident_id, kind, planned_notices, planned_deliveries, planned_by, planned_digest, planned_content, automatic, urgent_only)
 SELECT @incident, @kind,
        (SELECT count(*) FROM targets),
        (SELECT count(*) FROM contacts c WHERE c.status = 'active' AND c.organization_id IN (SELECT id FROM targets)),
-       @planned_by, @digest, @content, @automatic
-RETURNING id, incident_id, kind, status, planned_notices, planned_deliveries`
+       @planned_by, @digest, @content, @automatic, @urgent
+RETURNING id, incident_id, kind, status, planned_notices, planned_deliveries, urgent_only`
 	var p notifier.WavePlan
 	err := func() error {
 		args := pgx.NamedArgs{"incident": incidentID, "kind": kind, "org": 0, "planned_by": nullableKey(by),
-			"content": params.Content, "automatic": automatic}
+			"content": params.Content, "automatic": automatic, "urgent": params.UrgentOnly}
 		var digest string
 		if err := tx.QueryRow(ctx, targetsDigest(kind), args).Scan(&digest); err != nil {
 			return err
 		}
 		args["digest"] = digest
 		if err := tx.QueryRow(ctx, insert, args).
-			Scan(&p.ID, &p.IncidentID, &p.Kind, &p.Status, &p.Notices, &p.Deliveries); err != nil {
+			Scan(&p.ID, &p.IncidentID, &p.Kind, &p.Status, &p.Notices, &p.Deliveries, &p.UrgentOnly); err != nil {
 			return err
 		}
 		p.Organizations = p.Notices
-		rows, err := tx.Query(ctx, skippedQuery(kind), pgx.NamedArgs{"incident": incidentID})
+		rows, err := tx.Query(ctx, skippedQuery(kind), pgx.NamedArgs{"incident": incidentID, "urgent": params.UrgentOnly})
 		if err != nil {
 			return err
 		}
 		if p.Skipped, err = pgx.CollectRows(rows, pgx.RowToStructByPos[notifier.SkippedOrganization]); err != nil {
 			return err
 		}
-		if p.SampleSource, err = previewDelivery(ctx, tx, incidentID, kind); err != nil {
+		if p.SampleSource, err = previewDelivery(ctx, tx, incidentID, kind, params.UrgentOnly); err != nil {
 			return err
 		}
 		return s.appendAudit(ctx, tx, by, auditEvent{"wave.plan", "wave", strconv.FormatInt(p.ID, 10),
 			map[string]any{"incident_id": incidentID, "kind": kind, "notices": p.Notices, "deliveries": p.Deliveries,
-				"templates": params.Content.Templates, "automatic": automatic}})
+				"templates": params.Content.Templates, "automatic": automatic, "urgent_only": params.UrgentOnly}})
 	}()
 	return p, err
 }
 
 // previewDelivery builds the delivery the first target's first active
 // contact would get (security contacts first), or nil when there is none.
-func previewDelivery(ctx context.Context, tx pgx.Tx, incidentID int64, kind templates.Kind) (*notifier.OutgoingDelivery, error) {
+func previewDelivery(ctx context.Context, tx pgx.Tx, incidentID int64, kind templates.Kind, urgent bool) (*notifier.OutgoingDelivery, error) {
 	q := `
 SELECT o.id, c.email, c.name, c.role, c.locale, c.portal_access
 FROM (` + targetsQuery(kind) + `) AS t
@@ -182,7 +191,7 @@ JOIN LATERAL (SELECT * FROM contacts c WHERE c.organization_id = o.id AND c.stat
 ORDER BY o.ref LIMIT 1`
 	d := &notifier.OutgoingDelivery{MessageID: "preview@breachnotify.invalid", Reference: "BN-0000-0000-PREV-IEW0"}
 	var orgID int64
-	err := tx.QueryRow(ctx, q, pgx.NamedArgs{"incident": incidentID, "org": 0}).Scan(&orgID, &d.Recipient, &d.ContactName, &d.ContactRole, &d.ContactLocale, &d.PortalAccess)
+	err := tx.QueryRow(ctx, q, pgx.NamedArgs{"incident": incidentID, "org": 0, "urgent": urgent}).Scan(&orgID, &d.Recipient, &d.ContactName, &d.ContactRole, &d.ContactLocale, &d.PortalAccess)
 	if err == pgx.ErrNoRows {
 		return nil, nil
 	}

@@ -208,8 +208,10 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, p noti
 	var digest *string
 	var planned *notifier.WaveContent
 	var plannedDeliveries int
-	err := tx.QueryRow(ctx, `SELECT incident_id, status, kind, planned_digest, planned_content, planned_deliveries FROM waves WHERE id = $1 FOR UPDATE`, waveID).
-		Scan(&incidentID, &status, &kind, &digest, &planned, &plannedDeliveries)
+	var urgent bool
+	err := tx.QueryRow(ctx, `SELECT incident_id, status, kind, planned_digest, planned_content, planned_deliveries, urgent_only
+		FROM waves WHERE id = $1 FOR UPDATE`, waveID).
+		Scan(&incidentID, &status, &kind, &digest, &planned, &plannedDeliveries, &urgent)
 	if err != nil {
 		return notFound(err, "no wave %d", waveID)
 	}
@@ -239,7 +241,7 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, p noti
 	}
 	if digest != nil {
 		var now string
-		if err := tx.QueryRow(ctx, targetsDigest(kind), pgx.NamedArgs{"incident": incidentID, "org": 0}).Scan(&now); err != nil {
+		if err := tx.QueryRow(ctx, targetsDigest(kind), pgx.NamedArgs{"incident": incidentID, "org": 0, "urgent": urgent}).Scan(&now); err != nil {
 			return err
 		}
 		if now != *digest {
@@ -254,7 +256,7 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, p noti
 	if err := pinTemplates(ctx, tx, waveID, p.Content); err != nil {
 		return err
 	}
-	queued, err := s.writeNotices(ctx, tx, incidentID, waveID, kind, 0, p.ChunkSize, plannedDeliveries)
+	queued, err := s.writeNotices(ctx, tx, incidentID, waveID, kind, targets{urgent: urgent}, p.ChunkSize, plannedDeliveries)
 	if err != nil {
 		return err
 	}
@@ -288,13 +290,20 @@ func pinTemplates(ctx context.Context, tx pgx.Tx, waveID int64, c notifier.WaveC
 	return err
 }
 
-// writeNotices writes a wave's notices for the targets of its kind (one
-// organization when org is set), their item snapshots, their deliveries
+// targets narrows whom a wave's notices go to: one organization (org,
+// 0 for all) or the urgent ones only.
+type targets struct {
+	org    int64
+	urgent bool
+}
+
+// writeNotices writes a wave's notices for the targets of its kind (as t
+// narrows them), their item snapshots, their deliveries
 // and one delivery job per chunk. It returns how many deliveries it queued.
 // expected is how many deliveries the caller counted (the plan's figure):
 // their keys are drawn in Go, any others in SQL (newDeliveryKeys).
-func (s *Store) writeNotices(ctx context.Context, tx pgx.Tx, incidentID, waveID int64, kind templates.Kind, org int64, chunkSize, expected int) (int, error) {
-	if _, err := tx.Exec(ctx, launchNotices(kind), pgx.NamedArgs{"incident": incidentID, "wave": waveID, "org": org, "kind": kind}); err != nil {
+func (s *Store) writeNotices(ctx context.Context, tx pgx.Tx, incidentID, waveID int64, kind templates.Kind, t targets, chunkSize, expected int) (int, error) {
+	if _, err := tx.Exec(ctx, launchNotices(kind), pgx.NamedArgs{"incident": incidentID, "wave": waveID, "org": t.org, "kind": kind, "urgent": t.urgent}); err != nil {
 		return 0, err
 	}
 	if _, err := tx.Exec(ctx, launchNoticeItems, waveID); err != nil {
@@ -534,7 +543,7 @@ func (s *Store) transition(ctx context.Context, by notifier.Actor, waveID int64,
 
 var waveColumns = `w.id, w.incident_id, w.kind, w.status, w.planned_notices, w.planned_deliveries, w.planned_by, w.approved_by,
 	w.launched_by, w.cancelled_by, w.created_at, w.approved_at, w.launched_at, w.paused_at, w.pause_reason, w.completed_at, w.cancelled_at,
-	w.automatic, w.template_versions, w.taken_over_at, coalesce(w.takeover_note, ''),
+	w.automatic, w.urgent_only, w.template_versions, w.taken_over_at, coalesce(w.takeover_note, ''),
 	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id),
 	(SELECT count(*) FROM notices n WHERE n.wave_id = w.id AND n.voided_at IS NULL
 	   AND EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id)
@@ -548,7 +557,7 @@ func scanWave(r pgx.Row) (notifier.Wave, error) {
 	var w notifier.Wave
 	err := r.Scan(&w.ID, &w.IncidentID, &w.Kind, &w.Status, &w.PlannedNotices, &w.PlannedDeliveries, &w.PlannedBy, &w.ApprovedBy,
 		&w.LaunchedBy, &w.CancelledBy, &w.CreatedAt, &w.ApprovedAt, &w.LaunchedAt, &w.PausedAt, &w.PauseReason, &w.CompletedAt, &w.CancelledAt,
-		&w.Automatic, &w.TemplateVersions, &w.TakenOverAt, &w.TakeoverNote,
+		&w.Automatic, &w.UrgentOnly, &w.TemplateVersions, &w.TakenOverAt, &w.TakeoverNote,
 		&w.Notices.Total, &w.Notices.Unreachable, &w.Notices.Acknowledged, &w.Notices.Unacknowledged)
 	return w, err
 }
