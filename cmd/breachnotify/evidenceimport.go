@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,6 +14,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/app"
 )
 
 const evidenceImportUse = `usage:
@@ -275,4 +279,32 @@ func uploadText(sent, total int64, elapsed time.Duration) string {
 		line += ", ETA " + time.Duration(float64(total-sent)/rate*float64(time.Second)).Round(time.Second).String()
 	}
 	return line
+}
+
+// cmdEvidenceRewrapKeys wraps every incident's evidence key again with the
+// first key of BREACHNOTIFY_EVIDENCE_KEY_FILE, so that an older master key
+// can be removed from the file. It runs where the service runs, with its
+// database and key file (like apikey), and is audited as a local admin.
+func cmdEvidenceRewrapKeys(ctx context.Context, e *env, args []string) error {
+	const use = "usage: breachnotify evidence rewrap-keys"
+	fs := flag.NewFlagSet("evidence rewrap-keys", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+		return usageError{use}
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	a, err := app.New(ctx, cfg, app.Options{Logger: app.NewLogger(cfg, e.stderr), NoWorkers: true})
+	if err != nil {
+		return err
+	}
+	defer a.Stop(context.Background())
+	n, err := a.Evidence.RewrapKeys(ctx, notifier.LocalActor(osUser()))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "rewrapped %d incident keys with the first key of the key file; keys older than it may now be removed from it\n", n)
+	return nil
 }

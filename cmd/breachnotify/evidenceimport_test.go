@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/breachnotify/breachnotify/config"
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
+	"github.com/breachnotify/breachnotify/notifier/vault"
 )
 
 // TestEvidenceImportVerb imports a folder holding a Maildir, an mbox and
@@ -75,4 +77,36 @@ func TestEvidenceImportVerb(t *testing.T) {
 	if r := c.run("evidence", "import", slug); r.code != 2 {
 		t.Errorf("evidence import without a path exited %d, want 2", r.code)
 	}
+}
+
+// TestEvidenceRewrapKeys rotates the evidence master key: with a new key
+// put first in the key file, rewrap-keys wraps every incident's key with
+// it, so the old key can leave the file.
+func TestEvidenceRewrapKeys(t *testing.T) {
+	t.Parallel()
+	const oldKey, newKey = "q2yzgEn0Sg8MFLoN7hVykQyQ4B9Ss1dL4f0kM8dr6Yw=", "3f8a2b6c4d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a"
+	keyFile := filepath.Join(t.TempDir(), "evidence.keys")
+	writeFile(t, filepath.Dir(keyFile), "evidence.keys", []byte(oldKey+"\n"))
+	e := apptest.Start(t, apptest.Options{NoWorkers: true, Configure: func(c *config.Config) { c.EvidenceKeyFile = keyFile }})
+	slug := e.LoadSample(t, "rotate")
+	mail := "From: a@contoso.example\nTo: b@elsewhere.example\nSubject: s\n\nbody\n"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := e.Client.ImportEvidence(ctx, slug, "one.eml", strings.NewReader(mail), int64(len(mail))); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Dir(keyFile), "evidence.keys", []byte(newKey+"\n"+oldKey+"\n"))
+	c := cli{t: t, url: e.App.URL(), key: e.Key, configure: func(cfg *config.Config) {
+		cfg.DatabaseURL, cfg.EvidenceKeyFile = e.App.Config.DatabaseURL, keyFile
+	}}
+	contains(t, "rewrap-keys", c.ok("evidence", "rewrap-keys"), "rewrapped 1 incident keys")
+	ring, err := vault.ParseKeyFile([]byte(newKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var master string
+	if err := e.App.Pool.QueryRow(ctx, `SELECT master_id FROM incident_keys`).Scan(&master); err != nil || master != ring.CurrentID() {
+		t.Fatalf("incident key wrapped by %q, %v; want the new key %s", master, err, ring.CurrentID())
+	}
+	contains(t, "second rewrap", c.ok("evidence", "rewrap-keys"), "rewrapped 0 incident keys")
 }

@@ -23,6 +23,7 @@ Usage:
   breachnotify migrate               create the database if needed, apply migrations, grant the service's role
   breachnotify demo [--once]         run a whole sample campaign against the embedded mailbox
   breachnotify apikey create --name NAME --role admin|operator|viewer | list | revoke ID
+  breachnotify evidence rewrap-keys  wrap every incident's evidence key with the key file's first key (rotation)
   breachnotify bench --recipients N [--domains D] [--smtp discard|capture|URL] [--json]
   breachnotify bench ingest --messages N [--orgs N] [--json]   import a generated mbox into a scratch incident; messages/s
   breachnotify doctor                check sender authenticity (DKIM, SPF, DMARC, links), relay and database

@@ -92,6 +92,8 @@ type App struct {
 	Capture *capture.Server
 	// API is the HTTP API's handler.
 	API *httpapi.Server
+	// Evidence imports stolen mail (nil in a process without the API).
+	Evidence *ingest.Importer
 
 	// staffPool and publicPool are the HTTP side's pools (nil in a
 	// workers-only process).
@@ -305,6 +307,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
+	a.Evidence = importer
 	a.API = httpapi.New(httpapi.Config{
 		Service:  staff,
 		Evidence: importer,

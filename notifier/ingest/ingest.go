@@ -52,6 +52,7 @@ type Store interface {
 	FailEvidenceImport(ctx context.Context, importID int64, reason string) error
 	EvidenceImport(ctx context.Context, importID int64) (notifier.EvidenceImport, error)
 	EvidenceImports(ctx context.Context, incidentID int64, limit int) ([]notifier.EvidenceImport, error)
+	RewrapIncidentKeys(ctx context.Context, by notifier.Actor, ring *vault.Keyring, scope func(incidentID int64) string) (int, error)
 }
 
 // Defaults of Config.
@@ -197,6 +198,19 @@ func (im *Importer) List(ctx context.Context, by notifier.Actor, incidentID int6
 		return nil, err
 	}
 	return im.cfg.Store.EvidenceImports(ctx, incidentID, MaxListed)
+}
+
+// RewrapKeys wraps every incident's data key again with the keyring's
+// first master key (admin): after a new key is put first in the key file,
+// this lets the old one go. Evidence itself is not re-encrypted.
+func (im *Importer) RewrapKeys(ctx context.Context, by notifier.Actor) (int, error) {
+	if err := notifier.RequireRole(by, notifier.RoleAdmin); err != nil {
+		return 0, err
+	}
+	if im.cfg.Keyring == nil {
+		return 0, ErrNoKey
+	}
+	return im.cfg.Store.RewrapIncidentKeys(ctx, by, im.cfg.Keyring, Scope)
 }
 
 // fail marks the import failed (with a context of its own: ctx may be

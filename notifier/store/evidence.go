@@ -61,10 +61,11 @@ func (s *Store) CreateIncidentKey(ctx context.Context, incidentID int64, w vault
 }
 
 // RewrapIncidentKeys rewraps every incident's data key with the keyring's
-// current master key (a master key rotation) and returns how many it
-// changed. Evidence is not touched. Each key is swapped only if it is
-// still the one read, so a concurrent rotation cannot lose a key.
-func (s *Store) RewrapIncidentKeys(ctx context.Context, ring *vault.Keyring, scope func(incidentID int64) string) (int, error) {
+// current master key (a master key rotation), records it in the audit
+// trail, and returns how many it changed. Evidence is not touched. Each key
+// is swapped only if it is still the one read, so a concurrent rotation
+// cannot lose a key; run again after a failure, it carries on.
+func (s *Store) RewrapIncidentKeys(ctx context.Context, by notifier.Actor, ring *vault.Keyring, scope func(incidentID int64) string) (int, error) {
 	rows, err := s.pool.Query(ctx, `SELECT incident_id, master_id, sealed FROM incident_keys WHERE master_id <> $1 ORDER BY incident_id`, ring.CurrentID())
 	if err != nil {
 		return 0, wrap("rewrap incident keys", err)
@@ -97,7 +98,11 @@ func (s *Store) RewrapIncidentKeys(ctx context.Context, ring *vault.Keyring, sco
 		}
 		n += int(tag.RowsAffected())
 	}
-	return n, nil
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		return s.appendAudit(ctx, tx, by, auditEvent{"evidence.keys.rewrap", "master_key", ring.CurrentID(),
+			map[string]any{"rewrapped": n}})
+	})
+	return n, wrap("rewrap incident keys", err)
 }
 
 // EvidenceObject is one encrypted object to store: its name (the SHA-256

@@ -109,10 +109,10 @@ func TestEvidenceKeysAndShredding(t *testing.T) {
 
 	// Rotation: the new master key alone reads everything.
 	rotated, _ := vault.NewKeyring(newMaster, oldMaster)
-	if n, err := st.RewrapIncidentKeys(ctx, rotated, incidentScope); err != nil || n != 1 {
+	if n, err := st.RewrapIncidentKeys(ctx, actor, rotated, incidentScope); err != nil || n != 1 {
 		t.Fatalf("rewrapped %d keys, %v; want 1", n, err)
 	}
-	if n, _ := st.RewrapIncidentKeys(ctx, rotated, incidentScope); n != 0 {
+	if n, _ := st.RewrapIncidentKeys(ctx, actor, rotated, incidentScope); n != 0 {
 		t.Fatalf("a second rotation rewrapped %d keys", n)
 	}
 	newOnly, _ := vault.NewKeyring(newMaster)
