@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
-	"github.com/breachnotify/breachnotify/notifier/app"
 )
 
 const evidenceImportUse = `usage:
@@ -292,11 +291,7 @@ func cmdEvidenceRewrapKeys(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		return usageError{use}
 	}
-	cfg, err := e.loadConfig()
-	if err != nil {
-		return err
-	}
-	a, err := app.New(ctx, cfg, app.Options{Logger: app.NewLogger(cfg, e.stderr), NoWorkers: true})
+	a, err := localApp(ctx, e)
 	if err != nil {
 		return err
 	}

@@ -148,11 +148,7 @@ func cmdAPIKey(ctx context.Context, e *env, args []string) error {
 	case args[0] != "create" && args[0] != "list" && args[0] != "revoke":
 		return usageError{use}
 	}
-	cfg, err := e.loadConfig()
-	if err != nil {
-		return err
-	}
-	a, err := app.New(ctx, cfg, app.Options{Logger: app.NewLogger(cfg, e.stderr), NoWorkers: true})
+	a, err := localApp(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -191,6 +187,17 @@ func cmdAPIKey(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "revoked API key %d (%s)\n", k.ID, k.Name)
 	}
 	return nil
+}
+
+// localApp opens the service without its workers, for a command run
+// where the service runs, with its database and key files (apikey,
+// evidence rewrap-keys). The caller stops it.
+func localApp(ctx context.Context, e *env) (*app.App, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	return app.New(ctx, cfg, app.Options{Logger: app.NewLogger(cfg, e.stderr), NoWorkers: true})
 }
 
 // osUser names who runs a local command, for the audit trail.
