@@ -33,6 +33,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/evidence"
@@ -375,13 +376,14 @@ func (r *run) wait() error {
 // prepare parses, attributes and encrypts one new message.
 func (r *run) prepare(raw evidence.Raw) (notifier.StoredEvidence, error) {
 	msg, perr := r.im.parser.Parse(raw)
+	storable(&msg)
 	s := notifier.StoredEvidence{
-		SHA256: raw.SHA256, Source: raw.Source, Size: raw.Size, MessageID: msg.MessageID, Subject: msg.Subject,
+		SHA256: raw.SHA256, Source: clean(raw.Source), Size: raw.Size, MessageID: msg.MessageID, Subject: msg.Subject,
 		Problems: msg.Problems,
 	}
 	var unparseable *evidence.UnparseableError
 	if errors.As(perr, &unparseable) {
-		s.Unparseable = unparseable.Reason
+		s.Unparseable = clean(unparseable.Reason)
 	} else if perr != nil {
 		return s, perr
 	}
@@ -417,6 +419,36 @@ func (r *run) prepare(raw evidence.Raw) (notifier.StoredEvidence, error) {
 	return s, err
 }
 
+// clean makes stolen text storable as PostgreSQL text and jsonb, which
+// refuse NUL and invalid UTF-8: a header can carry both (an encoded word
+// of =00, raw 8-bit bytes in no declared charset), and one such message
+// must not stop an import. Each becomes U+FFFD, visibly.
+func clean(s string) string {
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
+}
+
+// storable cleans every text of msg that is stored or shown (its bodies
+// are only scanned, never stored apart from the encrypted original).
+func storable(msg *evidence.Message) {
+	msg.Subject, msg.MessageID = clean(msg.Subject), clean(msg.MessageID)
+	for _, list := range [][]string{msg.InReplyTo, msg.References, msg.Problems} {
+		for i := range list {
+			list[i] = clean(list[i])
+		}
+	}
+	for i := range msg.Participants {
+		p := &msg.Participants[i]
+		p.Header, p.Name, p.Address, p.Domain, p.DomainError = clean(p.Header), clean(p.Name), clean(p.Address), clean(p.Domain), clean(p.DomainError)
+	}
+	for i := range msg.Attachments {
+		a := &msg.Attachments[i]
+		a.Name, a.ContentType = clean(a.Name), clean(a.ContentType)
+	}
+}
+
 // findSecrets scans what a reader of the message sees of it: its
 // subject, its text and its HTML (its markup included: a secret in an
 // attribute is still a secret). It returns the findings and their types,
@@ -433,7 +465,7 @@ func (im *Importer) findSecrets(msg evidence.Message) ([]notifier.EvidenceFindin
 		}
 		for _, f := range im.cfg.Secrets.Scan(part) {
 			found = append(found, notifier.EvidenceFinding{Type: string(f.Type), RuleID: f.RuleID, Part: f.Part, Line: f.Line,
-				Column: f.Column, Fingerprint: f.Fingerprint, Masked: f.Masked, Live: f.Live})
+				Column: f.Column, Fingerprint: f.Fingerprint, Masked: clean(f.Masked), Live: f.Live})
 			if !slices.Contains(types, string(f.Type)) {
 				types = append(types, string(f.Type))
 			}

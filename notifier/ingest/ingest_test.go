@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -335,5 +336,39 @@ func TestImportNamesUnreadableInputs(t *testing.T) {
 	if err != nil || stored.Status != notifier.EvidenceImportDone || stored.Stored != 1 ||
 		!strings.Contains(stored.Error, "1 inputs could not be read: old.zip: zip: not a valid zip file") {
 		t.Fatalf("import as stored: %+v, %v", stored, err)
+	}
+}
+
+// TestImportStoresHostileHeaders imports messages whose headers hold what
+// PostgreSQL text refuses: a NUL from an encoded word, raw bytes that are
+// not UTF-8, a NUL in a display name and an attachment name. They are
+// stored with U+FFFD in place, and the import goes on.
+func TestImportStoresHostileHeaders(t *testing.T) {
+	t.Parallel()
+	im, b := setup(t, 10)
+	ctx := context.Background()
+	nul := "From: =?utf-8?q?Ali=00ce?= <alice@contoso.example>\r\nTo: bob@fabrikam.example\r\nSubject: =?utf-8?q?in=00voice?=\r\n\r\nbody\r\n"
+	raw8 := "From: alice@contoso.example\r\nTo: bob@fabrikam.example\r\nSubject: caf\xe9 \xff\xfe\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n" +
+		"--b\r\nContent-Type: application/octet-stream; name=\"a\x00b\xff.pdf\"\r\nContent-Disposition: attachment; filename=\"a\x00b\xff.pdf\"\r\n\r\nxx\r\n--b--\r\n"
+	imp, err := im.Import(ctx, actor, b.incident.ID, "hostile", messages(nul, raw8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imp.Stored != 2 || imp.Batch == nil || imp.Batch.ItemsNew != 4 {
+		t.Fatalf("import %+v %+v", imp, imp.Batch)
+	}
+	rows, err := b.pool.Query(ctx, `SELECT subject || ' ' || participants::text || ' ' || attachments::text FROM evidence_messages ORDER BY subject`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		if strings.ContainsRune(s, 0) || !utf8.ValidString(s) {
+			t.Errorf("stored %q", s)
+		}
 	}
 }
