@@ -9,7 +9,10 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/apiclient"
@@ -123,4 +126,26 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// terminalText is text from breach data (an archive member's name, a parser's
+// reason quoting a header) made safe to print on a terminal: every
+// character that is not graphic (escape sequences, which can move the
+// cursor, retitle the window or make an OSC 8 link; bidi overrides; other
+// controls) and every byte that is not UTF-8 is shown escaped, as Go would
+// quote it, instead of being written through.
+func terminalText(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case unicode.IsGraphic(r):
+			b.WriteRune(r)
+		default:
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
+	return b.String()
 }

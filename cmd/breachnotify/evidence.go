@@ -302,7 +302,7 @@ func listItems(w io.Writer, title string, items []scanItem, total int64) {
 		if len(reason) > 160 {
 			reason = reason[:160] + "…"
 		}
-		fmt.Fprintf(w, "  %s: %s\n", it.Source, reason)
+		fmt.Fprintf(w, "  %s: %s\n", terminalText(it.Source), terminalText(reason))
 	}
 }
 

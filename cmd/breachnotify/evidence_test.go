@@ -96,3 +96,25 @@ func TestEvidenceProgressText(t *testing.T) {
 		t.Errorf("progress of unknown total %q, want %q", got, want)
 	}
 }
+
+// TestTerminalText checks that breach data printed by the evidence verbs
+// cannot drive the terminal: escapes, links, bidi overrides and bytes that
+// are not UTF-8 are shown escaped; ordinary text, accents and U+FFFD stay.
+func TestTerminalText(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ in, want string }{
+		{"Mail/Inbox.mbox#12", "Mail/Inbox.mbox#12"},
+		{"Rechnung für März ☃", "Rechnung für März ☃"},
+		{"a\x1b[2Jb", `a\x1b[2Jb`},
+		{"\x1b]8;;https://evil.example\x07click\x1b]8;;\x07", `\x1b]8;;https://evil.example\aclick\x1b]8;;\a`},
+		{"invoice\u202Efdp.exe", `invoice\u202efdp.exe`},
+		{"caf\xe9", `caf\xe9`},
+		{"kept \uFFFD", "kept \uFFFD"},
+		{"tab\there\nline", `tab\there\nline`},
+	}
+	for _, c := range cases {
+		if got := terminalText(c.in); got != c.want {
+			t.Errorf("terminalText(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -59,7 +59,9 @@ func cmdEvidenceImport(ctx context.Context, e *env, args []string) error {
 	pr, pw := io.Pipe()
 	var sent atomic.Int64
 	var skipped []string
+	written := make(chan struct{})
 	go func() {
+		defer close(written)
 		pw.CloseWithError(writeTar(&progressWriter{w: pw, n: &sent}, paths, func(s string) { skipped = append(skipped, s) }))
 	}()
 	start := time.Now()
@@ -70,11 +72,12 @@ func cmdEvidenceImport(ctx context.Context, e *env, args []string) error {
 	imp, err := c.ImportEvidence(ctx, incident, *name, pr, -1)
 	stop()
 	pr.CloseWithError(err) // ends the tar writer if the upload stopped early
+	<-written              // and skipped is complete
 	if err != nil {
 		return err
 	}
 	for _, s := range skipped {
-		fmt.Fprintf(e.stderr, "skipped %s\n", s)
+		fmt.Fprintf(e.stderr, "skipped %s\n", terminalText(s))
 	}
 	if *asJSON {
 		return printJSON(e.stdout, imp)
@@ -93,7 +96,7 @@ func cmdEvidenceImport(ctx context.Context, e *env, args []string) error {
 		printOrgs(e.stdout, "awaiting their initial notice", imp.Batch.AwaitingInitial)
 	}
 	if imp.Error != "" {
-		fmt.Fprintf(e.stdout, "note: %s\n", imp.Error)
+		fmt.Fprintf(e.stdout, "note: %s\n", terminalText(imp.Error))
 	}
 	return nil
 }
