@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -187,7 +185,8 @@ func (s *Store) StoreEvidence(ctx context.Context, importID, incidentID int64, g
 
 // itemizeEvidence makes the exposure items of an incident's attributions
 // not yet itemized, in batch $2: one per (organization, message), its ref
-// the message's hash (EvidenceItemRef), its summary the message's sender,
+// "MSG-" and the first 80 bits of the message's SHA-256 in upper-case
+// hex (evidenceItemRefSQL), its summary the message's sender,
 // that organization's people in it and the attachments. An item with the
 // same ref that exists already is left as it is (ON CONFLICT).
 const itemizeEvidence = `
@@ -211,7 +210,7 @@ FROM exposure_items i
 WHERE e.incident_id = $1 AND e.item_id IS NULL
   AND i.incident_id = $1 AND i.organization_id = e.organization_id AND i.item_ref = ` + evidenceItemRefSQL
 
-// evidenceItemRefSQL is EvidenceItemRef of the attribution e, in SQL.
+// evidenceItemRefSQL is the item ref of the attribution e's message.
 const evidenceItemRefSQL = `'MSG-' || upper(encode(substring(e.sha256 FROM 1 FOR 10), 'hex'))`
 
 // FinishEvidenceImport closes an import in one transaction: every
@@ -334,15 +333,6 @@ func (s *Store) EvidenceImports(ctx context.Context, incidentID int64, limit int
 	}
 	return out, nil
 }
-
-// EvidenceItemRef is the exposure item ref of a message: "MSG-" and the
-// first 80 bits of its SHA-256 in upper-case hex (itemizeEvidence makes
-// the same in SQL).
-func EvidenceItemRef(sha [32]byte) string {
-	return "MSG-" + hexUpper(sha[:10])
-}
-
-func hexUpper(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
 
 // jsonOr is raw JSON as text, "[]" when empty.
 func jsonOr(raw []byte) string {
