@@ -94,7 +94,7 @@ func cmdEvidenceScan(ctx context.Context, e *env, args []string) error {
 	start := time.Now()
 	stopProgress := func() {}
 	if isTerminal(e.stderr) {
-		stopProgress = showProgress(e.stderr, reader, start)
+		stopProgress = showLine(e.stderr, func() string { return progressText(reader.Progress(), time.Since(start)) })
 	}
 	s := newScan(paths, *list)
 	err = s.run(ctx, reader, parser)
@@ -318,13 +318,13 @@ func reasons(m map[string]int64) string {
 	return " (" + strings.Join(parts, "; ") + ")"
 }
 
-// showProgress redraws one progress line on a terminal until stopped.
-func showProgress(w io.Writer, r *evidence.Reader, start time.Time) (stop func()) {
+// showLine redraws one line of text on a terminal every quarter of a
+// second until stopped, then clears it: the live progress of the
+// evidence verbs.
+func showLine(w io.Writer, text func() string) (stop func()) {
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		tick := time.NewTicker(250 * time.Millisecond)
 		defer tick.Stop()
 		for {
@@ -333,10 +333,10 @@ func showProgress(w io.Writer, r *evidence.Reader, start time.Time) (stop func()
 				fmt.Fprint(w, "\r\x1b[K")
 				return
 			case <-tick.C:
-				fmt.Fprintf(w, "\r%s\x1b[K", progressText(r.Progress(), time.Since(start)))
+				fmt.Fprintf(w, "\r%s\x1b[K", text())
 			}
 		}
-	}()
+	})
 	return func() { close(quit); wg.Wait() }
 }
 

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,7 +66,7 @@ func cmdEvidenceImport(ctx context.Context, e *env, args []string) error {
 	start := time.Now()
 	stop := func() {}
 	if isTerminal(e.stderr) {
-		stop = showUpload(e.stderr, &sent, total, start)
+		stop = showLine(e.stderr, func() string { return uploadText(sent.Load(), total, time.Since(start)) })
 	}
 	imp, err := c.ImportEvidence(ctx, incident, *name, pr, -1)
 	stop()
@@ -246,27 +245,6 @@ func (c *progressWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n.Add(int64(n))
 	return n, err
-}
-
-// showUpload redraws the upload's progress on a terminal until stopped;
-// once everything is sent it says the server is finishing.
-func showUpload(w io.Writer, sent *atomic.Int64, total int64, start time.Time) (stop func()) {
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(250 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-quit:
-				fmt.Fprint(w, "\r\x1b[K")
-				return
-			case <-tick.C:
-				fmt.Fprintf(w, "\r%s\x1b[K", uploadText(sent.Load(), total, time.Since(start)))
-			}
-		}
-	})
-	return func() { close(quit); wg.Wait() }
 }
 
 // uploadText is the live line: MB sent of the total, rate and ETA.
