@@ -290,48 +290,39 @@ func (s *Store) EvidenceImport(ctx context.Context, importID int64) (notifier.Ev
 	return imp, wrap("evidence import", err)
 }
 
-func evidenceImport(ctx context.Context, q querier, importID int64) (notifier.EvidenceImport, error) {
+// evidenceImportSelect reads imports with their batch's counts, in one
+// statement for one import or a list.
+const evidenceImportSelect = `SELECT x.id, x.incident_id, x.name, x.status, x.error, x.started_at, x.finished_at, x.messages, x.bytes,
+	x.stored, x.known, x.unparseable, x.unattributed, b.id, b.items_new, b.items_duplicate
+FROM evidence_imports x LEFT JOIN exposure_batches b ON b.id = x.batch_id`
+
+func scanEvidenceImport(row pgx.Row) (notifier.EvidenceImport, error) {
 	var imp notifier.EvidenceImport
-	var batch *int64
-	err := q.QueryRow(ctx, `SELECT id, incident_id, name, status, error, started_at, finished_at, messages, bytes, stored, known,
-		unparseable, unattributed, batch_id FROM evidence_imports WHERE id = $1`, importID).
-		Scan(&imp.ID, &imp.IncidentID, &imp.Name, &imp.Status, &imp.Error, &imp.StartedAt, &imp.FinishedAt, &imp.Messages, &imp.Bytes,
-			&imp.Stored, &imp.Known, &imp.Unparseable, &imp.Unattributed, &batch)
-	if err != nil {
-		return imp, notFound(err, "no evidence import %d", importID)
-	}
-	if batch != nil {
+	var batch, itemsNew, itemsDuplicate *int64
+	err := row.Scan(&imp.ID, &imp.IncidentID, &imp.Name, &imp.Status, &imp.Error, &imp.StartedAt, &imp.FinishedAt, &imp.Messages,
+		&imp.Bytes, &imp.Stored, &imp.Known, &imp.Unparseable, &imp.Unattributed, &batch, &itemsNew, &itemsDuplicate)
+	if err == nil && batch != nil {
 		// The lists are the reply to the import's own request; read back
 		// later, the batch is its counts (GET /api/v1/batches/{id}).
-		b := notifier.ExposureImportResult{FollowUps: []string{}, AwaitingInitial: []string{}}
-		if err := q.QueryRow(ctx, `SELECT id, items_new, items_duplicate FROM exposure_batches WHERE id = $1`, *batch).
-			Scan(&b.BatchID, &b.ItemsNew, &b.ItemsDuplicate); err != nil {
-			return imp, err
-		}
-		imp.Batch = &b
+		imp.Batch = &notifier.ExposureImportResult{BatchID: *batch, ItemsNew: int(*itemsNew), ItemsDuplicate: int(*itemsDuplicate),
+			FollowUps: []string{}, AwaitingInitial: []string{}}
 	}
-	return imp, nil
+	return imp, err
+}
+
+func evidenceImport(ctx context.Context, q querier, importID int64) (notifier.EvidenceImport, error) {
+	imp, err := scanEvidenceImport(q.QueryRow(ctx, evidenceImportSelect+` WHERE x.id = $1`, importID))
+	return imp, notFound(err, "no evidence import %d", importID)
 }
 
 // EvidenceImports lists an incident's imports, newest first, at most limit.
 func (s *Store) EvidenceImports(ctx context.Context, incidentID int64, limit int) ([]notifier.EvidenceImport, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id FROM evidence_imports WHERE incident_id = $1 ORDER BY id DESC LIMIT $2`, incidentID, limit)
+	rows, err := s.pool.Query(ctx, evidenceImportSelect+` WHERE x.incident_id = $1 ORDER BY x.id DESC LIMIT $2`, incidentID, limit)
 	if err != nil {
 		return nil, wrap("evidence imports", err)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, wrap("evidence imports", err)
-	}
-	out := make([]notifier.EvidenceImport, 0, len(ids))
-	for _, id := range ids {
-		imp, err := evidenceImport(ctx, s.pool, id)
-		if err != nil {
-			return nil, wrap("evidence imports", err)
-		}
-		out = append(out, imp)
-	}
-	return out, nil
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (notifier.EvidenceImport, error) { return scanEvidenceImport(r) })
+	return out, wrap("evidence imports", err)
 }
 
 // jsonOr is raw JSON as text, "[]" when empty.
