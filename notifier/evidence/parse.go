@@ -21,7 +21,16 @@ type ParserConfig struct {
 	// inside message/rfc822 ...) are opened for their participants; deeper
 	// ones are reported in Problems. Zero means MaxDepthDefault.
 	MaxDepth int
+	// MaxScanBytes is how much of each text-like attachment becomes a
+	// TextPart for secret scanning; the rest is reported in Problems.
+	// Zero means MaxScanBytesDefault.
+	MaxScanBytes int
 }
+
+// MaxScanBytesDefault is how much of a text-like attachment is scanned
+// unless ParserConfig.MaxScanBytes says otherwise: configuration and key
+// files are small, and a 40 MB log would cost seconds of CPU.
+const MaxScanBytesDefault = 1 << 20
 
 // Parser reads raw messages with enmime (see the package comment for why
 // enmime). It holds no state between messages and is safe for concurrent
@@ -41,6 +50,12 @@ func NewParser(cfg ParserConfig) (*Parser, error) {
 	}
 	if cfg.MaxDepth == 0 {
 		cfg.MaxDepth = MaxDepthDefault
+	}
+	if cfg.MaxScanBytes < 0 {
+		return nil, fmt.Errorf("evidence: MaxScanBytes %d is negative", cfg.MaxScanBytes)
+	}
+	if cfg.MaxScanBytes == 0 {
+		cfg.MaxScanBytes = MaxScanBytesDefault
 	}
 	return &Parser{
 		cfg: cfg,
@@ -88,6 +103,11 @@ type Message struct {
 	// Text is made from HTML when the message has no text part.
 	Text string `json:"-"`
 	HTML string `json:"-"`
+	// TextParts are all the text of the message a secret can hide in, by
+	// name (see TextPart): subject, text, HTML and header block, the text
+	// of attached messages and text-like attachments. Secret findings
+	// name their part, and a reveal finds its text again by that name.
+	TextParts []TextPart `json:"-"`
 	// Problems are what the MIME library reported as malformed and what
 	// this package does not read (TNEF, encrypted parts, depth limit).
 	Problems []string `json:"problems,omitempty"`
@@ -104,6 +124,32 @@ type Attachment struct {
 	// Depth is 0 for the message's own files, 1 for those of an attached
 	// message, and so on (as Participant.Depth).
 	Depth int `json:"depth"`
+	// Part is where it is in the message: the MIME part id, prefixed for
+	// the parts of an attached message by that message's part id and "/"
+	// ("2/1.2"). It names the part in TextParts ("attachment 2/1.2") and
+	// for a download.
+	Part string `json:"part,omitempty"`
+}
+
+// TextPart is a piece of a message's text, named for where it is:
+// "subject", "text", "html" and "headers" (the raw header block) of the
+// message itself; "message P text", "message P html" and "message P
+// headers" of the message attached as part P; "attachment P" of a
+// text-like file.
+type TextPart struct {
+	Name string
+	Text string
+}
+
+// TextPart returns the text of the part named name, and whether there is
+// one.
+func (m *Message) TextPart(name string) (string, bool) {
+	for _, p := range m.TextParts {
+		if p.Name == name {
+			return p.Text, true
+		}
+	}
+	return "", false
 }
 
 // ErrUnparseable is wrapped by every error Parse returns.
@@ -147,12 +193,14 @@ func (p *Parser) Parse(raw Raw) (msg Message, err error) {
 	if p.afterRead != nil {
 		p.afterRead(env)
 	}
-	p.fill(&msg, env, 0)
+	p.fill(&msg, env, 0, "", raw.Bytes)
 	return msg, nil
 }
 
-// fill copies what env says into msg; depth is 0 for the message itself.
-func (p *Parser) fill(msg *Message, env *enmime.Envelope, depth int) {
+// fill copies what env says into msg; depth is 0 for the message itself,
+// prefix "" for it and "P/" for a message attached as part P; raw is the
+// message's bytes, for its header block.
+func (p *Parser) fill(msg *Message, env *enmime.Envelope, depth int, prefix string, raw []byte) {
 	header := func(name string) []string { return env.GetHeaderValues(name) }
 	if depth == 0 {
 		msg.MessageID = firstID(env.GetHeader("Message-ID"))
@@ -171,10 +219,42 @@ func (p *Parser) fill(msg *Message, env *enmime.Envelope, depth int) {
 			msg.Problems = append(msg.Problems, e.Error())
 		}
 	}
+	name := func(what string) string {
+		if prefix == "" {
+			return what
+		}
+		return "message " + strings.TrimSuffix(prefix, "/") + " " + what
+	}
+	if depth == 0 {
+		msg.addText("subject", msg.Subject)
+	}
+	msg.addText(name("text"), env.Text)
+	msg.addText(name("html"), env.HTML)
+	msg.addText(name("headers"), string(headerBlock(raw)))
 	addParticipants(msg, header, depth)
 	if env.Root != nil {
-		p.walkParts(msg, env.Root, depth)
+		p.walkParts(msg, env.Root, depth, prefix)
 	}
+}
+
+// addText adds a TextPart unless it is empty, in valid UTF-8 (a scanner
+// and a page both need it).
+func (m *Message) addText(name, text string) {
+	if text != "" {
+		m.TextParts = append(m.TextParts, TextPart{Name: name, Text: strings.ToValidUTF8(text, "\uFFFD")})
+	}
+}
+
+// headerBlock is raw's header block, up to the first empty line (CRLF or
+// LF, whichever comes first).
+func headerBlock(raw []byte) []byte {
+	end := len(raw)
+	for _, sep := range []string{"\r\n\r\n", "\n\n"} {
+		if i := bytes.Index(raw, []byte(sep)); i >= 0 && i < end {
+			end = i
+		}
+	}
+	return raw[:end]
 }
 
 // addParticipants adds the addresses of every participant header.
@@ -193,12 +273,12 @@ func addParticipants(msg *Message, values func(string) []string, depth int) {
 }
 
 // walkParts lists attachments and opens attached messages.
-func (p *Parser) walkParts(msg *Message, part *enmime.Part, depth int) {
+func (p *Parser) walkParts(msg *Message, part *enmime.Part, depth int, prefix string) {
 	for ; part != nil; part = part.NextSibling {
 		ct := strings.ToLower(part.ContentType)
 		switch {
 		case ct == "message/rfc822" || ct == "message/global" || implicitDigestMessage(part):
-			p.nested(msg, part, depth)
+			p.nested(msg, part, depth, prefix)
 		case ct == "text/rfc822-headers" || ct == "message/rfc822-headers":
 			p.nestedHeaders(msg, part, depth)
 		case ct == "application/ms-tnef" || ct == "application/vnd.ms-tnef" || strings.EqualFold(part.FileName, "winmail.dat"):
@@ -209,12 +289,12 @@ func (p *Parser) walkParts(msg *Message, part *enmime.Part, depth int) {
 			msg.Problems = append(msg.Problems, fmt.Sprintf("part %s: message/partial fragments are not reassembled", part.PartID))
 		}
 		if isAttachment(part) {
-			msg.Attachments = append(msg.Attachments, Attachment{
-				Name: part.FileName, ContentType: part.ContentType, Size: len(part.Content), Depth: depth,
-			})
+			a := Attachment{Name: part.FileName, ContentType: part.ContentType, Size: len(part.Content), Depth: depth, Part: prefix + part.PartID}
+			msg.Attachments = append(msg.Attachments, a)
+			p.scanAttachment(msg, a, part.Content)
 		}
 		if part.FirstChild != nil {
-			p.walkParts(msg, part.FirstChild, depth)
+			p.walkParts(msg, part.FirstChild, depth, prefix)
 		}
 	}
 }
@@ -242,8 +322,21 @@ func isAttachment(part *enmime.Part) bool {
 		!strings.HasPrefix(ct, "message/")
 }
 
+// scanAttachment makes a text-like attachment a TextPart, up to
+// MaxScanBytes.
+func (p *Parser) scanAttachment(msg *Message, a Attachment, content []byte) {
+	if !textLike(a, content) {
+		return
+	}
+	if len(content) > p.cfg.MaxScanBytes {
+		msg.Problems = append(msg.Problems, fmt.Sprintf("part %s: only the first %d of %d bytes scanned for secrets", a.Part, p.cfg.MaxScanBytes, len(content)))
+		content = content[:p.cfg.MaxScanBytes]
+	}
+	msg.addText("attachment "+a.Part, string(content))
+}
+
 // nested opens an attached message for its participants and attachments.
-func (p *Parser) nested(msg *Message, part *enmime.Part, depth int) {
+func (p *Parser) nested(msg *Message, part *enmime.Part, depth int, prefix string) {
 	if depth+1 > p.cfg.MaxDepth {
 		msg.Problems = append(msg.Problems, fmt.Sprintf("part %s: attached message deeper than %d levels not opened", part.PartID, p.cfg.MaxDepth))
 		return
@@ -262,7 +355,7 @@ func (p *Parser) nested(msg *Message, part *enmime.Part, depth int) {
 	for _, e := range env.Errors {
 		msg.Problems = append(msg.Problems, fmt.Sprintf("part %s (attached message): %v", part.PartID, e))
 	}
-	p.fill(msg, env, depth+1)
+	p.fill(msg, env, depth+1, prefix+part.PartID+"/", part.Content)
 }
 
 // nestedHeaders reads the header block of a returned message (bounce and

@@ -214,3 +214,59 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestParseTextParts lists every text a secret can hide in, named for
+// where it is: the header block, the bodies, an attached message's
+// parts, and text-like files (by media type, or by name when sent as
+// application/octet-stream), but not a binary mislabelled as text.
+func TestParseTextParts(t *testing.T) {
+	t.Parallel()
+	p, err := NewParser(ParserConfig{MaxScanBytes: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := p.Parse(rawOf("From: a@contoso.com\r\nX-Api-Key: hdr-secret\r\nSubject: s\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=b1\r\n\r\n" +
+		"--b1\r\nContent-Type: text/plain\r\n\r\nbody\r\n" +
+		"--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"prod.env\"\r\n\r\nDB_PASSWORD=x\r\n" +
+		"--b1\r\nContent-Type: text/plain; name=bin.txt\r\nContent-Disposition: attachment; filename=bin.txt\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\nAAEC\r\n" +
+		"--b1\r\nContent-Type: application/octet-stream; name=big.log\r\nContent-Disposition: attachment; filename=big.log\r\n\r\n" +
+		"0123456789abcdefTAIL\r\n" +
+		"--b1\r\nContent-Type: application/pdf; name=r.pdf\r\nContent-Disposition: attachment; filename=r.pdf\r\n\r\n%PDF\r\n" +
+		"--b1\r\nContent-Type: message/rfc822\r\n\r\n" +
+		"From: b@fabrikam.example\r\nSubject: inner\r\nContent-Type: multipart/mixed; boundary=b2\r\n\r\n" +
+		"--b2\r\nContent-Type: text/plain\r\n\r\ninner body\r\n" +
+		"--b2\r\nContent-Type: application/json; name=k.json\r\nContent-Disposition: attachment; filename=k.json\r\n\r\n{}\r\n" +
+		"--b2--\r\n" +
+		"--b1--\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tp := range msg.TextParts {
+		names = append(names, tp.Name)
+	}
+	want := []string{"subject", "text", "headers", "attachment 2", "attachment 4", "message 6 text", "message 6 headers", "attachment 6/2"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("text parts\n got %q\nwant %q", names, want)
+	}
+	for name, want := range map[string]string{
+		"headers": "X-Api-Key: hdr-secret", "attachment 2": "DB_PASSWORD=x", "attachment 4": "0123456789abcdef",
+		"message 6 text": "inner body", "message 6 headers": "Subject: inner", "attachment 6/2": "{}",
+	} {
+		if text, ok := msg.TextPart(name); !ok || !strings.Contains(text, want) || strings.Contains(text, "TAIL") {
+			t.Errorf("part %q: %q, want it to hold %q", name, text, want)
+		}
+	}
+	var parts []string
+	for _, a := range msg.Attachments {
+		parts = append(parts, a.Part+" "+a.Name)
+	}
+	if wantParts := []string{"2 prod.env", "3 bin.txt", "4 big.log", "5 r.pdf", "6/2 k.json"}; !slices.Equal(parts, wantParts) {
+		t.Errorf("attachment parts %q, want %q", parts, wantParts)
+	}
+	if !strings.Contains(strings.Join(msg.Problems, "\n"), "part 4: only the first 16 of 20 bytes scanned") {
+		t.Errorf("the cut attachment is not reported: %q", msg.Problems)
+	}
+}

@@ -449,21 +449,19 @@ func storable(msg *evidence.Message) {
 	}
 }
 
-// findSecrets scans what a reader of the message sees of it: its
-// subject, its text and its HTML (its markup included: a secret in an
-// attribute is still a secret). It returns the findings and their types,
-// sorted, each once.
+// findSecrets scans every text of the message (evidence.TextPart): its
+// subject, header block, text and HTML (its markup included: a secret in
+// an attribute is still a secret), those of attached messages, and
+// text-like attachments. It returns the findings and their types, sorted,
+// each once.
 func (im *Importer) findSecrets(msg evidence.Message) ([]notifier.EvidenceFinding, []string) {
 	if im.cfg.Secrets == nil {
 		return nil, nil
 	}
 	var found []notifier.EvidenceFinding
 	var types []string
-	for _, part := range []secrets.Part{{Name: "subject", Text: msg.Subject}, {Name: "text", Text: msg.Text}, {Name: "html", Text: msg.HTML}} {
-		if part.Text == "" {
-			continue
-		}
-		for _, f := range im.cfg.Secrets.Scan(part) {
+	for _, part := range msg.TextParts {
+		for _, f := range im.cfg.Secrets.Scan(secrets.Part{Name: part.Name, Text: part.Text}) {
 			found = append(found, notifier.EvidenceFinding{Type: string(f.Type), RuleID: f.RuleID, Part: f.Part, Line: f.Line,
 				Column: f.Column, Fingerprint: f.Fingerprint, Masked: clean(f.Masked), Live: f.Live})
 			if !slices.Contains(types, string(f.Type)) {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/breachnotify/breachnotify/migrations"
@@ -370,5 +372,44 @@ func TestImportStoresHostileHeaders(t *testing.T) {
 		if strings.ContainsRune(s, 0) || !utf8.ValidString(s) {
 			t.Errorf("stored %q", s)
 		}
+	}
+}
+
+// TestImportScansEveryTextOfAMessage finds secrets where a reader of the
+// stolen message would: in a header, in a configuration file sent as
+// application/octet-stream, and in a message forwarded as an attachment;
+// each finding names its part, and the items carry every type.
+func TestImportScansEveryTextOfAMessage(t *testing.T) {
+	t.Parallel()
+	im, b := setup(t, 10)
+	ctx := context.Background()
+	raw := "From: alice@contoso.example\r\nTo: bob@fabrikam.example\r\nSubject: deploy\r\nX-Note: the password: Autumn2026!Hdr\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n" +
+		"--b1\r\nContent-Type: text/plain\r\n\r\nsee the attachments\r\n" +
+		"--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"prod.env\"\r\n\r\n" +
+		"DATABASE_URL=postgres://app:Sup3rS3cret@db.contoso.example:5432/app\r\n" +
+		"--b1\r\nContent-Type: message/rfc822\r\n\r\n" +
+		"From: vendor@litware.example\r\nTo: alice@contoso.example\r\nSubject: access\r\n\r\nYour new password: Winter2026!Fwd\r\n" +
+		"--b1--\r\n"
+	imp, err := im.Import(ctx, actor, b.incident.ID, "scan", messages(raw))
+	if err != nil || imp.Stored != 1 || imp.Batch == nil {
+		t.Fatalf("import %+v, %v", imp, err)
+	}
+	rows, err := b.pool.Query(ctx, `SELECT part || ' ' || type FROM evidence_findings ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"headers password", "attachment 2 connection_string", "message 3 text password"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("findings %q, want %q", got, want)
+	}
+	var types []string
+	if err := b.pool.QueryRow(ctx, `SELECT secret_types FROM exposure_items WHERE batch_id = $1 LIMIT 1`, imp.Batch.BatchID).Scan(&types); err != nil ||
+		!slices.Equal(types, []string{"connection_string", "password"}) {
+		t.Fatalf("item secret types %q, %v", types, err)
 	}
 }
