@@ -265,9 +265,14 @@ type WavePlan struct {
 	Notices       int            `json:"notices"`
 	Deliveries    int            `json:"deliveries"`
 	// UrgentOnly is set for a wave of the urgent organizations only.
-	UrgentOnly bool                  `json:"urgent_only"`
-	Skipped    []SkippedOrganization `json:"skipped"`
-	Sample     *SampleMessage        `json:"sample"`
+	UrgentOnly bool `json:"urgent_only"`
+	// Urgent is how many of the planned organizations are urgent: a live
+	// secret (one outside NotLiveSecretTypes) among their new items, from
+	// the exposures CSV or found in stolen mail. Planning those first
+	// (UrgentOnly) gets them told before the rest.
+	Urgent  int                   `json:"urgent"`
+	Skipped []SkippedOrganization `json:"skipped"`
+	Sample  *SampleMessage        `json:"sample"`
 	// NeedsApproval is true when the incident's policy asks for a second key.
 	NeedsApproval bool `json:"needs_approval"`
 	// SampleSource is what Sample is rendered from (not part of the reply).

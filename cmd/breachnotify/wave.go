@@ -62,6 +62,11 @@ func wavePlan(ctx context.Context, e *env, args []string) error {
 	}
 	t.row("status", plan.Status)
 	t.row("organizations", plan.Organizations)
+	if plan.Urgent > 0 && !plan.UrgentOnly {
+		t.row("urgent", fmt.Sprintf("%d (plan them first with --urgent-only)", plan.Urgent))
+	} else {
+		t.row("urgent", plan.Urgent)
+	}
 	t.row("notices", plan.Notices)
 	t.row("deliveries", plan.Deliveries)
 	t.row("skipped", len(plan.Skipped))

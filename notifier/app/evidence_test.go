@@ -118,6 +118,11 @@ func TestUrgentOrganizationsFirst(t *testing.T) {
 	if _, err := e.Client.ImportEvidence(ctx, slug, "one.eml", strings.NewReader(mail), int64(len(mail))); err != nil {
 		t.Fatal(err)
 	}
+	// A plan of everyone counts the urgent organizations among them.
+	all, err := e.Client.PlanWave(ctx, slug, templates.KindInitial)
+	if err != nil || all.Organizations != 8 || all.Urgent != 6 {
+		t.Fatalf("plan of everyone: %d organizations, %d urgent, %v", all.Organizations, all.Urgent, err)
+	}
 	urgent, err := e.Client.PlanWaveWith(ctx, slug, templates.KindInitial, notifier.WaveOptions{UrgentOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +136,7 @@ func TestUrgentOrganizationsFirst(t *testing.T) {
 	// contoso (client_secret), fabrikam and litware (password), northwind
 	// (sas_token, api_key), woodgrove (private_key), proseware (a password
 	// in its stolen mail); adatum and tailspin have no secret.
-	if !urgent.UrgentOnly || urgent.Organizations != 6 || !slices.Equal(notUrgent, []string{"adatum", "tailspin"}) {
+	if !urgent.UrgentOnly || urgent.Organizations != 6 || urgent.Urgent != 6 || !slices.Equal(notUrgent, []string{"adatum", "tailspin"}) {
 		t.Fatalf("urgent plan: %d organizations, urgent_only %v, not urgent %q", urgent.Organizations, urgent.UrgentOnly, notUrgent)
 	}
 	w, err := e.Client.LaunchWave(ctx, urgent.ID)
@@ -139,7 +144,7 @@ func TestUrgentOrganizationsFirst(t *testing.T) {
 		t.Fatalf("urgent launch: %+v, %v", w, err)
 	}
 	rest, err := e.Client.PlanWave(ctx, slug, templates.KindInitial)
-	if err != nil || rest.UrgentOnly || rest.Organizations != 2 {
+	if err != nil || rest.UrgentOnly || rest.Organizations != 2 || rest.Urgent != 0 {
 		t.Fatalf("the rest: %+v, %v", rest, err)
 	}
 }

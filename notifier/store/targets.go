@@ -49,6 +49,11 @@ func targetsQuery(kind templates.Kind) string {
 	return uncoveredOrgItems + "\n  AND NOT " + orgIs(hasInitialNotice, "i.organization_id")
 }
 
+// urgentTargets counts the urgent organizations among a wave's targets.
+func urgentTargets(kind templates.Kind) string {
+	return `SELECT count(*) FROM (` + targetsQuery(kind) + `) AS t WHERE ` + orgIs(isUrgent, "t.id")
+}
+
 // targetsDigest fingerprints the data of what a wave of kind would send
 // now: the incident's title and summary, its target organizations with
 // their names, their active contacts with everything a message to them
@@ -162,6 +167,9 @@ RETURNING id, incident_id, kind, status, planned_notices, planned_deliveries, ur
 			return err
 		}
 		p.Organizations = p.Notices
+		if err := tx.QueryRow(ctx, urgentTargets(kind), args).Scan(&p.Urgent); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, skippedQuery(kind), pgx.NamedArgs{"incident": incidentID, "urgent": params.UrgentOnly})
 		if err != nil {
 			return err
