@@ -180,9 +180,10 @@ func TestSeveralFindings(t *testing.T) {
 	}
 }
 
-// TestGenericWindows: gitleaks' generic-api-key rule run on the windows
-// around its keywords finds what it finds run over the whole text.
-func TestGenericWindows(t *testing.T) {
+// TestWindowedRules: gitleaks' generic-api-key and vault-service-token
+// rules run on the windows around their keywords find what they find run
+// over the whole text.
+func TestWindowedRules(t *testing.T) {
 	t.Parallel()
 	windowed := setup(t)
 	whole, err := newScanner(testKey, scanConfig{gitleaks: true, ours: true, wholeGeneric: true})
@@ -195,24 +196,30 @@ func TestGenericWindows(t *testing.T) {
 		"{\"apiKey\":\"Pq9Wm2Xk7Lr4Tz8Vb3Nc6Yd1\",\"accessToken\":\"Hs5Jf8Kd2Lg7Mq4Nw9Pe3Rt6\"}",
 		"KEY=" + strings.Repeat("a1b2c3d4", 40) + "\nTOKEN=short",
 		"no keywords at all\nbut two lines",
+		"thanks. the vault token is s.9fK2mQ7xL4pW8zR1vN6b3TyQ for now.\nS.9fK2mQ7xL4pW8zR1vN6b3TyQ",
+		"export VAULT_TOKEN=hvs." + strings.Repeat("CAESIJk3pQ9x-Lm2Vb7", 5) + "\nok.",
+		"token: s.9fK2mQ7xL4pW8zR1vN6b3Ty", // 23 after the dot: no token
 	}
 	texts = append(texts, mailCorpus(200, 2)...)
 	for _, c := range append(append([]sample{}, ourSamples...), gitleaksSamples...) {
 		texts = append(texts, c.text, "Authentication-Results: spf=pass\n"+c.text+"\nkey = Zx81kLq0pWm3vN7bT2")
 	}
-	generic := 0
+	generic, vault := 0, 0
 	for _, text := range texts {
 		a, b := windowed.Scan(Part{Text: text}), whole.Scan(Part{Text: text})
 		if fmt.Sprint(a) != fmt.Sprint(b) {
 			t.Errorf("%q:\n windows %v\n whole   %v", text[:min(len(text), 80)], a, b)
 		}
 		for _, f := range b {
-			if f.RuleID == genericRule {
+			switch f.RuleID {
+			case genericRule:
 				generic++
+			case "vault-service-token":
+				vault++
 			}
 		}
 	}
-	if generic < 5 {
-		t.Errorf("only %d generic findings: the test compares nothing", generic)
+	if generic < 5 || vault < 2 {
+		t.Errorf("only %d generic and %d vault findings: the test compares nothing", generic, vault)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	ahocorasick "github.com/BobuSumisu/aho-corasick"
+
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
@@ -62,15 +64,19 @@ type Finding struct {
 // logger (logging.Logger, level info by default): nothing here raises it.
 type Scanner struct {
 	gl *detect.Detector
-	// generic runs gitleaks' generic-api-key rule alone, on the lines
-	// around its keywords (see genericWindows); nil when gl runs it.
-	generic         *detect.Detector
-	genericKeywords []string
-	key             []byte
+	// windowed run gitleaks' rules whose keywords are in most text
+	// alone, each on the lines around its keywords (see windowedRule);
+	// empty when gl runs them.
+	windowed []windowedRule
+	key      []byte
 	// ours are the rules run beside gitleaks (nil when they run inside it).
-	ours     []rule
-	byID     map[string]rule
-	glRegexp map[string]*regexp.Regexp
+	ours []rule
+	// oursKeywords finds, in one pass over a text, which of ours have a
+	// keyword in it; oursKeywordRule maps its patterns to ours' indices.
+	oursKeywords    *ahocorasick.Trie
+	oursKeywordRule []int
+	byID            map[string]rule
+	glRegexp        map[string]*regexp.Regexp
 }
 
 // scanConfig chooses the rule sets, for benchmarks.
@@ -78,8 +84,9 @@ type scanConfig struct {
 	gitleaks bool // gitleaks' default rules
 	ours     bool // our rules
 	merged   bool // our rules added to gitleaks' config, not run beside it
-	// wholeGeneric runs generic-api-key over the whole text, as gitleaks
-	// does, instead of on the windows around its keywords.
+	// wholeGeneric runs generic-api-key and vault-service-token over the
+	// whole text, as gitleaks does, instead of on the windows around
+	// their keywords.
 	wholeGeneric bool
 }
 
@@ -120,16 +127,29 @@ func newScanner(key []byte, sc scanConfig) (*Scanner, error) {
 		}
 	case sc.ours:
 		s.ours = ourRules
+		b := ahocorasick.NewTrieBuilder()
+		for i, r := range ourRules {
+			for _, k := range r.keywords {
+				b.AddString(k)
+				s.oursKeywordRule = append(s.oursKeywordRule, i)
+			}
+		}
+		s.oursKeywords = b.Build()
 	}
-	if g, ok := cfg.Rules[genericRule]; ok && !sc.wholeGeneric {
-		delete(cfg.Rules, genericRule)
+	for _, w := range windowedRules {
+		g, ok := cfg.Rules[w.id]
+		if !ok || sc.wholeGeneric {
+			continue
+		}
+		delete(cfg.Rules, w.id)
 		kw := map[string]struct{}{}
 		for _, k := range g.Keywords {
 			kw[k] = struct{}{}
 		}
-		s.generic = detect.NewDetector(config.Config{Rules: map[string]config.Rule{genericRule: g}, Keywords: kw, Allowlists: cfg.Allowlists})
-		s.genericKeywords = g.Keywords
-		s.glRegexp[genericRule] = g.Regex
+		w.detector = detect.NewDetector(config.Config{Rules: map[string]config.Rule{w.id: g}, Keywords: kw, Allowlists: cfg.Allowlists})
+		w.keywords = g.Keywords
+		s.windowed = append(s.windowed, w)
+		s.glRegexp[w.id] = g.Regex
 	}
 	if len(cfg.Rules) > 0 {
 		s.gl = detect.NewDetector(cfg)
@@ -224,10 +244,10 @@ func (s *Scanner) hits(text string) []hit {
 			}
 		}
 	}
-	if s.generic != nil {
-		for _, w := range genericWindows(text, lower, s.genericKeywords) {
+	for _, wr := range s.windowed {
+		for _, w := range wr.windows(text, lower) {
 			win := text[w[0]:w[1]]
-			for _, f := range s.generic.DetectString(win) {
+			for _, f := range wr.detector.DetectString(win) {
 				if h, ok := s.fromGitleaks(win, f.RuleID, f.StartLine, f.StartColumn, f.Match); ok {
 					h.start, h.end = h.start+w[0], h.end+w[0]
 					hits = append(hits, h)
@@ -238,8 +258,13 @@ func (s *Scanner) hits(text string) []hit {
 	if len(s.ours) > 0 {
 		// The keywords' non-ASCII letters are lowercase; an uppercase one in
 		// the text (RÉCUPÉRATION) skips the rule, as it is not lowered here.
-		for _, r := range s.ours {
-			if !containsAny(lower, r.keywords) {
+		woken := make([]bool, len(s.ours))
+		s.oursKeywords.Walk([]byte(lower), func(_, _, pattern int64) bool {
+			woken[s.oursKeywordRule[pattern]] = true
+			return true
+		})
+		for i, r := range s.ours {
+			if !woken[i] {
 				continue
 			}
 			for _, m := range r.re.FindAllStringSubmatchIndex(text, -1) {
@@ -252,38 +277,87 @@ func (s *Scanner) hits(text string) []hit {
 	return settle(hits)
 }
 
+// windowedRule is a gitleaks rule whose keywords are in most text, run on
+// the windows of text around the keywords that can open a match instead
+// of over the whole text: gitleaks runs a rule's regular expression over
+// all of a text once a keyword is in it, and Go runs such expressions
+// with its slowest engine. A window runs from the start of the line
+// holding the keyword to the end of the line holding the byte reach after
+// it; windows that touch are merged. Each rule's windows find what the
+// whole text finds (TestWindowedRules compares them over a corpus).
+type windowedRule struct {
+	id string
+	// reach is how far past its keyword a match can still be running
+	// before it must end on the line it is on.
+	reach int
+	// opens reports whether the keyword at text[at:after] can be part of
+	// a match; one that cannot opens no window.
+	opens func(text string, at, after int) bool
+	// Set by newScanner: the rule alone, and its keywords.
+	detector *detect.Detector
+	keywords []string
+}
+
+// windowedRules are the rules NewScanner runs on windows.
+var windowedRules = []windowedRule{
+	// generic-api-key, for any assignment of a key-like value to a
+	// key-like name: its keywords (key, auth, access, api, token, ...) are
+	// in nearly every delivered message (Authentication-Results) and in
+	// prose ("access policies for the tenant"); over the whole text it
+	// costs 8 ms per 6 KB here. A match cannot start before its keyword's
+	// line ([\w.-] does not cross a newline); its operator
+	// ((?:=|>|:{1,3}=|\|\||:|=>|\?=|,)) starts at most 23 bytes after the
+	// keyword (after [ \t\w.-]{0,20} and [\s'"]{0,3}); its value starts at
+	// most 32 bytes after it and ends on the line it starts on.
+	{id: genericRule, reach: 32, opens: func(text string, _, after int) bool {
+		return strings.ContainsAny(text[after:min(len(text), after+24)], "=>:|?,")
+	}},
+	// vault-service-token (\b(hvs\.[\w-]{90,120}|s\.(?i:[a-z0-9]{24}))...):
+	// its keyword "s." ends half the sentences of English prose. A match
+	// is the keyword and what follows it on its line; "s." opens one only
+	// when 24 letters or digits follow.
+	{id: "vault-service-token", reach: 0, opens: func(text string, at, after int) bool {
+		if text[at] != 's' && text[at] != 'S' {
+			return true // hvs.
+		}
+		if after+24 > len(text) {
+			return false
+		}
+		for _, c := range []byte(text[after : after+24]) {
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+				return false
+			}
+		}
+		return true
+	}},
+}
+
 // genericRule is gitleaks' rule for any assignment of a key-like value to
-// a key-like name. Its keywords (key, auth, access, api, token, ...) are in
-// nearly every delivered message (Authentication-Results), and gitleaks
-// then runs its regular expression, which Go can only run with its slowest
-// engine, over the whole text, twice when it matches: 8 ms for 6 KB here.
+// a key-like name.
 const genericRule = "generic-api-key"
 
-// genericWindows returns the stretches of text the generic rule can match
-// in: from the start of a line holding one of its keywords to the end of
-// the line holding the byte 32 after the keyword, merged where they
-// overlap. A match cannot start before its keyword's line ([\w.-] does not
-// cross a newline) and its value starts at most 32 bytes after the keyword
-// (20 of name, 3 spaces or quotes, a 4-byte operator, 5 more) and ends on
-// the line it starts on; so the rule finds in the windows what it finds in
-// the whole text (TestGenericWindows compares them over a corpus).
-func genericWindows(text, lower string, keywords []string) [][2]int {
+// windows returns the stretches of text the rule can match in (see
+// windowedRule); lower is text with its ASCII letters lowercased.
+func (wr windowedRule) windows(text, lower string) [][2]int {
 	var ws [][2]int
-	for _, k := range keywords {
+	for _, k := range wr.keywords {
 		for off := 0; ; {
 			i := strings.Index(lower[off:], k)
 			if i < 0 {
 				break
 			}
 			at := off + i
+			off = at + len(k)
+			if !wr.opens(text, at, off) {
+				continue
+			}
 			start := strings.LastIndexByte(text[:at], '\n') + 1
-			reach := min(len(text), at+len(k)+32)
+			reach := min(len(text), off+wr.reach)
 			end := len(text)
 			if j := strings.IndexByte(text[reach:], '\n'); j >= 0 {
 				end = reach + j
 			}
 			ws = append(ws, [2]int{start, end})
-			off = at + len(k)
 		}
 	}
 	if len(ws) < 2 {
@@ -311,15 +385,6 @@ func lowerASCII(s string) string {
 		}
 	}
 	return string(b)
-}
-
-func containsAny(s string, words []string) bool {
-	for _, w := range words {
-		if strings.Contains(s, w) {
-			return true
-		}
-	}
-	return false
 }
 
 // ourHit turns a match of one of our rules into a hit, if it is valid.
