@@ -11,10 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/apiclient"
 )
 
 const evidenceImportUse = `usage:
@@ -66,7 +68,12 @@ func cmdEvidenceImport(ctx context.Context, e *env, args []string) error {
 	start := time.Now()
 	stop := func() {}
 	if isTerminal(e.stderr) {
-		stop = showLine(e.stderr, func() string { return uploadText(sent.Load(), total, time.Since(start)) })
+		var read serverProgress
+		stopPolling := read.poll(ctx, c, incident, *name, start, time.Second)
+		stopLine := showLine(e.stderr, func() string {
+			return read.text() + uploadText(sent.Load(), total, time.Since(start))
+		})
+		stop = func() { stopLine(); stopPolling() }
 	}
 	imp, err := c.ImportEvidence(ctx, incident, *name, pr, -1)
 	stop()
@@ -245,6 +252,53 @@ func (c *progressWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n.Add(int64(n))
 	return n, err
+}
+
+// serverProgress is what the server has read of a running upload: the
+// import's own record, polled, as the upload's reply comes only at its
+// end.
+type serverProgress struct {
+	messages, stored atomic.Int64
+}
+
+// poll reads, every period until stopped, the newest running import of
+// the incident with this name started since start (the clocks of client
+// and server may differ by a minute).
+func (p *serverProgress) poll(ctx context.Context, c *apiclient.Client, incident, name string, start time.Time, every time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			imports, err := c.EvidenceImports(ctx, incident)
+			if err != nil {
+				continue // the line shows what the client knows
+			}
+			for _, imp := range imports {
+				if imp.Status == notifier.EvidenceImportRunning && imp.Name == name && imp.StartedAt.After(start.Add(-time.Minute)) {
+					p.messages.Store(imp.Messages)
+					p.stored.Store(imp.Stored)
+					break
+				}
+			}
+		}
+	})
+	return func() { cancel(); wg.Wait() }
+}
+
+// text is the server's part of the live line, once it has read anything.
+func (p *serverProgress) text() string {
+	n := p.messages.Load()
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d messages read (%d new), ", n, p.stored.Load())
 }
 
 // uploadText is the live line: MB sent of the total, rate and ETA.

@@ -4,7 +4,10 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/breachnotify/breachnotify/config"
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/apiclient"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
 	"github.com/breachnotify/breachnotify/notifier/vault"
 )
@@ -109,4 +113,42 @@ func TestEvidenceRewrapKeys(t *testing.T) {
 		t.Fatalf("incident key wrapped by %q, %v; want the new key %s", master, err, ring.CurrentID())
 	}
 	contains(t, "second rewrap", c.ok("evidence", "rewrap-keys"), "rewrapped 0 incident keys")
+}
+
+// TestUploadProgressReadsTheServer shows on the live line what the server
+// has read of the upload: the newest running import of that name, not an
+// older one nor another name's.
+func TestUploadProgressReadsTheServer(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	imports := []notifier.EvidenceImport{
+		{ID: 3, Name: "other.mbox", Status: notifier.EvidenceImportRunning, Messages: 7, StartedAt: start},
+		{ID: 2, Name: "mail.mbox", Status: notifier.EvidenceImportRunning, Messages: 42, Stored: 40, StartedAt: start},
+		{ID: 1, Name: "mail.mbox", Status: notifier.EvidenceImportFailed, Messages: 99, StartedAt: start.Add(-time.Hour)},
+	}
+	requests := make(chan struct{}, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/incidents/mail-2026/evidence-imports" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(imports)
+		select {
+		case requests <- struct{}{}:
+		default: // the test has seen enough
+		}
+	}))
+	defer srv.Close()
+	var p serverProgress
+	if p.text() != "" {
+		t.Fatalf("before any poll: %q", p.text())
+	}
+	stop := p.poll(context.Background(), apiclient.New(srv.URL, "key"), "mail-2026", "mail.mbox", start, time.Millisecond)
+	<-requests
+	<-requests // the first reply has been read: polls run one after another
+	stop()
+	if got, want := p.text(), "42 messages read (40 new), "; got != want {
+		t.Fatalf("progress %q, want %q", got, want)
+	}
 }
