@@ -378,7 +378,11 @@ func (p *Parser) nestedHeaders(msg *Message, part *enmime.Part, depth int) {
 func salvageHeaders(msg *Message, b []byte) {
 	m, err := mail.ReadMessage(bytes.NewReader(b))
 	if err != nil {
-		return
+		// A header block whose first line is indented (a continuation of
+		// nothing) is refused whole; its fields are still there.
+		if m, err = mail.ReadMessage(bytes.NewReader(bytes.TrimLeft(b, " \t"))); err != nil {
+			return
+		}
 	}
 	h := m.Header
 	msg.MessageID = firstID(h.Get("Message-ID"))
