@@ -32,11 +32,12 @@
 //
 //	GOBIN=/tmp/gl go install github.com/zricethezav/gitleaks/v8@v8.30.1
 //	BREACHNOTIFY_GITLEAKS=/tmp/gl/gitleaks go test -run VersusGitleaksCLI -v ./notifier/secrets/
-//	  2,000 such messages as files (11.2 MB), medians of three runs:
-//	  gitleaks dir (decode depth 5)  21.0 s CPU, 14 findings
-//	  gitleaks dir, decode depth 0   16.0 s CPU, 14 findings
-//	  NewScanner, 2 goroutines        2.0 s CPU, 40 findings
-//	  ratio, our CPU time / the CLI's: 0.095 (0.12 against decode depth 0)
+//	  2,000 such messages as files (11.2 MB), medians of three runs
+//	  (December 7, in one run, beside other jobs):
+//	  gitleaks dir (decode depth 5)  5.90 s CPU, 14 findings
+//	  gitleaks dir, decode depth 0   4.49 s CPU, 14 findings
+//	  NewScanner, 2 goroutines       0.42 s CPU, 40 findings
+//	  ratio, our CPU time / the CLI's: 0.070 (0.093 against decode depth 0)
 //
 // The Scanner decodes nothing (gitleaks' MaxDecodeDepth stays 0): MIME
 // parsing has already undone base64 and quoted-printable by the time a
