@@ -87,6 +87,12 @@ type PurgeRequest struct {
 	Reason string `json:"reason"`
 }
 
+// DismissRequest is the body of a finding's dismissal or restoration.
+type DismissRequest struct {
+	// Reason is why (required): it goes to the audit trail.
+	Reason string `json:"reason"`
+}
+
 // PurgeParams are what StartEvidencePurge needs.
 type PurgeParams struct {
 	IncidentID int64
