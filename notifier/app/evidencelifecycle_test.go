@@ -323,6 +323,35 @@ func TestPurgeInterruptedAfterTheKey(t *testing.T) {
 	}
 }
 
+// TestPurgeOvertakesARunningImport purges an incident while an import
+// into it runs: the import can neither store another group nor close
+// (which would make exposure items of what the purge deletes).
+func TestPurgeOvertakesARunningImport(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{Configure: withEvidenceKey(t), NoWorkers: true})
+	ctx := context.Background()
+	slug := e.LoadSample(t, "overtaken")
+	mail := stolen("cfo@contoso.example", "x@elsewhere.example", "Overtaken")
+	if _, err := e.Client.ImportEvidence(ctx, slug, "one.eml", strings.NewReader(mail), int64(len(mail))); err != nil {
+		t.Fatal(err)
+	}
+	inc, _ := e.Client.Incident(ctx, slug)
+	by := notifier.LocalActor("test")
+	imp, err := e.App.Store.BeginEvidenceImport(ctx, by, inc.ID, "running.mbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Client.PurgeEvidence(ctx, slug, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.App.Store.StoreEvidence(ctx, imp.ID, inc.ID, notifier.EvidenceGroup{}); !errors.Is(err, store.ErrEvidenceShredded) {
+		t.Errorf("a group after the purge: %v, want refused", err)
+	}
+	if _, err := e.App.Store.FinishEvidenceImport(ctx, by, imp.ID, ""); !errors.Is(err, store.ErrEvidenceShredded) {
+		t.Errorf("closing the import after the purge: %v, want refused", err)
+	}
+}
+
 // TestEvidenceRetention purges, from the maintenance job, the evidence
 // of an incident whose retention passed since its last import ended, and
 // only that one; several processes running the job at once purge it
