@@ -195,6 +195,10 @@ func TestPurgeIsCryptoShredding(t *testing.T) {
 	second := apiclient.New(e.App.URL(), newKey(t, e, "second admin", notifier.RoleAdmin))
 	operator := apiclient.New(e.App.URL(), newKey(t, e, "operator", notifier.RoleOperator))
 
+	findings, err := operator.Findings(ctx, slug, apiclient.FindingQuery{}, apiclient.Page{})
+	if err != nil || len(findings.Items) == 0 {
+		t.Fatalf("findings before the purge: %+v, %v", findings, err)
+	}
 	if _, err := operator.PurgeEvidence(ctx, slug, ""); apiCode(err) != "forbidden" {
 		t.Fatalf("an operator's purge: %v, want forbidden", err)
 	}
@@ -275,6 +279,12 @@ func TestPurgeIsCryptoShredding(t *testing.T) {
 		t.Errorf("audit trail of the purge:\n%q\nwant\n%q", got, want)
 	}
 
+	if left, err := operator.Findings(ctx, slug, apiclient.FindingQuery{}, apiclient.Page{}); err != nil || len(left.Items) != 0 {
+		t.Errorf("findings after the purge: %+v, %v", left, err)
+	}
+	if _, err := operator.DismissFinding(ctx, slug, findings.Items[0].ID, "too late"); apiCode(err) != "conflict" {
+		t.Errorf("dismissing a purged finding: %v, want conflict", err)
+	}
 	// Purged for good: no new evidence, and purging again changes nothing.
 	if _, err := e.Client.ImportEvidence(ctx, slug, "again.eml", strings.NewReader(mail), int64(len(mail))); apiCode(err) != "conflict" ||
 		!strings.Contains(err.Error(), "purged") {

@@ -94,12 +94,23 @@ WHERE e.incident_id = $1 AND e.sha256 = $2`
 func (s *Store) SetFindingDismissed(ctx context.Context, by notifier.Actor, incidentID int64, id notifier.FindingID, dismiss bool, reason string) (notifier.Finding, error) {
 	var out notifier.Finding
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		// The message first: two dismissals in one message recompute its
-		// types one after the other, each seeing the other's.
+		// The incident first, shared: an import's closing transaction
+		// (which holds it exclusively while it itemizes messages) either
+		// ends before, and its items are linked and retyped here, or
+		// starts after and itemizes the recomputed types; a purge waits.
 		var slug string
-		if err := tx.QueryRow(ctx, `SELECT i.slug FROM evidence_messages m JOIN incidents i ON i.id = m.incident_id
-			WHERE m.incident_id = $1 AND m.sha256 = $2 FOR UPDATE OF m`, incidentID, id.Message[:]).Scan(&slug); err != nil {
-			return notFound(err, "no finding %s in this incident", id)
+		var shredded bool
+		if err := tx.QueryRow(ctx, `SELECT slug, evidence_shredded_at IS NOT NULL FROM incidents WHERE id = $1 FOR SHARE`, incidentID).
+			Scan(&slug, &shredded); err != nil {
+			return notFound(err, "no incident %d", incidentID)
+		}
+		if shredded {
+			return ErrEvidenceShredded
+		}
+		// Then the message: two dismissals in one message recompute its
+		// types one after the other, each seeing the other's.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM evidence_messages WHERE incident_id = $1 AND sha256 = $2 FOR UPDATE`, incidentID, id.Message[:]); err != nil {
+			return err
 		}
 		var dismissed bool
 		var typ string
