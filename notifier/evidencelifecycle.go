@@ -197,12 +197,33 @@ func (s *Service) purge(ctx context.Context, by Actor, incident, reason string, 
 	return s.finishPurge(ctx, by, inc.ID)
 }
 
-// finishPurge deletes what is left of a shredded incident's evidence.
+// PurgeStepBudget is how long one call deletes evidence rows before it
+// leaves the rest to the next (the maintenance job runs every minute): a
+// purge of millions of messages outlasts an API request and a job's
+// timeout, and its key is gone from the first step anyway.
+const PurgeStepBudget = 30 * time.Second
+
+// finishPurge deletes what is left of a shredded incident's evidence, for
+// at most PurgeStepBudget: past it the state says purging, and the
+// maintenance job carries on.
 func (s *Service) finishPurge(ctx context.Context, by Actor, incidentID int64) (EvidencePurge, error) {
-	if _, err := s.store.FinishEvidencePurge(ctx, by, incidentID); err != nil {
+	if err := s.deleteForAWhile(ctx, by, incidentID); err != nil {
 		return EvidencePurge{}, err
 	}
 	return s.store.EvidencePurgeState(ctx, incidentID)
+}
+
+// deleteForAWhile runs FinishEvidencePurge for at most PurgeStepBudget;
+// running out of that budget is no error.
+func (s *Service) deleteForAWhile(ctx context.Context, by Actor, incidentID int64) error {
+	step, cancel := context.WithTimeout(ctx, PurgeStepBudget)
+	defer cancel()
+	n, err := s.store.FinishEvidencePurge(step, by, incidentID)
+	if err != nil && step.Err() != nil && ctx.Err() == nil {
+		s.logger.InfoContext(ctx, "evidence purge continues in the background", "incident_id", incidentID, "rows_deleted", n)
+		return nil
+	}
+	return err
 }
 
 // CancelEvidencePurge cancels an incident's waiting purge request (admin:
@@ -267,11 +288,9 @@ func (s *Service) RunEvidenceRetention(ctx context.Context) error {
 		return err
 	}
 	for _, id := range unfinished {
-		n, err := s.store.FinishEvidencePurge(ctx, RetentionActor, id)
-		if err != nil {
+		if err := s.deleteForAWhile(ctx, RetentionActor, id); err != nil {
 			return err
 		}
-		s.logger.InfoContext(ctx, "evidence purge finished", "incident_id", id, "rows_deleted", n)
 	}
 	return nil
 }

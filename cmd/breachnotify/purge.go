@@ -64,8 +64,11 @@ func incidentPurge(ctx context.Context, e *env, args []string) error {
 	if err := printPurge(e, st); err != nil {
 		return err
 	}
-	if st.State == notifier.EvidencePurgeRequested && !*status {
+	switch {
+	case st.State == notifier.EvidencePurgeRequested && !*status:
 		fmt.Fprintf(e.stderr, "purge requested: a second admin approves it with `breachnotify incident purge %s --approve`\n", st.Incident)
+	case st.State == notifier.EvidencePurging:
+		fmt.Fprintln(e.stderr, "the data key is destroyed: nothing of the evidence can be read any more; its rows are being deleted in the background (check with --status)")
 	}
 	return nil
 }

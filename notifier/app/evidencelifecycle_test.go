@@ -274,9 +274,16 @@ func TestPurgeIsCryptoShredding(t *testing.T) {
 	}
 	got := auditActions(t, e.Client, "evidence.purge")
 	want := []string{"evidence.purge.request by apptest admin", "evidence.purge.cancel by second admin",
-		"evidence.purge.request by apptest admin", "evidence.purge.approve by second admin", "evidence.purge.delete by second admin"}
-	if !slices.Equal(got, want) {
-		t.Errorf("audit trail of the purge:\n%q\nwant\n%q", got, want)
+		"evidence.purge.request by apptest admin", "evidence.purge.approve by second admin"}
+	if len(got) < len(want)+1 || !slices.Equal(got[:len(want)], want) {
+		t.Errorf("audit trail of the purge:\n%q\nwant\n%q and the deletion", got, want)
+	}
+	// The rows are deleted by the approver's request, or (if it ran at
+	// that moment) partly by the maintenance job.
+	for _, a := range got[min(len(want), len(got)):] {
+		if a != "evidence.purge.delete by second admin" && a != "evidence.purge.delete by breachnotify (evidence retention)" {
+			t.Errorf("audit trail of the purge: %q after the approval", a)
+		}
 	}
 
 	if left, err := operator.Findings(ctx, slug, apiclient.FindingQuery{}, apiclient.Page{}); err != nil || len(left.Items) != 0 {
@@ -404,9 +411,16 @@ func TestEvidenceRetention(t *testing.T) {
 			t.Errorf("%s: %+v, %v; want %s", slug, st, err, want)
 		}
 	}
+	// One purge: the key is destroyed once. The deletion may be shared by
+	// the runs, each auditing the rows it deleted.
 	got := auditActions(t, e.Client, "evidence.purge")
-	if len(got) != 2 || got[0] != "evidence.purge by breachnotify (evidence retention)" || got[1] != "evidence.purge.delete by breachnotify (evidence retention)" {
-		t.Errorf("audit of the retention: %q, want one purge and one deletion by the retention", got)
+	if len(got) < 2 || got[0] != "evidence.purge by breachnotify (evidence retention)" {
+		t.Errorf("audit of the retention: %q, want one purge first", got)
+	}
+	for _, a := range got[1:] {
+		if a != "evidence.purge.delete by breachnotify (evidence retention)" {
+			t.Errorf("audit of the retention: %q, want one purge, then deletions by the retention", got)
+		}
 	}
 	// The bounds of the policy field.
 	for _, bad := range []notifier.Duration{notifier.Duration(60 * 60 * 1e9), -day, day * 3651} {

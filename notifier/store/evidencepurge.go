@@ -243,14 +243,17 @@ func (s *Store) FinishEvidencePurge(ctx context.Context, by notifier.Actor, inci
 		return 0, notifier.Errorf(notifier.CodeConflict, "the data key of incident %s is not destroyed: its evidence is not deleted before it", slug)
 	}
 	n, err := s.deleteEvidenceRows(ctx, incidentID)
-	if err != nil || n == 0 {
+	if n == 0 {
 		return n, err
 	}
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		return s.appendAudit(ctx, tx, by, auditEvent{"evidence.purge.delete", "incident", slug,
-			map[string]any{"incident_id": incidentID, "rows_deleted": n}})
+	// What was deleted is audited even when the deletion stopped short
+	// (its context ended): the next run audits the rest.
+	actx := context.WithoutCancel(ctx)
+	aerr := s.inTx(actx, func(tx pgx.Tx) error {
+		return s.appendAudit(actx, tx, by, auditEvent{"evidence.purge.delete", "incident", slug,
+			map[string]any{"incident_id": incidentID, "rows_deleted": n, "finished": err == nil}})
 	})
-	return n, wrap("finish evidence purge", err)
+	return n, errors.Join(err, wrap("finish evidence purge", aerr))
 }
 
 // retentionCandidates are the incidents holding evidence (a data key or
