@@ -82,6 +82,15 @@ type Policy struct {
 	ReminderAfter Duration `json:"reminder_after"`
 	// MaxReminders is how many reminders precede the escalation.
 	MaxReminders int `json:"max_reminders"`
+	// PurgeNeedsApproval makes a purge of the incident's evidence a
+	// request that a second admin key must approve before it runs. It is
+	// not RequireApproval: that one guards what is sent, and a team may
+	// well send without a second key yet want two for destroying evidence
+	// (irreversible, and possibly under a legal hold), or the reverse.
+	PurgeNeedsApproval bool `json:"purge_needs_approval"`
+	// EvidenceRetention purges the incident's evidence automatically this
+	// long after its last evidence import ended; 0 keeps it until purged.
+	EvidenceRetention Duration `json:"evidence_retention"`
 }
 
 // FollowUpsNeedApproval reports whether an automatic follow-up waits for
@@ -109,6 +118,8 @@ type PolicyPatch struct {
 	FollowUpWindow              *Duration `json:"follow_up_window"`
 	ReminderAfter               *Duration `json:"reminder_after"`
 	MaxReminders                *int      `json:"max_reminders"`
+	PurgeNeedsApproval          *bool     `json:"purge_needs_approval"`
+	EvidenceRetention           *Duration `json:"evidence_retention"`
 }
 
 // Apply returns p with the patch's fields set.
@@ -131,6 +142,12 @@ func (pp PolicyPatch) Apply(p Policy) Policy {
 	if pp.MaxReminders != nil {
 		p.MaxReminders = *pp.MaxReminders
 	}
+	if pp.PurgeNeedsApproval != nil {
+		p.PurgeNeedsApproval = *pp.PurgeNeedsApproval
+	}
+	if pp.EvidenceRetention != nil {
+		p.EvidenceRetention = *pp.EvidenceRetention
+	}
 	return p
 }
 
@@ -145,6 +162,9 @@ func (pp PolicyPatch) Validate() []RowError {
 	}
 	if pp.MaxReminders != nil && (*pp.MaxReminders < 0 || *pp.MaxReminders > 10) {
 		problems = append(problems, RowError{Field: "max_reminders", Message: "must be between 0 and 10"})
+	}
+	if r := pp.EvidenceRetention; r != nil && *r != 0 && (time.Duration(*r) < MinEvidenceRetention || time.Duration(*r) > MaxEvidenceRetention) {
+		problems = append(problems, RowError{Field: "evidence_retention", Message: "must be 0 (keep until purged) or between 24h and 87600h (10 years)"})
 	}
 	return problems
 }

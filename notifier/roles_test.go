@@ -238,6 +238,38 @@ var serviceRoles = []struct {
 	{"AuditQueueUIAction", deny, deny, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
 		return s.AuditQueueUIAction(ctx, by, "POST", "/riverui/api/jobs/cancel", []byte(`{"job_ids":["1"]}`))
 	}},
+
+	// The evidence lifecycle (issue 13): destroying evidence is an
+	// admin's; reviewing findings, whose masked forms hint at secrets, is
+	// IR work.
+	{"EvidencePurgeState", allow, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.EvidencePurgeState(ctx, by, "mail")
+		return err
+	}},
+	{"PurgeEvidence", deny, deny, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.PurgeEvidence(ctx, by, "mail", "")
+		return err
+	}},
+	{"ApproveEvidencePurge", deny, deny, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.ApproveEvidencePurge(ctx, by, "mail", "")
+		return err
+	}},
+	{"CancelEvidencePurge", deny, deny, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.CancelEvidencePurge(ctx, by, "mail", "")
+		return err
+	}},
+	{"Findings", deny, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.Findings(ctx, by, "mail", notifier.FindingFilter{}, 10)
+		return err
+	}},
+	{"DismissFinding", deny, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.DismissFinding(ctx, by, "mail", "abababababababababababababababababababababababababababababababab-0", "a test key in a README")
+		return err
+	}},
+	{"UndismissFinding", deny, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.UndismissFinding(ctx, by, "mail", "abababababababababababababababababababababababababababababababab-0", "it was real after all")
+		return err
+	}},
 }
 
 // roleCall calls a use case as by and reports its error, and whether it

@@ -94,6 +94,7 @@ type Store interface {
 	Clock
 	PortalStore
 	StaffStore
+	EvidenceLifecycleStore
 }
 
 // Service runs the IR team's use cases: everything the API and CLI do.

@@ -110,7 +110,8 @@ func (w *RemindersWorker) Work(ctx context.Context, _ *river.Job[RemindersArgs])
 
 // MaintenanceArgs is the periodic upkeep: settle waves whose last chunk's
 // process died before settling them, forget expired idempotency keys and
-// stale claims and sessions (see Maintainers).
+// stale claims and sessions, purge the evidence past its retention (see
+// Maintainers).
 type MaintenanceArgs struct{}
 
 // Kind implements river.JobArgs.

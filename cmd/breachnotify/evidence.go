@@ -17,6 +17,9 @@ import (
 
 const evidenceUse = `usage:
   breachnotify evidence import INCIDENT PATH... [--json] [--name NAME]
+  breachnotify evidence findings INCIDENT [--type T] [--dismissed=true|false] [--live=true|false] [--json]
+  breachnotify evidence dismiss INCIDENT FINDING --reason TEXT [--json]     a false positive no longer counts
+  breachnotify evidence undismiss INCIDENT FINDING --reason TEXT [--json]
   breachnotify evidence rewrap-keys     (on the server: after a new key is put first in BREACHNOTIFY_EVIDENCE_KEY_FILE)
   breachnotify evidence scan PATH... [--json] [--top N] [--list N] [--max-message-mb MB] [--mboxo]
     PATH: .eml files, mbox files, Maildir folders, directories of those, .zip/.tar.gz/.tgz archives`
@@ -25,6 +28,9 @@ const evidenceUse = `usage:
 func cmdEvidence(ctx context.Context, e *env, args []string) error {
 	return subcommands(ctx, e, args, evidenceUse, map[string]command{
 		"import":      cmdEvidenceImport,
+		"findings":    evidenceFindings,
+		"dismiss":     evidenceDismiss,
+		"undismiss":   evidenceUndismiss,
 		"rewrap-keys": cmdEvidenceRewrapKeys,
 		"scan":        cmdEvidenceScan,
 	})

@@ -16,7 +16,11 @@ const incidentUse = `usage:
   breachnotify incident show INCIDENT [--json]
   breachnotify incident policy INCIDENT [--require-approval=true|false] [--auto-follow-up=true|false]
         [--auto-follow-up-without-approval=true|false] [--follow-up-window 15m] [--reminder-after 48h]
-        [--max-reminders 2] [--json]`
+        [--max-reminders 2] [--purge-needs-approval=true|false] [--evidence-retention 2160h] [--json]
+  breachnotify incident purge INCIDENT [--reason TEXT] [--yes] [--json]     destroy the evidence (admin)
+  breachnotify incident purge INCIDENT --approve [--reason TEXT] [--yes]    a second admin approves a request
+  breachnotify incident purge INCIDENT --cancel [--reason TEXT]             cancel a waiting request
+  breachnotify incident purge INCIDENT --status                             where the evidence stands`
 
 func cmdIncident(ctx context.Context, e *env, args []string) error {
 	return subcommands(ctx, e, args, incidentUse, map[string]command{
@@ -24,6 +28,7 @@ func cmdIncident(ctx context.Context, e *env, args []string) error {
 		"list":   incidentList,
 		"show":   incidentShow,
 		"policy": incidentPolicy,
+		"purge":  incidentPurge,
 	})
 }
 
@@ -104,6 +109,8 @@ func incidentPolicy(ctx context.Context, e *env, args []string) error {
 	followUpWindow := fs.Duration("follow-up-window", 0, "wait this long after a batch so that batches in a row make one follow-up")
 	reminderAfter := fs.Duration("reminder-after", 0, "remind an unacknowledged notice this long after it (or its last reminder) was sent")
 	maxReminders := fs.Int("max-reminders", 0, "reminders before the escalation to the organization's legal and executive contacts")
+	purgeApproval := fs.Bool("purge-needs-approval", false, "a purge of the evidence is a request a second admin must approve")
+	retention := fs.Duration("evidence-retention", 0, "purge the evidence this long after its last import ended (0: keep until purged)")
 	pos, err := parseArgs(fs, args, 1, incidentUse)
 	if err != nil {
 		return err
@@ -129,6 +136,13 @@ func incidentPolicy(ctx context.Context, e *env, args []string) error {
 	}
 	if flagSet(fs, "max-reminders") {
 		patch.MaxReminders = maxReminders
+	}
+	if flagSet(fs, "purge-needs-approval") {
+		patch.PurgeNeedsApproval = purgeApproval
+	}
+	if flagSet(fs, "evidence-retention") {
+		d := notifier.Duration(*retention)
+		patch.EvidenceRetention = &d
 	}
 	if patch == (notifier.PolicyPatch{}) {
 		return usageError{"give at least one policy field to set\n" + incidentUse}
@@ -164,6 +178,7 @@ func printIncident(e *env, inc notifier.Incident) error {
 		t.row("follow-ups", "planned by hand")
 	}
 	t.row("reminders", strconv.Itoa(p.MaxReminders)+", every "+time.Duration(p.ReminderAfter).String()+" until acknowledged, then one escalation")
+	t.row("evidence", evidencePolicy(p))
 	t.row("created", inc.CreatedAt)
 	return t.flush()
 }
@@ -174,6 +189,18 @@ func approvalPolicy(p notifier.Policy) string {
 		return "required"
 	}
 	return "not required"
+}
+
+// evidencePolicy says how long evidence is kept and who may purge it.
+func evidencePolicy(p notifier.Policy) string {
+	keep := "kept until purged"
+	if p.EvidenceRetention > 0 {
+		keep = "purged automatically " + time.Duration(p.EvidenceRetention).String() + " after its last import"
+	}
+	if p.PurgeNeedsApproval {
+		return keep + "; a purge needs a second admin's approval"
+	}
+	return keep + "; an admin may purge it"
 }
 
 // nonNil makes an empty list print as [] rather than null in JSON.

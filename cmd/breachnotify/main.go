@@ -36,9 +36,13 @@ IR verbs (talk to a running server: BREACHNOTIFY_URL, BREACHNOTIFY_API_KEY; --js
   breachnotify incident list | show INCIDENT
   breachnotify incident policy INCIDENT [--require-approval=B] [--auto-follow-up=B] [--follow-up-window D]
                                         [--reminder-after D] [--max-reminders N]
+                                        [--purge-needs-approval=B] [--evidence-retention D]
   breachnotify org import FILE [--format csv|ndjson]               (FILE - reads stdin)
   breachnotify exposure import INCIDENT FILE [--format csv|ndjson]
   breachnotify evidence import INCIDENT PATH... [--name NAME]       (stolen mail: eml, mbox, Maildir, zip, tar.gz)
+  breachnotify incident purge INCIDENT [--approve|--cancel|--status] [--reason TEXT] [--yes]   (admin; crypto-shredding)
+  breachnotify evidence findings INCIDENT [--type T] [--dismissed=B] [--live=B]
+  breachnotify evidence dismiss|undismiss INCIDENT FINDING --reason TEXT
   breachnotify wave plan INCIDENT [--kind initial] [--urgent-only]
   breachnotify wave list [INCIDENT] | status ID [--watch] [--interval 1s]
   breachnotify wave launch ID [--idempotency-key KEY]
@@ -60,6 +64,9 @@ type command func(ctx context.Context, env *env, args []string) error
 // env is what every subcommand may use.
 type env struct {
 	stdout, stderr io.Writer
+	// stdin is where a typed confirmation is read (incident purge); nil
+	// reads nothing (no terminal).
+	stdin io.Reader
 	// loadConfig reads the configuration (replaceable in tests).
 	loadConfig func() (*config.Config, error)
 }
@@ -67,7 +74,7 @@ type env struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e := &env{stdout: os.Stdout, stderr: os.Stderr, loadConfig: config.Load}
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, loadConfig: config.Load}
 	os.Exit(run(ctx, e, os.Args[1:]))
 }
 

@@ -561,7 +561,10 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		Store: a.Store, Sender: sender, Renderer: a.renderer, Observer: m, Logger: a.Logger}), MaxTimeout: cfg.DeliverJobTimeout()}
 	// Template versions are reloaded by every process (refreshTemplates),
 	// not here: the upkeep runs on one process only.
-	upkeep := queue.Maintainers{a.Store, queue.MaintainerFunc(a.Store.ExpireStaffSessions), queue.MaintainerFunc(a.Store.ForgetIdlePacing)}
+	// The evidence retention purges incidents past their retention and
+	// finishes purges interrupted midway (issue 13).
+	upkeep := queue.Maintainers{a.Store, queue.MaintainerFunc(a.Store.ExpireStaffSessions), queue.MaintainerFunc(a.Store.ForgetIdlePacing),
+		queue.MaintainerFunc(a.Service.RunEvidenceRetention)}
 	var err error
 	a.river, err = queue.NewClient(a.Pool, queue.Config{
 		ID:                   process.ID,

@@ -112,6 +112,13 @@ var apiAccess = []apiRow{
 	{"POST", "/api/v1/incidents/{incident}/evidence", unauth, denied, ok, ok},
 	{"GET", "/api/v1/incidents/{incident}/evidence-imports", unauth, ok, ok, ok},
 	{"GET", "/api/v1/evidence-imports/{id}", unauth, ok, ok, ok},
+	{"GET", "/api/v1/incidents/{incident}/purge", unauth, ok, ok, ok},
+	{"POST", "/api/v1/incidents/{incident}/purge", unauth, denied, denied, ok},
+	{"POST", "/api/v1/incidents/{incident}/purge/approve", unauth, denied, denied, ok},
+	{"POST", "/api/v1/incidents/{incident}/purge/cancel", unauth, denied, denied, ok},
+	{"GET", "/api/v1/incidents/{incident}/evidence/findings", unauth, denied, ok, ok},
+	{"POST", "/api/v1/incidents/{incident}/evidence/findings/{finding}/dismiss", unauth, denied, ok, ok},
+	{"POST", "/api/v1/incidents/{incident}/evidence/findings/{finding}/undismiss", unauth, denied, ok, ok},
 
 	{"GET", "/api/v1/batches/{id}", unauth, ok, ok, ok},
 
@@ -206,7 +213,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	spareID := keys[len(keys)-1].ID
 	viewer, operator, admin := newKey(t, e, "viewer", notifier.RoleViewer), newKey(t, e, "operator", notifier.RoleOperator),
 		newKey(t, e, "admin", notifier.RoleAdmin)
-	concrete := strings.NewReplacer("{incident}", "matrix", "{org}", "contoso",
+	concrete := strings.NewReplacer("{incident}", "matrix", "{org}", "contoso", "{finding}", strings.Repeat("ab", 32)+"-0",
 		"{id}", fmt.Sprint(d[0].ID)) // a delivery id; other kinds with that id may or may not exist
 	for _, a := range apiAccess {
 		path := concrete.Replace(a.pattern)

@@ -69,6 +69,12 @@ var replySchemas = map[string]any{
 	"BouncePage":            notifier.ListResult[notifier.Bounce]{},
 	"UnreachableNoticePage": notifier.ListResult[notifier.UnreachableNotice]{},
 	"TemplateVersionPage":   notifier.ListResult[notifier.TemplateVersion]{},
+	// The evidence lifecycle (issue 13).
+	"EvidencePurge":       notifier.EvidencePurge{},
+	"EvidencePurgeRecord": notifier.EvidencePurgeRecord{},
+	"Finding":             notifier.Finding{},
+	"FindingDismissal":    notifier.FindingDismissal{},
+	"FindingPage":         notifier.ListResult[notifier.Finding]{},
 }
 
 // requestSchemas maps the document's schemas of request bodies to the Go
@@ -80,6 +86,8 @@ var requestSchemas = map[string]any{
 	"BounceJSON":             notifier.BounceJSON{},
 	"TemplateUpload":         notifier.TemplateUpload{},
 	"TemplatePreviewRequest": notifier.TemplatePreviewRequest{},
+	"PurgeRequest":           notifier.PurgeRequest{},
+	"DismissRequest":         notifier.DismissRequest{},
 }
 
 // schemasWithoutGoType are the schemas no named Go type stands for, and

@@ -48,6 +48,15 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/incidents/{incident}/evidence", operator, s.importEvidence},
 		{"GET", "/api/v1/incidents/{incident}/evidence-imports", viewer, s.listEvidenceImports},
 		{"GET", "/api/v1/evidence-imports/{id}", viewer, s.getEvidenceImport},
+		// Purge and finding review (issue 13): destroying evidence is an
+		// admin's, reviewing findings IR work.
+		{"GET", "/api/v1/incidents/{incident}/purge", viewer, s.getPurge},
+		{"POST", "/api/v1/incidents/{incident}/purge", admin, s.purgeEvidence},
+		{"POST", "/api/v1/incidents/{incident}/purge/approve", admin, s.approvePurge},
+		{"POST", "/api/v1/incidents/{incident}/purge/cancel", admin, s.cancelPurge},
+		{"GET", "/api/v1/incidents/{incident}/evidence/findings", operator, s.listFindings},
+		{"POST", "/api/v1/incidents/{incident}/evidence/findings/{finding}/dismiss", operator, s.dismissFinding},
+		{"POST", "/api/v1/incidents/{incident}/evidence/findings/{finding}/undismiss", operator, s.undismissFinding},
 
 		{"GET", "/api/v1/batches/{id}", viewer, s.getBatch},
 

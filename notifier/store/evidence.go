@@ -176,7 +176,9 @@ func (r *evidenceReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// ShredEvidence destroys an incident's evidence: first its data key, in a
+// ShredEvidence destroys an incident's evidence without a record or an
+// audit entry (the purge use case, StartEvidencePurge and
+// FinishEvidencePurge, records both): first its data key, in a
 // transaction of its own, so that from that commit on nothing of the
 // incident's evidence can be read, here or in any backup; then the
 // ciphertext and the messages' metadata, in batches. A purge interrupted
@@ -184,34 +186,15 @@ func (r *evidenceReader) Read(p []byte) (int, error) {
 // number of rows deleted.
 func (s *Store) ShredEvidence(ctx context.Context, incidentID int64) (int64, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE incidents SET evidence_shredded_at = coalesce(evidence_shredded_at, now()) WHERE id = $1`, incidentID)
-		if err != nil {
-			return err
+		var found bool
+		if err := tx.QueryRow(ctx, `SELECT true FROM incidents WHERE id = $1 FOR UPDATE`, incidentID).Scan(&found); err != nil {
+			return notFound(err, "no incident %d", incidentID)
 		}
-		if tag.RowsAffected() == 0 {
-			return notFound(pgx.ErrNoRows, "no incident %d", incidentID)
-		}
-		_, err = tx.Exec(ctx, `DELETE FROM incident_keys WHERE incident_id = $1`, incidentID)
+		_, err := shredKey(ctx, tx, incidentID)
 		return err
 	})
 	if err != nil {
 		return 0, wrap("shred evidence key", err)
 	}
-	// The ciphertext, then what the messages said about themselves and
-	// whom they exposed (the exposure items stay: notices cite them).
-	var deleted int64
-	for _, table := range []string{"evidence_blobs", "evidence_findings", "evidence_exposures", "evidence_messages"} {
-		for {
-			tag, err := s.pool.Exec(ctx, `DELETE FROM `+table+` WHERE ctid = ANY (ARRAY(
-				SELECT ctid FROM `+table+` WHERE incident_id = $1 LIMIT 1000))`, incidentID)
-			if err != nil {
-				return deleted, wrap("delete evidence", err)
-			}
-			deleted += tag.RowsAffected()
-			if tag.RowsAffected() == 0 {
-				break
-			}
-		}
-	}
-	return deleted, nil
+	return s.deleteEvidenceRows(ctx, incidentID)
 }

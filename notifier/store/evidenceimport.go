@@ -227,9 +227,14 @@ func (s *Store) FinishEvidenceImport(ctx context.Context, by notifier.Actor, imp
 			return notFound(err, "no running evidence import %d", importID)
 		}
 		// One closing transaction at a time per incident: two would
-		// each see the other's pending rows.
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE`, incidentID); err != nil {
+		// each see the other's pending rows. A purge takes the same lock:
+		// an import it overtook makes no items of what it is deleting.
+		var shredded bool
+		if err := tx.QueryRow(ctx, `SELECT evidence_shredded_at IS NOT NULL FROM incidents WHERE id = $1 FOR UPDATE`, incidentID).Scan(&shredded); err != nil {
 			return err
+		}
+		if shredded {
+			return ErrEvidenceShredded
 		}
 		res := notifier.ExposureImportResult{}
 		if err := tx.QueryRow(ctx, `INSERT INTO exposure_batches (incident_id, items_new, items_duplicate, created_by)
