@@ -17,6 +17,8 @@ import (
 
 const evidenceUse = `usage:
   breachnotify evidence import INCIDENT PATH... [--json] [--name NAME]
+  breachnotify evidence unattributed INCIDENT [--limit N] [--json]   (the domains of messages no organization was found for)
+  breachnotify evidence reattribute INCIDENT [--json]   (attribute the stored messages again, after adding organizations or contacts)
   breachnotify evidence rewrap-keys     (on the server: after a new key is put first in BREACHNOTIFY_EVIDENCE_KEY_FILE)
   breachnotify evidence scan PATH... [--json] [--top N] [--list N] [--max-message-mb MB] [--mboxo]
     PATH: .eml files, mbox files, Maildir folders, directories of those, .zip/.tar.gz/.tgz archives`
@@ -24,9 +26,11 @@ const evidenceUse = `usage:
 // cmdEvidence groups the verbs on stolen mail.
 func cmdEvidence(ctx context.Context, e *env, args []string) error {
 	return subcommands(ctx, e, args, evidenceUse, map[string]command{
-		"import":      cmdEvidenceImport,
-		"rewrap-keys": cmdEvidenceRewrapKeys,
-		"scan":        cmdEvidenceScan,
+		"import":       cmdEvidenceImport,
+		"rewrap-keys":  cmdEvidenceRewrapKeys,
+		"scan":         cmdEvidenceScan,
+		"unattributed": cmdEvidenceUnattributed,
+		"reattribute":  cmdEvidenceReattribute,
 	})
 }
 

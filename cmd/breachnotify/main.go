@@ -39,6 +39,8 @@ IR verbs (talk to a running server: BREACHNOTIFY_URL, BREACHNOTIFY_API_KEY; --js
   breachnotify org import FILE [--format csv|ndjson]               (FILE - reads stdin)
   breachnotify exposure import INCIDENT FILE [--format csv|ndjson]
   breachnotify evidence import INCIDENT PATH... [--name NAME]       (stolen mail: eml, mbox, Maildir, zip, tar.gz)
+  breachnotify evidence unattributed INCIDENT [--limit N]           (domains of the messages no organization was found for)
+  breachnotify evidence reattribute INCIDENT                        (attribute the stored mail again, after adding organizations)
   breachnotify wave plan INCIDENT [--kind initial] [--urgent-only]
   breachnotify wave list [INCIDENT] | status ID [--watch] [--interval 1s]
   breachnotify wave launch ID [--idempotency-key KEY]

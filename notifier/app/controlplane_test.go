@@ -112,6 +112,8 @@ var apiAccess = []apiRow{
 	{"POST", "/api/v1/incidents/{incident}/evidence", unauth, denied, ok, ok},
 	{"GET", "/api/v1/incidents/{incident}/evidence-imports", unauth, ok, ok, ok},
 	{"GET", "/api/v1/evidence-imports/{id}", unauth, ok, ok, ok},
+	{"GET", "/api/v1/incidents/{incident}/evidence/unattributed", unauth, ok, ok, ok},
+	{"POST", "/api/v1/incidents/{incident}/evidence/reattribute", unauth, denied, ok, ok},
 
 	{"GET", "/api/v1/batches/{id}", unauth, ok, ok, ok},
 

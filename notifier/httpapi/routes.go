@@ -48,6 +48,8 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/incidents/{incident}/evidence", operator, s.importEvidence},
 		{"GET", "/api/v1/incidents/{incident}/evidence-imports", viewer, s.listEvidenceImports},
 		{"GET", "/api/v1/evidence-imports/{id}", viewer, s.getEvidenceImport},
+		{"GET", "/api/v1/incidents/{incident}/evidence/unattributed", viewer, s.listUnattributedEvidence},
+		{"POST", "/api/v1/incidents/{incident}/evidence/reattribute", operator, s.reattributeEvidence},
 
 		{"GET", "/api/v1/batches/{id}", viewer, s.getBatch},
 
