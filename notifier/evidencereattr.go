@@ -67,7 +67,9 @@ func DecodeDomainCursor(s string) (DomainCursor, error) {
 	}
 	n, domain, ok := strings.Cut(rest, ":")
 	messages, err := strconv.ParseInt(n, 10, 64)
-	if !ok || err != nil || messages < 0 || domain == "" {
+	// Domains are stored in their ASCII form: anything else (a NUL, bytes
+	// that are not UTF-8, which PostgreSQL would refuse) is no cursor.
+	if !ok || err != nil || messages < 0 || domain == "" || strings.ContainsFunc(domain, func(r rune) bool { return r <= ' ' || r > '~' }) {
 		return DomainCursor{}, bad
 	}
 	return DomainCursor{Messages: messages, Domain: domain}, nil
