@@ -9,9 +9,12 @@ import (
 // (issue 13): its progress while it runs, and the exposure batch it made
 // when it finished.
 type EvidenceImport struct {
-	ID         int64      `json:"id"`
-	IncidentID int64      `json:"incident_id"`
-	Name       string     `json:"name"`
+	ID         int64  `json:"id"`
+	IncidentID int64  `json:"incident_id"`
+	Name       string `json:"name"`
+	// Kind is EvidenceRunImport, or EvidenceRunReattribution for a run
+	// that attributed the stored messages again.
+	Kind       string     `json:"kind"`
 	Status     string     `json:"status"` // running, done or failed
 	Error      string     `json:"error,omitempty"`
 	StartedAt  time.Time  `json:"started_at"`
@@ -26,6 +29,10 @@ type EvidenceImport struct {
 	Known        int64 `json:"known"`
 	Unparseable  int64 `json:"unparseable"`
 	Unattributed int64 `json:"unattributed"`
+	// Attributed counts, in a re-attribution, the messages that gained an
+	// organization (Messages are those it looked at, Unattributed those
+	// still without one).
+	Attributed int64 `json:"attributed"`
 	// Batch is the exposure batch the import made, once done.
 	Batch *ExposureImportResult `json:"batch,omitempty"`
 }
@@ -35,6 +42,12 @@ const (
 	EvidenceImportRunning = "running"
 	EvidenceImportDone    = "done"
 	EvidenceImportFailed  = "failed"
+)
+
+// Kinds of evidence runs (EvidenceImport.Kind).
+const (
+	EvidenceRunImport        = "import"
+	EvidenceRunReattribution = "reattribution"
 )
 
 // StoredEvidence is one new message of an import as the store writes it:

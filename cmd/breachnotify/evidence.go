@@ -20,6 +20,8 @@ const evidenceUse = `usage:
   breachnotify evidence findings INCIDENT [--type T] [--dismissed=true|false] [--live=true|false] [--json]
   breachnotify evidence dismiss INCIDENT FINDING --reason TEXT [--json]     a false positive no longer counts
   breachnotify evidence undismiss INCIDENT FINDING --reason TEXT [--json]
+  breachnotify evidence unattributed INCIDENT [--limit N] [--json]   (the domains of messages no organization was found for)
+  breachnotify evidence reattribute INCIDENT [--json]   (attribute the stored messages again, after adding organizations or contacts)
   breachnotify evidence rewrap-keys     (on the server: after a new key is put first in BREACHNOTIFY_EVIDENCE_KEY_FILE)
   breachnotify evidence scan PATH... [--json] [--top N] [--list N] [--max-message-mb MB] [--mboxo]
     PATH: .eml files, mbox files, Maildir folders, directories of those, .zip/.tar.gz/.tgz archives`
@@ -27,12 +29,14 @@ const evidenceUse = `usage:
 // cmdEvidence groups the verbs on stolen mail.
 func cmdEvidence(ctx context.Context, e *env, args []string) error {
 	return subcommands(ctx, e, args, evidenceUse, map[string]command{
-		"import":      cmdEvidenceImport,
-		"findings":    evidenceFindings,
-		"dismiss":     evidenceDismiss,
-		"undismiss":   evidenceUndismiss,
-		"rewrap-keys": cmdEvidenceRewrapKeys,
-		"scan":        cmdEvidenceScan,
+		"import":       cmdEvidenceImport,
+		"findings":     evidenceFindings,
+		"dismiss":      evidenceDismiss,
+		"undismiss":    evidenceUndismiss,
+		"rewrap-keys":  cmdEvidenceRewrapKeys,
+		"scan":         cmdEvidenceScan,
+		"unattributed": cmdEvidenceUnattributed,
+		"reattribute":  cmdEvidenceReattribute,
 	})
 }
 

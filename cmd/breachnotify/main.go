@@ -43,6 +43,8 @@ IR verbs (talk to a running server: BREACHNOTIFY_URL, BREACHNOTIFY_API_KEY; --js
   breachnotify incident purge INCIDENT [--approve|--cancel|--status] [--reason TEXT] [--yes]   (admin; crypto-shredding)
   breachnotify evidence findings INCIDENT [--type T] [--dismissed=B] [--live=B]
   breachnotify evidence dismiss|undismiss INCIDENT FINDING --reason TEXT
+  breachnotify evidence unattributed INCIDENT [--limit N]           (domains of the messages no organization was found for)
+  breachnotify evidence reattribute INCIDENT                        (attribute the stored mail again, after adding organizations)
   breachnotify wave plan INCIDENT [--kind initial] [--urgent-only]
   breachnotify wave list [INCIDENT] | status ID [--watch] [--interval 1s]
   breachnotify wave launch ID [--idempotency-key KEY]

@@ -52,3 +52,36 @@ func (c *Client) EvidenceImports(ctx context.Context, incident string) ([]notifi
 	var out []notifier.EvidenceImport
 	return out, c.Do(ctx, http.MethodGet, "/api/v1/incidents/"+url.PathEscape(incident)+"/evidence-imports", "", nil, &out)
 }
+
+// UnattributedEvidence returns the incident's messages that expose no
+// known organization and one page of their participants' domains, the
+// most frequent first; p.Cursor is a previous page's next_cursor.
+func (c *Client) UnattributedEvidence(ctx context.Context, incident string, p Page) (notifier.UnattributedReport, error) {
+	var out notifier.UnattributedReport
+	return out, c.get(ctx, "/api/v1/incidents/"+url.PathEscape(incident)+"/evidence/unattributed", p.values(), &out)
+}
+
+// ReattributeEvidence attributes the incident's stored messages again
+// against the organizations as they are now, and returns the run once
+// done. It may take minutes for millions of messages: only ctx bounds it.
+func (c *Client) ReattributeEvidence(ctx context.Context, incident string) (notifier.EvidenceImport, error) {
+	var out notifier.EvidenceImport
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/api/v1/incidents/"+url.PathEscape(incident)+"/evidence/reattribute", nil)
+	if err != nil {
+		return out, err
+	}
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	unbounded := *c.http
+	unbounded.Timeout = 0
+	resp, err := unbounded.Do(req)
+	if err != nil {
+		return out, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		return out, decodeError(resp)
+	}
+	return out, json.NewDecoder(resp.Body).Decode(&out)
+}

@@ -119,6 +119,8 @@ var apiAccess = []apiRow{
 	{"GET", "/api/v1/incidents/{incident}/evidence/findings", unauth, denied, ok, ok},
 	{"POST", "/api/v1/incidents/{incident}/evidence/findings/{finding}/dismiss", unauth, denied, ok, ok},
 	{"POST", "/api/v1/incidents/{incident}/evidence/findings/{finding}/undismiss", unauth, denied, ok, ok},
+	{"GET", "/api/v1/incidents/{incident}/evidence/unattributed", unauth, ok, ok, ok},
+	{"POST", "/api/v1/incidents/{incident}/evidence/reattribute", unauth, denied, ok, ok},
 
 	{"GET", "/api/v1/batches/{id}", unauth, ok, ok, ok},
 

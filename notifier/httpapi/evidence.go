@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -101,4 +102,65 @@ func (s *Server) getEvidenceImport(w http.ResponseWriter, r *http.Request) {
 	}
 	imp, err := s.evidence.Get(r.Context(), actor(r), id)
 	s.reply(w, r, http.StatusOK, imp, err)
+}
+
+// listUnattributedEvidence reports the incident's messages that expose
+// no known organization, with a page of their participants' domains.
+func (s *Server) listUnattributedEvidence(w http.ResponseWriter, r *http.Request) {
+	if s.evidence == nil {
+		s.fail(w, r, notifier.Errorf(notifier.CodeConflict, "this process does not import evidence"))
+		return
+	}
+	ref, err := incidentRef(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q, err := query(r, "limit", "cursor")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// The cursor is the report's own (a count and a domain), not an id.
+	p, err := pageOf(url.Values{"limit": q["limit"]})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	inc, err := s.svc.Incident(r.Context(), actor(r), ref)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rep, err := s.evidence.Unattributed(r.Context(), actor(r), inc.ID, p, q.Get("cursor"))
+	s.reply(w, r, http.StatusOK, rep, err)
+}
+
+// reattributeEvidence attributes the incident's stored messages again
+// against the organizations as they are now.
+func (s *Server) reattributeEvidence(w http.ResponseWriter, r *http.Request) {
+	if s.evidence == nil {
+		s.fail(w, r, notifier.Errorf(notifier.CodeConflict, "this process does not import evidence"))
+		return
+	}
+	ref, err := incidentRef(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if _, err := query(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	inc, err := s.svc.Incident(r.Context(), actor(r), ref)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// Millions of messages take minutes: the run outlives APIDeadline
+	// the way an upload does.
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(EvidenceUploadDeadline))
+	run, err := s.evidence.Reattribute(r.Context(), actor(r), inc.ID)
+	s.reply(w, r, http.StatusCreated, run, err)
 }

@@ -31,6 +31,8 @@ var replySchemas = map[string]any{
 	"UpsertCounts":          notifier.UpsertCounts{},
 	"ExposureImportResult":  notifier.ExposureImportResult{},
 	"EvidenceImport":        notifier.EvidenceImport{},
+	"UnattributedReport":    notifier.UnattributedReport{},
+	"UnattributedDomain":    notifier.UnattributedDomain{},
 	"Batch":                 notifier.Batch{},
 	"Item":                  notifier.Item{},
 	"WavePlan":              notifier.WavePlan{},

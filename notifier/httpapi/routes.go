@@ -57,6 +57,8 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/incidents/{incident}/evidence/findings", operator, s.listFindings},
 		{"POST", "/api/v1/incidents/{incident}/evidence/findings/{finding}/dismiss", operator, s.dismissFinding},
 		{"POST", "/api/v1/incidents/{incident}/evidence/findings/{finding}/undismiss", operator, s.undismissFinding},
+		{"GET", "/api/v1/incidents/{incident}/evidence/unattributed", viewer, s.listUnattributedEvidence},
+		{"POST", "/api/v1/incidents/{incident}/evidence/reattribute", operator, s.reattributeEvidence},
 
 		{"GET", "/api/v1/batches/{id}", viewer, s.getBatch},
 

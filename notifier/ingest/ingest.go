@@ -54,6 +54,7 @@ type Store interface {
 	EvidenceImport(ctx context.Context, importID int64) (notifier.EvidenceImport, error)
 	EvidenceImports(ctx context.Context, incidentID int64, limit int) ([]notifier.EvidenceImport, error)
 	RewrapIncidentKeys(ctx context.Context, by notifier.Actor, ring *vault.Keyring, scope func(incidentID int64) string) (int, error)
+	ReattributeStore
 }
 
 // Defaults of Config.

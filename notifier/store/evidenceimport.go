@@ -36,6 +36,19 @@ func (s *Store) EvidenceDirectory(ctx context.Context) (domains, contacts map[st
 
 // BeginEvidenceImport records the start of an import into an incident.
 func (s *Store) BeginEvidenceImport(ctx context.Context, by notifier.Actor, incidentID int64, name string) (notifier.EvidenceImport, error) {
+	imp, err := s.beginEvidenceRun(ctx, by, incidentID, name, notifier.EvidenceRunImport)
+	return imp, wrap("begin evidence import", err)
+}
+
+// evidenceRunAudit is the audit action of each kind of run; its start is
+// the action with ".start".
+var evidenceRunAudit = map[string]string{
+	notifier.EvidenceRunImport:        "evidence.import",
+	notifier.EvidenceRunReattribution: "evidence.reattribute",
+}
+
+// beginEvidenceRun records the start of an import or a re-attribution.
+func (s *Store) beginEvidenceRun(ctx context.Context, by notifier.Actor, incidentID int64, name, kind string) (notifier.EvidenceImport, error) {
 	var imp notifier.EvidenceImport
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var shredded bool
@@ -45,18 +58,18 @@ func (s *Store) BeginEvidenceImport(ctx context.Context, by notifier.Actor, inci
 		if shredded {
 			return ErrEvidenceShredded
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO evidence_imports (incident_id, name, created_by) VALUES ($1, $2, $3) RETURNING id`,
-			incidentID, name, nullableKey(by)).Scan(&imp.ID); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO evidence_imports (incident_id, name, kind, created_by) VALUES ($1, $2, $3, $4) RETURNING id`,
+			incidentID, name, kind, nullableKey(by)).Scan(&imp.ID); err != nil {
 			return err
 		}
 		var err error
 		if imp, err = evidenceImport(ctx, tx, imp.ID); err != nil {
 			return err
 		}
-		return s.appendAudit(ctx, tx, by, auditEvent{"evidence.import.start", "evidence_import", strconv.FormatInt(imp.ID, 10),
+		return s.appendAudit(ctx, tx, by, auditEvent{evidenceRunAudit[kind] + ".start", "evidence_import", strconv.FormatInt(imp.ID, 10),
 			map[string]any{"incident_id": incidentID, "name": name}})
 	})
-	return imp, wrap("begin evidence import", err)
+	return imp, err
 }
 
 // KnownEvidence returns which of hashes the incident already holds.
@@ -213,22 +226,25 @@ WHERE e.incident_id = $1 AND e.item_id IS NULL
 // evidenceItemRefSQL is the item ref of the attribution e's message.
 const evidenceItemRefSQL = `'MSG-' || upper(encode(substring(e.sha256 FROM 1 FOR 10), 'hex'))`
 
-// FinishEvidenceImport closes an import in one transaction: every
-// attribution not yet itemized (this run's and an interrupted earlier
-// run's) becomes an exposure item of a new exposure batch, follow-ups are
-// scheduled as for any batch, and the import is done, with note (the
-// inputs it could not read, or "") as its error text.
+// FinishEvidenceImport closes an import or a re-attribution in one
+// transaction: every attribution not yet itemized (this run's and an
+// interrupted earlier run's) becomes an exposure item of a new exposure
+// batch, follow-ups are scheduled as for any batch, and the run is done,
+// with note (the inputs it could not read, or "") as its error text.
 func (s *Store) FinishEvidenceImport(ctx context.Context, by notifier.Actor, importID int64, note string) (notifier.EvidenceImport, error) {
 	var imp notifier.EvidenceImport
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var incidentID int64
-		if err := tx.QueryRow(ctx, `SELECT incident_id FROM evidence_imports WHERE id = $1 AND status = 'running' FOR UPDATE`, importID).
-			Scan(&incidentID); err != nil {
+		var kind string
+		if err := tx.QueryRow(ctx, `SELECT incident_id, kind FROM evidence_imports WHERE id = $1 AND status = 'running' FOR UPDATE`, importID).
+			Scan(&incidentID, &kind); err != nil {
 			return notFound(err, "no running evidence import %d", importID)
 		}
-		// One closing transaction at a time per incident: two would
-		// each see the other's pending rows. A purge takes the same lock:
-		// an import it overtook makes no items of what it is deleting.
+		// One closing transaction at a time per incident (imports and
+		// re-attributions alike): two would each see the other's pending
+		// rows; the second waits here, then finds them itemized. A purge
+		// takes the same lock: a run it overtook makes no items of what it
+		// is deleting.
 		var shredded bool
 		if err := tx.QueryRow(ctx, `SELECT evidence_shredded_at IS NOT NULL FROM incidents WHERE id = $1 FOR UPDATE`, incidentID).Scan(&shredded); err != nil {
 			return err
@@ -275,7 +291,7 @@ func (s *Store) FinishEvidenceImport(ctx context.Context, by notifier.Actor, imp
 			return err
 		}
 		imp.Batch = &res
-		return s.appendAudit(ctx, tx, by, auditEvent{"evidence.import", "evidence_import", strconv.FormatInt(importID, 10),
+		return s.appendAudit(ctx, tx, by, auditEvent{evidenceRunAudit[kind], "evidence_import", strconv.FormatInt(importID, 10),
 			map[string]any{"incident_id": incidentID, "import": imp}})
 	})
 	return imp, wrap("finish evidence import", err)
@@ -297,15 +313,15 @@ func (s *Store) EvidenceImport(ctx context.Context, importID int64) (notifier.Ev
 
 // evidenceImportSelect reads imports with their batch's counts, in one
 // statement for one import or a list.
-const evidenceImportSelect = `SELECT x.id, x.incident_id, x.name, x.status, x.error, x.started_at, x.finished_at, x.messages, x.bytes,
-	x.stored, x.known, x.unparseable, x.unattributed, b.id, b.items_new, b.items_duplicate
+const evidenceImportSelect = `SELECT x.id, x.incident_id, x.name, x.kind, x.status, x.error, x.started_at, x.finished_at, x.messages, x.bytes,
+	x.stored, x.known, x.unparseable, x.unattributed, x.attributed, b.id, b.items_new, b.items_duplicate
 FROM evidence_imports x LEFT JOIN exposure_batches b ON b.id = x.batch_id`
 
 func scanEvidenceImport(row pgx.Row) (notifier.EvidenceImport, error) {
 	var imp notifier.EvidenceImport
 	var batch, itemsNew, itemsDuplicate *int64
-	err := row.Scan(&imp.ID, &imp.IncidentID, &imp.Name, &imp.Status, &imp.Error, &imp.StartedAt, &imp.FinishedAt, &imp.Messages,
-		&imp.Bytes, &imp.Stored, &imp.Known, &imp.Unparseable, &imp.Unattributed, &batch, &itemsNew, &itemsDuplicate)
+	err := row.Scan(&imp.ID, &imp.IncidentID, &imp.Name, &imp.Kind, &imp.Status, &imp.Error, &imp.StartedAt, &imp.FinishedAt, &imp.Messages,
+		&imp.Bytes, &imp.Stored, &imp.Known, &imp.Unparseable, &imp.Unattributed, &imp.Attributed, &batch, &itemsNew, &itemsDuplicate)
 	if err == nil && batch != nil {
 		// The lists are the reply to the import's own request; read back
 		// later, the batch is its counts (GET /api/v1/batches/{id}).
