@@ -91,6 +91,17 @@ type Message struct {
 	// Problems are what the MIME library reported as malformed and what
 	// this package does not read (TNEF, encrypted parts, depth limit).
 	Problems []string `json:"problems,omitempty"`
+	// files are the decoded contents of Attachments, index for index.
+	files [][]byte
+}
+
+// AttachmentContent returns the decoded content of Attachments[i], for
+// the portal's download of one file; false when there is no such file.
+func (m *Message) AttachmentContent(i int) ([]byte, bool) {
+	if i < 0 || i >= len(m.files) {
+		return nil, false
+	}
+	return m.files[i], true
 }
 
 // Attachment is a file carried by a message.
@@ -212,6 +223,7 @@ func (p *Parser) walkParts(msg *Message, part *enmime.Part, depth int) {
 			msg.Attachments = append(msg.Attachments, Attachment{
 				Name: part.FileName, ContentType: part.ContentType, Size: len(part.Content), Depth: depth,
 			})
+			msg.files = append(msg.files, part.Content)
 		}
 		if part.FirstChild != nil {
 			p.walkParts(msg, part.FirstChild, depth)
