@@ -134,14 +134,15 @@ func (s *Store) PortalMessage(ctx context.Context, orgID int64, ref notifier.Mes
 // mail (index audit_log_evidence_access), with each message's subject
 // while the message is still the organization's.
 const evidenceAccessQuery = `
-SELECT a.id, a.at, coalesce(a.details->>'contact_email', ''), coalesce((a.details->>'contact_id')::bigint, 0),
-       a.action, coalesce(a.details->>'page', ''), coalesce(a.details->>'message', ''), coalesce(m.subject, ''),
-       coalesce((a.details->>'finding')::int, -1), coalesce((a.details->>'attachment')::int, -1)
+SELECT a.id, a.at, coalesce(j.d->>'contact_email', ''), coalesce((j.d->>'contact_id')::bigint, 0),
+       a.action, coalesce(j.d->>'page', ''), coalesce(j.d->>'message', ''), coalesce(m.subject, ''),
+       coalesce((j.d->>'finding')::int, -1), coalesce((j.d->>'attachment')::int, -1)
 FROM audit_log a
+CROSS JOIN LATERAL (SELECT a.details::jsonb AS d) j
 LEFT JOIN evidence_messages m
-       ON a.details->>'message' ~ '^[0-9]{1,18}-[0-9a-f]{64}$'
-      AND m.incident_id = split_part(a.details->>'message', '-', 1)::bigint
-      AND m.sha256 = decode(split_part(a.details->>'message', '-', 2), 'hex')
+       ON j.d->>'message' ~ '^[0-9]{1,18}-[0-9a-f]{64}$'
+      AND m.incident_id = split_part(j.d->>'message', '-', 1)::bigint
+      AND m.sha256 = decode(split_part(j.d->>'message', '-', 2), 'hex')
       AND EXISTS (SELECT 1 FROM evidence_exposures x
                   WHERE x.organization_id = $1 AND x.incident_id = m.incident_id AND x.sha256 = m.sha256)
 WHERE a.target_type = 'organization' AND a.target_id = $1::bigint::text
