@@ -207,6 +207,10 @@ type PortalMailStore interface {
 	// PortalMessage is one message with its files and findings; not_found
 	// when it is not the organization's.
 	PortalMessage(ctx context.Context, orgID int64, ref MessageRef) (PortalMessageDetail, error)
+	// PortalItemMessages returns the refs of the stolen messages an
+	// exposure item of the organization was made from (none for items
+	// of a CSV batch).
+	PortalItemMessages(ctx context.Context, orgID, itemID int64) ([]MessageRef, error)
 	// EvidenceAccess lists the audited uses of stolen mail by the
 	// organization's members, newest first, after p.After (an audit id).
 	EvidenceAccess(ctx context.Context, orgID int64, p Page) ([]EvidenceAccess, error)

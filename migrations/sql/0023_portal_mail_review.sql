@@ -38,3 +38,6 @@ CREATE INDEX evidence_exposures_mail_list ON evidence_exposures
 -- newest first, a page at a time.
 CREATE INDEX audit_log_evidence_access ON audit_log (target_id, id DESC)
     WHERE target_type = 'organization' AND action IN ('evidence.view', 'evidence.reveal', 'evidence.download');
+
+-- An exposure item's page links to the stolen messages it was made from.
+CREATE INDEX evidence_exposures_item ON evidence_exposures (item_id) WHERE item_id IS NOT NULL;

@@ -212,6 +212,18 @@ func TestPortalMailReview(t *testing.T) {
 		t.Errorf("original: %d %q %q", st, body[:min(len(body), 40)], h.Get("Content-Disposition"))
 	}
 
+	// The exposure item made of the message links to it.
+	e.LaunchInitial(t, slug)
+	var item int64
+	if err := e.App.Pool.QueryRow(context.Background(), `SELECT x.item_id FROM evidence_exposures x JOIN organizations o ON o.id = x.organization_id
+		JOIN evidence_messages m ON m.incident_id = x.incident_id AND m.sha256 = x.sha256
+		WHERE o.ref = 'contoso' AND m.subject = 'Build credentials'`).Scan(&item); err != nil {
+		t.Fatal(err)
+	}
+	if st, page, _ := contoso.do("GET", fmt.Sprintf("/portal/items/%d", item), nil); st != 200 || !strings.Contains(page, `href="/portal/messages/`+shared+`"`) {
+		t.Errorf("item %d: %d, no link to its message\n%s", item, st, page)
+	}
+
 	// The record: contoso's uses on contoso's page, not on fabrikam's.
 	fabrikam.do("GET", "/portal/messages/"+own["fabrikam"], nil)
 	st, page, _ = contoso.do("GET", "/portal/activity", nil)

@@ -169,3 +169,26 @@ func (s *Store) EvidenceAccess(ctx context.Context, orgID int64, p notifier.Page
 	})
 	return list, wrap("evidence access", err)
 }
+
+// portalItemMessagesQuery is the stolen messages behind an item of the
+// organization (index evidence_exposures_item).
+const portalItemMessagesQuery = `
+SELECT x.incident_id, x.sha256 FROM evidence_exposures x
+WHERE x.organization_id = $1 AND x.item_id = $2
+ORDER BY x.incident_id, x.sha256`
+
+// PortalItemMessages implements notifier.PortalMailStore.
+func (s *Store) PortalItemMessages(ctx context.Context, orgID, itemID int64) ([]notifier.MessageRef, error) {
+	rows, err := s.pool.Query(ctx, portalItemMessagesQuery, orgID, itemID)
+	if err != nil {
+		return nil, wrap("portal item messages", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (notifier.MessageRef, error) {
+		var m notifier.MessageRef
+		var sha []byte
+		err := r.Scan(&m.IncidentID, &sha)
+		copy(m.SHA256[:], sha)
+		return m, err
+	})
+	return list, wrap("portal item messages", err)
+}
