@@ -193,6 +193,9 @@ type downloadPage struct {
 	Type       string
 	Size       int64
 	IsOriginal bool
+	// NotKept says the import did not keep the message's bytes (too
+	// large): there is nothing to download.
+	NotKept bool
 }
 
 func attachmentIndex(r *http.Request) (int, bool) {
@@ -233,7 +236,8 @@ func (s *Server) originalWarning(w http.ResponseWriter, r *http.Request, sess no
 		return
 	}
 	p := downloadPage{Ref: web.Verbatim(ref.String()), Action: web.Verbatim("/portal/messages/" + ref.String() + "/original"),
-		Subject: d.Subject, Name: "message.eml", Type: "message/rfc822", Size: d.Size, IsOriginal: true}
+		Subject: d.Subject, Name: "message.eml", Type: "message/rfc822", Size: d.Size, IsOriginal: true,
+		NotKept: strings.HasPrefix(d.Unparseable, review.TooLargePrefix)}
 	s.render(w, r, http.StatusOK, "download", s.portalData(sess, "messages", pageData{Title: "Download a stolen message", Page: p}))
 }
 
@@ -325,12 +329,14 @@ func (s *Server) originalDownload(w http.ResponseWriter, r *http.Request, sess n
 		return
 	}
 	defer release()
-	d, body, err := s.review.Original(r.Context(), sess, ref)
+	_, body, err := s.review.Original(r.Context(), sess, ref)
 	if err != nil {
 		s.portalFail(w, r, sess, err)
 		return
 	}
-	downloadHeaders(w, "message-"+ref.String()[:min(len(ref.String()), 30)]+".eml", d.Size)
+	// No Content-Length: the stored bytes are what is sent (a message the
+	// import found too large to keep has none, whatever its size was).
+	downloadHeaders(w, "message-"+ref.String()[:min(len(ref.String()), 30)]+".eml", -1)
 	if _, err := io.Copy(w, body); err != nil {
 		// Half a message must not pass for a whole one: cut the connection.
 		s.logger.WarnContext(r.Context(), "message download interrupted", "error", err)

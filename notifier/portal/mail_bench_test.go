@@ -18,6 +18,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -43,7 +44,7 @@ func (m *memStore) PortalSession(context.Context, []byte) (notifier.PortalSessio
 }
 
 func (m *memStore) PortalMessage(_ context.Context, orgID int64, ref notifier.MessageRef) (notifier.PortalMessageDetail, error) {
-	if orgID != m.detail.Ref.IncidentID*0+m.sess.OrganizationID || ref != m.detail.Ref {
+	if orgID != m.sess.OrganizationID || ref != m.detail.Ref {
 		return notifier.PortalMessageDetail{}, notifier.Errorf(notifier.CodeNotFound, "no such message")
 	}
 	return m.detail, nil
@@ -88,9 +89,19 @@ func bigMessage(size int) []byte {
 	return b.Bytes()
 }
 
-func BenchmarkMessagePage(b *testing.B) {
+// fixture is a portal with one stolen message in an in-memory store.
+type fixture struct {
+	ref notifier.MessageRef
+	msg evidence.Message
+	get func(b testing.TB, path string) *httptest.ResponseRecorder
+	// post sends a form with the session's form token.
+	post func(b testing.TB, path string) *httptest.ResponseRecorder
+}
+
+// newFixture serves raw as the message of a signed-in session;
+// unparseable, when not "", is what the import said of it.
+func newFixture(b testing.TB, raw []byte, unparseable string) fixture {
 	ctx := context.Background()
-	raw := bigMessage(5 << 20)
 	sum := sha256.Sum256(raw)
 	master := make([]byte, vault.KeySize)
 	rand.Read(master)
@@ -113,22 +124,16 @@ func BenchmarkMessagePage(b *testing.B) {
 	}
 	// The findings, as the import stored them.
 	parser, _ := evidence.NewParser(evidence.ParserConfig{})
-	msg, err := parser.Parse(evidence.Raw{Bytes: raw, Size: int64(len(raw)), SHA256: sum})
-	if err != nil {
-		b.Fatal(err)
-	}
+	msg, _ := parser.Parse(evidence.Raw{Bytes: raw, Size: int64(len(raw)), SHA256: sum})
 	ref := notifier.MessageRef{IncidentID: 1, SHA256: sum}
 	st := &memStore{wrapped: wrapped, sealed: sealed,
 		sess:   notifier.PortalSession{IDHash: []byte("h"), ContactID: 1, ContactEmail: "soc@contoso.example", OrganizationID: 7, OrgName: "Contoso"},
-		detail: notifier.PortalMessageDetail{PortalMessage: notifier.PortalMessage{Ref: ref, Subject: "Quarterly report"}, Size: int64(len(raw))}}
+		detail: notifier.PortalMessageDetail{PortalMessage: notifier.PortalMessage{Ref: ref, Subject: msg.Subject, Unparseable: unparseable}, Size: int64(len(raw))}}
 	for _, part := range []secrets.Part{{Name: "text", Text: msg.Text}, {Name: "html", Text: msg.HTML}} {
 		for _, f := range scanner.Scan(part) {
 			st.detail.Findings = append(st.detail.Findings, notifier.PortalFinding{Seq: len(st.detail.Findings), Type: string(f.Type),
 				RuleID: f.RuleID, Part: f.Part, Line: f.Line, Column: f.Column, Fingerprint: f.Fingerprint, Masked: f.Masked, Live: f.Live})
 		}
-	}
-	if len(st.detail.Findings) < 2 {
-		b.Fatalf("findings %+v", st.detail.Findings)
 	}
 	svc := notifier.NewService(st, notifier.ServiceConfig{})
 	rv, err := review.New(review.Config{Service: svc, Blobs: st, Keyring: ring, Scope: scope, Secrets: scanner})
@@ -142,7 +147,7 @@ func BenchmarkMessagePage(b *testing.B) {
 	mux := http.NewServeMux()
 	srv.Register(mux)
 	cookie, _ := notifier.NewPortalToken()
-	get := func(b *testing.B, path string) *httptest.ResponseRecorder {
+	get := func(b testing.TB, path string) *httptest.ResponseRecorder {
 		req := httptest.NewRequestWithContext(ctx, "GET", path, nil)
 		req.AddCookie(&http.Cookie{Name: "bn_portal", Value: cookie})
 		w := httptest.NewRecorder()
@@ -152,6 +157,28 @@ func BenchmarkMessagePage(b *testing.B) {
 		}
 		return w
 	}
+	post := func(b testing.TB, path string) *httptest.ResponseRecorder {
+		page := get(b, "/portal/messages/"+ref.String()).Body.String()
+		i := strings.Index(page, `name="csrf" value="`)
+		if i < 0 {
+			b.Fatal("no form token on the page")
+		}
+		tok := page[i+len(`name="csrf" value="`):]
+		tok = tok[:strings.IndexByte(tok, '"')]
+		req := httptest.NewRequestWithContext(ctx, "POST", path, strings.NewReader(url.Values{"csrf": {tok}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: "bn_portal", Value: cookie})
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, req)
+		return w
+	}
+	return fixture{ref: ref, msg: msg, get: get, post: post}
+}
+
+func BenchmarkMessagePage(b *testing.B) {
+	raw := bigMessage(5 << 20)
+	fx := newFixture(b, raw, "")
+	ref, msg, get := fx.ref, fx.msg, fx.get
 	page := get(b, "/portal/messages/"+ref.String()).Body.String()
 	if strings.Contains(page, "AKIAZ3MSJV4WQLPXT7NB") || !strings.Contains(page, "The first 256 KiB of") {
 		b.Fatal("the page shows the key, or all of the text")

@@ -57,6 +57,11 @@ type Reviewer struct {
 	sanitizer *Sanitizer
 }
 
+// TooLargePrefix starts the unparseable reason of a message the import
+// did not keep, being too large (evidence.Parser): its page and download
+// have no bytes to show.
+const TooLargePrefix = "too large"
+
 // ErrNoKey is returned when no master key is configured.
 var ErrNoKey = notifier.Errorf(notifier.CodeConflict, "stolen mail cannot be shown: no evidence master key is configured")
 

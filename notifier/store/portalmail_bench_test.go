@@ -10,6 +10,7 @@ package store_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -37,7 +38,7 @@ func BenchmarkPortalMessages(b *testing.B) {
 		 SELECT i.id, sha256(g::text::bytea), im.id, 'bench', 1000, 'Subject number ' || g, now() - g * interval '1 minute',
 		        'x@big.example', '[{"header":"From","depth":0,"address":"x@big.example","domain":"big.example"}]', '[]',
 		        CASE WHEN g % 50 = 0 THEN '{password}'::text[] ELSE '{}' END
-		 FROM generate_series(1, 2 * ` + "150000" + `) g, incidents i, evidence_imports im`,
+		 FROM generate_series(1, 2 * ` + strconv.Itoa(perOrg) + `) g, incidents i, evidence_imports im`,
 		`INSERT INTO evidence_exposures (incident_id, sha256, organization_id)
 		 SELECT m.incident_id, m.sha256, CASE WHEN right(m.subject, 1) IN ('0','2','4','6','8') THEN o1.id ELSE o2.id END
 		 FROM evidence_messages m, organizations o1, organizations o2 WHERE o1.ref = 'big' AND o2.ref = 'other'`,
