@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -74,7 +75,7 @@ func TestPortalMailInBrowser(t *testing.T) {
 	p.accessible("message page")
 	// The frame has loaded (its document's body is there) before the
 	// attacker's log is read; a click anywhere in it follows nothing.
-	p.waitUntil("the frame loads", `(() => { const f = document.querySelector("iframe.mail"); return f && f.getAttribute("sandbox") === "" && performance.getEntriesByName(f.src).length > 0 })()`, 20*1e9)
+	p.waitUntil("the frame loads", `(() => { const f = document.querySelector("iframe.mail"); return f && f.getAttribute("sandbox") === "" && performance.getEntriesByName(f.src).length > 0 })()`, 20*time.Second)
 	p.do("click in the message", chromedp.Click(chromedp.CSS("iframe.mail")))
 	p.do("reload, so any delayed load would have started", chromedp.Reload())
 	p.expect("message again", "Build credentials")
@@ -92,7 +93,9 @@ func TestPortalMailInBrowser(t *testing.T) {
 		t.Errorf("the attacker's server got %d requests: %v", len(hits), hits)
 	}
 
-	// Reveal the key with the form.
+	// Reveal the key with the form, on a page freshly opened (not the one
+	// clicked into).
+	p.do("open the message again", chromedp.Navigate(base+"/portal/messages/"+shared))
 	p.submit("reveal the key", `form[action$="/reveal"] button`)
 	p.expect("revealed", fakeAWSKey)
 	if hits := attacker.requests(); len(hits) > 0 {
