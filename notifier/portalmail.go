@@ -128,6 +128,9 @@ type PortalMessage struct {
 	// Unparseable says why its MIME structure could not be read; "" when
 	// it could.
 	Unparseable string
+	// SubjectHasSecret says a secret was found in the subject: lists
+	// do not show it (the message's page shows it masked).
+	SubjectHasSecret bool
 }
 
 // EvidenceAttachment is a file a stolen message carries, as the import

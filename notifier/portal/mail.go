@@ -193,6 +193,8 @@ type downloadPage struct {
 	Type       string
 	Size       int64
 	IsOriginal bool
+	// SubjectHasSecret hides the subject (see notifier.PortalMessage).
+	SubjectHasSecret bool
 	// NotKept says the import did not keep the message's bytes (too
 	// large): there is nothing to download.
 	NotKept bool
@@ -220,7 +222,7 @@ func (s *Server) attachmentWarning(w http.ResponseWriter, r *http.Request, sess 
 	}
 	f := d.Files[n]
 	p := downloadPage{Ref: web.Verbatim(ref.String()), Action: web.Verbatim(fmt.Sprintf("/portal/messages/%s/attachments/%d", ref, n)),
-		Subject: d.Subject, Name: f.Name, Type: f.ContentType, Size: int64(f.Size)}
+		Subject: d.Subject, SubjectHasSecret: d.SubjectHasSecret, Name: f.Name, Type: f.ContentType, Size: int64(f.Size)}
 	s.render(w, r, http.StatusOK, "download", s.portalData(sess, "messages", pageData{Title: "Download a file of stolen mail", Page: p}))
 }
 
@@ -236,7 +238,7 @@ func (s *Server) originalWarning(w http.ResponseWriter, r *http.Request, sess no
 		return
 	}
 	p := downloadPage{Ref: web.Verbatim(ref.String()), Action: web.Verbatim("/portal/messages/" + ref.String() + "/original"),
-		Subject: d.Subject, Name: "message.eml", Type: "message/rfc822", Size: d.Size, IsOriginal: true,
+		Subject: d.Subject, SubjectHasSecret: d.SubjectHasSecret, Name: "message.eml", Type: "message/rfc822", Size: d.Size, IsOriginal: true,
 		NotKept: strings.HasPrefix(d.Unparseable, review.TooLargePrefix)}
 	s.render(w, r, http.StatusOK, "download", s.portalData(sess, "messages", pageData{Title: "Download a stolen message", Page: p}))
 }

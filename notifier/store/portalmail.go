@@ -28,7 +28,8 @@ const portalMessageSortKey = `coalesce(x.sent_at, '0001-01-01 00:00:00+00'::time
 // bounds (year 1 and 9999 when open), $6 has secrets.
 const portalMessagesSelect = `
 SELECT x.incident_id, x.sha256, ` + portalMessageSortKey + `, m.sent_at, m.from_address, m.subject,
-       jsonb_array_length(m.attachments), m.secret_types, m.unparseable
+       jsonb_array_length(m.attachments), m.secret_types, m.unparseable,
+       EXISTS (SELECT 1 FROM evidence_findings f WHERE f.incident_id = m.incident_id AND f.sha256 = m.sha256 AND f.part = 'subject')
 FROM evidence_exposures x
 JOIN evidence_messages m ON m.incident_id = x.incident_id AND m.sha256 = x.sha256
 WHERE x.organization_id = $1
@@ -54,7 +55,8 @@ LIMIT $7`
 func scanPortalMessage(r pgx.CollectableRow) (notifier.PortalMessage, error) {
 	var m notifier.PortalMessage
 	var sha []byte
-	err := r.Scan(&m.Ref.IncidentID, &sha, &m.SortAt, &m.SentAt, &m.From, &m.Subject, &m.Attachments, &m.SecretTypes, &m.Unparseable)
+	err := r.Scan(&m.Ref.IncidentID, &sha, &m.SortAt, &m.SentAt, &m.From, &m.Subject, &m.Attachments, &m.SecretTypes, &m.Unparseable,
+		&m.SubjectHasSecret)
 	copy(m.Ref.SHA256[:], sha)
 	return m, err
 }
@@ -127,15 +129,21 @@ func (s *Store) PortalMessage(ctx context.Context, orgID int64, ref notifier.Mes
 		err := r.Scan(&f.Seq, &f.Type, &f.RuleID, &f.Part, &f.Line, &f.Column, &f.Fingerprint, &f.Masked, &f.Live)
 		return f, err
 	})
+	for _, f := range d.Findings {
+		d.SubjectHasSecret = d.SubjectHasSecret || f.Part == "subject"
+	}
 	return d, wrap("portal message findings", err)
 }
 
 // evidenceAccessQuery lists an organization's audited uses of stolen
 // mail (index audit_log_evidence_access), with each message's subject
-// while the message is still the organization's.
+// while the message is still the organization's and no secret was found
+// in it (the page then names the message by its ref).
 const evidenceAccessQuery = `
 SELECT a.id, a.at, coalesce(j.d->>'contact_email', ''), coalesce((j.d->>'contact_id')::bigint, 0),
-       a.action, coalesce(j.d->>'page', ''), coalesce(j.d->>'message', ''), coalesce(m.subject, ''),
+       a.action, coalesce(j.d->>'page', ''), coalesce(j.d->>'message', ''),
+       CASE WHEN EXISTS (SELECT 1 FROM evidence_findings f WHERE f.incident_id = m.incident_id AND f.sha256 = m.sha256 AND f.part = 'subject')
+            THEN '' ELSE coalesce(m.subject, '') END,
        coalesce((j.d->>'finding')::int, -1), coalesce((j.d->>'attachment')::int, -1)
 FROM audit_log a
 CROSS JOIN LATERAL (SELECT a.details::jsonb AS d) j

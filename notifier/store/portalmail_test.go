@@ -40,7 +40,11 @@ func storeMail(t *testing.T, st *store.Store, b *bundle, msgs []testMail) (incid
 			Participants: []byte(fmt.Sprintf(`[{"header":"From","depth":0,"address":%q,"domain":%q}]`, m.from, m.from[len("x@"):])),
 			Attachments:  []byte(`[]`), Ciphertext: []byte("not really"), SecretTypes: m.secrets}
 		if len(m.secrets) > 0 {
-			se.Findings = []notifier.EvidenceFinding{{Type: m.secrets[0], RuleID: "r", Part: "text", Line: 1, Column: 1, Fingerprint: "f", Masked: "••"}}
+			part := "text"
+			if m.subjectSecret {
+				part = "subject"
+			}
+			se.Findings = []notifier.EvidenceFinding{{Type: m.secrets[0], RuleID: "r", Part: part, Line: 1, Column: 1, Fingerprint: "f", Masked: "••"}}
 		}
 		for _, o := range m.orgs {
 			se.Exposures = append(se.Exposures, notifier.EvidenceExposure{OrganizationID: org[o], Participants: []string{m.from}})
@@ -59,6 +63,8 @@ type testMail struct {
 	at            *time.Time
 	orgs          []string
 	secrets       []string
+	// subjectSecret puts the secret in the subject.
+	subjectSecret bool
 }
 
 // TestPortalMessagesScoped pages through each organization's mail list
@@ -81,7 +87,8 @@ func TestPortalMessagesScoped(t *testing.T) {
 	}
 	msgs = append(msgs,
 		testMail{subject: "shared", from: "x@sub.fabrikam.example", at: day(5), orgs: []string{"contoso", "fabrikam"}, secrets: []string{"password"}},
-		testMail{subject: "fabrikam alone", from: "x@fabrikam.example", at: day(6), orgs: []string{"fabrikam"}})
+		testMail{subject: "fabrikam alone", from: "x@fabrikam.example", at: day(6), orgs: []string{"fabrikam"}},
+		testMail{subject: "password: hunter2", from: "x@fabrikam.example", at: day(7), orgs: []string{"fabrikam"}, secrets: []string{"password"}, subjectSecret: true})
 	_, refs := storeMail(t, st, b, msgs)
 	orgID := map[string]int64{}
 	for _, ref := range []string{"contoso", "fabrikam"} {
@@ -138,8 +145,9 @@ func TestPortalMessagesScoped(t *testing.T) {
 			t.Errorf("message %d %q dated %v: the 6 undated come last", i, m.Subject, m.SentAt)
 		}
 	}
-	if f := subjects(all("fabrikam", notifier.PortalMessageFilter{})); !slices.Equal(f, []string{"fabrikam alone", "shared"}) {
-		t.Errorf("fabrikam's list: %v", f)
+	fab := all("fabrikam", notifier.PortalMessageFilter{})
+	if f := subjects(fab); !slices.Equal(f, []string{"password: hunter2", "fabrikam alone", "shared"}) || !fab[0].SubjectHasSecret || fab[1].SubjectHasSecret {
+		t.Errorf("fabrikam's list: %v (the first's subject flagged as holding a secret: %v)", f, fab[0].SubjectHasSecret)
 	}
 
 	for _, fc := range []struct {
@@ -183,6 +191,14 @@ func TestPortalMessagesScoped(t *testing.T) {
 		t.Errorf("contoso's record: %+v %v", got, err)
 	}
 	if got, err := st.EvidenceAccess(ctx, orgID["fabrikam"], notifier.Page{Limit: 10}); err != nil || len(got) != 0 {
+		t.Errorf("fabrikam's record: %+v %v", got, err)
+	}
+	// A subject with a secret is not in the record.
+	fsess := notifier.PortalSession{ContactID: 2, ContactEmail: "sicherheit@fabrikam.example", OrganizationID: orgID["fabrikam"]}
+	if d, err := b.svc.PortalEvidence(ctx, fsess, refs["password: hunter2"], notifier.EvidenceUse{Action: notifier.ActionEvidenceView, What: "message"}); err != nil || !d.SubjectHasSecret {
+		t.Fatalf("fabrikam views its message: %v %v", d.SubjectHasSecret, err)
+	}
+	if got, err := st.EvidenceAccess(ctx, orgID["fabrikam"], notifier.Page{Limit: 10}); err != nil || len(got) != 1 || got[0].Subject != "" || got[0].Message == "" {
 		t.Errorf("fabrikam's record: %+v %v", got, err)
 	}
 }
