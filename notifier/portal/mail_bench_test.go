@@ -129,7 +129,7 @@ func newFixture(b testing.TB, raw []byte, unparseable string) fixture {
 	st := &memStore{wrapped: wrapped, sealed: sealed,
 		sess:   notifier.PortalSession{IDHash: []byte("h"), ContactID: 1, ContactEmail: "soc@contoso.example", OrganizationID: 7, OrgName: "Contoso"},
 		detail: notifier.PortalMessageDetail{PortalMessage: notifier.PortalMessage{Ref: ref, Subject: msg.Subject, Unparseable: unparseable}, Size: int64(len(raw))}}
-	for _, part := range []secrets.Part{{Name: "text", Text: msg.Text}, {Name: "html", Text: msg.HTML}} {
+	for _, part := range []secrets.Part{{Name: "subject", Text: msg.Subject}, {Name: "text", Text: msg.Text}, {Name: "html", Text: msg.HTML}} {
 		for _, f := range scanner.Scan(part) {
 			st.detail.Findings = append(st.detail.Findings, notifier.PortalFinding{Seq: len(st.detail.Findings), Type: string(f.Type),
 				RuleID: f.RuleID, Part: f.Part, Line: f.Line, Column: f.Column, Fingerprint: f.Fingerprint, Masked: f.Masked, Live: f.Live})

@@ -39,3 +39,16 @@ func TestMessageDownloadHeaders(t *testing.T) {
 		t.Errorf("download: %d %v %q", w.Code, h, w.Body.String())
 	}
 }
+
+// TestSubjectSecretMasked: a secret in the subject is masked in the
+// title and in the Subject header line alike, until revealed.
+func TestSubjectSecretMasked(t *testing.T) {
+	t.Parallel()
+	const key = "AKIAZ3MSJV4WQLPXT7NB"
+	raw := []byte("From: a@contoso.example\r\nSubject: deploy key " + key + "\r\n\r\nnothing here\r\n")
+	fx := newFixture(t, raw, "")
+	page := fx.get(t, "/portal/messages/"+fx.ref.String()).Body.String()
+	if strings.Contains(page, key) || strings.Count(page, "AKI…7NB") < 3 { // title, header, findings table
+		t.Errorf("the subject's key is shown, or not masked everywhere:\n%s", page)
+	}
+}

@@ -164,6 +164,7 @@ func (rv *Reviewer) Message(ctx context.Context, sess notifier.PortalSession, re
 		}
 		v.Findings = append(v.Findings, fv)
 	}
+	rv.maskHeaders(&v, msg.Subject, reveal)
 	v.Subject = rv.segments(msg.Subject, "subject", d.Findings, reveal, revealed)
 	if msg.Subject == "" {
 		v.Subject = []Segment{{Text: d.Subject}}
@@ -265,11 +266,35 @@ func (rv *Reviewer) readAll(ctx context.Context, d notifier.PortalMessageDetail)
 	if err != nil {
 		return nil, err
 	}
-	b := bytes.NewBuffer(make([]byte, 0, min(d.Size, 64<<20)+1))
+	// d.Size is the message's size as found; a message too large to keep
+	// has no bytes stored, so it only hints at the buffer's size.
+	b := bytes.NewBuffer(make([]byte, 0, min(d.Size, 16<<20)+1))
 	if _, err := b.ReadFrom(r); err != nil {
 		return nil, fmt.Errorf("review: read message %s: %w", d.Ref, err)
 	}
 	return b.Bytes(), nil
+}
+
+// maskHeaders masks, in the header lines shown (and the raw header block
+// of an unreadable message), the secrets found in the subject, but the
+// one revealed: the headers are another spelling of the subject.
+func (rv *Reviewer) maskHeaders(v *MessageView, subject string, reveal int) {
+	if rv.cfg.Secrets == nil {
+		return
+	}
+	for _, f := range v.Findings {
+		if f.Part != "subject" || f.Seq == reveal {
+			continue
+		}
+		secret := rv.cfg.Secrets.Reveal(subject, toFinding(f.PortalFinding))
+		if secret == "" {
+			continue
+		}
+		for i := range v.Headers {
+			v.Headers[i].Value = strings.ReplaceAll(v.Headers[i].Value, secret, f.Masked)
+		}
+		v.RawHeaders = strings.ReplaceAll(v.RawHeaders, secret, f.Masked)
+	}
 }
 
 // reveal finds finding seq's secret again in the whole part it is in.
