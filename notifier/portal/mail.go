@@ -26,7 +26,8 @@ import (
 // organization (notifier.Service.PortalEvidence), which audits the use
 // before a byte of the message is read.
 
-// registerMail mounts the mail review.
+// registerMail mounts the mail review; without an evidence key (no
+// review) its pages are the portal's 404.
 func (s *Server) registerMail(page, download func(pattern string, h http.HandlerFunc)) {
 	page("GET /portal/messages", s.signedIn(s.messages))
 	page("GET /portal/messages/{ref}", s.signedIn(s.message))
@@ -95,7 +96,7 @@ func mailFilter(q url.Values) (notifier.PortalMessageFilter, messagesPage, bool)
 func (s *Server) messages(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) {
 	q := r.URL.Query()
 	f, p, ok := mailFilter(q)
-	if !ok {
+	if !ok || s.review == nil {
 		s.portalFail(w, r, sess, errNotFound)
 		return
 	}
@@ -354,7 +355,7 @@ type activityPage struct {
 
 func (s *Server) activity(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) {
 	after, err := notifier.DecodeCursor(r.URL.Query().Get("after"))
-	if err != nil {
+	if err != nil || s.review == nil {
 		s.portalFail(w, r, sess, errNotFound)
 		return
 	}

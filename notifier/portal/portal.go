@@ -129,6 +129,9 @@ type pageData struct {
 	SessionCSRF web.Verbatim
 	// Nav is the portal section the page belongs to.
 	Nav string
+	// MailReview says the review of stolen mail is on (an evidence key is
+	// configured): the nav links to it.
+	MailReview bool
 	// Page is a verify or portal page's own data.
 	Page any
 }
