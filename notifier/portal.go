@@ -106,6 +106,9 @@ type PortalItem struct {
 	Subject       string
 	Summary       string
 	SecretTypes   []string
+	// Messages are the stolen messages the item was made from, for
+	// the item's page (not filled in lists).
+	Messages []MessageRef
 }
 
 // PortalItemFilter narrows the item list; zero values mean any. Naming an
@@ -347,6 +350,9 @@ func (s *Service) PortalItems(ctx context.Context, sess PortalSession, f PortalI
 func (s *Service) PortalItem(ctx context.Context, sess PortalSession, itemID int64) (PortalItem, error) {
 	it, err := s.store.PortalItem(ctx, sess.OrganizationID, itemID)
 	if err != nil {
+		return it, err
+	}
+	if it.Messages, err = s.store.PortalItemMessages(ctx, sess.OrganizationID, itemID); err != nil {
 		return it, err
 	}
 	return it, s.auditView(ctx, sess, "portal.view", "item", map[string]any{"item_id": itemID})

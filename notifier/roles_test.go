@@ -90,6 +90,10 @@ var serviceRoles = []struct {
 		_, err := s.Contacts(ctx, by, "contoso", notifier.ContactFilter{}, notifier.Page{})
 		return err
 	}},
+	{"EvidenceAccess", allow, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.EvidenceAccess(ctx, by, "contoso", notifier.Page{})
+		return err
+	}},
 	{"Contact", allow, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
 		_, err := s.Contact(ctx, by, 1)
 		return err

@@ -93,6 +93,7 @@ type Store interface {
 	TemplateStore
 	Clock
 	PortalStore
+	PortalMailStore
 	StaffStore
 	EvidenceLifecycleStore
 }

@@ -41,6 +41,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/metrics"
 	"github.com/breachnotify/breachnotify/notifier/politeness"
 	"github.com/breachnotify/breachnotify/notifier/portal"
+	"github.com/breachnotify/breachnotify/notifier/review"
 	"github.com/breachnotify/breachnotify/notifier/secrets"
 	"github.com/breachnotify/breachnotify/notifier/smtp"
 	"github.com/breachnotify/breachnotify/notifier/store"
@@ -299,10 +300,12 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	// the operational endpoints, which use the workers' pool.
 	staff, public := a.Service, a.Service
 	var importer *ingest.Importer
+	var publicStore *store.Store
 	if !opts.NoAPI {
 		staffStore := store.New(a.staffPool, storeCfg)
 		staff = notifier.NewService(staffStore, svcCfg)
-		public = notifier.NewService(store.New(a.publicPool, storeCfg), svcCfg)
+		publicStore = store.New(a.publicPool, storeCfg)
+		public = notifier.NewService(publicStore, svcCfg)
 		if importer, err = newImporter(cfg, secret, staffStore, a.Logger); err != nil {
 			return err
 		}
@@ -326,8 +329,12 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		Logger:         a.Logger,
 	})
 	if !opts.NoAPI {
+		reviewer, err := newReviewer(public, publicStore, importer)
+		if err != nil {
+			return err
+		}
 		portalSrv, err := portal.New(portal.Config{Service: public, Secret: secret, Sender: cfg.From.Name, PublicURL: cfg.PublicURL,
-			TrustedProxies: cfg.TrustedProxies, Logger: a.Logger})
+			TrustedProxies: cfg.TrustedProxies, Logger: a.Logger, Review: reviewer})
 		if err != nil {
 			return err
 		}
@@ -415,6 +422,16 @@ func newImporter(cfg *config.Config, secret []byte, st *store.Store, logger *slo
 		return nil, err
 	}
 	return ingest.New(ingest.Config{Store: st, Keyring: ring, FreeMail: free, Secrets: scanner, Logger: logger})
+}
+
+// newReviewer builds the portal's review of stolen mail, on the public
+// pages' store, with the importer's master keys and secret scanner; nil
+// (the mail pages not found) when evidence has no master key.
+func newReviewer(svc *notifier.Service, st *store.Store, importer *ingest.Importer) (*review.Reviewer, error) {
+	if importer == nil || importer.Keyring() == nil {
+		return nil, nil
+	}
+	return review.New(review.Config{Service: svc, Blobs: st, Keyring: importer.Keyring(), Scope: ingest.Scope, Secrets: importer.Scanner()})
 }
 
 // secretAndAuditKeys reads the installation secret (BREACHNOTIFY_SECRET_FILE's

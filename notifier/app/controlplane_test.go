@@ -128,6 +128,7 @@ var apiAccess = []apiRow{
 	{"POST", "/api/v1/organizations/import", unauth, denied, ok, ok},
 	{"GET", "/api/v1/organizations/{org}", unauth, ok, ok, ok},
 	{"GET", "/api/v1/organizations/{org}/contacts", unauth, ok, ok, ok},
+	{"GET", "/api/v1/organizations/{org}/evidence-access", unauth, ok, ok, ok},
 	{"GET", "/api/v1/contacts", unauth, ok, ok, ok},
 	{"GET", "/api/v1/contacts/{id}", unauth, ok, ok, ok},
 	{"PATCH", "/api/v1/contacts/{id}", unauth, denied, ok, ok},

@@ -271,6 +271,9 @@ type orgIDs struct {
 	incident, notice, item, batch int64
 	// unacked is a notice left unacknowledged.
 	unacked int64
+	// message is a stolen message of the organization alone; domain its
+	// domain.
+	message, domain string
 }
 
 // idsOf picks ids of an organization's incidents, notices, items and

@@ -33,11 +33,23 @@ var portalRoutes = []portalRoute{
 	{"GET", "/portal/items.csv?batch={batch}", true},
 	{"GET", "/portal/items.csv?incident={incident}", true},
 	{"POST", "/portal/notices/{unacked}/ack", true},
+	// The review of stolen mail.
+	{"GET", "/portal/messages", false},
+	{"GET", "/portal/messages?secrets=1&participant={domain}", false},
+	{"GET", "/portal/activity", false},
+	{"GET", "/portal/messages/{message}", true},
+	{"GET", "/portal/messages/{message}/html", true},
+	{"POST", "/portal/messages/{message}/reveal", true},
+	{"GET", "/portal/messages/{message}/attachments/0", true},
+	{"POST", "/portal/messages/{message}/attachments/0", true},
+	{"GET", "/portal/messages/{message}/original", true},
+	{"POST", "/portal/messages/{message}/original", true},
 }
 
 func (r portalRoute) fill(ids orgIDs) string {
 	return strings.NewReplacer("{incident}", fmt.Sprint(ids.incident), "{notice}", fmt.Sprint(ids.notice),
-		"{item}", fmt.Sprint(ids.item), "{batch}", fmt.Sprint(ids.batch), "{unacked}", fmt.Sprint(ids.unacked)).Replace(r.path)
+		"{item}", fmt.Sprint(ids.item), "{batch}", fmt.Sprint(ids.batch), "{unacked}", fmt.Sprint(ids.unacked),
+		"{message}", ids.message, "{domain}", ids.domain).Replace(r.path)
 }
 
 // TestPortalIsolation is the isolation matrix: every portal route, as a
@@ -46,10 +58,19 @@ func (r portalRoute) fill(ids orgIDs) string {
 // expired session (404), both ways between two organizations.
 func TestPortalIsolation(t *testing.T) {
 	t.Parallel()
-	e := apptest.Start(t, apptest.Options{})
+	e := apptest.Start(t, apptest.Options{Configure: withEvidenceKey(t)})
 	portalScenario(t, e)
 	ctx := context.Background()
 	ids := map[string]orgIDs{"contoso": idsOf(t, e, "contoso"), "fabrikam": idsOf(t, e, "fabrikam")}
+	// Each organization's own stolen message, with a secret and a file.
+	mine := importMail(t, e, "mail",
+		stolenMultipart("cfo@contoso.example", "x@elsewhere.example", "Contoso files", "http://attacker.invalid"),
+		stolenMultipart("it-leitung@fabrikam.example", "y@elsewhere.example", "Fabrikam files", "http://attacker.invalid"))
+	for org, subject := range map[string]string{"contoso": "Contoso files", "fabrikam": "Fabrikam files"} {
+		o := ids[org]
+		o.message, o.domain = mine[subject], org+".example"
+		ids[org] = o
+	}
 	users := map[string]*visitor{"contoso": newVisitor(t, e), "fabrikam": newVisitor(t, e)}
 	users["contoso"].signIn("soc@contoso.example")
 	users["fabrikam"].signIn("sicherheit@fabrikam.example")
@@ -74,7 +95,11 @@ func TestPortalIsolation(t *testing.T) {
 			v.do("GET", "/portal", nil)
 			csrf = v.csrf()
 		}
-		return v.do("POST", path, url.Values{"csrf": {csrf}})
+		form := url.Values{"csrf": {csrf}}
+		if strings.HasSuffix(path, "/reveal") {
+			form.Set("finding", "0")
+		}
+		return v.do("POST", path, form)
 	}
 	isSignInRedirect := func(st int, h http.Header) bool {
 		return st == http.StatusSeeOther && h.Get("Location") == "/portal/login"
@@ -100,6 +125,10 @@ func TestPortalIsolation(t *testing.T) {
 			path := rt.fill(ids[own])
 			st, page, h := request(users[own], rt.method, path)
 			switch {
+			case rt.method == "POST" && strings.HasPrefix(path, "/portal/messages/"):
+				if st != 200 {
+					t.Errorf("%s: %s %s: %d, want 200", own, rt.method, path, st)
+				}
 			case rt.method == "POST":
 				if want := fmt.Sprintf("/portal/notices/%d", ids[own].unacked); st != http.StatusSeeOther || h.Get("Location") != want {
 					t.Errorf("%s: %s %s: %d %q, want 303 to %s", own, rt.method, path, st, h.Get("Location"), want)
@@ -124,7 +153,11 @@ func TestPortalIsolation(t *testing.T) {
 	// Ids that exist nowhere, and ids that are not ids.
 	for _, path := range []string{"/portal/incidents/999999999", "/portal/notices/0", "/portal/items/-1", "/portal/items/abc",
 		"/portal/incidents/1e3", "/portal/items?batch=abc", "/portal/items?incident=-5", "/portal/items?kind=secret",
-		"/portal/items?after=bogus", "/portal/nothing-here", "/portal/", "/portal/items/1/edit"} {
+		"/portal/items?after=bogus", "/portal/nothing-here", "/portal/", "/portal/items/1/edit",
+		"/portal/messages/abc", "/portal/messages/1-" + strings.Repeat("0", 64), "/portal/messages/01-" + strings.Repeat("a", 64),
+		"/portal/messages/" + strings.ToUpper(ids["contoso"].message), "/portal/messages/" + ids["contoso"].message + "/attachments/7",
+		"/portal/messages/" + ids["contoso"].message + "/attachments/-1", "/portal/messages?from=yesterday", "/portal/messages?after=bogus",
+		"/portal/activity?after=bogus"} {
 		if st, _, _ := users["contoso"].do("GET", path, nil); st != http.StatusNotFound {
 			t.Errorf("GET %s: %d, want 404", path, st)
 		}

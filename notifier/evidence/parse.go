@@ -111,6 +111,17 @@ type Message struct {
 	// Problems are what the MIME library reported as malformed and what
 	// this package does not read (TNEF, encrypted parts, depth limit).
 	Problems []string `json:"problems,omitempty"`
+	// files are the decoded contents of Attachments, index for index.
+	files [][]byte
+}
+
+// AttachmentContent returns the decoded content of Attachments[i], for
+// the portal's download of one file; false when there is no such file.
+func (m *Message) AttachmentContent(i int) ([]byte, bool) {
+	if i < 0 || i >= len(m.files) {
+		return nil, false
+	}
+	return m.files[i], true
 }
 
 // Attachment is a file carried by a message.
@@ -188,6 +199,10 @@ func (p *Parser) Parse(raw Raw) (msg Message, err error) {
 	env, err := p.enmime.ReadEnvelope(bytes.NewReader(raw.Bytes))
 	if err != nil {
 		salvageHeaders(&msg, raw.Bytes)
+		// What could be read is still scanned for secrets.
+		msg.addText("subject", msg.Subject)
+		hdr := headerBlock(raw.Bytes)
+		msg.addText("headers", string(hdr[:min(len(hdr), p.cfg.MaxScanBytes)]))
 		return msg, &UnparseableError{Reason: err.Error()}
 	}
 	if p.afterRead != nil {
@@ -292,6 +307,7 @@ func (p *Parser) walkParts(msg *Message, part *enmime.Part, depth int, prefix st
 			a := Attachment{Name: part.FileName, ContentType: part.ContentType, Size: len(part.Content), Depth: depth, Part: prefix + part.PartID}
 			msg.Attachments = append(msg.Attachments, a)
 			p.scanAttachment(msg, a, part.Content)
+			msg.files = append(msg.files, part.Content)
 		}
 		if part.FirstChild != nil {
 			p.walkParts(msg, part.FirstChild, depth, prefix)

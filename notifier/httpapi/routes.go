@@ -66,6 +66,7 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/organizations/import", operator, s.importOrganizations},
 		{"GET", "/api/v1/organizations/{org}", viewer, s.getOrganization},
 		{"GET", "/api/v1/organizations/{org}/contacts", viewer, s.listOrgContacts},
+		{"GET", "/api/v1/organizations/{org}/evidence-access", viewer, s.listEvidenceAccess},
 		{"GET", "/api/v1/contacts", viewer, s.listContacts},
 		{"GET", "/api/v1/contacts/{id}", viewer, s.getContact},
 		{"PATCH", "/api/v1/contacts/{id}", operator, s.patchContact},

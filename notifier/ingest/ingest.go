@@ -501,3 +501,13 @@ func nonNil[T any](s []T) []T {
 	}
 	return s
 }
+
+// Keyring is the master keys the importer wraps data keys with (nil
+// without one): the portal's review (notifier/review) unwraps with the
+// same.
+func (im *Importer) Keyring() *vault.Keyring { return im.cfg.Keyring }
+
+// Scanner is the importer's secret scanner (nil without one): the
+// portal's review finds the findings' secrets again with it, under the
+// same fingerprint key.
+func (im *Importer) Scanner() *secrets.Scanner { return im.cfg.Secrets }

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"fmt"
 	"html/template"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ var pageNames = []string{
 	"verify",
 	"signin", "signin_sent", "login_link", "login_invalid", "session_ended", "portal_notfound",
 	"home", "incident", "notice", "items", "item",
+	"messages", "message", "download", "activity",
 }
 
 // pageFuncs are the helpers pages may call.
@@ -24,6 +26,7 @@ var pageFuncs = template.FuncMap{
 	"mask":     notifier.MaskEmail,
 	"join":     strings.Join,
 	"kind":     templates.Kind.Label,
+	"bytes":    humanBytes,
 }
 
 // Rate limits (per process; see web.Limiter).
@@ -58,3 +61,22 @@ const (
 	downloadsPerSession = 2
 	downloadsPerAddress = 4
 )
+
+// humanBytes is a size for people: 512 bytes, 14.2 KB, 3.1 MB.
+func humanBytes(n any) string {
+	var v float64
+	switch x := n.(type) {
+	case int:
+		v = float64(x)
+	case int64:
+		v = float64(x)
+	}
+	switch {
+	case v < 1000:
+		return fmt.Sprintf("%.0f bytes", v)
+	case v < 1e6:
+		return fmt.Sprintf("%.1f KB", v/1e3)
+	default:
+		return fmt.Sprintf("%.1f MB", v/1e6)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/review"
 	"github.com/breachnotify/breachnotify/notifier/web"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	// is the client.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger
+	// Review reads stolen mail for the mail review; nil when no evidence
+	// key is configured (the mail pages are then not found).
+	Review *review.Reviewer
 }
 
 // Server serves the customer pages.
@@ -63,6 +67,8 @@ type Server struct {
 	// Downloads running at once, per session and per client address
 	// (see web.Slots).
 	downloadsBySession, downloadsByAddress *web.Slots
+	// review reads stolen mail (nil without an evidence key).
+	review *review.Reviewer
 }
 
 // New parses the pages once.
@@ -88,6 +94,7 @@ func New(cfg Config) (*Server, error) {
 		signInByAddress:    web.NewLimiter(signInAddressBurst, signInAddressEvery, limiterKeys),
 		downloadsBySession: web.NewSlots(downloadsPerSession),
 		downloadsByAddress: web.NewSlots(downloadsPerAddress),
+		review:             cfg.Review,
 	}, nil
 }
 
@@ -122,6 +129,9 @@ type pageData struct {
 	SessionCSRF web.Verbatim
 	// Nav is the portal section the page belongs to.
 	Nav string
+	// MailReview says the review of stolen mail is on (an evidence key is
+	// configured): the nav links to it.
+	MailReview bool
 	// Page is a verify or portal page's own data.
 	Page any
 }

@@ -59,6 +59,7 @@ func (s *Server) portalData(sess notifier.PortalSession, nav string, d pageData)
 	d.Session = &sess
 	d.SessionCSRF = web.Verbatim(s.forms.Make(formSession, sess.IDHash, time.Now()))
 	d.Nav = nav
+	d.MailReview = s.review != nil
 	return d
 }
 
