@@ -13,6 +13,7 @@ import (
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
+	"github.com/jackc/pgx/v5"
 )
 
 // fakeAWSKey is an AWS access key id of the right shape that is no one's
@@ -255,5 +256,46 @@ func TestPortalMailReview(t *testing.T) {
 	}
 	if actions["view message"] < 2 || actions["view html"] != 1 || actions["reveal secret"] != 1 || actions["download attachment"] != 1 || actions["download original"] != 1 {
 		t.Errorf("contoso's record: %v", actions)
+	}
+}
+
+// TestPortalRevealsSecretsBeyondTheBody: secrets found in a header and in
+// a configuration file attached to the stolen message are listed masked
+// on its page, and each can be revealed, found again in the part it was
+// found in; the header line shown is masked too.
+func TestPortalRevealsSecretsBeyondTheBody(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{Configure: withEvidenceKey(t)})
+	slug := e.LoadSample(t, "beyond")
+	const (
+		headerSecret = "Autumn2026!Hdr"
+		fileSecret   = "Sup3rS3cretDb"
+	)
+	msg := "From: cfo@contoso.example\r\nTo: Deploy password: " + headerSecret + " <ops@elsewhere.example>\r\nSubject: deploy\r\n" +
+		"Date: Wed, 4 Nov 2026 09:30:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n" +
+		"--b1\r\nContent-Type: text/plain\r\n\r\nsee the file\r\n" +
+		"--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"prod.env\"\r\n\r\n" +
+		"DATABASE_URL=postgres://app:" + fileSecret + "@db.contoso.example:5432/app\r\n--b1--\r\n"
+	ref := importMail(t, e, slug, msg)["deploy"]
+	contoso := newVisitor(t, e)
+	contoso.signIn("soc@contoso.example")
+	st, page, _ := contoso.do("GET", "/portal/messages/"+ref, nil)
+	if st != 200 || strings.Contains(page, headerSecret) || strings.Contains(page, fileSecret) {
+		t.Fatalf("message page: %d, header secret shown %v, file secret shown %v", st, strings.Contains(page, headerSecret), strings.Contains(page, fileSecret))
+	}
+	var seqs []string
+	rows, err := e.App.Pool.Query(context.Background(), `SELECT seq::text FROM evidence_findings ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seqs, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil || len(seqs) != 2 {
+		t.Fatalf("findings %q, %v", seqs, err)
+	}
+	for i, want := range []string{headerSecret, fileSecret} {
+		contoso.do("GET", "/portal/messages/"+ref, nil)
+		st, page, _ = contoso.do("POST", "/portal/messages/"+ref+"/reveal", url.Values{"finding": {seqs[i]}, "csrf": {contoso.csrf()}})
+		if st != 200 || !strings.Contains(page, want) {
+			t.Errorf("reveal of finding %s: %d, %q shown: %v", seqs[i], st, want, strings.Contains(page, want))
+		}
 	}
 }
