@@ -153,20 +153,25 @@ func compile(kind Kind, locale string, src Source, checked bool) (*Template, err
 			return nil, err
 		}
 	}
-	sample := SampleData()
-	sample.Notice.Secrets = Secrets(locale, sample.Notice.SecretTypes)
-	out, err := t.Render(sample)
-	if err != nil {
-		return nil, err
-	}
-	if checked {
-		policy := linkguard.Policy{Links: []string{sample.Links.Ack, sample.Links.Portal, sample.Links.Verify}, Addresses: []string{sample.Sender.Address}}
-		if err := policy.Check(out.Subject, out.Text, out.HTML); err != nil {
-			var v *linkguard.Violation
-			if errors.As(err, &v) {
-				return nil, &PartError{Part: v.Part, Err: errors.New(v.Reason)}
-			}
+	// A template renders full and minimal-disclosure notices alike (the
+	// incident's policy decides, not the template): both must render.
+	for _, minimal := range []bool{false, true} {
+		sample := SampleData()
+		sample.Notice.Secrets = Secrets(locale, sample.Notice.SecretTypes)
+		sample.Notice.Minimal = minimal
+		out, err := t.Render(sample)
+		if err != nil {
 			return nil, err
+		}
+		if checked {
+			policy := linkguard.Policy{Links: []string{sample.Links.Ack, sample.Links.Portal, sample.Links.Verify}, Addresses: []string{sample.Sender.Address}}
+			if err := policy.Check(out.Subject, out.Text, out.HTML); err != nil {
+				var v *linkguard.Violation
+				if errors.As(err, &v) {
+					return nil, &PartError{Part: v.Part, Err: errors.New(v.Reason)}
+				}
+				return nil, err
+			}
 		}
 	}
 	t.preparable = t.checkPreparable()
@@ -232,15 +237,16 @@ var unknownField = regexp.MustCompile(`can't evaluate field (\w+)|map has no ent
 // Render executes the three parts. A failure names the part and, when the
 // cause is an unknown field, returns an *UnknownFieldError.
 //
-// Two things hold here whatever the template does. Every data value is
-// defanged first (see Defanged): breach data can never become a link. And
+// Three things hold here whatever the template does. A minimal-disclosure
+// notice's content is left out of the data (see Minimized). Every data
+// value is defanged (see Defanged): breach data can never become a link. And
 // the template never sees a link: each of d.Links stands in the data as an
 // opaque token (letters and digits, unguessable, made at start), and only
 // after the template ran is each token replaced by its link, whole. A
 // template that slices or formats a link gets pieces of a token, never of
 // a link, let alone of a sign-in token.
 func (t *Template) Render(d *Data) (Rendered, error) {
-	dd := Defanged(d)
+	dd := Defanged(Minimized(d))
 	links := [...]string{d.Links.Ack, d.Links.Portal, d.Links.Verify}
 	for i, l := range links {
 		if l != "" {
