@@ -292,14 +292,17 @@ type (
 // ReportRow is one delivery in the proof-of-notification report: who was
 // told what, with which exact message, every attempt, and the outcome.
 type ReportRow struct {
-	OrgRef          string          `json:"org_ref"`
-	OrgName         string          `json:"org_name"`
-	ContactEmail    string          `json:"contact_email"`
-	ContactName     string          `json:"contact_name"`
-	ContactRole     string          `json:"contact_role"`
-	WaveID          int64           `json:"wave_id"`
-	NoticeID        int64           `json:"notice_id"`
-	NoticeKind      string          `json:"notice_kind"`
+	OrgRef       string `json:"org_ref"`
+	OrgName      string `json:"org_name"`
+	ContactEmail string `json:"contact_email"`
+	ContactName  string `json:"contact_name"`
+	ContactRole  string `json:"contact_role"`
+	WaveID       int64  `json:"wave_id"`
+	NoticeID     int64  `json:"notice_id"`
+	NoticeKind   string `json:"notice_kind"`
+	// Disclosure is what the notice told (full or minimal), as recorded
+	// when it was launched, whatever the incident's policy says now.
+	Disclosure      Disclosure      `json:"disclosure"`
 	DeliveryID      int64           `json:"delivery_id"`
 	TemplateVersion string          `json:"template_version"`
 	MessageSHA256   string          `json:"message_sha256"`

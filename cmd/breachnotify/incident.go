@@ -16,7 +16,7 @@ const incidentUse = `usage:
   breachnotify incident show INCIDENT [--json]
   breachnotify incident policy INCIDENT [--require-approval=true|false] [--auto-follow-up=true|false]
         [--auto-follow-up-without-approval=true|false] [--follow-up-window 15m] [--reminder-after 48h]
-        [--max-reminders 2] [--json]`
+        [--max-reminders 2] [--disclosure full|minimal] [--json]`
 
 func cmdIncident(ctx context.Context, e *env, args []string) error {
 	return subcommands(ctx, e, args, incidentUse, map[string]command{
@@ -98,6 +98,7 @@ func incidentShow(ctx context.Context, e *env, args []string) error {
 
 func incidentPolicy(ctx context.Context, e *env, args []string) error {
 	fs, asJSON := newFlags(e, "incident policy")
+	disclosure := fs.String("disclosure", "", `"minimal": notices tell only that there is a security notice, its reference, how to verify it and the portal link ("full": the incident, items and secret types, as by default)`)
 	requireApproval := fs.Bool("require-approval", false, "every wave needs approval by a second key before launch")
 	autoFollowUp := fs.Bool("auto-follow-up", true, "plan and launch a follow-up when a new batch touches an organization already told")
 	withoutApproval := fs.Bool("auto-follow-up-without-approval", false, "under --require-approval, send automatic follow-ups without waiting for an approval")
@@ -110,6 +111,11 @@ func incidentPolicy(ctx context.Context, e *env, args []string) error {
 	}
 	// Only the flags given change: the server keeps the rest of the policy.
 	var patch notifier.PolicyPatch
+	if flagSet(fs, "disclosure") {
+		d := notifier.Disclosure(*disclosure)
+		patch.Disclosure = &d
+	}
+
 	if flagSet(fs, "require-approval") {
 		patch.RequireApproval = requireApproval
 	}
@@ -154,6 +160,7 @@ func printIncident(e *env, inc notifier.Incident) error {
 	// A summary may hold line breaks; one table row must not.
 	t.row("summary", strings.Join(strings.Fields(inc.Summary), " "))
 	t.row("approval", approvalPolicy(inc.Policy))
+	t.row("disclosure", disclosurePolicy(inc.Policy.Disclosure))
 	p := inc.Policy
 	switch {
 	case p.AutoFollowUp && p.FollowUpsNeedApproval():
@@ -166,6 +173,14 @@ func printIncident(e *env, inc notifier.Incident) error {
 	t.row("reminders", strconv.Itoa(p.MaxReminders)+", every "+time.Duration(p.ReminderAfter).String()+" until acknowledged, then one escalation")
 	t.row("created", inc.CreatedAt)
 	return t.flush()
+}
+
+// disclosurePolicy says what the incident's notices tell.
+func disclosurePolicy(d notifier.Disclosure) string {
+	if d.Minimal() {
+		return "minimal: a notice gives its reference, how to verify it and the portal link; the rest is behind sign-in"
+	}
+	return "full: notices name the incident, the exposed items and their secret types"
 }
 
 // approvalPolicy says whether waves need a second key.

@@ -118,7 +118,7 @@ func (s *Store) Report(ctx context.Context, incidentID int64, fn func(notifier.R
 // reportPage reads the report rows of the deliveries ids, in reportOrder.
 func (s *Store) reportPage(ctx context.Context, ids []int64) ([]notifier.ReportRow, error) {
 	rows, err := s.pool.Query(ctx, `
-SELECT o.ref, o.name, d.recipient, c.name, c.role, n.wave_id, n.id, n.kind, d.id, d.template_version,
+SELECT o.ref, o.name, d.recipient, c.name, c.role, n.wave_id, n.id, n.kind, n.disclosure, d.id, d.template_version,
        coalesce(encode(d.message_sha256, 'hex'), ''), d.message_id, d.reference_code, d.status, d.smtp_reply,
        d.queued_at, d.sent_at,
        (SELECT coalesce(json_agg(json_build_object('at', e.at, 'type', e.type, 'smtp_code', e.smtp_code,
@@ -133,7 +133,7 @@ WHERE d.id = ANY($1)`+reportOrder, ids)
 		var r notifier.ReportRow
 		var attempts []byte
 		if err := row.Scan(&r.OrgRef, &r.OrgName, &r.ContactEmail, &r.ContactName, &r.ContactRole, &r.WaveID,
-			&r.NoticeID, &r.NoticeKind, &r.DeliveryID, &r.TemplateVersion, &r.MessageSHA256, &r.MessageID, &r.Reference,
+			&r.NoticeID, &r.NoticeKind, &r.Disclosure, &r.DeliveryID, &r.TemplateVersion, &r.MessageSHA256, &r.MessageID, &r.Reference,
 			&r.Status, &r.FinalReply, &r.QueuedAt, &r.SentAt, &attempts, &r.AcknowledgedAt, &r.AcknowledgedBy); err != nil {
 			return r, err
 		}
