@@ -226,3 +226,51 @@ func langOf(h string) string {
 	lang, _, _ := strings.Cut(rest, `"`)
 	return lang
 }
+
+// TestFollowUpTakesThePolicyOfItsTime: notices launched minimal stay
+// minimal in the report after the policy turns full, and the automatic
+// follow-up made after that change is full (it tells the new items).
+func TestFollowUpTakesThePolicyOfItsTime(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{})
+	ctx := context.Background()
+	slug := e.LoadSample(t, "follow-disclosure")
+	setPolicy(t, e, slug, map[string]any{"disclosure": "minimal", "follow_up_window": "1s"})
+	e.LaunchInitial(t, slug)
+	if msgs := messagesTo(t, e, "soc@contoso.example"); len(msgs) != 1 || strings.Contains(msgs[0].Text, "Tenant migration plan") {
+		t.Fatalf("the minimal initial notice: %d messages or it lists an item", len(msgs))
+	}
+	setPolicy(t, e, slug, map[string]any{"disclosure": "full"})
+	if _, err := e.Client.ImportExposures(ctx, slug, bytes.NewReader(sampledata.File(sampledata.ExposuresBatch2)), notifier.FormatCSV); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the follow-up to contoso", func() bool { return len(messagesTo(t, e, "soc@contoso.example")) == 2 })
+	waitSettled(t, e, slug)
+	if follow := messagesTo(t, e, "soc@contoso.example")[1]; !strings.Contains(follow.Text, "Break-glass account") {
+		t.Errorf("the follow-up planned under the full policy does not list the new items:\n%s", follow.Text)
+	}
+	var report struct {
+		Rows []notifier.ReportRow `json:"rows"`
+	}
+	var buf bytes.Buffer
+	if err := e.Client.Report(ctx, slug, "json", &buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(buf.Bytes(), &report); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range report.Rows {
+		want := notifier.DisclosureMinimal
+		if r.NoticeKind == string(templates.KindFollowUp) {
+			want = notifier.DisclosureFull
+		}
+		seen[r.NoticeKind] = true
+		if r.Disclosure != want {
+			t.Errorf("report: %s to %s says %q, want %q", r.NoticeKind, r.ContactEmail, r.Disclosure, want)
+		}
+	}
+	if !seen["initial"] || !seen["follow_up"] {
+		t.Errorf("report kinds %v, want initial and follow_up rows", seen)
+	}
+}
