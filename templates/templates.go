@@ -109,6 +109,29 @@ type Template struct {
 	// preparable: rendering once per notice and filling in recipients
 	// gives exactly the full render (see prepare.go).
 	preparable bool
+	// minimalErr is why the template cannot render a minimal-disclosure
+	// notice (see MinimalError).
+	minimalErr error
+}
+
+// MinimalError is why the template fails to render a minimal-disclosure
+// notice (the sample data without incident, items or secrets), as a
+// *PartError naming the part; nil when it renders. Such a template can
+// still render full notices; an upload refuses it.
+func (t *Template) MinimalError() error { return t.minimalErr }
+
+// forMinimal says that err came from rendering a minimal notice, keeping
+// the part it names.
+func forMinimal(err error) error {
+	var pe *PartError
+	if errors.As(err, &pe) {
+		return &PartError{Part: pe.Part, Err: fmt.Errorf("for a minimal-disclosure notice (no incident, items or secrets): %w", pe.Err)}
+	}
+	var uf *UnknownFieldError
+	if errors.As(err, &uf) {
+		return err
+	}
+	return &PartError{Part: "text", Err: fmt.Errorf("for a minimal-disclosure notice: %w", err)}
 }
 
 // Compile parses src and refuses it, with a message saying what to change,
@@ -154,12 +177,19 @@ func compile(kind Kind, locale string, src Source, checked bool) (*Template, err
 		}
 	}
 	// A template renders full and minimal-disclosure notices alike (the
-	// incident's policy decides, not the template): both must render.
+	// incident's policy decides, not the template). A minimal rendering
+	// that fails is kept as MinimalError, not refused here: a version
+	// stored or pinned before minimal notices existed must still load
+	// for the full notices it was made for; an upload refuses it.
 	for _, minimal := range []bool{false, true} {
 		sample := SampleData()
 		sample.Notice.Secrets = Secrets(locale, sample.Notice.SecretTypes)
 		sample.Notice.Minimal = minimal
 		out, err := t.Render(sample)
+		if err != nil && minimal {
+			t.minimalErr = forMinimal(err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -148,6 +148,21 @@ func TestMinimalDisclosureNotices(t *testing.T) {
 			reminders++
 		}
 	}
+	// Whoever has the mail has its links: the acknowledgement and verify
+	// pages of a minimal notice do not name the incident either.
+	first := apptest.Parse(t, msgs[0].Raw)
+	m := ackLink.FindStringSubmatch(first.Text)
+	if m == nil {
+		t.Fatalf("no acknowledgement link in:\n%s", first.Text)
+	}
+	v := newVisitor(t, e)
+	for _, path := range []string{m[1], "/verify?code=" + first.Header.Get("X-Breachnotify-Reference")} {
+		st, page, _ := v.do("GET", path, nil)
+		if st != 200 || !strings.Contains(page, "Acknowledge") && !strings.Contains(page, "Genuine") {
+			t.Errorf("GET %s: %d\n%s", path, st, page)
+		}
+		check("the page "+path, "", page, "")
+	}
 	for _, loc := range []string{"en", "de", "fr", "ja"} {
 		if !locales[loc] {
 			t.Errorf("no minimal message in %s with the portal link (got %v)", loc, locales)
@@ -207,6 +222,14 @@ func TestFullDisclosureIsTheDefault(t *testing.T) {
 	msgs := messagesTo(t, e, "soc@contoso.example")
 	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "Tenant migration plan") || !strings.Contains(msgs[0].Text, "Mail breach") {
 		t.Fatalf("the full notice does not tell the items and the incident: %d messages", len(msgs))
+	}
+	// An upload that could not render a minimal notice is refused: any
+	// incident may switch to minimal disclosure.
+	st, b := call(t, e, "POST", "/api/v1/templates", e.Key, templateBody(t, templates.KindInitial, "en", func(s *templates.Source) {
+		s.Subject = "{{(index .Notice.Items 0).Subject}} [{{.Notice.Reference}}]"
+	}))
+	if st != 422 || !strings.Contains(string(b), "minimal-disclosure") || !strings.Contains(string(b), `"subject"`) {
+		t.Errorf("upload of a template that fails on minimal notices: %d %s", st, b)
 	}
 	var buf bytes.Buffer
 	if err := e.Client.Report(ctx, slug, "json", &buf); err != nil {
