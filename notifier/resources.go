@@ -93,6 +93,9 @@ type Notice struct {
 	RemindersSent  int        `json:"reminders_sent"`
 	LastRemindedAt *time.Time `json:"last_reminded_at"`
 	EscalatedAt    *time.Time `json:"escalated_at"`
+	// Disclosure is what the notice's mail tells (see Policy.Disclosure),
+	// as recorded when it was launched.
+	Disclosure Disclosure `json:"disclosure"`
 }
 
 // NoticeDetail is a notice with its items and deliveries.

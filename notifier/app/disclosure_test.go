@@ -296,4 +296,14 @@ func TestFollowUpTakesThePolicyOfItsTime(t *testing.T) {
 	if !seen["initial"] || !seen["follow_up"] {
 		t.Errorf("report kinds %v, want initial and follow_up rows", seen)
 	}
+	// The notices say it too.
+	notices, err := e.App.Service.Notices(ctx, notifier.LocalActor("t"), slug, notifier.NoticeFilter{}, notifier.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range notices.Items {
+		if want := n.Kind == templates.KindFollowUp; (n.Disclosure == notifier.DisclosureFull) != want {
+			t.Errorf("notice %d (%s): disclosure %q", n.ID, n.Kind, n.Disclosure)
+		}
+	}
 }

@@ -12,12 +12,13 @@ import (
 const noticeColumns = `n.id, n.wave_id, n.incident_id, n.organization_id, o.ref, o.name, n.kind, n.parent_id,
 	(SELECT count(*) FROM notice_items ni WHERE ni.notice_id = n.id), n.created_at, n.voided_at,
 	n.acknowledged_at, coalesce((SELECT c.email FROM contacts c WHERE c.id = n.acknowledged_by), ''),
-	n.reminders_sent, n.last_reminded_at, n.escalated_at`
+	n.reminders_sent, n.last_reminded_at, n.escalated_at, n.disclosure`
 
 func scanNotice(r pgx.CollectableRow) (notifier.Notice, error) {
 	var n notifier.Notice
 	err := r.Scan(&n.ID, &n.WaveID, &n.IncidentID, &n.OrganizationID, &n.OrgRef, &n.OrgName, &n.Kind, &n.ParentID, &n.Items,
-		&n.CreatedAt, &n.VoidedAt, &n.AcknowledgedAt, &n.AcknowledgedBy, &n.RemindersSent, &n.LastRemindedAt, &n.EscalatedAt)
+		&n.CreatedAt, &n.VoidedAt, &n.AcknowledgedAt, &n.AcknowledgedBy, &n.RemindersSent, &n.LastRemindedAt, &n.EscalatedAt,
+		&n.Disclosure)
 	return n, err
 }
 
