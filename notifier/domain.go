@@ -63,6 +63,11 @@ type Incident struct {
 
 // Policy is an incident's rules for its campaign.
 type Policy struct {
+	// Disclosure says how much a notice tells in the mail (see
+	// Disclosure): full, or minimal when the recipient's mailbox may be
+	// the one the attacker reads.
+	Disclosure Disclosure `json:"disclosure"`
+
 	// RequireApproval makes every wave need an approval by a second key
 	// (not the one that planned it) before it can launch.
 	RequireApproval bool `json:"require_approval"`
@@ -93,6 +98,36 @@ type Policy struct {
 	EvidenceRetention Duration `json:"evidence_retention"`
 }
 
+// Disclosure is how much a notice's mail tells.
+type Disclosure string
+
+// The disclosures.
+const (
+	// DisclosureFull tells the incident, the exposed items, their secret
+	// types and what to do.
+	DisclosureFull Disclosure = "full"
+	// DisclosureMinimal tells only that there is a security notice for the
+	// organization, its reference code, how to verify it and where to
+	// sign in: a notice listing stolen subjects and secret types would
+	// tell an attacker reading the mailbox what to use first.
+	DisclosureMinimal Disclosure = "minimal"
+)
+
+// Valid reports whether d is one of the disclosures.
+func (d Disclosure) Valid() bool { return d == DisclosureFull || d == DisclosureMinimal }
+
+// OrFull is d, or full when d is empty (a policy stored before the
+// field existed).
+func (d Disclosure) OrFull() Disclosure {
+	if d == "" {
+		return DisclosureFull
+	}
+	return d
+}
+
+// Minimal reports whether d is the minimal disclosure.
+func (d Disclosure) Minimal() bool { return d == DisclosureMinimal }
+
 // FollowUpsNeedApproval reports whether an automatic follow-up waits for
 // an approval instead of going out at once.
 func (p Policy) FollowUpsNeedApproval() bool {
@@ -102,6 +137,8 @@ func (p Policy) FollowUpsNeedApproval() bool {
 // DefaultPolicy is the policy of a new incident.
 func DefaultPolicy() Policy {
 	return Policy{
+		Disclosure: DisclosureFull,
+
 		AutoFollowUp:   true,
 		FollowUpWindow: Duration(15 * time.Minute),
 		ReminderAfter:  Duration(48 * time.Hour),
@@ -111,6 +148,9 @@ func DefaultPolicy() Policy {
 
 // PolicyPatch changes some fields of a Policy; absent fields stay.
 type PolicyPatch struct {
+	// Disclosure: see Policy.
+	Disclosure *Disclosure `json:"disclosure"`
+
 	RequireApproval *bool `json:"require_approval"`
 	AutoFollowUp    *bool `json:"auto_follow_up"`
 	// AutoFollowUpWithoutApproval: see Policy.
@@ -124,6 +164,10 @@ type PolicyPatch struct {
 
 // Apply returns p with the patch's fields set.
 func (pp PolicyPatch) Apply(p Policy) Policy {
+	if pp.Disclosure != nil {
+		p.Disclosure = *pp.Disclosure
+	}
+
 	if pp.RequireApproval != nil {
 		p.RequireApproval = *pp.RequireApproval
 	}
@@ -154,6 +198,10 @@ func (pp PolicyPatch) Apply(p Policy) Policy {
 // Validate reports every field of the patch outside its bounds.
 func (pp PolicyPatch) Validate() []RowError {
 	var problems []RowError
+	if pp.Disclosure != nil && !pp.Disclosure.Valid() {
+		problems = append(problems, RowError{Field: "disclosure", Message: `must be "full" or "minimal"`})
+	}
+
 	if pp.FollowUpWindow != nil && (*pp.FollowUpWindow < 0 || time.Duration(*pp.FollowUpWindow) > 7*24*time.Hour) {
 		problems = append(problems, RowError{Field: "follow_up_window", Message: "must be between 0s and 168h"})
 	}
@@ -295,6 +343,9 @@ type WavePlan struct {
 	Sample  *SampleMessage        `json:"sample"`
 	// NeedsApproval is true when the incident's policy asks for a second key.
 	NeedsApproval bool `json:"needs_approval"`
+	// Disclosure is what the notices will tell (the incident's policy when
+	// planned); the sample shows it. A launch under another refuses.
+	Disclosure Disclosure `json:"disclosure"`
 	// SampleSource is what Sample is rendered from (not part of the reply).
 	SampleSource *OutgoingDelivery `json:"-"`
 }

@@ -78,6 +78,9 @@ type NoticeContent struct {
 	// launched with (nil for a wave launched before versions were pinned:
 	// the versions in use then render it).
 	TemplateVersions map[string]string
+	// Disclosure is what the notice was launched to tell (its policy
+	// then; a reminder's or escalation's is its parent's).
+	Disclosure Disclosure
 }
 
 // RecipientDomain is the lower-cased domain of an address.

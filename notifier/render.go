@@ -46,6 +46,11 @@ type WaveContent struct {
 	Templates map[string]string `json:"templates"`
 	From      string            `json:"from"`
 	PublicURL string            `json:"public_url"`
+	// Disclosure is the incident's policy when the wave was planned:
+	// a wave planned as a minimal notice does not launch as a full one, or
+	// the other way round (empty in plans made before it was recorded:
+	// those were full).
+	Disclosure Disclosure `json:"disclosure,omitempty"`
 	// Sources are the texts of Templates, stored at launch so that every
 	// process can render the wave with them.
 	Sources []TemplateSource `json:"-"`
@@ -71,6 +76,9 @@ func (c WaveContent) Diff(now WaveContent) string {
 	}
 	if c.PublicURL != now.PublicURL {
 		diffs = append(diffs, "public URL ("+now.PublicURL+" instead of "+c.PublicURL+")")
+	}
+	if was, is := c.Disclosure.OrFull(), now.Disclosure.OrFull(); was != is {
+		diffs = append(diffs, "the incident's disclosure policy ("+string(is)+" instead of "+string(was)+")")
 	}
 	return strings.Join(diffs, ", ")
 }
@@ -244,6 +252,7 @@ func (r *Renderer) data(del OutgoingDelivery, locale string) *templates.Data {
 			Kind: string(n.Kind), Reference: del.Reference, ItemCount: n.ItemCount, Kinds: n.Kinds,
 			SecretTypes: n.SecretTypes, Secrets: templates.Secrets(locale, n.SecretTypes),
 			Items: n.Items, MoreItems: max(0, n.ItemCount-len(n.Items)),
+			Minimal: n.Disclosure.Minimal(),
 		},
 		Sender: templates.Sender{Name: r.from.Name, Address: r.from.Address},
 		Links:  templates.Links{Verify: r.publicURL + "/verify"},

@@ -93,6 +93,9 @@ type Notice struct {
 	RemindersSent  int        `json:"reminders_sent"`
 	LastRemindedAt *time.Time `json:"last_reminded_at"`
 	EscalatedAt    *time.Time `json:"escalated_at"`
+	// Disclosure is what the notice's mail tells (see Policy.Disclosure),
+	// as recorded when it was launched.
+	Disclosure Disclosure `json:"disclosure"`
 }
 
 // NoticeDetail is a notice with its items and deliveries.
@@ -292,14 +295,17 @@ type (
 // ReportRow is one delivery in the proof-of-notification report: who was
 // told what, with which exact message, every attempt, and the outcome.
 type ReportRow struct {
-	OrgRef          string          `json:"org_ref"`
-	OrgName         string          `json:"org_name"`
-	ContactEmail    string          `json:"contact_email"`
-	ContactName     string          `json:"contact_name"`
-	ContactRole     string          `json:"contact_role"`
-	WaveID          int64           `json:"wave_id"`
-	NoticeID        int64           `json:"notice_id"`
-	NoticeKind      string          `json:"notice_kind"`
+	OrgRef       string `json:"org_ref"`
+	OrgName      string `json:"org_name"`
+	ContactEmail string `json:"contact_email"`
+	ContactName  string `json:"contact_name"`
+	ContactRole  string `json:"contact_role"`
+	WaveID       int64  `json:"wave_id"`
+	NoticeID     int64  `json:"notice_id"`
+	NoticeKind   string `json:"notice_kind"`
+	// Disclosure is what the notice told (full or minimal), as recorded
+	// when it was launched, whatever the incident's policy says now.
+	Disclosure      Disclosure      `json:"disclosure"`
 	DeliveryID      int64           `json:"delivery_id"`
 	TemplateVersion string          `json:"template_version"`
 	MessageSHA256   string          `json:"message_sha256"`

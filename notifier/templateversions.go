@@ -130,6 +130,10 @@ func (s *Service) UploadTemplate(ctx context.Context, by Actor, in TemplateUploa
 	}
 	src := templates.Source{Subject: in.Subject, Text: in.Text, HTML: in.HTML}
 	t, err := templates.Compile(in.Kind, locale, src)
+	if err == nil {
+		// Any incident may send minimal-disclosure notices with it.
+		err = t.MinimalError()
+	}
 	if err != nil {
 		return TemplateVersion{}, false, templateRefused(err)
 	}

@@ -57,6 +57,14 @@ type Notice struct {
 	MoreItems int
 	// SentAt is when the notice was first sent (for reminders).
 	SentAt time.Time
+	// Minimal marks a minimal-disclosure notice (the incident's policy
+	// "disclosure: minimal"): the recipient's mailbox may be the one the
+	// attacker reads, so the message says only that there is a notice, its
+	// reference, how to verify it and where to sign in. Render enforces it:
+	// a template rendering a minimal notice gets no incident title, summary
+	// or slug, no count, kind, item, subject, secret type or advice, whatever
+	// it refers to (see Minimized).
+	Minimal bool
 }
 
 // KindCount is the number of exposed items of one kind.
@@ -124,6 +132,21 @@ func SampleData() *Data {
 			Verify: "https://notify.example/verify",
 		},
 	}
+}
+
+// Minimized returns d as a minimal-disclosure notice may show it: when
+// d.Notice.Minimal is set, a copy without anything that tells what the
+// notice is about (the incident's title, summary and slug, the counts,
+// kinds, items and secrets); otherwise d itself. Render calls it, so no
+// template, shipped or uploaded, can show a minimal notice's content.
+func Minimized(d *Data) *Data {
+	if !d.Notice.Minimal {
+		return d
+	}
+	dd := *d
+	dd.Incident = Incident{}
+	dd.Notice = Notice{Kind: d.Notice.Kind, Reference: d.Notice.Reference, SentAt: d.Notice.SentAt, Minimal: true}
+	return &dd
 }
 
 // Defanged returns a copy of d with every value that comes from outside

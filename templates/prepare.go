@@ -225,21 +225,30 @@ func (p *Prepared) Fill(values []string) Rendered {
 func (t *Template) checkPreparable() bool {
 	for _, name := range []string{"Dana O'Brien <\"&\">", ""} {
 		for _, ack := range []string{"https://notify.example/ack/Ab_9-x", ""} {
-			d := SampleData()
-			d.Contact.Name = name
-			d.Links.Ack = ack
-			full, err := t.Render(d)
-			if err != nil {
-				return false
-			}
-			p, err := t.Prepare(d)
-			if err != nil {
-				return false
-			}
-			if p.Render(Recipient{Name: name, Email: d.Contact.Email, Reference: d.Notice.Reference, AckURL: ack}) != full {
-				return false
+			for _, minimal := range []bool{false, true} {
+				if !t.samePrepared(name, ack, minimal) {
+					return false
+				}
 			}
 		}
 	}
 	return true
+}
+
+// samePrepared renders sample data in one shape both ways and reports
+// whether the results are identical.
+func (t *Template) samePrepared(name, ack string, minimal bool) bool {
+	d := SampleData()
+	d.Contact.Name = name
+	d.Links.Ack = ack
+	d.Notice.Minimal = minimal
+	full, err := t.Render(d)
+	if err != nil {
+		return false
+	}
+	p, err := t.Prepare(d)
+	if err != nil {
+		return false
+	}
+	return p.Render(Recipient{Name: name, Email: d.Contact.Email, Reference: d.Notice.Reference, AckURL: ack}) == full
 }

@@ -109,6 +109,29 @@ type Template struct {
 	// preparable: rendering once per notice and filling in recipients
 	// gives exactly the full render (see prepare.go).
 	preparable bool
+	// minimalErr is why the template cannot render a minimal-disclosure
+	// notice (see MinimalError).
+	minimalErr error
+}
+
+// MinimalError is why the template fails to render a minimal-disclosure
+// notice (the sample data without incident, items or secrets), as a
+// *PartError naming the part; nil when it renders. Such a template can
+// still render full notices; an upload refuses it.
+func (t *Template) MinimalError() error { return t.minimalErr }
+
+// forMinimal says that err came from rendering a minimal notice, keeping
+// the part it names.
+func forMinimal(err error) error {
+	var pe *PartError
+	if errors.As(err, &pe) {
+		return &PartError{Part: pe.Part, Err: fmt.Errorf("for a minimal-disclosure notice (no incident, items or secrets): %w", pe.Err)}
+	}
+	var uf *UnknownFieldError
+	if errors.As(err, &uf) {
+		return err
+	}
+	return &PartError{Part: "text", Err: fmt.Errorf("for a minimal-disclosure notice: %w", err)}
 }
 
 // Compile parses src and refuses it, with a message saying what to change,
@@ -153,20 +176,32 @@ func compile(kind Kind, locale string, src Source, checked bool) (*Template, err
 			return nil, err
 		}
 	}
-	sample := SampleData()
-	sample.Notice.Secrets = Secrets(locale, sample.Notice.SecretTypes)
-	out, err := t.Render(sample)
-	if err != nil {
-		return nil, err
-	}
-	if checked {
-		policy := linkguard.Policy{Links: []string{sample.Links.Ack, sample.Links.Portal, sample.Links.Verify}, Addresses: []string{sample.Sender.Address}}
-		if err := policy.Check(out.Subject, out.Text, out.HTML); err != nil {
-			var v *linkguard.Violation
-			if errors.As(err, &v) {
-				return nil, &PartError{Part: v.Part, Err: errors.New(v.Reason)}
-			}
+	// A template renders full and minimal-disclosure notices alike (the
+	// incident's policy decides, not the template). A minimal rendering
+	// that fails is kept as MinimalError, not refused here: a version
+	// stored or pinned before minimal notices existed must still load
+	// for the full notices it was made for; an upload refuses it.
+	for _, minimal := range []bool{false, true} {
+		sample := SampleData()
+		sample.Notice.Secrets = Secrets(locale, sample.Notice.SecretTypes)
+		sample.Notice.Minimal = minimal
+		out, err := t.Render(sample)
+		if err != nil && minimal {
+			t.minimalErr = forMinimal(err)
+			continue
+		}
+		if err != nil {
 			return nil, err
+		}
+		if checked {
+			policy := linkguard.Policy{Links: []string{sample.Links.Ack, sample.Links.Portal, sample.Links.Verify}, Addresses: []string{sample.Sender.Address}}
+			if err := policy.Check(out.Subject, out.Text, out.HTML); err != nil {
+				var v *linkguard.Violation
+				if errors.As(err, &v) {
+					return nil, &PartError{Part: v.Part, Err: errors.New(v.Reason)}
+				}
+				return nil, err
+			}
 		}
 	}
 	t.preparable = t.checkPreparable()
@@ -232,15 +267,16 @@ var unknownField = regexp.MustCompile(`can't evaluate field (\w+)|map has no ent
 // Render executes the three parts. A failure names the part and, when the
 // cause is an unknown field, returns an *UnknownFieldError.
 //
-// Two things hold here whatever the template does. Every data value is
-// defanged first (see Defanged): breach data can never become a link. And
+// Three things hold here whatever the template does. A minimal-disclosure
+// notice's content is left out of the data (see Minimized). Every data
+// value is defanged (see Defanged): breach data can never become a link. And
 // the template never sees a link: each of d.Links stands in the data as an
 // opaque token (letters and digits, unguessable, made at start), and only
 // after the template ran is each token replaced by its link, whole. A
 // template that slices or formats a link gets pieces of a token, never of
 // a link, let alone of a sign-in token.
 func (t *Template) Render(d *Data) (Rendered, error) {
-	dd := Defanged(d)
+	dd := Defanged(Minimized(d))
 	links := [...]string{d.Links.Ack, d.Links.Portal, d.Links.Verify}
 	for i, l := range links {
 		if l != "" {

@@ -368,6 +368,26 @@ func TestCLIApprovalPauseResumeCancel(t *testing.T) {
 	}
 }
 
+// TestCLIDisclosurePolicy sets an incident's notices to minimal
+// disclosure: the incident and the plan say so, the sample names no
+// incident, and an unknown value is refused naming the field.
+func TestCLIDisclosurePolicy(t *testing.T) {
+	t.Parallel()
+	srv := apptest.Start(t, apptest.Options{NoWorkers: true})
+	slug := srv.LoadSample(t, "disclosure")
+	admin := cli{t, srv.App.URL(), srv.Key, nil}
+	matches(t, "default", admin.ok("incident", "show", slug), `disclosure\s+full`)
+	matches(t, "minimal", admin.ok("incident", "policy", slug, "--disclosure", "minimal"), `disclosure\s+minimal`)
+	out := admin.ok("wave", "plan", slug)
+	matches(t, "plan", out, `disclosure\s+minimal`, `subject\s+Security notice for \S+`)
+	if strings.Contains(out, "Mail breach") {
+		t.Errorf("the minimal sample names the incident:\n%s", out)
+	}
+	if r := admin.run("incident", "policy", slug, "--disclosure", "secret"); r.code != 1 || !strings.Contains(r.errOut, "disclosure") || !strings.Contains(r.errOut, "minimal") {
+		t.Errorf("an unknown disclosure: %d %q", r.code, r.errOut)
+	}
+}
+
 // TestCLIAuditVerifyFindsTampering rewrites the audit trail behind the
 // server's back, as someone with database access but without the audit key
 // could: both the downloaded chain and the server's own check must see it.

@@ -16,7 +16,7 @@ const incidentUse = `usage:
   breachnotify incident show INCIDENT [--json]
   breachnotify incident policy INCIDENT [--require-approval=true|false] [--auto-follow-up=true|false]
         [--auto-follow-up-without-approval=true|false] [--follow-up-window 15m] [--reminder-after 48h]
-        [--max-reminders 2] [--purge-needs-approval=true|false] [--evidence-retention 2160h] [--json]
+        [--max-reminders 2] [--disclosure full|minimal] [--purge-needs-approval=true|false] [--evidence-retention 2160h] [--json]
   breachnotify incident purge INCIDENT [--reason TEXT] [--yes] [--json]     destroy the evidence (admin)
   breachnotify incident purge INCIDENT --approve [--reason TEXT] [--yes]    a second admin approves a request
   breachnotify incident purge INCIDENT --cancel [--reason TEXT]             cancel a waiting request
@@ -103,6 +103,7 @@ func incidentShow(ctx context.Context, e *env, args []string) error {
 
 func incidentPolicy(ctx context.Context, e *env, args []string) error {
 	fs, asJSON := newFlags(e, "incident policy")
+	disclosure := fs.String("disclosure", "", `"minimal": notices tell only that there is a security notice, its reference, how to verify it and the portal link ("full": the incident, items and secret types, as by default)`)
 	requireApproval := fs.Bool("require-approval", false, "every wave needs approval by a second key before launch")
 	autoFollowUp := fs.Bool("auto-follow-up", true, "plan and launch a follow-up when a new batch touches an organization already told")
 	withoutApproval := fs.Bool("auto-follow-up-without-approval", false, "under --require-approval, send automatic follow-ups without waiting for an approval")
@@ -117,6 +118,11 @@ func incidentPolicy(ctx context.Context, e *env, args []string) error {
 	}
 	// Only the flags given change: the server keeps the rest of the policy.
 	var patch notifier.PolicyPatch
+	if flagSet(fs, "disclosure") {
+		d := notifier.Disclosure(*disclosure)
+		patch.Disclosure = &d
+	}
+
 	if flagSet(fs, "require-approval") {
 		patch.RequireApproval = requireApproval
 	}
@@ -168,6 +174,7 @@ func printIncident(e *env, inc notifier.Incident) error {
 	// A summary may hold line breaks; one table row must not.
 	t.row("summary", strings.Join(strings.Fields(inc.Summary), " "))
 	t.row("approval", approvalPolicy(inc.Policy))
+	t.row("disclosure", disclosurePolicy(inc.Policy.Disclosure))
 	p := inc.Policy
 	switch {
 	case p.AutoFollowUp && p.FollowUpsNeedApproval():
@@ -181,6 +188,14 @@ func printIncident(e *env, inc notifier.Incident) error {
 	t.row("evidence", evidencePolicy(p))
 	t.row("created", inc.CreatedAt)
 	return t.flush()
+}
+
+// disclosurePolicy says what the incident's notices tell.
+func disclosurePolicy(d notifier.Disclosure) string {
+	if d.Minimal() {
+		return "minimal: a notice gives its reference, how to verify it and the portal link; the rest is behind sign-in"
+	}
+	return "full: notices name the incident, the exposed items and their secret types"
 }
 
 // approvalPolicy says whether waves need a second key.

@@ -75,6 +75,9 @@ func noticeShow(ctx context.Context, e *env, args []string) error {
 	}
 	out := e.stdout
 	fmt.Fprintf(out, "Notice %d (%s) to %s (%s), wave %d\n", n.ID, n.Kind, n.OrgName, n.OrgRef, n.WaveID)
+	if n.Disclosure.Minimal() {
+		fmt.Fprintln(out, "Sent with minimal disclosure: the mail gave only the reference, the verify address and the portal link")
+	}
 	if n.AcknowledgedAt != nil {
 		fmt.Fprintf(out, "Acknowledged %s by %s\n", cell(n.AcknowledgedAt), n.AcknowledgedBy)
 	} else {

@@ -71,6 +71,9 @@ func wavePlan(ctx context.Context, e *env, args []string) error {
 	t.row("deliveries", plan.Deliveries)
 	t.row("skipped", len(plan.Skipped))
 	t.row("approval", approvalNeeded(plan.NeedsApproval))
+	if plan.Disclosure != "" {
+		t.row("disclosure", disclosurePolicy(plan.Disclosure))
+	}
 	if err := t.flush(); err != nil {
 		return err
 	}

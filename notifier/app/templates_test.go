@@ -192,7 +192,8 @@ func TestWaveAfterActivationUsesNewVersion(t *testing.T) {
 	ctx := context.Background()
 	const marker = "Our reference desk is open around the clock."
 	st, b := call(t, e, "POST", "/api/v1/templates", e.Key, templateBody(t, templates.KindInitial, "en", func(s *templates.Source) {
-		s.Text = strings.Replace(s.Text, "Is this message genuine?", marker+"\n\nIs this message genuine?", 1)
+		// Both variants (full and minimal disclosure) get the marker.
+		s.Text = strings.ReplaceAll(s.Text, "Is this message genuine?", marker+"\n\nIs this message genuine?")
 	}))
 	v := decode[notifier.TemplateVersion](t, b)
 	if st != 201 || !v.Current {

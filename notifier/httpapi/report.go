@@ -13,7 +13,7 @@ import (
 
 // reportColumns are the CSV report's columns, one row per delivery.
 var reportColumns = []string{"org_ref", "org_name", "contact_email", "contact_name", "contact_role", "wave_id", "notice_id",
-	"notice_kind", "delivery_id", "template_version", "message_sha256", "message_id", "reference", "status", "final_reply",
+	"notice_kind", "disclosure", "delivery_id", "template_version", "message_sha256", "message_id", "reference", "status", "final_reply",
 	"queued_at", "sent_at", "attempts", "acknowledged_at", "acknowledged_by"}
 
 // report streams the proof of notification as CSV or JSON. Rows go out a
@@ -128,7 +128,7 @@ func csvRecord(row notifier.ReportRow) []string {
 		attempts = append(attempts, strings.Join([]string{a.At.UTC().Format(time.RFC3339Nano), a.Type, code, a.Reply}, " "))
 	}
 	return []string{row.OrgRef, row.OrgName, row.ContactEmail, row.ContactName, row.ContactRole,
-		strconv.FormatInt(row.WaveID, 10), strconv.FormatInt(row.NoticeID, 10), row.NoticeKind, strconv.FormatInt(row.DeliveryID, 10),
+		strconv.FormatInt(row.WaveID, 10), strconv.FormatInt(row.NoticeID, 10), row.NoticeKind, string(row.Disclosure), strconv.FormatInt(row.DeliveryID, 10),
 		row.TemplateVersion, row.MessageSHA256, row.MessageID, row.Reference, string(row.Status), row.FinalReply,
 		row.QueuedAt.UTC().Format(time.RFC3339Nano), ts(row.SentAt), strings.Join(attempts, " | "), ts(row.AcknowledgedAt), row.AcknowledgedBy}
 }

@@ -18,9 +18,11 @@ func (s *Store) Now(ctx context.Context) (time.Time, error) {
 }
 
 // ackTarget finds a link's delivery and the notice it acknowledges: the
-// delivery's notice, or its parent for a reminder or escalation.
-const ackTarget = `
-SELECT d.id, root.id, inc.title, o.name, d.recipient, root.acknowledged_at, coalesce(ac.email, '')
+// delivery's notice, or its parent for a reminder or escalation. Whoever
+// has the mail has the link: a minimal-disclosure notice's page does not
+// name the incident either (its title is empty).
+var ackTarget = `
+SELECT d.id, root.id, ` + titleIfFull("root", "inc") + `, o.name, d.recipient, root.acknowledged_at, coalesce(ac.email, '')
 FROM ack_tokens t
 JOIN deliveries d ON d.id = t.delivery_id
 JOIN notices n ON n.id = d.notice_id

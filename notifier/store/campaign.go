@@ -110,6 +110,9 @@ func (s *Store) CreateFollowUp(ctx context.Context, p notifier.FollowUpParams) (
 			// notified: the next initial wave takes it).
 			return complete(ctx, tx)
 		case pol.FollowUpsNeedApproval():
+			// A waiting plan still current keeps its place only under the
+			// same disclosure (WaveContent.Diff).
+			p.Content.Disclosure = pol.Disclosure.OrFull()
 			var err error
 			if f.WaveID, err = s.planAutomaticFollowUp(ctx, tx, p); err != nil {
 				return err
@@ -125,7 +128,7 @@ func (s *Store) CreateFollowUp(ctx context.Context, p notifier.FollowUpParams) (
 		if err := pinTemplates(ctx, tx, waveID, p.Content); err != nil {
 			return err
 		}
-		queued, err := s.writeNotices(ctx, tx, incidentID, waveID, templates.KindFollowUp, targets{org: orgID}, p.ChunkSize, 0) // one organization's contacts: SQL draws their keys
+		queued, err := s.writeNotices(ctx, tx, incidentID, waveID, templates.KindFollowUp, targets{org: orgID, disclosure: pol.Disclosure}, p.ChunkSize, 0) // one organization's contacts: SQL draws their keys
 		if err != nil {
 			return err
 		}
@@ -299,9 +302,10 @@ func (s *Store) writeChase(ctx context.Context, tx pgx.Tx, c chase) (auditEvent,
 	if err := pinTemplates(ctx, tx, waveID, c.content); err != nil {
 		return auditEvent{}, err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO notices (wave_id, incident_id, organization_id, kind, parent_id, org_name, incident_title, incident_summary)
+	// A reminder or escalation tells what the notice it chases told.
+	if _, err := tx.Exec(ctx, `INSERT INTO notices (wave_id, incident_id, organization_id, kind, parent_id, org_name, incident_title, incident_summary, disclosure)
 		SELECT $1, p.incident_id, p.organization_id, $2, p.id, coalesce(p.org_name, o.name), coalesce(p.incident_title, inc.title),
-		       coalesce(p.incident_summary, inc.summary)
+		       coalesce(p.incident_summary, inc.summary), p.disclosure
 		FROM notices p JOIN organizations o ON o.id = p.organization_id JOIN incidents inc ON inc.id = p.incident_id
 		WHERE p.id = ANY($3) ORDER BY p.id`, waveID, kind, due); err != nil {
 		return auditEvent{}, err

@@ -134,7 +134,8 @@ its AS MATERIALIZED (
 SELECT n.id, n.kind, coalesce(n.incident_title, inc.title), coalesce(n.incident_summary, inc.summary), inc.slug,
        coalesce(n.org_name, o.name), o.ref,` +
 		strings.ReplaceAll(contentAggregates, "ITEMS_OF", "its.notice_id = n.id") + `,
-       (SELECT min(d.sent_at) FROM deliveries d WHERE d.notice_id = coalesce(n.parent_id, n.id))
+       (SELECT min(d.sent_at) FROM deliveries d WHERE d.notice_id = coalesce(n.parent_id, n.id)),
+       n.disclosure
 FROM notices n
 JOIN incidents inc ON inc.id = n.incident_id
 JOIN organizations o ON o.id = n.organization_id
@@ -151,7 +152,7 @@ WITH its AS MATERIALIZED (
 )
 SELECT 0, 'initial', inc.title, inc.summary, inc.slug, o.name, o.ref,` +
 		strings.ReplaceAll(contentAggregates, "ITEMS_OF", "true") + `,
-       NULL::timestamptz
+       NULL::timestamptz, ''
 FROM incidents inc, organizations o
 WHERE inc.id = $1 AND o.id = $3`
 )
@@ -159,7 +160,7 @@ WHERE inc.id = $1 AND o.id = $3`
 // noticeContentDest lists where a content row scans into.
 func noticeContentDest(n *notifier.NoticeContent) []any {
 	return []any{&n.ID, &n.Kind, &n.IncidentTitle, &n.IncidentSummary, &n.IncidentSlug, &n.OrgName, &n.OrgRef,
-		&n.ItemCount, &n.Kinds, &n.SecretTypes, &n.Items, &n.SentAt}
+		&n.ItemCount, &n.Kinds, &n.SecretTypes, &n.Items, &n.SentAt, &n.Disclosure}
 }
 
 // ClaimDeliveries implements delivery.Store. When the wave is not

@@ -12,12 +12,13 @@ import (
 const noticeColumns = `n.id, n.wave_id, n.incident_id, n.organization_id, o.ref, o.name, n.kind, n.parent_id,
 	(SELECT count(*) FROM notice_items ni WHERE ni.notice_id = n.id), n.created_at, n.voided_at,
 	n.acknowledged_at, coalesce((SELECT c.email FROM contacts c WHERE c.id = n.acknowledged_by), ''),
-	n.reminders_sent, n.last_reminded_at, n.escalated_at`
+	n.reminders_sent, n.last_reminded_at, n.escalated_at, n.disclosure`
 
 func scanNotice(r pgx.CollectableRow) (notifier.Notice, error) {
 	var n notifier.Notice
 	err := r.Scan(&n.ID, &n.WaveID, &n.IncidentID, &n.OrganizationID, &n.OrgRef, &n.OrgName, &n.Kind, &n.ParentID, &n.Items,
-		&n.CreatedAt, &n.VoidedAt, &n.AcknowledgedAt, &n.AcknowledgedBy, &n.RemindersSent, &n.LastRemindedAt, &n.EscalatedAt)
+		&n.CreatedAt, &n.VoidedAt, &n.AcknowledgedAt, &n.AcknowledgedBy, &n.RemindersSent, &n.LastRemindedAt, &n.EscalatedAt,
+		&n.Disclosure)
 	return n, err
 }
 
@@ -118,7 +119,7 @@ func (s *Store) Report(ctx context.Context, incidentID int64, fn func(notifier.R
 // reportPage reads the report rows of the deliveries ids, in reportOrder.
 func (s *Store) reportPage(ctx context.Context, ids []int64) ([]notifier.ReportRow, error) {
 	rows, err := s.pool.Query(ctx, `
-SELECT o.ref, o.name, d.recipient, c.name, c.role, n.wave_id, n.id, n.kind, d.id, d.template_version,
+SELECT o.ref, o.name, d.recipient, c.name, c.role, n.wave_id, n.id, n.kind, n.disclosure, d.id, d.template_version,
        coalesce(encode(d.message_sha256, 'hex'), ''), d.message_id, d.reference_code, d.status, d.smtp_reply,
        d.queued_at, d.sent_at,
        (SELECT coalesce(json_agg(json_build_object('at', e.at, 'type', e.type, 'smtp_code', e.smtp_code,
@@ -133,7 +134,7 @@ WHERE d.id = ANY($1)`+reportOrder, ids)
 		var r notifier.ReportRow
 		var attempts []byte
 		if err := row.Scan(&r.OrgRef, &r.OrgName, &r.ContactEmail, &r.ContactName, &r.ContactRole, &r.WaveID,
-			&r.NoticeID, &r.NoticeKind, &r.DeliveryID, &r.TemplateVersion, &r.MessageSHA256, &r.MessageID, &r.Reference,
+			&r.NoticeID, &r.NoticeKind, &r.Disclosure, &r.DeliveryID, &r.TemplateVersion, &r.MessageSHA256, &r.MessageID, &r.Reference,
 			&r.Status, &r.FinalReply, &r.QueuedAt, &r.SentAt, &attempts, &r.AcknowledgedAt, &r.AcknowledgedBy); err != nil {
 			return r, err
 		}

@@ -20,6 +20,13 @@ type PortalLinkEnqueuer interface {
 	EnqueuePortalLinksTx(ctx context.Context, tx pgx.Tx, linkIDs []int64) error
 }
 
+// titleIfFull is the incident's title (incident alias inc) when the
+// notice (alias n) was sent with full disclosure, else empty: a page
+// anyone with a minimal notice's mail can open tells no more than the mail.
+func titleIfFull(n, inc string) string {
+	return `CASE WHEN ` + n + `.disclosure = ` + sqlString(notifier.DisclosureFull) + ` THEN ` + inc + `.title ELSE '' END`
+}
+
 // NoticeByReference implements notifier.VerifyStore. Only messages that
 // left (sent, or sent and bounced later) count: a queued, failed or
 // suppressed delivery's code was never in anyone's mailbox.
@@ -27,7 +34,7 @@ func (s *Store) NoticeByReference(ctx context.Context, code string) (time.Time, 
 	var sentAt time.Time
 	var recipient, title string
 	err := s.pool.QueryRow(ctx, `
-SELECT coalesce(d.sent_at, d.last_attempt_at, d.queued_at), d.recipient, inc.title
+SELECT coalesce(d.sent_at, d.last_attempt_at, d.queued_at), d.recipient, `+titleIfFull("n", "inc")+`
 FROM deliveries d
 JOIN notices n ON n.id = d.notice_id
 JOIN incidents inc ON inc.id = n.incident_id

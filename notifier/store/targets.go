@@ -120,8 +120,8 @@ func orgIs(cond, col string) string {
 // launchNotices writes the notices of @wave for its targets.
 func launchNotices(kind templates.Kind) string {
 	return `
-INSERT INTO notices (wave_id, incident_id, organization_id, kind, org_name, incident_title, incident_summary)
-SELECT @wave, @incident, t.id, @kind, o.name, inc.title, inc.summary
+INSERT INTO notices (wave_id, incident_id, organization_id, kind, org_name, incident_title, incident_summary, disclosure)
+SELECT @wave, @incident, t.id, @kind, o.name, inc.title, inc.summary, @disclosure
 FROM (` + targetsQuery(kind) + `) AS t
 JOIN organizations o ON o.id = t.id
 JOIN incidents inc ON inc.id = @incident
@@ -155,6 +155,17 @@ SELECT @incident, @kind,
 RETURNING id, incident_id, kind, status, planned_notices, planned_deliveries, urgent_only`
 	var p notifier.WavePlan
 	err := func() error {
+		// The plan records the disclosure it was made under, and its sample
+		// shows it: a launch under another refuses (WaveContent.Diff).
+		var policy []byte
+		if err := tx.QueryRow(ctx, `SELECT policy FROM incidents WHERE id = $1`, incidentID).Scan(&policy); err != nil {
+			return notFound(err, "no incident %d", incidentID)
+		}
+		var inc notifier.Incident
+		if err := unmarshalPolicy(policy, &inc); err != nil {
+			return err
+		}
+		params.Content.Disclosure = inc.Policy.Disclosure.OrFull()
 		args := pgx.NamedArgs{"incident": incidentID, "kind": kind, "org": 0, "planned_by": nullableKey(by),
 			"content": params.Content, "automatic": automatic, "urgent": params.UrgentOnly}
 		var digest string
@@ -180,9 +191,14 @@ RETURNING id, incident_id, kind, status, planned_notices, planned_deliveries, ur
 		if p.SampleSource, err = previewDelivery(ctx, tx, incidentID, kind, params.UrgentOnly); err != nil {
 			return err
 		}
+		if p.SampleSource != nil {
+			p.SampleSource.Notice.Disclosure = params.Content.Disclosure
+		}
+		p.Disclosure = params.Content.Disclosure
 		return s.appendAudit(ctx, tx, by, auditEvent{"wave.plan", "wave", strconv.FormatInt(p.ID, 10),
 			map[string]any{"incident_id": incidentID, "kind": kind, "notices": p.Notices, "deliveries": p.Deliveries,
-				"templates": params.Content.Templates, "automatic": automatic, "urgent_only": params.UrgentOnly}})
+				"templates": params.Content.Templates, "automatic": automatic, "urgent_only": params.UrgentOnly,
+				"disclosure": params.Content.Disclosure}})
 	}()
 	return p, err
 }

@@ -166,7 +166,8 @@ func (s *Store) CurrentTemplateVersions(ctx context.Context) ([]notifier.Templat
 // every item of it ($3) in the incident ($1), whether a notice covers it
 // yet or not (a void notice's items are released, so these are the
 // uncovered and the notified ones), and when it was first sent anything
-// in the incident (now when never).
+// in the incident (now when never), with the incident's disclosure policy
+// now (a minimal one previews as a minimal notice).
 var orgContent = `
 WITH its AS MATERIALIZED (
     SELECT i.id, i.kind, i.item_ref, i.subject, i.occurred_at, i.secret_types
@@ -176,7 +177,8 @@ WITH its AS MATERIALIZED (
 SELECT 0, 'initial', inc.title, inc.summary, inc.slug, o.name, o.ref,` +
 	strings.ReplaceAll(contentAggregates, "ITEMS_OF", "true") + `,
        coalesce((SELECT min(d.sent_at) FROM deliveries d JOIN notices n ON n.id = d.notice_id
-                 WHERE n.incident_id = $1 AND n.organization_id = $3), now())
+                 WHERE n.incident_id = $1 AND n.organization_id = $3), now()),
+       coalesce(inc.policy->>'disclosure', '')
 FROM incidents inc, organizations o
 WHERE inc.id = $1 AND o.id = $3`
 

@@ -248,6 +248,9 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, p noti
 			return notifier.Errorf(notifier.CodeConflict, "what wave %d would send changed after it was planned (organizations, their names, contacts, their names, roles, locales or access, exposure items, or the incident's text): %s", waveID, again)
 		}
 	}
+	// The disclosure goes by the policy read under the incident's lock.
+	disclosure := pol.Disclosure.OrFull()
+	p.Content.Disclosure = disclosure
 	if planned != nil {
 		if diff := planned.Diff(p.Content); diff != "" {
 			return notifier.Errorf(notifier.CodeConflict, "what wave %d would be sent with changed after it was planned (%s): %s (a template version activated in the last minute may not be loaded by every process yet)", waveID, diff, again)
@@ -256,7 +259,7 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, p noti
 	if err := pinTemplates(ctx, tx, waveID, p.Content); err != nil {
 		return err
 	}
-	queued, err := s.writeNotices(ctx, tx, incidentID, waveID, kind, targets{urgent: urgent}, p.ChunkSize, plannedDeliveries)
+	queued, err := s.writeNotices(ctx, tx, incidentID, waveID, kind, targets{urgent: urgent, disclosure: disclosure}, p.ChunkSize, plannedDeliveries)
 	if err != nil {
 		return err
 	}
@@ -269,7 +272,7 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, p noti
 		return err
 	}
 	return s.appendAudit(ctx, tx, by, auditEvent{"wave.launch", "wave", strconv.FormatInt(waveID, 10),
-		map[string]any{"incident_id": incidentID, "deliveries_queued": queued}})
+		map[string]any{"incident_id": incidentID, "deliveries_queued": queued, "disclosure": disclosure}})
 }
 
 // pinTemplates records the template versions a wave renders with to the
@@ -291,10 +294,12 @@ func pinTemplates(ctx context.Context, tx pgx.Tx, waveID int64, c notifier.WaveC
 }
 
 // targets narrows whom a wave's notices go to: one organization (org,
-// 0 for all) or the urgent ones only.
+// 0 for all) or the urgent ones only; disclosure is what the notices
+// tell (the incident's policy at launch).
 type targets struct {
-	org    int64
-	urgent bool
+	org        int64
+	urgent     bool
+	disclosure notifier.Disclosure
 }
 
 // writeNotices writes a wave's notices for the targets of its kind (as t
@@ -303,7 +308,8 @@ type targets struct {
 // expected is how many deliveries the caller counted (the plan's figure):
 // their keys are drawn in Go, any others in SQL (newDeliveryKeys).
 func (s *Store) writeNotices(ctx context.Context, tx pgx.Tx, incidentID, waveID int64, kind templates.Kind, t targets, chunkSize, expected int) (int, error) {
-	if _, err := tx.Exec(ctx, launchNotices(kind), pgx.NamedArgs{"incident": incidentID, "wave": waveID, "org": t.org, "kind": kind, "urgent": t.urgent}); err != nil {
+	if _, err := tx.Exec(ctx, launchNotices(kind), pgx.NamedArgs{"incident": incidentID, "wave": waveID, "org": t.org, "kind": kind, "urgent": t.urgent,
+		"disclosure": t.disclosure.OrFull()}); err != nil {
 		return 0, err
 	}
 	if _, err := tx.Exec(ctx, launchNoticeItems, waveID); err != nil {
