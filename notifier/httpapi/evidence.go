@@ -19,22 +19,36 @@ const EvidenceUploadDeadline = 12 * time.Hour
 // maxEvidenceName bounds the name an upload is recorded under.
 const maxEvidenceName = 255
 
+// evidenceIncident starts a handler of an incident's evidence, given what
+// its query(r, ...) returned: this process must import evidence, the
+// query must be valid, and the path must name an incident the caller may
+// see. ok false means the reply (an error) is written.
+func (s *Server) evidenceIncident(w http.ResponseWriter, r *http.Request, queryErr error) (inc notifier.Incident, ok bool) {
+	if s.evidence == nil {
+		s.fail(w, r, notifier.Errorf(notifier.CodeConflict, "this process does not import evidence"))
+		return inc, false
+	}
+	err := queryErr
+	if err == nil {
+		var ref string
+		if ref, err = incidentRef(r); err == nil {
+			inc, err = s.svc.Incident(r.Context(), actor(r), ref)
+		}
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return inc, false
+	}
+	return inc, true
+}
+
 // importEvidence streams the request body (an mbox, one message, or a
 // tar / tar.gz of those or of a Maildir) into the incident as one import.
 // Nothing is held whole: the body is read message by message.
 func (s *Server) importEvidence(w http.ResponseWriter, r *http.Request) {
-	if s.evidence == nil {
-		s.fail(w, r, notifier.Errorf(notifier.CodeConflict, "this process does not import evidence"))
-		return
-	}
-	ref, err := incidentRef(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	q, err := query(r, "name")
-	if err != nil {
-		s.fail(w, r, err)
+	inc, ok := s.evidenceIncident(w, r, err)
+	if !ok {
 		return
 	}
 	name := q.Get("name")
@@ -47,11 +61,6 @@ func (s *Server) importEvidence(w http.ResponseWriter, r *http.Request) {
 	}
 	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/zip") {
 		s.fail(w, r, notifier.Errorf(notifier.CodeUnsupported, "a zip archive cannot be read as a stream: send its messages as a tar or tar.gz (breachnotify evidence import does so)"))
-		return
-	}
-	inc, err := s.svc.Incident(r.Context(), actor(r), ref)
-	if err != nil {
-		s.fail(w, r, err)
 		return
 	}
 	rc := http.NewResponseController(w)
@@ -68,22 +77,9 @@ func (s *Server) importEvidence(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listEvidenceImports(w http.ResponseWriter, r *http.Request) {
-	if s.evidence == nil {
-		s.fail(w, r, notifier.Errorf(notifier.CodeConflict, "this process does not import evidence"))
-		return
-	}
-	ref, err := incidentRef(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if _, err := query(r); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	inc, err := s.svc.Incident(r.Context(), actor(r), ref)
-	if err != nil {
-		s.fail(w, r, err)
+	_, err := query(r)
+	inc, ok := s.evidenceIncident(w, r, err)
+	if !ok {
 		return
 	}
 	list, err := s.evidence.List(r.Context(), actor(r), inc.ID)
@@ -107,27 +103,13 @@ func (s *Server) getEvidenceImport(w http.ResponseWriter, r *http.Request) {
 // listUnattributedEvidence reports the incident's messages that expose
 // no known organization, with a page of their participants' domains.
 func (s *Server) listUnattributedEvidence(w http.ResponseWriter, r *http.Request) {
-	if s.evidence == nil {
-		s.fail(w, r, notifier.Errorf(notifier.CodeConflict, "this process does not import evidence"))
-		return
-	}
-	ref, err := incidentRef(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	q, err := query(r, "limit", "cursor")
-	if err != nil {
-		s.fail(w, r, err)
+	inc, ok := s.evidenceIncident(w, r, err)
+	if !ok {
 		return
 	}
 	// The cursor is the report's own (a count and a domain), not an id.
 	p, err := pageOf(url.Values{"limit": q["limit"]})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	inc, err := s.svc.Incident(r.Context(), actor(r), ref)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -139,22 +121,9 @@ func (s *Server) listUnattributedEvidence(w http.ResponseWriter, r *http.Request
 // reattributeEvidence attributes the incident's stored messages again
 // against the organizations as they are now.
 func (s *Server) reattributeEvidence(w http.ResponseWriter, r *http.Request) {
-	if s.evidence == nil {
-		s.fail(w, r, notifier.Errorf(notifier.CodeConflict, "this process does not import evidence"))
-		return
-	}
-	ref, err := incidentRef(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if _, err := query(r); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	inc, err := s.svc.Incident(r.Context(), actor(r), ref)
-	if err != nil {
-		s.fail(w, r, err)
+	_, err := query(r)
+	inc, ok := s.evidenceIncident(w, r, err)
+	if !ok {
 		return
 	}
 	// Millions of messages take minutes: the run outlives APIDeadline
