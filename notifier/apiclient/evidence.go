@@ -25,6 +25,12 @@ func (c *Client) ImportEvidence(ctx context.Context, incident, name string, body
 	}
 	req.ContentLength = size
 	req.Header.Set("Content-Type", "application/octet-stream")
+	return out, c.doLong(req, &out)
+}
+
+// doLong sends req, authenticated, with no timeout but its context's (an
+// upload or a run that takes hours), and decodes the JSON reply into out.
+func (c *Client) doLong(req *http.Request, out any) error {
 	if c.key != "" {
 		req.Header.Set("Authorization", "Bearer "+c.key)
 	}
@@ -32,13 +38,13 @@ func (c *Client) ImportEvidence(ctx context.Context, incident, name string, body
 	unbounded.Timeout = 0
 	resp, err := unbounded.Do(req)
 	if err != nil {
-		return out, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
-		return out, decodeError(resp)
+		return decodeError(resp)
 	}
-	return out, json.NewDecoder(resp.Body).Decode(&out)
+	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 // EvidenceImport returns an import with its progress.
@@ -70,18 +76,5 @@ func (c *Client) ReattributeEvidence(ctx context.Context, incident string) (noti
 	if err != nil {
 		return out, err
 	}
-	if c.key != "" {
-		req.Header.Set("Authorization", "Bearer "+c.key)
-	}
-	unbounded := *c.http
-	unbounded.Timeout = 0
-	resp, err := unbounded.Do(req)
-	if err != nil {
-		return out, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 400 {
-		return out, decodeError(resp)
-	}
-	return out, json.NewDecoder(resp.Body).Decode(&out)
+	return out, c.doLong(req, &out)
 }
