@@ -27,12 +27,7 @@ import (
 // nothing.
 func TestEvidenceImportVerb(t *testing.T) {
 	t.Parallel()
-	keyFile := filepath.Join(t.TempDir(), "evidence.keys")
-	if err := os.WriteFile(keyFile, []byte("q2yzgEn0Sg8MFLoN7hVykQyQ4B9Ss1dL4f0kM8dr6Yw=\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e := apptest.Start(t, apptest.Options{NoWorkers: true, Configure: func(c *config.Config) { c.EvidenceKeyFile = keyFile }})
-	c := cli{t: t, url: e.App.URL(), key: e.Key}
+	e, c := startWithEvidenceKey(t)
 	slug := e.LoadSample(t, "recovered")
 
 	msg := func(from, subject string) []byte {
@@ -151,4 +146,26 @@ func TestUploadProgressReadsTheServer(t *testing.T) {
 	if got, want := p.text(), "42 messages read (40 new), "; got != want {
 		t.Fatalf("progress %q, want %q", got, want)
 	}
+}
+
+// testEvidenceKey is the master key file of the evidence tests.
+const testEvidenceKey = "q2yzgEn0Sg8MFLoN7hVykQyQ4B9Ss1dL4f0kM8dr6Yw=\n"
+
+// startWithEvidenceKey starts the service (API only) with an evidence key
+// file, and a CLI signed in as its admin.
+func startWithEvidenceKey(t *testing.T) (*apptest.Env, cli) {
+	t.Helper()
+	keyFile := writeEvidenceKey(t)
+	e := apptest.Start(t, apptest.Options{NoWorkers: true, Configure: func(c *config.Config) { c.EvidenceKeyFile = keyFile }})
+	return e, cli{t: t, url: e.App.URL(), key: e.Key}
+}
+
+// writeEvidenceKey writes testEvidenceKey to a file of the test's own.
+func writeEvidenceKey(t *testing.T) string {
+	t.Helper()
+	keyFile := filepath.Join(t.TempDir(), "evidence.keys")
+	if err := os.WriteFile(keyFile, []byte(testEvidenceKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return keyFile
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -36,10 +34,7 @@ func TestEvidenceImportKilledResumes(t *testing.T) {
 		orgs     = 8
 		stamp    = "kill"
 	)
-	keyFile := filepath.Join(t.TempDir(), "evidence.keys")
-	if err := os.WriteFile(keyFile, []byte("q2yzgEn0Sg8MFLoN7hVykQyQ4B9Ss1dL4f0kM8dr6Yw=\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	keyFile := writeEvidenceKey(t)
 	// The in-process service loads, launches and reads; the child
 	// process does the killed import.
 	e := apptest.Start(t, apptest.Options{Configure: func(c *config.Config) { c.EvidenceKeyFile = keyFile }})

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/breachnotify/breachnotify/config"
 	"github.com/breachnotify/breachnotify/notifier"
-	"github.com/breachnotify/breachnotify/notifier/app/apptest"
 )
 
 // TestEvidenceUnattributedAndReattributeVerbs imports mail from a domain
@@ -16,12 +12,7 @@ import (
 // line, as IR staff would.
 func TestEvidenceUnattributedAndReattributeVerbs(t *testing.T) {
 	t.Parallel()
-	keyFile := filepath.Join(t.TempDir(), "evidence.keys")
-	if err := os.WriteFile(keyFile, []byte("q2yzgEn0Sg8MFLoN7hVykQyQ4B9Ss1dL4f0kM8dr6Yw=\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e := apptest.Start(t, apptest.Options{NoWorkers: true, Configure: func(c *config.Config) { c.EvidenceKeyFile = keyFile }})
-	c := cli{t: t, url: e.App.URL(), key: e.Key}
+	e, c := startWithEvidenceKey(t)
 	slug := e.LoadSample(t, "late")
 	dir := t.TempDir()
 	writeFile(t, dir, "1.eml", []byte("From: ops@newcomer.example\nTo: a@elsewhere.example, b@outlook.com\nSubject: s1\n\nx\n"))

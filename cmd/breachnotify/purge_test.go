@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/breachnotify/breachnotify/config"
 	"github.com/breachnotify/breachnotify/notifier"
-	"github.com/breachnotify/breachnotify/notifier/app/apptest"
 )
 
 // tty stands in for a terminal a person types at.
@@ -39,12 +36,7 @@ func (c cli) runWithStdin(stdin io.Reader, args ...string) result {
 // refuses, and a slug mistyped changes nothing.
 func TestPurgeVerbConfirms(t *testing.T) {
 	t.Parallel()
-	keyFile := filepath.Join(t.TempDir(), "evidence.keys")
-	if err := os.WriteFile(keyFile, []byte("q2yzgEn0Sg8MFLoN7hVykQyQ4B9Ss1dL4f0kM8dr6Yw=\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e := apptest.Start(t, apptest.Options{NoWorkers: true, Configure: func(c *config.Config) { c.EvidenceKeyFile = keyFile }})
-	c := cli{t: t, url: e.App.URL(), key: e.Key}
+	e, c := startWithEvidenceKey(t)
 	ctx := context.Background()
 	for _, slug := range []string{"typed", "scripted"} {
 		e.LoadSample(t, slug)
@@ -89,12 +81,7 @@ func TestPurgeVerbConfirms(t *testing.T) {
 // reason, through the verbs; a reason is required.
 func TestFindingVerbs(t *testing.T) {
 	t.Parallel()
-	keyFile := filepath.Join(t.TempDir(), "evidence.keys")
-	if err := os.WriteFile(keyFile, []byte("q2yzgEn0Sg8MFLoN7hVykQyQ4B9Ss1dL4f0kM8dr6Yw=\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e := apptest.Start(t, apptest.Options{NoWorkers: true, Configure: func(c *config.Config) { c.EvidenceKeyFile = keyFile }})
-	c := cli{t: t, url: e.App.URL(), key: e.Key}
+	e, c := startWithEvidenceKey(t)
 	slug := e.LoadSample(t, "review")
 	mail := "From: ops@adatum.example\nTo: x@elsewhere.example\nSubject: Portal\n\nOur portal password: Winter2026!Vendor\n"
 	if _, err := e.Client.ImportEvidence(context.Background(), slug, "m.eml", strings.NewReader(mail), int64(len(mail))); err != nil {
