@@ -180,13 +180,7 @@ func (s *Service) ApproveEvidencePurge(ctx context.Context, by Actor, incident, 
 }
 
 func (s *Service) purge(ctx context.Context, by Actor, incident, reason string, approve bool) (EvidencePurge, error) {
-	if err := requireRole(by, RoleAdmin); err != nil {
-		return EvidencePurge{}, err
-	}
-	if err := ValidateReason(reason, false); err != nil {
-		return EvidencePurge{}, err
-	}
-	inc, err := s.store.Incident(ctx, incident)
+	inc, err := s.purgeIncident(ctx, by, incident, reason)
 	if err != nil {
 		return EvidencePurge{}, err
 	}
@@ -229,17 +223,23 @@ func (s *Service) deleteForAWhile(ctx context.Context, by Actor, incidentID int6
 // CancelEvidencePurge cancels an incident's waiting purge request (admin:
 // the requester or another).
 func (s *Service) CancelEvidencePurge(ctx context.Context, by Actor, incident, reason string) (EvidencePurge, error) {
-	if err := requireRole(by, RoleAdmin); err != nil {
-		return EvidencePurge{}, err
-	}
-	if err := ValidateReason(reason, false); err != nil {
-		return EvidencePurge{}, err
-	}
-	inc, err := s.store.Incident(ctx, incident)
+	inc, err := s.purgeIncident(ctx, by, incident, reason)
 	if err != nil {
 		return EvidencePurge{}, err
 	}
 	return s.store.CancelEvidencePurge(ctx, by, inc.ID, reason)
+}
+
+// purgeIncident checks what every purge action needs (an admin, a valid
+// optional reason) and finds the incident.
+func (s *Service) purgeIncident(ctx context.Context, by Actor, incident, reason string) (Incident, error) {
+	if err := requireRole(by, RoleAdmin); err != nil {
+		return Incident{}, err
+	}
+	if err := ValidateReason(reason, false); err != nil {
+		return Incident{}, err
+	}
+	return s.store.Incident(ctx, incident)
 }
 
 // EvidencePurgeState tells where an incident's evidence stands: kept, a
