@@ -42,6 +42,11 @@ type PortalSession struct {
 	OrganizationID int64
 	OrgName        string
 	ExpiresAt      time.Time
+	// FactorVerifiedAt is when the session last verified a second factor
+	// (nil: never); stolen mail needs it within FactorMaxAge.
+	FactorVerifiedAt *time.Time
+	// FactorEnrolled says the contact has a second factor to verify.
+	FactorEnrolled bool
 }
 
 // Actor names the signed-in contact in the audit trail.
@@ -153,6 +158,7 @@ type PortalItemsPage struct {
 // is in the WHERE clause of every query), and not_found for anything else.
 type PortalStore interface {
 	VerifyStore
+	PortalFactorStore
 	// CreatePortalLinks records a sign-in request for every active contact
 	// with portal access at email (one per organization) and enqueues the
 	// job that sends each its link, in one transaction; it returns how many.

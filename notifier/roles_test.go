@@ -110,6 +110,10 @@ var serviceRoles = []struct {
 		_, err := s.ReactivateContact(ctx, by, 1, "mailbox fixed")
 		return err
 	}},
+	{"ResetContactFactors", deny, deny, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.ResetContactFactors(ctx, by, 1, "lost phone")
+		return err
+	}},
 
 	{"PlanWave", deny, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
 		_, err := s.PlanWave(ctx, by, "mail", templates.KindInitial)

@@ -134,6 +134,7 @@ var apiAccess = []apiRow{
 	{"PATCH", "/api/v1/contacts/{id}", unauth, denied, ok, ok},
 	{"POST", "/api/v1/contacts/{id}/suppress", unauth, denied, ok, ok},
 	{"POST", "/api/v1/contacts/{id}/reactivate", unauth, denied, ok, ok},
+	{"POST", "/api/v1/contacts/{id}/factors/reset", unauth, denied, denied, ok},
 
 	{"GET", "/api/v1/waves", unauth, ok, ok, ok},
 	{"GET", "/api/v1/waves/{id}", unauth, ok, ok, ok},

@@ -55,7 +55,9 @@ func (r portalRoute) fill(ids orgIDs) string {
 // TestPortalIsolation is the isolation matrix: every portal route, as a
 // contact of its own organization (200), of the other organization with
 // the first one's ids (404), anonymous (sent to sign in) and with an
-// expired session (404), both ways between two organizations.
+// expired session (404), both ways between two organizations; and signed
+// in by link only, without a second factor (sent to enrol or verify,
+// never the stolen content).
 func TestPortalIsolation(t *testing.T) {
 	t.Parallel()
 	e := apptest.Start(t, apptest.Options{Configure: withEvidenceKey(t)})
@@ -72,8 +74,14 @@ func TestPortalIsolation(t *testing.T) {
 		ids[org] = o
 	}
 	users := map[string]*visitor{"contoso": newVisitor(t, e), "fabrikam": newVisitor(t, e)}
-	users["contoso"].signIn("soc@contoso.example")
-	users["fabrikam"].signIn("sicherheit@fabrikam.example")
+	users["contoso"].signInWithFactor("soc@contoso.example")
+	users["fabrikam"].signInWithFactor("sicherheit@fabrikam.example")
+	// Signed in by link only: a contact with no factor, and a new session
+	// of a contact with one that it has not verified.
+	noFactor := newVisitor(t, e)
+	noFactor.signIn("ciso@contoso.example")
+	unverified := newVisitor(t, e)
+	unverified.signIn("soc@contoso.example")
 
 	anonymous := newVisitor(t, e)
 	expired := newVisitor(t, e)
@@ -92,6 +100,7 @@ func TestPortalIsolation(t *testing.T) {
 		}
 		csrf := "9999999999.AAAA"
 		if v != anonymous && v != expired {
+			// Any signed-in page has the session's form token.
 			v.do("GET", "/portal", nil)
 			csrf = v.csrf()
 		}
@@ -148,6 +157,32 @@ func TestPortalIsolation(t *testing.T) {
 			t.Errorf("expired session: %s %s: %d, want 404", rt.method, path, st)
 		}
 		expired.setCookie("bn_portal", expiredCookie) // the 404 deleted it: present it again
+	}
+
+	// No second factor: the stolen content's routes send the visitor to
+	// enrol (no factor) or verify (a factor, not verified in this
+	// session), whatever the organization the ids belong to, and show
+	// nothing of the message; the list is still there.
+	for name, v := range map[string]*visitor{"no factor": noFactor, "unverified": unverified} {
+		want := "/portal/factors?next="
+		if v == unverified {
+			want = "/portal/verify-factor?next="
+		}
+		for _, org := range []string{"contoso", "fabrikam"} {
+			for _, rt := range portalRoutes {
+				path := rt.fill(ids[org])
+				if !strings.HasPrefix(path, "/portal/messages/") {
+					continue
+				}
+				st, page, h := request(v, rt.method, path)
+				if st != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), want) || strings.Contains(page, "files") {
+					t.Errorf("%s: %s %s: %d %q, want 303 to %s…", name, rt.method, path, st, h.Get("Location"), want)
+				}
+			}
+		}
+		if st, _, _ := v.do("GET", "/portal/messages", nil); st != 200 {
+			t.Errorf("%s: the message list: %d, want 200", name, st)
+		}
 	}
 
 	// Ids that exist nowhere, and ids that are not ids.

@@ -105,8 +105,8 @@ func TestPortalMailReview(t *testing.T) {
 	slug := e.LoadSample(t, "mail")
 	shared, own := mailScenario(t, e, slug, "http://attacker.invalid")
 	contoso, fabrikam := newVisitor(t, e), newVisitor(t, e)
-	contoso.signIn("soc@contoso.example")
-	fabrikam.signIn("sicherheit@fabrikam.example")
+	contoso.signInWithFactor("soc@contoso.example")
+	fabrikam.signInWithFactor("sicherheit@fabrikam.example")
 
 	// The list: own and shared, never the other's; searches narrow it.
 	for _, c := range []struct {
@@ -278,7 +278,7 @@ func TestPortalRevealsSecretsBeyondTheBody(t *testing.T) {
 		"DATABASE_URL=postgres://app:" + fileSecret + "@db.contoso.example:5432/app\r\n--b1--\r\n"
 	ref := importMail(t, e, slug, msg)["deploy"]
 	contoso := newVisitor(t, e)
-	contoso.signIn("soc@contoso.example")
+	contoso.signInWithFactor("soc@contoso.example")
 	st, page, _ := contoso.do("GET", "/portal/messages/"+ref, nil)
 	if st != 200 || strings.Contains(page, headerSecret) || strings.Contains(page, fileSecret) {
 		t.Fatalf("message page: %d, header secret shown %v, file secret shown %v", st, strings.Contains(page, headerSecret), strings.Contains(page, fileSecret))

@@ -27,6 +27,7 @@ var replySchemas = map[string]any{
 	"Policy":                notifier.Policy{},
 	"Organization":          notifier.Organization{},
 	"Contact":               notifier.Contact{},
+	"FactorReset":           notifier.FactorReset{},
 	"EvidenceAccess":        notifier.EvidenceAccess{},
 	"OrgImportResult":       notifier.OrgImportResult{},
 	"UpsertCounts":          notifier.UpsertCounts{},

@@ -125,3 +125,21 @@ func (s *Server) contactStatus(w http.ResponseWriter, r *http.Request,
 	c, err := change(r.Context(), actor(r), id, in.Reason)
 	s.reply(w, r, http.StatusOK, c, err)
 }
+
+// resetContactFactors removes a portal member's second factors (admin).
+func (s *Server) resetContactFactors(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out, err := s.svc.ResetContactFactors(r.Context(), actor(r), id, in.Reason)
+	s.reply(w, r, http.StatusOK, out, err)
+}

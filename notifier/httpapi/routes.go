@@ -72,6 +72,7 @@ func (s *Server) routes() []route {
 		{"PATCH", "/api/v1/contacts/{id}", operator, s.patchContact},
 		{"POST", "/api/v1/contacts/{id}/suppress", operator, s.suppressContact},
 		{"POST", "/api/v1/contacts/{id}/reactivate", operator, s.reactivateContact},
+		{"POST", "/api/v1/contacts/{id}/factors/reset", admin, s.resetContactFactors},
 
 		{"GET", "/api/v1/waves", viewer, s.listWaves},
 		{"GET", "/api/v1/waves/{id}", viewer, s.getWave},

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/evidence"
@@ -126,8 +127,11 @@ func newFixture(b testing.TB, raw []byte, unparseable string) fixture {
 	parser, _ := evidence.NewParser(evidence.ParserConfig{})
 	msg, _ := parser.Parse(evidence.Raw{Bytes: raw, Size: int64(len(raw)), SHA256: sum})
 	ref := notifier.MessageRef{IncidentID: 1, SHA256: sum}
+	// A session that verified its second factor just now.
+	verified := time.Now()
 	st := &memStore{wrapped: wrapped, sealed: sealed,
-		sess:   notifier.PortalSession{IDHash: []byte("h"), ContactID: 1, ContactEmail: "soc@contoso.example", OrganizationID: 7, OrgName: "Contoso"},
+		sess: notifier.PortalSession{IDHash: []byte("h"), ContactID: 1, ContactEmail: "soc@contoso.example", OrganizationID: 7, OrgName: "Contoso",
+			FactorVerifiedAt: &verified, FactorEnrolled: true},
 		detail: notifier.PortalMessageDetail{PortalMessage: notifier.PortalMessage{Ref: ref, Subject: msg.Subject, Unparseable: unparseable}, Size: int64(len(raw))}}
 	for _, part := range []secrets.Part{{Name: "subject", Text: msg.Subject}, {Name: "text", Text: msg.Text}, {Name: "html", Text: msg.HTML}} {
 		for _, f := range scanner.Scan(part) {

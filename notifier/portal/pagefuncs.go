@@ -17,6 +17,7 @@ var pageNames = []string{
 	"signin", "signin_sent", "login_link", "login_invalid", "session_ended", "portal_notfound",
 	"home", "incident", "notice", "items", "item",
 	"messages", "message", "download", "activity",
+	"factors", "verify_factor",
 }
 
 // pageFuncs are the helpers pages may call.

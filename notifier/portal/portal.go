@@ -9,6 +9,7 @@
 package portal
 
 import (
+	"crypto/cipher"
 	"embed"
 	"fmt"
 	"html/template"
@@ -69,6 +70,9 @@ type Server struct {
 	downloadsBySession, downloadsByAddress *web.Slots
 	// review reads stolen mail (nil without an evidence key).
 	review *review.Reviewer
+	// factorAEAD seals TOTP secrets; factorByContact limits code checks.
+	factorAEAD      cipher.AEAD
+	factorByContact *web.Limiter
 }
 
 // New parses the pages once.
@@ -84,6 +88,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
+	factorAEAD, err := newFactorAEAD(cfg.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
 	return &Server{svc: cfg.Service, sender: cfg.Sender, logger: cfg.Logger, pages: pages,
 		cookies:            web.NewCookies(cfg.PublicURL, http.SameSiteLaxMode),
 		forms:              forms,
@@ -95,6 +103,8 @@ func New(cfg Config) (*Server, error) {
 		downloadsBySession: web.NewSlots(downloadsPerSession),
 		downloadsByAddress: web.NewSlots(downloadsPerAddress),
 		review:             cfg.Review,
+		factorAEAD:         factorAEAD,
+		factorByContact:    web.NewLimiter(factorBurst, factorEvery, limiterKeys),
 	}, nil
 }
 

@@ -152,11 +152,14 @@ func (s *Store) StartPortalSession(ctx context.Context, tokenHash, sessionHash [
 	return sess, wrap("start portal session", err)
 }
 
-const sessionColumns = `s.contact_id, c.email, c.name, s.organization_id, o.name, s.expires_at`
+// sessionColumns include the second factor: when the session last
+// verified one, and whether the contact has one to verify.
+const sessionColumns = `s.contact_id, c.email, c.name, s.organization_id, o.name, s.expires_at, s.factor_verified_at,
+  EXISTS (SELECT 1 FROM portal_totp t WHERE t.contact_id = s.contact_id AND t.confirmed_at IS NOT NULL)`
 
 func scanSession(row pgx.Row, hash []byte) (notifier.PortalSession, error) {
 	sess := notifier.PortalSession{IDHash: hash}
-	err := row.Scan(&sess.ContactID, &sess.ContactEmail, &sess.ContactName, &sess.OrganizationID, &sess.OrgName, &sess.ExpiresAt)
+	err := row.Scan(&sess.ContactID, &sess.ContactEmail, &sess.ContactName, &sess.OrganizationID, &sess.OrgName, &sess.ExpiresAt, &sess.FactorVerifiedAt, &sess.FactorEnrolled)
 	return sess, err
 }
 
