@@ -37,6 +37,9 @@ var portalRoutes = []portalRoute{
 	{"GET", "/portal/messages", false},
 	{"GET", "/portal/messages?secrets=1&participant={domain}", false},
 	{"GET", "/portal/activity", false},
+	// The second factor's pages.
+	{"GET", "/portal/factors", false},
+	{"GET", "/portal/verify-factor?next=/portal/messages", false},
 	{"GET", "/portal/messages/{message}", true},
 	{"GET", "/portal/messages/{message}/html", true},
 	{"POST", "/portal/messages/{message}/reveal", true},
