@@ -29,14 +29,28 @@ type PortalTOTP struct {
 type FactorUse struct {
 	Step         int64
 	RecoveryHash []byte
+	// Passkey marks a failed passkey ceremony (audited as such; a
+	// passkey's success goes through UsePasskey).
+	Passkey bool
 }
 
 // Kind names the factor in the audit trail.
 func (f FactorUse) Kind() string {
-	if f.RecoveryHash != nil {
+	switch {
+	case f.RecoveryHash != nil:
 		return "recovery_code"
+	case f.Passkey:
+		return "passkey"
 	}
 	return "totp"
+}
+
+// Passkey is a WebAuthn credential as stored: the columns an operator
+// may read, and Record, the library's whole credential as JSON.
+type Passkey struct {
+	ID, PublicKey, AAGUID []byte
+	SignCount             uint32
+	Record                []byte
 }
 
 // FactorReset is what a reset of a contact's factors removed.
@@ -64,6 +78,17 @@ type PortalFactorStore interface {
 	// success and failure alike. A zero use is a failure.
 	VerifyPortalFactor(ctx context.Context, sess PortalSession, use FactorUse) (bool, error)
 	RecoveryCodesLeft(ctx context.Context, contactID int64) (int, error)
+	// SavePasskeyCeremony keeps a passkey ceremony's state on the session;
+	// TakePasskeyCeremony takes it once (not_found when none).
+	SavePasskeyCeremony(ctx context.Context, sessionHash, state []byte) error
+	TakePasskeyCeremony(ctx context.Context, sessionHash []byte) ([]byte, error)
+	// PortalPasskeys are the contact's passkeys' records.
+	PortalPasskeys(ctx context.Context, contactID int64) ([][]byte, error)
+	// AddPasskey stores a new passkey, marks the session verified and
+	// audits; UsePasskey records a login with it (its sign count), the
+	// same way.
+	AddPasskey(ctx context.Context, sess PortalSession, p Passkey) error
+	UsePasskey(ctx context.Context, sess PortalSession, p Passkey) error
 	// ResetPortalFactors removes every factor of the contact and the
 	// verification of its sessions, audited.
 	ResetPortalFactors(ctx context.Context, by Actor, contactID int64, reason string) (FactorReset, error)
@@ -171,4 +196,29 @@ func (s *Service) ResetContactFactors(ctx context.Context, by Actor, contactID i
 			Details: []RowError{{Field: "reason", Message: "is required: one line of at most 500 characters"}}}
 	}
 	return s.store.ResetPortalFactors(ctx, by, contactID, reason)
+}
+
+// SavePasskeyCeremony keeps a passkey ceremony's state (see PortalFactorStore).
+func (s *Service) SavePasskeyCeremony(ctx context.Context, sess PortalSession, state []byte) error {
+	return s.store.SavePasskeyCeremony(ctx, sess.IDHash, state)
+}
+
+// TakePasskeyCeremony takes the session's passkey ceremony once.
+func (s *Service) TakePasskeyCeremony(ctx context.Context, sess PortalSession) ([]byte, error) {
+	return s.store.TakePasskeyCeremony(ctx, sess.IDHash)
+}
+
+// PortalPasskeys returns the session's contact's passkeys' records.
+func (s *Service) PortalPasskeys(ctx context.Context, sess PortalSession) ([][]byte, error) {
+	return s.store.PortalPasskeys(ctx, sess.ContactID)
+}
+
+// AddPasskey stores a passkey just created (see PortalFactorStore).
+func (s *Service) AddPasskey(ctx context.Context, sess PortalSession, p Passkey) error {
+	return s.store.AddPasskey(ctx, sess, p)
+}
+
+// UsePasskey records a verified passkey login (see PortalFactorStore).
+func (s *Service) UsePasskey(ctx context.Context, sess PortalSession, p Passkey) error {
+	return s.store.UsePasskey(ctx, sess, p)
 }

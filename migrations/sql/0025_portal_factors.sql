@@ -24,8 +24,9 @@ CREATE TABLE portal_recovery_codes (
     UNIQUE (contact_id, code_hash)
 );
 
--- Passkeys (WebAuthn): the table is here for the passkey enrolment that
--- follows; nothing writes it yet.
+-- Passkeys (WebAuthn), preferred where the member's device has one. The
+-- columns are what an operator may look at; credential is the library's
+-- whole record (flags, transports) that the next login is checked against.
 CREATE TABLE portal_webauthn_credentials (
     id            bigserial PRIMARY KEY,
     contact_id    bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
@@ -33,9 +34,13 @@ CREATE TABLE portal_webauthn_credentials (
     public_key    bytea NOT NULL,
     sign_count    bigint NOT NULL DEFAULT 0,
     aaguid        bytea NOT NULL DEFAULT '\x'::bytea,
+    credential    jsonb NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),
     last_used_at  timestamptz
 );
 CREATE INDEX portal_webauthn_credentials_contact ON portal_webauthn_credentials (contact_id);
 
-ALTER TABLE portal_sessions ADD COLUMN factor_verified_at timestamptz;
+-- A session records when it last verified a factor, and the passkey
+-- ceremony under way (its challenge), which a finish takes once.
+ALTER TABLE portal_sessions ADD COLUMN factor_verified_at timestamptz,
+    ADD COLUMN webauthn_ceremony jsonb;

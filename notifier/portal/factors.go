@@ -19,6 +19,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/web"
 )
 
 // The second factor before stolen mail (issue 14): the magic link signs
@@ -144,6 +145,7 @@ func (s *Server) registerFactors(page func(pattern string, h http.HandlerFunc)) 
 	page("POST /portal/factors/totp", s.signedIn(s.enrolTOTP))
 	page("GET /portal/verify-factor", s.signedIn(s.verifyFactorForm))
 	page("POST /portal/verify-factor", s.signedIn(s.verifyFactor))
+	s.registerPasskeys(page)
 }
 
 // factorsView is the factors page's data.
@@ -156,6 +158,8 @@ type factorsView struct {
 	Codes   []string
 	Next    string
 	Problem string
+	// Passkey offers a passkey (nil: not possible here).
+	Passkey *passkeyView
 }
 
 func (s *Server) factorsPage(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) {
@@ -189,7 +193,12 @@ func (s *Server) showEnrolment(w http.ResponseWriter, r *http.Request, sess noti
 		return
 	}
 	v.Secret, v.URI = key.Secret(), key.URL()
-	s.render(w, r, status, "factors", s.portalData(sess, "", pageData{Title: "Set up a second factor", Page: v}))
+	d := s.portalData(sess, "", pageData{Title: "Set up a second factor"})
+	if s.rp != nil {
+		v.Passkey = &passkeyView{Mode: "create", Options: "/portal/factors/passkey/options", Finish: "/portal/factors/passkey", CSRF: d.SessionCSRF, Next: v.Next}
+	}
+	d.Page = v
+	s.renderFactorPage(w, r, status, "factors", d, v.Passkey != nil)
 }
 
 func (s *Server) enrolTOTP(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) {
@@ -231,6 +240,7 @@ func (s *Server) enrolTOTP(w http.ResponseWriter, r *http.Request, sess notifier
 type verifyFactorView struct {
 	Next    string
 	Problem string
+	Passkey *passkeyView
 }
 
 func (s *Server) verifyFactorForm(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) {
@@ -239,7 +249,36 @@ func (s *Server) verifyFactorForm(w http.ResponseWriter, r *http.Request, sess n
 		seeOther(w, r, "/portal/factors?next="+url.QueryEscape(next))
 		return
 	}
-	s.render(w, r, http.StatusOK, "verify_factor", s.portalData(sess, "", pageData{Title: "Confirm it is you", Page: verifyFactorView{Next: next}}))
+	s.showVerifyFactor(w, r, sess, http.StatusOK, verifyFactorView{Next: next})
+}
+
+// showVerifyFactor renders the verification page, with the passkey
+// ceremony when the member has a passkey.
+func (s *Server) showVerifyFactor(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession, status int, v verifyFactorView) {
+	d := s.portalData(sess, "", pageData{Title: "Confirm it is you"})
+	if s.rp != nil {
+		if keys, err := s.svc.PortalPasskeys(r.Context(), sess); err != nil {
+			s.portalFail(w, r, sess, err)
+			return
+		} else if len(keys) > 0 {
+			v.Passkey = &passkeyView{Mode: "get", Options: "/portal/verify-factor/passkey/options", Finish: "/portal/verify-factor/passkey", CSRF: d.SessionCSRF, Next: v.Next}
+		}
+	}
+	d.Page = v
+	s.renderFactorPage(w, r, status, "verify_factor", d, v.Passkey != nil)
+}
+
+// renderFactorPage renders a factor page: with passkeyCSP when it
+// offers a passkey (it loads passkey.js), else with pageCSP.
+func (s *Server) renderFactorPage(w http.ResponseWriter, r *http.Request, status int, page string, d pageData, script bool) {
+	if !script {
+		s.render(w, r, status, page, d)
+		return
+	}
+	d.Sender = s.sender
+	if err := web.WritePage(w, r, status, passkeyCSP, s.pages[page], d); err != nil {
+		s.logger.ErrorContext(r.Context(), "page render failed", "page", page, "error", err)
+	}
 }
 
 func (s *Server) verifyFactor(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) {
@@ -275,7 +314,7 @@ func (s *Server) verifyFactor(w http.ResponseWriter, r *http.Request, sess notif
 	}
 	if !ok {
 		v.Problem = "That code is not right, or was already used. Enter the code your app shows now, or an unused recovery code."
-		s.render(w, r, http.StatusUnprocessableEntity, "verify_factor", s.portalData(sess, "", pageData{Title: "Confirm it is you", Page: v}))
+		s.showVerifyFactor(w, r, sess, http.StatusUnprocessableEntity, v)
 		return
 	}
 	seeOther(w, r, v.Next)

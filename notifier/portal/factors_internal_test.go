@@ -2,6 +2,7 @@ package portal
 
 import (
 	"bytes"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -124,5 +125,25 @@ func TestSealTOTP(t *testing.T) {
 	}
 	if _, err := s.openTOTP(7, sealed[:5]); err == nil {
 		t.Error("a truncated secret opened")
+	}
+}
+
+// TestRelyingParty: passkeys need a domain; an IP address or no host
+// turns them off (the authenticator app remains) rather than failing.
+func TestRelyingParty(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		url string
+		on  bool
+	}{
+		{"https://notify.example.com", true},
+		{"http://localhost:8080", true},
+		{"http://127.0.0.1:8080", false},
+		{"http://[::1]:8080", false},
+		{"", false},
+	} {
+		if rp := newRelyingParty(tc.url, "", slog.New(slog.DiscardHandler)); (rp != nil) != tc.on {
+			t.Errorf("%q: passkeys on %v, want %v", tc.url, rp != nil, tc.on)
+		}
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/review"
 	"github.com/breachnotify/breachnotify/notifier/web"
@@ -73,6 +75,8 @@ type Server struct {
 	// factorAEAD seals TOTP secrets; factorByContact limits code checks.
 	factorAEAD      cipher.AEAD
 	factorByContact *web.Limiter
+	// rp runs passkey ceremonies (nil: the public URL names no host).
+	rp *webauthn.WebAuthn
 }
 
 // New parses the pages once.
@@ -92,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
+	rp := newRelyingParty(cfg.PublicURL, cfg.Sender, cfg.Logger)
 	return &Server{svc: cfg.Service, sender: cfg.Sender, logger: cfg.Logger, pages: pages,
 		cookies:            web.NewCookies(cfg.PublicURL, http.SameSiteLaxMode),
 		forms:              forms,
@@ -105,6 +110,7 @@ func New(cfg Config) (*Server, error) {
 		review:             cfg.Review,
 		factorAEAD:         factorAEAD,
 		factorByContact:    web.NewLimiter(factorBurst, factorEvery, limiterKeys),
+		rp:                 rp,
 	}, nil
 }
 

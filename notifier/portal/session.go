@@ -2,6 +2,7 @@ package portal
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
@@ -43,7 +44,11 @@ func (s *Server) signedIn(next func(http.ResponseWriter, *http.Request, notifier
 			return
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, 4096)
+			limit := int64(4096)
+			if strings.HasSuffix(r.URL.Path, "/passkey") {
+				limit = passkeyFormLimit // a passkey ceremony's answer
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			if err := r.ParseForm(); err != nil || !s.forms.Valid(formSession, r.PostForm.Get("csrf"), sess.IDHash, time.Now()) {
 				s.render(w, r, http.StatusForbidden, "error", s.portalData(sess, "", pageData{Title: "Not done", Heading: "Nothing was done",
 					Message: "This form has expired or did not come from our portal. Go back, reload the page and try again."}))

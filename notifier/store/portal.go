@@ -155,7 +155,8 @@ func (s *Store) StartPortalSession(ctx context.Context, tokenHash, sessionHash [
 // sessionColumns include the second factor: when the session last
 // verified one, and whether the contact has one to verify.
 const sessionColumns = `s.contact_id, c.email, c.name, s.organization_id, o.name, s.expires_at, s.factor_verified_at,
-  EXISTS (SELECT 1 FROM portal_totp t WHERE t.contact_id = s.contact_id AND t.confirmed_at IS NOT NULL)`
+  EXISTS (SELECT 1 FROM portal_totp t WHERE t.contact_id = s.contact_id AND t.confirmed_at IS NOT NULL)
+  OR EXISTS (SELECT 1 FROM portal_webauthn_credentials w WHERE w.contact_id = s.contact_id)`
 
 func scanSession(row pgx.Row, hash []byte) (notifier.PortalSession, error) {
 	sess := notifier.PortalSession{IDHash: hash}

@@ -150,3 +150,75 @@ func (s *Store) ResetPortalFactors(ctx context.Context, by notifier.Actor, conta
 	})
 	return out, wrap("reset portal factors", err)
 }
+
+// saveCeremony keeps a passkey ceremony's state on the session.
+const saveCeremony = `UPDATE portal_sessions SET webauthn_ceremony = $2 WHERE id_hash = $1 AND ended_at IS NULL`
+
+// SavePasskeyCeremony implements notifier.PortalFactorStore.
+func (s *Store) SavePasskeyCeremony(ctx context.Context, sessionHash, state []byte) error {
+	_, err := s.pool.Exec(ctx, saveCeremony, sessionHash, state)
+	return wrap("save passkey ceremony", err)
+}
+
+// takeCeremony takes the session's ceremony once: a finish replayed finds
+// nothing.
+const takeCeremony = `
+UPDATE portal_sessions s SET webauthn_ceremony = NULL
+FROM (SELECT id_hash, webauthn_ceremony FROM portal_sessions WHERE id_hash = $1 FOR UPDATE) o
+WHERE s.id_hash = o.id_hash AND o.webauthn_ceremony IS NOT NULL
+RETURNING o.webauthn_ceremony`
+
+// TakePasskeyCeremony implements notifier.PortalFactorStore.
+func (s *Store) TakePasskeyCeremony(ctx context.Context, sessionHash []byte) ([]byte, error) {
+	var state []byte
+	err := s.pool.QueryRow(ctx, takeCeremony, sessionHash).Scan(&state)
+	return state, wrap("take passkey ceremony", notFound(err, "no passkey ceremony is under way: reload the page"))
+}
+
+// PortalPasskeys implements notifier.PortalFactorStore.
+func (s *Store) PortalPasskeys(ctx context.Context, contactID int64) ([][]byte, error) {
+	rows, err := s.pool.Query(ctx, `SELECT credential FROM portal_webauthn_credentials WHERE contact_id = $1 ORDER BY id`, contactID)
+	if err != nil {
+		return nil, wrap("portal passkeys", err)
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	return list, wrap("portal passkeys", err)
+}
+
+const insertPasskey = `INSERT INTO portal_webauthn_credentials (contact_id, credential_id, public_key, sign_count, aaguid, credential, last_used_at)
+VALUES ($1, $2, $3, $4, $5, $6, now())`
+
+// AddPasskey implements notifier.PortalFactorStore.
+func (s *Store) AddPasskey(ctx context.Context, sess notifier.PortalSession, p notifier.Passkey) error {
+	return wrap("add passkey", s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, insertPasskey, sess.ContactID, p.ID, p.PublicKey, p.SignCount, p.AAGUID, p.Record); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, markFactorVerified, sess.IDHash, sess.ContactID); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, sess.Actor(), auditEvent{"portal.factor_enrolled", "organization",
+			strconv.FormatInt(sess.OrganizationID, 10), map[string]any{"contact_id": sess.ContactID, "factor": "passkey"}})
+	}))
+}
+
+const usePasskey = `UPDATE portal_webauthn_credentials SET sign_count = $3, credential = $4, last_used_at = now()
+WHERE contact_id = $1 AND credential_id = $2`
+
+// UsePasskey implements notifier.PortalFactorStore.
+func (s *Store) UsePasskey(ctx context.Context, sess notifier.PortalSession, p notifier.Passkey) error {
+	return wrap("use passkey", s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, usePasskey, sess.ContactID, p.ID, p.SignCount, p.Record)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notifier.Errorf(notifier.CodeNotFound, "this passkey is not set up")
+		}
+		if _, err := tx.Exec(ctx, markFactorVerified, sess.IDHash, sess.ContactID); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, sess.Actor(), auditEvent{"portal.factor_verified", "organization",
+			strconv.FormatInt(sess.OrganizationID, 10), map[string]any{"contact_id": sess.ContactID, "factor": "passkey"}})
+	}))
+}
