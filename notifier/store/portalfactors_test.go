@@ -127,4 +127,39 @@ INSERT INTO portal_sessions (id_hash, contact_id, organization_id, link_id, expi
 	if _, err := st.ResetPortalFactors(ctx, actor, 999999, "x"); notifier.ErrorCode(err) != notifier.CodeNotFound {
 		t.Errorf("reset of an unknown contact: %v, want not_found", err)
 	}
+
+	// Passkeys: a ceremony is taken once; a passkey makes the contact
+	// enrolled, its use updates the sign count; the reset removes it.
+	if _, err := st.TakePasskeyCeremony(ctx, sess.IDHash); notifier.ErrorCode(err) != notifier.CodeNotFound {
+		t.Errorf("no ceremony: %v, want not_found", err)
+	}
+	if err := st.SavePasskeyCeremony(ctx, sess.IDHash, []byte(`{"challenge":"c"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.TakePasskeyCeremony(ctx, sess.IDHash); err != nil || !bytes.Contains(got, []byte(`"c"`)) {
+		t.Errorf("take the ceremony: %s %v", got, err)
+	}
+	if _, err := st.TakePasskeyCeremony(ctx, sess.IDHash); notifier.ErrorCode(err) != notifier.CodeNotFound {
+		t.Errorf("the ceremony taken twice: %v, want not_found", err)
+	}
+	key := notifier.Passkey{ID: []byte("cred-1"), PublicKey: []byte("pk"), AAGUID: make([]byte, 16), SignCount: 1, Record: []byte(`{"id":"a"}`)}
+	if err := st.AddPasskey(ctx, sess, key); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := st.PortalSession(ctx, sess.IDHash); !s.FactorEnrolled || s.FactorVerifiedAt == nil {
+		t.Errorf("after a passkey: enrolled %v, verified %v", s.FactorEnrolled, s.FactorVerifiedAt)
+	}
+	key.SignCount, key.Record = 5, []byte(`{"id":"b"}`)
+	if err := st.UsePasskey(ctx, sess, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UsePasskey(ctx, other, key); notifier.ErrorCode(err) != notifier.CodeNotFound {
+		t.Errorf("another contact used the passkey: %v, want not_found", err)
+	}
+	if recs, err := st.PortalPasskeys(ctx, sess.ContactID); err != nil || len(recs) != 1 || !bytes.Contains(recs[0], []byte(`"b"`)) {
+		t.Errorf("passkeys: %q %v", recs, err)
+	}
+	if r, err := st.ResetPortalFactors(ctx, actor, sess.ContactID, "left"); err != nil || r.Passkeys != 1 {
+		t.Errorf("reset: %+v %v, want one passkey", r, err)
+	}
 }
