@@ -92,6 +92,26 @@ func TestPortalSecondFactor(t *testing.T) {
 		t.Errorf("the message after the app's code: %d", st)
 	}
 
+	// A sign-in link alone cannot add a passkey to a member who has a
+	// factor: a new session, not verified, is refused the ceremony.
+	u := newVisitor(t, e)
+	u.signIn("soc@contoso.example")
+	u.do("GET", "/portal", nil)
+	if st, _, _ := u.do("POST", "/portal/factors/passkey/options", url.Values{"csrf": {u.csrf()}}); st != http.StatusUnprocessableEntity {
+		t.Errorf("passkey enrolment in an unverified session: %d, want 422", st)
+	}
+	// The ceremonies are behind sign-in and the form token.
+	anonymous := newVisitor(t, e)
+	for _, path := range []string{"/portal/factors/totp", "/portal/verify-factor", "/portal/factors/passkey/options", "/portal/factors/passkey",
+		"/portal/verify-factor/passkey/options", "/portal/verify-factor/passkey"} {
+		if st, _, h := anonymous.do("POST", path, url.Values{"csrf": {"9999999999.AAAA"}}); st != http.StatusSeeOther || h.Get("Location") != "/portal/login" {
+			t.Errorf("anonymous POST %s: %d %q, want sent to sign in", path, st, h.Get("Location"))
+		}
+		if st, _, _ := u.do("POST", path, url.Values{"csrf": {"9999999999.AAAA"}}); st != http.StatusForbidden {
+			t.Errorf("POST %s with a forged form token: %d, want 403", path, st)
+		}
+	}
+
 	// Too many wrong codes (another contact, its own limit): 429.
 	w := newVisitor(t, e)
 	w.signInWithFactor("ciso@contoso.example")
