@@ -267,6 +267,11 @@ func (s *Server) passkeyGet(w http.ResponseWriter, r *http.Request, sess notifie
 		return
 	}
 	cred, err := s.rp.ValidateLogin(u, data, parsed)
+	if err == nil && cred.Authenticator.CloneWarning {
+		// The counter went back: two copies of the key exist, one of them
+		// not the member's. Refused (audited); IR staff reset the factors.
+		err = errors.New("the passkey's signature counter went back: it may be cloned")
+	}
 	if err != nil {
 		s.passkeyFailed(w, r, sess, true, err)
 		return
