@@ -42,6 +42,9 @@ type PortalSession struct {
 	OrganizationID int64
 	OrgName        string
 	ExpiresAt      time.Time
+	// ContactLocale is the contact's locale: the portal's pages speak it
+	// unless the visitor chose another language.
+	ContactLocale string
 }
 
 // Actor names the signed-in contact in the audit trail.
