@@ -107,11 +107,20 @@ func (c *Catalog) HTML(tag language.Tag, key string, args ...any) template.HTML 
 		}
 	}
 	var data []string
+	var markup [][2]string
 	pargs := make([]any, len(args))
 	for i, a := range args {
 		var s string
 		isString := true
 		switch v := a.(type) {
+		case Text:
+			pargs[i] = html.EscapeString(string(v))
+			continue
+		case template.HTML:
+			// Markup of ours (a size made by a message): kept as it is.
+			pargs[i] = placeholder(-1 - i)
+			markup = append(markup, [2]string{placeholder(-1 - i), string(v)})
+			continue
 		case string:
 			s = linkguard.Defang(v)
 		case fmt.Stringer:
@@ -136,8 +145,15 @@ func (c *Catalog) HTML(tag language.Tag, key string, args ...any) template.HTML 
 	for i, s := range data {
 		out = strings.Replace(out, placeholder(i), Isolate(s), 1)
 	}
+	for _, m := range markup {
+		out = strings.Replace(out, m[0], m[1], 1)
+	}
 	return template.HTML(out)
 }
+
+// Text is text of ours (a date, a size) passed to a message: escaped,
+// not isolated, since it is not data.
+type Text string
 
 // Isolate is s escaped for HTML and isolated in <bdi>.
 func Isolate(s string) string { return "<bdi>" + html.EscapeString(s) + "</bdi>" }
@@ -208,33 +224,33 @@ var months = map[string][12]string{
 
 // Date is t's date (in UTC) as tag writes it: 7 December 2026,
 // 7. Dezember 2026, 7 décembre 2026, 2026年12月7日.
-func Date(tag language.Tag, t time.Time) string {
+func Date(tag language.Tag, t time.Time) Text {
 	t = t.UTC()
 	b, _ := tag.Base()
 	switch b.String() {
 	case "ja":
-		return fmt.Sprintf("%d年%d月%d日", t.Year(), int(t.Month()), t.Day())
+		return Text(fmt.Sprintf("%d年%d月%d日", t.Year(), int(t.Month()), t.Day()))
 	case "de":
-		return fmt.Sprintf("%d. %s %d", t.Day(), months["de"][t.Month()-1], t.Year())
+		return Text(fmt.Sprintf("%d. %s %d", t.Day(), months["de"][t.Month()-1], t.Year()))
 	case "fr":
 		day := strconv.Itoa(t.Day())
 		if t.Day() == 1 {
 			day = "1er"
 		}
-		return fmt.Sprintf("%s %s %d", day, months["fr"][t.Month()-1], t.Year())
+		return Text(fmt.Sprintf("%s %s %d", day, months["fr"][t.Month()-1], t.Year()))
 	}
-	return fmt.Sprintf("%d %s %d", t.Day(), months["en"][t.Month()-1], t.Year())
+	return Text(fmt.Sprintf("%d %s %d", t.Day(), months["en"][t.Month()-1], t.Year()))
 }
 
 // DateTime is t's date and time in UTC, stated as such.
-func DateTime(tag language.Tag, t time.Time) string {
+func DateTime(tag language.Tag, t time.Time) Text {
 	t = t.UTC()
 	b, _ := tag.Base()
 	switch b.String() {
 	case "de":
-		return Date(tag, t) + ", " + t.Format("15:04") + " UTC"
+		return Date(tag, t) + Text(", "+t.Format("15:04")+" UTC")
 	case "fr":
-		return Date(tag, t) + " à " + t.Format("15:04") + " UTC"
+		return Date(tag, t) + Text(" à "+t.Format("15:04")+" UTC")
 	}
-	return Date(tag, t) + " " + t.Format("15:04") + " UTC"
+	return Date(tag, t) + Text(" "+t.Format("15:04")+" UTC")
 }

@@ -100,7 +100,7 @@ func samplePages() map[string][]pageData {
 		"download": {portal("messages", pageData{Title: "title.download_file", Page: downloadPage{Ref: "1-ab", Action: "/x", Subject: arabicSubject,
 			Name: arabicSubject + ".pdf", Type: "application/pdf", Size: 1234567}})},
 		"activity": {portal("activity", pageData{Title: "nav.activity", Page: activityPage{ListResult: notifier.ListResult[notifier.EvidenceAccess]{
-			Items: []notifier.EvidenceAccess{{At: time.Date(2026, 12, 7, 9, 30, 0, 0, time.UTC), ContactEmail: "soc@contoso.example", Action: notifier.ActionEvidenceReveal,
+			Items: []notifier.EvidenceAccess{{At: time.Date(2026, 12, 7, 9, 30, 0, 0, time.UTC), ContactEmail: "soc@contoso.example", Action: "reveal",
 				What: "secret", Subject: arabicSubject, Finding: 0, Attachment: -1}}}}})},
 	}
 }
@@ -416,10 +416,10 @@ func TestDatesAndNumbers(t *testing.T) {
 		{language.Japanese, "2026年12月7日", "2026年12月7日 09:05 UTC", "1.2 MB"},
 	} {
 		f := pageFuncs(s.catalog, c.tag)
-		if got := f["date"].(func(time.Time) string)(at); got != c.date {
+		if got := f["date"].(func(time.Time) i18n.Text)(at); string(got) != c.date {
 			t.Errorf("%s date %q", c.tag, got)
 		}
-		if got := f["datetime"].(func(*time.Time) string)(&at); got != c.datetime {
+		if got := f["datetime"].(func(*time.Time) i18n.Text)(&at); string(got) != c.datetime {
 			t.Errorf("%s datetime %q", c.tag, got)
 		}
 		if got := f["bytes"].(func(any) template.HTML)(int64(1234567)); string(got) != c.size {

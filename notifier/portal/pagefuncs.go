@@ -39,8 +39,8 @@ func pageFuncs(cat *i18n.Catalog, tag language.Tag) template.FuncMap {
 			return cat.HTML(tag, key, args...)
 		},
 		"d":        isolate,
-		"datetime": func(t *time.Time) string { return i18n.DateTime(tag, *t) },
-		"date":     func(t time.Time) string { return i18n.Date(tag, t) },
+		"datetime": func(t *time.Time) i18n.Text { return i18n.DateTime(tag, *t) },
+		"date":     func(t time.Time) i18n.Text { return i18n.Date(tag, t) },
 		"num":      func(n any) string { return cat.Printer(tag).Sprint(n) },
 		"mask":     notifier.MaskEmail,
 		"join":     strings.Join,
