@@ -93,6 +93,8 @@ func (c *Catalog) Printer(tag language.Tag) *message.Printer {
 
 // placeholder marks string argument i in a formatted message, in the
 // private use area, so no message text can contain it.
+var placeholderMarks = strings.NewReplacer("\uE000", "", "\uE001", "")
+
 func placeholder(i int) string { return "\uE000" + strconv.Itoa(i) + "\uE001" }
 
 // HTML is the message key in tag with args: numbers are formatted by the
@@ -139,7 +141,9 @@ func (c *Catalog) HTML(tag language.Tag, key string, args ...any) template.HTML 
 			continue
 		}
 		pargs[i] = placeholder(len(data))
-		data = append(data, s)
+		// The placeholders' marks taken out of the data, so no argument
+		// can stand in for another's place.
+		data = append(data, placeholderMarks.Replace(s))
 	}
 	out := c.Printer(tag).Sprintf(key, pargs...)
 	for i, s := range data {
