@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Defaults for every setting. They are exported so the README and tests can
@@ -111,6 +112,13 @@ type Config struct {
 	// acknowledgement and sign-in links and the session cookies cross the
 	// network readable by anyone on the way.
 	AllowInsecurePublicURL bool
+	// ContactURL and ContactText tell the verify page's visitor how to
+	// reach the sender by a channel a forged mail cannot carry
+	// (BREACHNOTIFY_CONTACT_URL: an https page, e.g. the company's contact
+	// page; BREACHNOTIFY_CONTACT_TEXT: its link text, or on its own, e.g.
+	// a phone number). Both optional.
+	ContactURL  string
+	ContactText string
 	// TrustedProxies are the reverse proxies in front of the service
 	// (BREACHNOTIFY_TRUSTED_PROXIES: IPs and CIDRs, comma-separated).
 	// Only a request from one of them has its client address taken from
@@ -345,6 +353,8 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 	c.HTTPAddr = l.str("BREACHNOTIFY_HTTP_ADDR", c.HTTPAddr)
 	c.PublicURL = l.str("BREACHNOTIFY_PUBLIC_URL", "http://"+c.HTTPAddr)
 	c.AllowInsecurePublicURL = l.boolean("BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL", false)
+	c.ContactURL = l.str("BREACHNOTIFY_CONTACT_URL", "")
+	c.ContactText = l.str("BREACHNOTIFY_CONTACT_TEXT", "")
 	if raw := l.str("BREACHNOTIFY_TRUSTED_PROXIES", ""); raw != "" {
 		p, err := ParseTrustedProxies(raw)
 		if err != nil {
@@ -442,6 +452,16 @@ func (c *Config) Validate() error {
 		// The default follows BREACHNOTIFY_HTTP_ADDR, which may be a
 		// wildcard (0.0.0.0:8080): every link in every notice would be dead.
 		bad("BREACHNOTIFY_PUBLIC_URL", "must name the host recipients reach the service at (it is "+c.PublicURL+"; set it, e.g. https://notify.example.com)")
+	}
+	if c.ContactURL != "" {
+		// Shown as a link to people checking a notice: only a plain https
+		// page, never credentials or a script.
+		if u, err := url.Parse(c.ContactURL); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(c.ContactURL) > 500 {
+			bad("BREACHNOTIFY_CONTACT_URL", "must be an absolute https URL, e.g. https://example.com/contact")
+		}
+	}
+	if len([]rune(c.ContactText)) > 300 || strings.IndexFunc(c.ContactText, unicode.IsControl) >= 0 {
+		bad("BREACHNOTIFY_CONTACT_TEXT", "must be one line of at most 300 characters")
 	}
 	if c.From == nil || !strings.Contains(c.From.Address, "@") {
 		bad("BREACHNOTIFY_FROM", "must name a sender address")

@@ -93,6 +93,10 @@ func TestLoadRefusesValuesThatBreakLater(t *testing.T) {
 		{map[string]string{"BREACHNOTIFY_DB_STAFF_POOL_SIZE": "five"}, "BREACHNOTIFY_DB_STAFF_POOL_SIZE"},
 		{map[string]string{"BREACHNOTIFY_DB_PUBLIC_POOL_SIZE": "0"}, "BREACHNOTIFY_DB_PUBLIC_POOL_SIZE"},
 		{map[string]string{"BREACHNOTIFY_DB_PUBLIC_POOL_SIZE": "100000"}, "BREACHNOTIFY_DB_PUBLIC_POOL_SIZE"},
+		{map[string]string{"BREACHNOTIFY_CONTACT_URL": "javascript:alert(1)"}, "BREACHNOTIFY_CONTACT_URL"},
+		{map[string]string{"BREACHNOTIFY_CONTACT_URL": "http://example.com/contact"}, "BREACHNOTIFY_CONTACT_URL"},
+		{map[string]string{"BREACHNOTIFY_CONTACT_URL": "https://user:pw@example.com/"}, "BREACHNOTIFY_CONTACT_URL"},
+		{map[string]string{"BREACHNOTIFY_CONTACT_TEXT": "line\nbreak"}, "BREACHNOTIFY_CONTACT_TEXT"},
 	} {
 		_, err := config.LoadFrom(env(tc.env))
 		if err == nil || !strings.Contains(err.Error(), tc.name) {

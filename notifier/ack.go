@@ -62,6 +62,9 @@ type AckView struct {
 	AcknowledgedBy string
 	// TokenHash identifies the link (for the form's CSRF token).
 	TokenHash []byte
+	// Locale is the locale of the contact the link was sent to: the
+	// page speaks the notice's language.
+	Locale string
 }
 
 // AckRequest describes who pressed the button, for the record.

@@ -47,6 +47,9 @@ type PortalSession struct {
 	FactorVerifiedAt *time.Time
 	// FactorEnrolled says the contact has a second factor to verify.
 	FactorEnrolled bool
+	// ContactLocale is the contact's locale: the portal's pages speak it
+	// unless the visitor chose another language.
+	ContactLocale string
 }
 
 // Actor names the signed-in contact in the audit trail.

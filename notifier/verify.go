@@ -13,10 +13,16 @@ import (
 // in an email that may have been forwarded anywhere.
 type VerifiedNotice struct {
 	// Reference is the normalised code (BN-XXXX-XXXX-XXXX-XXXX).
-	Reference     string
-	SentAt        time.Time
-	MaskedTo      string
+	Reference string
+	SentAt    time.Time
+	MaskedTo  string
+	// OrgName is the organization the notice was sent to.
+	OrgName string
+	// IncidentTitle is empty for a minimal-disclosure notice: the page
+	// tells no more than the mail.
 	IncidentTitle string
+	// Locale is the recipient contact's locale (the notice's language).
+	Locale string
 }
 
 // VerifyStore is the persistence of the verify page.
@@ -24,7 +30,18 @@ type VerifyStore interface {
 	// NoticeByReference finds the delivery with this reference code among
 	// those actually sent (status sent or bounced); not_found otherwise.
 	// Recipient is returned in full: masking is the use case's job.
-	NoticeByReference(ctx context.Context, code string) (sentAt time.Time, recipient, incidentTitle string, err error)
+	NoticeByReference(ctx context.Context, code string) (ReferencedNotice, error)
+}
+
+// ReferencedNotice is what the store knows of a sent delivery by its
+// reference code.
+type ReferencedNotice struct {
+	SentAt time.Time
+	// Recipient is the address in full.
+	Recipient     string
+	OrgName       string
+	IncidentTitle string
+	Locale        string
 }
 
 // ReferenceAlphabet is Crockford's base32, the alphabet of reference
@@ -94,9 +111,10 @@ func (s *Service) VerifyReference(ctx context.Context, input string) (VerifiedNo
 	if !ok {
 		return VerifiedNotice{}, Errorf(CodeNotFound, "no notice has this reference code")
 	}
-	sentAt, recipient, title, err := s.store.NoticeByReference(ctx, code)
+	n, err := s.store.NoticeByReference(ctx, code)
 	if err != nil {
 		return VerifiedNotice{}, err
 	}
-	return VerifiedNotice{Reference: code, SentAt: sentAt, MaskedTo: MaskEmail(recipient), IncidentTitle: title}, nil
+	return VerifiedNotice{Reference: code, SentAt: n.SentAt, MaskedTo: MaskEmail(n.Recipient), OrgName: n.OrgName,
+		IncidentTitle: n.IncidentTitle, Locale: n.Locale}, nil
 }

@@ -28,7 +28,7 @@ import (
 //   - and the template rendered with the sample data passes them too.
 
 // allowedFuncs are the functions a template may call.
-var allowedFuncs = []string{"date", "datetime", "kind", "count", "secret", "secrets", "plural", "join",
+var allowedFuncs = []string{"date", "datetime", "kind", "count", "secret", "secrets", "plural", "join", "isolate",
 	"and", "or", "not", "eq", "ne", "lt", "le", "gt", "ge", "len", "index"}
 
 // linkFields are the fields of Links, each a link of the notice's own.

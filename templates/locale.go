@@ -2,6 +2,7 @@ package templates
 
 import (
 	"fmt"
+	htmltemplate "html/template"
 	"regexp"
 	"strings"
 	"text/template"
@@ -152,8 +153,12 @@ func listSeparator(locale string) string {
 //	secrets ts        secret types' names, joined for a sentence
 //	plural n one many one or many by the language's rule for n
 //	join list sep     strings.Join
+//	isolate s         s in a bidi isolate: between U+2068 and U+2069 in
+//	                  text, in <bdi> in HTML, so a right-to-left name
+//	                  cannot reorder the sentence around it
 func funcsFor(locale string) template.FuncMap {
 	return template.FuncMap{
+		"isolate":  func(s string) string { return "\u2068" + s + "\u2069" },
 		"date":     func(t time.Time) string { return FormatDate(locale, t) },
 		"datetime": func(t time.Time) string { return FormatDateTime(locale, t) },
 		"kind":     func(k string) string { return kindName(locale, k, 1) },
@@ -174,4 +179,12 @@ func funcsFor(locale string) template.FuncMap {
 		},
 		"join": strings.Join,
 	}
+}
+
+// htmlFuncs are the functions whose HTML part differs from the text's:
+// isolate escapes its value and wraps it in <bdi>.
+var htmlFuncs = htmltemplate.FuncMap{
+	"isolate": func(s string) htmltemplate.HTML {
+		return htmltemplate.HTML("<bdi>" + htmltemplate.HTMLEscapeString(s) + "</bdi>")
+	},
 }

@@ -166,7 +166,7 @@ func compile(kind Kind, locale string, src Source, checked bool) (*Template, err
 	if t.text, err = texttemplate.New("text").Funcs(funcs).Option("missingkey=error").Parse(src.Text); err != nil {
 		return nil, &PartError{Part: "text", Err: err}
 	}
-	if t.html, err = htmltemplate.New("html").Funcs(htmltemplate.FuncMap(funcs)).Option("missingkey=error").Parse(src.HTML); err != nil {
+	if t.html, err = htmltemplate.New("html").Funcs(htmltemplate.FuncMap(funcs)).Funcs(htmlFuncs).Option("missingkey=error").Parse(src.HTML); err != nil {
 		return nil, &PartError{Part: "html", Err: err}
 	}
 	if checked {

@@ -34,7 +34,7 @@ func TestDemoOnce(t *testing.T) {
 		regexp.MustCompile(`follow-ups +automatic=true, window 2s`),
 		regexp.MustCompile(`exposure batch 1 +12 new items over 7 organizations`),
 		regexp.MustCompile(`wave 1 +completed in \S+: 7 notices; deliveries sent=12\n`),
-		regexp.MustCompile(`POST answered 200 "Thank you"`),
+		regexp.MustCompile(`POST answered 200 "Merci"`), // the recipient is French: the page speaks the notice's language
 		regexp.MustCompile(`wave 1 +acknowledged 1, awaiting acknowledgement 6`),
 		regexp.MustCompile(`follow_ups +contoso, fabrikam\n`),
 		regexp.MustCompile(`awaiting_initial +proseware\n`),

@@ -49,7 +49,8 @@ func TestCLITemplates(t *testing.T) {
 	}
 	out := c.ok("template", "preview", id, "--org", "woodgrove", "--incident", "cli-tmpl")
 	matches(t, "preview", out, `to\s+csirt@woodgrove\.example`, `subject\s+Rappel important : Rappel`)
-	contains(t, "preview", out, "Bonjour Woodgrove CSIRT,", "2 éléments de Woodgrove Bank", "BN-0000-0000-PREV-IEW0")
+	// Names are in bidi isolates (U+2068…U+2069) in the text part.
+	contains(t, "preview", out, "Bonjour \u2068Woodgrove CSIRT\u2069,", "2 éléments de \u2068Woodgrove Bank\u2069", "BN-0000-0000-PREV-IEW0")
 	contains(t, "sample preview", c.ok("template", "preview", id), "(sample data)", "Contoso Ltd")
 	if r := c.run("template", "preview", id, "--org", "woodgrove"); r.code != 2 {
 		t.Errorf("preview with --org alone exited %d, want 2", r.code)

@@ -334,7 +334,8 @@ func (a *App) build(ctx context.Context, opts Options) error {
 			return err
 		}
 		portalSrv, err := portal.New(portal.Config{Service: public, Secret: secret, Sender: cfg.From.Name, PublicURL: cfg.PublicURL,
-			TrustedProxies: cfg.TrustedProxies, Logger: a.Logger, Review: reviewer})
+			TrustedProxies: cfg.TrustedProxies, Logger: a.Logger, Review: reviewer,
+			ContactURL: cfg.ContactURL, ContactText: cfg.ContactText})
 		if err != nil {
 			return err
 		}

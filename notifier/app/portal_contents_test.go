@@ -43,15 +43,15 @@ var scenarioItems = map[string][]scenarioItem{
 
 // What the portal's pages show, read back from their HTML.
 var (
-	overviewIncident = regexp.MustCompile(`<a href="/portal/incidents/(\d+)">[^<]*</a><br><span class="muted">First notified [^<·]*· (\d+) notices? · (\d+) exposed items?</span>`)
-	noticeRow        = regexp.MustCompile(`<a href="/portal/notices/(\d+)">[^<]*</a></td>\s*<td data-label="Incident">([^<]*)</td>\s*<td data-label="Sent"[^>]*>[^<]*</td>\s*<td data-label="Items">(\d+)</td>`)
-	itemRow          = regexp.MustCompile(`<a href="/portal/items/(\d+)">([^<]*)</a></td>\s*<td data-label="Kind">([^<]*)</td>\s*<td data-label="Date"[^>]*>[^<]*</td>\s*<td data-label="Subject">[^<]*</td>\s*<td data-label="Secrets">([^<]*)</td>\s*<td data-label="Batch">#(\d+)</td>`)
-	batchEntry       = regexp.MustCompile(`<a href="/portal/items\?batch=(\d+)">Batch #\d+</a>, found [^<:]*: (\d+) items?</li>`)
+	overviewIncident = regexp.MustCompile(`<a href="/portal/incidents/(\d+)"><bdi>[^<]*</bdi></a><br><span class="muted">First notified [^<·]*· notices: (\d+) · exposed items: (\d+)</span>`)
+	noticeRow        = regexp.MustCompile(`<a href="/portal/notices/(\d+)">[^<]*</a></td>\s*<td data-label="Incident"><bdi>([^<]*)</bdi></td>\s*<td data-label="Sent"[^>]*>[^<]*</td>\s*<td data-label="Items">(\d+)</td>`)
+	itemRow          = regexp.MustCompile(`<a href="/portal/items/(\d+)"><bdi>([^<]*)</bdi></a></td>\s*<td data-label="Kind">([^<]*)</td>\s*<td data-label="Date"[^>]*>[^<]*</td>\s*<td data-label="Subject"><bdi>[^<]*</bdi></td>\s*<td data-label="Secrets"><bdi>([^<]*)</bdi></td>\s*<td data-label="Batch">#(\d+)</td>`)
+	batchEntry       = regexp.MustCompile(`<a href="/portal/items\?batch=(\d+)">Batch #\d+</a>, found [^<:]*: items: (\d+)</li>`)
 	exposedItems     = regexp.MustCompile(`<dt>Exposed items</dt><dd>(\d+)</dd>`)
 	itemsCovered     = regexp.MustCompile(`<dt>Items covered</dt><dd>(\d+)</dd>`)
 	selectOptions    = regexp.MustCompile(`(?s)<select id="f-(\w+)"[^>]*>(.*?)</select>`)
 	optionValue      = regexp.MustCompile(`<option value="([^"]+)"`)
-	itemDetail       = regexp.MustCompile(`(?s)<h1>([^<]*)</h1>.*<dt>Kind</dt><dd>([^<]*)</dd>.*<dt>Incident</dt><dd><a href="/portal/incidents/(\d+)">.*<dt>Secrets found</dt><dd>([^<]*)</dd>.*<dt>Batch</dt><dd><a href="/portal/items\?batch=(\d+)">.*<dt>Told in</dt><dd><a href="/portal/notices/(\d+)">`)
+	itemDetail       = regexp.MustCompile(`(?s)<h1><bdi>([^<]*)</bdi></h1>.*<dt>Kind</dt><dd>([^<]*)</dd>.*<dt>Incident</dt><dd><a href="/portal/incidents/(\d+)">.*<dt>Secrets found</dt><dd>([^<]*)</dd>.*<dt>Batch</dt><dd><a href="/portal/items\?batch=(\d+)">.*<dt>Told in</dt><dd><a href="/portal/notices/(\d+)">`)
 )
 
 // ownItem is one of an organization's items with the ids the database
@@ -305,7 +305,8 @@ func TestPortalShowsOwnFigures(t *testing.T) {
 			if it.secrets != "" {
 				secrets = strings.ReplaceAll(it.secrets, ";", ", ") + ": rotate them"
 			}
-			m := itemDetail.FindStringSubmatch(page)
+			// Breach data is isolated (<bdi>), the words around it are not.
+			m := itemDetail.FindStringSubmatch(strings.NewReplacer("<dd><bdi>", "<dd>", "</bdi>:", ":").Replace(page))
 			if m == nil {
 				t.Errorf("%s: the page of item %s does not read as an item:\n%s", org, it.ref, page)
 				continue

@@ -42,6 +42,12 @@ func newVisitor(t *testing.T, e *apptest.Env) *visitor {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The visitor chose English with the pages' switcher (the lang
+	// cookie wins over a contact's locale): these tests read English
+	// pages; the other languages are tested in notifier/portal.
+	if u, err := url.Parse(e.App.URL()); err == nil {
+		jar.SetCookies(u, []*http.Cookie{{Name: "lang", Value: "en"}, {Name: "__Host-lang", Value: "en"}})
+	}
 	return &visitor{t: t, e: e, c: &http.Client{
 		Jar:           jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

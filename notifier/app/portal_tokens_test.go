@@ -58,7 +58,7 @@ func TestPortalSignInLinks(t *testing.T) {
 		w.useLink(m.Path)
 		w.do("GET", "/portal", nil)
 		for _, org := range []string{"Contoso Ltd", "Northwind Traders"} {
-			if strings.Contains(m.Text, org) && strings.Contains(w.last, "<h1>"+org+"</h1>") {
+			if strings.Contains(m.Text, org) && strings.Contains(w.last, "<h1><bdi>"+org+"</bdi></h1>") {
 				orgs = append(orgs, org)
 			}
 		}

@@ -47,8 +47,12 @@ func TestVerifyPage(t *testing.T) {
 			t.Errorf("code typed as %q: %d\n%s", typed, st, page)
 			continue
 		}
-		// Never more: no organization, no items, no full address.
-		for _, secret := range []string{"Contoso Ltd", "soc@contoso.example", "soc@contoso[.]example", "MSG-", "Tenant migration", "Contoso SOC"} {
+		// The organization it was sent to (issue 14), but never more: no
+		// items, no full address.
+		if !strings.Contains(page, "<dd><bdi>Contoso Ltd</bdi></dd>") {
+			t.Errorf("the verify answer does not name the organization")
+		}
+		for _, secret := range []string{"soc@contoso.example", "soc@contoso[.]example", "MSG-", "Tenant migration", "Contoso SOC"} {
 			if strings.Contains(page, secret) {
 				t.Errorf("the verify answer shows %q", secret)
 			}

@@ -50,7 +50,7 @@ func TestTemplateUploadRefusalActivateAndPreview(t *testing.T) {
 
 	// A field templates.Data lacks is refused, naming the part and the field.
 	st, b := call(t, e, "POST", "/api/v1/templates", e.Key, templateBody(t, templates.KindInitial, "de", func(s *templates.Source) {
-		s.Text = strings.Replace(s.Text, "{{.Organization.Name}}", "{{.Organization.Nmae}}", 1)
+		s.Text = strings.Replace(s.Text, "{{isolate .Organization.Name}}", "{{isolate .Organization.Nmae}}", 1)
 	}))
 	refusal := decode[errorReply](t, b)
 	if st != 422 || refusal.Error.Code != "invalid" || len(refusal.Error.Details) != 1 ||
@@ -121,7 +121,7 @@ func TestTemplateUploadRefusalActivateAndPreview(t *testing.T) {
 	p := decode[notifier.TemplatePreview](t, b)
 	if st != 200 || p.To != "sicherheit@fabrikam.example" || p.SampleContact || p.SampleData || !strings.HasPrefix(p.Subject, "Wichtig: Sicherheitsvorfall: Daten von Fabrikam GmbH") ||
 		!strings.Contains(p.Text, "MSG-200001") || !strings.Contains(p.Text, "Passwort: Ändern Sie das Passwort") ||
-		!strings.Contains(p.Text, "Guten Tag Fabrikam CERT") || !strings.Contains(p.HTML, "http://notify.test/ack/") {
+		!strings.Contains(p.Text, "Guten Tag \u2068Fabrikam CERT\u2069") || !strings.Contains(p.HTML, "http://notify.test/ack/") {
 		t.Errorf("preview for fabrikam: %d %+v", st, p)
 	}
 	// Without organization and incident: the sample data.

@@ -19,7 +19,6 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/breachnotify/breachnotify/notifier"
-	"github.com/breachnotify/breachnotify/notifier/web"
 )
 
 // The second factor before stolen mail (issue 14): the magic link signs
@@ -171,7 +170,7 @@ func (s *Server) factorsPage(w http.ResponseWriter, r *http.Request, sess notifi
 			return
 		}
 		v.CodesLeft = n
-		s.render(w, r, http.StatusOK, "factors", s.portalData(sess, "", pageData{Title: "Second factor", Page: v}))
+		s.render(w, r, http.StatusOK, "factors", s.portalData(sess, "", pageData{Title: "factor.title", Page: v}))
 		return
 	}
 	s.showEnrolment(w, r, sess, v, http.StatusOK)
@@ -193,7 +192,7 @@ func (s *Server) showEnrolment(w http.ResponseWriter, r *http.Request, sess noti
 		return
 	}
 	v.Secret, v.URI = key.Secret(), key.URL()
-	d := s.portalData(sess, "", pageData{Title: "Set up a second factor"})
+	d := s.portalData(sess, "", pageData{Title: "factor.title_setup"})
 	if s.rp != nil {
 		v.Passkey = &passkeyView{Mode: "create", Options: "/portal/factors/passkey/options", Finish: "/portal/factors/passkey", CSRF: d.SessionCSRF, Next: v.Next}
 	}
@@ -219,7 +218,7 @@ func (s *Server) enrolTOTP(w http.ResponseWriter, r *http.Request, sess notifier
 	}
 	step := matchTOTP(secret, r.PostForm.Get("code"), time.Now())
 	if step == 0 {
-		v.Problem = "That code is not right. Enter the 6-digit code your app shows now."
+		v.Problem = "factor.wrong_enrol"
 		s.showEnrolment(w, r, sess, v, http.StatusUnprocessableEntity)
 		return
 	}
@@ -233,7 +232,7 @@ func (s *Server) enrolTOTP(w http.ResponseWriter, r *http.Request, sess notifier
 		return
 	}
 	v.Enrolled, v.Codes, v.CodesLeft = true, codes, len(codes)
-	s.render(w, r, http.StatusOK, "factors", s.portalData(sess, "", pageData{Title: "Second factor", Page: v}))
+	s.render(w, r, http.StatusOK, "factors", s.portalData(sess, "", pageData{Title: "factor.title", Page: v}))
 }
 
 // verifyFactorView is the verification page's data.
@@ -255,7 +254,7 @@ func (s *Server) verifyFactorForm(w http.ResponseWriter, r *http.Request, sess n
 // showVerifyFactor renders the verification page, with the passkey
 // ceremony when the member has a passkey.
 func (s *Server) showVerifyFactor(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession, status int, v verifyFactorView) {
-	d := s.portalData(sess, "", pageData{Title: "Confirm it is you"})
+	d := s.portalData(sess, "", pageData{Title: "factor.title_confirm"})
 	if s.rp != nil {
 		if keys, err := s.svc.PortalPasskeys(r.Context(), sess); err != nil {
 			s.portalFail(w, r, sess, err)
@@ -275,10 +274,7 @@ func (s *Server) renderFactorPage(w http.ResponseWriter, r *http.Request, status
 		s.render(w, r, status, page, d)
 		return
 	}
-	d.Sender = s.sender
-	if err := web.WritePage(w, r, status, passkeyCSP, s.pages[page], d); err != nil {
-		s.logger.ErrorContext(r.Context(), "page render failed", "page", page, "error", err)
-	}
+	s.renderCSP(w, r, status, passkeyCSP, page, d)
 }
 
 func (s *Server) verifyFactor(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) {
@@ -313,7 +309,7 @@ func (s *Server) verifyFactor(w http.ResponseWriter, r *http.Request, sess notif
 		return
 	}
 	if !ok {
-		v.Problem = "That code is not right, or was already used. Enter the code your app shows now, or an unused recovery code."
+		v.Problem = "factor.wrong_verify"
 		s.showVerifyFactor(w, r, sess, http.StatusUnprocessableEntity, v)
 		return
 	}
@@ -326,7 +322,7 @@ func (s *Server) allowFactorAttempt(w http.ResponseWriter, r *http.Request, sess
 	if ok, _ := s.factorByContact.Allow(strconv.FormatInt(sess.ContactID, 10)); ok {
 		return true
 	}
-	s.render(w, r, http.StatusTooManyRequests, "ratelimited", s.portalData(sess, "", pageData{Title: "Too many attempts",
-		Heading: "Too many attempts", Message: "Too many codes were tried. Wait a minute, then try again."}))
+	s.render(w, r, http.StatusTooManyRequests, "ratelimited", s.portalData(sess, "", pageData{Title: "factor.title_too_many",
+		Heading: "factor.title_too_many", Message: "factor.too_many_text"}))
 	return false
 }

@@ -119,7 +119,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, sess notifier.
 		next.Set("after", list.Next)
 		p.NextURL = web.Verbatim("/portal/messages?" + next.Encode())
 	}
-	s.render(w, r, http.StatusOK, "messages", s.portalData(sess, "messages", pageData{Title: "Stolen mail", Page: p}))
+	s.render(w, r, http.StatusOK, "messages", s.portalData(sess, "messages", pageData{Title: "nav.messages", Page: p}))
 }
 
 // messageView is a message page's data.
@@ -155,11 +155,8 @@ func (s *Server) showMessage(w http.ResponseWriter, r *http.Request, sess notifi
 		s.portalFail(w, r, sess, err)
 		return
 	}
-	d := s.portalData(sess, "messages", pageData{Title: "Stolen message", Page: messageView{MessageView: v, Ref: web.Verbatim(ref.String())}})
-	d.Sender = s.sender
-	if err := web.WritePage(w, r, http.StatusOK, messagePageCSP, s.pages["message"], d); err != nil {
-		s.logger.ErrorContext(r.Context(), "page render failed", "page", "message", "error", err)
-	}
+	d := s.portalData(sess, "messages", pageData{Title: "title.message", Page: messageView{MessageView: v, Ref: web.Verbatim(ref.String())}})
+	s.renderCSP(w, r, http.StatusOK, messagePageCSP, "message", d)
 }
 
 // messageHTML serves a message's HTML part, sanitised, for its page's
@@ -224,7 +221,7 @@ func (s *Server) attachmentWarning(w http.ResponseWriter, r *http.Request, sess 
 	f := d.Files[n]
 	p := downloadPage{Ref: web.Verbatim(ref.String()), Action: web.Verbatim(fmt.Sprintf("/portal/messages/%s/attachments/%d", ref, n)),
 		Subject: d.Subject, SubjectHasSecret: d.SubjectHasSecret, Name: f.Name, Type: f.ContentType, Size: int64(f.Size)}
-	s.render(w, r, http.StatusOK, "download", s.portalData(sess, "messages", pageData{Title: "Download a file of stolen mail", Page: p}))
+	s.render(w, r, http.StatusOK, "download", s.portalData(sess, "messages", pageData{Title: "title.download_file", Page: p}))
 }
 
 func (s *Server) originalWarning(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) {
@@ -241,7 +238,7 @@ func (s *Server) originalWarning(w http.ResponseWriter, r *http.Request, sess no
 	p := downloadPage{Ref: web.Verbatim(ref.String()), Action: web.Verbatim("/portal/messages/" + ref.String() + "/original"),
 		Subject: d.Subject, SubjectHasSecret: d.SubjectHasSecret, Name: "message.eml", Type: "message/rfc822", Size: d.Size, IsOriginal: true,
 		NotKept: strings.HasPrefix(d.Unparseable, review.TooLargePrefix)}
-	s.render(w, r, http.StatusOK, "download", s.portalData(sess, "messages", pageData{Title: "Download a stolen message", Page: p}))
+	s.render(w, r, http.StatusOK, "download", s.portalData(sess, "messages", pageData{Title: "title.download_message", Page: p}))
 }
 
 // takeDownloadSlots takes the session's and the address's download
@@ -249,13 +246,13 @@ func (s *Server) originalWarning(w http.ResponseWriter, r *http.Request, sess no
 func (s *Server) takeDownloadSlots(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) (func(), bool) {
 	release, ok := s.downloadsBySession.Take(string(sess.IDHash))
 	if !ok {
-		s.tooManyDownloads(w, r, sess, fmt.Sprintf("This session already has %d downloads running. Wait until one has finished, then try again.", downloadsPerSession))
+		s.tooManyDownloads(w, r, sess, "downloads.per_session", downloadsPerSession)
 		return nil, false
 	}
 	releaseAddr, ok := s.downloadsByAddress.Take(web.RateKey(s.clientAddr.Of(r)))
 	if !ok {
 		release()
-		s.tooManyDownloads(w, r, sess, fmt.Sprintf("%d downloads are already running from your network address. Wait until one has finished, then try again.", downloadsPerAddress))
+		s.tooManyDownloads(w, r, sess, "downloads.per_address", downloadsPerAddress)
 		return nil, false
 	}
 	return func() { releaseAddr(); release() }, true
@@ -368,5 +365,5 @@ func (s *Server) activity(w http.ResponseWriter, r *http.Request, sess notifier.
 	if list.NextCursor != "" {
 		p.NextURL = web.Verbatim("/portal/activity?after=" + url.QueryEscape(list.NextCursor))
 	}
-	s.render(w, r, http.StatusOK, "activity", s.portalData(sess, "activity", pageData{Title: "Who looked at what", Page: p}))
+	s.render(w, r, http.StatusOK, "activity", s.portalData(sess, "activity", pageData{Title: "nav.activity", Page: p}))
 }

@@ -14,7 +14,7 @@ func TestMessagePageUnparseable(t *testing.T) {
 	raw := []byte("From: a@contoso.example\r\nSubject: <script>alert(1)</script> see https://evil.example/\r\nContent-Type: multipart/mixed\r\n\r\nbody\r\n")
 	fx := newFixture(t, raw, "the MIME library failed (panic: boom)")
 	page := fx.get(t, "/portal/messages/"+fx.ref.String()).Body.String()
-	for _, want := range []string{"could not be read (the MIME library failed (panic: boom))", "Subject: &lt;script&gt;alert(1)&lt;/script&gt; see hxxps://evil[.]example/"} {
+	for _, want := range []string{"could not be read (<bdi>the MIME library failed (panic: boom)</bdi>)", "Subject: &lt;script&gt;alert(1)&lt;/script&gt; see hxxps://evil[.]example/"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q:\n%s", want, page)
 		}

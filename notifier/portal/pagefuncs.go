@@ -6,7 +6,12 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/language"
+
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/i18n"
+	"github.com/breachnotify/breachnotify/notifier/linkguard"
+	"github.com/breachnotify/breachnotify/notifier/web"
 	"github.com/breachnotify/breachnotify/templates"
 )
 
@@ -20,14 +25,51 @@ var pageNames = []string{
 	"factors", "verify_factor",
 }
 
-// pageFuncs are the helpers pages may call.
-var pageFuncs = template.FuncMap{
-	"datetime": func(t *time.Time) string { return t.UTC().Format("2 January 2006 15:04 UTC") },
-	"date":     func(t time.Time) string { return t.UTC().Format("2 January 2006") },
-	"mask":     notifier.MaskEmail,
-	"join":     strings.Join,
-	"kind":     templates.Kind.Label,
-	"bytes":    humanBytes,
+// pageFuncs are the helpers pages may call, in language tag: every
+// user-visible string of a page is {{t "key" args...}} from the
+// catalogue (see notifier/i18n), every piece of breach or customer data
+// printed on its own is {{d .X}} (isolated in <bdi>), dates and numbers
+// are written as tag writes them.
+func pageFuncs(cat *i18n.Catalog, tag language.Tag) template.FuncMap {
+	return template.FuncMap{
+		"t": func(key string, args ...any) template.HTML {
+			if cat.Message(language.English, key) == "" {
+				// Not a key (a code the catalogue does not know): data.
+				return template.HTML(i18n.Isolate(linkguard.Defang(key)))
+			}
+			return cat.HTML(tag, key, args...)
+		},
+		"d":        isolate,
+		"datetime": func(t *time.Time) i18n.Text { return i18n.DateTime(tag, *t) },
+		"date":     func(t time.Time) i18n.Text { return i18n.Date(tag, t) },
+		"num":      func(n any) string { return cat.Printer(tag).Sprint(n) },
+		"mask":     notifier.MaskEmail,
+		"join":     strings.Join,
+		"kind":     func(k templates.Kind) string { return "kind." + string(k) },
+		"itemkind": func(k string) string { return "itemkind." + k },
+		"code":     func(prefix, v string) string { return prefix + "." + v },
+		"bytes": func(n any) template.HTML {
+			return humanBytes(cat, tag, n)
+		},
+	}
+}
+
+// isolate is v, defanged unless it is a Verbatim, escaped and wrapped in
+// <bdi>: breach data printed on a page keeps its own direction without
+// reordering the text around it.
+func isolate(v any) template.HTML {
+	var s string
+	switch x := v.(type) {
+	case web.Verbatim:
+		s = string(x)
+	case string:
+		s = linkguard.Defang(x)
+	case interface{ String() string }:
+		s = x.String()
+	default:
+		s = fmt.Sprint(v)
+	}
+	return template.HTML(i18n.Isolate(s))
 }
 
 // Rate limits (per process; see web.Limiter).
@@ -63,8 +105,9 @@ const (
 	downloadsPerAddress = 4
 )
 
-// humanBytes is a size for people: 512 bytes, 14.2 KB, 3.1 MB.
-func humanBytes(n any) string {
+// humanBytes is a size for people in tag: 512 bytes, 14.2 KB, 3.1 MB
+// (1.234 Byte, 14,2 KB in German).
+func humanBytes(cat *i18n.Catalog, tag language.Tag, n any) template.HTML {
 	var v float64
 	switch x := n.(type) {
 	case int:
@@ -74,10 +117,10 @@ func humanBytes(n any) string {
 	}
 	switch {
 	case v < 1000:
-		return fmt.Sprintf("%.0f bytes", v)
+		return cat.HTML(tag, "size.bytes", int64(v))
 	case v < 1e6:
-		return fmt.Sprintf("%.1f KB", v/1e3)
+		return cat.HTML(tag, "size.kb", v/1e3)
 	default:
-		return fmt.Sprintf("%.1f MB", v/1e6)
+		return cat.HTML(tag, "size.mb", v/1e6)
 	}
 }

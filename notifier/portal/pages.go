@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -38,7 +37,7 @@ func (s *Server) registerPortal(page, download func(pattern string, h http.Handl
 }
 
 func (s *Server) portalNotFound(w http.ResponseWriter, r *http.Request) {
-	d := pageData{Title: "Not found"}
+	d := pageData{Title: "title.not_found"}
 	if sess, state, err := s.session(r); err == nil && state == web.LiveSession {
 		d = s.portalData(sess, "", d)
 	}
@@ -49,12 +48,12 @@ func (s *Server) portalNotFound(w http.ResponseWriter, r *http.Request) {
 // organization, any unknown id) is the portal's neutral 404.
 func (s *Server) portalFail(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession, err error) {
 	if notifier.ErrorCode(err) == notifier.CodeNotFound {
-		s.render(w, r, http.StatusNotFound, "portal_notfound", s.portalData(sess, "", pageData{Title: "Not found"}))
+		s.render(w, r, http.StatusNotFound, "portal_notfound", s.portalData(sess, "", pageData{Title: "title.not_found"}))
 		return
 	}
 	s.logger.ErrorContext(r.Context(), "portal page failed", "error", err)
-	s.render(w, r, http.StatusInternalServerError, "error", s.portalData(sess, "", pageData{Title: "Error",
-		Heading: "Something went wrong", Message: "Please try again in a few minutes."}))
+	s.render(w, r, http.StatusInternalServerError, "error", s.portalData(sess, "", pageData{Title: "title.error",
+		Heading: "error.heading", Message: "error.text"}))
 }
 
 // pathID is the {id} of the route: a positive number, or not found.
@@ -71,7 +70,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request, sess notifier.Port
 		s.portalFail(w, r, sess, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "home", s.portalData(sess, "overview", pageData{Title: "Overview", Page: o}))
+	s.render(w, r, http.StatusOK, "home", s.portalData(sess, "overview", pageData{Title: "nav.overview", Page: o}))
 }
 
 func (s *Server) incident(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) {
@@ -85,7 +84,7 @@ func (s *Server) incident(w http.ResponseWriter, r *http.Request, sess notifier.
 		s.portalFail(w, r, sess, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "incident", s.portalData(sess, "overview", pageData{Title: p.Incident.Title, Page: p}))
+	s.render(w, r, http.StatusOK, "incident", s.portalData(sess, "overview", pageData{TitleData: p.Incident.Title, Page: p}))
 }
 
 func (s *Server) notice(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) {
@@ -99,7 +98,7 @@ func (s *Server) notice(w http.ResponseWriter, r *http.Request, sess notifier.Po
 		s.portalFail(w, r, sess, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "notice", s.portalData(sess, "overview", pageData{Title: "Notice", Page: p}))
+	s.render(w, r, http.StatusOK, "notice", s.portalData(sess, "overview", pageData{Title: "label.notice", Page: p}))
 }
 
 // acknowledge serves POST /portal/notices/{id}/ack (form token checked by
@@ -188,7 +187,7 @@ func (s *Server) items(w http.ResponseWriter, r *http.Request, sess notifier.Por
 		next.Set("after", list.Items.NextCursor)
 		p.NextURL = web.Verbatim("/portal/items?" + next.Encode())
 	}
-	s.render(w, r, http.StatusOK, "items", s.portalData(sess, "items", pageData{Title: "Exposed items", Page: p}))
+	s.render(w, r, http.StatusOK, "items", s.portalData(sess, "items", pageData{Title: "nav.items", Page: p}))
 }
 
 func (s *Server) item(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) {
@@ -202,7 +201,7 @@ func (s *Server) item(w http.ResponseWriter, r *http.Request, sess notifier.Port
 		s.portalFail(w, r, sess, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "item", s.portalData(sess, "items", pageData{Title: it.ItemRef, Page: it}))
+	s.render(w, r, http.StatusOK, "item", s.portalData(sess, "items", pageData{TitleData: it.ItemRef, Page: it}))
 }
 
 // csvHeader names the download's columns.
@@ -222,13 +221,13 @@ func (s *Server) itemsCSV(w http.ResponseWriter, r *http.Request, sess notifier.
 	}
 	release, ok := s.downloadsBySession.Take(string(sess.IDHash))
 	if !ok {
-		s.tooManyDownloads(w, r, sess, fmt.Sprintf("This session already has %d downloads running. Wait until one has finished, then try again.", downloadsPerSession))
+		s.tooManyDownloads(w, r, sess, "downloads.per_session", downloadsPerSession)
 		return
 	}
 	defer release()
 	releaseAddr, ok := s.downloadsByAddress.Take(web.RateKey(s.clientAddr.Of(r)))
 	if !ok {
-		s.tooManyDownloads(w, r, sess, fmt.Sprintf("%d downloads are already running from your network address. Wait until one has finished, then try again.", downloadsPerAddress))
+		s.tooManyDownloads(w, r, sess, "downloads.per_address", downloadsPerAddress)
 		return
 	}
 	defer releaseAddr()
@@ -262,9 +261,9 @@ func (s *Server) itemsCSV(w http.ResponseWriter, r *http.Request, sess notifier.
 }
 
 // tooManyDownloads is the 429 page of a download over its caps.
-func (s *Server) tooManyDownloads(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession, msg string) {
+func (s *Server) tooManyDownloads(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession, msg string, limit int) {
 	s.render(w, r, http.StatusTooManyRequests, "ratelimited", s.portalData(sess, "items",
-		pageData{Title: "Too many downloads", Heading: "Too many downloads", Message: msg}))
+		pageData{Title: "downloads.heading", Heading: "downloads.heading", Message: msg, MessageArgs: []any{limit}}))
 }
 
 func (s *Server) startCSV(w http.ResponseWriter) *notifier.CSVWriter {

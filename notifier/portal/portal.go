@@ -20,8 +20,10 @@ import (
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
+	"golang.org/x/text/language"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/i18n"
 	"github.com/breachnotify/breachnotify/notifier/review"
 	"github.com/breachnotify/breachnotify/notifier/web"
 )
@@ -50,15 +52,24 @@ type Config struct {
 	// Review reads stolen mail for the mail review; nil when no evidence
 	// key is configured (the mail pages are then not found).
 	Review *review.Reviewer
+	// ContactURL and ContactText tell the verify page how to reach the
+	// sender through a channel the notice's mail does not carry (a
+	// contact page, a phone number); both may be empty.
+	ContactURL  string
+	ContactText string
 }
 
 // Server serves the customer pages.
 type Server struct {
-	svc     *notifier.Service
-	sender  string
-	logger  *slog.Logger
-	pages   map[string]*template.Template
-	cookies web.Cookies
+	svc    *notifier.Service
+	sender string
+	logger *slog.Logger
+	// pages are parsed once per language: pages[lang][name].
+	pages   map[language.Tag]map[string]*template.Template
+	catalog *i18n.Catalog
+	// contactURL and contactText are shown on the verify page.
+	contactURL, contactText string
+	cookies                 web.Cookies
 	// forms makes and checks form tokens, keyed by the installation secret.
 	forms web.FormTokens
 	// clientAddr finds a request's client address (rate limits, records).
@@ -88,7 +99,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	pages, err := web.ParsePages(pageFiles, pageFuncs, pageNames)
+	cat, err := i18n.Load()
 	if err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
@@ -97,7 +108,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
 	rp := newRelyingParty(cfg.PublicURL, cfg.Sender, cfg.Logger)
-	return &Server{svc: cfg.Service, sender: cfg.Sender, logger: cfg.Logger, pages: pages,
+	pages := make(map[language.Tag]map[string]*template.Template, len(i18n.Supported))
+	for _, tag := range i18n.Supported {
+		if pages[tag], err = web.ParsePages(pageFiles, pageFuncs(cat, tag), pageNames); err != nil {
+			return nil, fmt.Errorf("portal: %s: %w", tag, err)
+		}
+	}
+	return &Server{svc: cfg.Service, sender: cfg.Sender, logger: cfg.Logger, pages: pages, catalog: cat,
+		contactURL: cfg.ContactURL, contactText: cfg.ContactText,
 		cookies:            web.NewCookies(cfg.PublicURL, http.SameSiteLaxMode),
 		forms:              forms,
 		clientAddr:         web.NewClientAddr(cfg.TrustedProxies),
@@ -130,15 +148,29 @@ func (s *Server) Register(mux *http.ServeMux) {
 
 // pageData is what every page template gets.
 type pageData struct {
-	Title  string
-	Sender string
+	// Title is the catalogue key of the page's title; TitleData, when
+	// set, is the title instead (an incident's, an item's: data).
+	Title     string
+	TitleData string
+	Sender    string
+	// Lang and Dir are the page's language and direction; Langs the
+	// language switcher's links (render sets all three).
+	Lang  string
+	Dir   string
+	Langs []langLink
+	// NoticeLocale is the locale of the notice the visitor came from (ack
+	// and verify pages), "" elsewhere.
+	NoticeLocale string
 	// Page-specific fields.
 	Ack            notifier.AckView
 	Recipient      string
 	AcknowledgedBy string
 	CSRF           web.Verbatim
-	Heading        string
-	Message        string
+	// Heading and Message are catalogue keys (error pages), Message
+	// formatted with MessageArgs.
+	Heading     string
+	Message     string
+	MessageArgs []any
 	// Session is the signed-in contact on portal pages (nil elsewhere).
 	Session *notifier.PortalSession
 	// SessionCSRF is the form token of a signed-in page's forms.
@@ -161,8 +193,16 @@ const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-acti
 func secureHeaders(w http.ResponseWriter) { web.SecureHeaders(w, pageCSP) }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, d pageData) {
+	s.renderCSP(w, r, status, pageCSP, page, d)
+}
+
+// renderCSP is render with the page's own content security policy, in
+// the visitor's language (see language).
+func (s *Server) renderCSP(w http.ResponseWriter, r *http.Request, status int, csp, page string, d pageData) {
 	d.Sender = s.sender
-	if err := web.WritePage(w, r, status, pageCSP, s.pages[page], d); err != nil {
+	tag := s.language(w, r, d)
+	d.Lang, d.Dir, d.Langs = tag.String(), i18n.Dir(tag), langLinks(r, tag)
+	if err := web.WritePage(w, r, status, csp, s.pages[tag][page], d); err != nil {
 		s.logger.ErrorContext(r.Context(), "page render failed", "page", page, "error", err)
 	}
 }
@@ -170,7 +210,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 // notFound is the one neutral answer for a link that is unknown, altered
 // or expired: the page does not say which.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusNotFound, "notfound", pageData{Title: "Link not valid"})
+	s.render(w, r, http.StatusNotFound, "notfound", pageData{Title: "title.link_not_valid"})
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -179,8 +219,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	s.logger.ErrorContext(r.Context(), "page failed", "error", err)
-	s.render(w, r, http.StatusInternalServerError, "error", pageData{Title: "Error", Heading: "Something went wrong",
-		Message: "Please try again in a few minutes."})
+	s.render(w, r, http.StatusInternalServerError, "error", pageData{Title: "title.error", Heading: "error.heading",
+		Message: "error.text"})
 }
 
 func (s *Server) ackPage(w http.ResponseWriter, r *http.Request) {
@@ -204,7 +244,7 @@ func (s *Server) ackHead(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) ackData(v notifier.AckView) pageData {
-	d := pageData{Title: "Acknowledge", Ack: v, Recipient: notifier.MaskEmail(v.Recipient), CSRF: web.Verbatim(s.csrfToken(v.TokenHash, time.Now()))}
+	d := pageData{Title: "title.acknowledge", Ack: v, NoticeLocale: v.Locale, Recipient: notifier.MaskEmail(v.Recipient), CSRF: web.Verbatim(s.csrfToken(v.TokenHash, time.Now()))}
 	if v.AcknowledgedBy != "" {
 		d.AcknowledgedBy = notifier.MaskEmail(v.AcknowledgedBy)
 	}
@@ -220,8 +260,8 @@ func (s *Server) ackPost(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	if err := r.ParseForm(); err != nil || !s.validCSRF(r.PostForm.Get("csrf"), hash, time.Now()) {
-		s.render(w, r, http.StatusForbidden, "error", pageData{Title: "Not acknowledged", Heading: "Not acknowledged",
-			Message: "This form has expired or did not come from our page. Open the link from your email again and press the button there."})
+		s.render(w, r, http.StatusForbidden, "error", pageData{Title: "title.not_acknowledged", Heading: "title.not_acknowledged",
+			Message: "ack.form_expired"})
 		return
 	}
 	v, _, err := s.svc.Acknowledge(r.Context(), token, notifier.AckRequest{IP: s.clientAddr.Of(r), UserAgent: r.UserAgent()})
@@ -229,7 +269,7 @@ func (s *Server) ackPost(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "ack_done", pageData{Title: "Acknowledged", Ack: v})
+	s.render(w, r, http.StatusOK, "ack_done", pageData{Title: "title.acknowledged", Ack: v, NoticeLocale: v.Locale})
 }
 
 func (s *Server) style(w http.ResponseWriter, _ *http.Request) {

@@ -4,6 +4,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/text/language"
+
+	"github.com/breachnotify/breachnotify/notifier/i18n"
+
 	"github.com/breachnotify/breachnotify/notifier/web"
 )
 
@@ -22,7 +26,7 @@ func TestNewParsesEveryPage(t *testing.T) {
 		s.forms.Valid(formSession, tok, bound, now) {
 		t.Errorf("acknowledgement form token %q", tok)
 	}
-	if len(s.pages) != len(pageNames) || !s.cookies.Secure() || s.cookies.Name(sessionCookie) != "__Host-bn_portal" {
-		t.Errorf("pages %d/%d, secure %v, cookie %s", len(s.pages), len(pageNames), s.cookies.Secure(), s.cookies.Name(sessionCookie))
+	if len(s.pages) != len(i18n.Supported) || len(s.pages[language.Japanese]) != len(pageNames) || !s.cookies.Secure() || s.cookies.Name(sessionCookie) != "__Host-bn_portal" {
+		t.Errorf("pages %d/%d, secure %v, cookie %s", len(s.pages[language.Japanese]), len(pageNames), s.cookies.Secure(), s.cookies.Name(sessionCookie))
 	}
 }

@@ -40,7 +40,7 @@ func (s *Server) signedIn(next func(http.ResponseWriter, *http.Request, notifier
 			return
 		case state == web.RefusedSession:
 			s.cookies.Delete(w, sessionCookie)
-			s.render(w, r, http.StatusNotFound, "session_ended", pageData{Title: "Signed out"})
+			s.render(w, r, http.StatusNotFound, "session_ended", pageData{Title: "title.signed_out"})
 			return
 		}
 		if r.Method == http.MethodPost {
@@ -50,8 +50,8 @@ func (s *Server) signedIn(next func(http.ResponseWriter, *http.Request, notifier
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			if err := r.ParseForm(); err != nil || !s.forms.Valid(formSession, r.PostForm.Get("csrf"), sess.IDHash, time.Now()) {
-				s.render(w, r, http.StatusForbidden, "error", s.portalData(sess, "", pageData{Title: "Not done", Heading: "Nothing was done",
-					Message: "This form has expired or did not come from our portal. Go back, reload the page and try again."}))
+				s.render(w, r, http.StatusForbidden, "error", s.portalData(sess, "", pageData{Title: "title.not_done", Heading: "session.nothing_done",
+					Message: "session.form_expired"}))
 				return
 			}
 		}

@@ -48,7 +48,7 @@ func (s *Server) signInForm(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, p signInPage) {
 	bind := s.cookies.FormBinding(w, r, signInCookie)
-	s.render(w, r, status, "signin", pageData{Title: "Sign in", CSRF: web.Verbatim(s.forms.Make(formSignIn, []byte(bind), time.Now())), Page: p})
+	s.render(w, r, status, "signin", pageData{Title: "title.sign_in", CSRF: web.Verbatim(s.forms.Make(formSignIn, []byte(bind), time.Now())), Page: p})
 }
 
 // signInReplyFloor is the least time the answer to a sign-in request
@@ -65,8 +65,8 @@ func (s *Server) requestLink(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	bind := s.cookies.Get(r, signInCookie)
 	if err := r.ParseForm(); err != nil || !s.forms.Valid(formSignIn, r.PostForm.Get("csrf"), []byte(bind), time.Now()) {
-		s.render(w, r, http.StatusForbidden, "error", pageData{Title: "Not sent", Heading: "Nothing was sent",
-			Message: "This form has expired or did not come from our page (your browser must accept cookies from this site). Reload the sign-in page and try again."})
+		s.render(w, r, http.StatusForbidden, "error", pageData{Title: "title.not_sent", Heading: "signin.nothing_sent",
+			Message: "signin.form_expired"})
 		return
 	}
 	if ok, wait := s.signInByIP.Allow(web.RateKey(s.clientAddr.Of(r))); !ok {
@@ -76,7 +76,7 @@ func (s *Server) requestLink(w http.ResponseWriter, r *http.Request) {
 	email, ok := notifier.NormalizePortalEmail(r.PostForm.Get("email"))
 	if !ok {
 		s.renderSignIn(w, r, http.StatusUnprocessableEntity, signInPage{Email: web.Verbatim(r.PostForm.Get("email")),
-			Problem: "Enter your email address, such as name@example.com."})
+			Problem: "signin.problem"})
 		return
 	}
 	// Over the per-address limit, nothing is sent, silently: saying so
@@ -94,7 +94,7 @@ func (s *Server) requestLink(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return
 	}
-	s.render(w, r, http.StatusOK, "signin_sent", pageData{Title: "Check your email",
+	s.render(w, r, http.StatusOK, "signin_sent", pageData{Title: "signin_sent.heading",
 		Page: signInSentPage{Email: email, Minutes: int(notifier.PortalLinkLifetime / time.Minute)}})
 }
 
@@ -111,7 +111,7 @@ func (s *Server) loginLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bind := s.cookies.FormBinding(w, r, signInCookie)
-	s.render(w, r, http.StatusOK, "login_link", pageData{Title: "Sign in", CSRF: web.Verbatim(s.forms.Make(formLogin, loginBinding(v.TokenHash, bind), time.Now())),
+	s.render(w, r, http.StatusOK, "login_link", pageData{Title: "title.sign_in", CSRF: web.Verbatim(s.forms.Make(formLogin, loginBinding(v.TokenHash, bind), time.Now())),
 		Page: loginLinkPage{Link: v}})
 }
 
@@ -136,8 +136,8 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	bind := s.cookies.Get(r, signInCookie)
 	if err := r.ParseForm(); err != nil || !s.forms.Valid(formLogin, r.PostForm.Get("csrf"), loginBinding(hash, bind), time.Now()) {
-		s.render(w, r, http.StatusForbidden, "error", pageData{Title: "Not signed in", Heading: "Not signed in",
-			Message: "This form has expired or did not come from our page (your browser must accept cookies from this site). Open the link from your email again and press Continue there."})
+		s.render(w, r, http.StatusForbidden, "error", pageData{Title: "title.not_signed_in", Heading: "title.not_signed_in",
+			Message: "login_link.form_expired"})
 		return
 	}
 	id, _, err := s.svc.StartPortalSession(r.Context(), r.PathValue("token"), notifier.AckRequest{IP: s.clientAddr.Of(r), UserAgent: r.UserAgent()})
@@ -164,7 +164,7 @@ func (s *Server) linkFailed(w http.ResponseWriter, r *http.Request, err error) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusNotFound, "login_invalid", pageData{Title: "Link not valid"})
+	s.render(w, r, http.StatusNotFound, "login_invalid", pageData{Title: "title.link_not_valid"})
 }
 
 // signOut serves POST /portal/logout: the session ends on the server, so

@@ -18,6 +18,10 @@ type verifyPage struct {
 	Result *notifier.VerifiedNotice
 	// Site is the public URL, the only place our notices link to.
 	Site web.Verbatim
+	// ContactURL and ContactText are how to reach us other than by the
+	// mail (configured: BREACHNOTIFY_CONTACT_URL, _CONTACT_TEXT).
+	ContactURL  web.Verbatim
+	ContactText string
 }
 
 // verify serves GET /verify: the form, and with ?code= the answer.
@@ -26,11 +30,15 @@ type verifyPage struct {
 // nothing (a safe method, as HTTP means it), works from a bookmark or a
 // reload without a "resubmit?" prompt, and needs no cookie or session.
 // The code in the query string is not a credential (the answer is a
-// masked address, a date and a title), never reaches our logs (they name
-// the route, not the URL), nor another site (Referrer-Policy: no-referrer),
-// nor a cache (no-store). Guessing is bounded by the per-address rate limit.
+// masked address, a date, the organization and, for a full-disclosure
+// notice, the incident's title), never reaches our logs (they name the
+// route, not the URL), nor another site (Referrer-Policy: no-referrer),
+// nor a cache (no-store). Guessing is bounded by the per-address rate
+// limit. A genuine code's page is in the language of the notice it
+// belongs to, unless the visitor chose another.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	d := pageData{Title: "Check a notice", Page: verifyPage{Site: web.Verbatim(s.publicURL)}}
+	page := verifyPage{Site: web.Verbatim(s.publicURL), ContactURL: web.Verbatim(s.contactURL), ContactText: s.contactText}
+	d := pageData{Title: "title.verify", Page: page}
 	code := r.URL.Query().Get("code")
 	if code == "" {
 		s.render(w, r, http.StatusOK, "verify", d)
@@ -43,11 +51,12 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		s.tooMany(w, r, wait)
 		return
 	}
-	page := verifyPage{Code: web.Verbatim(code), Checked: true, Site: web.Verbatim(s.publicURL)}
+	page.Code, page.Checked = web.Verbatim(code), true
 	v, err := s.svc.VerifyReference(r.Context(), code)
 	switch {
 	case err == nil:
 		page.Result = &v
+		d.NoticeLocale = v.Locale
 	case notifier.ErrorCode(err) != notifier.CodeNotFound:
 		s.fail(w, r, err)
 		return
@@ -60,6 +69,6 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
 	secs := int(wait/time.Second) + 1
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	s.render(w, r, http.StatusTooManyRequests, "ratelimited", pageData{Title: "Too many attempts",
-		Message: "Please wait " + strconv.Itoa(secs) + " seconds, then try again."})
+	s.render(w, r, http.StatusTooManyRequests, "ratelimited", pageData{Title: "ratelimited.heading",
+		Message: "ratelimited.wait", MessageArgs: []any{secs}})
 }

@@ -22,7 +22,8 @@ func (s *Store) Now(ctx context.Context) (time.Time, error) {
 // has the mail has the link: a minimal-disclosure notice's page does not
 // name the incident either (its title is empty).
 var ackTarget = `
-SELECT d.id, root.id, ` + titleIfFull("root", "inc") + `, o.name, d.recipient, root.acknowledged_at, coalesce(ac.email, '')
+SELECT d.id, root.id, ` + titleIfFull("root", "inc") + `, o.name, d.recipient, root.acknowledged_at, coalesce(ac.email, ''),
+  coalesce(d.contact_locale, (SELECT rc.locale FROM contacts rc WHERE rc.id = d.contact_id), '')
 FROM ack_tokens t
 JOIN deliveries d ON d.id = t.delivery_id
 JOIN notices n ON n.id = d.notice_id
@@ -35,7 +36,7 @@ WHERE t.token_hash = $1 AND t.created_at > now() - make_interval(secs => $2)`
 func scanAck(row pgx.Row, hash []byte) (notifier.AckView, error) {
 	v := notifier.AckView{TokenHash: hash}
 	var by string
-	err := row.Scan(&v.DeliveryID, &v.NoticeID, &v.IncidentTitle, &v.OrgName, &v.Recipient, &v.AcknowledgedAt, &by)
+	err := row.Scan(&v.DeliveryID, &v.NoticeID, &v.IncidentTitle, &v.OrgName, &v.Recipient, &v.AcknowledgedAt, &by, &v.Locale)
 	v.AcknowledgedBy = by
 	return v, notFound(err, "this link is not valid or has expired")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -30,16 +29,17 @@ func titleIfFull(n, inc string) string {
 // NoticeByReference implements notifier.VerifyStore. Only messages that
 // left (sent, or sent and bounced later) count: a queued, failed or
 // suppressed delivery's code was never in anyone's mailbox.
-func (s *Store) NoticeByReference(ctx context.Context, code string) (time.Time, string, string, error) {
-	var sentAt time.Time
-	var recipient, title string
+func (s *Store) NoticeByReference(ctx context.Context, code string) (notifier.ReferencedNotice, error) {
+	var n notifier.ReferencedNotice
 	err := s.pool.QueryRow(ctx, `
-SELECT coalesce(d.sent_at, d.last_attempt_at, d.queued_at), d.recipient, `+titleIfFull("n", "inc")+`
+SELECT coalesce(d.sent_at, d.last_attempt_at, d.queued_at), d.recipient, o.name, `+titleIfFull("n", "inc")+`, coalesce(d.contact_locale, c.locale, '')
 FROM deliveries d
 JOIN notices n ON n.id = d.notice_id
 JOIN incidents inc ON inc.id = n.incident_id
-WHERE d.reference_code = $1 AND d.status IN (`+wentOutStatuses+`)`, code).Scan(&sentAt, &recipient, &title)
-	return sentAt, recipient, title, wrap("verify reference", notFound(err, "no notice has this reference code"))
+JOIN organizations o ON o.id = n.organization_id
+LEFT JOIN contacts c ON c.id = d.contact_id
+WHERE d.reference_code = $1 AND d.status IN (`+wentOutStatuses+`)`, code).Scan(&n.SentAt, &n.Recipient, &n.OrgName, &n.IncidentTitle, &n.Locale)
+	return n, wrap("verify reference", notFound(err, "no notice has this reference code"))
 }
 
 // createPortalLinks records one sign-in request per organization the
@@ -152,15 +152,16 @@ func (s *Store) StartPortalSession(ctx context.Context, tokenHash, sessionHash [
 	return sess, wrap("start portal session", err)
 }
 
-// sessionColumns include the second factor: when the session last
-// verified one, and whether the contact has one to verify.
+// sessionColumns include the second factor (when the session last
+// verified one, and whether the contact has one to verify) and the
+// contact's locale (the portal's language unless the visitor chose one).
 const sessionColumns = `s.contact_id, c.email, c.name, s.organization_id, o.name, s.expires_at, s.factor_verified_at,
   EXISTS (SELECT 1 FROM portal_totp t WHERE t.contact_id = s.contact_id AND t.confirmed_at IS NOT NULL)
-  OR EXISTS (SELECT 1 FROM portal_webauthn_credentials w WHERE w.contact_id = s.contact_id)`
+  OR EXISTS (SELECT 1 FROM portal_webauthn_credentials w WHERE w.contact_id = s.contact_id), c.locale`
 
 func scanSession(row pgx.Row, hash []byte) (notifier.PortalSession, error) {
 	sess := notifier.PortalSession{IDHash: hash}
-	err := row.Scan(&sess.ContactID, &sess.ContactEmail, &sess.ContactName, &sess.OrganizationID, &sess.OrgName, &sess.ExpiresAt, &sess.FactorVerifiedAt, &sess.FactorEnrolled)
+	err := row.Scan(&sess.ContactID, &sess.ContactEmail, &sess.ContactName, &sess.OrganizationID, &sess.OrgName, &sess.ExpiresAt, &sess.FactorVerifiedAt, &sess.FactorEnrolled, &sess.ContactLocale)
 	return sess, err
 }
 
