@@ -35,7 +35,9 @@ const (
 // scoped to OrganizationID, in SQL.
 type PortalSession struct {
 	// IDHash identifies the session (the SHA-256 of the cookie's id).
-	IDHash         []byte
+	IDHash []byte
+	// ID is the session's number, as the member's device list shows it.
+	ID             int64
 	ContactID      int64
 	ContactEmail   string
 	ContactName    string
@@ -162,6 +164,7 @@ type PortalItemsPage struct {
 type PortalStore interface {
 	VerifyStore
 	PortalFactorStore
+	PortalSessionStore
 	// CreatePortalLinks records a sign-in request for every active contact
 	// with portal access at email (one per organization) and enqueues the
 	// job that sends each its link, in one transaction; it returns how many.

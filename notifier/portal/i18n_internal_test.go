@@ -99,6 +99,9 @@ func samplePages() map[string][]pageData {
 			Findings: []review.Finding{{PortalFinding: notifier.PortalFinding{Seq: 0, Type: "aws_key", Part: "text", Line: 1, Column: 2, Masked: "AKI…7NB", Live: true}}}}}})},
 		"download": {portal("messages", pageData{Title: "title.download_file", Page: downloadPage{Ref: "1-ab", Action: "/x", Subject: arabicSubject,
 			Name: arabicSubject + ".pdf", Type: "application/pdf", Size: 1234567}})},
+		"sessions": {portal("sessions", pageData{Title: "nav.sessions", Page: sessionsPage{Ended: 2, Devices: []deviceView{
+			{PortalDevice: notifier.PortalDevice{ID: 4, CreatedAt: at, LastSeenAt: at, Current: true}, Device: arabicSubject},
+			{PortalDevice: notifier.PortalDevice{ID: 5, CreatedAt: at, LastSeenAt: at}, Device: "Firefox · Linux"}}}})},
 		"activity": {portal("activity", pageData{Title: "nav.activity", Page: activityPage{ListResult: notifier.ListResult[notifier.EvidenceAccess]{
 			Items: []notifier.EvidenceAccess{{At: time.Date(2026, 12, 7, 9, 30, 0, 0, time.UTC), ContactEmail: "soc@contoso.example", Action: "reveal",
 				What: "secret", Subject: arabicSubject, Finding: 0, Attachment: -1}}}}})},

@@ -31,6 +31,7 @@ func (s *Server) registerPortal(page, download func(pattern string, h http.Handl
 	download("GET /portal/items.csv", s.signedIn(s.itemsCSV))
 	s.registerMail(page, download)
 	s.registerFactors(page)
+	s.registerSessions(page)
 	// Anything else under /portal is the portal's own 404, whatever the
 	// method, signed in or not.
 	page("/portal/", s.portalNotFound)

@@ -138,7 +138,7 @@ func (s *Store) StartPortalSession(ctx context.Context, tokenHash, sessionHash [
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO portal_sessions (id_hash, contact_id, organization_id, link_id, expires_at, ip, user_agent)
 			VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), $6, $7)`,
-			sessionHash, contactID, orgID, linkID, notifier.PortalSessionLifetime.Seconds(), req.IP, req.UserAgent); err != nil {
+			sessionHash, contactID, orgID, linkID, notifier.PortalSessionLifetime.Seconds(), notifier.CoarseNetwork(req.IP), req.UserAgent); err != nil {
 			return err
 		}
 		if sess, err = scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM portal_sessions s
@@ -157,32 +157,39 @@ func (s *Store) StartPortalSession(ctx context.Context, tokenHash, sessionHash [
 // contact's locale (the portal's language unless the visitor chose one).
 const sessionColumns = `s.contact_id, c.email, c.name, s.organization_id, o.name, s.expires_at, s.factor_verified_at,
   EXISTS (SELECT 1 FROM portal_totp t WHERE t.contact_id = s.contact_id AND t.confirmed_at IS NOT NULL)
-  OR EXISTS (SELECT 1 FROM portal_webauthn_credentials w WHERE w.contact_id = s.contact_id), c.locale`
+  OR EXISTS (SELECT 1 FROM portal_webauthn_credentials w WHERE w.contact_id = s.contact_id), c.locale, s.id`
 
 func scanSession(row pgx.Row, hash []byte) (notifier.PortalSession, error) {
 	sess := notifier.PortalSession{IDHash: hash}
-	err := row.Scan(&sess.ContactID, &sess.ContactEmail, &sess.ContactName, &sess.OrganizationID, &sess.OrgName, &sess.ExpiresAt, &sess.FactorVerifiedAt, &sess.FactorEnrolled, &sess.ContactLocale)
+	err := row.Scan(&sess.ContactID, &sess.ContactEmail, &sess.ContactName, &sess.OrganizationID, &sess.OrgName, &sess.ExpiresAt, &sess.FactorVerifiedAt, &sess.FactorEnrolled, &sess.ContactLocale, &sess.ID)
 	return sess, err
 }
 
-// PortalSession implements notifier.PortalStore: a live session is used
-// (last_seen_at) by the same statement that finds it.
+// PortalSession implements notifier.PortalStore: the same statement that
+// finds a live session records its use, but at most once per
+// PortalSeenEvery (a write a minute, not one per request). The SELECT sees
+// the row as it was before the update, which is live either way.
 func (s *Store) PortalSession(ctx context.Context, sessionHash []byte) (notifier.PortalSession, error) {
-	sess, err := scanSession(s.pool.QueryRow(ctx, `
-UPDATE portal_sessions s SET last_seen_at = now()
-FROM contacts c, organizations o
+	sess, err := scanSession(s.pool.QueryRow(ctx, findPortalSession, sessionHash, notifier.PortalSessionIdle.Seconds(), notifier.PortalSeenEvery.Seconds()), sessionHash)
+	return sess, wrap("portal session", notFound(err, "this session has ended"))
+}
+
+const findPortalSession = `
+WITH touch AS (
+  UPDATE portal_sessions SET last_seen_at = now()
+  WHERE id_hash = $1 AND ended_at IS NULL AND expires_at > now()
+    AND last_seen_at > now() - make_interval(secs => $2) AND last_seen_at <= now() - make_interval(secs => $3))
+SELECT ` + sessionColumns + `
+FROM portal_sessions s, contacts c, organizations o
 WHERE s.id_hash = $1 AND s.ended_at IS NULL AND s.expires_at > now()
   AND s.last_seen_at > now() - make_interval(secs => $2)
   AND c.id = s.contact_id AND c.organization_id = s.organization_id AND c.status = 'active' AND c.portal_access
-  AND o.id = s.organization_id
-RETURNING `+sessionColumns, sessionHash, notifier.PortalSessionIdle.Seconds()), sessionHash)
-	return sess, wrap("portal session", notFound(err, "this session has ended"))
-}
+  AND o.id = s.organization_id`
 
 // EndPortalSession implements notifier.PortalStore.
 func (s *Store) EndPortalSession(ctx context.Context, sess notifier.PortalSession) error {
 	return wrap("end portal session", s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE portal_sessions SET ended_at = now()
+		tag, err := tx.Exec(ctx, `UPDATE portal_sessions SET ended_at = now(), ended_by = 'member'
 			WHERE id_hash = $1 AND organization_id = $2 AND ended_at IS NULL`, sess.IDHash, sess.OrganizationID)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
