@@ -94,6 +94,14 @@ var serviceRoles = []struct {
 		_, err := s.EvidenceAccess(ctx, by, "contoso", notifier.Page{})
 		return err
 	}},
+	{"OrganizationPortalSessions", allow, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.OrganizationPortalSessions(ctx, by, "contoso")
+		return err
+	}},
+	{"EndOrganizationPortalSessions", deny, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.EndOrganizationPortalSessions(ctx, by, "contoso")
+		return err
+	}},
 	{"Contact", allow, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
 		_, err := s.Contact(ctx, by, 1)
 		return err

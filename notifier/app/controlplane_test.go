@@ -129,6 +129,8 @@ var apiAccess = []apiRow{
 	{"GET", "/api/v1/organizations/{org}", unauth, ok, ok, ok},
 	{"GET", "/api/v1/organizations/{org}/contacts", unauth, ok, ok, ok},
 	{"GET", "/api/v1/organizations/{org}/evidence-access", unauth, ok, ok, ok},
+	{"GET", "/api/v1/organizations/{org}/portal-sessions", unauth, ok, ok, ok},
+	{"POST", "/api/v1/organizations/{org}/portal-sessions/end", unauth, denied, ok, ok},
 	{"GET", "/api/v1/contacts", unauth, ok, ok, ok},
 	{"GET", "/api/v1/contacts/{id}", unauth, ok, ok, ok},
 	{"PATCH", "/api/v1/contacts/{id}", unauth, denied, ok, ok},

@@ -67,6 +67,10 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/organizations/{org}", viewer, s.getOrganization},
 		{"GET", "/api/v1/organizations/{org}/contacts", viewer, s.listOrgContacts},
 		{"GET", "/api/v1/organizations/{org}/evidence-access", viewer, s.listEvidenceAccess},
+		// Portal sessions (issue 14): ending all of an organization's is
+		// IR work (someone left); approvers will do it from the portal.
+		{"GET", "/api/v1/organizations/{org}/portal-sessions", viewer, s.listPortalSessions},
+		{"POST", "/api/v1/organizations/{org}/portal-sessions/end", operator, s.endPortalSessions},
 		{"GET", "/api/v1/contacts", viewer, s.listContacts},
 		{"GET", "/api/v1/contacts/{id}", viewer, s.getContact},
 		{"PATCH", "/api/v1/contacts/{id}", operator, s.patchContact},
