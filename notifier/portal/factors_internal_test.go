@@ -147,3 +147,20 @@ func TestRelyingParty(t *testing.T) {
 		}
 	}
 }
+
+func TestDeviceName(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ ua, want string }{
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36", "Chrome · Windows"},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36 Edg/131.0", "Edge · Windows"},
+		{"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Version/18.1 Mobile/15E148 Safari/604.1", "Safari · iOS"},
+		{"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", "Firefox · Linux"},
+		{"curl/8.5.0", "curl/8.5.0"},
+		{"<script>" + strings.Repeat("x", 60), "<script>" + strings.Repeat("x", 32) + "…"},
+		{"", ""},
+	} {
+		if got := deviceName(c.ua); got != c.want {
+			t.Errorf("deviceName(%q) = %q, want %q", c.ua, got, c.want)
+		}
+	}
+}
