@@ -280,6 +280,8 @@ type orgIDs struct {
 	// message is a stolen message of the organization alone; domain its
 	// domain.
 	message, domain string
+	// session is the number of a spare session of one of its members.
+	session int64
 }
 
 // idsOf picks ids of an organization's incidents, notices, items and

@@ -47,12 +47,16 @@ var portalRoutes = []portalRoute{
 	{"POST", "/portal/messages/{message}/attachments/0", true},
 	{"GET", "/portal/messages/{message}/original", true},
 	{"POST", "/portal/messages/{message}/original", true},
+	// The member's devices; {session} is a spare session of the member
+	// (not the one of the request).
+	{"GET", "/portal/sessions", false},
+	{"POST", "/portal/sessions/{session}/end", true},
 }
 
 func (r portalRoute) fill(ids orgIDs) string {
 	return strings.NewReplacer("{incident}", fmt.Sprint(ids.incident), "{notice}", fmt.Sprint(ids.notice),
 		"{item}", fmt.Sprint(ids.item), "{batch}", fmt.Sprint(ids.batch), "{unacked}", fmt.Sprint(ids.unacked),
-		"{message}", ids.message, "{domain}", ids.domain).Replace(r.path)
+		"{message}", ids.message, "{domain}", ids.domain, "{session}", fmt.Sprint(ids.session)).Replace(r.path)
 }
 
 // TestPortalIsolation is the isolation matrix: every portal route, as a
@@ -79,6 +83,14 @@ func TestPortalIsolation(t *testing.T) {
 	users := map[string]*visitor{"contoso": newVisitor(t, e), "fabrikam": newVisitor(t, e)}
 	users["contoso"].signInWithFactor("soc@contoso.example")
 	users["fabrikam"].signInWithFactor("sicherheit@fabrikam.example")
+	// A spare session of each member, for the sign-out of one device.
+	for org, email := range map[string]string{"contoso": "soc@contoso.example", "fabrikam": "sicherheit@fabrikam.example"} {
+		spare := newVisitor(t, e)
+		spare.signIn(email)
+		o := ids[org]
+		o.session = portalSessionID(t, e, spare.cookie("bn_portal"))
+		ids[org] = o
+	}
 	// Signed in by link only: a contact with no factor, and a new session
 	// of a contact with one that it has not verified.
 	noFactor := newVisitor(t, e)
@@ -137,6 +149,10 @@ func TestPortalIsolation(t *testing.T) {
 			path := rt.fill(ids[own])
 			st, page, h := request(users[own], rt.method, path)
 			switch {
+			case rt.method == "POST" && strings.HasPrefix(path, "/portal/sessions/"):
+				if st != http.StatusSeeOther || h.Get("Location") != "/portal/sessions?ended=1" {
+					t.Errorf("%s: %s %s: %d %q, want 303 to the device list", own, rt.method, path, st, h.Get("Location"))
+				}
 			case rt.method == "POST" && strings.HasPrefix(path, "/portal/messages/"):
 				if st != 200 {
 					t.Errorf("%s: %s %s: %d, want 200", own, rt.method, path, st)

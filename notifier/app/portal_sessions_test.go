@@ -39,6 +39,13 @@ func TestPortalSessionsMemberControls(t *testing.T) {
 	phoneID := portalSessionID(t, e, phone.cookie("bn_portal"))
 	colleagueID := portalSessionID(t, e, colleague.cookie("bn_portal"))
 
+	// The client address is kept as its network only.
+	var network string
+	if err := e.App.Pool.QueryRow(ctx, `SELECT ip FROM portal_sessions WHERE id = $1`, phoneID).Scan(&network); err != nil ||
+		!strings.HasSuffix(network, ".0/24") && !strings.HasSuffix(network, "::/48") {
+		t.Errorf("the stored client address: %q %v, want a /24 or /48", network, err)
+	}
+
 	st, page, _ := laptop.do("GET", "/portal/sessions", nil)
 	if st != 200 || strings.Count(page, `/end">`) != 2 || strings.Count(page, "(this device)") != 1 ||
 		!strings.Contains(page, fmt.Sprintf(`action="/portal/sessions/%d/end"`, phoneID)) {
@@ -112,6 +119,11 @@ func TestPortalSessionsSignOutOthersAndAll(t *testing.T) {
 	a, b, c := newVisitor(t, e), newVisitor(t, e), newVisitor(t, e)
 	for _, v := range []*visitor{a, b, c} {
 		v.signIn("soc@contoso.example")
+	}
+	anonymous := newVisitor(t, e)
+	if st, _, h := anonymous.do("POST", "/portal/sessions/end", url.Values{"csrf": {"9999999999.AAAA"}, "scope": {"all"}}); st != http.StatusSeeOther ||
+		h.Get("Location") != "/portal/login" {
+		t.Errorf("anonymous: %d %q, want sent to sign in", st, h.Get("Location"))
 	}
 	a.do("GET", "/portal/sessions", nil)
 	if st, _, h := a.do("POST", "/portal/sessions/end", url.Values{"csrf": {a.csrf()}, "scope": {"others"}}); st != http.StatusSeeOther ||
