@@ -173,27 +173,18 @@ func TestMinimalDisclosureNotices(t *testing.T) {
 	}
 
 	// The report says what was sent, not what the policy says now.
-	var report struct {
-		Rows []notifier.ReportRow `json:"rows"`
-	}
-	var buf bytes.Buffer
-	if err := e.Client.Report(ctx, slug, "json", &buf); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(buf.Bytes(), &report); err != nil {
-		t.Fatal(err)
-	}
+	report := reportRows(t, e, slug)
 	kinds := map[string]int{}
-	for _, r := range report.Rows {
+	for _, r := range report {
 		kinds[r.NoticeKind]++
 		if r.Disclosure != notifier.DisclosureMinimal {
 			t.Errorf("report row %d (%s to %s): disclosure %q, want minimal", r.DeliveryID, r.NoticeKind, r.ContactEmail, r.Disclosure)
 		}
 	}
-	if len(report.Rows) != len(msgs) || kinds["initial"] == 0 || kinds["reminder"] == 0 {
-		t.Errorf("report: %d rows (%v) for %d messages", len(report.Rows), kinds, len(msgs))
+	if len(report) != len(msgs) || kinds["initial"] == 0 || kinds["reminder"] == 0 {
+		t.Errorf("report: %d rows (%v) for %d messages", len(report), kinds, len(msgs))
 	}
-	buf.Reset()
+	var buf bytes.Buffer
 	if err := e.Client.Report(ctx, slug, "csv", &buf); err != nil {
 		t.Fatal(err)
 	}
@@ -272,18 +263,9 @@ func TestFollowUpTakesThePolicyOfItsTime(t *testing.T) {
 	if follow := messagesTo(t, e, "soc@contoso.example")[1]; !strings.Contains(follow.Text, "Break-glass account") {
 		t.Errorf("the follow-up planned under the full policy does not list the new items:\n%s", follow.Text)
 	}
-	var report struct {
-		Rows []notifier.ReportRow `json:"rows"`
-	}
-	var buf bytes.Buffer
-	if err := e.Client.Report(ctx, slug, "json", &buf); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(buf.Bytes(), &report); err != nil {
-		t.Fatal(err)
-	}
+	report := reportRows(t, e, slug)
 	seen := map[string]bool{}
-	for _, r := range report.Rows {
+	for _, r := range report {
 		want := notifier.DisclosureMinimal
 		if r.NoticeKind == string(templates.KindFollowUp) {
 			want = notifier.DisclosureFull
@@ -306,4 +288,20 @@ func TestFollowUpTakesThePolicyOfItsTime(t *testing.T) {
 			t.Errorf("notice %d (%s): disclosure %q", n.ID, n.Kind, n.Disclosure)
 		}
 	}
+}
+
+// reportRows reads the incident's proof-of-notification report as JSON.
+func reportRows(t *testing.T, e *apptest.Env, slug string) []notifier.ReportRow {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := e.Client.Report(context.Background(), slug, "json", &buf); err != nil {
+		t.Fatal(err)
+	}
+	var report struct {
+		Rows []notifier.ReportRow `json:"rows"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &report); err != nil {
+		t.Fatal(err)
+	}
+	return report.Rows
 }
