@@ -182,22 +182,35 @@ func (s *Server) passkeyCreateOptions(w http.ResponseWriter, r *http.Request, se
 	s.saveCeremony(w, r, sess, data, options)
 }
 
-func (s *Server) passkeyCreate(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) {
+// finishingCeremony starts the second step of either ceremony: passkeys
+// on, an attempt allowed, the ceremony saved by the first step (taken
+// once), the member's passkeys. auditMissing records a missing or spent
+// ceremony as a failed verification. ok false means the answer is
+// written.
+func (s *Server) finishingCeremony(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession, auditMissing bool) (webauthn.SessionData, passkeyUser, bool) {
 	if s.rp == nil {
 		s.portalFail(w, r, sess, errNotFound)
-		return
+		return webauthn.SessionData{}, passkeyUser{}, false
 	}
 	if !s.allowFactorAttempt(w, r, sess) {
-		return
+		return webauthn.SessionData{}, passkeyUser{}, false
 	}
 	data, err := s.takeCeremony(r, sess)
 	if err != nil {
-		s.passkeyFailed(w, r, sess, false, err)
-		return
+		s.passkeyFailed(w, r, sess, auditMissing, err)
+		return data, passkeyUser{}, false
 	}
 	u, err := s.passkeyUser(r, sess)
 	if err != nil {
 		s.passkeyFailed(w, r, sess, false, err)
+		return data, u, false
+	}
+	return data, u, true
+}
+
+func (s *Server) passkeyCreate(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) {
+	data, u, ok := s.finishingCeremony(w, r, sess, false)
+	if !ok {
 		return
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes([]byte(r.PostForm.Get("response")))
@@ -244,21 +257,8 @@ func (s *Server) passkeyGetOptions(w http.ResponseWriter, r *http.Request, sess 
 }
 
 func (s *Server) passkeyGet(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) {
-	if s.rp == nil {
-		s.portalFail(w, r, sess, errNotFound)
-		return
-	}
-	if !s.allowFactorAttempt(w, r, sess) {
-		return
-	}
-	data, err := s.takeCeremony(r, sess)
-	if err != nil {
-		s.passkeyFailed(w, r, sess, true, err)
-		return
-	}
-	u, err := s.passkeyUser(r, sess)
-	if err != nil {
-		s.passkeyFailed(w, r, sess, false, err)
+	data, u, ok := s.finishingCeremony(w, r, sess, true)
+	if !ok {
 		return
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes([]byte(r.PostForm.Get("response")))
