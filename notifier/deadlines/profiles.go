@@ -238,3 +238,13 @@ func (p *Profiles) within(j, x string, depth int) bool {
 	}
 	return j == x || strings.HasPrefix(j, x+"-")
 }
+
+// MustBuiltin is Builtin for wiring: the embedded file is checked by this
+// package's tests, so an error here is a broken build, not bad input.
+func MustBuiltin() *Profiles {
+	p, err := Builtin()
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
