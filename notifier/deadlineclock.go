@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier/deadlines"
@@ -70,7 +71,7 @@ func (c IncidentClock) validate(p *deadlines.Profiles, now time.Time) []RowError
 		o, ok := p.Obligation(id)
 		switch {
 		case !ok:
-			bad("clock.obligations", "no obligation profile "+quote(id)+" (see GET /api/v1/deadlines/profiles)")
+			bad("clock.obligations", "no obligation profile "+quote(id)+"; the profiles are "+strings.Join(p.Selectable(), ", "))
 		case o.Period.FromOrganization:
 			bad("clock.obligations", quote(id)+" applies to every organization with notify_within: it is not selected")
 		}
@@ -222,11 +223,12 @@ func (s *Service) organizationDeadline(c IncidentClock, p DeadlineParty, now tim
 	return d
 }
 
-// UpdateClock replaces an incident's clock (operator): when the breach
+// UpdateClock replaces an incident's clock (admin, like its policy: an
+// operator sets it when creating the incident): when the breach
 // became known, the materiality determination, the obligations it is
 // under and their targets.
 func (s *Service) UpdateClock(ctx context.Context, by Actor, incident string, c IncidentClock) (Incident, error) {
-	if err := requireRole(by, RoleOperator); err != nil {
+	if err := requireRole(by, RoleAdmin); err != nil {
 		return Incident{}, err
 	}
 	c = c.normalized()
@@ -273,11 +275,66 @@ func (s *Service) Deadlines(ctx context.Context, by Actor, incident string, p Pa
 	return b, nil
 }
 
-// DeadlineProfiles returns the obligation profiles the service computes
-// deadlines with.
-func (s *Service) DeadlineProfiles(by Actor) (*deadlines.Profiles, error) {
-	if err := requireRole(by, RoleViewer); err != nil {
+// UnnotifiedGroup is a set of an incident's affected organizations no
+// delivery was sent to yet that the obligations see alike.
+type UnnotifiedGroup struct {
+	Jurisdiction      string `json:"jurisdiction"`
+	NotifyWithinHours *int   `json:"notify_within_hours"`
+}
+
+// IncidentDeadlineState is what the deadline metric needs of an incident
+// whose clock runs: its clock, its organizations not notified yet
+// (grouped) and the database's now.
+type IncidentDeadlineState struct {
+	Slug       string
+	Clock      IncidentClock
+	Unnotified []UnnotifiedGroup
+	Now        time.Time
+}
+
+// SecondsRemaining gives, per obligation owed to organizations, the least
+// time left (negative: overdue) over the incident's organizations not yet
+// notified; obligations without a known deadline are left out.
+func SecondsRemaining(p *deadlines.Profiles, s IncidentDeadlineState) map[string]float64 {
+	out := map[string]float64{}
+	for _, g := range s.Unnotified {
+		party := deadlines.Party{Jurisdiction: g.Jurisdiction}
+		if g.NotifyWithinHours != nil {
+			party.NotifyWithinHours = *g.NotifyWithinHours
+		}
+		for _, d := range p.ForOrganization(s.Clock.profileClock(), party) {
+			if d.At == nil {
+				continue
+			}
+			left := d.At.Sub(s.Now).Seconds()
+			if cur, ok := out[d.Obligation.ID]; !ok || left < cur {
+				out[d.Obligation.ID] = left
+			}
+		}
+	}
+	return out
+}
+
+// deadlineBoard places every affected organization of inc on the board,
+// by org_ref (one entry per organization: the report needs them all).
+func (s *Service) deadlineBoard(ctx context.Context, inc Incident) (map[string]OrganizationDeadline, error) {
+	now, err := s.clock.Now(ctx)
+	if err != nil {
 		return nil, err
 	}
-	return s.deadlines, nil
+	board := map[string]OrganizationDeadline{}
+	p := Page{Limit: PageLimitMax}
+	for {
+		parties, err := s.store.DeadlineParties(ctx, inc.ID, p)
+		if err != nil {
+			return nil, err
+		}
+		for _, party := range parties[:min(len(parties), p.Limit)] {
+			board[party.OrgRef] = s.organizationDeadline(inc.Clock, party, now)
+		}
+		if len(parties) <= p.Limit {
+			return board, nil
+		}
+		p.After = parties[p.Limit-1].OrganizationID
+	}
 }

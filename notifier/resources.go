@@ -323,6 +323,15 @@ type ReportRow struct {
 	Attempts        []ReportAttempt `json:"attempts"`
 	AcknowledgedAt  *time.Time      `json:"acknowledged_at"`
 	AcknowledgedBy  string          `json:"acknowledged_by"`
+	// NotifyBy is the organization's notification deadline (see the
+	// deadline board), set by the obligation DeadlineObligation; nil when
+	// none applies.
+	NotifyBy           *time.Time `json:"notify_by"`
+	DeadlineObligation string     `json:"deadline_obligation"`
+	// DeadlineMet says whether the organization's first delivery was sent
+	// by NotifyBy: false once it passed unmet, nil while it is still open
+	// or when there is no deadline.
+	DeadlineMet *bool `json:"deadline_met"`
 }
 
 // ReportAttempt is one recorded event of a delivery.

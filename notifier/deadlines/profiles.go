@@ -248,3 +248,15 @@ func MustBuiltin() *Profiles {
 	}
 	return p
 }
+
+// Selectable lists the ids of the obligations an incident may select (a
+// contract's applies by itself).
+func (p *Profiles) Selectable() []string {
+	var ids []string
+	for _, o := range p.Obligations {
+		if !o.Period.FromOrganization {
+			ids = append(ids, o.ID)
+		}
+	}
+	return ids
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/jackc/pgx/v5"
 
@@ -38,3 +39,43 @@ func (s *Store) DeadlineParties(ctx context.Context, incidentID int64, p notifie
 	})
 	return list, wrap("deadline board", err)
 }
+
+// deadlineStates reads, for each incident whose clock runs, its clock and
+// its affected organizations without a sent delivery, grouped by what the
+// obligations look at (a few rows however many organizations).
+const deadlineStates = `
+SELECT ` + incidentColumns + `, now(),
+    (SELECT coalesce(json_agg(json_build_object('jurisdiction', g.jurisdiction, 'notify_within_hours', g.notify_within_hours)), '[]')
+       FROM (SELECT DISTINCT o.jurisdiction, o.notify_within_hours FROM organizations o
+             WHERE EXISTS (SELECT 1 FROM exposure_items x WHERE x.incident_id = i.id AND x.organization_id = o.id)
+               AND NOT EXISTS (SELECT 1 FROM notices n JOIN deliveries d ON d.notice_id = n.id
+                               WHERE n.incident_id = i.id AND n.organization_id = o.id AND d.sent_at IS NOT NULL)) AS g)
+FROM incidents i WHERE i.aware_at IS NOT NULL`
+
+// DeadlineStates reads what the deadline metric needs, in one query.
+func (s *Store) DeadlineStates(ctx context.Context) ([]notifier.IncidentDeadlineState, error) {
+	rows, err := s.pool.Query(ctx, deadlineStates)
+	if err != nil {
+		return nil, wrap("deadline states", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (notifier.IncidentDeadlineState, error) {
+		var st notifier.IncidentDeadlineState
+		var groups []byte
+		inc, err := scanIncident(rowWithExtra{r, []any{&st.Now, &groups}})
+		if err != nil {
+			return st, err
+		}
+		st.Slug, st.Clock = inc.Slug, inc.Clock
+		return st, json.Unmarshal(groups, &st.Unnotified)
+	})
+	return list, wrap("deadline states", err)
+}
+
+// rowWithExtra scans an incident's columns and then extra ones into
+// extra, so that scanIncident stays the one reader of incident rows.
+type rowWithExtra struct {
+	row   pgx.Row
+	extra []any
+}
+
+func (r rowWithExtra) Scan(dest ...any) error { return r.row.Scan(append(dest, r.extra...)...) }
