@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +99,17 @@ func TestDeadlineClockBoardMetricAndReport(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+
+	// The staff dashboard's banner: Contoso missed, Fabrikam under 12 hours
+	// (4 left), soonest first.
+	staff := newStaffBrowser(t, e)
+	staff.mustSignIn(newKey(t, e, "vera viewer", notifier.RoleViewer))
+	page := staff.get("/admin/incidents/" + strconv.FormatInt(inc.ID, 10))
+	expectPage(t, "incident page", page, 200, "1 organization has missed its notification deadline",
+		"1 organization has less than 12 hours left", "Met 0 · late 0 · open 1 · missed 1")
+	if i, j := strings.Index(page.body, "contoso</span>"), strings.Index(page.body, "fabrikam</span>"); i < 0 || j < i {
+		t.Errorf("the dashboard lists Contoso (due first) at %d, Fabrikam at %d", i, j)
 	}
 
 	wave := e.LaunchInitial(t, slug)
