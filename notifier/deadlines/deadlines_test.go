@@ -203,3 +203,44 @@ func TestParseRefusesBadProfiles(t *testing.T) {
 		t.Errorf("valid file: %v", err)
 	}
 }
+
+// FuzzDeadline checks every built-in obligation against any moment from
+// 1970 to 2200: the deadline is after it, a business-day deadline falls on
+// a business day of its calendar, and a month is never longer than 31 days.
+func FuzzDeadline(f *testing.F) {
+	p, err := deadlines.Builtin()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []int64{0, 1640995200, 1772928000, 1798761600} {
+		f.Add(s, uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, unix int64, pick uint8) {
+		const end = 7258118400 // 2200-01-01
+		if unix < 0 || unix >= end {
+			return
+		}
+		base := time.Unix(unix, 0).UTC()
+		o := p.Obligations[int(pick)%len(p.Obligations)]
+		hours := o.Period.Hours
+		if o.Period.FromOrganization {
+			hours = 1 + int(pick)
+		}
+		at := p.Deadline(o.Period, hours, base)
+		if !at.After(base) {
+			t.Fatalf("%s from %s: %s is not after it", o.ID, base, at)
+		}
+		if o.Period.Months > 0 && at.Sub(base) > 31*24*time.Hour*time.Duration(o.Period.Months)+time.Hour {
+			t.Fatalf("%s from %s: %s is more than %d months on", o.ID, base, at, o.Period.Months)
+		}
+		if cal := p.Calendars[o.Period.Calendar]; cal != nil {
+			local := at.In(cal.Location())
+			if o.Period.Cutoff == "" {
+				local = local.Add(-time.Nanosecond) // midnight ends the day before
+			}
+			if day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC); !cal.IsBusinessDay(day) {
+				t.Fatalf("%s from %s: %s is not a business day", o.ID, base, local)
+			}
+		}
+	})
+}
