@@ -52,6 +52,8 @@ func (c IncidentClock) normalized() IncidentClock {
 func (c IncidentClock) validate(p *deadlines.Profiles, now time.Time) []RowError {
 	var problems []RowError
 	bad := func(field, msg string) { problems = append(problems, RowError{Field: field, Message: msg}) }
+	// Five minutes of slack: "now" typed on a laptop may run ahead of
+	// the database clock.
 	inRange := func(t *time.Time) bool {
 		return t == nil || (t.Year() >= 1970 && !t.After(now.Add(5*time.Minute)))
 	}
@@ -318,11 +320,14 @@ func SecondsRemaining(p *deadlines.Profiles, s IncidentDeadlineState) map[string
 // deadlineBoard places every affected organization of inc on the board,
 // by org_ref (one entry per organization: the report needs them all).
 func (s *Service) deadlineBoard(ctx context.Context, inc Incident) (map[string]OrganizationDeadline, error) {
+	board := map[string]OrganizationDeadline{}
+	if inc.Clock.AwareAt == nil {
+		return board, nil // no deadline runs
+	}
 	now, err := s.clock.Now(ctx)
 	if err != nil {
 		return nil, err
 	}
-	board := map[string]OrganizationDeadline{}
 	p := Page{Limit: PageLimitMax}
 	for {
 		parties, err := s.store.DeadlineParties(ctx, inc.ID, p)

@@ -51,6 +51,9 @@ func TestDeadlineClockBoardMetricAndReport(t *testing.T) {
 			t.Errorf("clock %v: %d %s, want 422 naming %s", bad.clock, st, b, bad.field)
 		}
 	}
+	if st, _ := call(t, e, "PATCH", path, e.Key, map[string]any{"clock": map[string]any{"aware_at": aware}, "policy": map[string]any{}}); st != http.StatusBadRequest {
+		t.Errorf("policy and clock in one request: %d, want 400", st)
+	}
 	viewer := newKey(t, e, "viewer", notifier.RoleViewer)
 	if st, _ := call(t, e, "PATCH", path, viewer, map[string]any{"clock": map[string]any{"aware_at": aware}}); st != http.StatusForbidden {
 		t.Errorf("a viewer set the clock: %d", st)

@@ -55,18 +55,16 @@ func (s *Server) patchIncident(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if in.Policy == nil && in.Clock == nil {
-		s.fail(w, r, notifier.Errorf(notifier.CodeBadRequest, `send {"policy": {...}} with the fields to change, or {"clock": {...}} to replace the deadline clock`))
+	// One change a request: two would be two transactions, and a refused
+	// second would leave the first applied behind an error reply.
+	if (in.Policy == nil) == (in.Clock == nil) {
+		s.fail(w, r, notifier.Errorf(notifier.CodeBadRequest, `send either {"policy": {...}} with the fields to change or {"clock": {...}} to replace the deadline clock`))
 		return
 	}
 	var inc notifier.Incident
 	if in.Policy != nil {
-		if inc, err = s.svc.UpdatePolicy(r.Context(), actor(r), ref, *in.Policy); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-	}
-	if in.Clock != nil {
+		inc, err = s.svc.UpdatePolicy(r.Context(), actor(r), ref, *in.Policy)
+	} else {
 		inc, err = s.svc.UpdateClock(r.Context(), actor(r), ref, *in.Clock)
 	}
 	s.reply(w, r, http.StatusOK, inc, err)
