@@ -49,7 +49,7 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 
 type nopObserver struct{}
 
-func (nopObserver) ObserveWebhook(string) {}
+func (nopObserver) ObserveWebhook(string, time.Duration) {}
 
 // dispatchBatch is how many events one dispatch transaction fans out.
 const dispatchBatch = 500
@@ -131,7 +131,7 @@ func (d *Dispatcher) Attempt(ctx context.Context, deliveryID int64) (retryAt, no
 	if err := d.store.RecordWebhookAttempt(ctx, rec); err != nil {
 		return time.Time{}, now, err
 	}
-	d.observer.ObserveWebhook(outcome)
+	d.observer.ObserveWebhook(outcome, rec.Latency)
 	d.logger.InfoContext(ctx, "webhook attempt", "webhook_delivery_id", deliveryID, "type", out.Type,
 		"status_code", rec.StatusCode, "outcome", outcome, "latency_ms", rec.Latency.Milliseconds())
 	return retryAt, now, nil

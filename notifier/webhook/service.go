@@ -69,12 +69,12 @@ type Outgoing struct {
 	FirstAttemptAt time.Time
 	// NextAttemptAt is when the delivery is due.
 	NextAttemptAt time.Time
-	MsgID          string
-	Type           EventType
-	EventAt        time.Time
-	Data           json.RawMessage
-	URL            string
-	Enabled        bool
+	MsgID         string
+	Type          EventType
+	EventAt       time.Time
+	Data          json.RawMessage
+	URL           string
+	Enabled       bool
 	// Secrets are the endpoint's secrets not expired at Now.
 	Secrets []SealedSecret
 	// Now is the database's clock.
@@ -94,9 +94,9 @@ type AttemptRecord struct {
 
 // Observer counts webhook deliveries (metrics).
 type Observer interface {
-	// ObserveWebhook counts an attempt's outcome: succeeded, retrying,
-	// failed.
-	ObserveWebhook(outcome string)
+	// ObserveWebhook counts an attempt's outcome (succeeded, retrying,
+	// failed) and times its request.
+	ObserveWebhook(outcome string, took time.Duration)
 }
 
 // Config configures a Service.
@@ -235,6 +235,7 @@ func (s *Service) Endpoints(ctx context.Context, by notifier.Actor, p notifier.P
 	if err := requireAdmin(by); err != nil {
 		return notifier.ListResult[Endpoint]{}, err
 	}
+	p.Limit = limit(p.Limit)
 	list, err := s.store.WebhookEndpoints(ctx, p)
 	return page(list, p.Limit, func(e Endpoint) int64 { return e.ID }), err
 }
@@ -264,6 +265,7 @@ func (s *Service) Deliveries(ctx context.Context, by notifier.Actor, endpointID 
 	if _, err := s.store.WebhookEndpoint(ctx, endpointID); err != nil {
 		return notifier.ListResult[Delivery]{}, err
 	}
+	p.Limit = limit(p.Limit)
 	list, err := s.store.WebhookDeliveries(ctx, endpointID, p)
 	return page(list, p.Limit, func(d Delivery) int64 { return d.ID }), err
 }
@@ -284,6 +286,14 @@ func (s *Service) SendTest(ctx context.Context, by notifier.Actor, endpointID in
 	}
 	data, _ := json.Marshal(map[string]any{"endpoint_id": endpointID, "requested_by": by.Name})
 	return s.store.SendWebhookTest(ctx, by, endpointID, data)
+}
+
+// limit is a page's size: the default when none was asked for.
+func limit(n int) int {
+	if n <= 0 {
+		return notifier.PageLimitDefault
+	}
+	return min(n, notifier.PageLimitMax)
 }
 
 // page trims a store result fetched with Limit+1 rows into a page.

@@ -66,14 +66,14 @@ type Endpoint struct {
 	ID int64 `json:"id"`
 	// Incident is the slug of the incident whose events it receives;
 	// empty for every incident's.
-	Incident    string      `json:"incident,omitempty"`
-	URL         string      `json:"url"`
-	Description string      `json:"description"`
-	Events      []EventType `json:"events"`
-	Enabled     bool        `json:"enabled"`
+	Incident    string       `json:"incident,omitempty"`
+	URL         string       `json:"url"`
+	Description string       `json:"description"`
+	Events      []EventType  `json:"events"`
+	Enabled     bool         `json:"enabled"`
 	Secrets     []SecretInfo `json:"secrets"`
-	CreatedAt   time.Time   `json:"created_at"`
-	UpdatedAt   time.Time   `json:"updated_at"`
+	CreatedAt   time.Time    `json:"created_at"`
+	UpdatedAt   time.Time    `json:"updated_at"`
 }
 
 // SecretInfo describes one signing secret without revealing it.

@@ -100,7 +100,7 @@ type outcomes struct {
 	n  map[string]int
 }
 
-func (o *outcomes) ObserveWebhook(outcome string) {
+func (o *outcomes) ObserveWebhook(outcome string, _ time.Duration) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.n[outcome]++
@@ -333,15 +333,15 @@ func TestSSRFRefused(t *testing.T) {
 	t.Parallel()
 	strict := webhook.Policy{}
 	for _, u := range []string{
-		"http://hooks.example.com/in",   // not https
-		"https://127.0.0.1/in",          // loopback
-		"https://localhost/in",          // this machine
-		"https://10.1.2.3/in",           // private
+		"http://hooks.example.com/in",    // not https
+		"https://127.0.0.1/in",           // loopback
+		"https://localhost/in",           // this machine
+		"https://10.1.2.3/in",            // private
 		"https://169.254.169.254/latest", // link-local: cloud metadata
-		"https://[fd00::1]/in",          // unique-local
-		"https://[::ffff:192.168.1.1]/", // private, mapped into IPv6
-		"https://100.64.0.1/",           // shared address space
-		"https://0.0.0.0/",              // unspecified
+		"https://[fd00::1]/in",           // unique-local
+		"https://[::ffff:192.168.1.1]/",  // private, mapped into IPv6
+		"https://100.64.0.1/",            // shared address space
+		"https://0.0.0.0/",               // unspecified
 		"https://user:pw@hooks.example.com/",
 		"ftp://hooks.example.com/",
 		"https:///no-host",
