@@ -92,35 +92,54 @@ LANGUAGE sql AS $$
 $$;
 
 -- delivery.failed, delivery.bounced, and notice.unreachable when the last
--- delivery of a notice that could reach someone stops reaching.
-CREATE FUNCTION webhook_delivery_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+-- delivery of a notice that could reach someone stops reaching. One
+-- statement-level trigger: the engine's writer fails many deliveries in
+-- one UPDATE, and the notices are locked in id order, all at once, so two
+-- writers never wait on each other in a cycle. The lock serialises the
+-- check per notice: two transactions failing its last two deliveries
+-- would otherwise each see the other's as pending, and neither emit.
+CREATE FUNCTION webhook_deliveries_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    n record;
+    stopped bigint[];
 BEGIN
-    SELECT no.id, no.incident_id, no.organization_id, o.ref AS org_ref
-      INTO n FROM notices no JOIN organizations o ON o.id = no.organization_id WHERE no.id = NEW.notice_id;
-    IF NEW.status IN ('failed', 'bounced') THEN
-        PERFORM webhook_emit('delivery.' || NEW.status, n.incident_id, NEW.id::text, jsonb_build_object(
-            'delivery_id', NEW.id, 'notice_id', NEW.notice_id, 'wave_id', NEW.wave_id, 'incident_id', n.incident_id,
-            'organization_id', n.organization_id, 'organization_ref', n.org_ref, 'contact_id', NEW.contact_id,
-            'attempts', NEW.attempts, 'smtp_code', NEW.smtp_code));
+    INSERT INTO webhook_events (type, incident_id, subject, data)
+    SELECT 'delivery.' || n.status, no.incident_id, n.id::text, jsonb_build_object(
+               'delivery_id', n.id, 'notice_id', n.notice_id, 'wave_id', n.wave_id, 'incident_id', no.incident_id,
+               'organization_id', no.organization_id, 'organization_ref', org.ref, 'contact_id', n.contact_id,
+               'attempts', n.attempts, 'smtp_code', n.smtp_code)
+    FROM new_rows n
+    JOIN old_rows o ON o.id = n.id
+    JOIN notices no ON no.id = n.notice_id
+    JOIN organizations org ON org.id = no.organization_id
+    WHERE n.status IN ('failed', 'bounced') AND o.status IS DISTINCT FROM n.status
+    ORDER BY n.id;
+
+    SELECT array_agg(DISTINCT n.notice_id ORDER BY n.notice_id) INTO stopped
+    FROM new_rows n JOIN old_rows o ON o.id = n.id
+    WHERE n.status IN ('failed', 'bounced', 'suppressed') AND o.status IS DISTINCT FROM n.status;
+    IF stopped IS NULL THEN
+        RETURN NULL;
     END IF;
-    -- Serialise the check per notice: two transactions failing its last
-    -- two deliveries would otherwise each see the other's as pending.
-    PERFORM 1 FROM notices WHERE id = NEW.notice_id FOR NO KEY UPDATE;
-    IF NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = NEW.notice_id
-                   AND d.status IN ('sent', 'queued', 'sending', 'deferred')) THEN
-        PERFORM webhook_emit('notice.unreachable', n.incident_id, NEW.notice_id::text, jsonb_build_object(
-            'notice_id', NEW.notice_id, 'wave_id', NEW.wave_id, 'incident_id', n.incident_id,
-            'organization_id', n.organization_id, 'organization_ref', n.org_ref,
-            'deliveries', (SELECT count(*) FROM deliveries d WHERE d.notice_id = NEW.notice_id)));
-    END IF;
+    -- The check below is a statement of its own: it sees what the
+    -- transactions this lock waited for committed.
+    PERFORM 1 FROM notices WHERE id = ANY (stopped) ORDER BY id FOR NO KEY UPDATE;
+    INSERT INTO webhook_events (type, incident_id, subject, data)
+    SELECT 'notice.unreachable', no.incident_id, no.id::text, jsonb_build_object(
+               'notice_id', no.id, 'wave_id', no.wave_id, 'incident_id', no.incident_id,
+               'organization_id', no.organization_id, 'organization_ref', org.ref,
+               'deliveries', (SELECT count(*) FROM deliveries d WHERE d.notice_id = no.id))
+    FROM notices no JOIN organizations org ON org.id = no.organization_id
+    WHERE no.id = ANY (stopped)
+      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = no.id
+                      AND d.status IN ('sent', 'queued', 'sending', 'deferred'))
+    ORDER BY no.id
+    ON CONFLICT DO NOTHING;
     RETURN NULL;
 END;
 $$;
-CREATE TRIGGER webhook_delivery_changed AFTER UPDATE OF status ON deliveries
-    FOR EACH ROW WHEN (NEW.status IN ('failed', 'bounced', 'suppressed') AND OLD.status IS DISTINCT FROM NEW.status)
-    EXECUTE FUNCTION webhook_delivery_changed();
+CREATE TRIGGER webhook_deliveries_changed AFTER UPDATE ON deliveries
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION webhook_deliveries_changed();
 
 CREATE FUNCTION webhook_notice_acknowledged() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -296,3 +296,47 @@ func TestWebhookDeliveryLog(t *testing.T) {
 		t.Errorf("test by an operator: %v, want forbidden", err)
 	}
 }
+
+// TestNoticeUnreachableRace: two transactions fail a notice's last two
+// deliveries at once; whichever commits last sees the other's failure,
+// and the notice.unreachable event is written exactly once.
+func TestNoticeUnreachableRace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, b := setup(t)
+	var notice int64
+	if err := b.pool.QueryRow(ctx, `SELECT notice_id FROM deliveries GROUP BY notice_id HAVING count(*) >= 2 ORDER BY notice_id LIMIT 1`).Scan(&notice); err != nil {
+		t.Fatal(err)
+	}
+	ids := b.ids(t, `SELECT id FROM deliveries WHERE notice_id = $1 ORDER BY id`, notice)
+	b.exec(t, `UPDATE deliveries SET status = 'failed' WHERE id = ANY ($1)`, ids[2:])
+
+	first, err := b.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Rollback(ctx)
+	if _, err := first.Exec(ctx, `UPDATE deliveries SET status = 'failed' WHERE id = $1`, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	go func() {
+		second <- pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'bounced' WHERE id = $1`, ids[1])
+			return err
+		})
+	}()
+	if err := first.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM webhook_events WHERE type = 'notice.unreachable' AND subject = $1`, strconv.FormatInt(notice, 10)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d notice.unreachable events for notice %d, want 1", n, notice)
+	}
+}
