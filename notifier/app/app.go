@@ -96,6 +96,8 @@ type App struct {
 	API *httpapi.Server
 	// Evidence imports stolen mail (nil in a process without the API).
 	Evidence *ingest.Importer
+	// Webhooks manages outbound webhooks (nil in a process without the API).
+	Webhooks *webhook.Service
 
 	// staffPool and publicPool are the HTTP side's pools (nil in a
 	// workers-only process).
@@ -319,6 +321,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		}
 	}
 	a.Evidence = importer
+	a.Webhooks = hooks
 	a.API = httpapi.New(httpapi.Config{
 		Service:  staff,
 		Evidence: importer,

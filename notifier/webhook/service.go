@@ -41,6 +41,9 @@ type Store interface {
 	WebhookOutgoing(ctx context.Context, deliveryID int64) (Outgoing, error)
 	// RecordWebhookAttempt logs an attempt and sets its delivery's status.
 	RecordWebhookAttempt(ctx context.Context, r AttemptRecord) error
+	// RewrapWebhookSecrets wraps every secret's data key again with the
+	// keyring's current master key.
+	RewrapWebhookSecrets(ctx context.Context, by notifier.Actor, ring *vault.Keyring, scope string) (int, error)
 }
 
 // CreateParams are what registering an endpoint writes.
@@ -294,6 +297,16 @@ func limit(n int) int {
 		return notifier.PageLimitDefault
 	}
 	return min(n, notifier.PageLimitMax)
+}
+
+// RewrapSecrets wraps every signing secret's key again with the first
+// master key (after a master key rotation, before the old key is
+// removed); it returns how many changed.
+func (s *Service) RewrapSecrets(ctx context.Context, by notifier.Actor) (int, error) {
+	if err := requireAdmin(by); err != nil {
+		return 0, err
+	}
+	return s.store.RewrapWebhookSecrets(ctx, by, s.keyring, secretScope)
 }
 
 // page trims a store result fetched with Limit+1 rows into a page.

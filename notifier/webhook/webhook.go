@@ -16,6 +16,18 @@
 //
 // Payloads carry ids, refs, counts and times, never breach data: no
 // subjects, summaries, bodies or addresses of what was stolen.
+//
+// Webhooks are a second channel beside email, but not a second
+// delivery.Sender behind the engine. The engine's seam is channel-neutral
+// in what comes back (delivery.SendResult and its Verdict, which the
+// Sender here returns too) but not in what goes in: it claims rows of the
+// deliveries table (a notice to a contact of a wave), renders templates
+// for a recipient, paces by recipient domain, pauses waves and completes
+// them. A webhook delivery has none of these: no wave, notice, contact,
+// template or domain. Routing it through the engine would mean webhook
+// rows in the deliveries table and every engine rule taught to skip them.
+// What the two share is taken from the engine as it is: the SendResult
+// verdicts and the RetryPolicy that plans attempts.
 package webhook
 
 import (
