@@ -623,7 +623,7 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 	// The evidence retention purges incidents past their retention and
 	// finishes purges interrupted midway (issue 13).
 	upkeep := queue.Maintainers{a.Store, queue.MaintainerFunc(a.Store.ExpireStaffSessions), queue.MaintainerFunc(a.Store.ForgetIdlePacing),
-		queue.MaintainerFunc(a.Service.RunEvidenceRetention)}
+		queue.MaintainerFunc(a.Service.RunEvidenceRetention), queue.MaintainerFunc(a.Store.ForgetOldWebhookEvents)}
 	var err error
 	a.river, err = queue.NewClient(a.Pool, queue.Config{
 		ID:                   process.ID,

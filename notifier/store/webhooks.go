@@ -424,3 +424,19 @@ func (s *Store) RewrapWebhookSecrets(ctx context.Context, by notifier.Actor, rin
 	})
 	return n, wrap("rewrap webhook secrets", err)
 }
+
+// WebhookLogRetention is how long a dispatched event and its delivery log
+// are kept once nothing of it is pending.
+const WebhookLogRetention = 30 * 24 * time.Hour
+
+// ForgetOldWebhookEvents deletes events (with their deliveries and
+// attempts) dispatched more than WebhookLogRetention ago with no delivery
+// still pending, a bounded batch per call (the periodic upkeep).
+func (s *Store) ForgetOldWebhookEvents(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM webhook_events WHERE id IN (
+		SELECT ev.id FROM webhook_events ev
+		WHERE ev.dispatched_at < now() - $1::interval
+		  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ev.id AND d.status = 'pending')
+		ORDER BY ev.id LIMIT 10000)`, WebhookLogRetention)
+	return wrap("forget old webhook events", err)
+}

@@ -239,6 +239,17 @@ func TestDispatchWebhookEvents(t *testing.T) {
 	if want := b.ids(t, `SELECT id FROM webhook_deliveries ORDER BY id`); !slices.Equal(jobs, want) {
 		t.Errorf("jobs for deliveries %v, want %v", jobs, want)
 	}
+
+	// Past the retention, settled events go with their log; pending stay.
+	b.exec(t, `UPDATE webhook_events SET dispatched_at = now() - interval '31 days'`)
+	settled := b.ids(t, `SELECT event_id FROM webhook_deliveries WHERE endpoint_id = $1`, secondCompleted)
+	b.exec(t, `UPDATE webhook_deliveries SET status = 'succeeded' WHERE event_id = ANY ($1)`, settled)
+	if err := st.ForgetOldWebhookEvents(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left := b.ids(t, `SELECT d.endpoint_id FROM webhook_deliveries d ORDER BY d.id`); len(left) != events-1 || slices.Contains(left, secondCompleted) {
+		t.Errorf("deliveries left to endpoints %v: want the %d pending to the first", left, events-1)
+	}
 }
 
 // TestWebhookDeliveryLog: attempts are logged with their next retry; a
