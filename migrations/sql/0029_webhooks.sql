@@ -92,7 +92,9 @@ LANGUAGE sql AS $$
 $$;
 
 -- delivery.failed, delivery.bounced, and notice.unreachable when the last
--- delivery of a notice that could reach someone stops reaching. One
+-- delivery of a notice that could reach someone stops reaching. The
+-- status lists are notifier/store's (rules.go): reaching, undelivered,
+-- failed; a test holds them equal. One
 -- statement-level trigger: the engine's writer fails many deliveries in
 -- one UPDATE, and the notices are locked in id order, all at once, so two
 -- writers never wait on each other in a cycle. The lock serialises the
@@ -131,7 +133,7 @@ BEGIN
     FROM notices no JOIN organizations org ON org.id = no.organization_id
     WHERE no.id = ANY (stopped)
       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = no.id
-                      AND d.status IN ('sent', 'queued', 'sending', 'deferred'))
+                      AND d.status IN ('sent', 'queued', 'deferred'))
     ORDER BY no.id
     ON CONFLICT DO NOTHING;
     RETURN NULL;
