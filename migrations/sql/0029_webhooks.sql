@@ -194,11 +194,13 @@ CREATE FUNCTION webhook_evidence_viewed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     d jsonb := NEW.details::jsonb;
     -- The message ref is "<incident id>-<sha256>" (notifier.MessageRef).
-    incident bigint := nullif(split_part(d->>'message', '-', 1), '')::bigint;
+    -- Nothing here may fail: the view it reports would fail with it.
+    incident bigint := CASE WHEN d->>'message' ~ '^[0-9]{1,18}-' THEN split_part(d->>'message', '-', 1)::bigint END;
+    org bigint := CASE WHEN NEW.target_type = 'organization' AND NEW.target_id ~ '^[0-9]{1,18}$' THEN NEW.target_id::bigint END;
 BEGIN
     PERFORM webhook_emit('evidence.viewed', incident, NEW.id::text, jsonb_build_object(
         'audit_id', NEW.id, 'action', NEW.action, 'incident_id', incident,
-        'organization_id', NEW.target_id::bigint, 'contact_id', d->'contact_id',
+        'organization_id', org, 'contact_id', d->'contact_id',
         'message', d->'message', 'part', d->'page', 'viewed_at', NEW.at));
     RETURN NULL;
 END;

@@ -88,7 +88,8 @@ func (s *Store) CreateWebhookEndpoint(ctx context.Context, by notifier.Actor, p 
 		var incident *int64
 		if p.Incident != "" {
 			var id int64
-			if err := tx.QueryRow(ctx, `SELECT id FROM incidents WHERE slug = $1`, p.Incident).Scan(&id); err != nil {
+			// An incident is named by its slug or its id, as in the API's paths.
+			if err := tx.QueryRow(ctx, `SELECT id FROM incidents WHERE slug = $1 OR id::text = $1`, p.Incident).Scan(&id); err != nil {
 				return notFound(err, "incident %q not found", p.Incident)
 			}
 			incident = &id

@@ -185,6 +185,9 @@ func (s *Service) CreateEndpoint(ctx context.Context, by notifier.Actor, in Endp
 	if in.URL == nil {
 		return CreatedEndpoint{}, notifier.Errorf(notifier.CodeInvalid, "url: is required")
 	}
+	if err := s.checkURL(in.URL); err != nil {
+		return CreatedEndpoint{}, err
+	}
 	raw, sealed, err := s.seal()
 	if err != nil {
 		return CreatedEndpoint{}, err
@@ -209,9 +212,24 @@ func (s *Service) CreateEndpoint(ctx context.Context, by notifier.Actor, in Endp
 	return CreatedEndpoint{Endpoint: e, Secret: FormatSecret(raw)}, nil
 }
 
+// checkURL holds every caller, not only the API's parser, to the policy.
+func (s *Service) checkURL(u *string) error {
+	if u == nil {
+		return nil
+	}
+	if err := s.policy.CheckURL(*u); err != nil {
+		return &notifier.Error{Code: notifier.CodeInvalid, Message: "the endpoint is not valid: url: " + err.Error(),
+			Details: []FieldError{{Field: "url", Message: err.Error()}}}
+	}
+	return nil
+}
+
 // UpdateEndpoint changes the fields present in in.
 func (s *Service) UpdateEndpoint(ctx context.Context, by notifier.Actor, id int64, in EndpointInput) (Endpoint, error) {
 	if err := requireAdmin(by); err != nil {
+		return Endpoint{}, err
+	}
+	if err := s.checkURL(in.URL); err != nil {
 		return Endpoint{}, err
 	}
 	return s.store.UpdateWebhookEndpoint(ctx, by, id, in)
