@@ -103,6 +103,17 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/apikeys", admin, s.createAPIKey},
 		{"DELETE", "/api/v1/apikeys/{id}", admin, s.revokeAPIKey},
 
+		// Outbound webhooks (issue 16): an admin's, as API keys are.
+		{"GET", "/api/v1/webhooks", admin, s.listWebhooks},
+		{"POST", "/api/v1/webhooks", admin, s.createWebhook},
+		{"GET", "/api/v1/webhooks/{id}", admin, s.getWebhook},
+		{"PATCH", "/api/v1/webhooks/{id}", admin, s.patchWebhook},
+		{"DELETE", "/api/v1/webhooks/{id}", admin, s.deleteWebhook},
+		{"POST", "/api/v1/webhooks/{id}/rotate-secret", admin, s.rotateWebhookSecret},
+		{"POST", "/api/v1/webhooks/{id}/test", admin, s.testWebhook},
+		{"GET", "/api/v1/webhooks/{id}/deliveries", admin, s.listWebhookDeliveries},
+		{"POST", "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver", admin, s.redeliverWebhook},
+
 		{"GET", "/api/v1/templates", viewer, s.listTemplates},
 		{"POST", "/api/v1/templates", admin, s.uploadTemplate},
 		{"GET", "/api/v1/templates/{id}", viewer, s.getTemplate},
