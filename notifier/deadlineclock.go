@@ -184,6 +184,13 @@ type DeadlineStore interface {
 	// DeadlineParties lists the organizations with exposure items in the
 	// incident, by id.
 	DeadlineParties(ctx context.Context, incidentID int64, p Page) ([]DeadlineParty, error)
+	// DeadlineStates reads every incident whose clock runs, with its
+	// organizations not notified yet.
+	DeadlineStates(ctx context.Context) ([]IncidentDeadlineState, error)
+	// RecordApproachingDeadlines records a deadline.approaching event for
+	// each, once per incident, obligation and due time; it returns how
+	// many were new.
+	RecordApproachingDeadlines(ctx context.Context, near []ApproachingDeadline) (int, error)
 }
 
 func dues(list []deadlines.Due) []ObligationDue {
@@ -288,6 +295,7 @@ type UnnotifiedGroup struct {
 // whose clock runs: its clock, its organizations not notified yet
 // (grouped) and the database's now.
 type IncidentDeadlineState struct {
+	IncidentID int64
 	Slug       string
 	Clock      IncidentClock
 	Unnotified []UnnotifiedGroup
@@ -299,6 +307,16 @@ type IncidentDeadlineState struct {
 // notified; obligations without a known deadline are left out.
 func SecondsRemaining(p *deadlines.Profiles, s IncidentDeadlineState) map[string]float64 {
 	out := map[string]float64{}
+	for obligation, at := range earliestDues(p, s) {
+		out[obligation] = at.Sub(s.Now).Seconds()
+	}
+	return out
+}
+
+// earliestDues gives, per obligation owed to organizations, its earliest
+// deadline over the incident's organizations not yet notified.
+func earliestDues(p *deadlines.Profiles, s IncidentDeadlineState) map[string]time.Time {
+	out := map[string]time.Time{}
 	for _, g := range s.Unnotified {
 		party := deadlines.Party{Jurisdiction: g.Jurisdiction}
 		if g.NotifyWithinHours != nil {
@@ -308,13 +326,53 @@ func SecondsRemaining(p *deadlines.Profiles, s IncidentDeadlineState) map[string
 			if d.At == nil {
 				continue
 			}
-			left := d.At.Sub(s.Now).Seconds()
-			if cur, ok := out[d.Obligation.ID]; !ok || left < cur {
-				out[d.Obligation.ID] = left
+			if cur, ok := out[d.Obligation.ID]; !ok || d.At.Before(cur) {
+				out[d.Obligation.ID] = *d.At
 			}
 		}
 	}
 	return out
+}
+
+// DeadlineApproachingWithin is how near a deadline is when the
+// deadline.approaching webhook event goes out: the threshold of the
+// BreachnotifyDeadlineAtRisk alert, so the two agree.
+const DeadlineApproachingWithin = 12 * time.Hour
+
+// ApproachingDeadline is an obligation of an incident whose earliest
+// deadline over the organizations not yet notified is at most
+// DeadlineApproachingWithin away (or already passed): the data of a
+// deadline.approaching event. It names no organization: the board does.
+type ApproachingDeadline struct {
+	IncidentID int64     `json:"incident_id"`
+	Incident   string    `json:"incident"`
+	Obligation string    `json:"obligation"`
+	DueAt      time.Time `json:"due_at"`
+}
+
+// WatchDeadlines records a deadline.approaching event for every
+// obligation whose earliest open deadline came within
+// DeadlineApproachingWithin. The store records each (incident,
+// obligation, due time) once, so the periodic job may run it as often as
+// it likes; a new earliest deadline (its organization notified, the next
+// one near) is a new event. It returns how many it recorded.
+func (s *Service) WatchDeadlines(ctx context.Context) (int, error) {
+	states, err := s.store.DeadlineStates(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var near []ApproachingDeadline
+	for _, st := range states {
+		for obligation, at := range earliestDues(s.deadlines, st) {
+			if at.Sub(st.Now) <= DeadlineApproachingWithin {
+				near = append(near, ApproachingDeadline{IncidentID: st.IncidentID, Incident: st.Slug, Obligation: obligation, DueAt: at.UTC()})
+			}
+		}
+	}
+	if len(near) == 0 {
+		return 0, nil
+	}
+	return s.store.RecordApproachingDeadlines(ctx, near)
 }
 
 // deadlineBoard places every affected organization of inc on the board,

@@ -108,6 +108,34 @@ func (w *RemindersWorker) Work(ctx context.Context, _ *river.Job[RemindersArgs])
 	return err
 }
 
+// DeadlineWatchInterval is how often the deadline watch runs: a
+// deadline.approaching event goes out at most this late.
+const DeadlineWatchInterval = time.Minute
+
+// DeadlineWatchArgs is the periodic deadline watch.
+type DeadlineWatchArgs struct{}
+
+// Kind implements river.JobArgs.
+func (DeadlineWatchArgs) Kind() string { return "deadline_watch" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (DeadlineWatchArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueCampaign, MaxAttempts: 3}
+}
+
+// DeadlineWatchWorker records deadline.approaching events
+// (Service.WatchDeadlines).
+type DeadlineWatchWorker struct {
+	river.WorkerDefaults[DeadlineWatchArgs]
+	Service *notifier.Service
+}
+
+// Work implements river.Worker.
+func (w *DeadlineWatchWorker) Work(ctx context.Context, _ *river.Job[DeadlineWatchArgs]) error {
+	_, err := w.Service.WatchDeadlines(ctx)
+	return err
+}
+
 // MaintenanceArgs is the periodic upkeep: settle waves whose last chunk's
 // process died before settling them, forget expired idempotency keys and
 // stale claims and sessions, purge the evidence past its retention (see

@@ -219,6 +219,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 	river.AddWorker(workers, &RemindersWorker{Service: cfg.Service})
 	river.AddWorker(workers, &MaintenanceWorker{Maintainer: cfg.Maintainer})
 	river.AddWorker(workers, &AuditCheckpointWorker{Service: cfg.Service})
+	river.AddWorker(workers, &DeadlineWatchWorker{Service: cfg.Service})
 	queues := map[string]river.QueueConfig{
 		QueueDeliver:  {MaxWorkers: cfg.Workers},
 		QueueCampaign: {MaxWorkers: 4},
@@ -236,6 +237,8 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 			func() (river.JobArgs, *river.InsertOpts) { return MaintenanceArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
 		river.NewPeriodicJob(river.PeriodicInterval(AuditCheckpointInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return AuditCheckpointArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(DeadlineWatchInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return DeadlineWatchArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
 	}
 	if cfg.Webhooks != nil {
 		river.AddWorker(workers, &WebhookWorker{Dispatcher: cfg.Webhooks})

@@ -104,6 +104,23 @@ func TestDeadlineClockBoardMetricAndReport(t *testing.T) {
 		}
 	}
 
+	// The deadline watch (a periodic job; run here by hand) records one
+	// deadline.approaching webhook event per obligation near: the contract
+	// (Contoso, missed) and the processor target (Fabrikam, 4 h left); the
+	// authority filing (72 h) is not near. Run twice, it records nothing new.
+	for run, want := range []int{2, 0} {
+		if n, err := e.App.Service.WatchDeadlines(ctx); err != nil || n != want {
+			t.Fatalf("deadline watch run %d: %d events, %v; want %d", run, n, err, want)
+		}
+	}
+	var near []string
+	if err := e.App.Pool.QueryRow(ctx, `SELECT array_agg(data->>'obligation' || ' ' || (data->>'due_at') ORDER BY data->>'obligation') FROM webhook_events WHERE type = 'deadline.approaching'`).Scan(&near); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"contract " + aware.Add(6*time.Hour).Format(time.RFC3339), "gdpr-art33-processor " + aware.Add(12*time.Hour).Format(time.RFC3339)}; !slices.Equal(near, want) {
+		t.Errorf("deadline.approaching events: %q, want %q", near, want)
+	}
+
 	// The staff dashboard's banner: Contoso missed, Fabrikam under 12 hours
 	// (4 left), soonest first.
 	staff := newStaffBrowser(t, e)

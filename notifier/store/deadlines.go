@@ -65,7 +65,7 @@ func (s *Store) DeadlineStates(ctx context.Context) ([]notifier.IncidentDeadline
 		if err != nil {
 			return st, err
 		}
-		st.Slug, st.Clock = inc.Slug, inc.Clock
+		st.IncidentID, st.Slug, st.Clock = inc.ID, inc.Slug, inc.Clock
 		return st, json.Unmarshal(groups, &st.Unnotified)
 	})
 	return list, wrap("deadline states", err)

@@ -371,16 +371,28 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, r webhook.AttemptRecor
 	}))
 }
 
-// EmitDeadlineApproaching writes a deadline.approaching event in tx, the
-// transaction of the deadline clock's own change (issue 15's deadline
-// helper calls it when it marks a deadline as near).
-func (s *Store) EmitDeadlineApproaching(ctx context.Context, tx pgx.Tx, d webhook.DeadlineNear) error {
-	data, err := json.Marshal(d)
-	if err != nil {
-		return err
+// RecordApproachingDeadlines writes a deadline.approaching event per
+// approaching deadline, in one statement. The subject names the incident,
+// obligation and due time, and a unique index (migration 0033) keeps one
+// event each however often the watch runs.
+func (s *Store) RecordApproachingDeadlines(ctx context.Context, near []notifier.ApproachingDeadline) (int, error) {
+	subjects, data := make([]string, len(near)), make([]string, len(near))
+	incidents := make([]int64, len(near))
+	for i, d := range near {
+		b, err := json.Marshal(d)
+		if err != nil {
+			return 0, err
+		}
+		incidents[i], data[i] = d.IncidentID, string(b)
+		subjects[i] = fmt.Sprintf("%d/%s@%s", d.IncidentID, d.Obligation, d.DueAt.UTC().Format(time.RFC3339))
 	}
-	_, err = tx.Exec(ctx, `SELECT webhook_emit($1, $2, $3, $4)`, string(webhook.DeadlineApproaching), d.IncidentID, d.Deadline+"@"+d.DueAt.UTC().Format(time.RFC3339), data)
-	return wrap("emit deadline.approaching", err)
+	tag, err := s.pool.Exec(ctx, `INSERT INTO webhook_events (type, incident_id, subject, data)
+SELECT $1, i, s, d::jsonb FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(i, s, d)
+ON CONFLICT DO NOTHING`, string(webhook.DeadlineApproaching), incidents, subjects, data)
+	if err != nil {
+		return 0, wrap("record approaching deadlines", err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // RewrapWebhookSecrets wraps the data key of every webhook secret again

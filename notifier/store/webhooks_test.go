@@ -170,12 +170,22 @@ func TestWebhookEvents(t *testing.T) {
 	}
 
 	due := time.Date(2026, 12, 9, 12, 0, 0, 0, time.UTC)
-	if err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
-		return st.EmitDeadlineApproaching(ctx, tx, webhook.DeadlineNear{IncidentID: incident, Deadline: "regulator_notification", DueAt: due})
-	}); err != nil {
-		t.Fatal(err)
+	// The watch sees the same deadline on every run: one event; a later
+	// due time of the same obligation is another.
+	near := []notifier.ApproachingDeadline{{IncidentID: incident, Incident: "x", Obligation: "gdpr-art33", DueAt: due}}
+	for range 2 {
+		if _, err := st.RecordApproachingDeadlines(ctx, near); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if got := b.webhookEvents(t, string(webhook.DeadlineApproaching)); len(got) != 1 || got[0].Data["due_at"] != "2026-12-09T12:00:00Z" {
+	if got := b.webhookEvents(t, string(webhook.DeadlineApproaching)); len(got) != 1 || got[0].Data["due_at"] != "2026-12-09T12:00:00Z" || got[0].Data["obligation"] != "gdpr-art33" {
+		t.Fatalf("deadline.approaching events: %+v", got)
+	}
+	near[0].DueAt = due.Add(time.Hour)
+	if n, err := st.RecordApproachingDeadlines(ctx, near); err != nil || n != 1 {
+		t.Fatalf("a later due time: %d new, %v", n, err)
+	}
+	if got := b.webhookEvents(t, string(webhook.DeadlineApproaching)); len(got) != 2 {
 		t.Fatalf("deadline.approaching events: %+v", got)
 	}
 

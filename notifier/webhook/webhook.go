@@ -54,8 +54,8 @@ const (
 	WaveCompleted EventType = "wave.completed"
 	// FollowUpPlanned: a follow-up wave was written for new exposures.
 	FollowUpPlanned EventType = "followup.planned"
-	// DeadlineApproaching: a regulatory deadline of an incident nears
-	// (emitted through EmitDeadlineApproaching by the deadline clocks).
+	// DeadlineApproaching: a deadline of an incident nears (within
+	// notifier.DeadlineApproachingWithin; Service.WatchDeadlines).
 	DeadlineApproaching EventType = "deadline.approaching"
 	// EvidenceViewed: a contact viewed, revealed or downloaded stolen mail
 	// in the portal.
@@ -137,12 +137,3 @@ type Attempt struct {
 	NextRetryAt *time.Time `json:"next_retry_at,omitempty"`
 }
 
-// DeadlineNear is the data of a deadline.approaching event. The deadline
-// clocks (issue 15) emit it through the store's EmitDeadlineApproaching,
-// in the transaction that marks the deadline as near.
-type DeadlineNear struct {
-	IncidentID int64 `json:"incident_id"`
-	// Deadline names the clock (e.g. "regulator_notification").
-	Deadline string    `json:"deadline"`
-	DueAt    time.Time `json:"due_at"`
-}
