@@ -136,4 +136,3 @@ type Attempt struct {
 	// NextRetryAt is when the delivery is tried again after this attempt.
 	NextRetryAt *time.Time `json:"next_retry_at,omitempty"`
 }
-
