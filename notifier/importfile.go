@@ -71,6 +71,29 @@ func (f Format) ContentType() string {
 type columnSet struct {
 	all      []string
 	required []string
+	// aliases maps other names spreadsheets use for a column (already
+	// folded by foldColumnName) to the column's own name.
+	aliases map[string]string
+}
+
+// canonical returns the column a CSV header cell names: case, spaces and
+// hyphens do not matter (Org_Ref, "org ref" and ORG-REF are org_ref), and
+// a few common aliases stand for their column.
+func (cs columnSet) canonical(header string) string {
+	name := foldColumnName(header)
+	if alias, ok := cs.aliases[name]; ok {
+		return alias
+	}
+	return name
+}
+
+func foldColumnName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return '_'
+		}
+		return unicode.ToLower(r)
+	}, strings.TrimSpace(s))
 }
 
 // record is one row of an import file, by column name, with its line number.
@@ -93,94 +116,299 @@ func (e *rowErrors) add(line int, field, format string, args ...any) {
 	e.list = append(e.list, RowError{Line: line, Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
+// count is every problem found, listed or not.
+func (e *rowErrors) count() int { return len(e.list) + e.dropped }
+
+// merge adds problems found elsewhere (the database's checks) and keeps
+// the whole list in line order, so the reply reads top to bottom.
+func (e *rowErrors) merge(found []RowError, unlisted int) {
+	for _, r := range found {
+		e.add(r.Line, r.Field, "%s", r.Message)
+	}
+	e.dropped += unlisted
+	slices.SortStableFunc(e.list, func(a, b RowError) int { return a.Line - b.Line })
+}
+
 func (e *rowErrors) err() error {
 	if len(e.list) == 0 {
 		return nil
 	}
 	list := e.list
 	if e.dropped > 0 {
-		list = append(slices.Clip(list), RowError{Field: "", Message: fmt.Sprintf("%d more problem(s) not listed", e.dropped)})
+		list = append(slices.Clip(list), RowError{Field: "", Message: fmt.Sprintf("%d more problem(s) not listed (%d in all)", e.dropped, e.count())})
 	}
 	return ImportRejected(list)
 }
 
-// readRecords reads every record of an import file. Problems with the file's
-// structure are added to errs; an I/O error is returned as is.
-func readRecords(r io.Reader, format Format, cols columnSet, errs *rowErrors) ([]record, error) {
-	switch format {
-	case FormatCSV:
-		return readCSV(r, cols, errs)
-	case FormatNDJSON:
-		return readNDJSON(r, cols, errs)
-	}
-	return nil, Errorf(CodeUnsupported, "unknown import format %q", format)
+// ImportLimits bound one import file. The zero value of a field means its
+// default.
+type ImportLimits struct {
+	// MaxRows is the most data rows one file may hold
+	// (BREACHNOTIFY_IMPORT_MAX_ROWS).
+	MaxRows int
+	// MaxBytes is the largest file accepted, in bytes
+	// (BREACHNOTIFY_IMPORT_MAX_BYTES).
+	MaxBytes int64
 }
 
-func readCSV(r io.Reader, cols columnSet, errs *rowErrors) ([]record, error) {
-	br := bufio.NewReader(r)
+// The default import limits: a million-row exposure file (about 136 MB)
+// fits with room to spare; the import streams, so memory does not grow
+// with them.
+const (
+	ImportMaxRowsDefault  = 2_000_000
+	ImportMaxBytesDefault = 1 << 30
+)
+
+func (l ImportLimits) withDefaults() ImportLimits {
+	if l.MaxRows <= 0 {
+		l.MaxRows = ImportMaxRowsDefault
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = ImportMaxBytesDefault
+	}
+	return l
+}
+
+// limitedReader ends a file at the byte limit with an error that names the
+// setting to raise.
+type limitedReader struct {
+	r   io.Reader
+	n   int64
+	max int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n > l.max {
+		return 0, Errorf(CodeTooLarge, "the file is larger than %d bytes, the most one import takes; split it, or raise BREACHNOTIFY_IMPORT_MAX_BYTES", l.max)
+	}
+	if room := l.max + 1 - l.n; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	if l.n > l.max {
+		// Report the limit rather than hand over the byte past it.
+		return 0, Errorf(CodeTooLarge, "the file is larger than %d bytes, the most one import takes; split it, or raise BREACHNOTIFY_IMPORT_MAX_BYTES", l.max)
+	}
+	return n, err
+}
+
+// recordReader reads an import file one record at a time, so a file of any
+// size is read in constant memory. Problems with the file's structure go to
+// errs; next returns only records whose structure is sound.
+type recordReader struct {
+	cols   columnSet
+	errs   *rowErrors
+	limits ImportLimits
+	rows   int
+	// notUTF8 is set once the file was found not to be UTF-8: that is
+	// said once, not once per line.
+	notUTF8 bool
+
+	// CSV: the reader and each column's position.
+	csv    *csv.Reader
+	index  map[string]int
+	header int
+
+	// NDJSON: the line scanner and the current line number.
+	lines *bufio.Scanner
+	line  int
+}
+
+// notUTF8Message says what to do with a file in a legacy encoding. Such a
+// file is refused, not transcoded: Excel's plain "CSV" is Windows-1252 in
+// Western Europe but Windows-1250, -1251 or Shift_JIS elsewhere, and bytes
+// cannot tell them apart; a guess would put wrong letters into the names
+// the notices are addressed to, silently. Saving again as UTF-8 is one step.
+const notUTF8Message = "the file is not UTF-8 (it looks like Windows-1252 or another legacy encoding, as Excel's plain \"CSV\" format writes); " +
+	"save it as UTF-8 and upload again: in Excel, File > Save As > \"CSV UTF-8 (Comma delimited)\"; in LibreOffice, Save As > Text CSV with \"Edit filter settings\" and character set Unicode (UTF-8)"
+
+// newRecordReader starts reading an import file: for CSV it reads the
+// header. Problems with the header go to errs; a reader is returned even
+// then (nil when nothing more can be read), so the caller reports them with
+// the rest.
+func newRecordReader(r io.Reader, format Format, cols columnSet, errs *rowErrors, limits ImportLimits) (*recordReader, error) {
+	limits = limits.withDefaults()
+	br := bufio.NewReaderSize(&limitedReader{r: r, max: limits.MaxBytes}, 64<<10)
+	rr := &recordReader{cols: cols, errs: errs, limits: limits}
 	// Spreadsheets often save a UTF-8 byte order mark; it is not part of the header.
 	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
 		_, _ = br.Discard(3)
 	}
+	if b, err := br.Peek(2); err == nil && (bytes.Equal(b, []byte{0xFF, 0xFE}) || bytes.Equal(b, []byte{0xFE, 0xFF})) {
+		errs.add(1, "", "the file is UTF-16 (as Excel's \"Unicode Text\" writes); save it as UTF-8 and upload again: in Excel, File > Save As > \"CSV UTF-8 (Comma delimited)\"")
+		return nil, nil
+	}
+	switch format {
+	case FormatCSV:
+		return rr, rr.startCSV(br)
+	case FormatNDJSON:
+		rr.lines = bufio.NewScanner(br)
+		rr.lines.Buffer(make([]byte, 64*1024), maxNDJSONLine)
+		return rr, nil
+	}
+	return nil, Errorf(CodeUnsupported, "unknown import format %q", format)
+}
+
+// csvDelimiters are the field separators a spreadsheet may save with: the
+// comma, the semicolon of locales whose decimal mark is a comma (Excel in
+// Germany or France), and tab.
+const csvDelimiters = ",;\t"
+
+// detectDelimiter picks the separator the header line uses most, outside
+// quotes; a header of one column has none, and the comma stands.
+func detectDelimiter(head []byte) rune {
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		head = head[:i]
+	}
+	counts := map[byte]int{}
+	quoted := false
+	for _, b := range head {
+		switch {
+		case b == '"':
+			quoted = !quoted
+		case !quoted && strings.IndexByte(csvDelimiters, b) >= 0:
+			counts[b]++
+		}
+	}
+	best := byte(',')
+	for _, d := range []byte(csvDelimiters) {
+		if counts[d] > counts[best] {
+			best = d
+		}
+	}
+	return rune(best)
+}
+
+func (rr *recordReader) startCSV(br *bufio.Reader) error {
+	head, _ := br.Peek(br.Size())
 	cr := csv.NewReader(br)
+	cr.Comma = detectDelimiter(head)
 	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = false
+	cr.ReuseRecord = true
+	rr.csv = cr
 
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
-		errs.add(1, "", "the file is empty; the first line must be the header: %s", strings.Join(cols.all, ","))
-		return nil, nil
+		rr.errs.add(1, "", "the file is empty; the first line must be the header: %s", strings.Join(rr.cols.all, ","))
+		rr.csv = nil
+		return nil
 	}
-	if err := csvError(err, errs); err != nil || len(errs.list) > 0 {
-		return nil, err
+	if err := csvError(err, rr.errs); err != nil || header == nil {
+		rr.csv = nil
+		return err
 	}
-	index := map[string]int{}
-	for i, name := range header {
-		name = strings.TrimSpace(name)
+	before := rr.errs.count()
+	rr.checkUTF8(1, header)
+	rr.header = len(header)
+	rr.index = map[string]int{}
+	given := map[string]string{}
+	for i, cell := range header {
+		name := rr.cols.canonical(cell)
 		switch {
-		case !slices.Contains(cols.all, name):
-			errs.add(1, name, "unknown column; the columns are %s", strings.Join(cols.all, ", "))
-		case index[name] > 0:
-			errs.add(1, name, "column appears twice")
+		case !slices.Contains(rr.cols.all, name):
+			rr.errs.add(1, strings.TrimSpace(cell), "unknown column; the columns are %s", strings.Join(rr.cols.all, ", "))
+		case rr.index[name] > 0:
+			rr.errs.add(1, name, "column appears twice (as %q and %q)", given[name], strings.TrimSpace(cell))
 		}
-		index[name] = i + 1
+		rr.index[name] = i + 1
+		given[name] = strings.TrimSpace(cell)
 	}
-	for _, name := range cols.required {
-		if index[name] == 0 {
-			errs.add(1, name, "missing column")
+	for _, name := range rr.cols.required {
+		if rr.index[name] == 0 {
+			rr.errs.add(1, name, "missing column")
 		}
 	}
-	if len(errs.list) > 0 {
-		return nil, nil
+	if rr.errs.count() > before {
+		// Without a sound header no row can be read right.
+		rr.csv = nil
 	}
+	return nil
+}
 
-	var records []record
-	for {
-		row, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
+// checkUTF8 reports the first invalid UTF-8 of the file, once, and whether
+// these cells are valid.
+func (rr *recordReader) checkUTF8(line int, cells []string) bool {
+	for _, c := range cells {
+		if !utf8.ValidString(c) {
+			if !rr.notUTF8 {
+				rr.notUTF8 = true
+				rr.errs.add(line, "", "%s", notUTF8Message)
+			}
+			return false
 		}
-		if err := csvError(err, errs); err != nil {
-			return nil, err
+	}
+	return true
+}
+
+// countRow counts one data row against the row limit.
+func (rr *recordReader) countRow() error {
+	rr.rows++
+	if rr.rows > rr.limits.MaxRows {
+		return Errorf(CodeTooLarge, "the file has more than %d rows, the most one import takes; split it, or raise BREACHNOTIFY_IMPORT_MAX_ROWS", rr.limits.MaxRows)
+	}
+	return nil
+}
+
+// next returns the next record whose structure is sound; ok is false at
+// the end of the file. An error is an I/O error or a limit reached.
+func (rr *recordReader) next() (rec record, ok bool, err error) {
+	switch {
+	case rr == nil:
+		return record{}, false, nil
+	case rr.csv != nil:
+		return rr.nextCSV()
+	case rr.lines != nil:
+		return rr.nextNDJSON()
+	}
+	return record{}, false, nil
+}
+
+func (rr *recordReader) nextCSV() (record, bool, error) {
+	for {
+		row, err := rr.csv.Read()
+		if errors.Is(err, io.EOF) {
+			return record{}, false, nil
+		}
+		if err := csvError(err, rr.errs); err != nil {
+			return record{}, false, err
 		}
 		if row == nil {
-			break // a syntax error: csvError recorded it and the rest cannot be trusted
+			// A syntax error: csvError recorded it and the rest cannot be trusted.
+			rr.csv = nil
+			return record{}, false, nil
 		}
-		line, _ := cr.FieldPos(0)
-		if len(row) == 1 && strings.TrimSpace(row[0]) == "" {
-			continue // a blank line
+		line, _ := rr.csv.FieldPos(0)
+		if blankRow(row) {
+			continue // a blank line, or Excel's ",,,,," for an emptied row
 		}
-		if len(row) != len(header) {
-			errs.add(line, "", "has %d fields, the header has %d", len(row), len(header))
+		if err := rr.countRow(); err != nil {
+			return record{}, false, err
+		}
+		if len(row) != rr.header {
+			rr.errs.add(line, "", "has %d fields, the header has %d", len(row), rr.header)
 			continue
 		}
-		fields := make(map[string]string, len(header))
-		for name, i := range index {
-			fields[name] = strings.TrimSpace(row[i-1])
+		if !rr.checkUTF8(line, row) {
+			continue
 		}
-		records = append(records, record{line: line, fields: fields})
+		fields := make(map[string]string, len(rr.index))
+		for name, i := range rr.index {
+			// A quoted cell may span lines; a CRLF file's line end inside
+			// it reads as CRLF, kept as one line feed.
+			fields[name] = strings.ReplaceAll(strings.TrimSpace(row[i-1]), "\r\n", "\n")
+		}
+		return record{line: line, fields: fields}, true, nil
 	}
-	return records, nil
+}
+
+func blankRow(row []string) bool {
+	for _, c := range row {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // csvError turns a CSV syntax error into a row error (returning nil) and
@@ -197,15 +425,20 @@ func csvError(err error, errs *rowErrors) error {
 	return err
 }
 
-func readNDJSON(r io.Reader, cols columnSet, errs *rowErrors) ([]record, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), maxNDJSONLine)
-	var records []record
-	line := 0
-	for sc.Scan() {
-		line++
-		text := bytes.TrimSpace(sc.Bytes())
+func (rr *recordReader) nextNDJSON() (record, bool, error) {
+	cols, errs := rr.cols, rr.errs
+	for rr.lines.Scan() {
+		rr.line++
+		line := rr.line
+		text := bytes.TrimSpace(rr.lines.Bytes())
 		if len(text) == 0 {
+			continue
+		}
+		if err := rr.countRow(); err != nil {
+			return record{}, false, err
+		}
+		// The JSON decoder would turn invalid UTF-8 into U+FFFD unseen.
+		if !rr.checkUTF8(line, []string{string(text)}) {
 			continue
 		}
 		var obj map[string]json.RawMessage
@@ -251,14 +484,14 @@ func readNDJSON(r io.Reader, cols columnSet, errs *rowErrors) ([]record, error) 
 			}
 		}
 		if ok {
-			records = append(records, record{line: line, fields: fields})
+			return record{line: line, fields: fields}, true, nil
 		}
 	}
-	if errors.Is(sc.Err(), bufio.ErrTooLong) {
-		errs.add(line+1, "", "line longer than %d bytes", maxNDJSONLine)
-		return records, nil
+	if errors.Is(rr.lines.Err(), bufio.ErrTooLong) {
+		errs.add(rr.line+1, "", "line longer than %d bytes", maxNDJSONLine)
+		return record{}, false, nil
 	}
-	return records, sc.Err()
+	return record{}, false, rr.lines.Err()
 }
 
 // jsonScalar turns an NDJSON value into the string a CSV cell would hold:
@@ -302,6 +535,17 @@ type fieldCheck struct {
 // text returns the field's value after refusing control characters, invalid
 // UTF-8, and values over max runes (or empty ones when required).
 func (c fieldCheck) text(name string, required bool, max int) (string, bool) {
+	return c.check(name, required, max, forbiddenRune)
+}
+
+// multiline is text for a field that may hold several lines (a summary
+// written in a spreadsheet cell): line feeds are allowed, other control
+// characters are not.
+func (c fieldCheck) multiline(name string, max int) (string, bool) {
+	return c.check(name, false, max, func(r rune) bool { return r != '\n' && forbiddenRune(r) })
+}
+
+func (c fieldCheck) check(name string, required bool, max int, forbidden func(rune) bool) (string, bool) {
 	v := c.rec.fields[name]
 	switch {
 	case v == "" && required:
@@ -314,7 +558,7 @@ func (c fieldCheck) text(name string, required bool, max int) (string, bool) {
 		c.errs.add(c.rec.line, name, "is longer than %d characters", max)
 		return "", false
 	}
-	if i := strings.IndexFunc(v, forbiddenRune); i >= 0 {
+	if i := strings.IndexFunc(v, forbidden); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(v[i:])
 		c.errs.add(c.rec.line, name, "contains the control character %U at byte %d", r, i)
 		return "", false

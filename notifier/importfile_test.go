@@ -27,7 +27,7 @@ func rowErrors(t *testing.T, err error) []notifier.RowError {
 
 func TestParseOrganizationsSample(t *testing.T) {
 	t.Parallel()
-	rows, err := notifier.ParseOrganizations(bytes.NewReader(sampledata.File(sampledata.Organizations)), notifier.FormatCSV)
+	rows, err := notifier.ParseOrganizations(bytes.NewReader(sampledata.File(sampledata.Organizations)), notifier.FormatCSV, notifier.ImportLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestParseOrganizationsRejects(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := notifier.ParseOrganizations(strings.NewReader(c.input), notifier.FormatCSV)
+			_, err := notifier.ParseOrganizations(strings.NewReader(c.input), notifier.FormatCSV, notifier.ImportLimits{})
 			got := rowErrors(t, err)
 			if len(got) != len(c.want) {
 				t.Fatalf("got %v, want %d problems", got, len(c.want))
@@ -92,7 +92,7 @@ func TestParseOrganizationsNDJSON(t *testing.T) {
 		`{"org_ref":"c","org_name":"C","contact_email":"x@c.example","role":"security","role":"legal"}` + "\n" +
 		`{"org_ref":"c","org_name":"C","contact_email":"y@c.example","role":"security","ROLE":"legal"}` + "\n" +
 		`{"org_ref":"c","org_name":"C","contact_email":"z@c.example"} }` + "\n"
-	_, err := notifier.ParseOrganizations(strings.NewReader(in), notifier.FormatNDJSON)
+	_, err := notifier.ParseOrganizations(strings.NewReader(in), notifier.FormatNDJSON, notifier.ImportLimits{})
 	got := rowErrors(t, err)
 	want := []notifier.RowError{{Line: 3, Field: "shoe"}, {Line: 4}, {Line: 5, Field: "contact_email"}, {Line: 6, Field: "role"}, {Line: 7, Field: "ROLE"}, {Line: 8}}
 	if len(got) != len(want) {
@@ -103,7 +103,7 @@ func TestParseOrganizationsNDJSON(t *testing.T) {
 			t.Errorf("problem %d = %+v, want %+v", i, got[i], w)
 		}
 	}
-	rows, err := notifier.ParseOrganizations(strings.NewReader(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","portal_access":true}`), notifier.FormatNDJSON)
+	rows, err := notifier.ParseOrganizations(strings.NewReader(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","portal_access":true}`), notifier.FormatNDJSON, notifier.ImportLimits{})
 	if err != nil || len(rows) != 1 || !rows[0].PortalAccess || rows[0].Role != "security" || rows[0].Locale != "en" {
 		t.Fatalf("rows = %+v, %v", rows, err)
 	}
@@ -204,7 +204,7 @@ func TestParseOrganizationsDomains(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rows, err := notifier.ParseOrganizations(strings.NewReader(header+c.row+"\n"), notifier.FormatCSV)
+			rows, err := notifier.ParseOrganizations(strings.NewReader(header+c.row+"\n"), notifier.FormatCSV, notifier.ImportLimits{})
 			if c.badField != "" {
 				got := rowErrors(t, err)
 				if len(got) != 1 || got[0].Line != 2 || got[0].Field != c.badField {
@@ -220,7 +220,7 @@ func TestParseOrganizationsDomains(t *testing.T) {
 			}
 		})
 	}
-	rows, err := notifier.ParseOrganizations(strings.NewReader(`{"org_ref":"a","org_name":"A","domains":["a.example","bücher.example"],"contact_email":"x@a.example"}`), notifier.FormatNDJSON)
+	rows, err := notifier.ParseOrganizations(strings.NewReader(`{"org_ref":"a","org_name":"A","domains":["a.example","bücher.example"],"contact_email":"x@a.example"}`), notifier.FormatNDJSON, notifier.ImportLimits{})
 	if err != nil || !slices.Equal(rows[0].Domains, []string{"a.example", "xn--bcher-kva.example"}) {
 		t.Fatalf("NDJSON domains array: %+v, %v", rows, err)
 	}
@@ -233,7 +233,7 @@ func FuzzParseOrganizationsCSV(f *testing.F) {
 	f.Add([]byte(orgHeader + "a,A,,x@a.example,\"q\"\"uote\",,yes,de-CH\n"))
 	f.Add([]byte("\xef\xbb\xbf" + orgHeader + "a,A,,x@a.example,,,,\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rows, err := notifier.ParseOrganizations(bytes.NewReader(data), notifier.FormatCSV)
+		rows, err := notifier.ParseOrganizations(bytes.NewReader(data), notifier.FormatCSV, notifier.ImportLimits{})
 		if err != nil {
 			checkRejection(t, err)
 			return
@@ -254,7 +254,7 @@ func FuzzParseOrganizationsNDJSON(f *testing.F) {
 	f.Add([]byte(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example"} {"x":1}`))
 	f.Add([]byte(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","role":"security","ROLE":"legal"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rows, err := notifier.ParseOrganizations(bytes.NewReader(data), notifier.FormatNDJSON)
+		rows, err := notifier.ParseOrganizations(bytes.NewReader(data), notifier.FormatNDJSON, notifier.ImportLimits{})
 		if err != nil {
 			checkRejection(t, err)
 			return

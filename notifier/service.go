@@ -28,9 +28,11 @@ type Store interface {
 	UpdateContact(ctx context.Context, by Actor, id int64, patch ContactPatch) (Contact, error)
 	SetContactStatus(ctx context.Context, by Actor, id int64, status, reason string) (Contact, error)
 
-	// ImportExposures stores a batch; rows naming an unknown org_ref are
-	// refused as a whole with an *Error listing them.
-	ImportExposures(ctx context.Context, by Actor, incidentID int64, rows []ExposureRow) (ExposureImportResult, error)
+	// ImportExposures stores a batch as file hands it over, in constant
+	// memory, and commits only when file.Verdict allows: rows naming an
+	// unknown org_ref, or an item_ref twice with different content, are
+	// given to Verdict, which refuses the whole file listing them.
+	ImportExposures(ctx context.Context, by Actor, incidentID int64, file *ExposureFile) (ExposureImportResult, error)
 	Batches(ctx context.Context, incidentID int64, p Page) ([]Batch, error)
 	Batch(ctx context.Context, id int64) (Batch, error)
 	Items(ctx context.Context, f ItemFilter, p Page) ([]Item, error)
@@ -107,6 +109,7 @@ type Service struct {
 	chunkSize int
 	logger    *slog.Logger
 	auditKeys *AuditKeys
+	imports   ImportLimits
 }
 
 // ServiceConfig configures a Service.
@@ -121,6 +124,8 @@ type ServiceConfig struct {
 	// AuditKeys verify the audit chain and sign its checkpoints; the store
 	// keys the entries with the same keys. Required.
 	AuditKeys *AuditKeys
+	// ImportLimits bound each import file (defaults when zero).
+	ImportLimits ImportLimits
 }
 
 // NewService returns a Service over store.
@@ -139,7 +144,8 @@ func NewService(store Store, cfg ServiceConfig) *Service {
 		// launched with; one this process lacks is read from the store.
 		cfg.Renderer.SetLoader(store.TemplateSource)
 	}
-	return &Service{store: store, renderer: cfg.Renderer, clock: cfg.Clock, chunkSize: cfg.ChunkSize, logger: cfg.Logger, auditKeys: cfg.AuditKeys}
+	return &Service{store: store, renderer: cfg.Renderer, clock: cfg.Clock, chunkSize: cfg.ChunkSize, logger: cfg.Logger, auditKeys: cfg.AuditKeys,
+		imports: cfg.ImportLimits.withDefaults()}
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -211,7 +217,7 @@ func (s *Service) ImportOrganizations(ctx context.Context, by Actor, r io.Reader
 	if err := requireRole(by, RoleOperator); err != nil {
 		return OrgImportResult{}, err
 	}
-	rows, err := ParseOrganizations(r, format)
+	rows, err := ParseOrganizations(r, format, s.imports)
 	if err != nil {
 		return OrgImportResult{}, err
 	}
@@ -229,11 +235,11 @@ func (s *Service) ImportExposures(ctx context.Context, by Actor, incident string
 	if err != nil {
 		return ExposureImportResult{}, err
 	}
-	rows, err := ParseExposures(r, format)
+	file, err := NewExposureFile(r, format, s.imports)
 	if err != nil {
 		return ExposureImportResult{}, err
 	}
-	return s.store.ImportExposures(ctx, by, inc.ID, rows)
+	return s.store.ImportExposures(ctx, by, inc.ID, file)
 }
 
 // Batches lists an incident's exposure batches.

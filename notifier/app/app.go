@@ -278,7 +278,8 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	if opts.Clock != nil {
 		clock = opts.Clock(a.Store)
 	}
-	svcCfg := notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger, AuditKeys: keys}
+	svcCfg := notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger, AuditKeys: keys,
+		ImportLimits: notifier.ImportLimits{MaxRows: cfg.ImportMaxRows, MaxBytes: cfg.ImportMaxBytes}}
 	a.Service = notifier.NewService(a.Store, svcCfg)
 	// The template versions admins made current replace the shipped ones.
 	if err := a.Service.RefreshTemplates(ctx); err != nil {

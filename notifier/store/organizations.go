@@ -28,15 +28,19 @@ ON CONFLICT (ref) DO UPDATE SET
 WHERE o.name <> EXCLUDED.name OR NOT (EXCLUDED.domains <@ o.domains)
 RETURNING (xmax = 0) AS created`
 
-// upsertContacts matches contacts by organization and case-insensitive
-// email. A contact's status (bounced, suppressed) survives re-imports.
+// upsertContacts matches contacts by organization and the case-insensitive
+// ASCII form of the address (its domain in punycode), so an address
+// written with a Unicode domain and again in punycode is one contact. A
+// contact's status (bounced, suppressed) survives re-imports.
 const upsertContacts = `
-INSERT INTO contacts AS c (organization_id, email, name, role, portal_access, locale)
-SELECT o.id, u.email, u.name, u.role, u.portal, u.locale
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[]) AS u(ref, email, name, role, portal, locale)
+INSERT INTO contacts AS c (organization_id, email, email_ascii, name, role, portal_access, locale)
+SELECT o.id, u.email, u.email_ascii, u.name, u.role, u.portal, u.locale
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[])
+     AS u(ref, email, email_ascii, name, role, portal, locale)
 JOIN organizations o ON o.ref = u.ref
-ON CONFLICT (organization_id, lower(email)) DO UPDATE SET
+ON CONFLICT (organization_id, lower(email_ascii)) DO UPDATE SET
     email         = EXCLUDED.email,
+    email_ascii   = EXCLUDED.email_ascii,
     name          = EXCLUDED.name,
     role          = EXCLUDED.role,
     portal_access = EXCLUDED.portal_access,
@@ -76,10 +80,10 @@ func (s *Store) ImportOrganizations(ctx context.Context, by notifier.Actor, rows
 		refs, names, locales = append(refs, ref), append(names, o.name), append(locales, o.locale)
 		domains = append(domains, strings.Join(o.domains, ","))
 	}
-	var cRefs, cEmails, cNames, cRoles, cLocales []string
+	var cRefs, cEmails, cASCII, cNames, cRoles, cLocales []string
 	var cPortal []bool
 	for _, r := range rows {
-		cRefs, cEmails, cNames = append(cRefs, r.OrgRef), append(cEmails, r.Email), append(cNames, r.Name)
+		cRefs, cEmails, cASCII, cNames = append(cRefs, r.OrgRef), append(cEmails, r.Email), append(cASCII, r.EmailASCII), append(cNames, r.Name)
 		cRoles, cPortal, cLocales = append(cRoles, r.Role), append(cPortal, r.PortalAccess), append(cLocales, r.Locale)
 	}
 
@@ -88,7 +92,7 @@ func (s *Store) ImportOrganizations(ctx context.Context, by notifier.Actor, rows
 		if res.Organizations, err = countUpserts(ctx, tx, upsertOrganizations, refs, names, domains, locales); err != nil {
 			return err
 		}
-		if res.Contacts, err = countUpserts(ctx, tx, upsertContacts, cRefs, cEmails, cNames, cRoles, cPortal, cLocales); err != nil {
+		if res.Contacts, err = countUpserts(ctx, tx, upsertContacts, cRefs, cEmails, cASCII, cNames, cRoles, cPortal, cLocales); err != nil {
 			return err
 		}
 		return s.appendAudit(ctx, tx, by, auditEvent{"organizations.import", "organizations", "", map[string]any{"rows": len(rows), "result": res}})
