@@ -318,17 +318,16 @@ func (c fieldCheck) email(name string) (given, ascii string) {
 		return "", ""
 	}
 	addr, err := mail.ParseAddress(v)
-	at := strings.LastIndexByte(v, '@')
-	if err != nil || addr.Address != v || addr.Name != "" || at < 1 {
+	if err != nil || addr.Address != v || addr.Name != "" {
 		c.errs.add(c.rec.line, name, "%q is not a valid email address", v)
 		return "", ""
 	}
-	domain, err := idna.Lookup.ToASCII(v[at+1:])
-	if err != nil || len(domain) > 253 || !domainPattern.MatchString(domain) {
-		c.errs.add(c.rec.line, name, "%q is not a valid email address: %q is not a domain name", v, v[at+1:])
+	ascii, _, err = AddressASCII(v)
+	if err != nil {
+		c.errs.add(c.rec.line, name, "%q is not a valid email address: its domain is %v", v, err)
 		return "", ""
 	}
-	return v, v[:at+1] + strings.ToLower(domain)
+	return v, ascii
 }
 
 // locale reads a language tag in the forms people type it (EN, en_US,

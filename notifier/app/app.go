@@ -629,7 +629,9 @@ func (a *App) relay(opts Options) (smtp.Config, error) {
 	if sink == nil {
 		sink = a.Store
 	}
-	srv, err := capture.Start(cfg.CaptureAddr, capture.Options{Sink: sink, Script: opts.CaptureScript})
+	srv, err := capture.Start(cfg.CaptureAddr, // The embedded mailbox keeps what it receives in the database, which
+		// holds any address: it takes internationalized ones.
+		capture.Options{Sink: sink, Script: opts.CaptureScript, SMTPUTF8: true})
 	if err != nil {
 		return base, err
 	}
