@@ -294,9 +294,9 @@ func (rr *recordReader) startCSV(br *bufio.Reader) error {
 		rr.csv = nil
 		return nil
 	}
-	if err := csvError(err, rr.errs); err != nil || header == nil {
+	if err != nil {
 		rr.csv = nil
-		return err
+		return csvError(err, rr.errs)
 	}
 	before := rr.errs.count()
 	rr.checkUTF8(1, header)
@@ -370,13 +370,11 @@ func (rr *recordReader) nextCSV() (record, bool, error) {
 		if errors.Is(err, io.EOF) {
 			return record{}, false, nil
 		}
-		if err := csvError(err, rr.errs); err != nil {
-			return record{}, false, err
-		}
-		if row == nil {
-			// A syntax error: csvError recorded it and the rest cannot be trusted.
+		if err != nil {
+			// A syntax error is recorded, and the rest of the file cannot
+			// be trusted; any other error ends the import.
 			rr.csv = nil
-			return record{}, false, nil
+			return record{}, false, csvError(err, rr.errs)
 		}
 		line, _ := rr.csv.FieldPos(0)
 		if blankRow(row) {
