@@ -151,12 +151,12 @@ func (s *Store) Organization(ctx context.Context, idOrRef string) (notifier.Orga
 	return o, wrap("get organization", notFound(err, "no organization %q", idOrRef))
 }
 
-const contactColumns = `c.id, c.organization_id, o.ref, c.email, c.name, c.role, c.portal_access, c.locale, c.status,
+const contactColumns = `c.id, c.organization_id, o.ref, c.email, c.email_ascii, c.name, c.role, c.portal_access, c.locale, c.status,
 	c.status_reason, c.status_changed_at, c.created_at, c.updated_at`
 
 func scanContact(r pgx.CollectableRow) (notifier.Contact, error) {
 	var c notifier.Contact
-	err := r.Scan(&c.ID, &c.OrganizationID, &c.OrgRef, &c.Email, &c.Name, &c.Role, &c.PortalAccess, &c.Locale, &c.Status,
+	err := r.Scan(&c.ID, &c.OrganizationID, &c.OrgRef, &c.Email, &c.EmailASCII, &c.Name, &c.Role, &c.PortalAccess, &c.Locale, &c.Status,
 		&c.StatusReason, &c.StatusChanged, &c.CreatedAt, &c.UpdatedAt)
 	return c, err
 }
