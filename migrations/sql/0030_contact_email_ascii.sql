@@ -11,3 +11,7 @@ ALTER TABLE contacts ALTER COLUMN email_ascii SET NOT NULL;
 
 DROP INDEX contacts_org_email;
 CREATE UNIQUE INDEX contacts_org_email ON contacts (organization_id, lower(email_ascii));
+
+-- A sign-in request looks contacts up by address alone, now its ASCII form.
+DROP INDEX contacts_email;
+CREATE INDEX contacts_email ON contacts (lower(email_ascii));
