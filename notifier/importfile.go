@@ -137,7 +137,9 @@ func (e *rowErrors) err() error {
 	if e.dropped > 0 {
 		list = append(slices.Clip(list), RowError{Field: "", Message: fmt.Sprintf("%d more problem(s) not listed (%d in all)", e.dropped, e.count())})
 	}
-	return ImportRejected(list)
+	rejected := ImportRejected(list)
+	rejected.Message = fmt.Sprintf("import rejected: %d problem(s); nothing was written", e.count())
+	return rejected
 }
 
 // ImportLimits bound one import file. The zero value of a field means its
