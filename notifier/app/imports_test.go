@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/breachnotify/breachnotify/config"
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/apiclient"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // TestImportsAsUsersFilesAre imports a European Excel file with
@@ -99,5 +101,42 @@ func TestImportLimitIsNamed(t *testing.T) {
 	var apiErr *apiclient.Error
 	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusRequestEntityTooLarge || !strings.Contains(apiErr.Error(), "BREACHNOTIFY_IMPORT_MAX_ROWS") {
 		t.Fatalf("err = %v, want 413 naming BREACHNOTIFY_IMPORT_MAX_ROWS", err)
+	}
+}
+
+// TestWaveToInternationalizedAddresses sends a wave to contacts imported
+// with a Unicode domain and a Unicode local part; the embedded mailbox
+// offers SMTPUTF8, so both arrive as given.
+func TestWaveToInternationalizedAddresses(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{})
+	ctx := context.Background()
+	if _, err := e.Client.ImportOrganizations(ctx, strings.NewReader("org_ref;org_name;contact_email\r\n"+
+		"acme;Acme GmbH;soc@bücher.example\r\nacme;Acme GmbH;sécurité@exämple.de\r\n"), notifier.FormatCSV); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Client.CreateIncident(ctx, notifier.NewIncident{Slug: "idn", Title: "IDN"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Client.ImportExposures(ctx, "idn", strings.NewReader("org_ref,item_ref,kind\nacme,A-1,email\n"), notifier.FormatCSV); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := e.Client.PlanWave(ctx, "idn", templates.KindInitial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Client.LaunchWave(ctx, plan.ID); err != nil {
+		t.Fatal(err)
+	}
+	w, err := e.Client.WaitWave(ctx, plan.ID, 50*time.Millisecond, nil)
+	if err != nil || w.Deliveries[notifier.DeliverySent] != 2 {
+		t.Fatalf("wave = %+v, %v; want 2 sent", w, err)
+	}
+	got := map[string]bool{}
+	for _, m := range e.Mailbox.Messages() {
+		got[strings.Join(m.Recipients, ",")] = true
+	}
+	if !got["soc@bücher.example"] || !got["sécurité@exämple.de"] {
+		t.Errorf("the mailbox got %v", got)
 	}
 }
