@@ -41,11 +41,10 @@ func FuzzCanonicalColumn(f *testing.F) {
 			if again := cols.canonical(name); again != name {
 				t.Fatalf("%q → %q → %q: not stable", header, name, again)
 			}
-			// Case never matters: a column found in one case is found in any.
-			if known := func(n string) bool { return strings.Contains(","+strings.Join(cols.all, ",")+",", ","+n+",") }; known(name) {
-				if up := cols.canonical(strings.ToUpper(header)); up != name && utf8.ValidString(header) && strings.ToLower(strings.ToUpper(header)) == strings.ToLower(header) {
-					t.Fatalf("%q is %q but %q is %q", header, name, strings.ToUpper(header), up)
-				}
+			// Case never matters (for ASCII names, where upper and lower
+			// case map one to one).
+			if isASCII(header) && cols.canonical(strings.ToUpper(header)) != name {
+				t.Fatalf("%q is %q but %q is %q", header, name, strings.ToUpper(header), cols.canonical(strings.ToUpper(header)))
 			}
 		}
 	})
