@@ -50,7 +50,7 @@ const (
 	SMTPTimeoutDefault       = 30 * time.Second
 	MaxBodyBytesDefault      = 32 << 20
 	// An import streams, so its limits bound work, not memory: a
-	// million-row exposure file (about 136 MB) fits.
+	// million-row exposure file (about 134 MB) fits.
 	ImportMaxRowsDefault  = 2_000_000
 	ImportMaxBytesDefault = 1 << 30
 	LogFormatDefault      = "text"

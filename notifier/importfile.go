@@ -116,14 +116,17 @@ func (e *rowErrors) add(line int, field, format string, args ...any) {
 // count is every problem found, listed or not.
 func (e *rowErrors) count() int { return len(e.list) + e.dropped }
 
-// merge adds problems found elsewhere (the database's checks) and keeps
-// the whole list in line order, so the reply reads top to bottom.
+// merge adds problems found elsewhere (the database's checks, found of
+// them listed and unlisted more) and keeps the first maxRowErrors of all
+// in line order, so the reply reads top to bottom.
 func (e *rowErrors) merge(found []RowError, unlisted int) {
-	for _, r := range found {
-		e.add(r.Line, r.Field, "%s", r.Message)
+	e.list = append(e.list, found...)
+	slices.SortStableFunc(e.list, func(a, b RowError) int { return a.Line - b.Line })
+	if len(e.list) > maxRowErrors {
+		e.dropped += len(e.list) - maxRowErrors
+		e.list = e.list[:maxRowErrors]
 	}
 	e.dropped += unlisted
-	slices.SortStableFunc(e.list, func(a, b RowError) int { return a.Line - b.Line })
 }
 
 func (e *rowErrors) err() error {

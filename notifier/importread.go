@@ -235,9 +235,9 @@ func (rr *recordReader) nextCSV() (record, bool, error) {
 		}
 		fields := make(map[string]string, len(rr.index))
 		for name, i := range rr.index {
-			// A quoted cell may span lines; a CRLF file's line end inside
-			// it reads as CRLF, kept as one line feed.
-			fields[name] = strings.ReplaceAll(strings.TrimSpace(row[i-1]), "\r\n", "\n")
+			// A quoted cell may span lines; encoding/csv reads a CRLF
+			// inside it as LF, which a summary keeps.
+			fields[name] = strings.TrimSpace(row[i-1])
 		}
 		return record{line: line, fields: fields}, true, nil
 	}
