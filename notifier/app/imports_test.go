@@ -92,7 +92,10 @@ func TestImportsAsUsersFilesAre(t *testing.T) {
 // 413 and the setting to raise.
 func TestImportLimitIsNamed(t *testing.T) {
 	t.Parallel()
-	e := apptest.Start(t, apptest.Options{NoWorkers: true, Configure: func(c *config.Config) { c.ImportMaxRows = 2 }})
+	e := apptest.Start(t, apptest.Options{NoWorkers: true, Configure: func(c *config.Config) {
+		c.ImportMaxRows = 2
+		c.ImportMaxBytes = 1 << 20
+	}})
 	ctx := context.Background()
 	if _, err := e.Client.CreateIncident(ctx, notifier.NewIncident{Slug: "x", Title: "X"}); err != nil {
 		t.Fatal(err)
@@ -101,6 +104,13 @@ func TestImportLimitIsNamed(t *testing.T) {
 	var apiErr *apiclient.Error
 	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusRequestEntityTooLarge || !strings.Contains(apiErr.Error(), "BREACHNOTIFY_IMPORT_MAX_ROWS") {
 		t.Fatalf("err = %v, want 413 naming BREACHNOTIFY_IMPORT_MAX_ROWS", err)
+	}
+	// Past the byte limit the upload is cut short, and the client still
+	// reads the answer.
+	big := "org_ref,item_ref,kind,summary\na,1,file," + strings.Repeat("x", 8<<20) + "\n"
+	_, err = e.Client.ImportExposures(ctx, "x", strings.NewReader(big), notifier.FormatCSV)
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusRequestEntityTooLarge || !strings.Contains(apiErr.Error(), "BREACHNOTIFY_IMPORT_MAX_BYTES") {
+		t.Fatalf("err = %v, want 413 naming BREACHNOTIFY_IMPORT_MAX_BYTES", err)
 	}
 }
 
