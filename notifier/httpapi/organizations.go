@@ -22,8 +22,9 @@ func (s *Server) importOrganizations(w http.ResponseWriter, r *http.Request) {
 }
 
 // ImportDeadline bounds reading and answering one import request: a
-// million-row file is read, checked and stored in about a minute on two
-// cores; the import limits, not this, say how large a file may be.
+// million-row file is read, checked and stored in about two minutes on two
+// cores (README, Import formats); the import limits, not this, say how
+// large a file may be.
 const ImportDeadline = 30 * time.Minute
 
 func extendForImport(w http.ResponseWriter) {
