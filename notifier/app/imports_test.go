@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -148,5 +149,43 @@ func TestWaveToInternationalizedAddresses(t *testing.T) {
 	}
 	if !got["soc@bücher.example"] || !got["sécurité@exämple.de"] {
 		t.Errorf("the mailbox got %v", got)
+	}
+}
+
+// TestImportCountsEveryProblem lists the first problems, of the file and
+// of the database's checks together, and counts the rest.
+func TestImportCountsEveryProblem(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{NoWorkers: true})
+	ctx := context.Background()
+	if _, err := e.Client.CreateIncident(ctx, notifier.NewIncident{Slug: "x", Title: "X"}); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("org_ref,item_ref,kind\n")
+	for i := range 1500 {
+		if i%5 == 0 {
+			fmt.Fprintf(&b, "ghost,%d,malware\n", i) // a bad kind: the row is not checked further
+		} else {
+			fmt.Fprintf(&b, "ghost,%d,file\n", i) // an unknown organization
+		}
+	}
+	_, err := e.Client.ImportExposures(ctx, "x", strings.NewReader(b.String()), notifier.FormatCSV)
+	var apiErr *apiclient.Error
+	if !errors.As(err, &apiErr) || len(apiErr.Rows) != 1001 {
+		t.Fatalf("err = %v, want 1,000 problems listed and a count", err)
+	}
+	for i, r := range apiErr.Rows[:1000] {
+		want := "org_ref"
+		if i%5 == 0 {
+			want = "kind"
+		}
+		if r.Line != i+2 || r.Field != want {
+			t.Fatalf("problem %d = %+v, want line %d field %s", i, r, i+2, want)
+		}
+	}
+	if last := apiErr.Rows[1000].Message; !strings.Contains(last, "500 more") || !strings.Contains(last, "1500 in all") ||
+		!strings.Contains(apiErr.Message, "1500 problem") {
+		t.Errorf("message %q, last %q: want 500 more of 1500", apiErr.Message, last)
 	}
 }
