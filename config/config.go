@@ -49,8 +49,12 @@ const (
 	RelayCooldownDefault     = 5 * time.Second
 	SMTPTimeoutDefault       = 30 * time.Second
 	MaxBodyBytesDefault      = 32 << 20
-	LogFormatDefault         = "text"
-	LogLevelDefault          = "info"
+	// An import streams, so its limits bound work, not memory: a
+	// million-row exposure file (about 134 MB) fits.
+	ImportMaxRowsDefault  = 2_000_000
+	ImportMaxBytesDefault = 1 << 30
+	LogFormatDefault      = "text"
+	LogLevelDefault       = "info"
 
 	// The HTTP side's pools: the staff's (API, dashboard, River UI) and
 	// the customers' (acknowledgement, verify and portal pages), each
@@ -213,6 +217,12 @@ type Config struct {
 	// MaxBodyBytes caps request bodies (BREACHNOTIFY_MAX_BODY_BYTES); past it
 	// the API answers 413.
 	MaxBodyBytes int64
+	// ImportMaxRows and ImportMaxBytes bound one organizations or exposure
+	// import file (BREACHNOTIFY_IMPORT_MAX_ROWS, BREACHNOTIFY_IMPORT_MAX_BYTES);
+	// MaxBodyBytes does not apply to imports. Past them the API answers
+	// 413 naming the setting.
+	ImportMaxRows  int
+	ImportMaxBytes int64
 	// MetricsToken, when set, is the bearer token /metrics requires
 	// (BREACHNOTIFY_METRICS_TOKEN or _FILE).
 	MetricsToken string
@@ -338,6 +348,8 @@ func Default() *Config {
 		JobRescueAfter:    JobRescueAfterDefault,
 		LeaseTTL:          30 * time.Second, // delivery.LeaseTTLDefault
 		MaxBodyBytes:      MaxBodyBytesDefault,
+		ImportMaxRows:     ImportMaxRowsDefault,
+		ImportMaxBytes:    ImportMaxBytesDefault,
 		LogFormat:         LogFormatDefault,
 		LogLevel:          LogLevelDefault,
 		URL:               "http://" + HTTPAddrDefault,
@@ -412,6 +424,8 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 	c.JobRescueAfter = l.duration("BREACHNOTIFY_JOB_RESCUE_AFTER", c.JobRescueAfter)
 	c.LeaseTTL = l.duration("BREACHNOTIFY_LEASE_TTL", c.LeaseTTL)
 	c.MaxBodyBytes = int64(l.integer("BREACHNOTIFY_MAX_BODY_BYTES", int(c.MaxBodyBytes)))
+	c.ImportMaxRows = l.integer("BREACHNOTIFY_IMPORT_MAX_ROWS", c.ImportMaxRows)
+	c.ImportMaxBytes = int64(l.integer("BREACHNOTIFY_IMPORT_MAX_BYTES", int(c.ImportMaxBytes)))
 	c.MetricsToken = l.secret("BREACHNOTIFY_METRICS_TOKEN", "")
 	c.LogFormat = l.str("BREACHNOTIFY_LOG_FORMAT", c.LogFormat)
 	c.LogLevel = l.str("BREACHNOTIFY_LOG_LEVEL", c.LogLevel)
@@ -552,6 +566,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		bad("BREACHNOTIFY_MAX_BODY_BYTES", "must be at least 1024")
+	}
+	if c.ImportMaxRows < 1 {
+		bad("BREACHNOTIFY_IMPORT_MAX_ROWS", "must be at least 1")
+	}
+	if c.ImportMaxBytes < 1024 {
+		bad("BREACHNOTIFY_IMPORT_MAX_BYTES", "must be at least 1024")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("BREACHNOTIFY_LOG_FORMAT", `must be "text" or "json"`)

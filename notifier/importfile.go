@@ -1,13 +1,10 @@
 package notifier
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"slices"
 	"strconv"
@@ -71,6 +68,29 @@ func (f Format) ContentType() string {
 type columnSet struct {
 	all      []string
 	required []string
+	// aliases maps other names spreadsheets use for a column (already
+	// folded by foldColumnName) to the column's own name.
+	aliases map[string]string
+}
+
+// canonical returns the column a CSV header cell names: case, spaces and
+// hyphens do not matter (Org_Ref, "org ref" and ORG-REF are org_ref), and
+// a few common aliases stand for their column.
+func (cs columnSet) canonical(header string) string {
+	name := foldColumnName(header)
+	if alias, ok := cs.aliases[name]; ok {
+		return alias
+	}
+	return name
+}
+
+func foldColumnName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return '_'
+		}
+		return unicode.ToLower(r)
+	}, strings.TrimSpace(s))
 }
 
 // record is one row of an import file, by column name, with its line number.
@@ -93,172 +113,62 @@ func (e *rowErrors) add(line int, field, format string, args ...any) {
 	e.list = append(e.list, RowError{Line: line, Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
+// count is every problem found, listed or not.
+func (e *rowErrors) count() int { return len(e.list) + e.dropped }
+
+// merge adds problems found elsewhere (the database's checks, found of
+// them listed and unlisted more) and keeps the first maxRowErrors of all
+// in line order, so the reply reads top to bottom.
+func (e *rowErrors) merge(found []RowError, unlisted int) {
+	e.list = append(e.list, found...)
+	slices.SortStableFunc(e.list, func(a, b RowError) int { return a.Line - b.Line })
+	if len(e.list) > maxRowErrors {
+		e.dropped += len(e.list) - maxRowErrors
+		e.list = e.list[:maxRowErrors]
+	}
+	e.dropped += unlisted
+}
+
 func (e *rowErrors) err() error {
 	if len(e.list) == 0 {
 		return nil
 	}
 	list := e.list
 	if e.dropped > 0 {
-		list = append(slices.Clip(list), RowError{Field: "", Message: fmt.Sprintf("%d more problem(s) not listed", e.dropped)})
+		list = append(slices.Clip(list), RowError{Field: "", Message: fmt.Sprintf("%d more problem(s) not listed (%d in all)", e.dropped, e.count())})
 	}
-	return ImportRejected(list)
+	rejected := ImportRejected(list)
+	rejected.Message = fmt.Sprintf("import rejected: %d problem(s); nothing was written", e.count())
+	return rejected
 }
 
-// readRecords reads every record of an import file. Problems with the file's
-// structure are added to errs; an I/O error is returned as is.
-func readRecords(r io.Reader, format Format, cols columnSet, errs *rowErrors) ([]record, error) {
-	switch format {
-	case FormatCSV:
-		return readCSV(r, cols, errs)
-	case FormatNDJSON:
-		return readNDJSON(r, cols, errs)
-	}
-	return nil, Errorf(CodeUnsupported, "unknown import format %q", format)
+// ImportLimits bound one import file. The zero value of a field means its
+// default.
+type ImportLimits struct {
+	// MaxRows is the most data rows one file may hold
+	// (BREACHNOTIFY_IMPORT_MAX_ROWS).
+	MaxRows int
+	// MaxBytes is the largest file accepted, in bytes
+	// (BREACHNOTIFY_IMPORT_MAX_BYTES).
+	MaxBytes int64
 }
 
-func readCSV(r io.Reader, cols columnSet, errs *rowErrors) ([]record, error) {
-	br := bufio.NewReader(r)
-	// Spreadsheets often save a UTF-8 byte order mark; it is not part of the header.
-	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
-		_, _ = br.Discard(3)
-	}
-	cr := csv.NewReader(br)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = false
+// The default import limits: a million-row exposure file (about 134 MB)
+// fits with room to spare; the import streams, so memory does not grow
+// with them.
+const (
+	ImportMaxRowsDefault  = 2_000_000
+	ImportMaxBytesDefault = 1 << 30
+)
 
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		errs.add(1, "", "the file is empty; the first line must be the header: %s", strings.Join(cols.all, ","))
-		return nil, nil
+func (l ImportLimits) withDefaults() ImportLimits {
+	if l.MaxRows <= 0 {
+		l.MaxRows = ImportMaxRowsDefault
 	}
-	if err := csvError(err, errs); err != nil || len(errs.list) > 0 {
-		return nil, err
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = ImportMaxBytesDefault
 	}
-	index := map[string]int{}
-	for i, name := range header {
-		name = strings.TrimSpace(name)
-		switch {
-		case !slices.Contains(cols.all, name):
-			errs.add(1, name, "unknown column; the columns are %s", strings.Join(cols.all, ", "))
-		case index[name] > 0:
-			errs.add(1, name, "column appears twice")
-		}
-		index[name] = i + 1
-	}
-	for _, name := range cols.required {
-		if index[name] == 0 {
-			errs.add(1, name, "missing column")
-		}
-	}
-	if len(errs.list) > 0 {
-		return nil, nil
-	}
-
-	var records []record
-	for {
-		row, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err := csvError(err, errs); err != nil {
-			return nil, err
-		}
-		if row == nil {
-			break // a syntax error: csvError recorded it and the rest cannot be trusted
-		}
-		line, _ := cr.FieldPos(0)
-		if len(row) == 1 && strings.TrimSpace(row[0]) == "" {
-			continue // a blank line
-		}
-		if len(row) != len(header) {
-			errs.add(line, "", "has %d fields, the header has %d", len(row), len(header))
-			continue
-		}
-		fields := make(map[string]string, len(header))
-		for name, i := range index {
-			fields[name] = strings.TrimSpace(row[i-1])
-		}
-		records = append(records, record{line: line, fields: fields})
-	}
-	return records, nil
-}
-
-// csvError turns a CSV syntax error into a row error (returning nil) and
-// passes any other error through.
-func csvError(err error, errs *rowErrors) error {
-	if err == nil {
-		return nil
-	}
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		errs.add(pe.StartLine, "", "CSV syntax error: %v; nothing after this line was read", pe.Err)
-		return nil
-	}
-	return err
-}
-
-func readNDJSON(r io.Reader, cols columnSet, errs *rowErrors) ([]record, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), maxNDJSONLine)
-	var records []record
-	line := 0
-	for sc.Scan() {
-		line++
-		text := bytes.TrimSpace(sc.Bytes())
-		if len(text) == 0 {
-			continue
-		}
-		var obj map[string]json.RawMessage
-		dec := json.NewDecoder(bytes.NewReader(text))
-		if err := dec.Decode(&obj); err != nil || obj == nil {
-			errs.add(line, "", "not a JSON object")
-			continue
-		}
-		if dec.More() {
-			errs.add(line, "", "more than one JSON value on the line")
-			continue
-		}
-		// A map keeps the last of two equal keys; both may differ only in
-		// case and still look like one field to a reader.
-		var dup *DuplicateKeyError
-		if err := CheckJSONKeys(text); errors.As(err, &dup) {
-			errs.add(line, dup.Key, "%v", dup)
-			continue
-		} else if err != nil { // a stray } or ] after the object, which dec.More lets by
-			errs.add(line, "", "not a JSON object")
-			continue
-		}
-		fields := make(map[string]string, len(obj))
-		ok := true
-		for name, raw := range obj {
-			if !slices.Contains(cols.all, name) {
-				errs.add(line, name, "unknown field; the fields are %s", strings.Join(cols.all, ", "))
-				ok = false
-				continue
-			}
-			v, err := jsonScalar(raw)
-			if err != nil {
-				errs.add(line, name, "%v", err)
-				ok = false
-				continue
-			}
-			fields[name] = strings.TrimSpace(v)
-		}
-		for _, name := range cols.required {
-			if _, present := obj[name]; !present {
-				errs.add(line, name, "missing field")
-				ok = false
-			}
-		}
-		if ok {
-			records = append(records, record{line: line, fields: fields})
-		}
-	}
-	if errors.Is(sc.Err(), bufio.ErrTooLong) {
-		errs.add(line+1, "", "line longer than %d bytes", maxNDJSONLine)
-		return records, nil
-	}
-	return records, sc.Err()
+	return l
 }
 
 // jsonScalar turns an NDJSON value into the string a CSV cell would hold:
@@ -307,6 +217,17 @@ type fieldCheck struct {
 // text returns the field's value after refusing control characters, invalid
 // UTF-8, and values over max runes (or empty ones when required).
 func (c fieldCheck) text(name string, required bool, max int) (string, bool) {
+	return c.check(name, required, max, forbiddenRune)
+}
+
+// multiline is text for a field that may hold several lines (a summary
+// written in a spreadsheet cell): line feeds are allowed, other control
+// characters are not.
+func (c fieldCheck) multiline(name string, max int) (string, bool) {
+	return c.check(name, false, max, func(r rune) bool { return r != '\n' && forbiddenRune(r) })
+}
+
+func (c fieldCheck) check(name string, required bool, max int, forbidden func(rune) bool) (string, bool) {
 	v := c.rec.fields[name]
 	switch {
 	case v == "" && required:
@@ -319,7 +240,7 @@ func (c fieldCheck) text(name string, required bool, max int) (string, bool) {
 		c.errs.add(c.rec.line, name, "is longer than %d characters", max)
 		return "", false
 	}
-	if i := strings.IndexFunc(v, forbiddenRune); i >= 0 {
+	if i := strings.IndexFunc(v, forbidden); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(v[i:])
 		c.errs.add(c.rec.line, name, "contains the control character %U at byte %d", r, i)
 		return "", false

@@ -31,7 +31,7 @@ func rowErrors(t *testing.T, err error) []notifier.RowError {
 
 func TestParseOrganizationsSample(t *testing.T) {
 	t.Parallel()
-	rows, err := notifier.ParseOrganizations(bytes.NewReader(sampledata.File(sampledata.Organizations)), notifier.FormatCSV)
+	rows, err := notifier.ParseOrganizations(bytes.NewReader(sampledata.File(sampledata.Organizations)), notifier.FormatCSV, notifier.ImportLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestParseOrganizationsRejects(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := notifier.ParseOrganizations(strings.NewReader(c.input), notifier.FormatCSV)
+			_, err := notifier.ParseOrganizations(strings.NewReader(c.input), notifier.FormatCSV, notifier.ImportLimits{})
 			got := rowErrors(t, err)
 			if len(got) != len(c.want) {
 				t.Fatalf("got %v, want %d problems", got, len(c.want))
@@ -102,7 +102,7 @@ func TestParseOrganizationsNDJSON(t *testing.T) {
 		`{"org_ref":"c","org_name":"C","contact_email":"x@c.example","role":"security","role":"legal"}` + "\n" +
 		`{"org_ref":"c","org_name":"C","contact_email":"y@c.example","role":"security","ROLE":"legal"}` + "\n" +
 		`{"org_ref":"c","org_name":"C","contact_email":"z@c.example"} }` + "\n"
-	_, err := notifier.ParseOrganizations(strings.NewReader(in), notifier.FormatNDJSON)
+	_, err := notifier.ParseOrganizations(strings.NewReader(in), notifier.FormatNDJSON, notifier.ImportLimits{})
 	got := rowErrors(t, err)
 	want := []notifier.RowError{{Line: 3, Field: "shoe"}, {Line: 4}, {Line: 5, Field: "contact_email"}, {Line: 6, Field: "role"}, {Line: 7, Field: "ROLE"}, {Line: 8}}
 	if len(got) != len(want) {
@@ -113,7 +113,7 @@ func TestParseOrganizationsNDJSON(t *testing.T) {
 			t.Errorf("problem %d = %+v, want %+v", i, got[i], w)
 		}
 	}
-	rows, err := notifier.ParseOrganizations(strings.NewReader(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","portal_access":true}`), notifier.FormatNDJSON)
+	rows, err := notifier.ParseOrganizations(strings.NewReader(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","portal_access":true}`), notifier.FormatNDJSON, notifier.ImportLimits{})
 	if err != nil || len(rows) != 1 || !rows[0].PortalAccess || rows[0].Role != "security" || rows[0].Locale != "en" {
 		t.Fatalf("rows = %+v, %v", rows, err)
 	}
@@ -214,7 +214,7 @@ func TestParseOrganizationsDomains(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rows, err := notifier.ParseOrganizations(strings.NewReader(header+c.row+"\n"), notifier.FormatCSV)
+			rows, err := notifier.ParseOrganizations(strings.NewReader(header+c.row+"\n"), notifier.FormatCSV, notifier.ImportLimits{})
 			if c.badField != "" {
 				got := rowErrors(t, err)
 				if len(got) != 1 || got[0].Line != 2 || got[0].Field != c.badField {
@@ -230,7 +230,7 @@ func TestParseOrganizationsDomains(t *testing.T) {
 			}
 		})
 	}
-	rows, err := notifier.ParseOrganizations(strings.NewReader(`{"org_ref":"a","org_name":"A","domains":["a.example","bücher.example"],"contact_email":"x@a.example"}`), notifier.FormatNDJSON)
+	rows, err := notifier.ParseOrganizations(strings.NewReader(`{"org_ref":"a","org_name":"A","domains":["a.example","bücher.example"],"contact_email":"x@a.example"}`), notifier.FormatNDJSON, notifier.ImportLimits{})
 	if err != nil || !slices.Equal(rows[0].Domains, []string{"a.example", "xn--bcher-kva.example"}) {
 		t.Fatalf("NDJSON domains array: %+v, %v", rows, err)
 	}
@@ -240,7 +240,7 @@ func TestParseOrganizationsTerms(t *testing.T) {
 	t.Parallel()
 	// Given on one row of an organization (in any case, hours with or
 	// without "h"), repeated the same or left out on the others.
-	rows, err := notifier.ParseOrganizations(strings.NewReader(termsHeader+"a,A,x@a.example,us-co,72h\na,A,y@a.example,,\na,A,z@a.example,US-CO,72\nb,B,x@b.example,DE,\n"), notifier.FormatCSV)
+	rows, err := notifier.ParseOrganizations(strings.NewReader(termsHeader+"a,A,x@a.example,us-co,72h\na,A,y@a.example,,\na,A,z@a.example,US-CO,72\nb,B,x@b.example,DE,\n"), notifier.FormatCSV, notifier.ImportLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,11 +250,11 @@ func TestParseOrganizationsTerms(t *testing.T) {
 	if r := rows[3]; r.Jurisdiction != "DE" || r.NotifyWithinHours != 0 {
 		t.Errorf("row 4: jurisdiction %q, notify_within %d", r.Jurisdiction, r.NotifyWithinHours)
 	}
-	rows, err = notifier.ParseOrganizations(strings.NewReader(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","jurisdiction":"FR","notify_within":24}`), notifier.FormatNDJSON)
+	rows, err = notifier.ParseOrganizations(strings.NewReader(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","jurisdiction":"FR","notify_within":24}`), notifier.FormatNDJSON, notifier.ImportLimits{})
 	if err != nil || rows[0].Jurisdiction != "FR" || rows[0].NotifyWithinHours != 24 {
 		t.Fatalf("NDJSON: %+v, %v", rows, err)
 	}
-	_, err = notifier.ParseOrganizations(strings.NewReader(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","notify_within":2.5}`), notifier.FormatNDJSON)
+	_, err = notifier.ParseOrganizations(strings.NewReader(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","notify_within":2.5}`), notifier.FormatNDJSON, notifier.ImportLimits{})
 	if got := rowErrors(t, err); len(got) != 1 || got[0].Field != "notify_within" {
 		t.Errorf("NDJSON fraction: %+v", got)
 	}
@@ -267,8 +267,10 @@ func FuzzParseOrganizationsCSV(f *testing.F) {
 	f.Add([]byte(orgHeader + "a,A,,x@a.example,\"q\"\"uote\",,yes,de-CH\n"))
 	f.Add([]byte("\xef\xbb\xbf" + orgHeader + "a,A,,x@a.example,,,,\n"))
 	f.Add([]byte(termsHeader + "a,A,x@a.example,us-co,72h\na,A,y@a.example,DE,-1\n"))
+	f.Add([]byte("Org_Ref;ORG NAME;E-Mail;Locale\r\na;A;sécurité@exämple.de;en_US\r\n;;;\r\na;A;soc@bücher.example;EN\r\n"))
+	f.Add([]byte("org_ref\torg_name\tcontact_email\na\tM\xfcller\tx@a.example\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rows, err := notifier.ParseOrganizations(bytes.NewReader(data), notifier.FormatCSV)
+		rows, err := notifier.ParseOrganizations(bytes.NewReader(data), notifier.FormatCSV, notifier.ImportLimits{})
 		if err != nil {
 			checkRejection(t, err)
 			return
@@ -291,7 +293,7 @@ func FuzzParseOrganizationsNDJSON(f *testing.F) {
 	f.Add([]byte(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","role":"security","ROLE":"legal"}`))
 	f.Add([]byte(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","jurisdiction":"US-TX","notify_within":1e3}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rows, err := notifier.ParseOrganizations(bytes.NewReader(data), notifier.FormatNDJSON)
+		rows, err := notifier.ParseOrganizations(bytes.NewReader(data), notifier.FormatNDJSON, notifier.ImportLimits{})
 		if err != nil {
 			checkRejection(t, err)
 			return
@@ -348,6 +350,7 @@ func FuzzParseExposures(f *testing.F) {
 	f.Add(sampledata.File(sampledata.ExposuresBatch2), false)
 	f.Add([]byte(`{"org_ref":"a","item_ref":"1","kind":"file","secret_types":["x;y"]}`), true)
 	f.Add([]byte(`{"org_ref":"a","item_ref":"1","kind":"file","occurred_at":"0000-01-01T00:00:00Z"}`), true)
+	f.Add([]byte("org_ref;item_ref;kind;summary\r\na;1;email;\"two\r\nlines\"\r\n;;;\r\na;1;email;\"two\r\nlines\"\r\n"), false)
 	f.Fuzz(func(t *testing.T, data []byte, ndjson bool) {
 		format := notifier.FormatCSV
 		if ndjson {
@@ -359,7 +362,8 @@ func FuzzParseExposures(f *testing.F) {
 			return
 		}
 		for _, r := range rows {
-			checkRowsClean(t, append([]string{r.OrgRef, r.ItemRef, r.Kind, r.Subject, r.Summary}, r.SecretTypes...)...)
+			// A summary may span lines; nothing else may.
+			checkRowsClean(t, append([]string{r.OrgRef, r.ItemRef, r.Kind, r.Subject, strings.ReplaceAll(r.Summary, "\n", " ")}, r.SecretTypes...)...)
 			for _, s := range r.SecretTypes {
 				if s == "" || strings.Contains(s, ";") {
 					t.Fatalf("bad secret type %q", s)

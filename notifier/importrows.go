@@ -13,6 +13,7 @@ import (
 	"golang.org/x/net/idna"
 
 	"github.com/breachnotify/breachnotify/notifier/deadlines"
+	"github.com/breachnotify/breachnotify/templates"
 )
 
 // ContactRow is one valid row of an organizations import: an organization
@@ -24,8 +25,14 @@ type ContactRow struct {
 	// Domains are the organization's mail domains this row names (its
 	// domain and domains fields), lower-case, internationalized ones in
 	// their ASCII (punycode) form: stolen mail is attributed by them.
-	Domains      []string
+	Domains []string
+	// Email is the address as given, which may be internationalized
+	// (RFC 6531: sécurité@exämple.de); EmailASCII is the same address with
+	// its domain in ASCII (punycode, lower-case) and its local part as
+	// given. Contacts are matched by the lower case of EmailASCII, so
+	// soc@bücher.example and soc@xn--bcher-kva.example are one contact.
 	Email        string
+	EmailASCII   string
 	Name         string
 	Role         string
 	PortalAccess bool
@@ -52,14 +59,27 @@ type ExposureRow struct {
 }
 
 var (
+	// The aliases are the few other names spreadsheets and other tools
+	// give these columns (after case folding, spaces and hyphens as
+	// underscores); README "Import files" lists them.
 	orgColumns = columnSet{
 		all: []string{"org_ref", "org_name", "domain", "domains", "contact_email", "contact_name", "role", "portal_access", "locale",
 			"jurisdiction", "notify_within"},
 		required: []string{"org_ref", "org_name", "contact_email"},
+		aliases: map[string]string{
+			"organization_ref": "org_ref", "organisation_ref": "org_ref",
+			"organization_name": "org_name", "organisation_name": "org_name", "organization": "org_name", "organisation": "org_name",
+			"email": "contact_email", "e_mail": "contact_email", "email_address": "contact_email",
+			"name": "contact_name", "language": "locale",
+		},
 	}
 	exposureColumns = columnSet{
 		all:      []string{"org_ref", "item_ref", "kind", "occurred_at", "subject", "summary", "secret_types"},
 		required: []string{"org_ref", "item_ref", "kind"},
+		aliases: map[string]string{
+			"organization_ref": "org_ref", "organisation_ref": "org_ref",
+			"item": "item_ref", "item_id": "item_ref", "secrets": "secret_types",
+		},
 	}
 
 	refPattern        = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
@@ -82,10 +102,13 @@ const (
 
 // ParseOrganizations reads an organizations+contacts file (one row per
 // contact). It returns every valid row, or an *Error listing every bad row
-// by line and field; nothing is half-accepted.
-func ParseOrganizations(r io.Reader, format Format) ([]ContactRow, error) {
+// by line and field; nothing is half-accepted. A row repeated word for
+// word is taken once; two rows for the same contact that differ are
+// refused, naming both lines. The rows are kept in memory: such files
+// list organizations and their contacts, not a breach's items.
+func ParseOrganizations(r io.Reader, format Format, limits ImportLimits) ([]ContactRow, error) {
 	var errs rowErrors
-	recs, err := readRecords(r, format, orgColumns, &errs)
+	rr, err := newRecordReader(r, format, orgColumns, &errs, limits)
 	if err != nil {
 		return nil, err
 	}
@@ -101,23 +124,30 @@ func ParseOrganizations(r io.Reader, format Format) ([]ContactRow, error) {
 	}
 	terms := map[string]termSeen{} // org_ref + field → first row giving it
 	orgs := map[string]orgSeen{}
-	emails := map[string]int{} // org_ref + lower(email) → line
-	rows := make([]ContactRow, 0, len(recs))
-	for _, rec := range recs {
+	contacts := map[string]int{} // org_ref + lower(ASCII email) → index in rows
+	var rows []ContactRow
+	for {
+		rec, ok, err := rr.next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
 		c := fieldCheck{rec: rec, errs: &errs}
-		before := len(errs.list) + errs.dropped
+		before := errs.count()
 		row := ContactRow{Line: rec.line}
 		row.OrgRef = c.ref("org_ref")
 		row.OrgName, _ = c.text("org_name", true, maxNameLen)
 		row.Domains = c.domains("domain", "domains")
-		row.Email = c.email("contact_email")
+		row.Email, row.EmailASCII = c.email("contact_email")
 		row.Name, _ = c.text("contact_name", false, maxNameLen)
 		row.Role, _ = c.oneOf("role", ContactSecurity, contactRoles)
 		row.PortalAccess, _ = c.boolean("portal_access")
 		row.Locale = c.locale("locale")
 		row.Jurisdiction = c.jurisdiction("jurisdiction")
 		row.NotifyWithinHours = c.hours("notify_within")
-		if len(errs.list)+errs.dropped > before {
+		if errs.count() > before {
 			continue
 		}
 		conflict := false
@@ -143,12 +173,17 @@ func ParseOrganizations(r io.Reader, format Format) ([]ContactRow, error) {
 		} else if !ok {
 			orgs[row.OrgRef] = orgSeen{line: rec.line, name: row.OrgName}
 		}
-		key := row.OrgRef + "\x00" + strings.ToLower(row.Email)
-		if prev, ok := emails[key]; ok {
-			errs.add(rec.line, "contact_email", "duplicate: %s is already a contact of %s on line %d", row.Email, row.OrgRef, prev)
+		key := row.OrgRef + "\x00" + strings.ToLower(row.EmailASCII)
+		if i, ok := contacts[key]; ok {
+			prev := rows[i]
+			if sameContact(prev, row) {
+				continue // the same row again, as a merge of two lists gives
+			}
+			errs.add(rec.line, "contact_email", "%s is already a contact of %s on line %d, with other details; keep one of lines %d and %d",
+				row.Email, row.OrgRef, prev.Line, prev.Line, rec.line)
 			continue
 		}
-		emails[key] = rec.line
+		contacts[key] = len(rows)
 		rows = append(rows, row)
 	}
 	if err := errs.err(); err != nil {
@@ -160,42 +195,93 @@ func ParseOrganizations(r io.Reader, format Format) ([]ContactRow, error) {
 	return rows, nil
 }
 
-// ParseExposures reads an exposure batch file. Like ParseOrganizations it
-// returns every row or an *Error listing every bad one. Whether each org_ref
-// exists is checked by the caller against the database.
-func ParseExposures(r io.Reader, format Format) ([]ExposureRow, error) {
-	var errs rowErrors
-	recs, err := readRecords(r, format, exposureColumns, &errs)
-	if err != nil {
-		return nil, err
-	}
-	rows := make([]ExposureRow, 0, len(recs))
-	for _, rec := range recs {
-		c := fieldCheck{rec: rec, errs: &errs}
-		before := len(errs.list) + errs.dropped
-		row := ExposureRow{Line: rec.line}
-		row.OrgRef = c.ref("org_ref")
-		row.ItemRef, _ = c.text("item_ref", true, maxNameLen)
-		row.Kind, _ = c.oneOf("kind", "", ItemKinds)
-		if row.Kind == "" && rec.fields["kind"] == "" {
-			errs.add(rec.line, "kind", "is required (one of %s)", strings.Join(ItemKinds, ", "))
+// sameContact reports whether two rows say the same of one contact, down
+// to the spelling of the address.
+func sameContact(a, b ContactRow) bool {
+	a.Line, b.Line = 0, 0
+	return slices.Equal(a.Domains, b.Domains) && a.Email == b.Email && a.Name == b.Name && a.Role == b.Role &&
+		a.PortalAccess == b.PortalAccess && a.Locale == b.Locale && a.OrgName == b.OrgName
+}
+
+// ExposureFile is an exposure file being read for import, one row at a
+// time, so that a file of a million rows is never held in memory: the
+// store copies the rows as Next hands them over, runs the checks only the
+// database can make (does each org_ref exist, does an item_ref come twice
+// with different content), and asks Verdict whether to commit.
+type ExposureFile struct {
+	rr    *recordReader
+	errs  rowErrors
+	err   error
+	valid int
+}
+
+// NewExposureFile starts reading an exposure file. Problems with its
+// header are reported by Verdict with the rest; an error here is an I/O
+// error or a limit reached.
+func NewExposureFile(r io.Reader, format Format, limits ImportLimits) (*ExposureFile, error) {
+	f := &ExposureFile{}
+	rr, err := newRecordReader(r, format, exposureColumns, &f.errs, limits)
+	f.rr = rr
+	return f, err
+}
+
+// Next returns the next valid row; false at the end of the file or on an
+// error, which Err then returns. Invalid rows are noted for Verdict and
+// skipped.
+func (f *ExposureFile) Next() (ExposureRow, bool) {
+	for f.err == nil {
+		rec, ok, err := f.rr.next()
+		if err != nil {
+			f.err = err
+			break
 		}
-		row.OccurredAt = c.timestamp("occurred_at")
-		row.Subject, _ = c.text("subject", false, maxSubjectLen)
-		row.Summary, _ = c.text("summary", false, maxSummaryLen)
-		row.SecretTypes = c.secretTypes("secret_types")
-		if len(errs.list)+errs.dropped > before {
-			continue
+		if !ok {
+			break
 		}
-		rows = append(rows, row)
+		if row, ok := f.check(rec); ok {
+			f.valid++
+			return row, true
+		}
 	}
-	if err := errs.err(); err != nil {
-		return nil, err
+	return ExposureRow{}, false
+}
+
+// Err is the I/O error or limit that ended the file early, if any.
+func (f *ExposureFile) Err() error { return f.err }
+
+func (f *ExposureFile) check(rec record) (ExposureRow, bool) {
+	c := fieldCheck{rec: rec, errs: &f.errs}
+	before := f.errs.count()
+	row := ExposureRow{Line: rec.line}
+	row.OrgRef = c.ref("org_ref")
+	row.ItemRef, _ = c.text("item_ref", true, maxNameLen)
+	row.Kind, _ = c.oneOf("kind", "", ItemKinds)
+	if row.Kind == "" && rec.fields["kind"] == "" {
+		f.errs.add(rec.line, "kind", "is required (one of %s)", strings.Join(ItemKinds, ", "))
 	}
-	if len(rows) == 0 {
-		return nil, Errorf(CodeInvalid, "the file has no rows")
+	row.OccurredAt = c.timestamp("occurred_at")
+	row.Subject, _ = c.text("subject", false, maxSubjectLen)
+	row.Summary, _ = c.multiline("summary", maxSummaryLen)
+	row.SecretTypes = c.secretTypes("secret_types")
+	return row, f.errs.count() == before
+}
+
+// Verdict says, once every row was read, whether the import may be
+// committed: nil, or the error listing every problem of the file in line
+// order, those found while reading and those the store found (found, and
+// unlisted more).
+func (f *ExposureFile) Verdict(found []RowError, unlisted int) error {
+	if f.err != nil {
+		return f.err
 	}
-	return rows, nil
+	f.errs.merge(found, unlisted)
+	if err := f.errs.err(); err != nil {
+		return err
+	}
+	if f.valid == 0 {
+		return Errorf(CodeInvalid, "the file has no rows")
+	}
+	return nil
 }
 
 func (c fieldCheck) ref(name string) string {
@@ -258,20 +344,31 @@ func (c fieldCheck) domain(name, v string) (string, bool) {
 	return strings.ToLower(ascii), true
 }
 
-func (c fieldCheck) email(name string) string {
+// email checks an address, internationalized ones included (RFC 6531:
+// a local part in any script, a domain in Unicode or punycode), and
+// returns it as given and in its ASCII form (the domain as punycode,
+// lower-case).
+func (c fieldCheck) email(name string) (given, ascii string) {
 	v, ok := c.text(name, true, maxEmailLen)
 	if !ok {
-		return ""
+		return "", ""
 	}
 	addr, err := mail.ParseAddress(v)
-	at := strings.LastIndexByte(v, '@')
-	if err != nil || addr.Address != v || addr.Name != "" || at < 1 || !domainPattern.MatchString(v[at+1:]) {
+	if err != nil || addr.Address != v || addr.Name != "" {
 		c.errs.add(c.rec.line, name, "%q is not a valid email address", v)
-		return ""
+		return "", ""
 	}
-	return v
+	ascii, _, err = AddressASCII(v)
+	if err != nil {
+		c.errs.add(c.rec.line, name, "%q is not a valid email address: its domain is %v", v, err)
+		return "", ""
+	}
+	return v, ascii
 }
 
+// locale reads a language tag in the forms people type it (EN, en_US,
+// fr-ca) and returns it in canonical case (en, en-US, fr-CA); a region is
+// kept, since templates fall back from it to the language.
 func (c fieldCheck) locale(name string) string {
 	v, ok := c.text(name, false, 16)
 	if !ok {
@@ -280,11 +377,12 @@ func (c fieldCheck) locale(name string) string {
 	if v == "" {
 		return "en"
 	}
-	if !localePattern.MatchString(v) {
+	tag, ok := templates.NormalizeLocale(strings.ReplaceAll(v, "_", "-"))
+	if !ok || !localePattern.MatchString(tag) {
 		c.errs.add(c.rec.line, name, "%q is not a language tag such as en, de or fr-CA", v)
 		return ""
 	}
-	return v
+	return tag
 }
 
 // jurisdiction reads an ISO 3166-1 alpha-2 country or ISO 3166-2

@@ -30,19 +30,23 @@ type Organization struct {
 
 // Contact is a person or mailbox at an organization.
 type Contact struct {
-	ID             int64      `json:"id"`
-	OrganizationID int64      `json:"organization_id"`
-	OrgRef         string     `json:"org_ref"`
-	Email          string     `json:"email"`
-	Name           string     `json:"name"`
-	Role           string     `json:"role"`
-	PortalAccess   bool       `json:"portal_access"`
-	Locale         string     `json:"locale"`
-	Status         string     `json:"status"`
-	StatusReason   string     `json:"status_reason"`
-	StatusChanged  *time.Time `json:"status_changed_at"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
+	ID             int64  `json:"id"`
+	OrganizationID int64  `json:"organization_id"`
+	OrgRef         string `json:"org_ref"`
+	// Email is the address as imported, which may be internationalized
+	// (RFC 6531); EmailASCII is the same address with its domain in
+	// punycode, the form contacts are matched by.
+	Email         string     `json:"email"`
+	EmailASCII    string     `json:"email_ascii"`
+	Name          string     `json:"name"`
+	Role          string     `json:"role"`
+	PortalAccess  bool       `json:"portal_access"`
+	Locale        string     `json:"locale"`
+	Status        string     `json:"status"`
+	StatusReason  string     `json:"status_reason"`
+	StatusChanged *time.Time `json:"status_changed_at"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
 }
 
 // ContactPatch changes some fields of a contact; nil fields stay.

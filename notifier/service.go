@@ -30,9 +30,11 @@ type Store interface {
 	UpdateContact(ctx context.Context, by Actor, id int64, patch ContactPatch) (Contact, error)
 	SetContactStatus(ctx context.Context, by Actor, id int64, status, reason string) (Contact, error)
 
-	// ImportExposures stores a batch; rows naming an unknown org_ref are
-	// refused as a whole with an *Error listing them.
-	ImportExposures(ctx context.Context, by Actor, incidentID int64, rows []ExposureRow) (ExposureImportResult, error)
+	// ImportExposures stores a batch as file hands it over, in constant
+	// memory, and commits only when file.Verdict allows: rows naming an
+	// unknown org_ref, or an item_ref twice with different content, are
+	// given to Verdict, which refuses the whole file listing them.
+	ImportExposures(ctx context.Context, by Actor, incidentID int64, file *ExposureFile) (ExposureImportResult, error)
 	Batches(ctx context.Context, incidentID int64, p Page) ([]Batch, error)
 	Batch(ctx context.Context, id int64) (Batch, error)
 	Items(ctx context.Context, f ItemFilter, p Page) ([]Item, error)
@@ -111,6 +113,7 @@ type Service struct {
 	logger    *slog.Logger
 	auditKeys *AuditKeys
 	deadlines *deadlines.Profiles
+	imports   ImportLimits
 }
 
 // ServiceConfig configures a Service.
@@ -128,6 +131,8 @@ type ServiceConfig struct {
 	// Deadlines are the obligation profiles deadlines are computed with
 	// (the embedded ones when nil).
 	Deadlines *deadlines.Profiles
+	// ImportLimits bound each import file (defaults when zero).
+	ImportLimits ImportLimits
 }
 
 // NewService returns a Service over store.
@@ -150,7 +155,7 @@ func NewService(store Store, cfg ServiceConfig) *Service {
 		cfg.Deadlines = deadlines.MustBuiltin()
 	}
 	return &Service{store: store, renderer: cfg.Renderer, clock: cfg.Clock, chunkSize: cfg.ChunkSize, logger: cfg.Logger, auditKeys: cfg.AuditKeys,
-		deadlines: cfg.Deadlines}
+		deadlines: cfg.Deadlines, imports: cfg.ImportLimits.withDefaults()}
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -231,7 +236,7 @@ func (s *Service) ImportOrganizations(ctx context.Context, by Actor, r io.Reader
 	if err := requireRole(by, RoleOperator); err != nil {
 		return OrgImportResult{}, err
 	}
-	rows, err := ParseOrganizations(r, format)
+	rows, err := ParseOrganizations(r, format, s.imports)
 	if err != nil {
 		return OrgImportResult{}, err
 	}
@@ -249,11 +254,11 @@ func (s *Service) ImportExposures(ctx context.Context, by Actor, incident string
 	if err != nil {
 		return ExposureImportResult{}, err
 	}
-	rows, err := ParseExposures(r, format)
+	file, err := NewExposureFile(r, format, s.imports)
 	if err != nil {
 		return ExposureImportResult{}, err
 	}
-	return s.store.ImportExposures(ctx, by, inc.ID, rows)
+	return s.store.ImportExposures(ctx, by, inc.ID, file)
 }
 
 // Batches lists an incident's exposure batches.

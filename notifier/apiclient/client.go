@@ -137,13 +137,25 @@ func (c *Client) CreateIncident(ctx context.Context, in notifier.NewIncident) (n
 // ImportOrganizations uploads an organizations+contacts file.
 func (c *Client) ImportOrganizations(ctx context.Context, body io.Reader, format notifier.Format) (notifier.OrgImportResult, error) {
 	var out notifier.OrgImportResult
-	return out, c.Do(ctx, http.MethodPost, "/api/v1/organizations/import", format.ContentType(), body, &out)
+	return out, c.upload(ctx, "/api/v1/organizations/import", format, body, &out)
 }
 
 // ImportExposures uploads an exposure batch for an incident (id or slug).
 func (c *Client) ImportExposures(ctx context.Context, incident string, body io.Reader, format notifier.Format) (notifier.ExposureImportResult, error) {
 	var out notifier.ExposureImportResult
-	return out, c.Do(ctx, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(incident)+"/exposures", format.ContentType(), body, &out)
+	return out, c.upload(ctx, "/api/v1/incidents/"+url.PathEscape(incident)+"/exposures", format, body, &out)
+}
+
+// upload posts an import file with no timeout but the context's: a
+// million-row file takes longer than the client's usual five minutes may
+// allow on a slow link.
+func (c *Client) upload(ctx context.Context, path string, format notifier.Format, body io.Reader, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", format.ContentType())
+	return c.doLong(req, out)
 }
 
 // PlanWave plans a wave of the given kind.

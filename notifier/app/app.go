@@ -291,7 +291,8 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	svcCfg := notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger, AuditKeys: keys, Deadlines: profiles}
+	svcCfg := notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger, AuditKeys: keys, Deadlines: profiles,
+		ImportLimits: notifier.ImportLimits{MaxRows: cfg.ImportMaxRows, MaxBytes: cfg.ImportMaxBytes}}
 	a.Service = notifier.NewService(a.Store, svcCfg)
 	// The template versions admins made current replace the shipped ones.
 	if err := a.Service.RefreshTemplates(ctx); err != nil {
@@ -679,7 +680,9 @@ func (a *App) relay(opts Options) (smtp.Config, error) {
 	if sink == nil {
 		sink = a.Store
 	}
-	srv, err := capture.Start(cfg.CaptureAddr, capture.Options{Sink: sink, Script: opts.CaptureScript})
+	srv, err := capture.Start(cfg.CaptureAddr, // The embedded mailbox keeps what it receives in the database, which
+		// holds any address: it takes internationalized ones.
+		capture.Options{Sink: sink, Script: opts.CaptureScript, SMTPUTF8: true})
 	if err != nil {
 		return base, err
 	}

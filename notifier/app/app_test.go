@@ -248,8 +248,11 @@ func TestImportIsAllOrNothing(t *testing.T) {
 	}
 	_, err = e.Client.ImportExposures(ctx, "x", strings.NewReader(
 		"org_ref,item_ref,kind,occurred_at\nacme,A-1,email,2024-01-01T00:00:00Z\nghost,G-1,email,2024-01-01T00:00:00Z\nacme,A-2,email,yesterday\n"), notifier.FormatCSV)
-	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusUnprocessableEntity || len(apiErr.Rows) != 1 || apiErr.Rows[0].Field != "occurred_at" {
-		t.Fatalf("err = %v, want the bad timestamp on line 4", err)
+	// Found in one pass: the unknown organization (which only the
+	// database knows) and the bad timestamp, in line order.
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusUnprocessableEntity || len(apiErr.Rows) != 2 ||
+		apiErr.Rows[0].Line != 3 || apiErr.Rows[0].Field != "org_ref" || apiErr.Rows[1].Line != 4 || apiErr.Rows[1].Field != "occurred_at" {
+		t.Fatalf("err = %v, want the unknown org_ref on line 3 and the bad timestamp on line 4", err)
 	}
 	_, err = e.Client.ImportExposures(ctx, "x", strings.NewReader(
 		"org_ref,item_ref,kind\nacme,A-1,email\nghost,G-1,email\n"), notifier.FormatCSV)
@@ -272,6 +275,7 @@ func TestAPIRefusesBadRequests(t *testing.T) {
 	t.Parallel()
 	e := apptest.Start(t, apptest.Options{NoWorkers: true, Configure: func(c *config.Config) {
 		c.MaxBodyBytes = 4096
+		c.ImportMaxBytes = 4096
 	}})
 	url := e.App.URL()
 	do := func(method, path, key, ctype string, body io.Reader) (int, map[string]any) {

@@ -66,6 +66,10 @@ type Options struct {
 	Domain string
 	// ErrorLog receives server errors; nil discards them.
 	ErrorLog *log.Logger
+	// SMTPUTF8 advertises RFC 6531's SMTPUTF8, so internationalized
+	// addresses (sécurité@exämple.de) are taken; without it the server is
+	// a relay that cannot take them, as many still are.
+	SMTPUTF8 bool
 }
 
 // Server is a running capture SMTP server.
@@ -94,6 +98,7 @@ func Start(addr string, opts Options) (*Server, error) {
 	s.srv.ReadTimeout = 5 * time.Minute
 	s.srv.WriteTimeout = time.Minute
 	s.srv.AllowInsecureAuth = true
+	s.srv.EnableSMTPUTF8 = opts.SMTPUTF8
 	if opts.ErrorLog != nil {
 		s.srv.ErrorLog = opts.ErrorLog
 	} else {

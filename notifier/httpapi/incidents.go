@@ -101,7 +101,10 @@ func (s *Server) importExposures(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	res, err := s.svc.ImportExposures(r.Context(), actor(r), ref, http.MaxBytesReader(w, r.Body, s.maxBody), format)
+	// The service streams the file and bounds it by the import limits
+	// (rows and bytes, each named in its error), not the body limit.
+	extendForImport(w)
+	res, err := s.svc.ImportExposures(r.Context(), actor(r), ref, r.Body, format)
 	s.reply(w, r, http.StatusCreated, res, err)
 }
 

@@ -185,6 +185,9 @@ type conn struct {
 	// from the EHLO reply.
 	pipelining bool
 	mailParams string
+	// smtputf8 is the relay's SMTPUTF8 (RFC 6531): without it an address
+	// whose local part is not ASCII cannot be sent.
+	smtputf8 bool
 	// msg holds the message as built, and buf the message dot-stuffed as
 	// it is sent; both are reused between sends.
 	msg bytes.Buffer
@@ -201,7 +204,7 @@ func newConn(s *Sender, client *mailsmtp.Client) *conn {
 	if ok, _ := client.Extension("8BITMIME"); ok {
 		c.mailParams += " BODY=8BITMIME"
 	}
-	if ok, _ := client.Extension("SMTPUTF8"); ok {
+	if c.smtputf8, _ = client.Extension("SMTPUTF8"); c.smtputf8 {
 		c.mailParams += " SMTPUTF8"
 	}
 	return c
@@ -264,6 +267,12 @@ func (c *conn) Send(ctx context.Context, m *notifier.Message) delivery.SendResul
 // a NOOP before each message: a pooled connection is checked only when it
 // sat idle for idleCheckAfter.
 func (c *conn) send(ctx context.Context, m *notifier.Message) delivery.SendResult {
+	if !c.smtputf8 {
+		var refused *delivery.SendResult
+		if m, refused = asciiRecipient(m); refused != nil {
+			return *refused
+		}
+	}
 	raw, err := build(&c.msg, m, c.sender.build...)
 	if c.msg.Cap() > maxKeptBuffer {
 		c.msg = bytes.Buffer{}
@@ -608,6 +617,27 @@ func validAddress(addr string) bool {
 // them; this keeps a header value one line whatever reaches here.
 func oneLine(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }), " ")
+}
+
+// asciiRecipient readies a message for a relay without SMTPUTF8: an
+// internationalized domain goes as punycode, in the envelope and the To
+// header alike; an address whose local part is not ASCII cannot go at all,
+// and the result says so for good (RFC 6531's 5.6.7), since retrying
+// through the same relay will not help.
+func asciiRecipient(m *notifier.Message) (*notifier.Message, *delivery.SendResult) {
+	ascii, utf8Local, err := notifier.AddressASCII(m.To.Address)
+	switch {
+	case err != nil:
+		return m, nil // build refuses it with its own message
+	case utf8Local:
+		return m, &delivery.SendResult{Verdict: delivery.Rejected, Detail: "5.6.7",
+			Reply: "not sent: the address has a non-ASCII local part (RFC 6531), which needs SMTPUTF8, and the relay does not offer SMTPUTF8; send through a relay that does"}
+	case ascii == m.To.Address:
+		return m, nil
+	}
+	out := *m
+	out.To.Address = ascii
+	return &out, nil
 }
 
 // envelope formats an address for MAIL FROM and RCPT TO: in angle brackets,

@@ -14,7 +14,8 @@ import (
 
 // EvidenceDirectory returns what attribution matches participants
 // against: every organization's domains, and every contact's address
-// (lower case), to the organization's id.
+// (lower case, as given and in its ASCII form, since stolen mail may carry
+// either), to the organization's id.
 func (s *Store) EvidenceDirectory(ctx context.Context) (domains, contacts map[string]int64, err error) {
 	domains, contacts = map[string]int64{}, map[string]int64{}
 	rows, err := s.pool.Query(ctx, `SELECT d, o.id FROM organizations o, unnest(o.domains) AS d`)
@@ -26,7 +27,8 @@ func (s *Store) EvidenceDirectory(ctx context.Context) (domains, contacts map[st
 	if _, err := pgx.ForEachRow(rows, []any{&key, &id}, func() error { domains[key] = id; return nil }); err != nil {
 		return nil, nil, wrap("evidence directory", err)
 	}
-	rows, err = s.pool.Query(ctx, `SELECT lower(email), organization_id FROM contacts`)
+	rows, err = s.pool.Query(ctx, `SELECT lower(email), organization_id FROM contacts
+		UNION SELECT lower(email_ascii), organization_id FROM contacts`)
 	if err != nil {
 		return nil, nil, wrap("evidence directory", err)
 	}

@@ -4,73 +4,115 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/breachnotify/breachnotify/notifier"
 )
 
+// An exposure file is copied as it is read into a temporary table, which
+// goes with the transaction; the checks and the insert then run in the
+// database, so neither the file nor its rows are ever held in memory.
+const createImportTable = `
+CREATE TEMPORARY TABLE import_exposures (
+    line         int NOT NULL,
+    org_ref      text NOT NULL,
+    item_ref     text NOT NULL,
+    kind         text NOT NULL,
+    occurred_at  timestamptz,
+    subject      text NOT NULL,
+    summary      text NOT NULL,
+    secret_types text[] NOT NULL
+) ON COMMIT DROP`
+
+var importColumns = []string{"line", "org_ref", "item_ref", "kind", "occurred_at", "subject", "summary", "secret_types"}
+
+// unknownOrganizations lists the rows naming an org_ref that does not
+// exist, the first $1 of them, with how many there are in all.
+const unknownOrganizations = `
+SELECT s.line, s.org_ref, count(*) OVER ()
+FROM import_exposures s
+WHERE NOT EXISTS (SELECT 1 FROM organizations o WHERE o.ref = s.org_ref)
+ORDER BY s.line LIMIT $1`
+
+// conflictingItems lists the rows that repeat an earlier row's org_ref and
+// item_ref with other content, with the earlier row's line: which of the
+// two is right only the user knows. Rows repeated word for word are not
+// listed; the insert takes them once.
+const conflictingItems = `
+WITH d AS (
+    SELECT line, org_ref, item_ref, first_value(line) OVER w AS first_line,
+           (kind, occurred_at, subject, summary, secret_types) IS DISTINCT FROM
+           (first_value(kind) OVER w, first_value(occurred_at) OVER w, first_value(subject) OVER w,
+            first_value(summary) OVER w, first_value(secret_types) OVER w) AS differs
+    FROM import_exposures
+    WINDOW w AS (PARTITION BY org_ref, item_ref ORDER BY line)
+)
+SELECT line, org_ref, item_ref, first_line, count(*) OVER ()
+FROM d WHERE differs ORDER BY line LIMIT $1`
+
 // insertItems stores the batch's items; an item_ref already known for the
 // incident and organization is skipped (ON CONFLICT), which is how a re-upload
-// never double counts. RETURNING lists only the new ones.
+// never double counts, and so is a row repeated within the file.
 const insertItems = `
 INSERT INTO exposure_items (incident_id, organization_id, batch_id, item_ref, kind, occurred_at, subject, summary, secret_types)
-SELECT $1, u.org, $2, u.ref, u.kind, u.occurred, u.subject, u.summary,
-       CASE WHEN u.secrets = '' THEN '{}' ELSE string_to_array(u.secrets, ';') END
-FROM unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::text[])
-     AS u(org, ref, kind, occurred, subject, summary, secrets)
-ON CONFLICT (incident_id, organization_id, item_ref) DO NOTHING
-RETURNING id`
+SELECT $1, o.id, $2, s.item_ref, s.kind, s.occurred_at, s.subject, s.summary, s.secret_types
+FROM import_exposures s JOIN organizations o ON o.ref = s.org_ref
+ORDER BY s.line
+ON CONFLICT (incident_id, organization_id, item_ref) DO NOTHING`
 
-// ImportExposures stores an exposure batch in one transaction. Rows naming
-// an unknown org_ref reject the whole batch.
-func (s *Store) ImportExposures(ctx context.Context, by notifier.Actor, incidentID int64, rows []notifier.ExposureRow) (notifier.ExposureImportResult, error) {
+// maxListedProblems bounds the problems of each kind the database lists;
+// the file's Verdict caps the whole list and counts the rest.
+const maxListedProblems = 1000
+
+// ImportExposures stores an exposure batch in one transaction, reading the
+// file as it goes. Rows naming an unknown org_ref, or repeating an item_ref
+// with other content, reject the whole batch, as does any problem the file
+// itself has: all of them are listed in one reply.
+func (s *Store) ImportExposures(ctx context.Context, by notifier.Actor, incidentID int64, file *notifier.ExposureFile) (notifier.ExposureImportResult, error) {
 	var res notifier.ExposureImportResult
-	orgIDs, err := s.organizationIDs(ctx, rows)
-	if err != nil {
-		return res, err
-	}
-	var bad []notifier.RowError
-	for _, r := range rows {
-		if _, ok := orgIDs[r.OrgRef]; !ok {
-			bad = append(bad, notifier.RowError{Line: r.Line, Field: "org_ref", Message: fmt.Sprintf("no organization %q; import it first", r.OrgRef)})
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, createImportTable); err != nil {
+			return err
 		}
-	}
-	if len(bad) > 0 {
-		return res, notifier.ImportRejected(bad)
-	}
-
-	// A repeat of the same item within the file counts as a duplicate, like
-	// a repeat across batches: the first row wins.
-	seen := map[string]bool{}
-	var orgs []int64
-	var refs, kinds, subjects, summaries, secrets []string
-	var occurred []*time.Time
-	for _, r := range rows {
-		key := r.OrgRef + "\x00" + r.ItemRef
-		if seen[key] {
-			continue
+		total, err := tx.CopyFrom(ctx, pgx.Identifier{"import_exposures"}, importColumns, pgx.CopyFromFunc(func() ([]any, error) {
+			r, ok := file.Next()
+			if !ok {
+				return nil, file.Err()
+			}
+			secrets := r.SecretTypes
+			if secrets == nil {
+				secrets = []string{}
+			}
+			return []any{r.Line, r.OrgRef, r.ItemRef, r.Kind, r.OccurredAt, r.Subject, r.Summary, secrets}, nil
+		}))
+		if file.Err() != nil {
+			return file.Err() // the file's own error (too large, unreadable), not the COPY's wrapping of it
 		}
-		seen[key] = true
-		orgs, refs, kinds = append(orgs, orgIDs[r.OrgRef]), append(refs, r.ItemRef), append(kinds, r.Kind)
-		occurred, subjects, summaries = append(occurred, r.OccurredAt), append(subjects, r.Subject), append(summaries, r.Summary)
-		secrets = append(secrets, strings.Join(r.SecretTypes, ";"))
-	}
-	res.Organizations = countDistinct(orgs)
+		if err != nil {
+			return err
+		}
+		found, unlisted, err := importProblems(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := file.Verdict(found, unlisted); err != nil {
+			return err
+		}
 
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `INSERT INTO exposure_batches (incident_id, items_new, items_duplicate, created_by)
 			VALUES ($1, 0, 0, $2) RETURNING id`, incidentID, nullableKey(by)).Scan(&res.BatchID); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, insertItems, incidentID, res.BatchID, orgs, refs, kinds, occurred, subjects, summaries, secrets)
+		tag, err := tx.Exec(ctx, insertItems, incidentID, res.BatchID)
 		if err != nil {
 			return err
 		}
 		res.ItemsNew = int(tag.RowsAffected())
-		res.ItemsDuplicate = len(rows) - res.ItemsNew
+		res.ItemsDuplicate = int(total) - res.ItemsNew
+		if err := tx.QueryRow(ctx, `SELECT count(DISTINCT org_ref) FROM import_exposures`).Scan(&res.Organizations); err != nil {
+			return err
+		}
 		if _, err = tx.Exec(ctx, `UPDATE exposure_batches SET items_new = $2, items_duplicate = $3 WHERE id = $1`,
 			res.BatchID, res.ItemsNew, res.ItemsDuplicate); err != nil {
 			return err
@@ -84,36 +126,44 @@ func (s *Store) ImportExposures(ctx context.Context, by notifier.Actor, incident
 	return res, wrap("import exposures", err)
 }
 
-// organizationIDs resolves the org_refs named by rows.
-func (s *Store) organizationIDs(ctx context.Context, rows []notifier.ExposureRow) (map[string]int64, error) {
-	refSet := map[string]bool{}
-	var refs []string
-	for _, r := range rows {
-		if !refSet[r.OrgRef] {
-			refSet[r.OrgRef] = true
-			refs = append(refs, r.OrgRef)
-		}
-	}
-	dbRows, err := s.pool.Query(ctx, `SELECT ref, id FROM organizations WHERE ref = ANY($1)`, refs)
+// importProblems runs the checks of a copied exposure file that need the
+// database, and returns what they found (at most maxListedProblems of each)
+// and how many more there are.
+func importProblems(ctx context.Context, tx pgx.Tx) ([]notifier.RowError, int, error) {
+	var found []notifier.RowError
+	unlisted := 0
+	var line, firstLine, all int
+	var orgRef, itemRef string
+	rows, err := tx.Query(ctx, unknownOrganizations, maxListedProblems)
 	if err != nil {
-		return nil, wrap("resolve organizations", err)
+		return nil, 0, err
 	}
-	ids := map[string]int64{}
-	var ref string
-	var id int64
-	_, err = pgx.ForEachRow(dbRows, []any{&ref, &id}, func() error {
-		ids[ref] = id
+	if _, err := pgx.ForEachRow(rows, []any{&line, &orgRef, &all}, func() error {
+		found = append(found, notifier.RowError{Line: line, Field: "org_ref", Message: fmt.Sprintf("no organization %q; import it first", orgRef)})
+		unlisted = all
 		return nil
-	})
-	return ids, wrap("resolve organizations", err)
-}
-
-func countDistinct(ids []int64) int {
-	m := map[int64]bool{}
-	for _, id := range ids {
-		m[id] = true
+	}); err != nil {
+		return nil, 0, err
 	}
-	return len(m)
+	unlisted -= len(found)
+	listed := len(found)
+	rows, err = tx.Query(ctx, conflictingItems, maxListedProblems)
+	if err != nil {
+		return nil, 0, err
+	}
+	more := 0
+	if _, err := pgx.ForEachRow(rows, []any{&line, &orgRef, &itemRef, &firstLine, &all}, func() error {
+		found = append(found, notifier.RowError{Line: line, Field: "item_ref", Message: fmt.Sprintf(
+			"item_ref %q of org_ref %q is also on line %d, with other content; keep one of lines %d and %d", itemRef, orgRef, firstLine, firstLine, line)})
+		more = all
+		return nil
+	}); err != nil {
+		return nil, 0, err
+	}
+	if more > 0 {
+		unlisted += more - (len(found) - listed)
+	}
+	return found, unlisted, nil
 }
 
 const batchColumns = `id, incident_id, items_new, items_duplicate, discovered_at, created_by`

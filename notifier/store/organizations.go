@@ -34,15 +34,19 @@ WHERE o.name <> EXCLUDED.name OR NOT (EXCLUDED.domains <@ o.domains)
    OR (EXCLUDED.notify_within_hours IS NOT NULL AND EXCLUDED.notify_within_hours IS DISTINCT FROM o.notify_within_hours)
 RETURNING (xmax = 0) AS created`
 
-// upsertContacts matches contacts by organization and case-insensitive
-// email. A contact's status (bounced, suppressed) survives re-imports.
+// upsertContacts matches contacts by organization and the case-insensitive
+// ASCII form of the address (its domain in punycode), so an address
+// written with a Unicode domain and again in punycode is one contact. A
+// contact's status (bounced, suppressed) survives re-imports.
 const upsertContacts = `
-INSERT INTO contacts AS c (organization_id, email, name, role, portal_access, locale)
-SELECT o.id, u.email, u.name, u.role, u.portal, u.locale
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[]) AS u(ref, email, name, role, portal, locale)
+INSERT INTO contacts AS c (organization_id, email, email_ascii, name, role, portal_access, locale)
+SELECT o.id, u.email, u.email_ascii, u.name, u.role, u.portal, u.locale
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[])
+     AS u(ref, email, email_ascii, name, role, portal, locale)
 JOIN organizations o ON o.ref = u.ref
-ON CONFLICT (organization_id, lower(email)) DO UPDATE SET
+ON CONFLICT (organization_id, lower(email_ascii)) DO UPDATE SET
     email         = EXCLUDED.email,
+    email_ascii   = EXCLUDED.email_ascii,
     name          = EXCLUDED.name,
     role          = EXCLUDED.role,
     portal_access = EXCLUDED.portal_access,
@@ -92,10 +96,10 @@ func (s *Store) ImportOrganizations(ctx context.Context, by notifier.Actor, rows
 		domains = append(domains, strings.Join(o.domains, ","))
 		jurisdictions, notifyWithin = append(jurisdictions, o.jurisdiction), append(notifyWithin, int32(o.notifyWithin))
 	}
-	var cRefs, cEmails, cNames, cRoles, cLocales []string
+	var cRefs, cEmails, cASCII, cNames, cRoles, cLocales []string
 	var cPortal []bool
 	for _, r := range rows {
-		cRefs, cEmails, cNames = append(cRefs, r.OrgRef), append(cEmails, r.Email), append(cNames, r.Name)
+		cRefs, cEmails, cASCII, cNames = append(cRefs, r.OrgRef), append(cEmails, r.Email), append(cASCII, r.EmailASCII), append(cNames, r.Name)
 		cRoles, cPortal, cLocales = append(cRoles, r.Role), append(cPortal, r.PortalAccess), append(cLocales, r.Locale)
 	}
 
@@ -104,7 +108,7 @@ func (s *Store) ImportOrganizations(ctx context.Context, by notifier.Actor, rows
 		if res.Organizations, err = countUpserts(ctx, tx, upsertOrganizations, refs, names, domains, locales, jurisdictions, notifyWithin); err != nil {
 			return err
 		}
-		if res.Contacts, err = countUpserts(ctx, tx, upsertContacts, cRefs, cEmails, cNames, cRoles, cPortal, cLocales); err != nil {
+		if res.Contacts, err = countUpserts(ctx, tx, upsertContacts, cRefs, cEmails, cASCII, cNames, cRoles, cPortal, cLocales); err != nil {
 			return err
 		}
 		return s.appendAudit(ctx, tx, by, auditEvent{"organizations.import", "organizations", "", map[string]any{"rows": len(rows), "result": res}})
@@ -163,12 +167,12 @@ func (s *Store) Organization(ctx context.Context, idOrRef string) (notifier.Orga
 	return o, wrap("get organization", notFound(err, "no organization %q", idOrRef))
 }
 
-const contactColumns = `c.id, c.organization_id, o.ref, c.email, c.name, c.role, c.portal_access, c.locale, c.status,
+const contactColumns = `c.id, c.organization_id, o.ref, c.email, c.email_ascii, c.name, c.role, c.portal_access, c.locale, c.status,
 	c.status_reason, c.status_changed_at, c.created_at, c.updated_at`
 
 func scanContact(r pgx.CollectableRow) (notifier.Contact, error) {
 	var c notifier.Contact
-	err := r.Scan(&c.ID, &c.OrganizationID, &c.OrgRef, &c.Email, &c.Name, &c.Role, &c.PortalAccess, &c.Locale, &c.Status,
+	err := r.Scan(&c.ID, &c.OrganizationID, &c.OrgRef, &c.Email, &c.EmailASCII, &c.Name, &c.Role, &c.PortalAccess, &c.Locale, &c.Status,
 		&c.StatusReason, &c.StatusChanged, &c.CreatedAt, &c.UpdatedAt)
 	return c, err
 }

@@ -43,12 +43,13 @@ WHERE d.reference_code = $1 AND d.status IN (`+wentOutStatuses+`)`, code).Scan(&
 }
 
 // createPortalLinks records one sign-in request per organization the
-// address may sign in to.
+// address may sign in to. The address is compared in its ASCII form, so a
+// contact may type its domain in Unicode or in punycode.
 const createPortalLinks = `
 INSERT INTO portal_links (contact_id, organization_id, request_ip)
 SELECT c.id, c.organization_id, $2
 FROM contacts c
-WHERE lower(c.email) = lower($1) AND c.status = 'active' AND c.portal_access
+WHERE lower(c.email_ascii) = lower($1) AND c.status = 'active' AND c.portal_access
 ORDER BY c.organization_id
 RETURNING id`
 
@@ -57,6 +58,9 @@ func (s *Store) CreatePortalLinks(ctx context.Context, email, ip string) (int, e
 	enq, ok := s.jobs.(PortalLinkEnqueuer)
 	if !ok {
 		return 0, errors.New("create portal links: the job queue cannot send sign-in emails")
+	}
+	if ascii, _, err := notifier.AddressASCII(email); err == nil {
+		email = ascii
 	}
 	n := 0
 	err := s.inTx(ctx, func(tx pgx.Tx) error {

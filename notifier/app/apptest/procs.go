@@ -301,6 +301,17 @@ func (p *Proc) Kill() {
 	p.cmd = nil
 }
 
+// PID is the process id of the running incarnation (0 when none runs), for
+// reading its /proc entries (peak memory, say).
+func (p *Proc) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 // Output is what every incarnation wrote so far (JSON log lines).
 func (p *Proc) Output() string {
 	p.mu.Lock()
