@@ -27,14 +27,15 @@ import (
 // and the signature itself.
 //
 // A message with a bare line feed, without the empty line that ends the
-// header or without a header, goes through go-msgauth (its line-ending repairs are not
-// copied here); the builder never writes one.
+// header or without a header goes through go-msgauth (its line-ending
+// repairs are not copied here); the builder never writes one.
 
 // dkimMessage is a message split for signing: its header fields (each with
 // its continuation lines and final CRLF) and its body's relaxed hash.
 type dkimMessage struct {
 	fields [][]byte
-	// names are the fields' names in lower case, as h= is matched.
+	// names are the fields' names, which h= matches case-insensitively
+	// (Unicode case folding, as go-msgauth does).
 	names    []string
 	bodyHash []byte
 }
@@ -65,7 +66,7 @@ func parseForDKIM(raw []byte) (dkimMessage, bool) {
 	m.names = make([]string, len(m.fields))
 	for i, f := range m.fields {
 		k, _, _ := bytes.Cut(f, []byte(":"))
-		m.names[i] = strings.ToLower(string(bytes.TrimSpace(k)))
+		m.names[i] = string(bytes.TrimSpace(k))
 	}
 	h := sha256.New()
 	relaxedBody(h, raw[end+4:])
@@ -159,7 +160,7 @@ func (d *DKIM) sign(m dkimMessage, now time.Time) (string, error) {
 		lower := strings.ToLower(key)
 		at := picked[lower]
 		for i := len(m.fields) - 1; i >= 0; i-- {
-			if m.names[i] != lower {
+			if !strings.EqualFold(m.names[i], lower) {
 				continue
 			}
 			if at == 0 {

@@ -83,6 +83,8 @@ func TestDKIMSameAsGoMsgauth(t *testing.T) {
 		[]byte("From: a@x.example\r\n\r\nno final line break"),
 		[]byte("From: a@x.example\r\n\r\na lone \r carriage return\r\n"),
 		[]byte(" From: starts folded\r\nFrom: a@x.example\r\n\r\nx\r\n"),
+		// A name that matches h= only under Unicode case folding (ſ, U+017F).
+		[]byte("\u017fubject: long s\r\nFrom: a@x.example\r\n\r\nx\r\n"),
 	}
 	for _, d := range []*DKIM{
 		{Domain: "notify.example", Selector: "rsa", Key: rsaK},
