@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/wneessen/go-mail"
@@ -109,14 +110,22 @@ func (d *DKIM) signature(raw []byte) (string, error) {
 // message without the others (DKIM-Signature is not in h=), so a
 // receiver checks each on its own and a message signed with RSA and
 // Ed25519 (RFC 8463 §4: dual signing) passes with whichever it knows.
-// For one key it writes what dkim.Sign writes, without the two copies of
-// the message that dkim.Sign makes in buffers grown from nothing: the
-// message is in memory already.
+// It writes what dkim.Sign writes, without the two copies of the message
+// that dkim.Sign makes in buffers grown from nothing (the message is in
+// memory already), and hashes the body once for all keys (dkimsign.go).
 func signAll(ds []*DKIM, raw []byte) ([]byte, error) {
 	sigs := make([]string, len(ds))
 	n := len(raw)
+	m, ok := parseForDKIM(raw)
+	now := time.Now()
 	for i, d := range ds {
-		sig, err := d.signature(raw)
+		var sig string
+		var err error
+		if ok {
+			sig, err = d.sign(m, now)
+		} else {
+			sig, err = d.signature(raw)
+		}
 		if err != nil {
 			return nil, err
 		}
