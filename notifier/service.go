@@ -63,7 +63,7 @@ type Store interface {
 	// may be held while it runs.
 	Report(ctx context.Context, incidentID int64, fn func(ReportRow) error) error
 
-	RecordBounce(ctx context.Context, by Actor, n BounceNotice, source string, raw []byte) (Bounce, error)
+	RecordBounce(ctx context.Context, by Actor, rec BounceRecord) (b Bounce, duplicate bool, err error)
 	Bounces(ctx context.Context, kind BounceKind, p Page) ([]Bounce, error)
 	UnreachableNotices(ctx context.Context, incidentID int64, p Page) ([]UnreachableNotice, error)
 	ResendNotice(ctx context.Context, by Actor, noticeID int64, chunkSize int) (Resend, error)
@@ -107,6 +107,7 @@ type Service struct {
 	chunkSize int
 	logger    *slog.Logger
 	auditKeys *AuditKeys
+	bounces   BounceCounter
 }
 
 // ServiceConfig configures a Service.
@@ -121,6 +122,8 @@ type ServiceConfig struct {
 	// AuditKeys verify the audit chain and sign its checkpoints; the store
 	// keys the entries with the same keys. Required.
 	AuditKeys *AuditKeys
+	// Bounces counts the bounces taken in (nil counts nothing).
+	Bounces BounceCounter
 }
 
 // NewService returns a Service over store.
@@ -139,7 +142,11 @@ func NewService(store Store, cfg ServiceConfig) *Service {
 		// launched with; one this process lacks is read from the store.
 		cfg.Renderer.SetLoader(store.TemplateSource)
 	}
-	return &Service{store: store, renderer: cfg.Renderer, clock: cfg.Clock, chunkSize: cfg.ChunkSize, logger: cfg.Logger, auditKeys: cfg.AuditKeys}
+	if cfg.Bounces == nil {
+		cfg.Bounces = uncountedBounces{}
+	}
+	return &Service{store: store, renderer: cfg.Renderer, clock: cfg.Clock, chunkSize: cfg.ChunkSize, logger: cfg.Logger, auditKeys: cfg.AuditKeys,
+		bounces: cfg.Bounces}
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
