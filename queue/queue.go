@@ -192,7 +192,11 @@ type Config struct {
 	// PortalLink sends the customer portal's sign-in emails; nil leaves
 	// that queue unworked.
 	PortalLink *PortalLinkWorker
-	Logger     *slog.Logger
+	// BouncePoll polls the bounce mailbox every BouncePollInterval; nil
+	// polls none.
+	BouncePoll         *BouncePollWorker
+	BouncePollInterval time.Duration
+	Logger             *slog.Logger
 }
 
 // NewClient returns a River client that works breachnotify's queues.
@@ -232,6 +236,11 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 			func() (river.JobArgs, *river.InsertOpts) { return MaintenanceArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
 		river.NewPeriodicJob(river.PeriodicInterval(AuditCheckpointInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return AuditCheckpointArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
+	}
+	if cfg.BouncePoll != nil {
+		river.AddWorker(workers, cfg.BouncePoll)
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(cfg.BouncePollInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return BouncePollArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	return river.NewClient(riverpgxv5.New(pool), &river.Config{
 		ID:                   cfg.ID,

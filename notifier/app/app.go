@@ -278,7 +278,9 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	if opts.Clock != nil {
 		clock = opts.Clock(a.Store)
 	}
-	svcCfg := notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger, AuditKeys: keys}
+	bounceCounts := metrics.NewBounces(a.Registry)
+	svcCfg := notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger, AuditKeys: keys,
+		Bounces: bounceCounts}
 	a.Service = notifier.NewService(a.Store, svcCfg)
 	// The template versions admins made current replace the shipped ones.
 	if err := a.Service.RefreshTemplates(ctx); err != nil {
@@ -583,7 +585,14 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 	// finishes purges interrupted midway (issue 13).
 	upkeep := queue.Maintainers{a.Store, queue.MaintainerFunc(a.Store.ExpireStaffSessions), queue.MaintainerFunc(a.Store.ForgetIdlePacing),
 		queue.MaintainerFunc(a.Service.RunEvidenceRetention)}
-	var err error
+	bouncePoll, err := a.bouncePoller()
+	if err != nil {
+		return err
+	}
+	var pollEvery time.Duration
+	if bouncePoll != nil {
+		pollEvery = cfg.Bounces.IMAP.Interval
+	}
 	a.river, err = queue.NewClient(a.Pool, queue.Config{
 		ID:                   process.ID,
 		Workers:              cfg.Workers,
@@ -594,7 +603,10 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		Service:    a.Service,
 		Maintainer: upkeep,
 		PortalLink: portalLinks,
-		Logger:     a.Logger.With("component", "river"),
+		// Bounces in by themselves (issue 16).
+		BouncePoll:         bouncePoll,
+		BouncePollInterval: pollEvery,
+		Logger:             a.Logger.With("component", "river"),
 	})
 	if err != nil {
 		return fmt.Errorf("river: %w", err)

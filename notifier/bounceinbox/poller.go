@@ -38,6 +38,17 @@ const (
 	TimeoutDefault = time.Minute
 )
 
+// Server is an IMAP server and the mailbox's credentials (as
+// config.ParseIMAPURL reads them).
+type Server struct {
+	// Addr is host:port.
+	Addr               string
+	Username, Password string
+	// TLS is "tls" (TLS from the first byte), "starttls" (required before
+	// logging in) or "none" (a test server on loopback).
+	TLS string
+}
+
 // Actor is who the mailbox's bounces are recorded and audited as.
 var Actor = notifier.Actor{Name: "bounce mailbox (imap)", Role: notifier.RoleOperator}
 
@@ -77,6 +88,11 @@ type Poller struct {
 func New(cfg Config) (*Poller, error) {
 	if cfg.Recorder == nil {
 		return nil, errors.New("bounce mailbox: no recorder")
+	}
+	switch cfg.Server.TLS {
+	case "tls", "starttls", "none":
+	default:
+		return nil, fmt.Errorf("bounce mailbox: TLS mode %q is none of tls, starttls, none", cfg.Server.TLS)
 	}
 	if cfg.Mailbox == "" {
 		cfg.Mailbox = "INBOX"
@@ -290,7 +306,7 @@ func (p *Poller) connect(ctx context.Context) (*client.Client, error) {
 	dialer := &net.Dialer{Timeout: p.cfg.Timeout}
 	var c *client.Client
 	var err error
-	if s.TLS == TLSImplicit {
+	if s.TLS == "tls" {
 		c, err = client.DialWithDialerTLS(dialer, s.Addr, tlsConfig)
 	} else {
 		c, err = client.DialWithDialer(dialer, s.Addr)
@@ -302,7 +318,7 @@ func (p *Poller) connect(ctx context.Context) (*client.Client, error) {
 	// The client logs a read on a connection closed by Logout or a
 	// cancelled poll as an error; it is not one.
 	c.ErrorLog = slog.NewLogLogger(p.cfg.Logger.Handler(), slog.LevelDebug)
-	if s.TLS == TLSStartTLS {
+	if s.TLS == "starttls" {
 		if err := c.StartTLS(tlsConfig); err != nil {
 			_ = c.Terminate()
 			return nil, fmt.Errorf("bounce mailbox: STARTTLS with %s: %w", s.Addr, err)

@@ -50,11 +50,7 @@ func setup(t *testing.T, processed string) (*imaptest.Server, *fakeRecorder, *bo
 	t.Helper()
 	srv := imaptest.Start(t)
 	rec := &fakeRecorder{keys: map[string]bool{}}
-	server, err := bounceinbox.ParseURL(srv.URL, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := bounceinbox.New(bounceinbox.Config{Server: server, Processed: processed, Recorder: rec})
+	p, err := bounceinbox.New(bounceinbox.Config{Server: srv.Server(), Processed: processed, Recorder: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,66 +161,11 @@ func TestPollLeavesMessageWhenRecordingFails(t *testing.T) {
 func TestPollBadLogin(t *testing.T) {
 	t.Parallel()
 	srv := imaptest.Start(t)
-	server, err := bounceinbox.ParseURL(strings.Replace(srv.URL, ":password@", ":wrong-secret@", 1), true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	server := srv.Server()
+	server.Password = "wrong-secret"
 	p, _ := bounceinbox.New(bounceinbox.Config{Server: server, Recorder: &fakeRecorder{}})
-	_, err = p.Poll(context.Background())
+	_, err := p.Poll(context.Background())
 	if err == nil || !strings.Contains(err.Error(), `"username"`) || strings.Contains(err.Error(), "wrong-secret") {
 		t.Fatalf("error = %v, want a login failure naming the user only", err)
 	}
-}
-
-func TestParseURL(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		raw, addr string
-		mode      bounceinbox.TLSMode
-		insecure  bool
-		bad       string
-	}{
-		{raw: "imaps://bounces:s3cr%40t@imap.example.com", addr: "imap.example.com:993", mode: bounceinbox.TLSImplicit},
-		{raw: "imap://bounces:pw@imap.example.com", addr: "imap.example.com:143", mode: bounceinbox.TLSStartTLS},
-		{raw: "imaps://bounces:pw@[2001:db8::1]:1993", addr: "[2001:db8::1]:1993", mode: bounceinbox.TLSImplicit},
-		{raw: "imap://u:p@127.0.0.1:1143?tls=none", addr: "127.0.0.1:1143", mode: bounceinbox.TLSNone, insecure: true},
-		{raw: "imap://u:p@127.0.0.1:1143?tls=none", bad: "in clear"},
-		{raw: "imaps://u:p@h?tls=none", insecure: true, bad: "only be none, with imap://"},
-		{raw: "pop3://u:p@h", bad: "imaps://"},
-		{raw: "imaps://h", bad: "user and password"},
-		{raw: "imaps://u:p@h/INBOX", bad: "BREACHNOTIFY_BOUNCE_IMAP_MAILBOX"},
-		{raw: "imaps://u:p@h?x=1", bad: "unknown parameter"},
-	} {
-		s, err := bounceinbox.ParseURL(tc.raw, tc.insecure)
-		if tc.bad != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.bad) {
-				t.Errorf("%s: error %v, want one saying %q", tc.raw, err, tc.bad)
-			}
-			if err != nil && strings.Contains(err.Error(), ":p@") {
-				t.Errorf("%s: the error repeats the password", tc.raw)
-			}
-			continue
-		}
-		if err != nil || s.Addr != tc.addr || s.TLS != tc.mode {
-			t.Errorf("%s: %+v %v", tc.raw, s, err)
-		}
-	}
-	if s, _ := bounceinbox.ParseURL("imaps://bounces:s3cr%40t@imap.example.com", false); s.Password != "s3cr@t" {
-		t.Errorf("percent-encoded password = %q", s.Password)
-	}
-}
-
-func FuzzParseURL(f *testing.F) {
-	for _, s := range []string{"imaps://u:p@h", "imap://u:p@h:1?tls=none", "imap://%zz@h", "imaps://[::1", "imap://u:p@h/x?tls=none&tls=none"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, raw string) {
-		s, err := bounceinbox.ParseURL(raw, false)
-		if err != nil {
-			return
-		}
-		if s.TLS == bounceinbox.TLSNone || s.Addr == "" || s.Username == "" || s.Password == "" {
-			t.Fatalf("%q accepted as %+v", raw, s)
-		}
-	})
 }

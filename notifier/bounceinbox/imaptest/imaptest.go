@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 	"github.com/emersion/go-imap/backend/memory"
 	"github.com/emersion/go-imap/client"
 	"github.com/emersion/go-imap/server"
+
+	"github.com/breachnotify/breachnotify/notifier/bounceinbox"
 )
 
 // The in-memory backend's only user.
@@ -39,13 +42,19 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := server.New(memory.New())
+	s := server.New(lockedBackend{mu: new(sync.Mutex), next: memory.New()})
 	s.AllowInsecureAuth = true
 	s.ErrorLog = log.New(io.Discard, "", 0)
 	go func() { _ = s.Serve(ln) }()
 	t.Cleanup(func() { _ = s.Close() })
 	addr := ln.Addr().String()
 	return &Server{Addr: addr, URL: "imap://" + User + ":" + Password + "@" + addr + "?tls=none"}
+}
+
+// Server returns the poller's view of the server: the backend's user,
+// without TLS.
+func (s *Server) Server() bounceinbox.Server {
+	return bounceinbox.Server{Addr: s.Addr, Username: User, Password: Password, TLS: "none"}
 }
 
 // Message is a message in a folder as a test sees it.

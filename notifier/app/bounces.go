@@ -1,0 +1,36 @@
+package app
+
+import (
+	"context"
+
+	"github.com/breachnotify/breachnotify/notifier/bounceinbox"
+	"github.com/breachnotify/breachnotify/queue"
+)
+
+// bouncePoller is the periodic poll of the bounce mailbox
+// (BREACHNOTIFY_BOUNCE_IMAP_URL), or nil without one.
+func (a *App) bouncePoller() (*queue.BouncePollWorker, error) {
+	m := a.Config.Bounces.IMAP
+	if m == nil {
+		return nil, nil
+	}
+	logger := a.Logger.With("component", "bounce_mailbox")
+	p, err := bounceinbox.New(bounceinbox.Config{
+		Server:    bounceinbox.Server{Addr: m.Addr, Username: m.Username, Password: m.Password, TLS: m.TLS},
+		Mailbox:   m.Mailbox,
+		Processed: m.Processed,
+		Recorder:  a.Service,
+		Logger:    logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &queue.BouncePollWorker{Poll: func(ctx context.Context) error {
+		res, err := p.Poll(ctx)
+		if res != (bounceinbox.Result{}) {
+			logger.InfoContext(ctx, "bounce mailbox polled", "recorded", res.Recorded, "duplicates", res.Duplicates,
+				"unparsed", res.Unparsed, "more_waiting", res.More)
+		}
+		return err
+	}}, nil
+}
