@@ -1,5 +1,7 @@
 package notifier
 
+import "strings"
+
 // BounceSource says how a bounce reached the service.
 type BounceSource string
 
@@ -96,3 +98,26 @@ type BounceCounter interface {
 type uncountedBounces struct{}
 
 func (uncountedBounces) BounceIngested(BounceSource, BounceOutcome) {}
+
+// ProviderNotice builds the notice a provider's event gives, cleaned as a
+// DSN's fields are: the Message-ID without brackets, the recipient an
+// address or nothing, the status an enhanced code (the kind's generic one,
+// such as 5.0.0, when the provider gives none), the diagnostic one line.
+func ProviderNotice(kind BounceKind, messageID, recipient, status, diagnostic string) BounceNotice {
+	n := BounceNotice{
+		Kind:       kind,
+		MessageID:  strings.Trim(strings.TrimSpace(messageID), "<>"),
+		Recipient:  addressField(recipient),
+		Status:     strings.TrimSpace(status),
+		Diagnostic: oneLineText(diagnostic, 1000),
+	}
+	if len(n.MessageID) > 998 || strings.ContainsFunc(n.MessageID, forbiddenRune) {
+		n.MessageID = ""
+	}
+	generic := map[BounceKind]string{BouncePermanent: "5.0.0", BounceDelayed: "4.0.0", BounceDelivered: "2.0.0"}[kind]
+	if !enhancedStatus.MatchString(n.Status) || BounceKindFromStatus(n.Status) != kind {
+		n.Status = generic
+	}
+	n.Action = map[BounceKind]string{BouncePermanent: "failed", BounceDelayed: "delayed", BounceDelivered: "delivered", BounceComplaint: "complaint"}[kind]
+	return n
+}

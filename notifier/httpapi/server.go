@@ -253,6 +253,8 @@ func statusOf(code notifier.Code) int {
 		return http.StatusUnsupportedMediaType
 	case notifier.CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
+	case notifier.CodeRateLimited:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }
