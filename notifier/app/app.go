@@ -33,6 +33,7 @@ import (
 	"github.com/breachnotify/breachnotify/migrations"
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/admin"
+	"github.com/breachnotify/breachnotify/notifier/bouncehooks"
 	"github.com/breachnotify/breachnotify/notifier/capture"
 	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/notifier/evidence"
@@ -46,6 +47,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/smtp"
 	"github.com/breachnotify/breachnotify/notifier/store"
 	"github.com/breachnotify/breachnotify/notifier/vault"
+	"github.com/breachnotify/breachnotify/notifier/web"
 	"github.com/breachnotify/breachnotify/queue"
 	"github.com/breachnotify/breachnotify/templates"
 )
@@ -313,6 +315,10 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		}
 	}
 	a.Evidence = importer
+	var hooks []bouncehooks.Hook
+	if !opts.NoAPI {
+		hooks = bounceHooks(cfg.Bounces)
+	}
 	a.API = httpapi.New(httpapi.Config{
 		Service:  staff,
 		Evidence: importer,
@@ -328,6 +334,8 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		OpsOnly:        opts.NoAPI,
 		CaptureMailbox: Capturing(cfg),
 		HSTS:           cfg.PublicHTTPS(),
+		BounceHooks:    hooks,
+		ClientAddr:     web.NewClientAddr(cfg.TrustedProxies),
 		Logger:         a.Logger,
 	})
 	if !opts.NoAPI {

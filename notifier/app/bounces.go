@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 
+	"github.com/breachnotify/breachnotify/config"
+	"github.com/breachnotify/breachnotify/notifier/bouncehooks"
 	"github.com/breachnotify/breachnotify/notifier/bounceinbox"
 	"github.com/breachnotify/breachnotify/queue"
 )
@@ -33,4 +35,24 @@ func (a *App) bouncePoller() (*queue.BouncePollWorker, error) {
 		}
 		return err
 	}}, nil
+}
+
+// bounceHooks are the sending providers' bounce webhooks the Config
+// enables (BREACHNOTIFY_BOUNCE_SES_TOPIC_ARNS, …_SENDGRID_PUBLIC_KEY,
+// …_POSTMARK_CREDENTIALS, …_MAILGUN_SIGNING_KEY).
+func bounceHooks(b config.Bounces) []bouncehooks.Hook {
+	var hooks []bouncehooks.Hook
+	if len(b.SESTopicARNs) > 0 {
+		hooks = append(hooks, &bouncehooks.SES{TopicARNs: b.SESTopicARNs})
+	}
+	if b.SendGridPublicKey != nil {
+		hooks = append(hooks, &bouncehooks.SendGrid{Key: b.SendGridPublicKey})
+	}
+	if b.PostmarkUser != "" {
+		hooks = append(hooks, &bouncehooks.Postmark{User: b.PostmarkUser, Password: b.PostmarkPassword})
+	}
+	if b.MailgunSigningKey != "" {
+		hooks = append(hooks, &bouncehooks.Mailgun{SigningKey: []byte(b.MailgunSigningKey)})
+	}
+	return hooks
 }
