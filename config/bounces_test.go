@@ -1,8 +1,11 @@
 package config_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/breachnotify/breachnotify/config"
 )
@@ -58,4 +61,59 @@ func FuzzParseIMAPURL(f *testing.F) {
 			t.Fatalf("%q accepted as %+v", raw, s)
 		}
 	})
+}
+
+// The BREACHNOTIFY_BOUNCE_* settings: every part is off by default, the
+// mailbox URL may come from a file, and each mistake names its variable.
+func TestLoadBounces(t *testing.T) {
+	t.Parallel()
+	c, err := config.LoadFrom(env(nil))
+	if err != nil || c.Bounces.IMAP != nil || c.Bounces.SESTopicARNs != nil || c.Bounces.SendGridPublicKey != nil ||
+		c.Bounces.PostmarkUser != "" || c.Bounces.MailgunSigningKey != "" {
+		t.Fatalf("defaults: %+v, %v; want every part off", c.Bounces, err)
+	}
+	urlFile := filepath.Join(t.TempDir(), "imap-url")
+	if err := os.WriteFile(urlFile, []byte("imaps://bounces:s3cret@imap.example.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// SendGrid's verification key as its settings page shows it (the
+	// key of SendGrid's own library tests).
+	const sendgridKey = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBcepxo7yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA=="
+	c, err = config.LoadFrom(env(map[string]string{
+		"BREACHNOTIFY_BOUNCE_IMAP_URL_FILE":        urlFile,
+		"BREACHNOTIFY_BOUNCE_IMAP_PROCESSED":       "Bounces/Done",
+		"BREACHNOTIFY_BOUNCE_IMAP_INTERVAL":        "30s",
+		"BREACHNOTIFY_BOUNCE_SES_TOPIC_ARNS":       "arn:aws:sns:eu-west-1:123456789012:ses-bounces, arn:aws:sns:us-east-1:123456789012:ses-complaints",
+		"BREACHNOTIFY_BOUNCE_SENDGRID_PUBLIC_KEY":  sendgridKey,
+		"BREACHNOTIFY_BOUNCE_POSTMARK_CREDENTIALS": "postmark:0123456789abcdef",
+		"BREACHNOTIFY_BOUNCE_MAILGUN_SIGNING_KEY":  "key-abc",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.Bounces
+	if m := b.IMAP; m == nil || m.Addr != "imap.example.com:993" || m.Password != "s3cret" || m.TLS != config.IMAPTLS ||
+		m.Mailbox != "INBOX" || m.Processed != "Bounces/Done" || m.Interval != 30*time.Second {
+		t.Errorf("IMAP = %+v", b.IMAP)
+	}
+	if len(b.SESTopicARNs) != 2 || b.SendGridPublicKey == nil || b.PostmarkPassword != "0123456789abcdef" || b.MailgunSigningKey != "key-abc" {
+		t.Errorf("providers = %+v", b)
+	}
+	for name, tc := range map[string]struct{ env map[string]string }{
+		"BREACHNOTIFY_BOUNCE_IMAP_URL":             {map[string]string{"BREACHNOTIFY_BOUNCE_IMAP_URL": "imap://u:p@h?tls=none"}},
+		"BREACHNOTIFY_BOUNCE_IMAP_INTERVAL":        {map[string]string{"BREACHNOTIFY_BOUNCE_IMAP_URL": "imaps://u:p@h", "BREACHNOTIFY_BOUNCE_IMAP_INTERVAL": "10ms"}},
+		"BREACHNOTIFY_BOUNCE_IMAP_PROCESSED":       {map[string]string{"BREACHNOTIFY_BOUNCE_IMAP_URL": "imaps://u:p@h", "BREACHNOTIFY_BOUNCE_IMAP_PROCESSED": "INBOX"}},
+		"BREACHNOTIFY_BOUNCE_SES_TOPIC_ARNS":       {map[string]string{"BREACHNOTIFY_BOUNCE_SES_TOPIC_ARNS": "ses-bounces"}},
+		"BREACHNOTIFY_BOUNCE_SENDGRID_PUBLIC_KEY":  {map[string]string{"BREACHNOTIFY_BOUNCE_SENDGRID_PUBLIC_KEY": "not a key"}},
+		"BREACHNOTIFY_BOUNCE_POSTMARK_CREDENTIALS": {map[string]string{"BREACHNOTIFY_BOUNCE_POSTMARK_CREDENTIALS": "postmark:short"}},
+	} {
+		_, err := config.LoadFrom(env(tc.env))
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %v, want one naming it", name, err)
+		}
+	}
+	if _, err := config.LoadFrom(env(map[string]string{"BREACHNOTIFY_BOUNCE_IMAP_URL": "imap://u:p@127.0.0.1:1143?tls=none",
+		"BREACHNOTIFY_BOUNCE_IMAP_ALLOW_INSECURE": "true"})); err != nil {
+		t.Errorf("tls=none with the insecure switch: %v", err)
+	}
 }
