@@ -74,6 +74,9 @@ type Options struct {
 	// Clock wraps the database clock the service schedules by (tests move
 	// time with it).
 	Clock func(notifier.Clock) notifier.Clock
+	// SNSFetch replaces the HTTPS GET of SNS signing certificates and
+	// subscription confirmations (tests serve their own certificate).
+	SNSFetch func(ctx context.Context, url string) ([]byte, error)
 }
 
 // App is an assembled service. Start runs it; Stop stops it gracefully.
@@ -317,7 +320,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	a.Evidence = importer
 	var hooks []bouncehooks.Hook
 	if !opts.NoAPI {
-		hooks = bounceHooks(cfg.Bounces)
+		hooks = bounceHooks(cfg.Bounces, opts.SNSFetch)
 	}
 	a.API = httpapi.New(httpapi.Config{
 		Service:  staff,

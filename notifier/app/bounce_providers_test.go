@@ -22,6 +22,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
 	"github.com/breachnotify/breachnotify/notifier/bouncehooks"
+	"github.com/breachnotify/breachnotify/notifier/bouncehooks/snstest"
 )
 
 // postProvider posts body to a provider's webhook with header (pairs).
@@ -166,5 +167,49 @@ func TestProviderBounceWebhooks(t *testing.T) {
 	}
 	if !limited {
 		t.Error("1,000 requests from one address were never rate limited")
+	}
+}
+
+// TestSESBounceWebhook confirms the SNS subscription, then takes SES's
+// documented bounce notification, pointed at a real delivery and signed
+// as SNS signs (a certificate of the test's own, served for a URL on an
+// SNS host): the delivery bounces, and SNS's retry records nothing more.
+// A notification of another topic is refused.
+func TestSESBounceWebhook(t *testing.T) {
+	t.Parallel()
+	sns := snstest.New(t)
+	e := apptest.Start(t, apptest.Options{
+		Configure: func(c *config.Config) { c.Bounces.SESTopicARNs = []string{snstest.Topic} },
+		SNSFetch:  sns.Fetch,
+	})
+	w := e.LaunchInitial(t, e.LoadSample(t, "ses"))
+	tailspin := findDelivery(t, e, w.ID, "secops@tailspin.example")
+
+	confirm := "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=" + snstest.Topic + "&Token=2336412f37"
+	sub := sns.Sign(t, "1", map[string]string{"Type": "SubscriptionConfirmation", "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+		"Token": "2336412f37", "TopicArn": snstest.Topic, "Message": "You have chosen to subscribe to the topic " + snstest.Topic,
+		"SubscribeURL": confirm, "Timestamp": "2012-04-26T20:45:04.751Z"})
+	if st, b := postProvider(t, e, "ses", sub, "Content-Type", "text/plain; charset=UTF-8"); st != 200 || !bytes.Contains(b, []byte("confirmed")) {
+		t.Fatalf("subscription confirmation: %d %s", st, b)
+	}
+
+	n := providerFixture(t, "ses-bounce.json")
+	n["mail"].(map[string]any)["commonHeaders"].(map[string]any)["messageId"] = "<" + tailspin.MessageID + ">"
+	n["bounce"].(map[string]any)["bouncedRecipients"].([]any)[0].(map[string]any)["emailAddress"] = tailspin.Recipient
+	message, _ := json.Marshal(n)
+	body := sns.Sign(t, "2", snstest.Notification("22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324", message))
+	if st, b := postProvider(t, e, "ses", body, "Content-Type", "text/plain; charset=UTF-8"); st != 200 || !bytes.Contains(b, []byte(`"recorded":1`)) {
+		t.Fatalf("ses bounce: %d %s", st, b)
+	}
+	if d := findDelivery(t, e, w.ID, tailspin.Recipient); d.Status != notifier.DeliveryBounced {
+		t.Errorf("delivery after the ses bounce: %s, want bounced", d.Status)
+	}
+	if st, b := postProvider(t, e, "ses", body); st != 200 || !bytes.Contains(b, []byte(`"duplicates":1`)) {
+		t.Errorf("ses retry: %d %s", st, b)
+	}
+	other := snstest.Notification("33b80b92-fdea-4c2c-8f9d-bdfb0c7bf324", message)
+	other["TopicArn"] = "arn:aws:sns:eu-west-1:999999999999:someone-elses"
+	if st, b := postProvider(t, e, "ses", sns.Sign(t, "2", other)); st != 401 {
+		t.Errorf("another account's topic: %d %s", st, b)
 	}
 }

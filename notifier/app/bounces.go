@@ -40,10 +40,10 @@ func (a *App) bouncePoller() (*queue.BouncePollWorker, error) {
 // bounceHooks are the sending providers' bounce webhooks the Config
 // enables (BREACHNOTIFY_BOUNCE_SES_TOPIC_ARNS, …_SENDGRID_PUBLIC_KEY,
 // …_POSTMARK_CREDENTIALS, …_MAILGUN_SIGNING_KEY).
-func bounceHooks(b config.Bounces) []bouncehooks.Hook {
+func bounceHooks(b config.Bounces, snsFetch func(context.Context, string) ([]byte, error)) []bouncehooks.Hook {
 	var hooks []bouncehooks.Hook
 	if len(b.SESTopicARNs) > 0 {
-		hooks = append(hooks, &bouncehooks.SES{TopicARNs: b.SESTopicARNs})
+		hooks = append(hooks, &bouncehooks.SES{TopicARNs: b.SESTopicARNs, Fetch: snsFetch})
 	}
 	if b.SendGridPublicKey != nil {
 		hooks = append(hooks, &bouncehooks.SendGrid{Key: b.SendGridPublicKey})

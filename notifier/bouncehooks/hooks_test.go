@@ -2,23 +2,16 @@ package bouncehooks_test
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hmac"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha1" //nolint:gosec // SNS signature version 1
+	"crypto/rand" //nolint:gosec // SNS signature version 1
 	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"os"
 	"strconv"
@@ -28,6 +21,7 @@ import (
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/bouncehooks"
+	"github.com/breachnotify/breachnotify/notifier/bouncehooks/snstest"
 )
 
 func fixture(t testing.TB, name string) []byte {
@@ -107,99 +101,38 @@ func TestPostmarkContentGivesMessageID(t *testing.T) {
 	}
 }
 
-// snsSigner signs SNS messages as SNS does, with a certificate of its own
-// served for a URL on an SNS host.
-type snsSigner struct {
-	key     *rsa.PrivateKey
-	certPEM []byte
-	certURL string
-	fetched []string
-}
-
-func newSNSSigner(t testing.TB) *snsSigner {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sns.amazonaws.com"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &snsSigner{key: key, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		certURL: "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-test.pem"}
-}
-
-func (s *snsSigner) fetch(_ context.Context, u string) ([]byte, error) {
-	s.fetched = append(s.fetched, u)
-	if u == s.certURL {
-		return s.certPEM, nil
-	}
-	if strings.HasPrefix(u, "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription") {
-		return []byte("<ConfirmSubscriptionResponse/>"), nil
-	}
-	return nil, errors.New("not found")
-}
-
-// sign returns the SNS delivery of fields, signed with version.
-func (s *snsSigner) sign(t testing.TB, version string, fields map[string]string) []byte {
-	t.Helper()
-	text := bouncehooks.SNSStringToSign(fields)
-	var sig []byte
-	var err error
-	if version == "1" {
-		d := sha1.Sum([]byte(text)) //nolint:gosec // SNS signature version 1
-		sig, err = rsa.SignPKCS1v15(rand.Reader, s.key, crypto.SHA1, d[:])
-	} else {
-		d := sha256.Sum256([]byte(text))
-		sig, err = rsa.SignPKCS1v15(rand.Reader, s.key, crypto.SHA256, d[:])
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{"SignatureVersion": version, "Signature": base64.StdEncoding.EncodeToString(sig), "SigningCertURL": s.certURL}
-	for k, v := range fields {
-		out[k] = v
-	}
-	b, _ := json.Marshal(out)
-	return b
-}
-
-const topic = "arn:aws:sns:eu-west-1:123456789012:ses-bounces"
+const topic = snstest.Topic
 
 func snsNotification(message []byte) map[string]string {
-	return map[string]string{"Type": "Notification", "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324", "TopicArn": topic,
-		"Message": string(message), "Timestamp": "2012-05-02T00:54:06.655Z"}
+	return snstest.Notification("22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324", message)
 }
 
 func TestSESSignatures(t *testing.T) {
 	t.Parallel()
-	s := newSNSSigner(t)
-	hook := &bouncehooks.SES{TopicARNs: []string{topic}, Fetch: s.fetch}
+	s := snstest.New(t)
+	hook := &bouncehooks.SES{TopicARNs: []string{topic}, Fetch: s.Fetch}
 	ctx := context.Background()
 	take := func(body []byte) (bouncehooks.Result, error) { return hook.Take(ctx, bouncehooks.Request{Body: body}) }
 	bounce := fixture(t, "ses-bounce.json")
 
 	for _, v := range []string{"1", "2"} {
-		res, err := take(s.sign(t, v, snsNotification(bounce)))
+		res, err := take(s.Sign(t, v, snsNotification(bounce)))
 		if err != nil || len(res.Records) != 1 || res.Records[0].Notice.Kind != notifier.BouncePermanent {
 			t.Errorf("signature version %s: %q, %v", v, summary(res), err)
 		}
 	}
 	withSubject := snsNotification(bounce)
 	withSubject["Subject"] = "Amazon SES Email Event Notification"
-	if _, err := take(s.sign(t, "2", withSubject)); err != nil {
+	if _, err := take(s.Sign(t, "2", withSubject)); err != nil {
 		t.Errorf("with a Subject: %v", err)
 	}
 
 	refused := map[string][]byte{}
-	tampered := s.sign(t, "2", snsNotification(bounce))
+	tampered := s.Sign(t, "2", snsNotification(bounce))
 	refused["a changed message"] = []byte(strings.Replace(string(tampered), "jane@example.com", "mary@example.com", 1))
 	other := snsNotification(bounce)
 	other["TopicArn"] = "arn:aws:sns:eu-west-1:999999999999:someone-elses"
-	refused["another account's topic"] = s.sign(t, "2", other)
+	refused["another account's topic"] = s.Sign(t, "2", other)
 	for name, host := range map[string]string{
 		"a certificate off SNS":        "https://sns.eu-west-1.amazonaws.com.evil.example/cert.pem",
 		"a certificate over http":      "http://sns.eu-west-1.amazonaws.com/cert.pem",
@@ -207,12 +140,12 @@ func TestSESSignatures(t *testing.T) {
 		"a certificate that is no pem": "https://sns.eu-west-1.amazonaws.com/cert.txt",
 	} {
 		var m map[string]string
-		_ = json.Unmarshal(s.sign(t, "2", snsNotification(bounce)), &m)
+		_ = json.Unmarshal(s.Sign(t, "2", snsNotification(bounce)), &m)
 		m["SigningCertURL"] = host
 		refused[name], _ = json.Marshal(m)
 	}
 	var m map[string]string
-	_ = json.Unmarshal(s.sign(t, "2", snsNotification(bounce)), &m)
+	_ = json.Unmarshal(s.Sign(t, "2", snsNotification(bounce)), &m)
 	m["SignatureVersion"] = "3"
 	refused["an unknown signature version"], _ = json.Marshal(m)
 	refused["not JSON"] = []byte("Type=Notification")
@@ -221,8 +154,8 @@ func TestSESSignatures(t *testing.T) {
 			t.Errorf("%s: %v, want unauthenticated", name, err)
 		}
 	}
-	for _, u := range s.fetched {
-		if u != s.certURL {
+	for _, u := range s.Fetched() {
+		if u != s.CertURL {
 			t.Errorf("fetched %s, which is no SNS certificate URL", u)
 		}
 	}
@@ -230,21 +163,21 @@ func TestSESSignatures(t *testing.T) {
 
 func TestSESSubscriptionConfirmation(t *testing.T) {
 	t.Parallel()
-	s := newSNSSigner(t)
-	hook := &bouncehooks.SES{TopicARNs: []string{topic}, Fetch: s.fetch}
+	s := snstest.New(t)
+	hook := &bouncehooks.SES{TopicARNs: []string{topic}, Fetch: s.Fetch}
 	confirm := "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=" + topic + "&Token=2336412f37"
 	fields := map[string]string{"Type": "SubscriptionConfirmation", "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
 		"Token": "2336412f37", "TopicArn": topic, "Message": "You have chosen to subscribe to the topic " + topic,
 		"SubscribeURL": confirm, "Timestamp": "2012-04-26T20:45:04.751Z"}
-	res, err := hook.Take(context.Background(), bouncehooks.Request{Body: s.sign(t, "1", fields)})
+	res, err := hook.Take(context.Background(), bouncehooks.Request{Body: s.Sign(t, "1", fields)})
 	if err != nil || !strings.Contains(res.Note, "confirmed") || len(res.Records) != 0 {
 		t.Fatalf("confirmation: %+v, %v", res, err)
 	}
-	if s.fetched[len(s.fetched)-1] != confirm {
-		t.Errorf("the SubscribeURL was not fetched: %q", s.fetched)
+	if f := s.Fetched(); f[len(f)-1] != confirm {
+		t.Errorf("the SubscribeURL was not fetched: %q", f)
 	}
 	fields["SubscribeURL"] = "https://attacker.example/?Action=ConfirmSubscription"
-	if _, err := hook.Take(context.Background(), bouncehooks.Request{Body: s.sign(t, "1", fields)}); notifier.ErrorCode(err) != notifier.CodeInvalid {
+	if _, err := hook.Take(context.Background(), bouncehooks.Request{Body: s.Sign(t, "1", fields)}); notifier.ErrorCode(err) != notifier.CodeInvalid {
 		t.Errorf("a SubscribeURL off SNS: %v, want refused", err)
 	}
 }
@@ -410,11 +343,11 @@ func FuzzParseMailgun(f *testing.F) {
 // FuzzSNSEnvelope feeds arbitrary bodies to the SES hook: nothing but a
 // correctly signed message of the topic gets past authentication.
 func FuzzSNSEnvelope(f *testing.F) {
-	s := newSNSSigner(f)
-	f.Add(s.sign(f, "2", snsNotification(fixture(f, "ses-bounce.json"))))
+	s := snstest.New(f)
+	f.Add(s.Sign(f, "2", snsNotification(fixture(f, "ses-bounce.json"))))
 	f.Add([]byte(`{"Type":"Notification","SignatureVersion":"1","SigningCertURL":"https://sns.x.amazonaws.com/a.pem"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		hook := &bouncehooks.SES{TopicARNs: []string{topic}, Fetch: s.fetch}
+		hook := &bouncehooks.SES{TopicARNs: []string{topic}, Fetch: s.Fetch}
 		res, err := hook.Take(context.Background(), bouncehooks.Request{Body: b})
 		if err == nil && len(res.Records) > 0 {
 			var m map[string]string
