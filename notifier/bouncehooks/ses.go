@@ -50,10 +50,6 @@ type SES struct {
 // Source implements Hook.
 func (*SES) Source() notifier.BounceSource { return notifier.SourceSES }
 
-// snsClient follows no redirect: the URL checked to be on an SNS host is
-// the one answered.
-var snsClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
 // HTTPFetch GETs url with a short timeout and a bounded body.
 func HTTPFetch(ctx context.Context, u string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -62,7 +58,10 @@ func HTTPFetch(ctx context.Context, u string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := snsClient.Do(req)
+	// No redirect is followed: the URL checked to be on an SNS host is the
+	// one that answers.
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}
