@@ -112,6 +112,15 @@ type Config struct {
 	// acknowledgement and sign-in links and the session cookies cross the
 	// network readable by anyone on the way.
 	AllowInsecurePublicURL bool
+	// WebhookAllowLocalHTTP lets webhook endpoints be http:// to localhost
+	// and loopback addresses (BREACHNOTIFY_WEBHOOK_ALLOW_LOCAL_HTTP=true):
+	// for development and tests. Otherwise endpoints must be https.
+	WebhookAllowLocalHTTP bool
+	// WebhookAllowPrivate lets webhook endpoints point at private,
+	// link-local and unique-local addresses
+	// (BREACHNOTIFY_WEBHOOK_ALLOW_PRIVATE=true): for a receiver inside
+	// the service's own network. Refused by default (SSRF).
+	WebhookAllowPrivate bool
 	// ContactURL and ContactText tell the verify page's visitor how to
 	// reach the sender by a channel a forged mail cannot carry
 	// (BREACHNOTIFY_CONTACT_URL: an https page, e.g. the company's contact
@@ -356,6 +365,8 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 	c.HTTPAddr = l.str("BREACHNOTIFY_HTTP_ADDR", c.HTTPAddr)
 	c.PublicURL = l.str("BREACHNOTIFY_PUBLIC_URL", "http://"+c.HTTPAddr)
 	c.AllowInsecurePublicURL = l.boolean("BREACHNOTIFY_ALLOW_INSECURE_PUBLIC_URL", false)
+	c.WebhookAllowLocalHTTP = l.boolean("BREACHNOTIFY_WEBHOOK_ALLOW_LOCAL_HTTP", false)
+	c.WebhookAllowPrivate = l.boolean("BREACHNOTIFY_WEBHOOK_ALLOW_PRIVATE", false)
 	c.ContactURL = l.str("BREACHNOTIFY_CONTACT_URL", "")
 	c.ContactText = l.str("BREACHNOTIFY_CONTACT_TEXT", "")
 	if raw := l.str("BREACHNOTIFY_TRUSTED_PROXIES", ""); raw != "" {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/delivery"
+	"github.com/breachnotify/breachnotify/notifier/webhook"
 )
 
 // QueueDeliver is the queue of delivery jobs.
@@ -192,6 +193,9 @@ type Config struct {
 	// PortalLink sends the customer portal's sign-in emails; nil leaves
 	// that queue unworked.
 	PortalLink *PortalLinkWorker
+	// Webhooks fans out and delivers webhook events; nil leaves that
+	// queue unworked.
+	Webhooks *webhook.Dispatcher
 	// BouncePoll polls the bounce mailbox every BouncePollInterval; nil
 	// polls none.
 	BouncePoll         *BouncePollWorker
@@ -236,6 +240,13 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 			func() (river.JobArgs, *river.InsertOpts) { return MaintenanceArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
 		river.NewPeriodicJob(river.PeriodicInterval(AuditCheckpointInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return AuditCheckpointArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
+	}
+	if cfg.Webhooks != nil {
+		river.AddWorker(workers, &WebhookWorker{Dispatcher: cfg.Webhooks})
+		river.AddWorker(workers, &WebhookDispatchWorker{Dispatcher: cfg.Webhooks})
+		queues[QueueWebhook] = river.QueueConfig{MaxWorkers: 10}
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(WebhookDispatchInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return WebhookDispatchArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	if cfg.BouncePoll != nil {
 		river.AddWorker(workers, cfg.BouncePoll)

@@ -335,6 +335,11 @@ func cmdEvidenceRewrapKeys(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "rewrapped %d incident keys with the first key of the key file; keys older than it may now be removed from it\n", n)
+	// Webhook signing secrets are sealed under the same master keys.
+	hooks, err := a.Webhooks.RewrapSecrets(ctx, notifier.LocalActor(osUser()))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "rewrapped %d incident keys and %d webhook secrets with the first key of the key file; keys older than it may now be removed from it\n", n, hooks)
 	return nil
 }

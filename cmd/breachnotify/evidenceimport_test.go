@@ -19,6 +19,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/apiclient"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
 	"github.com/breachnotify/breachnotify/notifier/vault"
+	"github.com/breachnotify/breachnotify/notifier/webhook"
 )
 
 // TestEvidenceImportVerb imports a folder holding a Maildir, an mbox and
@@ -94,11 +95,16 @@ func TestEvidenceRewrapKeys(t *testing.T) {
 	if _, err := e.Client.ImportEvidence(ctx, slug, "one.eml", strings.NewReader(mail), int64(len(mail))); err != nil {
 		t.Fatal(err)
 	}
+	// A webhook secret sealed under the old master key is rewrapped too.
+	hookURL := "https://hooks.example.com/in"
+	if _, err := e.App.Webhooks.CreateEndpoint(ctx, notifier.LocalActor("test"), webhook.EndpointInput{URL: &hookURL}); err != nil {
+		t.Fatal(err)
+	}
 	writeFile(t, filepath.Dir(keyFile), "evidence.keys", []byte(newKey+"\n"+oldKey+"\n"))
 	c := cli{t: t, url: e.App.URL(), key: e.Key, configure: func(cfg *config.Config) {
 		cfg.DatabaseURL, cfg.EvidenceKeyFile = e.App.Config.DatabaseURL, keyFile
 	}}
-	contains(t, "rewrap-keys", c.ok("evidence", "rewrap-keys"), "rewrapped 1 incident keys")
+	contains(t, "rewrap-keys", c.ok("evidence", "rewrap-keys"), "rewrapped 1 incident keys and 1 webhook secrets")
 	ring, err := vault.ParseKeyFile([]byte(newKey))
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +113,10 @@ func TestEvidenceRewrapKeys(t *testing.T) {
 	if err := e.App.Pool.QueryRow(ctx, `SELECT master_id FROM incident_keys`).Scan(&master); err != nil || master != ring.CurrentID() {
 		t.Fatalf("incident key wrapped by %q, %v; want the new key %s", master, err, ring.CurrentID())
 	}
-	contains(t, "second rewrap", c.ok("evidence", "rewrap-keys"), "rewrapped 0 incident keys")
+	if err := e.App.Pool.QueryRow(ctx, `SELECT master_id FROM webhook_secrets`).Scan(&master); err != nil || master != ring.CurrentID() {
+		t.Fatalf("webhook secret wrapped by %q, %v; want the new key %s", master, err, ring.CurrentID())
+	}
+	contains(t, "second rewrap", c.ok("evidence", "rewrap-keys"), "rewrapped 0 incident keys and 0 webhook secrets")
 }
 
 // TestUploadProgressReadsTheServer shows on the live line what the server

@@ -35,6 +35,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/admin"
 	"github.com/breachnotify/breachnotify/notifier/bouncehooks"
 	"github.com/breachnotify/breachnotify/notifier/capture"
+	"github.com/breachnotify/breachnotify/notifier/deadlines"
 	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/notifier/evidence"
 	"github.com/breachnotify/breachnotify/notifier/httpapi"
@@ -48,6 +49,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/store"
 	"github.com/breachnotify/breachnotify/notifier/vault"
 	"github.com/breachnotify/breachnotify/notifier/web"
+	"github.com/breachnotify/breachnotify/notifier/webhook"
 	"github.com/breachnotify/breachnotify/queue"
 	"github.com/breachnotify/breachnotify/templates"
 )
@@ -100,6 +102,8 @@ type App struct {
 	API *httpapi.Server
 	// Evidence imports stolen mail (nil in a process without the API).
 	Evidence *ingest.Importer
+	// Webhooks manages outbound webhooks (nil in a process without the API).
+	Webhooks *webhook.Service
 
 	// staffPool and publicPool are the HTTP side's pools (nil in a
 	// workers-only process).
@@ -117,6 +121,8 @@ type App struct {
 	served      chan error
 	refreshStop chan struct{}
 	dashboard   *admin.Server
+	// webhookRing seals and opens webhook signing secrets.
+	webhookRing *vault.Keyring
 	stopOnce    sync.Once
 	stopErr     error
 }
@@ -265,6 +271,9 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	if a.webhookRing, err = webhookKeyring(cfg, secret); err != nil {
+		return err
+	}
 	storeCfg := store.Config{Jobs: inserter, MessageIDDomain: domainOf(cfg.From.Address), AuditKeys: keys}
 	a.Store = store.New(a.Pool, storeCfg)
 	if !Capturing(cfg) {
@@ -283,9 +292,12 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	if opts.Clock != nil {
 		clock = opts.Clock(a.Store)
 	}
-	bounceCounts := metrics.NewBounces(a.Registry)
-	svcCfg := notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger, AuditKeys: keys,
-		Bounces: bounceCounts}
+	profiles, err := deadlines.Builtin()
+	if err != nil {
+		return err
+	}
+	svcCfg := notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger, AuditKeys: keys, Deadlines: profiles,
+		Bounces: metrics.NewBounces(a.Registry)}
 	a.Service = notifier.NewService(a.Store, svcCfg)
 	// The template versions admins made current replace the shipped ones.
 	if err := a.Service.RefreshTemplates(ctx); err != nil {
@@ -295,6 +307,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(a.Registry)
 	a.Registry.MustRegister(metrics.NewStateCollector(a.Store, a.Logger))
+	a.Registry.MustRegister(metrics.NewDeadlineCollector(a.Store, profiles, a.Logger))
 
 	if !opts.NoWorkers {
 		if err := a.buildWorkers(opts, m); err != nil {
@@ -308,8 +321,10 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	staff, public := a.Service, a.Service
 	var importer *ingest.Importer
 	var publicStore *store.Store
+	var hooks *webhook.Service
 	if !opts.NoAPI {
 		staffStore := store.New(a.staffPool, storeCfg)
+		hooks = webhook.NewService(webhook.Config{Store: staffStore, Keyring: a.webhookRing, Policy: webhookPolicy(cfg), Logger: a.Logger})
 		staff = notifier.NewService(staffStore, svcCfg)
 		publicStore = store.New(a.publicPool, storeCfg)
 		public = notifier.NewService(publicStore, svcCfg)
@@ -318,13 +333,15 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		}
 	}
 	a.Evidence = importer
-	var hooks []bouncehooks.Hook
+	a.Webhooks = hooks
+	var bounceHooks []bouncehooks.Hook
 	if !opts.NoAPI {
-		hooks = bounceHooks(cfg.Bounces, opts.SNSFetch)
+		bounceHooks = providerBounceHooks(cfg.Bounces, opts.SNSFetch)
 	}
 	a.API = httpapi.New(httpapi.Config{
 		Service:  staff,
 		Evidence: importer,
+		Webhooks: hooks,
 		// Readiness asks the workers' pool: a flood of page or API
 		// requests does not make the process look down.
 		Ready: a.Store.Ping,
@@ -337,7 +354,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		OpsOnly:        opts.NoAPI,
 		CaptureMailbox: Capturing(cfg),
 		HSTS:           cfg.PublicHTTPS(),
-		BounceHooks:    hooks,
+		BounceHooks:    bounceHooks,
 		ClientAddr:     web.NewClientAddr(cfg.TrustedProxies),
 		Logger:         a.Logger,
 	})
@@ -404,21 +421,9 @@ func (a *App) stopDashboard() {
 // BREACHNOTIFY_SECRET_FILE; with neither, imports are refused (the
 // evidence key must not live in the database it protects).
 func newImporter(cfg *config.Config, secret []byte, st *store.Store, logger *slog.Logger) (*ingest.Importer, error) {
-	var ring *vault.Keyring
-	switch {
-	case cfg.EvidenceKeyFile != "":
-		b, err := os.ReadFile(cfg.EvidenceKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("BREACHNOTIFY_EVIDENCE_KEY_FILE: %w", err)
-		}
-		if ring, err = vault.ParseKeyFile(b); err != nil {
-			return nil, fmt.Errorf("BREACHNOTIFY_EVIDENCE_KEY_FILE: %w", err)
-		}
-	case cfg.SecretFile != "":
-		var err error
-		if ring, err = vault.DeriveKeyring(secret); err != nil {
-			return nil, fmt.Errorf("BREACHNOTIFY_SECRET_FILE: %w", err)
-		}
+	ring, err := evidenceKeyring(cfg, secret)
+	if err != nil {
+		return nil, err
 	}
 	free, err := evidence.NewFreeMail(evidence.DefaultFreeMailDomains())
 	if err != nil {
@@ -436,6 +441,47 @@ func newImporter(cfg *config.Config, secret []byte, st *store.Store, logger *slo
 		return nil, err
 	}
 	return ingest.New(ingest.Config{Store: st, Keyring: ring, FreeMail: free, Secrets: scanner, Logger: logger})
+}
+
+// evidenceKeyring is the master keys of BREACHNOTIFY_EVIDENCE_KEY_FILE,
+// or those derived from BREACHNOTIFY_SECRET_FILE; nil with neither.
+func evidenceKeyring(cfg *config.Config, secret []byte) (*vault.Keyring, error) {
+	switch {
+	case cfg.EvidenceKeyFile != "":
+		b, err := os.ReadFile(cfg.EvidenceKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("BREACHNOTIFY_EVIDENCE_KEY_FILE: %w", err)
+		}
+		ring, err := vault.ParseKeyFile(b)
+		if err != nil {
+			return nil, fmt.Errorf("BREACHNOTIFY_EVIDENCE_KEY_FILE: %w", err)
+		}
+		return ring, nil
+	case cfg.SecretFile != "":
+		ring, err := vault.DeriveKeyring(secret)
+		if err != nil {
+			return nil, fmt.Errorf("BREACHNOTIFY_SECRET_FILE: %w", err)
+		}
+		return ring, nil
+	}
+	return nil, nil
+}
+
+// webhookKeyring seals webhook signing secrets: with the evidence master
+// keys when there are some, else with keys derived from the installation
+// secret, which then lives in the database itself (a development setup):
+// the secrets are still never stored in the clear.
+func webhookKeyring(cfg *config.Config, secret []byte) (*vault.Keyring, error) {
+	ring, err := evidenceKeyring(cfg, secret)
+	if err != nil || ring != nil {
+		return ring, err
+	}
+	return vault.DeriveKeyring(secret)
+}
+
+// webhookPolicy is the configured policy for webhook targets.
+func webhookPolicy(cfg *config.Config) webhook.Policy {
+	return webhook.Policy{AllowLocalHTTP: cfg.WebhookAllowLocalHTTP, AllowPrivate: cfg.WebhookAllowPrivate}
 }
 
 // newReviewer builds the portal's review of stolen mail, on the public
@@ -595,7 +641,7 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 	// The evidence retention purges incidents past their retention and
 	// finishes purges interrupted midway (issue 13).
 	upkeep := queue.Maintainers{a.Store, queue.MaintainerFunc(a.Store.ExpireStaffSessions), queue.MaintainerFunc(a.Store.ForgetIdlePacing),
-		queue.MaintainerFunc(a.Service.RunEvidenceRetention)}
+		queue.MaintainerFunc(a.Service.RunEvidenceRetention), queue.MaintainerFunc(a.Store.ForgetOldWebhookEvents)}
 	bouncePoll, err := a.bouncePoller()
 	if err != nil {
 		return err
@@ -614,6 +660,10 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		Service:    a.Service,
 		Maintainer: upkeep,
 		PortalLink: portalLinks,
+		// Webhooks are a channel of their own beside email (notifier/webhook
+		// says why they do not go through the engine).
+		Webhooks: webhook.NewDispatcher(webhook.DispatcherConfig{Store: a.Store, Keyring: a.webhookRing,
+			Sender: webhook.NewSender(webhookPolicy(cfg), 0), Observer: m, Logger: a.Logger.With("component", "webhooks")}),
 		// Bounces in by themselves (issue 16).
 		BouncePoll:         bouncePoll,
 		BouncePollInterval: pollEvery,

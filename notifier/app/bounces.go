@@ -37,10 +37,10 @@ func (a *App) bouncePoller() (*queue.BouncePollWorker, error) {
 	}}, nil
 }
 
-// bounceHooks are the sending providers' bounce webhooks the Config
+// providerBounceHooks are the sending providers' bounce webhooks the Config
 // enables (BREACHNOTIFY_BOUNCE_SES_TOPIC_ARNS, …_SENDGRID_PUBLIC_KEY,
 // …_POSTMARK_CREDENTIALS, …_MAILGUN_SIGNING_KEY).
-func bounceHooks(b config.Bounces, snsFetch func(context.Context, string) ([]byte, error)) []bouncehooks.Hook {
+func providerBounceHooks(b config.Bounces, snsFetch func(context.Context, string) ([]byte, error)) []bouncehooks.Hook {
 	var hooks []bouncehooks.Hook
 	if len(b.SESTopicARNs) > 0 {
 		hooks = append(hooks, &bouncehooks.SES{TopicARNs: b.SESTopicARNs, Fetch: snsFetch})

@@ -108,6 +108,7 @@ var apiAccess = []apiRow{
 	{"POST", "/api/v1/incidents/{incident}/waves", unauth, denied, ok, ok},
 	{"GET", "/api/v1/incidents/{incident}/notices", unauth, ok, ok, ok},
 	{"GET", "/api/v1/incidents/{incident}/report", unauth, ok, ok, ok},
+	{"GET", "/api/v1/incidents/{incident}/deadlines", unauth, ok, ok, ok},
 	{"GET", "/api/v1/incidents/{incident}/unreachable", unauth, ok, ok, ok},
 	{"POST", "/api/v1/incidents/{incident}/evidence", unauth, denied, ok, ok},
 	{"GET", "/api/v1/incidents/{incident}/evidence-imports", unauth, ok, ok, ok},
@@ -164,6 +165,15 @@ var apiAccess = []apiRow{
 	{"GET", "/api/v1/apikeys", unauth, denied, denied, ok},
 	{"POST", "/api/v1/apikeys", unauth, denied, denied, ok},
 	{"DELETE", "/api/v1/apikeys/{id}", unauth, denied, denied, ok},
+	{"GET", "/api/v1/webhooks", unauth, denied, denied, ok},
+	{"POST", "/api/v1/webhooks", unauth, denied, denied, ok},
+	{"GET", "/api/v1/webhooks/{id}", unauth, denied, denied, ok},
+	{"PATCH", "/api/v1/webhooks/{id}", unauth, denied, denied, ok},
+	{"DELETE", "/api/v1/webhooks/{id}", unauth, denied, denied, ok},
+	{"POST", "/api/v1/webhooks/{id}/rotate-secret", unauth, denied, denied, ok},
+	{"POST", "/api/v1/webhooks/{id}/test", unauth, denied, denied, ok},
+	{"GET", "/api/v1/webhooks/{id}/deliveries", unauth, denied, denied, ok},
+	{"POST", "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver", unauth, denied, denied, ok},
 
 	{"GET", "/api/v1/templates", unauth, ok, ok, ok},
 	{"POST", "/api/v1/templates", unauth, denied, denied, ok},
@@ -222,7 +232,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	spareID := keys[len(keys)-1].ID
 	viewer, operator, admin := newKey(t, e, "viewer", notifier.RoleViewer), newKey(t, e, "operator", notifier.RoleOperator),
 		newKey(t, e, "admin", notifier.RoleAdmin)
-	concrete := strings.NewReplacer("{incident}", "matrix", "{org}", "contoso", "{finding}", strings.Repeat("ab", 32)+"-0",
+	concrete := strings.NewReplacer("{incident}", "matrix", "{org}", "contoso", "{finding}", strings.Repeat("ab", 32)+"-0", "{delivery}", "1",
 		"{id}", fmt.Sprint(d[0].ID)) // a delivery id; other kinds with that id may or may not exist
 	for _, a := range apiAccess {
 		path := concrete.Replace(a.pattern)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/httpapi"
+	"github.com/breachnotify/breachnotify/notifier/webhook"
 	"github.com/breachnotify/breachnotify/templates"
 )
 
@@ -84,6 +85,18 @@ var replySchemas = map[string]any{
 	"Finding":             notifier.Finding{},
 	"FindingDismissal":    notifier.FindingDismissal{},
 	"FindingPage":         notifier.ListResult[notifier.Finding]{},
+	// Deadline clocks (issue 15).
+	"IncidentClock":          notifier.IncidentClock{},
+	"ObligationDue":          notifier.ObligationDue{},
+	"OrganizationDeadline":   notifier.OrganizationDeadline{},
+	"DeadlineBoard":          notifier.DeadlineBoard{},
+	"WebhookEndpoint":        webhook.Endpoint{},
+	"WebhookSecret":          webhook.SecretInfo{},
+	"CreatedWebhookEndpoint": webhook.CreatedEndpoint{},
+	"WebhookDelivery":        webhook.Delivery{},
+	"WebhookAttempt":         webhook.Attempt{},
+	"WebhookEndpointPage":    notifier.ListResult[webhook.Endpoint]{},
+	"WebhookDeliveryPage":    notifier.ListResult[webhook.Delivery]{},
 }
 
 // requestSchemas maps the document's schemas of request bodies to the Go
@@ -97,6 +110,7 @@ var requestSchemas = map[string]any{
 	"TemplatePreviewRequest": notifier.TemplatePreviewRequest{},
 	"PurgeRequest":           notifier.PurgeRequest{},
 	"DismissRequest":         notifier.DismissRequest{},
+	"WebhookEndpointInput":   webhook.EndpointInput{},
 }
 
 // schemasWithoutGoType are the schemas no named Go type stands for, and
@@ -118,7 +132,9 @@ var schemasWithoutGoType = map[string]string{
 // narrowedEnums are the reply fields whose documented enum may be a
 // subset of their Go type's constants, and why the others never occur.
 var narrowedEnums = map[string]string{
-	"WavePlan.kind": "PlanWave plans only initial and follow-up waves; the reminder job makes the others",
+	"WavePlan.kind":                   "PlanWave plans only initial and follow-up waves; the reminder job makes the others",
+	"WebhookEndpoint.events[]":        "endpoints subscribe to webhook.EventTypes; webhook.test goes to the one endpoint tested, whatever it subscribes to",
+	"CreatedWebhookEndpoint.events[]": "as WebhookEndpoint.events[]",
 }
 
 // enumSubsets are the fields whose values are a named subset of their Go

@@ -44,6 +44,7 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/incidents/{incident}/waves", operator, s.planWave},
 		{"GET", "/api/v1/incidents/{incident}/notices", viewer, s.listIncidentNotices},
 		{"GET", "/api/v1/incidents/{incident}/report", viewer, s.report},
+		{"GET", "/api/v1/incidents/{incident}/deadlines", viewer, s.incidentDeadlines},
 		{"GET", "/api/v1/incidents/{incident}/unreachable", viewer, s.listUnreachable},
 		{"POST", "/api/v1/incidents/{incident}/evidence", operator, s.importEvidence},
 		{"GET", "/api/v1/incidents/{incident}/evidence-imports", viewer, s.listEvidenceImports},
@@ -104,6 +105,17 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/apikeys", admin, s.listAPIKeys},
 		{"POST", "/api/v1/apikeys", admin, s.createAPIKey},
 		{"DELETE", "/api/v1/apikeys/{id}", admin, s.revokeAPIKey},
+
+		// Outbound webhooks (issue 16): an admin's, as API keys are.
+		{"GET", "/api/v1/webhooks", admin, s.listWebhooks},
+		{"POST", "/api/v1/webhooks", admin, s.createWebhook},
+		{"GET", "/api/v1/webhooks/{id}", admin, s.getWebhook},
+		{"PATCH", "/api/v1/webhooks/{id}", admin, s.patchWebhook},
+		{"DELETE", "/api/v1/webhooks/{id}", admin, s.deleteWebhook},
+		{"POST", "/api/v1/webhooks/{id}/rotate-secret", admin, s.rotateWebhookSecret},
+		{"POST", "/api/v1/webhooks/{id}/test", admin, s.testWebhook},
+		{"GET", "/api/v1/webhooks/{id}/deliveries", admin, s.listWebhookDeliveries},
+		{"POST", "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver", admin, s.redeliverWebhook},
 
 		{"GET", "/api/v1/templates", viewer, s.listTemplates},
 		{"POST", "/api/v1/templates", admin, s.uploadTemplate},

@@ -24,6 +24,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/bouncehooks"
 	"github.com/breachnotify/breachnotify/notifier/ingest"
 	"github.com/breachnotify/breachnotify/notifier/web"
+	"github.com/breachnotify/breachnotify/notifier/webhook"
 )
 
 // Config configures a Server.
@@ -31,6 +32,8 @@ type Config struct {
 	Service *notifier.Service
 	// Evidence imports stolen mail; nil answers its routes with 409.
 	Evidence *ingest.Importer
+	// Webhooks manages outbound webhooks; nil answers their routes with 409.
+	Webhooks *webhook.Service
 	// Ready reports whether the service can serve (the database answers).
 	Ready func(ctx context.Context) error
 	// Metrics serves /metrics; nil leaves it out.
@@ -66,6 +69,7 @@ const APIDeadline = 5 * time.Minute
 type Server struct {
 	svc          *notifier.Service
 	evidence     *ingest.Importer
+	hooks        *webhook.Service
 	ready        func(ctx context.Context) error
 	metrics      http.Handler
 	metricsToken string
@@ -91,7 +95,7 @@ func New(cfg Config) *Server {
 		cfg.MaxBodyBytes = 32 << 20
 	}
 	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: cfg.Metrics, metricsToken: cfg.MetricsToken,
-		evidence: cfg.Evidence, maxBody: cfg.MaxBodyBytes, captureMailbox: cfg.CaptureMailbox, hsts: cfg.HSTS, logger: cfg.Logger, mux: http.NewServeMux(),
+		evidence: cfg.Evidence, hooks: cfg.Webhooks, maxBody: cfg.MaxBodyBytes, captureMailbox: cfg.CaptureMailbox, hsts: cfg.HSTS, logger: cfg.Logger, mux: http.NewServeMux(),
 		bounceHooks: map[string]bouncehooks.Hook{}, providerLimit: web.NewLimiter(providerBurst, providerEvery, 10000), clientAddr: cfg.ClientAddr}
 	for _, h := range cfg.BounceHooks {
 		s.bounceHooks[string(h.Source())] = h

@@ -32,6 +32,8 @@ type Metrics struct {
 	commitSize   prometheus.Histogram
 	takeovers    prometheus.Counter
 	takenOver    prometheus.Counter
+	webhooks     *prometheus.CounterVec
+	webhookTime  prometheus.Histogram
 }
 
 // New registers the collectors on reg.
@@ -91,6 +93,20 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name:      "taken_over_deliveries_total",
 			Help:      "Pending deliveries this process took over from dead processes.",
 		}),
+		webhooks: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      "webhook_deliveries_total",
+			Help:      "Webhook delivery attempts made by this process, by outcome (succeeded; retrying: failed, tried again later; failed: given up).",
+		}, []string{"outcome"}),
+		webhookTime: f.NewHistogram(prometheus.HistogramOpts{
+			Namespace: Namespace,
+			Name:      "webhook_request_duration_seconds",
+			Help:      "Duration of one webhook request, whatever its outcome.",
+			Buckets:   []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15},
+		}),
+	}
+	for _, outcome := range []string{"succeeded", "retrying", "failed"} {
+		m.webhooks.WithLabelValues(outcome)
 	}
 	for _, part := range []string{"subject", "text", "html"} {
 		m.blocked.WithLabelValues(part)
@@ -128,6 +144,12 @@ func (m *Metrics) ObserveOutcome(o delivery.Outcome, kind templates.Kind) {
 		}
 		m.retries.WithLabelValues(reason).Inc()
 	}
+}
+
+// ObserveWebhook implements webhook.Observer.
+func (m *Metrics) ObserveWebhook(outcome string, took time.Duration) {
+	m.webhooks.WithLabelValues(outcome).Inc()
+	m.webhookTime.Observe(took.Seconds())
 }
 
 // ObserveSnooze implements delivery.Observer.
