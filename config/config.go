@@ -231,6 +231,9 @@ type Config struct {
 	// LogLevel is debug, info, warn or error (BREACHNOTIFY_LOG_LEVEL).
 	LogLevel string
 
+	// Bounces is how bounces come in by themselves (BREACHNOTIFY_BOUNCE_*).
+	Bounces Bounces
+
 	// URL and APIKey are what the CLI verbs use to reach a running server
 	// (BREACHNOTIFY_URL, BREACHNOTIFY_API_KEY).
 	URL    string
@@ -427,6 +430,7 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 	c.ImportMaxRows = l.integer("BREACHNOTIFY_IMPORT_MAX_ROWS", c.ImportMaxRows)
 	c.ImportMaxBytes = int64(l.integer("BREACHNOTIFY_IMPORT_MAX_BYTES", int(c.ImportMaxBytes)))
 	c.MetricsToken = l.secret("BREACHNOTIFY_METRICS_TOKEN", "")
+	c.Bounces = l.bounces()
 	c.LogFormat = l.str("BREACHNOTIFY_LOG_FORMAT", c.LogFormat)
 	c.LogLevel = l.str("BREACHNOTIFY_LOG_LEVEL", c.LogLevel)
 	c.URL = l.str("BREACHNOTIFY_URL", "http://"+c.HTTPAddr)

@@ -3,6 +3,7 @@ package notifier
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -19,24 +20,72 @@ type BounceJSON struct {
 // multipart/report body with contentType). A report that cannot be parsed
 // is kept as unknown and changes nothing.
 func (s *Service) RecordDSN(ctx context.Context, by Actor, raw []byte, contentType string) ([]Bounce, error) {
+	results, err := s.RecordReport(ctx, by, BounceReport{Source: SourceDSN, Raw: raw, ContentType: contentType})
+	out := make([]Bounce, 0, len(results))
+	for _, r := range results {
+		out = append(out, r.Bounce)
+	}
+	return out, err
+}
+
+// RecordReport records a bounce message as it arrived (a DSN or a feedback
+// report), through the same path whatever brought it: the API, the CLI or
+// the polled bounce mailbox. A message that cannot be parsed is kept as
+// unknown and changes nothing. With a Key, the same message taken in again
+// is not recorded twice (its results say Duplicate).
+func (s *Service) RecordReport(ctx context.Context, by Actor, in BounceReport) ([]BounceResult, error) {
 	if err := requireRole(by, RoleOperator); err != nil {
 		return nil, err
 	}
-	notices, err := ParseDSN(raw, contentType)
+	notices, err := ParseDSN(in.Raw, in.ContentType)
 	if err != nil {
-		s.logger.WarnContext(ctx, "bounce report not understood; kept as unknown", "error", err)
-		b, err := s.store.RecordBounce(ctx, by, BounceNotice{Kind: BounceUnknown, Diagnostic: "not understood: " + err.Error()}, "dsn", raw)
-		return []Bounce{b}, err
+		s.logger.WarnContext(ctx, "bounce report not understood; kept as unknown", "source", in.Source, "error", err)
+		notices = []BounceNotice{{Kind: BounceUnknown, Diagnostic: "not understood: " + err.Error()}}
 	}
-	var out []Bounce
-	for _, n := range notices {
-		b, err := s.store.RecordBounce(ctx, by, n, "dsn", raw)
+	records := make([]BounceRecord, len(notices))
+	for i, n := range notices {
+		records[i] = BounceRecord{Notice: n, Source: in.Source, Raw: in.Raw, Key: noticeKey(in.Key, i, len(notices))}
+	}
+	return s.recordBounces(ctx, by, records)
+}
+
+// RecordProviderBounces records the bounces a sending provider's webhook
+// reported, each under the provider's own event id, so a retried webhook
+// records nothing twice.
+func (s *Service) RecordProviderBounces(ctx context.Context, by Actor, records []BounceRecord) ([]BounceResult, error) {
+	if err := requireRole(by, RoleOperator); err != nil {
+		return nil, err
+	}
+	return s.recordBounces(ctx, by, records)
+}
+
+func (s *Service) recordBounces(ctx context.Context, by Actor, records []BounceRecord) ([]BounceResult, error) {
+	out := make([]BounceResult, 0, len(records))
+	for _, rec := range records {
+		b, dup, err := s.store.RecordBounce(ctx, by, rec)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, b)
+		r := BounceResult{Bounce: b, Source: rec.Source, Duplicate: dup}
+		s.bounces.BounceIngested(rec.Source, r.Outcome())
+		out = append(out, r)
 	}
 	return out, nil
+}
+
+// CountRejectedBounce counts a webhook request from source that was refused
+// before anything was recorded (a bad signature, an unreadable body).
+func (s *Service) CountRejectedBounce(source BounceSource) {
+	s.bounces.BounceIngested(source, OutcomeRejected)
+}
+
+// noticeKey keys the i-th of n notices of one report: a report naming two
+// recipients is two bounces, each recorded once.
+func noticeKey(key string, i, n int) string {
+	if key == "" || n == 1 {
+		return key
+	}
+	return key + "#" + strconv.Itoa(i+1)
 }
 
 // RecordBounceJSON records a bounce given in the simple JSON form.
@@ -66,7 +115,8 @@ func (s *Service) RecordBounceJSON(ctx context.Context, by Actor, in BounceJSON)
 		return Bounce{}, &Error{Code: CodeInvalid, Message: "the bounce is not valid", Details: problems}
 	}
 	n.Action = map[BounceKind]string{BouncePermanent: "failed", BounceDelayed: "delayed", BounceDelivered: "delivered"}[n.Kind]
-	return s.store.RecordBounce(ctx, by, n, "json", nil)
+	b, _, err := s.store.RecordBounce(ctx, by, BounceRecord{Notice: n, Source: SourceJSON})
+	return b, err
 }
 
 // Bounces lists recorded bounce reports, newest first.
@@ -74,8 +124,8 @@ func (s *Service) Bounces(ctx context.Context, by Actor, kind BounceKind, p Page
 	if err := requireRole(by, RoleViewer); err != nil {
 		return ListResult[Bounce]{}, err
 	}
-	if kind != "" && !slices.Contains([]BounceKind{BouncePermanent, BounceDelayed, BounceDelivered, BounceUnknown}, kind) {
-		return ListResult[Bounce]{}, Errorf(CodeBadRequest, "kind must be permanent, delayed, delivered or unknown")
+	if kind != "" && !slices.Contains([]BounceKind{BouncePermanent, BounceDelayed, BounceDelivered, BounceComplaint, BounceUnknown}, kind) {
+		return ListResult[Bounce]{}, Errorf(CodeBadRequest, "kind must be permanent, delayed, delivered, complaint or unknown")
 	}
 	p = p.normalized()
 	list, err := s.store.Bounces(ctx, kind, p)

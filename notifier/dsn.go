@@ -24,6 +24,9 @@ const (
 	BounceDelayed BounceKind = "delayed"
 	// BounceDelivered: a positive report (delivered, relayed, expanded).
 	BounceDelivered BounceKind = "delivered"
+	// BounceComplaint: the recipient reported the message as abuse (an
+	// RFC 5965 feedback report, a provider's spam complaint); only recorded.
+	BounceComplaint BounceKind = "complaint"
 	// BounceUnknown: not understood; kept, never acted on.
 	BounceUnknown BounceKind = "unknown"
 )
@@ -48,7 +51,9 @@ var enhancedStatus = regexp.MustCompile(`^[245]\.\d{1,3}\.\d{1,3}$`)
 // whose body is multipart/report (report-type=delivery-status), or, with
 // contentType set, the multipart/report body alone. It returns one notice
 // per recipient; an error means the report was not understood (the caller
-// keeps it as unknown).
+// keeps it as unknown). An RFC 5965 feedback report (ARF, report-type
+// feedback-report), which mailbox providers send for a message reported as
+// spam, gives one complaint notice.
 func ParseDSN(raw []byte, contentType string) ([]BounceNotice, error) {
 	if len(raw) > maxDSNBytes {
 		return nil, errors.New("report too large")
@@ -65,7 +70,7 @@ func ParseDSN(raw []byte, contentType string) ([]BounceNotice, error) {
 	if err != nil || mt != "multipart/report" || params["boundary"] == "" {
 		return nil, errors.New("not a multipart/report")
 	}
-	var status []byte
+	var status, feedback []byte
 	var originalID string
 	mr := multipart.NewReader(body, params["boundary"])
 	for {
@@ -84,14 +89,19 @@ func ParseDSN(raw []byte, contentType string) ([]BounceNotice, error) {
 		switch pt {
 		case "message/delivery-status", "message/global-delivery-status":
 			status = data
+		case "message/feedback-report":
+			feedback = data
 		case "text/rfc822-headers", "message/rfc822", "message/global", "message/global-headers":
 			if h, err := readHeader(data); err == nil {
 				originalID = strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")
 			}
 		}
 	}
+	if status == nil && feedback != nil {
+		return parseFeedbackReport(feedback, originalID)
+	}
 	if status == nil {
-		return nil, errors.New("no message/delivery-status part")
+		return nil, errors.New("no message/delivery-status or message/feedback-report part")
 	}
 	return parseDeliveryStatus(status, originalID)
 }
@@ -150,6 +160,30 @@ func recipientNotice(h textproto.MIMEHeader, originalID string) (BounceNotice, b
 	}
 	n.Kind = kindOf(n.Action, n.Status)
 	return n, true
+}
+
+// parseFeedbackReport reads the machine-readable part of an RFC 5965
+// report: the complained-of recipient is its Original-Rcpt-To (optional
+// there; the original message's own headers still find the delivery).
+func parseFeedbackReport(data []byte, originalID string) ([]BounceNotice, error) {
+	h, err := readHeader(data)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, errors.New("malformed feedback report fields")
+	}
+	feedbackType := strings.ToLower(firstWord(h.Get("Feedback-Type")))
+	if feedbackType == "" {
+		return nil, errors.New("a feedback report lacks Feedback-Type")
+	}
+	if originalID == "" {
+		return nil, errors.New("a feedback report without the original message's Message-ID")
+	}
+	return []BounceNotice{{
+		MessageID:  originalID,
+		Recipient:  addressField(h.Get("Original-Rcpt-To")),
+		Kind:       BounceComplaint,
+		Action:     "complaint",
+		Diagnostic: oneLineText("feedback-type "+feedbackType+" "+h.Get("User-Agent"), 1000),
+	}}, nil
 }
 
 // kindOf maps an Action (and Status, when the action is unclear) to a kind.

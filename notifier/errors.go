@@ -19,6 +19,7 @@ const (
 	CodeUnauthorized Code = "unauthorized" // no valid credentials
 	CodeTooLarge     Code = "too_large"    // the body is over the limit
 	CodeUnsupported  Code = "unsupported"  // an unsupported media type
+	CodeRateLimited  Code = "rate_limited" // too many requests from this client; retry later
 	// CodeMethodNotAllowed is a known path with the wrong method.
 	CodeMethodNotAllowed Code = "method_not_allowed"
 	CodeInternal         Code = "internal" // a bug or an outage; never shown in detail

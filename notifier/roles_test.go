@@ -192,6 +192,15 @@ var serviceRoles = []struct {
 		_, err := s.RecordDSN(ctx, by, []byte("Subject: out of office\r\n\r\nback monday"), "")
 		return err
 	}},
+	{"RecordReport", deny, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.RecordReport(ctx, by, notifier.BounceReport{Source: notifier.SourceIMAP, Key: "k", Raw: []byte("Subject: out of office\r\n\r\nback monday")})
+		return err
+	}},
+	{"RecordProviderBounces", deny, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.RecordProviderBounces(ctx, by, []notifier.BounceRecord{{Notice: notifier.ProviderNotice(notifier.BouncePermanent, "m@notify.example", "a@b.example", "", ""),
+			Source: notifier.SourceMailgun, Key: "event-1"}})
+		return err
+	}},
 	{"RecordBounceJSON", deny, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
 		_, err := s.RecordBounceJSON(ctx, by, notifier.BounceJSON{MessageID: "m@notify.example", Status: "5.1.1"})
 		return err

@@ -67,7 +67,7 @@ type Store interface {
 	// may be held while it runs.
 	Report(ctx context.Context, incidentID int64, fn func(ReportRow) error) error
 
-	RecordBounce(ctx context.Context, by Actor, n BounceNotice, source string, raw []byte) (Bounce, error)
+	RecordBounce(ctx context.Context, by Actor, rec BounceRecord) (b Bounce, duplicate bool, err error)
 	Bounces(ctx context.Context, kind BounceKind, p Page) ([]Bounce, error)
 	UnreachableNotices(ctx context.Context, incidentID int64, p Page) ([]UnreachableNotice, error)
 	ResendNotice(ctx context.Context, by Actor, noticeID int64, chunkSize int) (Resend, error)
@@ -114,6 +114,7 @@ type Service struct {
 	auditKeys *AuditKeys
 	deadlines *deadlines.Profiles
 	imports   ImportLimits
+	bounces   BounceCounter
 }
 
 // ServiceConfig configures a Service.
@@ -133,6 +134,8 @@ type ServiceConfig struct {
 	Deadlines *deadlines.Profiles
 	// ImportLimits bound each import file (defaults when zero).
 	ImportLimits ImportLimits
+	// Bounces counts the bounces taken in (nil counts nothing).
+	Bounces BounceCounter
 }
 
 // NewService returns a Service over store.
@@ -154,8 +157,11 @@ func NewService(store Store, cfg ServiceConfig) *Service {
 	if cfg.Deadlines == nil {
 		cfg.Deadlines = deadlines.MustBuiltin()
 	}
+	if cfg.Bounces == nil {
+		cfg.Bounces = uncountedBounces{}
+	}
 	return &Service{store: store, renderer: cfg.Renderer, clock: cfg.Clock, chunkSize: cfg.ChunkSize, logger: cfg.Logger, auditKeys: cfg.AuditKeys,
-		deadlines: cfg.Deadlines, imports: cfg.ImportLimits.withDefaults()}
+		deadlines: cfg.Deadlines, imports: cfg.ImportLimits.withDefaults(), bounces: cfg.Bounces}
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)

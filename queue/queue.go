@@ -196,7 +196,11 @@ type Config struct {
 	// Webhooks fans out and delivers webhook events; nil leaves that
 	// queue unworked.
 	Webhooks *webhook.Dispatcher
-	Logger   *slog.Logger
+	// BouncePoll polls the bounce mailbox every BouncePollInterval; nil
+	// polls none.
+	BouncePoll         *BouncePollWorker
+	BouncePollInterval time.Duration
+	Logger             *slog.Logger
 }
 
 // NewClient returns a River client that works breachnotify's queues.
@@ -246,6 +250,11 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 		queues[QueueWebhook] = river.QueueConfig{MaxWorkers: 10}
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(WebhookDispatchInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return WebhookDispatchArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
+	}
+	if cfg.BouncePoll != nil {
+		river.AddWorker(workers, cfg.BouncePoll)
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(cfg.BouncePollInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return BouncePollArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	return river.NewClient(riverpgxv5.New(pool), &river.Config{
 		ID:                   cfg.ID,

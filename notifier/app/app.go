@@ -33,6 +33,7 @@ import (
 	"github.com/breachnotify/breachnotify/migrations"
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/admin"
+	"github.com/breachnotify/breachnotify/notifier/bouncehooks"
 	"github.com/breachnotify/breachnotify/notifier/capture"
 	"github.com/breachnotify/breachnotify/notifier/deadlines"
 	"github.com/breachnotify/breachnotify/notifier/delivery"
@@ -47,6 +48,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/smtp"
 	"github.com/breachnotify/breachnotify/notifier/store"
 	"github.com/breachnotify/breachnotify/notifier/vault"
+	"github.com/breachnotify/breachnotify/notifier/web"
 	"github.com/breachnotify/breachnotify/notifier/webhook"
 	"github.com/breachnotify/breachnotify/queue"
 	"github.com/breachnotify/breachnotify/templates"
@@ -74,6 +76,9 @@ type Options struct {
 	// Clock wraps the database clock the service schedules by (tests move
 	// time with it).
 	Clock func(notifier.Clock) notifier.Clock
+	// SNSFetch replaces the HTTPS GET of SNS signing certificates and
+	// subscription confirmations (tests serve their own certificate).
+	SNSFetch func(ctx context.Context, url string) ([]byte, error)
 }
 
 // App is an assembled service. Start runs it; Stop stops it gracefully.
@@ -292,7 +297,8 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		return err
 	}
 	svcCfg := notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger, AuditKeys: keys, Deadlines: profiles,
-		ImportLimits: notifier.ImportLimits{MaxRows: cfg.ImportMaxRows, MaxBytes: cfg.ImportMaxBytes}}
+		ImportLimits: notifier.ImportLimits{MaxRows: cfg.ImportMaxRows, MaxBytes: cfg.ImportMaxBytes},
+		Bounces:      metrics.NewBounces(a.Registry)}
 	a.Service = notifier.NewService(a.Store, svcCfg)
 	// The template versions admins made current replace the shipped ones.
 	if err := a.Service.RefreshTemplates(ctx); err != nil {
@@ -329,6 +335,10 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	}
 	a.Evidence = importer
 	a.Webhooks = hooks
+	var bounceHooks []bouncehooks.Hook
+	if !opts.NoAPI {
+		bounceHooks = providerBounceHooks(cfg.Bounces, opts.SNSFetch)
+	}
 	a.API = httpapi.New(httpapi.Config{
 		Service:  staff,
 		Evidence: importer,
@@ -345,6 +355,8 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		OpsOnly:        opts.NoAPI,
 		CaptureMailbox: Capturing(cfg),
 		HSTS:           cfg.PublicHTTPS(),
+		BounceHooks:    bounceHooks,
+		ClientAddr:     web.NewClientAddr(cfg.TrustedProxies),
 		Logger:         a.Logger,
 	})
 	if !opts.NoAPI {
@@ -631,7 +643,14 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 	// finishes purges interrupted midway (issue 13).
 	upkeep := queue.Maintainers{a.Store, queue.MaintainerFunc(a.Store.ExpireStaffSessions), queue.MaintainerFunc(a.Store.ForgetIdlePacing),
 		queue.MaintainerFunc(a.Service.RunEvidenceRetention), queue.MaintainerFunc(a.Store.ForgetOldWebhookEvents)}
-	var err error
+	bouncePoll, err := a.bouncePoller()
+	if err != nil {
+		return err
+	}
+	var pollEvery time.Duration
+	if bouncePoll != nil {
+		pollEvery = cfg.Bounces.IMAP.Interval
+	}
 	a.river, err = queue.NewClient(a.Pool, queue.Config{
 		ID:                   process.ID,
 		Workers:              cfg.Workers,
@@ -646,7 +665,10 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		// says why they do not go through the engine).
 		Webhooks: webhook.NewDispatcher(webhook.DispatcherConfig{Store: a.Store, Keyring: a.webhookRing,
 			Sender: webhook.NewSender(webhookPolicy(cfg), 0), Observer: m, Logger: a.Logger.With("component", "webhooks")}),
-		Logger: a.Logger.With("component", "river"),
+		// Bounces in by themselves (issue 16).
+		BouncePoll:         bouncePoll,
+		BouncePollInterval: pollEvery,
+		Logger:             a.Logger.With("component", "river"),
 	})
 	if err != nil {
 		return fmt.Errorf("river: %w", err)

@@ -155,6 +155,9 @@ var apiAccess = []apiRow{
 
 	{"GET", "/api/v1/bounces", unauth, ok, ok, ok},
 	{"POST", "/api/v1/bounces", unauth, denied, ok, ok},
+	// No API key: the provider's own signature or credentials decide, and
+	// an API key gives nothing (TestProviderBounceWebhooks checks those).
+	{"POST", "/api/v1/bounces/providers/{provider}", ok, ok, ok, ok},
 
 	{"GET", "/api/v1/audit", unauth, ok, ok, ok},
 	{"GET", "/api/v1/audit/verify", unauth, ok, ok, ok},

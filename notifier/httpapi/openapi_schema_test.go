@@ -76,6 +76,7 @@ var replySchemas = map[string]any{
 	"APIKeyList":            notifier.ListResult[notifier.APIKey]{},
 	"CapturedMessagePage":   notifier.ListResult[notifier.CapturedMessage]{},
 	"BouncePage":            notifier.ListResult[notifier.Bounce]{},
+	"ProviderBounceReply":   httpapi.ProviderBounceReply{},
 	"UnreachableNoticePage": notifier.ListResult[notifier.UnreachableNotice]{},
 	"TemplateVersionPage":   notifier.ListResult[notifier.TemplateVersion]{},
 	// The evidence lifecycle (issue 13).

@@ -95,6 +95,9 @@ func (s *Server) routes() []route {
 
 		{"GET", "/api/v1/bounces", viewer, s.listBounces},
 		{"POST", "/api/v1/bounces", operator, s.recordBounce},
+		// Sending providers' bounce webhooks (issue 16): no API key, the
+		// provider's own signature or credentials instead.
+		{"POST", "/api/v1/bounces/providers/{provider}", "", s.providerBounce},
 
 		{"GET", "/api/v1/audit", viewer, s.listAudit},
 		{"GET", "/api/v1/audit/verify", viewer, s.verifyAudit},

@@ -21,7 +21,9 @@ import (
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/bouncehooks"
 	"github.com/breachnotify/breachnotify/notifier/ingest"
+	"github.com/breachnotify/breachnotify/notifier/web"
 	"github.com/breachnotify/breachnotify/notifier/webhook"
 )
 
@@ -48,8 +50,13 @@ type Config struct {
 	CaptureMailbox bool
 	// HSTS sends Strict-Transport-Security on every response (the API and
 	// every page mounted beside it): set it when the public URL is https.
-	HSTS   bool
-	Logger *slog.Logger
+	HSTS bool
+	// BounceHooks are the sending providers' bounce webhooks enabled
+	// (POST /api/v1/bounces/providers/{provider}); the others answer 404.
+	BounceHooks []bouncehooks.Hook
+	// ClientAddr finds a request's client address (the webhooks' rate limit).
+	ClientAddr web.ClientAddr
+	Logger     *slog.Logger
 }
 
 // APIDeadline is how long an authenticated API request may take to be
@@ -70,8 +77,13 @@ type Server struct {
 	// captureMailbox is Config.CaptureMailbox.
 	captureMailbox bool
 	hsts           bool
-	logger         *slog.Logger
-	mux            *http.ServeMux
+	// bounceHooks are Config.BounceHooks by path name; providerLimit
+	// limits their requests per client address.
+	bounceHooks   map[string]bouncehooks.Hook
+	providerLimit *web.Limiter
+	clientAddr    web.ClientAddr
+	logger        *slog.Logger
+	mux           *http.ServeMux
 }
 
 // New builds the API's handler tree.
@@ -83,7 +95,11 @@ func New(cfg Config) *Server {
 		cfg.MaxBodyBytes = 32 << 20
 	}
 	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: cfg.Metrics, metricsToken: cfg.MetricsToken,
-		evidence: cfg.Evidence, hooks: cfg.Webhooks, maxBody: cfg.MaxBodyBytes, captureMailbox: cfg.CaptureMailbox, hsts: cfg.HSTS, logger: cfg.Logger, mux: http.NewServeMux()}
+		evidence: cfg.Evidence, hooks: cfg.Webhooks, maxBody: cfg.MaxBodyBytes, captureMailbox: cfg.CaptureMailbox, hsts: cfg.HSTS, logger: cfg.Logger, mux: http.NewServeMux(),
+		bounceHooks: map[string]bouncehooks.Hook{}, providerLimit: web.NewLimiter(providerBurst, providerEvery, 10000), clientAddr: cfg.ClientAddr}
+	for _, h := range cfg.BounceHooks {
+		s.bounceHooks[string(h.Source())] = h
+	}
 	for _, rt := range s.routes() {
 		if cfg.OpsOnly && rt.role != "" {
 			continue
@@ -257,6 +273,8 @@ func statusOf(code notifier.Code) int {
 		return http.StatusUnsupportedMediaType
 	case notifier.CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
+	case notifier.CodeRateLimited:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }

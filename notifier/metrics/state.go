@@ -44,7 +44,7 @@ func NewStateCollector(src Source, logger *slog.Logger) *StateCollector {
 		notices:      d("notices", "Notices waiting for acknowledgement (initial and follow-up, sent) by state.", "acknowledged"),
 		oldestNotice: d("oldest_unacknowledged_notice_age_seconds", "Age of the oldest sent notice nobody acknowledged."),
 		unreachable:  d("unreachable_organizations", "Organizations with a notice that reached none of its contacts."),
-		bounces:      d("bounces_total", "Bounce reports recorded, by kind (permanent, delayed, delivered, unknown).", "kind"),
+		bounces:      d("bounces_total", "Bounce reports recorded, by kind (permanent, delayed, delivered, complaint, unknown).", "kind"),
 		waves:        d("wave_deliveries", "Deliveries of running waves by status.", "wave_id", "status"),
 		awaiting: d("waves_awaiting_approval", "Planned waves waiting for the approval their incident's policy asks for; "+
 			"automatic=\"true\" for follow-ups the service planned itself.", "automatic"),
@@ -81,8 +81,9 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.notices, prometheus.GaugeValue, float64(s.NoticesUnacknowledged), "false")
 	ch <- prometheus.MustNewConstMetric(c.oldestNotice, prometheus.GaugeValue, s.OldestUnacknowledged)
 	ch <- prometheus.MustNewConstMetric(c.unreachable, prometheus.GaugeValue, float64(s.UnreachableOrganizations))
-	for _, kind := range []string{"permanent", "delayed", "delivered", "unknown"} {
-		ch <- prometheus.MustNewConstMetric(c.bounces, prometheus.CounterValue, float64(s.Bounces[kind]), kind)
+	for _, kind := range []notifier.BounceKind{notifier.BouncePermanent, notifier.BounceDelayed, notifier.BounceDelivered,
+		notifier.BounceComplaint, notifier.BounceUnknown} {
+		ch <- prometheus.MustNewConstMetric(c.bounces, prometheus.CounterValue, float64(s.Bounces[string(kind)]), string(kind))
 	}
 	for _, automatic := range []bool{false, true} {
 		var n, age float64

@@ -11,17 +11,29 @@ import (
 )
 
 // RecordBounce keeps one bounce notice and applies it: a permanent failure
-// marks the delivery and its contact bounced; a delay or a positive report
-// only adds an event; an unknown report or one matching no delivery changes
-// nothing. A message goes to one recipient, so its Message-ID finds the
-// delivery; a report naming another recipient (such as an alias the
-// contact forwards to) is kept unapplied (the JSON form may leave the
-// recipient out), and a permanent failure applies only to a delivery that was
-// sent or failed: one queued again (a resend keeps its Message-ID) is not
-// bounced by a late report about its earlier attempt.
-func (s *Store) RecordBounce(ctx context.Context, by notifier.Actor, n notifier.BounceNotice, source string, raw []byte) (notifier.Bounce, error) {
-	b := notifier.Bounce{Kind: n.Kind, MessageID: n.MessageID, Recipient: n.Recipient, Action: n.Action, Status: n.Status, Diagnostic: n.Diagnostic}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+// marks the delivery and its contact bounced; a delay, a positive report or
+// a complaint only adds an event; an unknown report or one matching no
+// delivery changes nothing. A message goes to one recipient, so its
+// Message-ID finds the delivery; a report naming another recipient (such as
+// an alias the contact forwards to) is kept unapplied (the JSON form may
+// leave the recipient out), and a permanent failure applies only to a
+// delivery that was sent or failed: one queued again (a resend keeps its
+// Message-ID) is not bounced by a late report about its earlier attempt.
+// A record with a Key that its source already delivered is not recorded
+// again: the earlier bounce is returned with duplicate true.
+func (s *Store) RecordBounce(ctx context.Context, by notifier.Actor, rec notifier.BounceRecord) (b notifier.Bounce, duplicate bool, err error) {
+	n := rec.Notice
+	b = notifier.Bounce{Kind: n.Kind, MessageID: n.MessageID, Recipient: n.Recipient, Action: n.Action, Status: n.Status, Diagnostic: n.Diagnostic}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if rec.Key != "" {
+			found, err := s.bounceByKey(ctx, tx, rec.Source, rec.Key)
+			if err != nil || found != nil {
+				if found != nil {
+					b, duplicate = *found, true
+				}
+				return err
+			}
+		}
 		var deliveryID, contactID int64
 		var status notifier.DeliveryStatus
 		var recipient string
@@ -45,16 +57,46 @@ func (s *Store) RecordBounce(ctx context.Context, by notifier.Actor, n notifier.
 				return err
 			}
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO bounces (kind, message_id, recipient, action, status, diagnostic, delivery_id, source, raw, received_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, received_at`,
-			b.Kind, b.MessageID, b.Recipient, b.Action, b.Status, b.Diagnostic, b.DeliveryID, source, raw, nullableKey(by)).
+		if err := tx.QueryRow(ctx, `INSERT INTO bounces (kind, message_id, recipient, action, status, diagnostic, delivery_id, source, raw, received_by, source_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id, received_at`,
+			b.Kind, b.MessageID, b.Recipient, b.Action, b.Status, b.Diagnostic, b.DeliveryID, rec.Source, rec.Raw, nullableKey(by), nullable(rec.Key)).
 			Scan(&b.ID, &b.ReceivedAt); err != nil {
 			return err
 		}
 		return s.appendAudit(ctx, tx, by, auditEvent{"bounce.record", "bounce", strconv.FormatInt(b.ID, 10),
-			map[string]any{"kind": b.Kind, "delivery_id": b.DeliveryID, "applied": b.Applied}})
+			map[string]any{"kind": b.Kind, "source": rec.Source, "delivery_id": b.DeliveryID, "applied": b.Applied}})
 	})
-	return b, wrap("record bounce", err)
+	return b, duplicate, wrap("record bounce", err)
+}
+
+// bounceByKey finds the bounce its source already delivered under key, or
+// nil. It first takes a transaction lock on the key, so two deliveries of
+// the same report at once (a provider's retry racing its first attempt)
+// record it once: the second waits, then finds the first.
+func (s *Store) bounceByKey(ctx context.Context, tx pgx.Tx, source notifier.BounceSource, key string) (*notifier.Bounce, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('bounce ' || $1 || ' ' || $2, 0))`, source, key); err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, `SELECT `+bounceColumns+` FROM bounces WHERE source = $1 AND source_key = $2`, source, key)
+	if err != nil {
+		return nil, err
+	}
+	found, err := pgx.CollectRows(rows, scanBounce)
+	if err != nil || len(found) == 0 {
+		return nil, err
+	}
+	return &found[0], nil
+}
+
+// bounceColumns are the columns scanBounce reads; a permanent failure
+// matched to a delivery is the one kind that was applied.
+const bounceColumns = `id, kind, message_id, recipient, action, status, diagnostic, delivery_id, received_at,
+		(kind = 'permanent' AND delivery_id IS NOT NULL)`
+
+func scanBounce(r pgx.CollectableRow) (notifier.Bounce, error) {
+	var b notifier.Bounce
+	err := r.Scan(&b.ID, &b.Kind, &b.MessageID, &b.Recipient, &b.Action, &b.Status, &b.Diagnostic, &b.DeliveryID, &b.ReceivedAt, &b.Applied)
+	return b, err
 }
 
 func applyBounce(ctx context.Context, tx pgx.Tx, b *notifier.Bounce, deliveryID, contactID int64, status notifier.DeliveryStatus) error {
@@ -76,7 +118,7 @@ func applyBounce(ctx context.Context, tx pgx.Tx, b *notifier.Bounce, deliveryID,
 		_, err := tx.Exec(ctx, `INSERT INTO delivery_events (delivery_id, type, enhanced_code, detail) VALUES ($1, 'bounced', $2, $3)`,
 			deliveryID, b.Status, b.Diagnostic)
 		return err
-	case notifier.BounceDelayed, notifier.BounceDelivered:
+	case notifier.BounceDelayed, notifier.BounceDelivered, notifier.BounceComplaint:
 		_, err := tx.Exec(ctx, `INSERT INTO delivery_events (delivery_id, type, enhanced_code, detail) VALUES ($1, $2, $3, $4)`,
 			deliveryID, "dsn_"+string(b.Kind), b.Status, b.Diagnostic)
 		return err
@@ -86,17 +128,12 @@ func applyBounce(ctx context.Context, tx pgx.Tx, b *notifier.Bounce, deliveryID,
 
 // Bounces lists recorded bounces newest first.
 func (s *Store) Bounces(ctx context.Context, kind notifier.BounceKind, p notifier.Page) ([]notifier.Bounce, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, kind, message_id, recipient, action, status, diagnostic, delivery_id, received_at,
-		(kind = 'permanent' AND delivery_id IS NOT NULL)
+	rows, err := s.pool.Query(ctx, `SELECT `+bounceColumns+`
 		FROM bounces WHERE ($1 = 0 OR id < $1) AND ($2 = '' OR kind = $2) ORDER BY id DESC LIMIT $3`, p.After, kind, p.Limit+1)
 	if err != nil {
 		return nil, wrap("list bounces", err)
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (notifier.Bounce, error) {
-		var b notifier.Bounce
-		err := r.Scan(&b.ID, &b.Kind, &b.MessageID, &b.Recipient, &b.Action, &b.Status, &b.Diagnostic, &b.DeliveryID, &b.ReceivedAt, &b.Applied)
-		return b, err
-	})
+	list, err := pgx.CollectRows(rows, scanBounce)
 	return list, wrap("list bounces", err)
 }
 

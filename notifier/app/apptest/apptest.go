@@ -50,6 +50,8 @@ type Options struct {
 	Clock func(notifier.Clock) notifier.Clock
 	// Templates replaces the shipped templates (see app.Options.Templates).
 	Templates *templates.Set
+	// SNSFetch serves SNS signing certificates (see app.Options.SNSFetch).
+	SNSFetch func(ctx context.Context, url string) ([]byte, error)
 	// LogTo receives the service's log lines instead of the test log. A
 	// fuzz target needs it: its *testing.F must not log from the fuzz
 	// function.
@@ -88,6 +90,7 @@ func Start(t testing.TB, opts Options) *Env {
 		NoWorkers:     opts.NoWorkers,
 		Clock:         opts.Clock,
 		Templates:     opts.Templates,
+		SNSFetch:      opts.SNSFetch,
 	})
 	if err != nil {
 		t.Fatalf("apptest: build: %v", err)
