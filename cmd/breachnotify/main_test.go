@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -77,6 +78,33 @@ func TestMigrateTwiceAndAPIKey(t *testing.T) {
 	}
 	if code := run(context.Background(), e, []string{"frobnicate"}); code != 2 {
 		t.Errorf("unknown command exited %d, want 2", code)
+	}
+
+	// migrate status reads, changes nothing; migrate down is refused
+	// before it connects.
+	out.Reset()
+	if code := run(context.Background(), e, []string{"migrate", "status", "-o", "json"}); code != 0 {
+		t.Fatalf("migrate status: %d %s", code, errOut)
+	}
+	var st struct {
+		Migrations []struct {
+			Version int    `json:"version"`
+			Name    string `json:"name"`
+			Applied bool   `json:"applied"`
+		} `json:"migrations"`
+		Pending int  `json:"pending"`
+		RiverOK bool `json:"river_ok"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil || len(st.Migrations) < 20 || st.Pending != 0 || !st.RiverOK || !st.Migrations[0].Applied {
+		t.Errorf("migrate status -o json = %+v %v\n%s", st, err, out)
+	}
+	out.Reset()
+	if code := run(context.Background(), e, []string{"migrate", "status"}); code != 0 || !regexp.MustCompile(`\d+ applied, 0 pending; River: all applied`).MatchString(out.String()) {
+		t.Errorf("migrate status: %d %s", code, out)
+	}
+	errOut.Reset()
+	if code := run(context.Background(), e, []string{"migrate", "down"}); code != exitUsage || !strings.Contains(errOut.String(), "migrate down is refused") {
+		t.Errorf("migrate down: exit %d %q", code, errOut)
 	}
 }
 
