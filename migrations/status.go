@@ -2,7 +2,11 @@ package migrations
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -69,4 +73,34 @@ func ReadStatus(ctx context.Context, pool *pgxpool.Pool) (Status, error) {
 		}
 	}
 	return st, nil
+}
+
+// ErrForeignDatabase is returned by CheckOwnDatabase for a database that
+// holds tables but not breachnotify's bookkeeping table: someone else's.
+var ErrForeignDatabase = errors.New("the database holds tables that are not breachnotify's")
+
+// CheckOwnDatabase refuses a database whose schema holds tables without
+// breachnotify's schema_migrations: migrating it would add River's and our
+// tables among someone else's (and fail half-way on a name they share).
+// It reads the catalogue only. An empty database, or one breachnotify
+// migrated before, passes.
+func CheckOwnDatabase(ctx context.Context, pool *pgxpool.Pool) error {
+	const q = `SELECT table_name::text FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+		ORDER BY (table_name = 'schema_migrations') DESC, table_name LIMIT 6`
+	rows, err := pool.Query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("list the database's tables: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("list the database's tables: %w", err)
+	}
+	if len(names) == 0 || names[0] == "schema_migrations" {
+		return nil
+	}
+	if len(names) > 5 {
+		names = append(names[:5], "…")
+	}
+	return fmt.Errorf("%w (%s)", ErrForeignDatabase, strings.Join(names, ", "))
 }

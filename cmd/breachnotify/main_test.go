@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -26,12 +28,28 @@ func testEnv(t *testing.T) (*env, *bytes.Buffer, *bytes.Buffer) {
 func TestDemoOnce(t *testing.T) {
 	t.Parallel()
 	e, out, errOut := testEnv(t)
-	if code := run(context.Background(), e, []string{"demo", "--once"}); code != 0 {
+	// At INFO, the service logs every request (the demo polls every 200 ms):
+	// they go to the log file, and the terminal shows the walkthrough.
+	cfg, _ := e.loadConfig()
+	cfg.LogLevel = "info"
+	logPath := filepath.Join(t.TempDir(), "demo.log")
+	if code := run(context.Background(), e, []string{"demo", "--once", "--log-file", logPath}); code != 0 {
 		t.Fatalf("demo exited %d: %s\n%s", code, errOut, out)
 	}
 	got := out.String()
 	t.Log(got)
+	if strings.Contains(errOut.String(), "http request") || strings.Contains(got, "http request") {
+		t.Errorf("request logs on the terminal:\n%s", errOut)
+	}
+	logged, err := os.ReadFile(logPath)
+	if err != nil || !strings.Contains(string(logged), "http request") {
+		t.Errorf("the log file lacks the service's INFO lines: %v", err)
+	}
 	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`The service's own log goes to ` + regexp.QuoteMeta(logPath)),
+		regexp.MustCompile(`── step 1 of 6: create the incident\n`),
+		regexp.MustCompile(`── step 6 of 6: collect the proof\n`),
+		regexp.MustCompile(`The service's log of this run: ` + regexp.QuoteMeta(logPath) + `\n`),
 		regexp.MustCompile(`follow-ups +automatic=true, window 2s`),
 		regexp.MustCompile(`exposure batch 1 +12 new items over 7 organizations`),
 		regexp.MustCompile(`wave 1 +completed in \S+: 7 notices; deliveries sent=12\n`),
