@@ -33,6 +33,7 @@ import (
 	"github.com/breachnotify/breachnotify/migrations"
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/admin"
+	"github.com/breachnotify/breachnotify/notifier/buildinfo"
 	"github.com/breachnotify/breachnotify/notifier/capture"
 	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/notifier/evidence"
@@ -288,6 +289,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(a.Registry)
 	a.Registry.MustRegister(metrics.NewStateCollector(a.Store, a.Logger))
+	metrics.RegisterBuildInfo(a.Registry, buildinfo.Read())
 
 	if !opts.NoWorkers {
 		if err := a.buildWorkers(opts, m); err != nil {
@@ -327,6 +329,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		CaptureMailbox: Capturing(cfg),
 		HSTS:           cfg.PublicHTTPS(),
 		Logger:         a.Logger,
+		Requests:       metrics.NewHTTP(a.Registry),
 	})
 	if !opts.NoAPI {
 		reviewer, err := newReviewer(public, publicStore, importer)
