@@ -242,7 +242,9 @@ func TestCLICampaign(t *testing.T) {
 	}
 
 	// A later batch: organizations already told are skipped, with why.
-	c.ok("exposure", "import", "mail-2024", writeFile(t, dir, "batch2.csv", sampledata.File(sampledata.ExposuresBatch2)))
+	batch2 := c.ok("exposure", "import", "mail-2024", writeFile(t, dir, "batch2.csv", sampledata.File(sampledata.ExposuresBatch2)))
+	matches(t, "batch 2 import", batch2, `(?m)^follow-ups +2 \(told before: a follow-up is scheduled\): contoso, fabrikam$`,
+		`(?m)^awaiting initial +1 \(never told: the next initial wave takes them\): proseware$`)
 	matches(t, "second plan", c.ok("wave", "plan", "mail-2024"), `organizations\s+1`, `skipped\s+7`,
 		`Skipped organizations: 7\n +REASON +COUNT\n +already_notified +7\n\nORG\s+NAME\s+REASON\n`, `contoso\s+Contoso Ltd\s+already_notified`, `to\s+.*<infosec@proseware.example>`)
 
