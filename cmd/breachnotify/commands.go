@@ -33,7 +33,7 @@ func serverCommands(ctx context.Context, e *env) []*cobra.Command {
 		),
 		bench,
 		leaf(ctx, e, verbSpec{name: "doctor", short: "check sender authenticity (DKIM, SPF, DMARC, links), relay and database",
-			use: "usage: breachnotify doctor [--timeout 5s] [--dkim-record]", run: cmdDoctor}),
+			use: "usage: breachnotify doctor [--timeout 5s] [--dkim-record] [--json]", run: cmdDoctor}),
 		leaf(ctx, e, verbSpec{name: "healthcheck", short: "exit 0 when the local serve process is ready (container health checks)",
 			use: healthcheckUse, run: cmdHealthcheck}),
 	}

@@ -134,10 +134,15 @@ func runWithOutput(ctx context.Context, e *env, run command, args []string) erro
 	var buf bytes.Buffer
 	inner := *e
 	inner.stdout = &buf
-	if err := jsonUnsupported(run(ctx, &inner, append(args, "--json"))); err != nil {
-		return err
+	// A verb may print its JSON and still fail (doctor with a failed
+	// check): print what it said, then report the failure.
+	err := jsonUnsupported(run(ctx, &inner, append(args, "--json")))
+	if buf.Len() > 0 {
+		if yerr := jsonToYAML(e.stdout, &buf); yerr != nil && err == nil {
+			err = yerr
+		}
 	}
-	return jsonToYAML(e.stdout, &buf)
+	return err
 }
 
 // jsonUnsupported names the problem when a verb has no JSON output.
