@@ -90,7 +90,6 @@ func scalar(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Valu
 type k8sObject struct {
 	file, kind, name string
 	raw              []byte
-	generic          map[string]any
 }
 
 // TestKustomizeBase checks the base without a cluster. Structurally:

@@ -32,7 +32,8 @@ func TestImageBuildStampsVersion(t *testing.T) {
 	ldflags := strings.Join(strings.Fields(strings.ReplaceAll(string(m[1]), "\\\n", " ")), " ")
 	ldflags = os.Expand(ldflags, func(k string) string { return args[k] })
 	bin := filepath.Join(t.TempDir(), "breachnotify")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildvcs=false", "-ldflags="+ldflags, "-o", bin, ".")
+	// go test puts the toolchain it runs under first in PATH.
+	build := exec.Command("go", "build", "-buildvcs=false", "-ldflags="+ldflags, "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build -ldflags=%q: %v\n%s", ldflags, err, out)
 	}
