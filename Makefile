@@ -17,7 +17,7 @@ VULNDB_VERSION      := v0.0.0-20261105234957-e22db6528018
 VULNDB              := $(BIN)/vulndb-$(VULNDB_VERSION)
 GREMLINS_VERSION    := v0.6.0
 
-.PHONY: demo test test-short faults lint vulncheck mutants fuzz build mailpit clean
+.PHONY: demo test test-short faults lint vulncheck mutants fuzz build image mailpit clean
 
 ## demo: run a whole notification campaign against the embedded capture mailbox
 demo:
@@ -116,8 +116,21 @@ mutants:
 	awk '{ k += $$4; l += $$6; n += $$9 } END { printf "  %-20s %5.1f%%  killed %4d  lived %4d  not covered %4d\n", "all", (k+l ? 100*k/(k+l) : 0), k, l, n }' $(BIN)/mutants/score.txt
 
 ## build: a static binary in .bin/
+# The build's identity, for `breachnotify version` and breachnotify_build_info:
+# the Go VCS stamp gives the revision to a `go build` in a clone; BUILD_TIME
+# is not stamped by Go, and the image build has no .git (see the Dockerfile).
+REVISION   := $(shell git rev-parse HEAD 2>/dev/null)
+VERSION    := $(shell git describe --tags --always --dirty 2>/dev/null)
+BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+BUILDINFO  := github.com/breachnotify/breachnotify/notifier/buildinfo
+
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/breachnotify ./cmd/breachnotify
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-X $(BUILDINFO).buildTime=$(BUILD_TIME)" -o $(BIN)/breachnotify ./cmd/breachnotify
+
+## image: the container image, labelled and stamped with the git revision
+image:
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+	  --build-arg BUILD_TIME=$(BUILD_TIME) -t breachnotify:$(VERSION) -t breachnotify:local .
 
 mailpit: $(MAILPIT)
 $(MAILPIT):

@@ -18,18 +18,61 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/apiclient"
 )
 
-// apiClient builds the client every IR verb uses. It refuses to run
-// without a key rather than let the server answer 401 to every request.
+// apiClient builds the client every IR verb uses. The server and key come
+// from, in order: the --url and --api-key-file flags, the environment
+// (BREACHNOTIFY_URL, BREACHNOTIFY_API_KEY or BREACHNOTIFY_API_KEY_FILE),
+// the config file's profile, the default URL. It refuses to run without a
+// key rather than let the server answer 401 to every request.
 func apiClient(e *env) (*apiclient.Client, error) {
-	cfg, err := e.loadConfig()
+	base, key, err := resolveServer(e)
 	if err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(cfg.APIKey) == "" {
-		return nil, errors.New("no API key: set BREACHNOTIFY_API_KEY (or BREACHNOTIFY_API_KEY_FILE) to a key made with `breachnotify apikey create`")
-	}
-	return apiclient.New(cfg.URL, cfg.APIKey), nil
+	return apiclient.New(base, key), nil
 }
+
+// resolveServer finds the server's URL and the API key (see apiClient).
+func resolveServer(e *env) (base, key string, err error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return "", "", err
+	}
+	g := e.globals
+	if g == nil {
+		g = &globals{}
+	}
+	base, key = cfg.URL, cfg.APIKey
+	envKey := e.env("BREACHNOTIFY_API_KEY") != "" || e.env("BREACHNOTIFY_API_KEY_FILE") != ""
+	if e.env("BREACHNOTIFY_URL") == "" || !envKey {
+		p, err := loadProfile(g, e.env)
+		if err != nil {
+			return "", "", err
+		}
+		if e.env("BREACHNOTIFY_URL") == "" && p.URL != "" {
+			base = p.URL
+		}
+		if !envKey && p.APIKeyFile != "" {
+			if key, err = readKeyFile(p.APIKeyFile); err != nil {
+				return "", "", err
+			}
+		}
+	}
+	if g.url != "" {
+		base = g.url
+	}
+	if g.apiKeyFile != "" {
+		if key, err = readKeyFile(g.apiKeyFile); err != nil {
+			return "", "", err
+		}
+	}
+	if strings.TrimSpace(key) == "" {
+		return "", "", errNoAPIKey
+	}
+	return base, key, nil
+}
+
+// errNoAPIKey exits with exitAuth: the command needs credentials.
+var errNoAPIKey = errors.New("no API key: pass --api-key-file, set BREACHNOTIFY_API_KEY (or BREACHNOTIFY_API_KEY_FILE), or name an api_key_file in a profile; make a key with `breachnotify apikey create`")
 
 // subcommands dispatches a verb group (incident, wave, ...) to its verb.
 func subcommands(ctx context.Context, e *env, args []string, use string, verbs map[string]command) error {
@@ -56,7 +99,7 @@ func explain(ctx context.Context, err error) error {
 	case ctx.Err() != nil:
 		return fmt.Errorf("interrupted: %w", err)
 	case errors.As(err, &urlErr):
-		return fmt.Errorf("%w\n(is the server at BREACHNOTIFY_URL running and reachable?)", err)
+		return fmt.Errorf("%w\n(is the server at --url or BREACHNOTIFY_URL running and reachable?)", err)
 	}
 	return err
 }

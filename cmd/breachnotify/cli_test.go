@@ -218,7 +218,7 @@ func TestCLICampaign(t *testing.T) {
 	if entries, _ := os.ReadDir(reportDir); len(entries) != 1 {
 		t.Errorf("report left files behind: %v", entries)
 	}
-	if r := c.run("report", "no-such-incident", "--output", filepath.Join(reportDir, "x.csv")); r.code != 1 || !strings.Contains(r.errOut, "not_found") {
+	if r := c.run("report", "no-such-incident", "--output", filepath.Join(reportDir, "x.csv")); r.code != exitNotFound || !strings.Contains(r.errOut, "not_found") {
 		t.Errorf("report of an unknown incident: %d %q", r.code, r.errOut)
 	}
 	if entries, _ := os.ReadDir(reportDir); len(entries) != 1 {
@@ -242,9 +242,11 @@ func TestCLICampaign(t *testing.T) {
 	}
 
 	// A later batch: organizations already told are skipped, with why.
-	c.ok("exposure", "import", "mail-2024", writeFile(t, dir, "batch2.csv", sampledata.File(sampledata.ExposuresBatch2)))
+	batch2 := c.ok("exposure", "import", "mail-2024", writeFile(t, dir, "batch2.csv", sampledata.File(sampledata.ExposuresBatch2)))
+	matches(t, "batch 2 import", batch2, `(?m)^follow-ups +2 \(told before: a follow-up is scheduled\): contoso, fabrikam$`,
+		`(?m)^awaiting initial +1 \(never told: the next initial wave takes them\): proseware$`)
 	matches(t, "second plan", c.ok("wave", "plan", "mail-2024"), `organizations\s+1`, `skipped\s+7`,
-		`Skipped organizations:\nORG\s+NAME\s+REASON\n`, `contoso\s+Contoso Ltd\s+already_notified`, `to\s+.*<infosec@proseware.example>`)
+		`Skipped organizations: 7\n +REASON +COUNT\n +already_notified +7\n\nORG\s+NAME\s+REASON\n`, `contoso\s+Contoso Ltd\s+already_notified`, `to\s+.*<infosec@proseware.example>`)
 
 	// This CLI lacks the key the server derives from the secret in its
 	// database: it checks how the entries link and says so.
@@ -263,7 +265,7 @@ func TestCLICampaign(t *testing.T) {
 func TestCLIUsageAndMissingKey(t *testing.T) {
 	t.Parallel()
 	// Nothing listens on port 1: a verb that reached the network would
-	// exit 1, not 2.
+	// exit 6 (unreachable), not 2.
 	c := cli{t, "http://127.0.0.1:1", "bn_test", nil}
 	dir := t.TempDir()
 	txt := writeFile(t, dir, "orgs.txt", []byte("org_ref\n"))
@@ -298,19 +300,22 @@ func TestCLIUsageAndMissingKey(t *testing.T) {
 	}
 
 	r := c.run("incident", "list")
-	if r.code != 1 || !strings.Contains(r.errOut, "BREACHNOTIFY_URL") {
+	if r.code != exitUnreachable || !strings.Contains(r.errOut, "BREACHNOTIFY_URL") {
 		t.Errorf("unreachable server: exit %d, stderr %q", r.code, r.errOut)
 	}
 
 	noKey := cli{t, "http://127.0.0.1:1", "", nil}
 	for _, args := range [][]string{{"incident", "list"}, {"wave", "status", "1"}, {"audit", "verify"}, {"report", "x"}} {
 		r := noKey.run(args...)
-		if r.code != 1 || !strings.Contains(r.errOut, "BREACHNOTIFY_API_KEY") || strings.Contains(r.errOut, "connection refused") {
+		if r.code != exitAuth || !strings.Contains(r.errOut, "BREACHNOTIFY_API_KEY") || strings.Contains(r.errOut, "connection refused") {
 			t.Errorf("%q without a key: exit %d, stderr %q", args, r.code, r.errOut)
 		}
 	}
-	if !strings.Contains(c.ok("help"), "status ID [--watch] [--interval 1s]") {
+	if !regexp.MustCompile(`(?m)^  wave +plan, approve`).MatchString(c.ok("help")) {
 		t.Error("usage does not list the IR verbs")
+	}
+	if !strings.Contains(c.ok("wave", "--help"), "status ID [--watch] [--interval 1s]") {
+		t.Error("wave --help does not list the wave verbs")
 	}
 }
 
@@ -329,7 +334,7 @@ func TestCLIApprovalPauseResumeCancel(t *testing.T) {
 	operator := cli{t, srv.App.URL(), second, nil}
 
 	matches(t, "policy", admin.ok("incident", "policy", slug, "--require-approval=true"), `approval\s+required`)
-	if r := operator.run("incident", "policy", slug, "--require-approval=false"); r.code != 1 || !strings.Contains(r.errOut, "forbidden") {
+	if r := operator.run("incident", "policy", slug, "--require-approval=false"); r.code != exitAuth || !strings.Contains(r.errOut, "forbidden") {
 		t.Errorf("operator changed the policy: %d %q", r.code, r.errOut)
 	}
 	matches(t, "plan", admin.ok("wave", "plan", slug), `approval\s+needed`, `breachnotify wave approve \d+`)
@@ -337,10 +342,10 @@ func TestCLIApprovalPauseResumeCancel(t *testing.T) {
 	admin.json(&plan, "wave", "list")
 	id := strconv.FormatInt(plan.Items[0].ID, 10)
 
-	if r := admin.run("wave", "launch", id); r.code != 1 || !strings.Contains(r.errOut, "HTTP 409") {
+	if r := admin.run("wave", "launch", id); r.code != exitConflict || !strings.Contains(r.errOut, "HTTP 409") {
 		t.Errorf("launch before approval: %d %q", r.code, r.errOut)
 	}
-	if r := admin.run("wave", "approve", id); r.code != 1 || !strings.Contains(r.errOut, "HTTP 403") {
+	if r := admin.run("wave", "approve", id); r.code != exitAuth || !strings.Contains(r.errOut, "HTTP 403") {
 		t.Errorf("the planner approved its own wave: %d %q", r.code, r.errOut)
 	}
 	matches(t, "approve", operator.ok("wave", "approve", id), `status\s+approved`, `approved by key\s+\d+`)
@@ -348,7 +353,7 @@ func TestCLIApprovalPauseResumeCancel(t *testing.T) {
 	matches(t, "pause", admin.ok("wave", "pause", id), `status\s+paused`)
 	matches(t, "resume", admin.ok("wave", "resume", id), `status\s+running`)
 	matches(t, "cancel", operator.ok("wave", "cancel", id), `status\s+cancelled`, `cancelled\s+12`, `deliveries\s+12, 12 final \(100%\)`)
-	if r := admin.run("wave", "resume", id); r.code != 1 || !strings.Contains(r.errOut, "conflict") {
+	if r := admin.run("wave", "resume", id); r.code != exitConflict || !strings.Contains(r.errOut, "conflict") {
 		t.Errorf("resumed a cancelled wave: %d %q", r.code, r.errOut)
 	}
 	// Watching a wave that has ended returns at once, with JSON lines.

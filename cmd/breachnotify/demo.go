@@ -48,6 +48,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	once := fs.Bool("once", false, "exit after the summary instead of serving until interrupted")
+	logFile := fs.String("log-file", "", "write the service's own log here (default: a new breachnotify-demo-*.log in the temporary directory); the terminal shows only its warnings")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -59,10 +60,19 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	// plain http (they point at this process unless BREACHNOTIFY_PUBLIC_URL
 	// names something else).
 	cfg.AllowInsecurePublicURL = true
+	if err := refuseForeignDatabase(ctx, cfg); err != nil {
+		return err
+	}
+	logger, log, err := demoLogger(cfg, e.stderr, *logFile)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	fmt.Fprintf(e.stdout, "The service's own log goes to %s (warnings also here).\n\n", log.Name())
 	if err := migrate(ctx, e, cfg); err != nil {
 		return err
 	}
-	a, err := app.New(ctx, cfg, app.Options{Logger: app.NewLogger(cfg, e.stderr)})
+	a, err := app.New(ctx, cfg, app.Options{Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -72,8 +82,9 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	}
 	if err := runDemoCampaign(ctx, e, a); err != nil {
 		_ = a.Stop(context.Background())
-		return err
+		return fmt.Errorf("%w\n(the service's log: %s)", err, log.Name())
 	}
+	fmt.Fprintf(e.stdout, "\nThe service's log of this run: %s\n", log.Name())
 	if *once {
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
@@ -129,7 +140,8 @@ func runDemoCampaign(ctx context.Context, e *env, a *app.App) error {
 		{"record a bounce", d.bounce},
 		{"collect the proof", d.proof},
 	}
-	for _, s := range steps {
+	for i, s := range steps {
+		fmt.Fprintf(d.out, "\n── step %d of %d: %s\n", i+1, len(steps), s.name)
 		if err := s.run(ctx); err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("%w (the demo gives up after %s)", err, demoTimeout)

@@ -44,11 +44,12 @@ func cmdDoctor(ctx context.Context, e *env, args []string) error {
 	fs.SetOutput(e.stderr)
 	timeout := fs.Duration("timeout", doctorTimeoutDefault, "limit for each DNS lookup and network check")
 	recordOnly := fs.Bool("dkim-record", false, "print only the DKIM TXT record to publish")
+	asJSON := fs.Bool("json", false, "print the checks as one JSON object (exit code as without)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
 	if fs.NArg() > 0 || *timeout <= 0 {
-		return usageError{"usage: breachnotify doctor [--timeout 5s] [--dkim-record]"}
+		return usageError{"usage: breachnotify doctor [--timeout 5s] [--dkim-record] [--json]"}
 	}
 	cfg, err := e.loadConfig()
 	if err != nil {
@@ -72,10 +73,47 @@ func cmdDoctor(ctx context.Context, e *env, args []string) error {
 	}
 	d := &doctor{cfg: cfg, dns: net.DefaultResolver, timeout: *timeout, now: time.Now}
 	results := d.run(ctx)
-	if failed := printChecks(e.stdout, results); failed > 0 {
+	var failed int
+	if *asJSON {
+		failed, err = printChecksJSON(e.stdout, results)
+		if err != nil {
+			return err
+		}
+	} else {
+		failed = printChecks(e.stdout, results)
+	}
+	if failed > 0 {
 		return fmt.Errorf("%d of %d checks failed", failed, len(results))
 	}
 	return nil
+}
+
+// doctorJSON is doctor --json's output; its field names are stable.
+type doctorJSON struct {
+	OK     bool        `json:"ok"`
+	Failed int         `json:"failed"`
+	Checks []checkJSON `json:"checks"`
+}
+
+type checkJSON struct {
+	Name   string   `json:"name"`
+	Status string   `json:"status"`
+	Detail string   `json:"detail"`
+	Fix    []string `json:"fix"`
+}
+
+// printChecksJSON writes the checks as one JSON object and returns how
+// many failed.
+func printChecksJSON(w io.Writer, results []checkResult) (int, error) {
+	out := doctorJSON{Checks: []checkJSON{}}
+	for _, r := range results {
+		if r.status == statusFail {
+			out.Failed++
+		}
+		out.Checks = append(out.Checks, checkJSON{Name: r.name, Status: string(r.status), Detail: r.detail, Fix: append([]string{}, r.fix...)})
+	}
+	out.OK = out.Failed == 0
+	return out.Failed, printJSON(w, out)
 }
 
 // txtResolver is the DNS a doctor asks; *net.Resolver is one, tests fake it.

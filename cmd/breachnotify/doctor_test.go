@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"io"
 	"math/big"
 	"net"
@@ -570,5 +571,42 @@ func TestDoctorDKIMDualSigning(t *testing.T) {
 	}
 	if r := b.check(t, "dkim-dns"); r.status != statusOK {
 		t.Errorf("dkim-dns = %+v, want OK", r)
+	}
+}
+
+// TestDoctorJSON: --json has every check with stable field names, and a
+// failed check still fails the command.
+func TestDoctorJSON(t *testing.T) {
+	t.Parallel()
+	b := setupDoctor(t)
+	delete(b.dns.records, "_dmarc.example.com")
+	var out bytes.Buffer
+	failed, err := printChecksJSON(&out, b.doctor.run(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		OK     bool `json:"ok"`
+		Failed int  `json:"failed"`
+		Checks []struct {
+			Name   string   `json:"name"`
+			Status string   `json:"status"`
+			Detail string   `json:"detail"`
+			Fix    []string `json:"fix"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("%v: %s", err, &out)
+	}
+	if got.OK || got.Failed != 1 || failed != 1 || len(got.Checks) != 12 {
+		t.Errorf("doctor --json = %+v", got)
+	}
+	for _, c := range got.Checks {
+		if c.Name == "dmarc" && (c.Status != "FAIL" || len(c.Fix) != 1 || !strings.Contains(c.Fix[0], "_dmarc.notify.example.com. TXT")) {
+			t.Errorf("dmarc = %+v", c)
+		}
+		if c.Fix == nil {
+			t.Errorf("%s: fix is null, want a list", c.Name)
+		}
 	}
 }

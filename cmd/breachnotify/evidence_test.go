@@ -80,7 +80,7 @@ func TestEvidenceScanUsage(t *testing.T) {
 	if code, _, errOut := runOffline("evidence", "scan", filepath.Join(t.TempDir(), "missing.mbox")); code != 1 || !strings.Contains(errOut, "no such file") {
 		t.Errorf("missing input exited %d (%q), want 1 naming the file", code, errOut)
 	}
-	if code, out, _ := runOffline("help"); code != 0 || !strings.Contains(out, "breachnotify evidence scan PATH...") {
+	if code, out, _ := runOffline("help", "evidence"); code != 0 || !strings.Contains(out, "breachnotify evidence scan PATH...") {
 		t.Errorf("help does not list evidence scan")
 	}
 }

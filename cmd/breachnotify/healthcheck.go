@@ -46,7 +46,10 @@ func cmdHealthcheck(ctx context.Context, e *env, args []string) error {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s: %w", url, err)
+		// %v, not %w: a health check fails with 1 whatever the cause (the
+		// IR verbs' "unreachable" code is for people and scripts, not for
+		// container runtimes).
+		return fmt.Errorf("%s: %v", url, err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

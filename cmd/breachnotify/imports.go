@@ -80,7 +80,31 @@ func exposureImport(ctx context.Context, e *env, args []string) error {
 	}
 	t := newTable(e.stdout, "BATCH", "NEW ITEMS", "DUPLICATES", "ORGANIZATIONS")
 	t.row(res.BatchID, res.ItemsNew, res.ItemsDuplicate, res.Organizations)
+	if err := t.flush(); err != nil {
+		return err
+	}
+	// What the batch sets in motion, which only --json used to show.
+	fmt.Fprintln(e.stdout)
+	t = newTable(e.stdout, "follow-ups", refSummary(res.FollowUps, "(told before: a follow-up is scheduled)"))
+	t.row("awaiting initial", refSummary(res.AwaitingInitial, "(never told: the next initial wave takes them)"))
 	return t.flush()
+}
+
+// refsShown is how many organization refs a summary line names.
+const refsShown = 10
+
+// refSummary is a count and the first refs of a list of organizations;
+// -o json has them all.
+func refSummary(refs []string, why string) string {
+	if len(refs) == 0 {
+		return "0"
+	}
+	shown := refs[:min(len(refs), refsShown)]
+	s := fmt.Sprintf("%d %s: %s", len(refs), why, strings.Join(shown, ", "))
+	if more := len(refs) - len(shown); more > 0 {
+		s += fmt.Sprintf(" and %d more (-o json lists them all)", more)
+	}
+	return s
 }
 
 // openImport opens an import file (- for standard input) and settles its

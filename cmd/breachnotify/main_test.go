@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -25,12 +28,28 @@ func testEnv(t *testing.T) (*env, *bytes.Buffer, *bytes.Buffer) {
 func TestDemoOnce(t *testing.T) {
 	t.Parallel()
 	e, out, errOut := testEnv(t)
-	if code := run(context.Background(), e, []string{"demo", "--once"}); code != 0 {
+	// At INFO, the service logs every request (the demo polls every 200 ms):
+	// they go to the log file, and the terminal shows the walkthrough.
+	cfg, _ := e.loadConfig()
+	cfg.LogLevel = "info"
+	logPath := filepath.Join(t.TempDir(), "demo.log")
+	if code := run(context.Background(), e, []string{"demo", "--once", "--log-file", logPath}); code != 0 {
 		t.Fatalf("demo exited %d: %s\n%s", code, errOut, out)
 	}
 	got := out.String()
 	t.Log(got)
+	if strings.Contains(errOut.String(), "http request") || strings.Contains(got, "http request") {
+		t.Errorf("request logs on the terminal:\n%s", errOut)
+	}
+	logged, err := os.ReadFile(logPath)
+	if err != nil || !strings.Contains(string(logged), "http request") {
+		t.Errorf("the log file lacks the service's INFO lines: %v", err)
+	}
 	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`The service's own log goes to ` + regexp.QuoteMeta(logPath)),
+		regexp.MustCompile(`── step 1 of 6: create the incident\n`),
+		regexp.MustCompile(`── step 6 of 6: collect the proof\n`),
+		regexp.MustCompile(`The service's log of this run: ` + regexp.QuoteMeta(logPath) + `\n`),
 		regexp.MustCompile(`follow-ups +automatic=true, window 2s`),
 		regexp.MustCompile(`exposure batch 1 +12 new items over 7 organizations`),
 		regexp.MustCompile(`wave 1 +completed in \S+: 7 notices; deliveries sent=12\n`),
@@ -77,6 +96,33 @@ func TestMigrateTwiceAndAPIKey(t *testing.T) {
 	}
 	if code := run(context.Background(), e, []string{"frobnicate"}); code != 2 {
 		t.Errorf("unknown command exited %d, want 2", code)
+	}
+
+	// migrate status reads, changes nothing; migrate down is refused
+	// before it connects.
+	out.Reset()
+	if code := run(context.Background(), e, []string{"migrate", "status", "-o", "json"}); code != 0 {
+		t.Fatalf("migrate status: %d %s", code, errOut)
+	}
+	var st struct {
+		Migrations []struct {
+			Version int    `json:"version"`
+			Name    string `json:"name"`
+			Applied bool   `json:"applied"`
+		} `json:"migrations"`
+		Pending int  `json:"pending"`
+		RiverOK bool `json:"river_ok"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil || len(st.Migrations) < 20 || st.Pending != 0 || !st.RiverOK || !st.Migrations[0].Applied {
+		t.Errorf("migrate status -o json = %+v %v\n%s", st, err, out)
+	}
+	out.Reset()
+	if code := run(context.Background(), e, []string{"migrate", "status"}); code != 0 || !regexp.MustCompile(`\d+ applied, 0 pending; River: all applied`).MatchString(out.String()) {
+		t.Errorf("migrate status: %d %s", code, out)
+	}
+	errOut.Reset()
+	if code := run(context.Background(), e, []string{"migrate", "down"}); code != exitUsage || !strings.Contains(errOut.String(), "migrate down is refused") {
+		t.Errorf("migrate down: exit %d %q", code, errOut)
 	}
 }
 

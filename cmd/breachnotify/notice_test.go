@@ -39,7 +39,7 @@ func TestCLINoticesAndBounces(t *testing.T) {
 	contains(t, "unreachable", c.ok("notice", "unreachable", slug), "tailspin", "bounced", "5.1.1")
 	out := c.ok("notice", "show", strconv.FormatInt(tailspin.NoticeID, 10))
 	contains(t, "notice show", out, "Tailspin Toys", "MSG-400001", "bounced", "Not acknowledged")
-	if r := c.run("notice", "resend", strconv.FormatInt(tailspin.NoticeID, 10)); r.code != 1 || !strings.Contains(r.errOut, "no active contact") {
+	if r := c.run("notice", "resend", strconv.FormatInt(tailspin.NoticeID, 10)); r.code != exitConflict || !strings.Contains(r.errOut, "no active contact") {
 		t.Errorf("resend with nobody to send to: %d %q", r.code, r.errOut)
 	}
 	if r := c.run("notice", "show", "abc"); r.code != 2 {

@@ -72,19 +72,6 @@ func serveUntilDone(ctx context.Context, a *app.App) error {
 	return served
 }
 
-func cmdMigrate(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
-	}
-	cfg, err := e.loadConfig()
-	if err != nil {
-		return err
-	}
-	return migrate(ctx, e, cfg)
-}
-
 // migrate creates the database if needed and applies the migrations, as
 // the schema owner (BREACHNOTIFY_MIGRATE_DATABASE_URL, else
 // BREACHNOTIFY_DATABASE_URL); it also creates and grants the role the

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,7 +17,7 @@ import (
 )
 
 const waveUse = `usage:
-  breachnotify wave plan INCIDENT [--kind initial] [--urgent-only] [--json]
+  breachnotify wave plan INCIDENT [--kind initial] [--urgent-only] [--all] [--json]
   breachnotify wave list [INCIDENT] [--json]
   breachnotify wave status ID [--watch] [--interval 1s] [--json]
   breachnotify wave launch ID [--idempotency-key KEY] [--json]
@@ -38,6 +40,7 @@ func wavePlan(ctx context.Context, e *env, args []string) error {
 	fs, asJSON := newFlags(e, "wave plan")
 	kind := fs.String("kind", string(templates.KindInitial), "what the wave sends")
 	urgent := fs.Bool("urgent-only", false, "only the organizations with a live secret among their new items (plan these first, then the rest)")
+	all := fs.Bool("all", false, fmt.Sprintf("list every skipped organization (default: counts by reason and the first %d)", skippedShown))
 	pos, err := parseArgs(fs, args, 1, waveUse)
 	if err != nil {
 		return err
@@ -77,15 +80,8 @@ func wavePlan(ctx context.Context, e *env, args []string) error {
 	if err := t.flush(); err != nil {
 		return err
 	}
-	if len(plan.Skipped) > 0 {
-		fmt.Fprintln(out, "\nSkipped organizations:")
-		t := newTable(out, "ORG", "NAME", "REASON")
-		for _, s := range plan.Skipped {
-			t.row(s.OrgRef, s.Name, s.Reason)
-		}
-		if err := t.flush(); err != nil {
-			return err
-		}
+	if err := printSkipped(out, plan.Skipped, *all); err != nil {
+		return err
 	}
 	if s := plan.Sample; s != nil {
 		fmt.Fprintln(out, "\nSample message:")
@@ -179,18 +175,24 @@ func waveStatus(ctx context.Context, e *env, args []string) error {
 func watchWave(ctx context.Context, e *env, c *apiclient.Client, id int64, interval time.Duration, asJSON bool) error {
 	term := !asJSON && isTerminal(e.stdout)
 	last := ""
+	var meter rateMeter
 	w, err := c.WaitWave(ctx, id, interval, func(w notifier.Wave) {
-		line := progressLine(w)
+		final, total := finalCount(w)
+		meter.add(time.Now(), final)
+		// Pipes get a line per change of the counts, not per change of
+		// the rate (which moves on every poll).
+		counts := progressLine(w)
+		line := counts + meter.describe(total-final, w.Status)
 		switch {
 		case term:
 			fmt.Fprintf(e.stdout, "\r%s\x1b[K", line)
-		case line == last:
+		case counts == last:
 		case asJSON:
 			_ = printJSON(e.stdout, w)
 		default:
 			fmt.Fprintf(e.stdout, "%s  %s\n", time.Now().UTC().Format("15:04:05Z"), line)
 		}
-		last = line
+		last = counts
 	})
 	if term {
 		fmt.Fprintln(e.stdout)
@@ -365,4 +367,102 @@ func waveLaunch(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "\nidempotency key: %s\nwatch it: breachnotify wave status %d --watch\n", *key, id)
 	return nil
+}
+
+// skippedShown is how many skipped organizations a plan lists without
+// --all: a re-plan can skip 100,000 organizations, and a table that long
+// hides the plan it belongs to.
+const skippedShown = 20
+
+// printSkipped lists the skipped organizations: counts by reason, then the
+// first skippedShown of them (all of them with --all; -o json has them all).
+func printSkipped(out io.Writer, skipped []notifier.SkippedOrganization, all bool) error {
+	if len(skipped) == 0 {
+		return nil
+	}
+	byReason := map[string]int{}
+	for _, s := range skipped {
+		byReason[s.Reason]++
+	}
+	fmt.Fprintf(out, "\nSkipped organizations: %d\n", len(skipped))
+	t := newTable(out, "  REASON", "COUNT")
+	for _, r := range slices.Sorted(maps.Keys(byReason)) {
+		t.row("  "+r, byReason[r])
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	shown := skipped
+	if !all && len(shown) > skippedShown {
+		shown = shown[:skippedShown]
+	}
+	fmt.Fprintln(out)
+	t = newTable(out, "ORG", "NAME", "REASON")
+	for _, s := range shown {
+		t.row(s.OrgRef, s.Name, s.Reason)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if len(shown) < len(skipped) {
+		fmt.Fprintf(out, "... and %d more: --all or -o json lists them all\n", len(skipped)-len(shown))
+	}
+	return nil
+}
+
+// rateWindow is how far back the rate looks: long enough to smooth the
+// polls' jitter, short enough that a pause or a relay slowing down shows.
+const rateWindow = 30 * time.Second
+
+// rateMeter estimates how fast deliveries become final from the watched
+// polls, and so when the wave will be done.
+type rateMeter struct {
+	samples []rateSample
+}
+
+type rateSample struct {
+	at    time.Time
+	final int
+}
+
+// add records one poll and forgets the polls older than the window (but
+// always keeps two, so a slow --interval still gives a rate).
+func (m *rateMeter) add(at time.Time, final int) {
+	m.samples = append(m.samples, rateSample{at, final})
+	for len(m.samples) > 2 && at.Sub(m.samples[0].at) > rateWindow {
+		m.samples = m.samples[1:]
+	}
+}
+
+// rate is final deliveries per second over the window; ok is false until
+// two polls are apart in time.
+func (m *rateMeter) rate() (perSecond float64, ok bool) {
+	if len(m.samples) < 2 {
+		return 0, false
+	}
+	first, last := m.samples[0], m.samples[len(m.samples)-1]
+	elapsed := last.at.Sub(first.at).Seconds()
+	if elapsed <= 0 {
+		return 0, false
+	}
+	return float64(last.final-first.final) / elapsed, true
+}
+
+// describe is the rate and ETA suffix of a progress line: empty before
+// the rate is known, no ETA while nothing moves (paused, waiting for a
+// relay) or once nothing remains.
+func (m *rateMeter) describe(remaining int, status notifier.WaveStatus) string {
+	r, ok := m.rate()
+	if !ok || status == notifier.WaveCompleted || status == notifier.WaveCancelled {
+		return ""
+	}
+	s := fmt.Sprintf("  %.1f/s", r)
+	switch {
+	case remaining <= 0:
+	case r <= 0:
+		s += "  ETA -"
+	default:
+		s += "  ETA " + (time.Duration(float64(remaining) / r * float64(time.Second))).Round(time.Second).String()
+	}
+	return s
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/admin"
 	"github.com/breachnotify/breachnotify/notifier/bouncehooks"
+	"github.com/breachnotify/breachnotify/notifier/buildinfo"
 	"github.com/breachnotify/breachnotify/notifier/capture"
 	"github.com/breachnotify/breachnotify/notifier/deadlines"
 	"github.com/breachnotify/breachnotify/notifier/delivery"
@@ -309,6 +310,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	m := metrics.New(a.Registry)
 	a.Registry.MustRegister(metrics.NewStateCollector(a.Store, a.Logger))
 	a.Registry.MustRegister(metrics.NewDeadlineCollector(a.Store, profiles, a.Logger))
+	metrics.RegisterBuildInfo(a.Registry, buildinfo.Read())
 
 	if !opts.NoWorkers {
 		if err := a.buildWorkers(opts, m); err != nil {
@@ -358,6 +360,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		BounceHooks:    bounceHooks,
 		ClientAddr:     web.NewClientAddr(cfg.TrustedProxies),
 		Logger:         a.Logger,
+		Requests:       metrics.NewHTTP(a.Registry),
 	})
 	if !opts.NoAPI {
 		reviewer, err := newReviewer(public, publicStore, importer)

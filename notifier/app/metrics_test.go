@@ -47,10 +47,18 @@ func TestMetricsExposition(t *testing.T) {
 	if st, _ := scrape(t, e.App.URL(), "wrong"); st != 401 {
 		t.Errorf("wrong token: %d, want 401", st)
 	}
+	// Requests whose paths carry an id and a token: the labels carry only
+	// the route patterns.
+	for _, path := range []string{"/api/v1/waves/987654", "/ack/tok3nthatmustnotleak", "/no/such/path/5555"} {
+		if resp, err := http.Get(e.App.URL() + path); err == nil {
+			resp.Body.Close()
+		}
+	}
 	st, body := scrape(t, e.App.URL(), "scrape-me")
 	if st != 200 {
 		t.Fatalf("scrape: %d", st)
 	}
+
 	for _, want := range []string{
 		`breachnotify_deliveries_total{kind="initial",status="sent"} 11`,
 		`breachnotify_deliveries_total{kind="initial",status="failed"} 1`,
@@ -65,6 +73,11 @@ func TestMetricsExposition(t *testing.T) {
 		`breachnotify_bounces_total{kind="permanent"} 0`,
 		`breachnotify_state_scrape_success 1`,
 		`breachnotify_job_snoozes_total`,
+		`breachnotify_build_info{goversion="go1.`,
+		`breachnotify_http_request_duration_seconds_bucket{code="401",method="GET",route="/api/v1/waves/{id}",le="0.005"}`,
+		`breachnotify_http_request_duration_seconds_count{code="404",method="GET",route="/ack/{token}"} 1`,
+		`breachnotify_http_request_duration_seconds_count{code="404",method="GET",route="unmatched"} 1`,
+		`breachnotify_http_request_duration_seconds_count{code="401",method="GET",route="/metrics"} 2`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
@@ -72,6 +85,11 @@ func TestMetricsExposition(t *testing.T) {
 	}
 	if strings.Contains(body, "@") {
 		t.Error("a metric carries an email address")
+	}
+	for _, leak := range []string{"987654", "tok3nthatmustnotleak", "5555"} {
+		if strings.Contains(body, leak) {
+			t.Errorf("a metric carries a path's id or token %q", leak)
+		}
 	}
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {

@@ -57,6 +57,14 @@ type Config struct {
 	// ClientAddr finds a request's client address (the webhooks' rate limit).
 	ClientAddr web.ClientAddr
 	Logger     *slog.Logger
+	// Requests, when set, observes every answered request (metrics).
+	Requests RequestObserver
+}
+
+// RequestObserver is told of every request the server answered: the route
+// pattern that matched (empty for none), never the path.
+type RequestObserver interface {
+	ObserveRequest(pattern, method string, code int, d time.Duration)
 }
 
 // APIDeadline is how long an authenticated API request may take to be
@@ -83,6 +91,7 @@ type Server struct {
 	providerLimit *web.Limiter
 	clientAddr    web.ClientAddr
 	logger        *slog.Logger
+	requests      RequestObserver
 	mux           *http.ServeMux
 }
 
@@ -95,7 +104,7 @@ func New(cfg Config) *Server {
 		cfg.MaxBodyBytes = 32 << 20
 	}
 	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: cfg.Metrics, metricsToken: cfg.MetricsToken,
-		evidence: cfg.Evidence, hooks: cfg.Webhooks, maxBody: cfg.MaxBodyBytes, captureMailbox: cfg.CaptureMailbox, hsts: cfg.HSTS, logger: cfg.Logger, mux: http.NewServeMux(),
+		evidence: cfg.Evidence, hooks: cfg.Webhooks, maxBody: cfg.MaxBodyBytes, captureMailbox: cfg.CaptureMailbox, hsts: cfg.HSTS, logger: cfg.Logger, requests: cfg.Requests, mux: http.NewServeMux(),
 		bounceHooks: map[string]bouncehooks.Hook{}, providerLimit: web.NewLimiter(providerBurst, providerEvery, 10000), clientAddr: cfg.ClientAddr}
 	for _, h := range cfg.BounceHooks {
 		s.bounceHooks[string(h.Source())] = h
@@ -145,8 +154,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The route pattern, not the path: customer links carry tokens,
 		// which must never reach a log.
 		_, pattern := s.mux.Handler(r)
+		elapsed := time.Since(start)
 		s.logger.InfoContext(r.Context(), "http request", "request_id", id, "method", r.Method, "route", pattern,
-			"status", rec.status, "duration_ms", time.Since(start).Milliseconds())
+			"status", rec.status, "duration_ms", elapsed.Milliseconds())
+		if s.requests != nil {
+			s.requests.ObserveRequest(pattern, r.Method, rec.status, elapsed)
+		}
 	}()
 	if _, pattern := s.mux.Handler(r); pattern == "" && strings.HasPrefix(r.URL.Path, "/api/") {
 		s.noRoute(rec, r)
