@@ -306,14 +306,14 @@ func TestCatalogComplete(t *testing.T) {
 		used[m[1]] = true
 	}
 	// Keys made at run time from a code (see pageFuncs: kind, itemkind, code).
-	dynamic := regexp.MustCompile(`^(kind|itemkind|act|what)\.`)
+	dynamic := regexp.MustCompile(`^(kind|itemkind|act|what|memberact)\.`)
 	for _, k := range en {
 		if !used[k] && !dynamic.MatchString(k) {
 			t.Errorf("key %s is used by no page", k)
 		}
 	}
 	for k := range used {
-		if k != "message.eml" && cat.Message(language.English, k) == "" && regexp.MustCompile(`^(layout|nav|title|label|error|ack|ack_done|notfound|ratelimited|downloads|session|session_ended|login_invalid|login_link|signin|signin_sent|portal_notfound|verify|home|incident|notice|item|items|parts|messages|message|activity|download|size|factor)\.`).MatchString(k) {
+		if k != "message.eml" && cat.Message(language.English, k) == "" && regexp.MustCompile(`^(layout|nav|title|label|error|ack|ack_done|notfound|ratelimited|downloads|session|session_ended|login_invalid|login_link|signin|signin_sent|portal_notfound|verify|home|incident|notice|item|items|parts|messages|message|activity|download|size|factor|members|request|membermail)\.`).MatchString(k) {
 			t.Errorf("key %s is used but not in the catalogue", k)
 		}
 	}
