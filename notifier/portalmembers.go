@@ -78,10 +78,14 @@ type AccessRequest struct {
 // MembershipEvent is one audited change of membership, as the
 // organization sees it.
 type MembershipEvent struct {
-	At      time.Time      `json:"at"`
-	Actor   string         `json:"actor"`
-	Action  string         `json:"action"`
-	Details map[string]any `json:"details"`
+	At time.Time `json:"at"`
+	// Actor is the member who made the change, empty for IR staff.
+	Actor  string `json:"actor"`
+	Action string `json:"action"`
+	// Email and Level are the member the change is about and the level
+	// given, where the change has them.
+	Email string `json:"email"`
+	Level string `json:"level"`
 }
 
 // Kind is the action without its prefix (invite, revoke,

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strconv"
 
@@ -53,7 +52,8 @@ func scanMember(row pgx.CollectableRow) (notifier.PortalMember, error) {
 // staff actor's name (an API key's) is not the organization's to read:
 // it shows as empty ("IR staff").
 const membershipActivity = `
-SELECT at, CASE WHEN actor_name LIKE 'portal contact %' THEN actor_name ELSE '' END, action, details
+SELECT at, CASE WHEN actor_name LIKE 'portal contact %' THEN actor_name ELSE '' END, action,
+       coalesce(details::jsonb->>'email', ''), coalesce(details::jsonb->>'level', '')
 FROM audit_log
 WHERE target_type = 'organization' AND target_id = $1
   AND (action LIKE 'member.%' OR action = '` + notifier.ActionSessionsEndAll + `')
@@ -89,14 +89,7 @@ func (s *Store) Members(ctx context.Context, orgID int64) (notifier.Members, err
 	if err != nil {
 		return out, wrap("membership activity", err)
 	}
-	out.Activity, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (notifier.MembershipEvent, error) {
-		var e notifier.MembershipEvent
-		var details string
-		if err := row.Scan(&e.At, &e.Actor, &e.Action, &details); err != nil {
-			return e, err
-		}
-		return e, json.Unmarshal([]byte(details), &e.Details)
-	})
+	out.Activity, err = pgx.CollectRows(rows, pgx.RowToStructByPos[notifier.MembershipEvent])
 	return out, wrap("membership activity", err)
 }
 
