@@ -58,9 +58,11 @@ func (s *Server) showMembers(w http.ResponseWriter, r *http.Request, sess notifi
 // memberChanged answers a change: back to the page with its confirmation;
 // an invalid or refused change shows the page with the problem.
 func (s *Server) memberChanged(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession, err error, done string) {
-	switch notifier.ErrorCode(err) {
-	case "":
+	if err == nil {
 		seeOther(w, r, "/portal/members?done="+done)
+		return
+	}
+	switch notifier.ErrorCode(err) {
 	case notifier.CodeInvalid:
 		s.showMembers(w, r, sess, http.StatusUnprocessableEntity, membersView{Problem: "members.problem_email", Email: web.Verbatim(r.PostForm.Get("email"))})
 	case notifier.CodeForbidden:
