@@ -282,6 +282,9 @@ type orgIDs struct {
 	message, domain string
 	// session is the number of a spare session of one of its members.
 	session int64
+	// member is a member who is not an approver; request a pending
+	// access request.
+	member, request int64
 }
 
 // idsOf picks ids of an organization's incidents, notices, items and
