@@ -24,7 +24,7 @@ import (
 // data (two incidents, several notices and batches per organization).
 
 var (
-	portalLoginLink = regexp.MustCompile(`https?://notify\.test(/portal/login/[A-Za-z0-9_-]{43})`)
+	portalLoginLink = regexp.MustCompile(`https?://(?:notify\.test|localhost:[0-9]+)(/portal/login/[A-Za-z0-9_-]{43})`)
 	formToken       = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 )
 
