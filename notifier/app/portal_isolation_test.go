@@ -240,7 +240,8 @@ func TestPortalIsolation(t *testing.T) {
 
 	// A member who is not an approver, with a fresh second factor: the
 	// membership changes are the neutral 404, whoever they name; at the
-	// notices level, every stolen-mail route is a 403 that shows nothing.
+	// notices level, every stolen-mail route (and the record of who read
+	// which message) is a 403 that shows nothing.
 	// (The matrix above gave the member the mail level: an approver takes it back.)
 	if st, body := staffAPI(t, e, "PATCH", "/api/v1/organizations/fabrikam/members/"+itoa(ids["fabrikam"].member), map[string]any{"level": "notices"}); st != 200 {
 		t.Fatalf("level: %d %s", st, body)
@@ -255,7 +256,7 @@ func TestPortalIsolation(t *testing.T) {
 				if st, _, _ := request(member, rt.method, path); st != http.StatusNotFound {
 					t.Errorf("member, not approver: %s %s: %d, want 404", rt.method, path, st)
 				}
-			case strings.HasPrefix(path, "/portal/messages"):
+			case strings.HasPrefix(path, "/portal/messages"), strings.HasPrefix(path, "/portal/activity"):
 				if st, page, _ := request(member, rt.method, path); st != http.StatusForbidden || strings.Contains(page, "files") {
 					t.Errorf("notices-level member: %s %s: %d, want 403", rt.method, path, st)
 				}

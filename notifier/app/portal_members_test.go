@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
@@ -96,7 +97,7 @@ func TestPortalMembers(t *testing.T) {
 	refs := importMail(t, e, slug, stolenMultipart("cfo@contoso.example", "x@elsewhere.example", "Contoso files", "http://attacker.invalid"))
 
 	approver := newVisitor(t, e)
-	approver.signInWithFactor("soc@contoso.example")
+	socSecret := approver.signInWithFactor("soc@contoso.example")
 	if st, page, _ := approver.do("GET", "/portal/members", nil); st != 200 || !strings.Contains(page, `action="/portal/members/invite"`) ||
 		!strings.Contains(page, "ciso@contoso[.]example") || !strings.Contains(page, "Approver (stolen mail too)") {
 		t.Fatalf("members page of an approver: %d\n%s", st, page)
@@ -204,14 +205,37 @@ func TestPortalMembers(t *testing.T) {
 		t.Fatalf("approve: %d %q", st, h.Get("Location"))
 	}
 	awaitMemberMail(t, e, "newhire@contoso.example", "was approved")
-	newVisitor(t, e).signIn("newhire@contoso.example")
-
 	// Every change, listed to the organization.
 	_, page, _ := approver.do("GET", "/portal/members", nil)
 	for _, want := range []string{"invited", "revoked", "changed the access of", "access requested by", "decided the request of"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the members page's changes lack %q", want)
 		}
+	}
+
+	// The approver resets a member's factors and ends every session of
+	// the organization at once, their own too.
+	newhireID := contactID(t, e, "newhire@contoso.example")
+	approver.do("GET", "/portal/members", nil)
+	if st, _, h := approver.do("POST", "/portal/members/"+itoa(newhireID)+"/factors/reset", url.Values{"csrf": {approver.csrf()}}); st != http.StatusSeeOther || h.Get("Location") != "/portal/members?done=reset" {
+		t.Errorf("reset factors: %d %q", st, h.Get("Location"))
+	}
+	newhire := newVisitor(t, e)
+	newhire.signIn("newhire@contoso.example")
+	approver.do("GET", "/portal/members", nil)
+	if st, _, h := approver.do("POST", "/portal/members/sessions/end", url.Values{"csrf": {approver.csrf()}}); st != http.StatusSeeOther || h.Get("Location") != "/portal/login?signed_out=1" {
+		t.Fatalf("end every session: %d %q", st, h.Get("Location"))
+	}
+	for name, v := range map[string]*visitor{"the member": newhire, "the approver": approver} {
+		if st, _, _ := v.do("GET", "/portal", nil); st != http.StatusNotFound && st != http.StatusSeeOther {
+			t.Errorf("%s after the organization-wide end: %d", name, st)
+		}
+	}
+	approver = newVisitor(t, e)
+	approver.signIn("soc@contoso.example")
+	// The next step's code: the one enrolment used is not accepted twice.
+	if st, to := approver.verifyFactor(totpCode(socSecret, time.Now().Add(30*time.Second)), "/portal/members"); st != http.StatusSeeOther || to != "/portal/members" {
+		t.Fatalf("verify again: %d %q", st, to)
 	}
 
 	// IR staff: take the approver role away (the default rule no longer

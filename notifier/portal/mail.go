@@ -37,7 +37,7 @@ func (s *Server) registerMail(page, download func(pattern string, h http.Handler
 	download("POST /portal/messages/{ref}/attachments/{n}", s.signedIn(s.withMail(s.withFactor(s.attachmentDownload))))
 	page("GET /portal/messages/{ref}/original", s.signedIn(s.withMail(s.withFactor(s.originalWarning))))
 	download("POST /portal/messages/{ref}/original", s.signedIn(s.withMail(s.withFactor(s.originalDownload))))
-	page("GET /portal/activity", s.signedIn(s.activity))
+	page("GET /portal/activity", s.signedIn(s.withMail(s.activity)))
 }
 
 // messagePageCSP is pageCSP with one frame allowed: the message's own
