@@ -342,14 +342,16 @@ func (s *Service) ChangeMember(ctx context.Context, by Actor, orgRef string, con
 			return err
 		}
 	}
+	// The level first: it is refused for an approver, so a change that
+	// also makes the member an approver is not left half done.
 	staff := MemberActor{Actor: by, Staff: true}
-	if c.Approver != nil || c.DefaultApprover {
-		if err := s.store.SetApprover(ctx, by, id, contactID, c.Approver); err != nil {
+	if c.Level != nil {
+		if err := s.store.SetMemberLevel(ctx, staff, id, contactID, *c.Level); err != nil {
 			return err
 		}
 	}
-	if c.Level != nil {
-		if err := s.store.SetMemberLevel(ctx, staff, id, contactID, *c.Level); err != nil {
+	if c.Approver != nil || c.DefaultApprover {
+		if err := s.store.SetApprover(ctx, by, id, contactID, c.Approver); err != nil {
 			return err
 		}
 	}
