@@ -48,7 +48,7 @@ const createPortalLinks = `
 INSERT INTO portal_links (contact_id, organization_id, request_ip)
 SELECT c.id, c.organization_id, $2
 FROM contacts c
-WHERE lower(c.email) = lower($1) AND `+isMember+`
+WHERE lower(c.email) = lower($1) AND ` + isMember + `
 ORDER BY c.organization_id
 RETURNING id`
 

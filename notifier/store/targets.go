@@ -150,7 +150,7 @@ WITH targets AS (` + targetsQuery(kind) + `)
 INSERT INTO waves (incident_id, kind, planned_notices, planned_deliveries, planned_by, planned_digest, planned_content, automatic, urgent_only)
 SELECT @incident, @kind,
        (SELECT count(*) FROM targets),
-       (SELECT count(*) FROM contacts c WHERE c.status = 'active' AND `+isRecipient+` AND c.organization_id IN (SELECT id FROM targets)),
+       (SELECT count(*) FROM contacts c WHERE c.status = 'active' AND ` + isRecipient + ` AND c.organization_id IN (SELECT id FROM targets)),
        @planned_by, @digest, @content, @automatic, @urgent
 RETURNING id, incident_id, kind, status, planned_notices, planned_deliveries, urgent_only`
 	var p notifier.WavePlan
