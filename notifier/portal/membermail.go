@@ -53,7 +53,10 @@ func (c *MemberMails) Compose(m notifier.MemberMail) (*notifier.Message, error) 
 	if !ok {
 		return nil, fmt.Errorf("member mail %d: unknown kind %q", m.ID, m.Kind)
 	}
-	tag, _ := c.catalog.Supported(m.Locale)
+	tag, ok := c.catalog.Supported(m.Locale)
+	if !ok {
+		tag = i18n.Supported[0] // English, the fallback
+	}
 	signIn, members := c.publicURL+"/portal/login", c.publicURL+"/portal/members"
 	var args []any
 	switch m.Kind {
