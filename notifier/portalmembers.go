@@ -79,7 +79,8 @@ type AccessRequest struct {
 // organization sees it.
 type MembershipEvent struct {
 	At time.Time `json:"at"`
-	// Actor is the member who made the change, empty for IR staff.
+	// Actor is the member who made the change; empty for IR staff, and
+	// for an access request (its requester is Email).
 	Actor  string `json:"actor"`
 	Action string `json:"action"`
 	// Email and Level are the member the change is about and the level
