@@ -53,12 +53,15 @@ type APIKey struct {
 
 // Incident is one breach being notified.
 type Incident struct {
-	ID        int64     `json:"id"`
-	Slug      string    `json:"slug"`
-	Title     string    `json:"title"`
-	Summary   string    `json:"summary"`
-	Policy    Policy    `json:"policy"`
-	CreatedAt time.Time `json:"created_at"`
+	ID      int64  `json:"id"`
+	Slug    string `json:"slug"`
+	Title   string `json:"title"`
+	Summary string `json:"summary"`
+	Policy  Policy `json:"policy"`
+	// Clock is when the breach became known and the obligations it is
+	// under: the deadlines run from it.
+	Clock     IncidentClock `json:"clock"`
+	CreatedAt time.Time     `json:"created_at"`
 }
 
 // Policy is an incident's rules for its campaign.
@@ -245,6 +248,8 @@ type NewIncident struct {
 	Slug    string `json:"slug"`
 	Title   string `json:"title"`
 	Summary string `json:"summary"`
+	// Clock is optional: set it now or later (PATCH {"clock": …}).
+	Clock *IncidentClock `json:"clock,omitempty"`
 }
 
 // Contact roles.

@@ -262,8 +262,8 @@ func readNDJSON(r io.Reader, cols columnSet, errs *rowErrors) ([]record, error) 
 }
 
 // jsonScalar turns an NDJSON value into the string a CSV cell would hold:
-// strings as they are, booleans as true/false, arrays of strings joined
-// with ";", null as empty.
+// strings as they are, booleans as true/false, whole numbers in decimal
+// (notify_within: 72), arrays of strings joined with ";", null as empty.
 func jsonScalar(raw json.RawMessage) (string, error) {
 	raw = bytes.TrimSpace(raw)
 	switch {
@@ -276,6 +276,11 @@ func jsonScalar(raw json.RawMessage) (string, error) {
 		}
 		return s, nil
 	case string(raw) == "true" || string(raw) == "false":
+		return string(raw), nil
+	case raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'):
+		if _, err := strconv.ParseInt(string(raw), 10, 64); err != nil {
+			return "", errors.New("must be a string or a whole number")
+		}
 		return string(raw), nil
 	case raw[0] == '[':
 		var list []string

@@ -10,10 +10,14 @@ import (
 	"unicode"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/deadlines"
 	"github.com/breachnotify/breachnotify/notifier/sampledata"
 )
 
 const orgHeader = "org_ref,org_name,domain,contact_email,contact_name,role,portal_access,locale\n"
+
+// termsHeader adds an organization's jurisdiction and contract.
+const termsHeader = "org_ref,org_name,contact_email,jurisdiction,notify_within\n"
 
 func rowErrors(t *testing.T, err error) []notifier.RowError {
 	t.Helper()
@@ -58,6 +62,12 @@ func TestParseOrganizationsRejects(t *testing.T) {
 		{"line feed in quoted field", orgHeader + "a,A,,x@a.example,\"Bob\nEvil\",,,\n", []notifier.RowError{{Line: 2, Field: "contact_name"}}},
 		{"bidi override", orgHeader + "a,A,,x@a.example,\"gpj\u202Eexe\",,,\n", []notifier.RowError{{Line: 2, Field: "contact_name"}}},
 		{"over-long name", orgHeader + "a," + strings.Repeat("n", 201) + ",,x@a.example,,,,\n", []notifier.RowError{{Line: 2, Field: "org_name"}}},
+		{"jurisdiction not ISO 3166", termsHeader + "a,A,x@a.example,Germany,\n", []notifier.RowError{{Line: 2, Field: "jurisdiction"}}},
+		{"notify_within not whole hours", termsHeader + "a,A,x@a.example,,1.5\n", []notifier.RowError{{Line: 2, Field: "notify_within"}}},
+		{"notify_within zero", termsHeader + "a,A,x@a.example,,0\n", []notifier.RowError{{Line: 2, Field: "notify_within"}}},
+		{"notify_within over a year", termsHeader + "a,A,x@a.example,,8761\n", []notifier.RowError{{Line: 2, Field: "notify_within"}}},
+		{"two jurisdictions for one organization", termsHeader + "a,A,x@a.example,DE,\na,A,y@a.example,FR,\n", []notifier.RowError{{Line: 3, Field: "jurisdiction"}}},
+		{"two contracts for one organization", termsHeader + "a,A,x@a.example,,72\na,A,y@a.example,,48h\n", []notifier.RowError{{Line: 3, Field: "notify_within"}}},
 		{"bad domain", orgHeader + "a,A,not a domain,x@a.example,,,,\n", []notifier.RowError{{Line: 2, Field: "domain"}}},
 		{"bad locale", orgHeader + "a,A,,x@a.example,,,,english\n", []notifier.RowError{{Line: 2, Field: "locale"}}},
 		{"bad boolean", orgHeader + "a,A,,x@a.example,,,perhaps,\n", []notifier.RowError{{Line: 2, Field: "portal_access"}}},
@@ -226,18 +236,44 @@ func TestParseOrganizationsDomains(t *testing.T) {
 	}
 }
 
+func TestParseOrganizationsTerms(t *testing.T) {
+	t.Parallel()
+	// Given on one row of an organization (in any case, hours with or
+	// without "h"), repeated the same or left out on the others.
+	rows, err := notifier.ParseOrganizations(strings.NewReader(termsHeader+"a,A,x@a.example,us-co,72h\na,A,y@a.example,,\na,A,z@a.example,US-CO,72\nb,B,x@b.example,DE,\n"), notifier.FormatCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rows[0]; r.Jurisdiction != "US-CO" || r.NotifyWithinHours != 72 {
+		t.Errorf("row 1: jurisdiction %q, notify_within %d", r.Jurisdiction, r.NotifyWithinHours)
+	}
+	if r := rows[3]; r.Jurisdiction != "DE" || r.NotifyWithinHours != 0 {
+		t.Errorf("row 4: jurisdiction %q, notify_within %d", r.Jurisdiction, r.NotifyWithinHours)
+	}
+	rows, err = notifier.ParseOrganizations(strings.NewReader(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","jurisdiction":"FR","notify_within":24}`), notifier.FormatNDJSON)
+	if err != nil || rows[0].Jurisdiction != "FR" || rows[0].NotifyWithinHours != 24 {
+		t.Fatalf("NDJSON: %+v, %v", rows, err)
+	}
+	_, err = notifier.ParseOrganizations(strings.NewReader(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","notify_within":2.5}`), notifier.FormatNDJSON)
+	if got := rowErrors(t, err); len(got) != 1 || got[0].Field != "notify_within" {
+		t.Errorf("NDJSON fraction: %+v", got)
+	}
+}
+
 func FuzzParseOrganizationsCSV(f *testing.F) {
 	f.Add(sampledata.File(sampledata.Organizations))
 	f.Add([]byte("org_ref,org_name,domain,domains,contact_email\na,A,bücher.example,\"b.example; c.example\",x@a.example\n"))
 	f.Add([]byte(orgHeader + "a,\"A\rB\",,x@a.example,,,,\n"))
 	f.Add([]byte(orgHeader + "a,A,,x@a.example,\"q\"\"uote\",,yes,de-CH\n"))
 	f.Add([]byte("\xef\xbb\xbf" + orgHeader + "a,A,,x@a.example,,,,\n"))
+	f.Add([]byte(termsHeader + "a,A,x@a.example,us-co,72h\na,A,y@a.example,DE,-1\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rows, err := notifier.ParseOrganizations(bytes.NewReader(data), notifier.FormatCSV)
 		if err != nil {
 			checkRejection(t, err)
 			return
 		}
+		checkTerms(t, rows)
 		for _, r := range rows {
 			checkRowsClean(t, append([]string{r.OrgRef, r.OrgName, r.Email, r.Name, r.Role, r.Locale}, r.Domains...)...)
 			checkDomains(t, r.Domains)
@@ -253,12 +289,14 @@ func FuzzParseOrganizationsNDJSON(f *testing.F) {
 	f.Add([]byte(`{"org_ref":"a","org_name":"A\u0000","contact_email":"x@a.example"}` + "\n" + `[1,2]`))
 	f.Add([]byte(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example"} {"x":1}`))
 	f.Add([]byte(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","role":"security","ROLE":"legal"}`))
+	f.Add([]byte(`{"org_ref":"a","org_name":"A","contact_email":"x@a.example","jurisdiction":"US-TX","notify_within":1e3}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rows, err := notifier.ParseOrganizations(bytes.NewReader(data), notifier.FormatNDJSON)
 		if err != nil {
 			checkRejection(t, err)
 			return
 		}
+		checkTerms(t, rows)
 		// An accepted line never had two keys equal but for case.
 		for _, line := range bytes.Split(data, []byte("\n")) {
 			var objects [][]string
@@ -281,6 +319,28 @@ func FuzzParseOrganizationsNDJSON(f *testing.F) {
 			checkDomains(t, r.Domains)
 		}
 	})
+}
+
+// checkTerms asserts that accepted rows carry a valid jurisdiction and
+// contract, one per organization.
+func checkTerms(t *testing.T, rows []notifier.ContactRow) {
+	t.Helper()
+	seen := map[string]notifier.ContactRow{}
+	for _, r := range rows {
+		if r.Jurisdiction != "" && !deadlines.ValidJurisdiction(r.Jurisdiction) {
+			t.Fatalf("accepted jurisdiction %q", r.Jurisdiction)
+		}
+		if r.NotifyWithinHours < 0 || r.NotifyWithinHours > 8760 {
+			t.Fatalf("accepted notify_within %d", r.NotifyWithinHours)
+		}
+		if p, ok := seen[r.OrgRef]; ok && ((p.Jurisdiction != "" && r.Jurisdiction != "" && p.Jurisdiction != r.Jurisdiction) ||
+			(p.NotifyWithinHours > 0 && r.NotifyWithinHours > 0 && p.NotifyWithinHours != r.NotifyWithinHours)) {
+			t.Fatalf("accepted two different terms for %s: %+v and %+v", r.OrgRef, p, r)
+		}
+		if r.Jurisdiction != "" || r.NotifyWithinHours > 0 {
+			seen[r.OrgRef] = r
+		}
+	}
 }
 
 func FuzzParseExposures(f *testing.F) {

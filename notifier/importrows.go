@@ -5,11 +5,14 @@ import (
 	"net/mail"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"golang.org/x/net/idna"
+
+	"github.com/breachnotify/breachnotify/notifier/deadlines"
 )
 
 // ContactRow is one valid row of an organizations import: an organization
@@ -27,6 +30,13 @@ type ContactRow struct {
 	Role         string
 	PortalAccess bool
 	Locale       string
+	// Jurisdiction is the organization's ISO 3166 country (DE) or
+	// subdivision (US-CO), upper-case; "" when the row gives none. It
+	// decides which obligation profiles cover the organization.
+	Jurisdiction string
+	// NotifyWithinHours is the organization's contractual notice period
+	// (e.g. from its DPA); 0 when the row gives none.
+	NotifyWithinHours int
 }
 
 // ExposureRow is one valid row of an exposure import.
@@ -43,7 +53,8 @@ type ExposureRow struct {
 
 var (
 	orgColumns = columnSet{
-		all:      []string{"org_ref", "org_name", "domain", "domains", "contact_email", "contact_name", "role", "portal_access", "locale"},
+		all: []string{"org_ref", "org_name", "domain", "domains", "contact_email", "contact_name", "role", "portal_access", "locale",
+			"jurisdiction", "notify_within"},
 		required: []string{"org_ref", "org_name", "contact_email"},
 	}
 	exposureColumns = columnSet{
@@ -82,6 +93,13 @@ func ParseOrganizations(r io.Reader, format Format) ([]ContactRow, error) {
 		line int
 		name string
 	}
+	// An organization's jurisdiction and contract may be given on any of
+	// its rows, but never two different ones.
+	type termSeen struct {
+		line  int
+		value string
+	}
+	terms := map[string]termSeen{} // org_ref + field → first row giving it
 	orgs := map[string]orgSeen{}
 	emails := map[string]int{} // org_ref + lower(email) → line
 	rows := make([]ContactRow, 0, len(recs))
@@ -97,7 +115,26 @@ func ParseOrganizations(r io.Reader, format Format) ([]ContactRow, error) {
 		row.Role, _ = c.oneOf("role", ContactSecurity, contactRoles)
 		row.PortalAccess, _ = c.boolean("portal_access")
 		row.Locale = c.locale("locale")
+		row.Jurisdiction = c.jurisdiction("jurisdiction")
+		row.NotifyWithinHours = c.hours("notify_within")
 		if len(errs.list)+errs.dropped > before {
+			continue
+		}
+		conflict := false
+		for _, t := range [][2]string{{"jurisdiction", row.Jurisdiction}, {"notify_within", strconv.Itoa(row.NotifyWithinHours)}} {
+			field, v := t[0], t[1]
+			if v == "" || v == "0" {
+				continue
+			}
+			key := row.OrgRef + "\x00" + field
+			if prev, ok := terms[key]; ok && prev.value != v {
+				errs.add(rec.line, field, "%q differs from %q given for org_ref %q on line %d", v, prev.value, row.OrgRef, prev.line)
+				conflict = true
+			} else if !ok {
+				terms[key] = termSeen{line: rec.line, value: v}
+			}
+		}
+		if conflict {
 			continue
 		}
 		if prev, ok := orgs[row.OrgRef]; ok && prev.name != row.OrgName {
@@ -248,6 +285,38 @@ func (c fieldCheck) locale(name string) string {
 		return ""
 	}
 	return v
+}
+
+// jurisdiction reads an ISO 3166-1 alpha-2 country or ISO 3166-2
+// subdivision code, in any case.
+func (c fieldCheck) jurisdiction(name string) string {
+	v, ok := c.text(name, false, 6)
+	if !ok || v == "" {
+		return ""
+	}
+	v = strings.ToUpper(v)
+	if !deadlines.ValidJurisdiction(v) {
+		c.errs.add(c.rec.line, name, "%q is not an ISO 3166 country or subdivision code such as DE or US-CO", v)
+		return ""
+	}
+	return v
+}
+
+// maxNotifyWithin bounds a contractual notice period: a year, in hours.
+const maxNotifyWithin = 8760
+
+// hours reads a whole number of hours ("72" or "72h"), 1 to a year.
+func (c fieldCheck) hours(name string) int {
+	v, ok := c.text(name, false, 8)
+	if !ok || v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(strings.ToLower(v), "h"))
+	if err != nil || n < 1 || n > maxNotifyWithin {
+		c.errs.add(c.rec.line, name, "%q is not a whole number of hours from 1 to %d, such as 72", v, maxNotifyWithin)
+		return 0
+	}
+	return n
 }
 
 func (c fieldCheck) timestamp(name string) *time.Time {

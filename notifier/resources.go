@@ -13,14 +13,19 @@ import (
 
 // Organization is an affected customer.
 type Organization struct {
-	ID        int64     `json:"id"`
-	Ref       string    `json:"ref"`
-	Name      string    `json:"name"`
-	Domains   []string  `json:"domains"`
-	Locale    string    `json:"locale"`
-	Contacts  int       `json:"contacts"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID      int64    `json:"id"`
+	Ref     string   `json:"ref"`
+	Name    string   `json:"name"`
+	Domains []string `json:"domains"`
+	Locale  string   `json:"locale"`
+	// Jurisdiction is its ISO 3166 country or subdivision ("" unknown):
+	// which obligation profiles cover it.
+	Jurisdiction string `json:"jurisdiction"`
+	// NotifyWithinHours is its contract's notice period, if any.
+	NotifyWithinHours *int      `json:"notify_within_hours"`
+	Contacts          int       `json:"contacts"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
 }
 
 // Contact is a person or mailbox at an organization.
@@ -318,6 +323,15 @@ type ReportRow struct {
 	Attempts        []ReportAttempt `json:"attempts"`
 	AcknowledgedAt  *time.Time      `json:"acknowledged_at"`
 	AcknowledgedBy  string          `json:"acknowledged_by"`
+	// NotifyBy is the organization's notification deadline (see the
+	// deadline board), set by the obligation DeadlineObligation; nil when
+	// none applies.
+	NotifyBy           *time.Time `json:"notify_by"`
+	DeadlineObligation string     `json:"deadline_obligation"`
+	// DeadlineMet says whether the organization's first delivery was sent
+	// by NotifyBy: false once it passed unmet, nil while it is still open
+	// or when there is no deadline.
+	DeadlineMet *bool `json:"deadline_met"`
 }
 
 // ReportAttempt is one recorded event of a delivery.

@@ -49,6 +49,14 @@ var serviceRoles = []struct {
 		_, err := s.UpdatePolicy(ctx, by, "mail", notifier.PolicyPatch{})
 		return err
 	}},
+	{"UpdateClock", deny, deny, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.UpdateClock(ctx, by, "mail", notifier.IncidentClock{})
+		return err
+	}},
+	{"Deadlines", allow, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.Deadlines(ctx, by, "mail", notifier.Page{})
+		return err
+	}},
 	{"ImportOrganizations", deny, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
 		_, err := s.ImportOrganizations(ctx, by, strings.NewReader("org_ref,org_name,domain,contact_email\na,A,a.example,x@a.example\n"), notifier.FormatCSV)
 		return err

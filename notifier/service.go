@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/breachnotify/breachnotify/notifier/deadlines"
 )
 
 // Store is the persistence the IR use cases need. notifier/store implements
@@ -96,6 +98,7 @@ type Store interface {
 	PortalMailStore
 	StaffStore
 	EvidenceLifecycleStore
+	DeadlineStore
 }
 
 // Service runs the IR team's use cases: everything the API and CLI do.
@@ -107,6 +110,7 @@ type Service struct {
 	chunkSize int
 	logger    *slog.Logger
 	auditKeys *AuditKeys
+	deadlines *deadlines.Profiles
 }
 
 // ServiceConfig configures a Service.
@@ -121,6 +125,9 @@ type ServiceConfig struct {
 	// AuditKeys verify the audit chain and sign its checkpoints; the store
 	// keys the entries with the same keys. Required.
 	AuditKeys *AuditKeys
+	// Deadlines are the obligation profiles deadlines are computed with
+	// (the embedded ones when nil).
+	Deadlines *deadlines.Profiles
 }
 
 // NewService returns a Service over store.
@@ -139,7 +146,11 @@ func NewService(store Store, cfg ServiceConfig) *Service {
 		// launched with; one this process lacks is read from the store.
 		cfg.Renderer.SetLoader(store.TemplateSource)
 	}
-	return &Service{store: store, renderer: cfg.Renderer, clock: cfg.Clock, chunkSize: cfg.ChunkSize, logger: cfg.Logger, auditKeys: cfg.AuditKeys}
+	if cfg.Deadlines == nil {
+		cfg.Deadlines = deadlines.MustBuiltin()
+	}
+	return &Service{store: store, renderer: cfg.Renderer, clock: cfg.Clock, chunkSize: cfg.ChunkSize, logger: cfg.Logger, auditKeys: cfg.AuditKeys,
+		deadlines: cfg.Deadlines}
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -165,6 +176,15 @@ func (s *Service) CreateIncident(ctx context.Context, by Actor, in NewIncident) 
 	}
 	if utf8.RuneCountInString(in.Summary) > 4000 || !utf8.ValidString(in.Summary) || strings.ContainsFunc(in.Summary, func(r rune) bool { return r != '\n' && forbiddenRune(r) }) {
 		problems = append(problems, RowError{Field: "summary", Message: "must be at most 4000 characters of text (line breaks allowed)"})
+	}
+	if in.Clock != nil {
+		c := in.Clock.normalized()
+		in.Clock = &c
+		now, err := s.clock.Now(ctx)
+		if err != nil {
+			return Incident{}, err
+		}
+		problems = append(problems, c.validate(s.deadlines, now)...)
 	}
 	if len(problems) > 0 {
 		return Incident{}, &Error{Code: CodeInvalid, Message: "the incident is not valid", Details: problems}

@@ -239,5 +239,19 @@ func (s *Service) Report(ctx context.Context, by Actor, incident, format string,
 	if err := s.store.Audit(ctx, by, "report.export", "incident", inc.Slug, map[string]any{"format": format}); err != nil {
 		return inc, err
 	}
-	return inc, s.store.Report(ctx, inc.ID, fn)
+	board, err := s.deadlineBoard(ctx, inc)
+	if err != nil {
+		return inc, err
+	}
+	return inc, s.store.Report(ctx, inc.ID, func(row ReportRow) error {
+		if d, ok := board[row.OrgRef]; ok && d.NotifyBy != nil {
+			row.NotifyBy, row.DeadlineObligation = d.NotifyBy, d.Obligation
+			switch d.State {
+			case DeadlineMet, DeadlineLate, DeadlineMissed:
+				met := d.State == DeadlineMet
+				row.DeadlineMet = &met
+			}
+		}
+		return fn(row)
+	})
 }

@@ -11,12 +11,16 @@ import (
 )
 
 const incidentUse = `usage:
-  breachnotify incident create --slug SLUG --title TITLE [--summary TEXT] [--json]
+  breachnotify incident create --slug SLUG --title TITLE [--summary TEXT] [--aware-at TIME] [--materiality-at TIME]
+        [--obligations ID,ID] [--target ID=HOURS] [--json]
   breachnotify incident list [--json]
   breachnotify incident show INCIDENT [--json]
   breachnotify incident policy INCIDENT [--require-approval=true|false] [--auto-follow-up=true|false]
         [--auto-follow-up-without-approval=true|false] [--follow-up-window 15m] [--reminder-after 48h]
         [--max-reminders 2] [--disclosure full|minimal] [--purge-needs-approval=true|false] [--evidence-retention 2160h] [--json]
+  breachnotify incident clock INCIDENT [--aware-at TIME|none] [--materiality-at TIME|none] [--obligations ID,ID]
+        [--target ID=HOURS] [--json]                                        the deadline clock (admin)
+  breachnotify incident deadlines INCIDENT [--json]                        notify-by per organization, met or time left
   breachnotify incident purge INCIDENT [--reason TEXT] [--yes] [--json]     destroy the evidence (admin)
   breachnotify incident purge INCIDENT --approve [--reason TEXT] [--yes]    a second admin approves a request
   breachnotify incident purge INCIDENT --cancel [--reason TEXT]             cancel a waiting request
@@ -24,11 +28,13 @@ const incidentUse = `usage:
 
 func cmdIncident(ctx context.Context, e *env, args []string) error {
 	return subcommands(ctx, e, args, incidentUse, map[string]command{
-		"create": incidentCreate,
-		"list":   incidentList,
-		"show":   incidentShow,
-		"policy": incidentPolicy,
-		"purge":  incidentPurge,
+		"create":    incidentCreate,
+		"list":      incidentList,
+		"show":      incidentShow,
+		"policy":    incidentPolicy,
+		"clock":     incidentClock,
+		"deadlines": incidentDeadlines,
+		"purge":     incidentPurge,
 	})
 }
 
@@ -38,8 +44,15 @@ func incidentCreate(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&in.Slug, "slug", "", "short unique name: lowercase letters, digits and hyphens")
 	fs.StringVar(&in.Title, "title", "", "one-line title")
 	fs.StringVar(&in.Summary, "summary", "", "what happened, as the notices will tell it")
+	clock := addClockFlags(fs)
 	if _, err := parseArgs(fs, args, 0, incidentUse); err != nil {
 		return err
+	}
+	if clock.given() {
+		in.Clock = &notifier.IncidentClock{}
+		if err := clock.apply(in.Clock); err != nil {
+			return err
+		}
 	}
 	if in.Slug == "" || in.Title == "" {
 		return usageError{"--slug and --title are required\n" + incidentUse}
@@ -186,6 +199,7 @@ func printIncident(e *env, inc notifier.Incident) error {
 	}
 	t.row("reminders", strconv.Itoa(p.MaxReminders)+", every "+time.Duration(p.ReminderAfter).String()+" until acknowledged, then one escalation")
 	t.row("evidence", evidencePolicy(p))
+	t.row("deadline clock", clockSummary(inc.Clock))
 	t.row("created", inc.CreatedAt)
 	return t.flush()
 }

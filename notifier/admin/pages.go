@@ -147,6 +147,8 @@ type incidentPage struct {
 	Unreachable []notifier.UnreachableNotice
 	// MoreUnreachable is true when the list was cut short.
 	MoreUnreachable bool
+	// Deadlines is the deadline section; nil while the clock has not started.
+	Deadlines *deadlineView
 	// CanOperate tells whether the session may pause and resume waves.
 	CanOperate bool
 	// Done reports the action just taken (after a redirect).
@@ -171,8 +173,13 @@ func (s *Server) incident(w http.ResponseWriter, r *http.Request, sess notifier.
 		s.fail(w, r, sess, err, "/admin/incidents")
 		return
 	}
+	deadlines, err := s.deadlines(ctx, by, inc)
+	if err != nil {
+		s.fail(w, r, sess, err, "/admin/incidents")
+		return
+	}
 	p := incidentPage{Incident: inc, Unreachable: unreachable.Items, MoreUnreachable: unreachable.NextCursor != "",
-		CanOperate: sess.Role.Allows(notifier.RoleOperator), Done: doneMessage(r)}
+		CanOperate: sess.Role.Allows(notifier.RoleOperator), Done: doneMessage(r), Deadlines: deadlines}
 	refresh := 0
 	for _, wv := range waves.Items {
 		v := viewWave(wv)

@@ -34,6 +34,7 @@ import (
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/admin"
 	"github.com/breachnotify/breachnotify/notifier/capture"
+	"github.com/breachnotify/breachnotify/notifier/deadlines"
 	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/breachnotify/breachnotify/notifier/evidence"
 	"github.com/breachnotify/breachnotify/notifier/httpapi"
@@ -278,7 +279,11 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	if opts.Clock != nil {
 		clock = opts.Clock(a.Store)
 	}
-	svcCfg := notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger, AuditKeys: keys}
+	profiles, err := deadlines.Builtin()
+	if err != nil {
+		return err
+	}
+	svcCfg := notifier.ServiceConfig{ChunkSize: cfg.ChunkSize, Renderer: a.renderer, Clock: clock, Logger: a.Logger, AuditKeys: keys, Deadlines: profiles}
 	a.Service = notifier.NewService(a.Store, svcCfg)
 	// The template versions admins made current replace the shipped ones.
 	if err := a.Service.RefreshTemplates(ctx); err != nil {
@@ -288,6 +293,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(a.Registry)
 	a.Registry.MustRegister(metrics.NewStateCollector(a.Store, a.Logger))
+	a.Registry.MustRegister(metrics.NewDeadlineCollector(a.Store, profiles, a.Logger))
 
 	if !opts.NoWorkers {
 		if err := a.buildWorkers(opts, m); err != nil {

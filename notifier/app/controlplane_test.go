@@ -108,6 +108,7 @@ var apiAccess = []apiRow{
 	{"POST", "/api/v1/incidents/{incident}/waves", unauth, denied, ok, ok},
 	{"GET", "/api/v1/incidents/{incident}/notices", unauth, ok, ok, ok},
 	{"GET", "/api/v1/incidents/{incident}/report", unauth, ok, ok, ok},
+	{"GET", "/api/v1/incidents/{incident}/deadlines", unauth, ok, ok, ok},
 	{"GET", "/api/v1/incidents/{incident}/unreachable", unauth, ok, ok, ok},
 	{"POST", "/api/v1/incidents/{incident}/evidence", unauth, denied, ok, ok},
 	{"GET", "/api/v1/incidents/{incident}/evidence-imports", unauth, ok, ok, ok},

@@ -64,6 +64,10 @@ func FuzzAPIRequests(f *testing.F) {
 		{0, `{"slug":"x","title":"t","extra":1}`, "application/json", ""},
 		{1, `{"policy":{"follow_up_window":"15m","max_reminders":11}}`, "application/json", ""},
 		{1, `{"policy":{"reminder_after":"forever"}}`, "application/json", ""},
+		{1, `{"clock":{"aware_at":"2026-01-02T03:04:05Z","obligations":["gdpr-art33-processor","us-co"],"deadline_targets":{"gdpr-art33-processor":12}}}`, "application/json", ""},
+		{1, `{"clock":{"aware_at":"2026-01-02T03:04:05Z","materiality_determined_at":"2025-01-01T00:00:00Z","deadline_targets":{"x":-1}}}`, "application/json", ""},
+		{0, `{"slug":"fz-3","title":"T","clock":{"aware_at":"2026-01-02T03:04:05+02:00","obligations":["sec-8k-1.05"]}}`, "application/json", ""},
+		{4, "org_ref,org_name,contact_email,jurisdiction,notify_within\na,A,x@a.example,us-co,72h\n", "text/csv", ""},
 		{2, `{"kind":"follow_up"}`, "application/json", ""},
 		{2, `{"kind":"reminder"}`, "", ""},
 		{3, "org_ref,item_ref,kind\ncontoso,X-1,email\n", "text/csv", ""},
@@ -103,8 +107,8 @@ func FuzzAPIRequests(f *testing.F) {
 			t.Fatal(err)
 		}
 		req.Header.Set("Authorization", "Bearer "+srv.Key)
-		// net/http refuses to send header values with control characters;
-		// such a request never reaches a server.
+		// net/http refuses to send header values with control characters
+		// (DEL too); such a request never reaches a server.
 		if contentType != "" && httpguts.ValidHeaderFieldValue(contentType) {
 			req.Header.Set("Content-Type", contentType)
 		}

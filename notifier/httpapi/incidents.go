@@ -48,18 +48,46 @@ func (s *Server) patchIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in struct {
-		Policy *notifier.PolicyPatch `json:"policy"`
+		Policy *notifier.PolicyPatch   `json:"policy"`
+		Clock  *notifier.IncidentClock `json:"clock"`
 	}
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if in.Policy == nil {
-		s.fail(w, r, notifier.Errorf(notifier.CodeBadRequest, `send {"policy": {...}} with the fields to change`))
+	// One change a request: two would be two transactions, and a refused
+	// second would leave the first applied behind an error reply.
+	if (in.Policy == nil) == (in.Clock == nil) {
+		s.fail(w, r, notifier.Errorf(notifier.CodeBadRequest, `send either {"policy": {...}} with the fields to change or {"clock": {...}} to replace the deadline clock`))
 		return
 	}
-	inc, err := s.svc.UpdatePolicy(r.Context(), actor(r), ref, *in.Policy)
+	var inc notifier.Incident
+	if in.Policy != nil {
+		inc, err = s.svc.UpdatePolicy(r.Context(), actor(r), ref, *in.Policy)
+	} else {
+		inc, err = s.svc.UpdateClock(r.Context(), actor(r), ref, *in.Clock)
+	}
 	s.reply(w, r, http.StatusOK, inc, err)
+}
+
+func (s *Server) incidentDeadlines(w http.ResponseWriter, r *http.Request) {
+	ref, err := incidentRef(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q, err := query(r, "limit", "cursor")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, err := pageOf(q)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	board, err := s.svc.Deadlines(r.Context(), actor(r), ref, p)
+	s.reply(w, r, http.StatusOK, board, err)
 }
 
 func (s *Server) importExposures(w http.ResponseWriter, r *http.Request) {

@@ -87,6 +87,11 @@ var replySchemas = map[string]any{
 	"Finding":             notifier.Finding{},
 	"FindingDismissal":    notifier.FindingDismissal{},
 	"FindingPage":         notifier.ListResult[notifier.Finding]{},
+	// Deadline clocks (issue 15).
+	"IncidentClock":        notifier.IncidentClock{},
+	"ObligationDue":        notifier.ObligationDue{},
+	"OrganizationDeadline": notifier.OrganizationDeadline{},
+	"DeadlineBoard":        notifier.DeadlineBoard{},
 }
 
 // requestSchemas maps the document's schemas of request bodies to the Go

@@ -14,7 +14,7 @@ import (
 // reportColumns are the CSV report's columns, one row per delivery.
 var reportColumns = []string{"org_ref", "org_name", "contact_email", "contact_name", "contact_role", "wave_id", "notice_id",
 	"notice_kind", "disclosure", "delivery_id", "template_version", "message_sha256", "message_id", "reference", "status", "final_reply",
-	"queued_at", "sent_at", "attempts", "acknowledged_at", "acknowledged_by"}
+	"queued_at", "sent_at", "attempts", "acknowledged_at", "acknowledged_by", "notify_by", "deadline_obligation", "deadline_met"}
 
 // report streams the proof of notification as CSV or JSON. Rows go out a
 // page at a time as the store reads them, so a report of any size needs
@@ -127,8 +127,13 @@ func csvRecord(row notifier.ReportRow) []string {
 		}
 		attempts = append(attempts, strings.Join([]string{a.At.UTC().Format(time.RFC3339Nano), a.Type, code, a.Reply}, " "))
 	}
+	met := "" // no deadline, or not passed yet
+	if row.DeadlineMet != nil {
+		met = strconv.FormatBool(*row.DeadlineMet)
+	}
 	return []string{row.OrgRef, row.OrgName, row.ContactEmail, row.ContactName, row.ContactRole,
 		strconv.FormatInt(row.WaveID, 10), strconv.FormatInt(row.NoticeID, 10), row.NoticeKind, string(row.Disclosure), strconv.FormatInt(row.DeliveryID, 10),
 		row.TemplateVersion, row.MessageSHA256, row.MessageID, row.Reference, string(row.Status), row.FinalReply,
-		row.QueuedAt.UTC().Format(time.RFC3339Nano), ts(row.SentAt), strings.Join(attempts, " | "), ts(row.AcknowledgedAt), row.AcknowledgedBy}
+		row.QueuedAt.UTC().Format(time.RFC3339Nano), ts(row.SentAt), strings.Join(attempts, " | "), ts(row.AcknowledgedAt), row.AcknowledgedBy,
+		ts(row.NotifyBy), row.DeadlineObligation, met}
 }

@@ -44,6 +44,7 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/incidents/{incident}/waves", operator, s.planWave},
 		{"GET", "/api/v1/incidents/{incident}/notices", viewer, s.listIncidentNotices},
 		{"GET", "/api/v1/incidents/{incident}/report", viewer, s.report},
+		{"GET", "/api/v1/incidents/{incident}/deadlines", viewer, s.incidentDeadlines},
 		{"GET", "/api/v1/incidents/{incident}/unreachable", viewer, s.listUnreachable},
 		{"POST", "/api/v1/incidents/{incident}/evidence", operator, s.importEvidence},
 		{"GET", "/api/v1/incidents/{incident}/evidence-imports", viewer, s.listEvidenceImports},

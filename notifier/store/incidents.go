@@ -3,19 +3,30 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/breachnotify/breachnotify/notifier"
 )
 
-const incidentColumns = `id, slug, title, summary, policy, created_at`
+const incidentColumns = `id, slug, title, summary, policy, created_at, aware_at, materiality_determined_at, obligations, deadline_targets`
 
 func scanIncident(row pgx.Row) (notifier.Incident, error) {
 	var i notifier.Incident
-	var policy []byte
-	if err := row.Scan(&i.ID, &i.Slug, &i.Title, &i.Summary, &policy, &i.CreatedAt); err != nil {
+	var policy, targets []byte
+	c := &i.Clock
+	if err := row.Scan(&i.ID, &i.Slug, &i.Title, &i.Summary, &policy, &i.CreatedAt,
+		&c.AwareAt, &c.MaterialityDeterminedAt, &c.Obligations, &targets); err != nil {
 		return i, err
+	}
+	if err := json.Unmarshal(targets, &c.DeadlineTargets); err != nil {
+		return i, err
+	}
+	for _, t := range []*time.Time{c.AwareAt, c.MaterialityDeterminedAt} {
+		if t != nil {
+			*t = t.UTC()
+		}
 	}
 	return i, unmarshalPolicy(policy, &i)
 }
@@ -29,18 +40,29 @@ func unmarshalPolicy(b []byte, i *notifier.Incident) error {
 
 // CreateIncident inserts an incident; a taken slug is a conflict.
 func (s *Store) CreateIncident(ctx context.Context, by notifier.Actor, in notifier.NewIncident) (notifier.Incident, error) {
-	const q = `INSERT INTO incidents (slug, title, summary, policy, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING ` + incidentColumns
+	const q = `INSERT INTO incidents (slug, title, summary, policy, created_by, aware_at, materiality_determined_at, obligations, deadline_targets)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ` + incidentColumns
 	policy, err := json.Marshal(notifier.DefaultPolicy())
+	if err != nil {
+		return notifier.Incident{}, err
+	}
+	var clock notifier.IncidentClock
+	if in.Clock != nil {
+		clock = *in.Clock
+	}
+	targets, err := json.Marshal(clock.DeadlineTargets)
 	if err != nil {
 		return notifier.Incident{}, err
 	}
 	var inc notifier.Incident
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if inc, err = scanIncident(tx.QueryRow(ctx, q, in.Slug, in.Title, in.Summary, policy, nullableKey(by))); err != nil {
+		row := tx.QueryRow(ctx, q, in.Slug, in.Title, in.Summary, policy, nullableKey(by),
+			clock.AwareAt, clock.MaterialityDeterminedAt, nonNilStrings(clock.Obligations), targets)
+		if inc, err = scanIncident(row); err != nil {
 			return constraintError(err, "incidents_slug_key", "an incident with slug "+in.Slug+" already exists")
 		}
-		return s.appendAudit(ctx, tx, by, auditEvent{"incident.create", "incident", inc.Slug, map[string]any{"id": inc.ID, "title": inc.Title}})
+		return s.appendAudit(ctx, tx, by, auditEvent{"incident.create", "incident", inc.Slug, map[string]any{"id": inc.ID, "title": inc.Title, "clock": inc.Clock}})
 	})
 	return inc, wrap("create incident", err)
 }
@@ -83,6 +105,29 @@ func (s *Store) UpdatePolicy(ctx context.Context, by notifier.Actor, incidentID 
 		return s.appendAudit(ctx, tx, by, auditEvent{"incident.policy", "incident", inc.Slug, map[string]any{"before": cur.Policy, "after": next}})
 	})
 	return inc, wrap("update policy", err)
+}
+
+// UpdateClock replaces an incident's deadline clock; the audit entry
+// keeps the clock before and after.
+func (s *Store) UpdateClock(ctx context.Context, by notifier.Actor, incidentID int64, c notifier.IncidentClock) (notifier.Incident, error) {
+	const q = `UPDATE incidents SET aware_at = $2, materiality_determined_at = $3, obligations = $4, deadline_targets = $5
+		WHERE id = $1 RETURNING ` + incidentColumns
+	targets, err := json.Marshal(c.DeadlineTargets)
+	if err != nil {
+		return notifier.Incident{}, err
+	}
+	var inc notifier.Incident
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		cur, err := scanIncident(tx.QueryRow(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1 FOR UPDATE`, incidentID))
+		if err != nil {
+			return notFound(err, "no incident %d", incidentID)
+		}
+		if inc, err = scanIncident(tx.QueryRow(ctx, q, incidentID, c.AwareAt, c.MaterialityDeterminedAt, nonNilStrings(c.Obligations), targets)); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, by, auditEvent{"incident.clock", "incident", inc.Slug, map[string]any{"before": cur.Clock, "after": inc.Clock}})
+	})
+	return inc, wrap("update deadline clock", err)
 }
 
 // nullableKey is the actor's key id, or NULL for local actions.

@@ -16,16 +16,22 @@ import (
 // domain. Unchanged rows are not touched, so they count as neither. The
 // file has no organization locale, only contacts' ones: a new
 // organization takes its first contact's, and a re-import keeps it (the
-// same contacts in another order must not flip it).
+// same contacts in another order must not flip it). A jurisdiction or
+// notify_within the file does not give keeps the stored one, as domains do.
 const upsertOrganizations = `
-INSERT INTO organizations AS o (ref, name, domains, locale)
-SELECT u.ref, u.name, CASE WHEN u.domains = '' THEN '{}' ELSE string_to_array(u.domains, ',') END, u.locale
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(ref, name, domains, locale)
+INSERT INTO organizations AS o (ref, name, domains, locale, jurisdiction, notify_within_hours)
+SELECT u.ref, u.name, CASE WHEN u.domains = '' THEN '{}' ELSE string_to_array(u.domains, ',') END, u.locale,
+       u.jurisdiction, nullif(u.notify_within, 0)
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[]) AS u(ref, name, domains, locale, jurisdiction, notify_within)
 ON CONFLICT (ref) DO UPDATE SET
-    name       = EXCLUDED.name,
-    domains    = (SELECT coalesce(array_agg(DISTINCT d ORDER BY d), '{}') FROM unnest(o.domains || EXCLUDED.domains) AS d),
-    updated_at = now()
+    name                = EXCLUDED.name,
+    domains             = (SELECT coalesce(array_agg(DISTINCT d ORDER BY d), '{}') FROM unnest(o.domains || EXCLUDED.domains) AS d),
+    jurisdiction        = coalesce(nullif(EXCLUDED.jurisdiction, ''), o.jurisdiction),
+    notify_within_hours = coalesce(EXCLUDED.notify_within_hours, o.notify_within_hours),
+    updated_at          = now()
 WHERE o.name <> EXCLUDED.name OR NOT (EXCLUDED.domains <@ o.domains)
+   OR EXCLUDED.jurisdiction NOT IN ('', o.jurisdiction)
+   OR (EXCLUDED.notify_within_hours IS NOT NULL AND EXCLUDED.notify_within_hours IS DISTINCT FROM o.notify_within_hours)
 RETURNING (xmax = 0) AS created`
 
 // upsertContacts matches contacts by organization and case-insensitive
@@ -52,8 +58,9 @@ func (s *Store) ImportOrganizations(ctx context.Context, by notifier.Actor, rows
 	var res notifier.OrgImportResult
 
 	type org struct {
-		name, locale string
-		domains      []string
+		name, locale, jurisdiction string
+		notifyWithin               int
+		domains                    []string
 	}
 	orgs := map[string]*org{}
 	var order []string
@@ -64,17 +71,26 @@ func (s *Store) ImportOrganizations(ctx context.Context, by notifier.Actor, rows
 			orgs[r.OrgRef] = o
 			order = append(order, r.OrgRef)
 		}
+		// ParseOrganizations refused rows that disagree: take any given.
+		if r.Jurisdiction != "" {
+			o.jurisdiction = r.Jurisdiction
+		}
+		if r.NotifyWithinHours > 0 {
+			o.notifyWithin = r.NotifyWithinHours
+		}
 		for _, d := range r.Domains {
 			if !slices.Contains(o.domains, d) {
 				o.domains = append(o.domains, d)
 			}
 		}
 	}
-	var refs, names, domains, locales []string
+	var refs, names, domains, locales, jurisdictions []string
+	var notifyWithin []int32
 	for _, ref := range order {
 		o := orgs[ref]
 		refs, names, locales = append(refs, ref), append(names, o.name), append(locales, o.locale)
 		domains = append(domains, strings.Join(o.domains, ","))
+		jurisdictions, notifyWithin = append(jurisdictions, o.jurisdiction), append(notifyWithin, int32(o.notifyWithin))
 	}
 	var cRefs, cEmails, cNames, cRoles, cLocales []string
 	var cPortal []bool
@@ -85,7 +101,7 @@ func (s *Store) ImportOrganizations(ctx context.Context, by notifier.Actor, rows
 
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if res.Organizations, err = countUpserts(ctx, tx, upsertOrganizations, refs, names, domains, locales); err != nil {
+		if res.Organizations, err = countUpserts(ctx, tx, upsertOrganizations, refs, names, domains, locales, jurisdictions, notifyWithin); err != nil {
 			return err
 		}
 		if res.Contacts, err = countUpserts(ctx, tx, upsertContacts, cRefs, cEmails, cNames, cRoles, cPortal, cLocales); err != nil {
@@ -115,12 +131,12 @@ func countUpserts(ctx context.Context, tx pgx.Tx, q string, args ...any) (notifi
 	return c, err
 }
 
-const organizationColumns = `o.id, o.ref, o.name, o.domains, o.locale, o.created_at, o.updated_at,
+const organizationColumns = `o.id, o.ref, o.name, o.domains, o.locale, o.jurisdiction, o.notify_within_hours, o.created_at, o.updated_at,
 	(SELECT count(*) FROM contacts c WHERE c.organization_id = o.id)`
 
 func scanOrganization(r pgx.CollectableRow) (notifier.Organization, error) {
 	var o notifier.Organization
-	err := r.Scan(&o.ID, &o.Ref, &o.Name, &o.Domains, &o.Locale, &o.CreatedAt, &o.UpdatedAt, &o.Contacts)
+	err := r.Scan(&o.ID, &o.Ref, &o.Name, &o.Domains, &o.Locale, &o.Jurisdiction, &o.NotifyWithinHours, &o.CreatedAt, &o.UpdatedAt, &o.Contacts)
 	return o, err
 }
 
