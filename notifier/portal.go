@@ -52,6 +52,12 @@ type PortalSession struct {
 	// ContactLocale is the contact's locale: the portal's pages speak it
 	// unless the visitor chose another language.
 	ContactLocale string
+	// Approver and MailAccess are read with the session on every request
+	// (a change of membership counts at once): an approver manages the
+	// organization's members; MailAccess opens the stolen mail (still
+	// behind the second factor).
+	Approver   bool
+	MailAccess bool
 }
 
 // Actor names the signed-in contact in the audit trail.
@@ -165,6 +171,7 @@ type PortalStore interface {
 	VerifyStore
 	PortalFactorStore
 	PortalSessionStore
+	PortalMemberStore
 	// CreatePortalLinks records a sign-in request for every active contact
 	// with portal access at email (one per organization) and enqueues the
 	// job that sends each its link, in one transaction; it returns how many.

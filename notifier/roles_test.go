@@ -110,6 +110,24 @@ var serviceRoles = []struct {
 		_, err := s.EndOrganizationPortalSessions(ctx, by, "contoso")
 		return err
 	}},
+	{"OrganizationMembers", allow, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.OrganizationMembers(ctx, by, "contoso")
+		return err
+	}},
+	{"StaffInviteMember", deny, deny, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.StaffInviteMember(ctx, by, "contoso", "new@contoso.example", notifier.AccessNotices)
+		return err
+	}},
+	{"ChangeMember", deny, deny, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		level := notifier.AccessMail
+		return s.ChangeMember(ctx, by, "contoso", 1, notifier.MemberChange{Level: &level})
+	}},
+	{"StaffDecideAccessRequest", deny, deny, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		return s.StaffDecideAccessRequest(ctx, by, "contoso", 1, notifier.DecisionRefused, "")
+	}},
+	{"SetInviteDomain", deny, deny, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		return s.SetInviteDomain(ctx, by, "contoso", "contractor.example", true)
+	}},
 	{"Contact", allow, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
 		_, err := s.Contact(ctx, by, 1)
 		return err

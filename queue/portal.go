@@ -83,3 +83,58 @@ func (w *PortalLinkWorker) Work(ctx context.Context, job *river.Job[PortalLinkAr
 	}
 	return err
 }
+
+// PortalMemberMailArgs sends one membership mail (an invitation, a
+// request to the approvers, an answer). The id only, like PortalLinkArgs.
+type PortalMemberMailArgs struct {
+	MailID int64 `json:"mail_id"`
+}
+
+// Kind implements river.JobArgs.
+func (PortalMemberMailArgs) Kind() string { return "portal_member_mail" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (PortalMemberMailArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueuePortal, MaxAttempts: PortalLinkMaxAttempts}
+}
+
+// EnqueuePortalMemberMailsTx inserts one job per membership mail, in tx
+// (store.PortalMemberMailEnqueuer).
+func (i *Inserter) EnqueuePortalMemberMailsTx(ctx context.Context, tx pgx.Tx, mailIDs []int64) error {
+	params := make([]river.InsertManyParams, len(mailIDs))
+	for n, id := range mailIDs {
+		params[n] = river.InsertManyParams{Args: PortalMemberMailArgs{MailID: id}}
+	}
+	if _, err := i.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("enqueue %d membership mails: %w", len(mailIDs), err)
+	}
+	return nil
+}
+
+// PortalMemberMailWorker sends membership mails with the sign-in
+// emails' mailer and limits.
+type PortalMemberMailWorker struct {
+	river.WorkerDefaults[PortalMemberMailArgs]
+	Mailer     *delivery.PortalMailer
+	MaxTimeout time.Duration
+}
+
+// Timeout implements river.Worker.
+func (w *PortalMemberMailWorker) Timeout(*river.Job[PortalMemberMailArgs]) time.Duration {
+	if w.MaxTimeout > 0 {
+		return min(PortalLinkTimeout, w.MaxTimeout)
+	}
+	return PortalLinkTimeout
+}
+
+// Work implements river.Worker.
+func (w *PortalMemberMailWorker) Work(ctx context.Context, job *river.Job[PortalMemberMailArgs]) error {
+	err := w.Mailer.SendMemberMail(ctx, job.Args.MailID, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
+	})
+	if delivery.IsPermanent(err) {
+		return river.JobCancel(err)
+	}
+	return err
+}

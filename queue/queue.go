@@ -230,6 +230,8 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 	}
 	if cfg.PortalLink != nil {
 		river.AddWorker(workers, cfg.PortalLink)
+		// Membership mails go the sign-in emails' way: same mailer, queue and limits.
+		river.AddWorker(workers, &PortalMemberMailWorker{Mailer: cfg.PortalLink.Mailer, MaxTimeout: cfg.PortalLink.MaxTimeout})
 		queues[QueuePortal] = river.QueueConfig{MaxWorkers: 2}
 	}
 	// River runs periodic jobs on its elected leader only: one reminder

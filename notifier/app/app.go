@@ -638,8 +638,13 @@ func (a *App) buildWorkers(opts Options, m *metrics.Metrics) error {
 		Logger:      a.Logger,
 	})
 	// Sign-in emails go through the same relay as notices.
+	memberMails, err := portal.NewMemberMails(*cfg.From, cfg.PublicURL)
+	if err != nil {
+		return err
+	}
 	portalLinks := &queue.PortalLinkWorker{Mailer: delivery.NewPortalMailer(delivery.PortalMailerConfig{
-		Store: a.Store, Sender: sender, Renderer: a.renderer, Observer: m, Logger: a.Logger}), MaxTimeout: cfg.DeliverJobTimeout()}
+		Store: a.Store, MemberStore: a.Store, MemberMails: memberMails,
+		Sender: sender, Renderer: a.renderer, Observer: m, Logger: a.Logger}), MaxTimeout: cfg.DeliverJobTimeout()}
 	// Template versions are reloaded by every process (refreshTemplates),
 	// not here: the upkeep runs on one process only.
 	// The evidence retention purges incidents past their retention and

@@ -35,6 +35,10 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"POST", "/api/v1/apikeys"},
 	{"POST", "/api/v1/templates"},
 	{"POST", "/api/v1/templates/1/preview"},
+	{"POST", "/api/v1/organizations/contoso/members"},
+	{"PATCH", "/api/v1/organizations/contoso/members/1"},
+	{"POST", "/api/v1/organizations/contoso/access-requests/1"},
+	{"POST", "/api/v1/organizations/contoso/invite-domains"},
 }
 
 // FuzzAPIRequests sends arbitrary bodies, content types and
@@ -82,6 +86,13 @@ func FuzzAPIRequests(f *testing.F) {
 		{4, "{\"org_ref\":\"d\",\"org_name\":\"D\",\"contact_email\":\"a@d.example\",\"role\":\"legal\",\"Role\":\"security\"}\n", "application/x-ndjson", ""},
 		{14, `{"kind":"initial","locale":"de","subject":"{{.Nope}}","text":"t","html":"<p>h</p>"}`, "application/json", ""},
 		{15, `{"organization":"contoso","incident":"fz"}`, "application/json", ""},
+		{16, `{"email":"new@contoso.example","level":"mail"}`, "application/json", ""},
+		{16, `{"email":"x@elsewhere.example","level":"admin","Email":"y"}`, "application/json", ""},
+		{17, `{"level":"notices","approver":true,"revoked":false}`, "application/json", ""},
+		{17, `{"approver":false,"default_approver":true}`, "application/json", ""},
+		{18, `{"decision":"approved","level":"notices"}`, "application/json", ""},
+		{19, `{"domain":"Contractor.Example","allow":true}`, "application/json", ""},
+		{19, `{"domain":"-bad-.example..","allow":false}`, "application/json", ""},
 		{0, "\x00\xff{", "application/json; charset=utf-8", ""},
 		{0, `[]`, "text/plain", ""},
 	}

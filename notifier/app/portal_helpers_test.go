@@ -24,7 +24,7 @@ import (
 // data (two incidents, several notices and batches per organization).
 
 var (
-	portalLoginLink = regexp.MustCompile(`https?://notify\.test(/portal/login/[A-Za-z0-9_-]{43})`)
+	portalLoginLink = regexp.MustCompile(`https?://(?:notify\.test|localhost:[0-9]+)(/portal/login/[A-Za-z0-9_-]{43})`)
 	formToken       = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 )
 
@@ -282,6 +282,9 @@ type orgIDs struct {
 	message, domain string
 	// session is the number of a spare session of one of its members.
 	session int64
+	// member is a member who is not an approver; request a pending
+	// access request.
+	member, request int64
 }
 
 // idsOf picks ids of an organization's incidents, notices, items and

@@ -51,12 +51,19 @@ var portalRoutes = []portalRoute{
 	// (not the one of the request).
 	{"GET", "/portal/sessions", false},
 	{"POST", "/portal/sessions/{session}/end", true},
+	// Membership: {member} is a member who is not an approver, {request}
+	// a pending access request.
+	{"GET", "/portal/members", false},
+	{"POST", "/portal/members/{member}/level", true},
+	{"POST", "/portal/members/{member}/factors/reset", true},
+	{"POST", "/portal/requests/{request}", true},
 }
 
 func (r portalRoute) fill(ids orgIDs) string {
 	return strings.NewReplacer("{incident}", fmt.Sprint(ids.incident), "{notice}", fmt.Sprint(ids.notice),
 		"{item}", fmt.Sprint(ids.item), "{batch}", fmt.Sprint(ids.batch), "{unacked}", fmt.Sprint(ids.unacked),
-		"{message}", ids.message, "{domain}", ids.domain, "{session}", fmt.Sprint(ids.session)).Replace(r.path)
+		"{message}", ids.message, "{domain}", ids.domain, "{session}", fmt.Sprint(ids.session),
+		"{member}", fmt.Sprint(ids.member), "{request}", fmt.Sprint(ids.request)).Replace(r.path)
 }
 
 // TestPortalIsolation is the isolation matrix: every portal route, as a
@@ -64,7 +71,9 @@ func (r portalRoute) fill(ids orgIDs) string {
 // the first one's ids (404), anonymous (sent to sign in) and with an
 // expired session (404), both ways between two organizations; and signed
 // in by link only, without a second factor (sent to enrol or verify,
-// never the stolen content).
+// never the stolen content); a member who is not an approver on the
+// membership changes (404), at the notices level on the stolen mail
+// (403), and revoked (the session ends).
 func TestPortalIsolation(t *testing.T) {
 	t.Parallel()
 	e := apptest.Start(t, apptest.Options{Configure: withEvidenceKey(t)})
@@ -78,6 +87,27 @@ func TestPortalIsolation(t *testing.T) {
 	for org, subject := range map[string]string{"contoso": "Contoso files", "fabrikam": "Fabrikam files"} {
 		o := ids[org]
 		o.message, o.domain = mine[subject], org+".example"
+		ids[org] = o
+	}
+	// Membership: a member who is not an approver (contoso's executive
+	// contact, given the mail level; a member fabrikam's approvers invited
+	// at the notices level) and a pending access request, per organization.
+	if st, body := staffAPI(t, e, "PATCH", "/api/v1/organizations/contoso/members/"+itoa(contactID(t, e, "ciso@contoso.example")),
+		map[string]any{"level": "mail"}); st != 200 {
+		t.Fatalf("grant ciso the mail level: %d %s", st, body)
+	}
+	if st, body := staffAPI(t, e, "POST", "/api/v1/organizations/fabrikam/members", map[string]any{"email": "team@fabrikam.example", "level": "notices"}); st != 200 {
+		t.Fatalf("invite a fabrikam member: %d %s", st, body)
+	}
+	for org, member := range map[string]string{"contoso": "ciso@contoso.example", "fabrikam": "team@fabrikam.example"} {
+		if err := e.App.Service.RequestPortalAccess(ctx, "asker@"+org+".example", "en"); err != nil {
+			t.Fatal(err)
+		}
+		o := ids[org]
+		o.member = contactID(t, e, member)
+		if err := e.App.Pool.QueryRow(ctx, `SELECT id FROM portal_access_requests WHERE email = $1`, "asker@"+org+".example").Scan(&o.request); err != nil {
+			t.Fatal(err)
+		}
 		ids[org] = o
 	}
 	users := map[string]*visitor{"contoso": newVisitor(t, e), "fabrikam": newVisitor(t, e)}
@@ -119,7 +149,7 @@ func TestPortalIsolation(t *testing.T) {
 			v.do("GET", "/portal", nil)
 			csrf = v.csrf()
 		}
-		form := url.Values{"csrf": {csrf}}
+		form := url.Values{"csrf": {csrf}, "level": {"mail"}, "decision": {"refused"}}
 		if strings.HasSuffix(path, "/reveal") {
 			form.Set("finding", "0")
 		}
@@ -152,6 +182,10 @@ func TestPortalIsolation(t *testing.T) {
 			case rt.method == "POST" && strings.HasPrefix(path, "/portal/sessions/"):
 				if st != http.StatusSeeOther || h.Get("Location") != "/portal/sessions?ended=1" {
 					t.Errorf("%s: %s %s: %d %q, want 303 to the device list", own, rt.method, path, st, h.Get("Location"))
+				}
+			case rt.method == "POST" && (strings.HasPrefix(path, "/portal/members/") || strings.HasPrefix(path, "/portal/requests/")):
+				if st != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/portal/members?done=") {
+					t.Errorf("%s: %s %s: %d %q, want 303 to the members page", own, rt.method, path, st, h.Get("Location"))
 				}
 			case rt.method == "POST" && strings.HasPrefix(path, "/portal/messages/"):
 				if st != 200 {
@@ -202,6 +236,51 @@ func TestPortalIsolation(t *testing.T) {
 		if st, _, _ := v.do("GET", "/portal/messages", nil); st != 200 {
 			t.Errorf("%s: the message list: %d, want 200", name, st)
 		}
+	}
+
+	// A member who is not an approver, with a fresh second factor: the
+	// membership changes are the neutral 404, whoever they name; at the
+	// notices level, every stolen-mail route (and the record of who read
+	// which message) is a 403 that shows nothing.
+	// (The matrix above gave the member the mail level: an approver takes it back.)
+	if st, body := staffAPI(t, e, "PATCH", "/api/v1/organizations/fabrikam/members/"+itoa(ids["fabrikam"].member), map[string]any{"level": "notices"}); st != 200 {
+		t.Fatalf("level: %d %s", st, body)
+	}
+	member := newVisitor(t, e)
+	member.signInWithFactor("team@fabrikam.example")
+	for _, org := range []string{"contoso", "fabrikam"} {
+		for _, rt := range portalRoutes {
+			path := rt.fill(ids[org])
+			switch {
+			case rt.method == "POST" && (strings.HasPrefix(path, "/portal/members/") || strings.HasPrefix(path, "/portal/requests/")):
+				if st, _, _ := request(member, rt.method, path); st != http.StatusNotFound {
+					t.Errorf("member, not approver: %s %s: %d, want 404", rt.method, path, st)
+				}
+			case strings.HasPrefix(path, "/portal/messages"), strings.HasPrefix(path, "/portal/activity"):
+				if st, page, _ := request(member, rt.method, path); st != http.StatusForbidden || strings.Contains(page, "files") {
+					t.Errorf("notices-level member: %s %s: %d, want 403", rt.method, path, st)
+				}
+			}
+		}
+	}
+	if st, page, _ := member.do("GET", "/portal/members", nil); st != 200 || strings.Contains(page, "/portal/members/invite") {
+		t.Errorf("member's members page: %d, want 200 without the approver's forms", st)
+	}
+	// Revoked: the session ends at once, on every route.
+	if st, body := staffAPI(t, e, "PATCH", "/api/v1/organizations/fabrikam/members/"+itoa(ids["fabrikam"].member), map[string]any{"revoked": true}); st != 200 {
+		t.Fatalf("revoke: %d %s", st, body)
+	}
+	revokedCookie := member.cookie("bn_portal")
+	for _, rt := range portalRoutes {
+		path := rt.fill(ids["fabrikam"])
+		var form url.Values
+		if rt.method == "POST" {
+			form = url.Values{"csrf": {"9999999999.AAAA"}}
+		}
+		if st, page, _ := member.do(rt.method, path, form); st != http.StatusNotFound || !strings.Contains(page, "Your session has ended") {
+			t.Errorf("revoked member: %s %s: %d, want 404", rt.method, path, st)
+		}
+		member.setCookie("bn_portal", revokedCookie)
 	}
 
 	// Ids that exist nowhere, and ids that are not ids.

@@ -36,9 +36,24 @@ type IssuePortalLinkParams struct {
 	Complete notifier.JobCompleter
 }
 
-// PortalMailer sends sign-in links (the portal_link job's use case).
+// MemberMailStore is the persistence of membership mails: like
+// IssuePortalLink, the send, its mark and the job's completion share one
+// transaction; a mail already sent only completes the job (false).
+type MemberMailStore interface {
+	SendMemberMail(ctx context.Context, id int64, send func(context.Context, notifier.MemberMail) error, complete notifier.JobCompleter) (bool, error)
+}
+
+// MemberMailComposer renders a membership mail (portal.MemberMails).
+type MemberMailComposer interface {
+	Compose(m notifier.MemberMail) (*notifier.Message, error)
+}
+
+// PortalMailer sends sign-in links (the portal_link job's use case) and
+// membership mails (portal_member_mail).
 type PortalMailer struct {
 	store    PortalLinkStore
+	members  MemberMailStore
+	compose  MemberMailComposer
 	sender   Sender
 	renderer *notifier.Renderer
 	observer Observer
@@ -49,6 +64,10 @@ type PortalMailer struct {
 type PortalMailerConfig struct {
 	// Store issues the links (required).
 	Store PortalLinkStore
+	// MemberStore and MemberMails send membership mails (required for
+	// SendMemberMail).
+	MemberStore MemberMailStore
+	MemberMails MemberMailComposer
 	// Sender is the service's relay (the one the Engine uses).
 	Sender Sender
 	// Renderer renders the portal_link template.
@@ -67,7 +86,7 @@ func NewPortalMailer(cfg PortalMailerConfig) *PortalMailer {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
-	return &PortalMailer{store: cfg.Store, sender: cfg.Sender, renderer: cfg.Renderer, observer: cfg.Observer, logger: cfg.Logger}
+	return &PortalMailer{store: cfg.Store, members: cfg.MemberStore, compose: cfg.MemberMails, sender: cfg.Sender, renderer: cfg.Renderer, observer: cfg.Observer, logger: cfg.Logger}
 }
 
 // PermanentError is a failure that trying again cannot fix (a 5xx reply,
@@ -117,6 +136,26 @@ func (m *PortalMailer) SendPortalLink(ctx context.Context, linkID int64, complet
 	} else {
 		m.logger.InfoContext(ctx, "portal sign-in link not sent: no longer needed", "portal_link_id", linkID)
 	}
+	return nil
+}
+
+// SendMemberMail composes and sends one membership mail, marked sent in
+// the transaction that completes the job.
+func (m *PortalMailer) SendMemberMail(ctx context.Context, id int64, complete notifier.JobCompleter) error {
+	if m.members == nil || m.compose == nil {
+		return &PermanentError{Err: errors.New("membership mails are not configured")}
+	}
+	sent, err := m.members.SendMemberMail(ctx, id, func(ctx context.Context, mm notifier.MemberMail) error {
+		msg, err := m.compose.Compose(mm)
+		if err != nil {
+			return &PermanentError{Err: fmt.Errorf("render: %w", err)}
+		}
+		return m.send(ctx, msg)
+	}, complete)
+	if err != nil {
+		return fmt.Errorf("membership mail %d: %w", id, err)
+	}
+	m.logger.InfoContext(ctx, "membership mail done", "portal_member_mail_id", id, "sent", sent)
 	return nil
 }
 

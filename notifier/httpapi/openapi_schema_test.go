@@ -33,6 +33,10 @@ var replySchemas = map[string]any{
 	"PortalSession":         httpapi.PortalSession{},
 	"PortalSessionList":     httpapi.PortalSessionList{},
 	"PortalSessionsEnded":   httpapi.PortalSessionsEnded{},
+	"Members":               notifier.Members{},
+	"PortalMember":          notifier.PortalMember{},
+	"AccessRequest":         notifier.AccessRequest{},
+	"MembershipEvent":       notifier.MembershipEvent{},
 	"OrgImportResult":       notifier.OrgImportResult{},
 	"UpsertCounts":          notifier.UpsertCounts{},
 	"ExposureImportResult":  notifier.ExposureImportResult{},
@@ -111,6 +115,10 @@ var requestSchemas = map[string]any{
 	"PurgeRequest":           notifier.PurgeRequest{},
 	"DismissRequest":         notifier.DismissRequest{},
 	"WebhookEndpointInput":   webhook.EndpointInput{},
+	"MemberInvite":           httpapi.MemberInvite{},
+	"MemberChange":           notifier.MemberChange{},
+	"AccessDecision":         httpapi.AccessDecision{},
+	"InviteDomain":           httpapi.InviteDomain{},
 }
 
 // schemasWithoutGoType are the schemas no named Go type stands for, and

@@ -72,6 +72,11 @@ func (s *Server) routes() []route {
 		// IR work (someone left); approvers will do it from the portal.
 		{"GET", "/api/v1/organizations/{org}/portal-sessions", viewer, s.listPortalSessions},
 		{"POST", "/api/v1/organizations/{org}/portal-sessions/end", operator, s.endPortalSessions},
+		{"GET", "/api/v1/organizations/{org}/members", viewer, s.listMembers},
+		{"POST", "/api/v1/organizations/{org}/members", admin, s.inviteMember},
+		{"PATCH", "/api/v1/organizations/{org}/members/{id}", admin, s.changeMember},
+		{"POST", "/api/v1/organizations/{org}/access-requests/{id}", admin, s.decideAccessRequest},
+		{"POST", "/api/v1/organizations/{org}/invite-domains", admin, s.setInviteDomain},
 		{"GET", "/api/v1/contacts", viewer, s.listContacts},
 		{"GET", "/api/v1/contacts/{id}", viewer, s.getContact},
 		{"PATCH", "/api/v1/contacts/{id}", operator, s.patchContact},

@@ -112,6 +112,21 @@ func safeNext(raw string) string {
 	return u.RequestURI()
 }
 
+// withMail guards the stolen mail's routes: a member whose level is
+// notices gets the 403 that says whom to ask, whatever the URL names
+// (nothing is looked up first). The level is read with the session on
+// every request, so a change counts at once.
+func (s *Server) withMail(next func(http.ResponseWriter, *http.Request, notifier.PortalSession)) func(http.ResponseWriter, *http.Request, notifier.PortalSession) {
+	return func(w http.ResponseWriter, r *http.Request, sess notifier.PortalSession) {
+		if s.review != nil && !sess.MailAccess {
+			s.render(w, r, http.StatusForbidden, "error", s.portalData(sess, "", pageData{Title: "title.no_mail_access",
+				Heading: "title.no_mail_access", Message: "members.no_mail_access"}))
+			return
+		}
+		next(w, r, sess)
+	}
+}
+
 // withFactor guards the routes that show stolen content: without a fresh
 // second factor the member is sent to verify one (or to enrol), and
 // comes back afterwards. Nothing is looked up first, so the redirect
@@ -123,7 +138,11 @@ func (s *Server) withFactor(next func(http.ResponseWriter, *http.Request, notifi
 			return
 		}
 		back := r.URL.RequestURI()
-		if r.Method != http.MethodGet {
+		switch {
+		case r.Method == http.MethodGet:
+		case strings.HasPrefix(r.URL.Path, "/portal/members/"), strings.HasPrefix(r.URL.Path, "/portal/requests/"):
+			back = "/portal/members"
+		default:
 			// A form's target cannot be reopened by GET: back to its message.
 			back = "/portal/messages"
 			if ref, ok := messageRef(r); ok {

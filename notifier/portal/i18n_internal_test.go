@@ -102,6 +102,21 @@ func samplePages() map[string][]pageData {
 		"sessions": {portal("sessions", pageData{Title: "nav.sessions", Page: sessionsPage{Ended: 2, Devices: []deviceView{
 			{PortalDevice: notifier.PortalDevice{ID: 4, CreatedAt: at, LastSeenAt: at, Current: true}, Device: arabicSubject},
 			{PortalDevice: notifier.PortalDevice{ID: 5, CreatedAt: at, LastSeenAt: at}, Device: "Firefox · Linux"}}}})},
+		"members": {func() pageData {
+			d := portal("members", pageData{Title: "nav.members", Page: membersView{Done: "members.done_invited", Problem: "members.problem_domain",
+				Email: web.Verbatim(arabicSubject + "@contoso.example"), Members: notifier.Members{
+					Members: []notifier.PortalMember{{ContactID: 1, Email: "soc@contoso.example", Name: arabicOrg, Approver: true, Level: "mail", FactorEnrolled: true},
+						{ContactID: 2, Email: "ciso@contoso.example", Level: "notices"}, {ContactID: 3, Email: "x@contoso.example", Level: "mail", RevokedAt: &at}},
+					Requests: []notifier.AccessRequest{{ID: 4, Email: arabicSubject + "@contoso.example", RequestedAt: at},
+						{ID: 5, Email: "y@contoso.example", RequestedAt: at, Decision: "refused", DecidedAt: &at}},
+					Activity: []notifier.MembershipEvent{{At: at, Actor: arabicOrg, Action: "member.invite", Email: "ciso@contoso.example", Level: "mail"},
+						{At: at, Action: "portal.sessions_end_all"}}}}})
+			approver := *sess
+			approver.Approver, approver.MailAccess = true, true
+			d.Session = &approver
+			return d
+		}(), portal("members", pageData{Title: "nav.members", Page: membersView{}})},
+		"request_access": {{Title: "nav.request_access", Page: requestAccessPage{Email: web.Verbatim(arabicSubject), Problem: "signin.problem"}}},
 		"activity": {portal("activity", pageData{Title: "nav.activity", Page: activityPage{ListResult: notifier.ListResult[notifier.EvidenceAccess]{
 			Items: []notifier.EvidenceAccess{{At: time.Date(2026, 12, 7, 9, 30, 0, 0, time.UTC), ContactEmail: "soc@contoso.example", Action: "reveal",
 				What: "secret", Subject: arabicSubject, Finding: 0, Attachment: -1}}}}})},
@@ -306,14 +321,14 @@ func TestCatalogComplete(t *testing.T) {
 		used[m[1]] = true
 	}
 	// Keys made at run time from a code (see pageFuncs: kind, itemkind, code).
-	dynamic := regexp.MustCompile(`^(kind|itemkind|act|what)\.`)
+	dynamic := regexp.MustCompile(`^(kind|itemkind|act|what|memberact)\.`)
 	for _, k := range en {
 		if !used[k] && !dynamic.MatchString(k) {
 			t.Errorf("key %s is used by no page", k)
 		}
 	}
 	for k := range used {
-		if k != "message.eml" && cat.Message(language.English, k) == "" && regexp.MustCompile(`^(layout|nav|title|label|error|ack|ack_done|notfound|ratelimited|downloads|session|session_ended|login_invalid|login_link|signin|signin_sent|portal_notfound|verify|home|incident|notice|item|items|parts|messages|message|activity|download|size|factor)\.`).MatchString(k) {
+		if k != "message.eml" && cat.Message(language.English, k) == "" && regexp.MustCompile(`^(layout|nav|title|label|error|ack|ack_done|notfound|ratelimited|downloads|session|session_ended|login_invalid|login_link|signin|signin_sent|portal_notfound|verify|home|incident|notice|item|items|parts|messages|message|activity|download|size|factor|members|request|membermail)\.`).MatchString(k) {
 			t.Errorf("key %s is used but not in the catalogue", k)
 		}
 	}

@@ -29,15 +29,15 @@ import (
 // registerMail mounts the mail review; without an evidence key (no
 // review) its pages are the portal's 404.
 func (s *Server) registerMail(page, download func(pattern string, h http.HandlerFunc)) {
-	page("GET /portal/messages", s.signedIn(s.messages))
-	page("GET /portal/messages/{ref}", s.signedIn(s.withFactor(s.message)))
-	page("POST /portal/messages/{ref}/reveal", s.signedIn(s.withFactor(s.revealSecret)))
-	page("GET /portal/messages/{ref}/html", s.signedIn(s.withFactor(s.messageHTML)))
-	page("GET /portal/messages/{ref}/attachments/{n}", s.signedIn(s.withFactor(s.attachmentWarning)))
-	download("POST /portal/messages/{ref}/attachments/{n}", s.signedIn(s.withFactor(s.attachmentDownload)))
-	page("GET /portal/messages/{ref}/original", s.signedIn(s.withFactor(s.originalWarning)))
-	download("POST /portal/messages/{ref}/original", s.signedIn(s.withFactor(s.originalDownload)))
-	page("GET /portal/activity", s.signedIn(s.activity))
+	page("GET /portal/messages", s.signedIn(s.withMail(s.messages)))
+	page("GET /portal/messages/{ref}", s.signedIn(s.withMail(s.withFactor(s.message))))
+	page("POST /portal/messages/{ref}/reveal", s.signedIn(s.withMail(s.withFactor(s.revealSecret))))
+	page("GET /portal/messages/{ref}/html", s.signedIn(s.withMail(s.withFactor(s.messageHTML))))
+	page("GET /portal/messages/{ref}/attachments/{n}", s.signedIn(s.withMail(s.withFactor(s.attachmentWarning))))
+	download("POST /portal/messages/{ref}/attachments/{n}", s.signedIn(s.withMail(s.withFactor(s.attachmentDownload))))
+	page("GET /portal/messages/{ref}/original", s.signedIn(s.withMail(s.withFactor(s.originalWarning))))
+	download("POST /portal/messages/{ref}/original", s.signedIn(s.withMail(s.withFactor(s.originalDownload))))
+	page("GET /portal/activity", s.signedIn(s.withMail(s.activity)))
 }
 
 // messagePageCSP is pageCSP with one frame allowed: the message's own

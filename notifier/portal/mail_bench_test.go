@@ -131,7 +131,7 @@ func newFixture(b testing.TB, raw []byte, unparseable string) fixture {
 	verified := time.Now()
 	st := &memStore{wrapped: wrapped, sealed: sealed,
 		sess: notifier.PortalSession{IDHash: []byte("h"), ContactID: 1, ContactEmail: "soc@contoso.example", OrganizationID: 7, OrgName: "Contoso",
-			FactorVerifiedAt: &verified, FactorEnrolled: true},
+			FactorVerifiedAt: &verified, FactorEnrolled: true, MailAccess: true},
 		detail: notifier.PortalMessageDetail{PortalMessage: notifier.PortalMessage{Ref: ref, Subject: msg.Subject, Unparseable: unparseable}, Size: int64(len(raw))}}
 	for _, part := range []secrets.Part{{Name: "subject", Text: msg.Subject}, {Name: "text", Text: msg.Text}, {Name: "html", Text: msg.HTML}} {
 		for _, f := range scanner.Scan(part) {

@@ -23,7 +23,7 @@ var pageNames = []string{
 	"home", "incident", "notice", "items", "item",
 	"messages", "message", "download", "activity",
 	"factors", "verify_factor",
-	"sessions",
+	"sessions", "members", "request_access",
 }
 
 // pageFuncs are the helpers pages may call, in language tag: every

@@ -32,6 +32,7 @@ func (s *Server) registerPortal(page, download func(pattern string, h http.Handl
 	s.registerMail(page, download)
 	s.registerFactors(page)
 	s.registerSessions(page)
+	s.registerMembers(page)
 	// Anything else under /portal is the portal's own 404, whatever the
 	// method, signed in or not.
 	page("/portal/", s.portalNotFound)

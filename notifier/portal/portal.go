@@ -286,6 +286,8 @@ const (
 	formLogin   = "portal-login"
 	formSignIn  = "portal-sign-in"
 	formSession = "portal-session"
+	// formRequestAccess is the public access request, bound like the sign-in form.
+	formRequestAccess = "portal-request-access"
 )
 
 // csrfToken binds the acknowledgement form to the link it was shown for.

@@ -191,7 +191,7 @@ WITH fresh AS (
     FROM (SELECT n.id AS notice_id, n.wave_id, c.id AS contact_id, c.email, c.name, c.role, c.locale, c.portal_access,
                  row_number() OVER (ORDER BY c.id) AS rn
           FROM notices n JOIN contacts c ON c.organization_id = n.organization_id
-          WHERE n.id = $1 AND c.status = 'active'
+          WHERE n.id = $1 AND c.status = 'active' AND `+isRecipient+`
             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.contact_id = c.id)
           ORDER BY rn) AS s
     `+newDeliveryKeysFrom+`

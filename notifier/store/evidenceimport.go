@@ -13,9 +13,10 @@ import (
 // The statements of an evidence import (issue 13, migration 0019).
 
 // EvidenceDirectory returns what attribution matches participants
-// against: every organization's domains, and every contact's address
-// (lower case, as given and in its ASCII form, since stolen mail may carry
-// either), to the organization's id.
+// against: every organization's domains, and every imported contact's
+// address (lower case, as given and in its ASCII form, since stolen mail
+// may carry either), to the organization's id. A member let in from the
+// portal does not steer attribution: who the IR team knows does.
 func (s *Store) EvidenceDirectory(ctx context.Context) (domains, contacts map[string]int64, err error) {
 	domains, contacts = map[string]int64{}, map[string]int64{}
 	rows, err := s.pool.Query(ctx, `SELECT d, o.id FROM organizations o, unnest(o.domains) AS d`)
@@ -27,8 +28,8 @@ func (s *Store) EvidenceDirectory(ctx context.Context) (domains, contacts map[st
 	if _, err := pgx.ForEachRow(rows, []any{&key, &id}, func() error { domains[key] = id; return nil }); err != nil {
 		return nil, nil, wrap("evidence directory", err)
 	}
-	rows, err = s.pool.Query(ctx, `SELECT lower(email), organization_id FROM contacts
-		UNION SELECT lower(email_ascii), organization_id FROM contacts`)
+	rows, err = s.pool.Query(ctx, `SELECT lower(email), organization_id FROM contacts c WHERE `+isRecipient+`
+		UNION SELECT lower(email_ascii), organization_id FROM contacts c WHERE `+isRecipient)
 	if err != nil {
 		return nil, nil, wrap("evidence directory", err)
 	}

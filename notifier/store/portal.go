@@ -49,7 +49,7 @@ const createPortalLinks = `
 INSERT INTO portal_links (contact_id, organization_id, request_ip)
 SELECT c.id, c.organization_id, $2
 FROM contacts c
-WHERE lower(c.email_ascii) = lower($1) AND c.status = 'active' AND c.portal_access
+WHERE lower(c.email_ascii) = lower($1) AND ` + isMember + `
 ORDER BY c.organization_id
 RETURNING id`
 
@@ -88,7 +88,7 @@ func (s *Store) IssuePortalLink(ctx context.Context, p delivery.IssuePortalLinkP
 		err := tx.QueryRow(ctx, `
 SELECT c.email, c.name, c.role, c.locale, o.name, o.ref,
        l.token_hash IS NULL AND l.requested_at > now() - make_interval(secs => $2)
-       AND c.status = 'active' AND c.portal_access AND c.organization_id = l.organization_id
+       AND `+isMember+` AND c.organization_id = l.organization_id
 FROM portal_links l
 JOIN contacts c ON c.id = l.contact_id
 JOIN organizations o ON o.id = l.organization_id
@@ -116,7 +116,7 @@ FOR UPDATE OF l`, linkID, p.Stale.Seconds()).Scan(&m.ContactEmail, &m.ContactNam
 // usablePortalLink is the condition of a link that may still start a
 // session: issued, unused, unexpired, and its contact still allowed.
 const usablePortalLink = `l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > now()
-  AND c.id = l.contact_id AND c.organization_id = l.organization_id AND c.status = 'active' AND c.portal_access`
+  AND c.id = l.contact_id AND c.organization_id = l.organization_id AND ` + isMember
 
 // PortalLink implements notifier.PortalStore.
 func (s *Store) PortalLink(ctx context.Context, tokenHash []byte) (notifier.PortalLinkView, error) {
@@ -161,11 +161,12 @@ func (s *Store) StartPortalSession(ctx context.Context, tokenHash, sessionHash [
 // contact's locale (the portal's language unless the visitor chose one).
 const sessionColumns = `s.contact_id, c.email, c.name, s.organization_id, o.name, s.expires_at, s.factor_verified_at,
   EXISTS (SELECT 1 FROM portal_totp t WHERE t.contact_id = s.contact_id AND t.confirmed_at IS NOT NULL)
-  OR EXISTS (SELECT 1 FROM portal_webauthn_credentials w WHERE w.contact_id = s.contact_id), c.locale, s.id`
+  OR EXISTS (SELECT 1 FROM portal_webauthn_credentials w WHERE w.contact_id = s.contact_id), c.locale, s.id,
+  ` + isApprover + `, ` + readsMail
 
 func scanSession(row pgx.Row, hash []byte) (notifier.PortalSession, error) {
 	sess := notifier.PortalSession{IDHash: hash}
-	err := row.Scan(&sess.ContactID, &sess.ContactEmail, &sess.ContactName, &sess.OrganizationID, &sess.OrgName, &sess.ExpiresAt, &sess.FactorVerifiedAt, &sess.FactorEnrolled, &sess.ContactLocale, &sess.ID)
+	err := row.Scan(&sess.ContactID, &sess.ContactEmail, &sess.ContactName, &sess.OrganizationID, &sess.OrgName, &sess.ExpiresAt, &sess.FactorVerifiedAt, &sess.FactorEnrolled, &sess.ContactLocale, &sess.ID, &sess.Approver, &sess.MailAccess)
 	return sess, err
 }
 
@@ -187,7 +188,7 @@ SELECT ` + sessionColumns + `
 FROM portal_sessions s, contacts c, organizations o
 WHERE s.id_hash = $1 AND s.ended_at IS NULL AND s.expires_at > now()
   AND s.last_seen_at > now() - make_interval(secs => $2)
-  AND c.id = s.contact_id AND c.organization_id = s.organization_id AND c.status = 'active' AND c.portal_access
+  AND c.id = s.contact_id AND c.organization_id = s.organization_id AND ` + isMember + `
   AND o.id = s.organization_id`
 
 // EndPortalSession implements notifier.PortalStore.

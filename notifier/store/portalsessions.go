@@ -96,16 +96,22 @@ func (s *Store) EndContactPortalSessions(ctx context.Context, sess notifier.Port
 	return n, wrap("end portal sessions", err)
 }
 
-// endOrgSessions ends every live session of an organization.
+// endOrgSessions ends every live session of an organization; $2 says by
+// whom (IR staff, or an approver of the organization).
 const endOrgSessions = `
-UPDATE portal_sessions SET ended_at = now(), ended_by = 'staff'
+UPDATE portal_sessions SET ended_at = now(), ended_by = $2
 WHERE organization_id = $1 AND ended_at IS NULL AND expires_at > now()`
 
 // EndOrganizationPortalSessions implements notifier.PortalSessionStore.
 func (s *Store) EndOrganizationPortalSessions(ctx context.Context, actor notifier.Actor, orgID int64) (int, error) {
 	n := 0
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, endOrgSessions, orgID)
+		// A portal member acts without an API role: an approver.
+		endedBy := "staff"
+		if actor.Role == "" {
+			endedBy = "approver"
+		}
+		tag, err := tx.Exec(ctx, endOrgSessions, orgID, endedBy)
 		if err != nil {
 			return err
 		}

@@ -23,7 +23,7 @@ SELECT DISTINCT i.organization_id AS id
 FROM exposure_items i
 WHERE i.incident_id = @incident AND (@org::bigint = 0 OR i.organization_id = @org::bigint)
   AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)
-  AND EXISTS (SELECT 1 FROM contacts c WHERE c.organization_id = i.organization_id AND c.status = 'active')
+  AND EXISTS (SELECT 1 FROM contacts c WHERE c.organization_id = i.organization_id AND c.status = 'active' AND ` + isRecipient + `)
   AND (NOT coalesce(@urgent::bool, false) OR ` + orgIs(isUrgent, "i.organization_id") + `)`
 
 	// isUrgent: an item of the organization that no notice covers yet has
@@ -70,7 +70,7 @@ SELECT encode(sha256(convert_to(coalesce(string_agg(x, E'\x1f' ORDER BY x), ''),
   SELECT 'o' || t.id || ':' || o.name FROM t JOIN organizations o ON o.id = t.id
   UNION ALL
   SELECT 'c' || c.id || ':' || lower(c.email) || ':' || c.name || ':' || c.role || ':' || c.locale || ':' || c.portal_access
-  FROM contacts c JOIN t ON t.id = c.organization_id WHERE c.status = 'active'
+  FROM contacts c JOIN t ON t.id = c.organization_id WHERE c.status = 'active' AND ` + isRecipient + `
   UNION ALL
   SELECT 'i' || i.id || ':' || i.item_ref || ':' || i.kind || ':' || i.subject || ':' || coalesce(i.occurred_at::text, '') || ':' ||
          array_to_string(i.secret_types, ';')
@@ -94,7 +94,7 @@ SELECT o.ref, o.name, r.reason
 FROM (SELECT DISTINCT organization_id AS id FROM exposure_items WHERE incident_id = @incident) AS orgs
 JOIN organizations o ON o.id = orgs.id
 CROSS JOIN LATERAL (SELECT CASE` + reasons + `
-    WHEN NOT EXISTS (SELECT 1 FROM contacts c WHERE c.organization_id = o.id AND c.status = 'active') THEN '` + notifier.SkipNoActiveContact + `'
+    WHEN NOT EXISTS (SELECT 1 FROM contacts c WHERE c.organization_id = o.id AND c.status = 'active' AND ` + isRecipient + `) THEN '` + notifier.SkipNoActiveContact + `'
     WHEN NOT EXISTS (SELECT 1 FROM exposure_items i WHERE i.incident_id = @incident AND i.organization_id = o.id
                        AND NOT EXISTS (SELECT 1 FROM notice_items ni WHERE ni.item_id = i.id)) THEN '` + notifier.SkipNothingNew + `'
     WHEN coalesce(@urgent::bool, false) AND NOT ` + orgIs(isUrgent, "o.id") + ` THEN '` + notifier.SkipNotUrgent + `'
@@ -150,7 +150,7 @@ WITH targets AS (` + targetsQuery(kind) + `)
 INSERT INTO waves (incident_id, kind, planned_notices, planned_deliveries, planned_by, planned_digest, planned_content, automatic, urgent_only)
 SELECT @incident, @kind,
        (SELECT count(*) FROM targets),
-       (SELECT count(*) FROM contacts c WHERE c.status = 'active' AND c.organization_id IN (SELECT id FROM targets)),
+       (SELECT count(*) FROM contacts c WHERE c.status = 'active' AND ` + isRecipient + ` AND c.organization_id IN (SELECT id FROM targets)),
        @planned_by, @digest, @content, @automatic, @urgent
 RETURNING id, incident_id, kind, status, planned_notices, planned_deliveries, urgent_only`
 	var p notifier.WavePlan
@@ -210,7 +210,7 @@ func previewDelivery(ctx context.Context, tx pgx.Tx, incidentID int64, kind temp
 SELECT o.id, c.email, c.name, c.role, c.locale, c.portal_access
 FROM (` + targetsQuery(kind) + `) AS t
 JOIN organizations o ON o.id = t.id
-JOIN LATERAL (SELECT * FROM contacts c WHERE c.organization_id = o.id AND c.status = 'active'
+JOIN LATERAL (SELECT * FROM contacts c WHERE c.organization_id = o.id AND c.status = 'active' AND ` + isRecipient + `
               ORDER BY (c.role = 'security') DESC, c.id LIMIT 1) AS c ON true
 ORDER BY o.ref LIMIT 1`
 	d := &notifier.OutgoingDelivery{MessageID: "preview@breachnotify.invalid", Reference: "BN-0000-0000-PREV-IEW0"}

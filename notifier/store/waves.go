@@ -150,13 +150,13 @@ RETURNING id, status`
 // destination.
 var (
 	// The organization's contacts (initial and follow-up notices).
-	orgContacts = `c.organization_id = n.organization_id`
+	orgContacts = `c.organization_id = n.organization_id AND ` + isRecipient
 	// The contacts the reminded notice went to.
 	parentContacts = `c.id IN (SELECT pd.contact_id FROM deliveries pd WHERE pd.notice_id = n.parent_id)`
 	// The organization's legal and executive contacts, or all of them when
 	// it has no active one (a bounced legal contact alone would leave the
 	// escalation reaching nobody).
-	escalationContacts = `c.organization_id = n.organization_id
+	escalationContacts = `c.organization_id = n.organization_id AND ` + isRecipient + `
 	  AND (c.role IN (` + escalationRoles + `) OR NOT EXISTS (SELECT 1 FROM contacts c3
 	       WHERE c3.organization_id = n.organization_id AND c3.role IN (` + escalationRoles + `) AND c3.status = 'active'))`
 )
