@@ -123,6 +123,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/notices", s.signedIn(s.notices))
 	mux.HandleFunc("GET /admin/unreachable", s.signedIn(s.unreachable))
 	mux.HandleFunc("GET /admin/failures", s.signedIn(s.failures))
+	s.registerConsole(mux)
 	// Anything else under /admin is the dashboard's own 404.
 	mux.HandleFunc("/admin/", s.notFoundPage)
 

@@ -29,7 +29,9 @@ var pageFuncs = template.FuncMap{
 			CanOperate: d.Session != nil && d.Session.Role.Allows(notifier.RoleOperator)}
 	},
 	// svgnum writes a coordinate of the progress bar.
-	"svgnum": func(f float64) string { return fmt.Sprintf("%.2f", f) },
+	"svgnum":     func(f float64) string { return fmt.Sprintf("%.2f", f) },
+	"policyForm": policyForm,
+	"uploadForm": uploadFormOf,
 }
 
 // waveBlock is what the "wave" template shows: a wave, and whether the

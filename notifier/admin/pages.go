@@ -16,7 +16,7 @@ const refreshSeconds = 5
 
 // pageNames are the pages in pages/, each parsed with layout.html and
 // parts.html.
-var pageNames = []string{"signin", "error", "overview", "incidents", "incident", "notices", "unreachable", "failures"}
+var pageNames = []string{"signin", "error", "overview", "incidents", "incident", "notices", "unreachable", "failures", "plan", "wave", "import"}
 
 // queueStates are the River job states that count as waiting in the queue.
 var queueStates = map[string]bool{"available": true, "scheduled": true, "retryable": true, "pending": true}
@@ -133,7 +133,7 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request, sess notifier
 		s.fail(w, r, sess, err, "")
 		return
 	}
-	p := incidentsPage{Incidents: list.Items}
+	p := newIncidentPage{incidentsPage: incidentsPage{Incidents: list.Items}, Console: s.console(sess, notifier.Incident{})}
 	if list.NextCursor != "" {
 		p.NextURL = web.Verbatim("/admin/incidents?after=" + list.NextCursor)
 	}
@@ -153,6 +153,8 @@ type incidentPage struct {
 	CanOperate bool
 	// Done reports the action just taken (after a redirect).
 	Done string
+	// Console is the campaign flow's forms (see console.go).
+	Console consoleView
 }
 
 func (s *Server) incident(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession) {
@@ -179,7 +181,8 @@ func (s *Server) incident(w http.ResponseWriter, r *http.Request, sess notifier.
 		return
 	}
 	p := incidentPage{Incident: inc, Unreachable: unreachable.Items, MoreUnreachable: unreachable.NextCursor != "",
-		CanOperate: sess.Role.Allows(notifier.RoleOperator), Done: doneMessage(r), Deadlines: deadlines}
+		CanOperate: sess.Role.Allows(notifier.RoleOperator), Done: doneMessage(r), Deadlines: deadlines,
+		Console: s.console(sess, inc)}
 	refresh := 0
 	for _, wv := range waves.Items {
 		v := viewWave(wv)
@@ -196,6 +199,9 @@ func (s *Server) incident(w http.ResponseWriter, r *http.Request, sess notifier.
 // of a fixed set, never text from the query.
 func doneMessage(r *http.Request) string {
 	q := r.URL.Query()
+	if msg := incidentDone(q.Get("done")); msg != "" {
+		return msg
+	}
 	wave, err := strconv.ParseInt(q.Get("wave"), 10, 64)
 	if err != nil || wave <= 0 {
 		return ""

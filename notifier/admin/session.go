@@ -35,7 +35,14 @@ type staffHandler func(http.ResponseWriter, *http.Request, notifier.StaffSession
 // sent to sign in (and brought back afterwards); a cookie the server no
 // longer accepts is deleted and the sign-in page says the session ended.
 // POST routes also need the session's form token.
-func (s *Server) signedIn(next staffHandler) http.HandlerFunc {
+func (s *Server) signedIn(next staffHandler) http.HandlerFunc { return s.guard(next, false) }
+
+// signedInUpload guards an upload: a multipart POST whose form token is
+// its first part, which the handler checks (validUpload) before reading
+// the file, so that the file streams instead of being buffered.
+func (s *Server) signedInUpload(next staffHandler) http.HandlerFunc { return s.guard(next, true) }
+
+func (s *Server) guard(next staffHandler, upload bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sess, state, err := s.session(r)
 		switch {
@@ -50,18 +57,23 @@ func (s *Server) signedIn(next staffHandler) http.HandlerFunc {
 			seeOther(w, r, signInURL(r, true))
 			return
 		}
-		if r.Method == http.MethodPost {
+		if r.Method == http.MethodPost && !upload {
 			r.Body = http.MaxBytesReader(w, r.Body, 4096)
 			if err := r.ParseForm(); err != nil || !s.forms.Valid(formSession, r.PostForm.Get("csrf"), sess.IDHash, time.Now()) {
-				s.render(w, r, http.StatusForbidden, "error", s.data(sess, "", pageData{Title: "Not done", Page: problemPage{
-					Heading: "Nothing was done",
-					Message: "This form has expired or did not come from the dashboard. Reload the page and try again.",
-					Back:    "/admin", BackText: "Go to the overview"}}))
+				s.refuseForm(w, r, sess)
 				return
 			}
 		}
 		next(w, r, sess)
 	}
+}
+
+// refuseForm answers a POST without a valid form token of the session.
+func (s *Server) refuseForm(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession) {
+	s.render(w, r, http.StatusForbidden, "error", s.data(sess, "", pageData{Title: "Not done", Page: problemPage{
+		Heading: "Nothing was done",
+		Message: "This form has expired or did not come from the dashboard. Reload the page and try again.",
+		Back:    "/admin", BackText: "Go to the overview"}}))
 }
 
 // signInURL is the sign-in page, bringing the visitor back to the page
