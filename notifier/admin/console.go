@@ -436,11 +436,20 @@ func incidentDone(done string) string {
 
 // policyForm is the policy a policy form starts from: the incident's, or
 // a new incident's (none given).
-func policyForm(p ...notifier.Policy) notifier.Policy {
-	if len(p) == 0 {
-		return notifier.DefaultPolicy()
+func policyForm(p ...notifier.Policy) policyView {
+	v := notifier.DefaultPolicy()
+	if len(p) > 0 {
+		v = p[0]
 	}
-	return p[0]
+	return policyView{Policy: v, ReminderAfter: time.Duration(v.ReminderAfter).String()}
+}
+
+// policyView is a policy as its form shows it.
+type policyView struct {
+	notifier.Policy
+	// ReminderAfter is written as a Go duration ("48h0m0s"), as the
+	// form reads it back.
+	ReminderAfter string
 }
 
 // uploadForm is the data of the upload form.
