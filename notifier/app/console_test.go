@@ -1,0 +1,116 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/app/apptest"
+	"github.com/breachnotify/breachnotify/templates"
+)
+
+// upload posts an import file as the console's form does: csrf, what,
+// then the file.
+func (b *staffBrowser) upload(path, token, what, name, body string) reply {
+	b.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("csrf", token)
+	_ = mw.WriteField("what", what)
+	fw, _ := mw.CreateFormFile("file", name)
+	_, _ = fw.Write([]byte(body))
+	_ = mw.Close()
+	req, err := http.NewRequest("POST", b.base+path, &buf)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out bytes.Buffer
+	_, _ = out.ReadFrom(resp.Body)
+	return reply{resp.StatusCode, out.String(), resp.Header}
+}
+
+var idempotencyField = regexp.MustCompile(`name="idempotency_key" value="([^"]+)"`)
+
+// TestConsoleRolesAndForms checks the console's actions as the API's
+// roles have them, each needing the session's form token: a viewer sees
+// the wave and cannot launch it, an operator cannot change the policy, a
+// form without the token does nothing, and a launch form sent twice
+// launches once.
+func TestConsoleRolesAndForms(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{})
+	ctx := context.Background()
+	e.LoadSample(t, "roles")
+	plan, err := e.Client.PlanWave(ctx, "roles", templates.KindInitial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wavePath := "/admin/waves/" + strconv.FormatInt(plan.ID, 10)
+	newOrg := "org_ref,org_name,domain,contact_email\nfabrikam2,Fabrikam Two,fabrikam2.example,soc@fabrikam2.example\n"
+	noNewOrg := func(what string) {
+		t.Helper()
+		if _, err := e.App.Service.Organization(ctx, notifier.LocalActor("test"), "fabrikam2"); notifier.ErrorCode(err) != notifier.CodeNotFound {
+			t.Errorf("%s: the organization was imported (%v)", what, err)
+		}
+	}
+
+	viewer := newStaffBrowser(t, e)
+	viewer.mustSignIn(newKey(t, e, "vera viewer", notifier.RoleViewer))
+	page := viewer.get(wavePath)
+	expectPage(t, "viewer's wave page", page, 200, "need an operator or admin key")
+	if strings.Contains(page.body, `action="`+wavePath+`/launch"`) {
+		t.Error("the viewer's wave page offers the launch form")
+	}
+	token := csrf(t, page.body)
+	expectPage(t, "viewer launches", viewer.post(wavePath+"/launch", url.Values{"csrf": {token}, "idempotency_key": {"v1"}}), 403, "does not allow")
+	expectPage(t, "viewer creates an incident", viewer.post("/admin/incidents", url.Values{"csrf": {token}, "slug": {"v"}, "title": {"V"}}), 403)
+	expectPage(t, "viewer imports", viewer.upload("/admin/incidents/roles/import?confirm=1", token, "organizations", "o.csv", newOrg), 403)
+	noNewOrg("viewer's import")
+	if st := waveStatus(t, e, plan.ID); st != notifier.WavePlanned {
+		t.Fatalf("after the viewer's launch the wave is %s", st)
+	}
+
+	operator := newStaffBrowser(t, e)
+	operator.mustSignIn(newKey(t, e, "olga operator", notifier.RoleOperator))
+	page = operator.get(wavePath)
+	token = csrf(t, page.body)
+	expectPage(t, "launch without a form token", operator.post(wavePath+"/launch", url.Values{"idempotency_key": {"x"}}), 403, "Nothing was done")
+	expectPage(t, "launch with the viewer's token", operator.post(wavePath+"/launch", url.Values{"csrf": {csrf(t, viewer.get(wavePath).body)}}), 403, "Nothing was done")
+	expectPage(t, "import without the token", operator.upload("/admin/incidents/roles/import?confirm=1", "forged", "organizations", "o.csv", newOrg), 403, "Nothing was done")
+	noNewOrg("import without the token")
+	expectPage(t, "operator edits the policy", operator.post("/admin/incidents/roles/policy", url.Values{"csrf": {token}, "disclosure": {"minimal"}}), 403, "does not allow")
+
+	// The operator previews the file: nothing is written; then imports it.
+	expectPage(t, "preview", operator.upload("/admin/incidents/roles/import", token, "organizations", "o.csv", newOrg), 200, "1 valid rows")
+	noNewOrg("preview")
+	expectPage(t, "import", operator.upload("/admin/incidents/roles/import?confirm=1", token, "organizations", "o.csv", newOrg), 200, "Imported: organizations 1 created")
+
+	// One launch form sent twice launches once, as the same reply.
+	m := idempotencyField.FindStringSubmatch(page.body)
+	if m == nil {
+		t.Fatalf("no idempotency key on the wave page:\n%s", page.body)
+	}
+	launch := url.Values{"csrf": {token}, "idempotency_key": {m[1]}}
+	expectRedirect(t, "launch", operator.post(wavePath+"/launch", launch), wavePath+"?done=launched")
+	expectRedirect(t, "launch again", operator.post(wavePath+"/launch", launch), wavePath+"?done=launched")
+	if !auditedAs(t, e, "wave.launch", "olga operator") {
+		t.Error("the launch is not audited as the operator's key")
+	}
+	list, err := e.App.Service.AuditEntries(ctx, notifier.LocalActor("test"), notifier.AuditFilter{Action: "wave.launch"}, notifier.Page{Limit: 10})
+	if err != nil || len(list.Items) != 1 {
+		t.Errorf("launches audited: %d (%v), want 1", len(list.Items), err)
+	}
+}
