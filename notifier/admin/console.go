@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"net/http"
 	"slices"
 	"strconv"
@@ -28,7 +29,11 @@ func (s *Server) registerConsole(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/waves/{id}/approve", s.signedIn(s.approveWave))
 	mux.HandleFunc("POST /admin/waves/{id}/launch", s.signedIn(s.launchWave))
 	mux.HandleFunc("POST /admin/waves/{id}/cancel", s.signedIn(s.cancelWave))
+	mux.HandleFunc("GET /admin/static/upload.js", static("text/javascript; charset=utf-8", uploadJS))
 }
+
+//go:embed static/upload.js
+var uploadJS []byte
 
 // consoleView is what the incident page's console forms need.
 type consoleView struct {

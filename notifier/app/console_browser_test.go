@@ -74,7 +74,7 @@ func TestConsoleCampaignInBrowser(t *testing.T) {
 	// An organizations file with a bad address: the preview names the
 	// line and field, and nothing is written.
 	p.do("choose the broken file", chromedp.SetUploadFiles(chromedp.ID("import-file"), []string{broken}))
-	p.submit("preview the broken file", "#import-preview")
+	uploadWith(p, "preview the broken file", "#import-preview")
 	p.expect("broken file previewed", "nothing would be imported", "contact_email")
 	if got := eval[string](p, `document.querySelector("#import-problems tbody td").textContent`); got != "3" {
 		t.Errorf("the problem is on line %q, want 3", got)
@@ -86,16 +86,22 @@ func TestConsoleCampaignInBrowser(t *testing.T) {
 
 	// The fixed file: previewed, then imported.
 	p.do("choose the fixed file", chromedp.SetUploadFiles(chromedp.ID("import-file"), []string{fixed}))
-	p.submit("preview the fixed file", "#import-preview")
+	uploadWith(p, "preview the fixed file", "#import-preview")
 	p.expect("fixed file previewed", "no problems found", "contoso", "Contoso Ltd")
 	p.do("choose it again", chromedp.SetUploadFiles(chromedp.ID("import-file"), []string{fixed}))
-	p.submit("import it", "#import-confirm")
+	uploadWith(p, "import it", "#import-confirm")
 	p.expect("organizations imported", "Imported: organizations")
 
 	p.do("choose the exposures", chromedp.Click(chromedp.ID("what-exposures")),
 		chromedp.SetUploadFiles(chromedp.ID("import-file"), []string{exposures}))
-	p.submit("import the exposures", "#import-confirm")
+	uploadWith(p, "import the exposures", "#import-confirm")
 	p.expect("exposures imported", "Imported batch", "new items")
+	// The upload script sent the files, showing their progress, and put
+	// the answers in place: the browser never left the incident's page.
+	if u := p.url(); u != incidentURL {
+		t.Errorf("the uploads navigated to %s: the upload script did not run", u)
+	}
+	expectNoCSPViolations(p, "uploads")
 
 	// Plan.
 	p.do("back to the incident", chromedp.Navigate(base+incidentURL))
@@ -163,4 +169,12 @@ func waveIDFrom(t *testing.T, path string) int64 {
 		t.Fatalf("not a wave page: %s", path)
 	}
 	return id
+}
+
+// uploadWith presses an upload form's button and waits for the page the
+// upload script puts in place of this one.
+func uploadWith(p page, what, sel string) {
+	p.t.Helper()
+	p.do(what, chromedp.Evaluate[chromedp.Void](`document.body.dataset.before = "1"`), chromedp.Click(chromedp.CSS(sel)))
+	p.waitUntil(what, `!document.body.dataset.before`, 20*time.Second)
 }
