@@ -114,3 +114,42 @@ func TestConsoleRolesAndForms(t *testing.T) {
 		t.Errorf("launches audited: %d (%v), want 1", len(list.Items), err)
 	}
 }
+
+// TestImportPreviewWritesNothing checks the dry run behind the console's
+// Preview button: an exposure file's first rows as parsed and every
+// problem by line and field, and no batch written; and a message preview
+// in a language without a template says which languages there are.
+func TestImportPreviewWritesNothing(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{})
+	ctx, by := context.Background(), notifier.LocalActor("test")
+	e.LoadSample(t, "dry")
+	file := "org_ref,item_ref,kind,occurred_at,subject,summary,secret_types\n" +
+		"contoso,N-1,email,2023-11-02T09:14:00Z,One,,\n" +
+		"contoso,N-2,postcard,2023-11-02T09:14:00Z,Two,,\n" +
+		"contoso,N-3,email,not-a-time,Three,,\n"
+	p, err := e.App.Service.PreviewExposureImport(ctx, by, "dry", strings.NewReader(file), notifier.FormatCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.OK() || len(p.Problems) != 2 || p.Problems[0].Line != 3 || p.Problems[0].Field != "kind" || p.Problems[1].Line != 4 || p.Problems[1].Field != "occurred_at" {
+		t.Errorf("problems %+v", p.Problems)
+	}
+	good := "org_ref,item_ref,kind\ncontoso,N-1,email\n"
+	p, err = e.App.Service.PreviewExposureImport(ctx, by, "dry", strings.NewReader(good), notifier.FormatCSV)
+	if err != nil || !p.OK() || p.Valid != 1 || len(p.Rows) != 1 || p.Rows[0][2] != "N-1" {
+		t.Errorf("preview %+v, %v", p, err)
+	}
+	batches, err := e.App.Service.Batches(ctx, by, "dry", notifier.Page{Limit: 10})
+	if err != nil || len(batches.Items) != 1 {
+		t.Errorf("batches after the previews: %d (%v), want the sample's 1", len(batches.Items), err)
+	}
+	viewer := notifier.Actor{KeyID: 1, Name: "v", Role: notifier.RoleViewer}
+	if _, err := e.App.Service.PreviewOrganizationImport(ctx, viewer, strings.NewReader(good), notifier.FormatCSV); notifier.ErrorCode(err) != notifier.CodeForbidden {
+		t.Errorf("a viewer's preview: %v", err)
+	}
+	_, err = e.App.Service.PreviewMessage(ctx, by, notifier.MessagePreview{Incident: "dry", Organization: "contoso", Kind: templates.KindInitial, Locale: "tlh"})
+	if rows, _ := notifier.ErrorDetails(err).([]notifier.RowError); len(rows) != 1 || rows[0].Field != "locale" || !strings.Contains(rows[0].Message, "de, en, fr, ja") {
+		t.Errorf("preview in an unknown language: %v %v", err, notifier.ErrorDetails(err))
+	}
+}
