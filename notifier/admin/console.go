@@ -30,10 +30,14 @@ func (s *Server) registerConsole(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/waves/{id}/launch", s.signedIn(s.launchWave))
 	mux.HandleFunc("POST /admin/waves/{id}/cancel", s.signedIn(s.cancelWave))
 	mux.HandleFunc("GET /admin/static/upload.js", static("text/javascript; charset=utf-8", uploadJS))
+	mux.HandleFunc("GET /admin/static/console.css", static("text/css; charset=utf-8", consoleCSS))
 }
 
 //go:embed static/upload.js
 var uploadJS []byte
+
+//go:embed static/console.css
+var consoleCSS []byte
 
 // consoleView is what the incident page's console forms need.
 type consoleView struct {

@@ -127,6 +127,7 @@ func TestConsoleCampaignInBrowser(t *testing.T) {
 			t.Errorf("the HTML frame's sandbox is %q, want the strictest (empty)", sb)
 		}
 	}
+	expectNoCSPViolations(p, "message preview")
 	de := eval[string](p, `document.getElementById("preview-subject").textContent`)
 	p.do("ask for the en preview again", chromedp.SetValue(chromedp.ID("locale"), "en"))
 	p.submit("show the en preview", "#show-preview")

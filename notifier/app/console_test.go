@@ -74,6 +74,11 @@ func TestConsoleRolesAndForms(t *testing.T) {
 	if strings.Contains(page.body, `action="`+wavePath+`/launch"`) {
 		t.Error("the viewer's wave page offers the launch form")
 	}
+	frame := viewer.get(wavePath + "/message?org=contoso&locale=de")
+	expectPage(t, "the message's HTML", frame, 200, "MSG-100001")
+	if csp := frame.header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "sandbox") {
+		t.Errorf("the message's HTML is served with CSP %q", csp)
+	}
 	token := csrf(t, page.body)
 	expectPage(t, "viewer launches", viewer.post(wavePath+"/launch", url.Values{"csrf": {token}, "idempotency_key": {"v1"}}), 403, "does not allow")
 	expectPage(t, "viewer creates an incident", viewer.post("/admin/incidents", url.Values{"csrf": {token}, "slug": {"v"}, "title": {"V"}}), 403)
