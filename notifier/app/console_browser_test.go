@@ -126,6 +126,9 @@ func TestConsoleCampaignInBrowser(t *testing.T) {
 		if sb := eval[string](p, `document.getElementById("preview-html").getAttribute("sandbox")`); sb != "" {
 			t.Errorf("the HTML frame's sandbox is %q, want the strictest (empty)", sb)
 		}
+		if text, origin := frameText(p, "locale="+locale); !strings.Contains(text, "Contoso Ltd") || origin != "null" {
+			t.Errorf("the %s HTML frame shows %q with origin %q, want the message in an opaque origin", locale, text, origin)
+		}
 	}
 	expectNoCSPViolations(p, "message preview")
 	de := eval[string](p, `document.getElementById("preview-subject").textContent`)
@@ -178,4 +181,31 @@ func uploadWith(p page, what, sel string) {
 	p.t.Helper()
 	p.do(what, chromedp.Evaluate[chromedp.Void](`document.body.dataset.before = "1"`), chromedp.Click(chromedp.CSS(sel)))
 	p.waitUntil(what, `!document.body.dataset.before`, 20*time.Second)
+}
+
+// frameText reads the text and origin of the page's framed document whose
+// address has match in it: a sandboxed frame is a target of its own,
+// which the page's scripts cannot read.
+func frameText(p page, match string) (text, origin string) {
+	p.t.Helper()
+	targets, err := chromedp.Targets(p.ctx)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	for _, x := range targets {
+		if x.Type != "iframe" || !strings.Contains(x.URL, match) {
+			continue
+		}
+		// Cancelled with the test, not now: cancelling an attached
+		// context closes its target, and with it the page's tab.
+		fctx, cancel := chromedp.NewContext(p.ctx, chromedp.WithTargetID(x.TargetID))
+		p.t.Cleanup(cancel)
+		v, err := chromedp.Run(fctx, chromedp.Evaluate[[]string](`[document.body.innerText, self.origin]`))
+		if err != nil {
+			p.t.Fatalf("read the frame %s: %v", x.URL, err)
+		}
+		return v[0], v[1]
+	}
+	p.t.Fatalf("no frame with %q in its address", match)
+	return "", ""
 }
