@@ -69,6 +69,7 @@ func TestConsoleRolesAndForms(t *testing.T) {
 
 	viewer := newStaffBrowser(t, e)
 	viewer.mustSignIn(newKey(t, e, "vera viewer", notifier.RoleViewer))
+	expectPage(t, "viewer's incident page", viewer.get("/admin/incidents/roles"), 200, `href="`+wavePath+`"`, "need an operator or admin key")
 	page := viewer.get(wavePath)
 	expectPage(t, "viewer's wave page", page, 200, "need an operator or admin key")
 	if strings.Contains(page.body, `action="`+wavePath+`/launch"`) {
