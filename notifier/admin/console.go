@@ -74,8 +74,10 @@ func (s *Server) console(sess notifier.StaffSession, inc notifier.Incident) cons
 // what was typed when the service refused it.
 type newIncidentPage struct {
 	incidentsPage
-	Console  consoleView
-	Form     map[string]string
+	Console consoleView
+	Form    map[string]string
+	// Message and Problems say why the form was refused.
+	Message  string
 	Problems []notifier.RowError
 }
 
@@ -84,38 +86,50 @@ type newIncidentPage struct {
 func (s *Server) createIncident(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession) {
 	ctx, by, f := r.Context(), sess.Actor(), r.PostForm
 	clock, problems := clockFromForm(f, nil)
-	var inc notifier.Incident
-	var err error
-	if len(problems) == 0 {
-		inc, err = s.svc.CreateIncident(ctx, by, notifier.NewIncident{Slug: f.Get("slug"), Title: f.Get("title"), Summary: f.Get("summary"), Clock: clock})
-		if err == nil && sess.Role.Allows(notifier.RoleAdmin) {
-			_, err = s.svc.UpdatePolicy(ctx, by, inc.Slug, policyFromForm(f))
-		}
-		problems, _ = notifier.ErrorDetails(err).([]notifier.RowError)
+	if len(problems) > 0 {
+		s.refuseIncident(w, r, sess, "The deadline clock is not valid.", problems)
+		return
 	}
-	if len(problems) > 0 || (err != nil && notifier.ErrorCode(err) == notifier.CodeInvalid) {
-		list, lerr := s.svc.Incidents(ctx, by, notifier.Page{Limit: 50})
-		if lerr != nil {
-			s.fail(w, r, sess, lerr, "/admin/incidents")
-			return
-		}
-		form := map[string]string{}
-		for k := range f {
-			form[k] = f.Get(k)
-		}
-		p := newIncidentPage{incidentsPage: incidentsPage{Incidents: list.Items}, Console: s.console(sess, notifier.Incident{}),
-			Form: form, Problems: problems}
-		for _, o := range f["obligations"] {
-			p.Console.Selected[o] = true
-		}
-		s.render(w, r, http.StatusUnprocessableEntity, "incidents", s.data(sess, "incidents", pageData{Title: "Incidents", Page: p}))
+	inc, err := s.svc.CreateIncident(ctx, by, notifier.NewIncident{Slug: f.Get("slug"), Title: f.Get("title"), Summary: f.Get("summary"), Clock: clock})
+	if notifier.ErrorCode(err) == notifier.CodeInvalid || notifier.ErrorCode(err) == notifier.CodeConflict {
+		problems, _ = notifier.ErrorDetails(err).([]notifier.RowError)
+		s.refuseIncident(w, r, sess, notifier.ErrorMessage(err), problems)
 		return
 	}
 	if err != nil {
 		s.fail(w, r, sess, err, "/admin/incidents")
 		return
 	}
-	seeOther(w, r, "/admin/incidents/"+strconv.FormatInt(inc.ID, 10)+"?done=created")
+	back := "/admin/incidents/" + strconv.FormatInt(inc.ID, 10)
+	if sess.Role.Allows(notifier.RoleAdmin) {
+		if _, err := s.svc.UpdatePolicy(ctx, by, inc.Slug, policyFromForm(f)); err != nil {
+			// The incident stands; its page has the policy form to fix.
+			s.fail(w, r, sess, &notifier.Error{Code: notifier.ErrorCode(err),
+				Message: "The incident is created, but its policy was not saved: " + notifier.ErrorMessage(withDetails(err))}, back)
+			return
+		}
+	}
+	seeOther(w, r, back+"?done=created")
+}
+
+// refuseIncident shows the creation form again with what was typed and
+// why it was refused.
+func (s *Server) refuseIncident(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession, message string, problems []notifier.RowError) {
+	list, err := s.svc.Incidents(r.Context(), sess.Actor(), notifier.Page{Limit: 50})
+	if err != nil {
+		s.fail(w, r, sess, err, "/admin/incidents")
+		return
+	}
+	form := map[string]string{}
+	for k := range r.PostForm {
+		form[k] = r.PostForm.Get(k)
+	}
+	p := newIncidentPage{incidentsPage: incidentsPage{Incidents: list.Items}, Console: s.console(sess, notifier.Incident{}),
+		Form: form, Message: message, Problems: problems}
+	for _, o := range r.PostForm["obligations"] {
+		p.Console.Selected[o] = true
+	}
+	s.render(w, r, http.StatusUnprocessableEntity, "incidents", s.data(sess, "incidents", pageData{Title: "Incidents", Page: p}))
 }
 
 // editPolicy serves POST /admin/incidents/{id}/policy: UpdatePolicy and

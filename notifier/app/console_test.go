@@ -112,6 +112,16 @@ func TestConsoleRolesAndForms(t *testing.T) {
 	launch := url.Values{"csrf": {token}, "idempotency_key": {m[1]}}
 	expectRedirect(t, "launch", operator.post(wavePath+"/launch", launch), wavePath+"?done=launched")
 	expectRedirect(t, "launch again", operator.post(wavePath+"/launch", launch), wavePath+"?done=launched")
+	expectRedirect(t, "cancel", operator.post(wavePath+"/cancel", url.Values{"csrf": {token}}), wavePath+"?done=cancelled")
+	if st := waveStatus(t, e, plan.ID); st != notifier.WaveCancelled {
+		t.Errorf("after cancel the wave is %s", st)
+	}
+
+	// A refused incident comes back with the form as typed and the field
+	// named; a taken slug is refused too.
+	expectPage(t, "bad slug", operator.post("/admin/incidents", url.Values{"csrf": {token}, "title": {"Second breach"}, "slug": {"Not A Slug"}}), 422,
+		"The incident was not created", "slug", `value="Second breach"`)
+	expectPage(t, "slug taken", operator.post("/admin/incidents", url.Values{"csrf": {token}, "title": {"Again"}, "slug": {"roles"}}), 422, "The incident was not created")
 	if !auditedAs(t, e, "wave.launch", "olga operator") {
 		t.Error("the launch is not audited as the operator's key")
 	}
