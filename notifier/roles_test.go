@@ -65,6 +65,18 @@ var serviceRoles = []struct {
 		_, err := s.ImportExposures(ctx, by, "mail", strings.NewReader("org_ref,item_ref,kind\na,X-1,file\n"), notifier.FormatCSV)
 		return err
 	}},
+	{"PreviewOrganizationImport", deny, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.PreviewOrganizationImport(ctx, by, strings.NewReader("org_ref,org_name,domain,contact_email\na,A,a.example,x@a.example\n"), notifier.FormatCSV)
+		return err
+	}},
+	{"PreviewExposureImport", deny, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.PreviewExposureImport(ctx, by, "mail", strings.NewReader("org_ref,item_ref,kind\na,X-1,file\n"), notifier.FormatCSV)
+		return err
+	}},
+	{"PreviewMessage", allow, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.PreviewMessage(ctx, by, notifier.MessagePreview{Incident: "mail", Organization: "a", Kind: templates.KindInitial, Locale: "en"})
+		return err
+	}},
 	{"Batches", allow, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
 		_, err := s.Batches(ctx, by, "mail", notifier.Page{})
 		return err
