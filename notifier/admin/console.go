@@ -289,6 +289,9 @@ type wavePage struct {
 	Wave     waveView
 	// Locales are those a message may be previewed in.
 	Locales []string
+	// Organizations are offered as the preview's organization (the
+	// first page; any other may be typed).
+	Organizations []notifier.Organization
 	// Org and Locale are the preview asked for; Preview is it rendered.
 	Org, Locale string
 	Preview     *notifier.TemplatePreview
@@ -323,6 +326,12 @@ func (s *Server) wavePage(w http.ResponseWriter, r *http.Request, sess notifier.
 		CanLaunch:      wv.Status == notifier.WavePlanned || wv.Status == notifier.WaveApproved,
 		IdempotencyKey: "console-" + rand.Text()}
 	p.CanCancel = p.CanLaunch || wv.Status == notifier.WaveRunning || wv.Status == notifier.WavePaused
+	orgs, err := s.svc.Organizations(ctx, by, notifier.OrganizationFilter{}, notifier.Page{Limit: notifier.PageLimitMax})
+	if err != nil {
+		s.fail(w, r, sess, err, "/admin/incidents")
+		return
+	}
+	p.Organizations = orgs.Items
 	p.Wave.IncidentTitle = inc.Title
 	if p.Locale == "" {
 		p.Locale = templates.DefaultLocale
@@ -415,7 +424,13 @@ func (s *Server) approveWave(w http.ResponseWriter, r *http.Request, sess notifi
 	s.waveStep(w, r, sess, "approved", s.svc.ApproveWave)
 }
 
+// cancelWave cancels only when the form's box saying what it means is
+// checked: a cancelled wave cannot be resumed.
 func (s *Server) cancelWave(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession) {
+	if r.PostForm.Get("confirm") == "" {
+		s.fail(w, r, sess, badField("confirm", "check the box to confirm: a cancelled wave cannot be resumed"), "/admin/waves/"+r.PathValue("id"))
+		return
+	}
 	s.waveStep(w, r, sess, "cancelled", s.svc.CancelWave)
 }
 

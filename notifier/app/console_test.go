@@ -112,7 +112,8 @@ func TestConsoleRolesAndForms(t *testing.T) {
 	launch := url.Values{"csrf": {token}, "idempotency_key": {m[1]}}
 	expectRedirect(t, "launch", operator.post(wavePath+"/launch", launch), wavePath+"?done=launched")
 	expectRedirect(t, "launch again", operator.post(wavePath+"/launch", launch), wavePath+"?done=launched")
-	expectRedirect(t, "cancel", operator.post(wavePath+"/cancel", url.Values{"csrf": {token}}), wavePath+"?done=cancelled")
+	expectPage(t, "cancel unconfirmed", operator.post(wavePath+"/cancel", url.Values{"csrf": {token}}), 422, "cannot be resumed")
+	expectRedirect(t, "cancel", operator.post(wavePath+"/cancel", url.Values{"csrf": {token}, "confirm": {"1"}}), wavePath+"?done=cancelled")
 	if st := waveStatus(t, e, plan.ID); st != notifier.WaveCancelled {
 		t.Errorf("after cancel the wave is %s", st)
 	}
