@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/web"
 )
 
 // importPage is an import's preview (nothing written) or result, with the
@@ -28,6 +30,11 @@ type importPage struct {
 	Message  string
 }
 
+// uploadDeadline bounds reading and answering one upload: the API's
+// import deadline (httpapi.ImportDeadline), long enough for a file at
+// the import's size limit over a slow link.
+const uploadDeadline = 30 * time.Minute
+
 // maxFormPart bounds the small fields before the file.
 const maxFormPart = 512
 
@@ -36,7 +43,15 @@ const maxFormPart = 512
 // browser keeps). The file streams to the service's import use case, or
 // its dry run without ?confirm=1, with the service's limits.
 func (s *Server) importFile(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession) {
-	ctx, by := r.Context(), sess.Actor()
+	// A signed-in staff member gets the time a large file needs, as an
+	// API key does for its imports; everyone else keeps the server's
+	// short timeouts.
+	at := time.Now().Add(uploadDeadline)
+	web.SetConnDeadline(w, at)
+	ctx, cancel := context.WithDeadline(r.Context(), at)
+	defer cancel()
+	r = r.WithContext(ctx)
+	by := sess.Actor()
 	mr, err := r.MultipartReader()
 	if err != nil {
 		s.refuseForm(w, r, sess)
