@@ -124,7 +124,7 @@ func TestChartQueryPlans(t *testing.T) {
 	_, b := setup(t)
 	for _, q := range []struct {
 		name, sql, index string
-		args         []any
+		args             []any
 	}{
 		{"send rate", store.SentPerMinuteSQL, "deliveries_wave_sent", []any{b.waves[0], notifier.SendRateMinutes}},
 		{"failure groups", store.FailureGroupsSQL, "", []any{incidentOf(t, b, b.waves[0]), notifier.FailureGroupsMax}},
