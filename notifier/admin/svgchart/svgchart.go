@@ -123,12 +123,18 @@ type row struct {
 }
 
 // Render draws the chart. It fails on a chart that does not hold
-// together (a series with the wrong number of values, a bad class), which
+// together (a series with the wrong number of values, a negative or
+// infinite value, a bad class), which
 // is a bug of the caller, not of the data.
 func Render(c Chart) (template.HTML, error) {
 	for _, s := range c.Series {
 		if len(s.Values) != len(c.Labels) {
 			return "", fmt.Errorf("svgchart %s: series %q has %d values for %d labels", c.ID, s.Name, len(s.Values), len(c.Labels))
+		}
+		for _, f := range s.Values {
+			if f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+				return "", fmt.Errorf("svgchart %s: series %q has the value %v; the charts draw counts, 0 or more", c.ID, s.Name, f)
+			}
 		}
 		if !classPattern.MatchString(s.Class) {
 			return "", fmt.Errorf("svgchart %s: series %q: class %q is not lower-case letters, digits and dashes", c.ID, s.Name, s.Class)

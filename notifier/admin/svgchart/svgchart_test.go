@@ -3,6 +3,7 @@ package svgchart_test
 import (
 	"encoding/xml"
 	"io"
+	"math"
 	"strings"
 	"testing"
 
@@ -127,4 +128,31 @@ func TestRenderRefusesMismatch(t *testing.T) {
 			t.Errorf("%s: rendered", name)
 		}
 	}
+}
+
+// FuzzRenderLabels draws charts of any labels (recipient domains and
+// reply codes come from outside): the result is always well-formed and
+// holds no element a label brought in.
+func FuzzRenderLabels(f *testing.F) {
+	for _, s := range []string{"bigmail.example · 5.7.x", `<script>`, `"/><svg onload=x>`, "]]>", "\x00", "&amp;", "日本.example"} {
+		f.Add(s, 3.0)
+	}
+	f.Fuzz(func(t *testing.T, label string, value float64) {
+		for _, kind := range []svgchart.Kind{svgchart.Columns, svgchart.Line, svgchart.Bars} {
+			got, err := svgchart.Render(svgchart.Chart{ID: "f", Title: label, Desc: label, Kind: kind, Labels: []string{label},
+				Series: []svgchart.Series{{Name: label, Class: "st-sent", Values: []float64{value}}}})
+			if err != nil {
+				if value >= 0 && !math.IsInf(value, 0) {
+					t.Fatal(err)
+				}
+				continue
+			}
+			html := string(got)
+			for _, bad := range []string{"<script", "<svg onload", "<x "} {
+				if strings.Contains(strings.ToLower(html), bad) {
+					t.Fatalf("kind %d: %q got into the chart:\n%s", kind, bad, html)
+				}
+			}
+		}
+	})
 }
