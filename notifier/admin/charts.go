@@ -157,7 +157,7 @@ func failureChart(groups []notifier.FailureGroup) (template.HTML, error) {
 		s.Values = append(s.Values, float64(g.Count))
 	}
 	return svgchart.Render(svgchart.Chart{ID: "failure-groups", Kind: svgchart.Bars,
-		Title:  "Failures by recipient domain and reply",
+		Title:  "Failed and bounced deliveries by recipient domain and reply class",
 		Desc:   fmt.Sprintf("The incident's failed and bounced deliveries counted by recipient domain and by the class of the last reply (enhanced status code, else SMTP code), the largest %d groups.", notifier.FailureGroupsMax),
 		Labels: labels, Series: []svgchart.Series{s}, Empty: "No delivery of this incident has failed."})
 }

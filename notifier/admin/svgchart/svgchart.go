@@ -71,6 +71,11 @@ const (
 	barsLeft   = 190
 	barRow     = 22
 	maxXLabels = 6
+	// maxColumn keeps a chart of few columns from drawing slabs.
+	maxColumn = 48
+	// maxBarLabel is how many characters of a bar's label fit left of it;
+	// a longer one is cut, and shown whole in its tooltip and the table.
+	maxBarLabel = 30
 )
 
 var classPattern = regexp.MustCompile(`^[a-z0-9-]+$`)
@@ -228,7 +233,8 @@ func (v *view) columns() {
 			}
 			h := s.Values[i] / top * (plotBottom - marginTop)
 			y -= h
-			v.Shapes = append(v.Shapes, shape{Class: s.Class, X: marginLeft + float64(i)*col + col*0.1, Y: y, W: col * 0.8, H: h,
+			w := min(col*0.8, maxColumn)
+			v.Shapes = append(v.Shapes, shape{Class: s.Class, X: marginLeft + (float64(i)+0.5)*col - w/2, Y: y, W: w, H: h,
 				Title: fmt.Sprintf("%s, %s: %s", l, s.Name, figure(s.Values[i]))})
 		}
 	}
@@ -275,7 +281,7 @@ func (v *view) bars() {
 			total += s.Values[i]
 		}
 		v.Texts = append(v.Texts,
-			text{X: barsLeft - 6, Y: y + barRow/2 + 4, Anchor: "end", Text: l},
+			text{X: barsLeft - 6, Y: y + barRow/2 + 4, Anchor: "end", Text: cut(l, maxBarLabel)},
 			text{X: x + 4, Y: y + barRow/2 + 4, Anchor: "start", Text: figure(total)})
 	}
 }
@@ -288,6 +294,15 @@ func (v *view) table() {
 		}
 		v.Rows = append(v.Rows, r)
 	}
+}
+
+// cut shortens s to at most n characters, marking the cut with "…".
+func cut(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 // figure writes a value as people read it: whole numbers without a point.

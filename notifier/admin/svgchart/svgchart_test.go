@@ -156,3 +156,20 @@ func FuzzRenderLabels(f *testing.F) {
 		}
 	})
 }
+
+func TestRenderCutsLongBarLabels(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("very-long-subdomain.", 5) + "example · 5.7.x"
+	got, err := svgchart.Render(svgchart.Chart{ID: "long", Title: "Long", Kind: svgchart.Bars, Labels: []string{long},
+		Series: []svgchart.Series{{Name: "s", Class: "st-failed", Values: []float64{2}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(got)
+	if !strings.Contains(html, "very-long-subdomain.very-long…</text>") {
+		t.Errorf("the bar's label is not cut:\n%s", html)
+	}
+	if !strings.Contains(html, `<th scope="row">`+long+`</th>`) {
+		t.Errorf("the table does not have the whole label:\n%s", html)
+	}
+}
