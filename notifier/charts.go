@@ -40,7 +40,8 @@ func ChartBucketWidth(span time.Duration) time.Duration {
 		}
 	}
 	week := chartBucketSteps[len(chartBucketSteps)-1]
-	return week * time.Duration((span/(week*ChartBucketsMax))+1)
+	perWeekBuckets := week * ChartBucketsMax
+	return week * ((span + perWeekBuckets - 1) / perWeekBuckets)
 }
 
 // TimeCount is a count in the time bucket starting At.
