@@ -298,6 +298,14 @@ var serviceRoles = []struct {
 		_, err := s.RecentFailures(ctx, by, 10)
 		return err
 	}},
+	{"WaveCharts", allow, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.WaveCharts(ctx, by, 1)
+		return err
+	}},
+	{"FailureGroups", allow, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.FailureGroups(ctx, by, 1)
+		return err
+	}},
 	{"AuditQueueUIAction", deny, deny, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
 		return s.AuditQueueUIAction(ctx, by, "POST", "/riverui/api/jobs/cancel", []byte(`{"job_ids":["1"]}`))
 	}},

@@ -101,6 +101,7 @@ type Store interface {
 	StaffStore
 	EvidenceLifecycleStore
 	DeadlineStore
+	ChartStore
 }
 
 // Service runs the IR team's use cases: everything the API and CLI do.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -64,8 +65,13 @@ type PortalLinkWorker struct {
 
 // Timeout implements river.Worker.
 func (w *PortalLinkWorker) Timeout(*river.Job[PortalLinkArgs]) time.Duration {
-	if w.MaxTimeout > 0 {
-		return min(PortalLinkTimeout, w.MaxTimeout)
+	return portalMailTimeout(w.MaxTimeout)
+}
+
+// portalMailTimeout is PortalLinkTimeout capped at maxTimeout (zero: no cap).
+func portalMailTimeout(maxTimeout time.Duration) time.Duration {
+	if maxTimeout > 0 {
+		return min(PortalLinkTimeout, maxTimeout)
 	}
 	return PortalLinkTimeout
 }
@@ -74,7 +80,15 @@ func (w *PortalLinkWorker) Timeout(*river.Job[PortalLinkArgs]) time.Duration {
 // completion share one transaction. A temporary failure is retried by
 // River; a permanent one (5xx, a template that cannot render) is not.
 func (w *PortalLinkWorker) Work(ctx context.Context, job *river.Job[PortalLinkArgs]) error {
-	err := w.Mailer.SendPortalLink(ctx, job.Args.LinkID, func(ctx context.Context, tx pgx.Tx) error {
+	return sendCompleting(ctx, job, job.Args.LinkID, w.Mailer.SendPortalLink)
+}
+
+// sendCompleting sends the mail id with send, which completes job in the
+// transaction that records the send; a permanent failure cancels the job
+// (retrying cannot help), a temporary one is River's to retry.
+func sendCompleting[T river.JobArgs](ctx context.Context, job *river.Job[T], id int64,
+	send func(ctx context.Context, id int64, complete notifier.JobCompleter) error) error {
+	err := send(ctx, id, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
 		return err
 	})
@@ -121,20 +135,10 @@ type PortalMemberMailWorker struct {
 
 // Timeout implements river.Worker.
 func (w *PortalMemberMailWorker) Timeout(*river.Job[PortalMemberMailArgs]) time.Duration {
-	if w.MaxTimeout > 0 {
-		return min(PortalLinkTimeout, w.MaxTimeout)
-	}
-	return PortalLinkTimeout
+	return portalMailTimeout(w.MaxTimeout)
 }
 
 // Work implements river.Worker.
 func (w *PortalMemberMailWorker) Work(ctx context.Context, job *river.Job[PortalMemberMailArgs]) error {
-	err := w.Mailer.SendMemberMail(ctx, job.Args.MailID, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-		return err
-	})
-	if delivery.IsPermanent(err) {
-		return river.JobCancel(err)
-	}
-	return err
+	return sendCompleting(ctx, job, job.Args.MailID, w.Mailer.SendMemberMail)
 }

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"html/template"
 	"slices"
 	"time"
 
@@ -24,6 +25,8 @@ type deadlineView struct {
 	// Partial is true when the incident has more organizations than one
 	// page of the board: the counts cover the first page only.
 	Partial bool
+	// Chart draws the time left of the first Rows.
+	Chart template.HTML
 }
 
 // deadlines reads the first page of the incident's board; nil when its
@@ -59,5 +62,6 @@ func (s *Server) deadlines(ctx context.Context, by notifier.Actor, inc notifier.
 	}
 	slices.SortFunc(v.Rows, func(a, b notifier.OrganizationDeadline) int { return a.NotifyBy.Compare(*b.NotifyBy) })
 	v.Rows = v.Rows[:min(len(v.Rows), deadlineRows)]
-	return v, nil
+	v.Chart, err = deadlineChart(v.Rows, time.Now())
+	return v, err
 }

@@ -3,6 +3,7 @@ package admin
 import (
 	"cmp"
 	"context"
+	"html/template"
 	"net/http"
 	"slices"
 	"strconv"
@@ -149,6 +150,8 @@ type incidentPage struct {
 	MoreUnreachable bool
 	// Deadlines is the deadline section; nil while the clock has not started.
 	Deadlines *deadlineView
+	// Failures charts the incident's failures by domain and reply class.
+	Failures template.HTML
 	// CanOperate tells whether the session may pause and resume waves.
 	CanOperate bool
 	// Done reports the action just taken (after a redirect).
@@ -191,6 +194,10 @@ func (s *Server) incident(w http.ResponseWriter, r *http.Request, sess notifier.
 		if v.live() {
 			refresh = refreshSeconds
 		}
+	}
+	if err := s.incidentCharts(ctx, by, inc, &p); err != nil {
+		s.fail(w, r, sess, err, "/admin/incidents")
+		return
 	}
 	s.render(w, r, http.StatusOK, "incident", s.data(sess, "incidents", pageData{Title: inc.Title, Refresh: refresh, Page: p}))
 }

@@ -41,6 +41,8 @@ type waveView struct {
 	Segments                 []segment
 	// CanPause and CanResume tell which action the wave's status allows.
 	CanPause, CanResume bool
+	// Charts are the wave's charts, on the incident page only.
+	Charts *waveCharts
 }
 
 // viewWave computes a wave's bar and counts.

@@ -1,17 +1,14 @@
 package app_test
 
 import (
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 	"testing"
 
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
-	"github.com/breachnotify/breachnotify/config"
 	"github.com/breachnotify/breachnotify/notifier/app/apptest"
 )
 
@@ -27,19 +24,7 @@ import (
 func TestPortalMemberPathInBrowser(t *testing.T) {
 	t.Parallel()
 	ctx := startBrowser(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	base := "http://localhost:" + strconv.Itoa(port)
-	evidence := withEvidenceKey(t)
-	e := apptest.Start(t, apptest.Options{Configure: func(cfg *config.Config) {
-		evidence(cfg)
-		cfg.HTTPAddr = "127.0.0.1:" + strconv.Itoa(port)
-		cfg.PublicURL = base
-	}})
+	e, base := startOnLocalhost(t)
 	slug := e.LoadSample(t, "mail")
 	shared, _ := mailScenario(t, e, slug, "http://attacker.invalid")
 

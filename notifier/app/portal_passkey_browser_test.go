@@ -25,19 +25,7 @@ import (
 func TestPortalPasskeyInBrowser(t *testing.T) {
 	t.Parallel()
 	ctx := startBrowser(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	base := "http://localhost:" + strconv.Itoa(port)
-	evidence := withEvidenceKey(t)
-	e := apptest.Start(t, apptest.Options{Configure: func(cfg *config.Config) {
-		evidence(cfg)
-		cfg.HTTPAddr = "127.0.0.1:" + strconv.Itoa(port)
-		cfg.PublicURL = base
-	}})
+	e, base := startOnLocalhost(t)
 	slug := e.LoadSample(t, "mail")
 	shared, _ := mailScenario(t, e, slug, "http://attacker.invalid")
 	p := page{t: t, ctx: ctx}
@@ -119,4 +107,23 @@ func arrive(p page, path string) {
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`location.pathname === "`+path+`" && document.readyState === "complete"`))
 		return err == nil && ok
 	})
+}
+
+// startOnLocalhost starts the service with stolen mail on
+// http://localhost on a free port: WebAuthn needs a secure context and a
+// domain as RP ID.
+func startOnLocalhost(t *testing.T) (*apptest.Env, string) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	base := "http://localhost:" + strconv.Itoa(port)
+	evidence := withEvidenceKey(t)
+	return apptest.Start(t, apptest.Options{Configure: func(cfg *config.Config) {
+		evidence(cfg)
+		cfg.HTTPAddr = "127.0.0.1:" + strconv.Itoa(port)
+		cfg.PublicURL = base
+	}}), base
 }

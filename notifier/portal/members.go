@@ -157,21 +157,10 @@ func (s *Server) renderRequestAccess(w http.ResponseWriter, r *http.Request, sta
 // sign-in's limits per client and per address apply.
 func (s *Server) requestAccess(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	bind := s.cookies.Get(r, signInCookie)
-	if err := r.ParseForm(); err != nil || !s.forms.Valid(formRequestAccess, r.PostForm.Get("csrf"), []byte(bind), time.Now()) {
-		s.render(w, r, http.StatusForbidden, "error", pageData{Title: "title.not_sent", Heading: "signin.nothing_sent",
-			Message: "signin.form_expired"})
-		return
-	}
-	if ok, wait := s.signInByIP.Allow(web.RateKey(s.clientAddr.Of(r))); !ok {
-		s.tooMany(w, r, wait)
-		return
-	}
-	email, ok := notifier.NormalizePortalEmail(r.PostForm.Get("email"))
+	email, ok := s.addressForm(w, r, formRequestAccess, func(given string) {
+		s.renderRequestAccess(w, r, http.StatusUnprocessableEntity, requestAccessPage{Email: web.Verbatim(given), Problem: "signin.problem"})
+	})
 	if !ok {
-		s.renderRequestAccess(w, r, http.StatusUnprocessableEntity, requestAccessPage{Email: web.Verbatim(r.PostForm.Get("email")),
-			Problem: "signin.problem"})
 		return
 	}
 	if ok, _ := s.signInByAddress.Allow("request:" + strings.ToLower(email)); ok {
@@ -180,11 +169,7 @@ func (s *Server) requestAccess(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	floor := time.NewTimer(time.Until(start.Add(signInReplyFloor)))
-	defer floor.Stop()
-	select {
-	case <-floor.C:
-	case <-r.Context().Done():
+	if !replyFloor(r, start) {
 		return
 	}
 	s.renderRequestAccess(w, r, http.StatusOK, requestAccessPage{Sent: true})

@@ -62,21 +62,10 @@ const signInReplyFloor = 300 * time.Millisecond
 // tells who is a contact, by its words or by its timing.
 func (s *Server) requestLink(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	bind := s.cookies.Get(r, signInCookie)
-	if err := r.ParseForm(); err != nil || !s.forms.Valid(formSignIn, r.PostForm.Get("csrf"), []byte(bind), time.Now()) {
-		s.render(w, r, http.StatusForbidden, "error", pageData{Title: "title.not_sent", Heading: "signin.nothing_sent",
-			Message: "signin.form_expired"})
-		return
-	}
-	if ok, wait := s.signInByIP.Allow(web.RateKey(s.clientAddr.Of(r))); !ok {
-		s.tooMany(w, r, wait)
-		return
-	}
-	email, ok := notifier.NormalizePortalEmail(r.PostForm.Get("email"))
+	email, ok := s.addressForm(w, r, formSignIn, func(given string) {
+		s.renderSignIn(w, r, http.StatusUnprocessableEntity, signInPage{Email: web.Verbatim(given), Problem: "signin.problem"})
+	})
 	if !ok {
-		s.renderSignIn(w, r, http.StatusUnprocessableEntity, signInPage{Email: web.Verbatim(r.PostForm.Get("email")),
-			Problem: "signin.problem"})
 		return
 	}
 	// Over the per-address limit, nothing is sent, silently: saying so
@@ -87,15 +76,50 @@ func (s *Server) requestLink(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	floor := time.NewTimer(time.Until(start.Add(signInReplyFloor)))
-	defer floor.Stop()
-	select {
-	case <-floor.C:
-	case <-r.Context().Done():
+	if !replyFloor(r, start) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "signin_sent", pageData{Title: "signin_sent.heading",
 		Page: signInSentPage{Email: email, Minutes: int(notifier.PortalLinkLifetime / time.Minute)}})
+}
+
+// addressForm reads the address of an anonymous form that asks for mail
+// (a sign-in link, access): its token bound to the sign-in cookie, the
+// client's rate limit, the address normalized. It answers the request
+// itself and returns false when the form expired, the client asks too
+// often, or the address is not one (invalid renders the form again with
+// what was given).
+func (s *Server) addressForm(w http.ResponseWriter, r *http.Request, form string, invalid func(given string)) (string, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	bind := s.cookies.Get(r, signInCookie)
+	if err := r.ParseForm(); err != nil || !s.forms.Valid(form, r.PostForm.Get("csrf"), []byte(bind), time.Now()) {
+		s.render(w, r, http.StatusForbidden, "error", pageData{Title: "title.not_sent", Heading: "signin.nothing_sent",
+			Message: "signin.form_expired"})
+		return "", false
+	}
+	if ok, wait := s.signInByIP.Allow(web.RateKey(s.clientAddr.Of(r))); !ok {
+		s.tooMany(w, r, wait)
+		return "", false
+	}
+	email, ok := notifier.NormalizePortalEmail(r.PostForm.Get("email"))
+	if !ok {
+		invalid(r.PostForm.Get("email"))
+	}
+	return email, ok
+}
+
+// replyFloor waits until signInReplyFloor after start, so the reply's
+// timing does not tell a known address from an unknown one; false when
+// the client went away meanwhile.
+func replyFloor(r *http.Request, start time.Time) bool {
+	floor := time.NewTimer(time.Until(start.Add(signInReplyFloor)))
+	defer floor.Stop()
+	select {
+	case <-floor.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }
 
 // loginLink serves GET (and HEAD) /portal/login/{token}: a page with a
