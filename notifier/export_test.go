@@ -26,6 +26,7 @@ func ParseExposures(r io.Reader, format Format) ([]ExposureRow, error) {
 	}
 	return rows, nil
 }
+
 // ValidDomain and CheckLevel expose the membership inputs' checks to the tests.
 var (
 	ValidDomain = validDomain
