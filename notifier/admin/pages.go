@@ -160,6 +160,8 @@ type incidentPage struct {
 	Console consoleView
 	// OrgStates are the incident's organizations by state (orgstates.go).
 	OrgStates []orgStateRow
+	// Evidence is the stolen-mail section (consoleevidence.go).
+	Evidence evidenceView
 }
 
 func (s *Server) incident(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession) {
@@ -190,7 +192,12 @@ func (s *Server) incident(w http.ResponseWriter, r *http.Request, sess notifier.
 		s.fail(w, r, sess, err, "/admin/incidents")
 		return
 	}
-	p := incidentPage{Incident: inc, Unreachable: unreachable.Items, MoreUnreachable: unreachable.NextCursor != "",
+	ev, err := s.evidenceImports(ctx, by, inc)
+	if err != nil {
+		s.fail(w, r, sess, err, "/admin/incidents")
+		return
+	}
+	p := incidentPage{Evidence: ev, Incident: inc, Unreachable: unreachable.Items, MoreUnreachable: unreachable.NextCursor != "",
 		CanOperate: sess.Role.Allows(notifier.RoleOperator), Done: doneMessage(r), Deadlines: deadlines,
 		Console: s.console(sess, inc), OrgStates: orgStateRows(states, inc.Slug)}
 	refresh := 0
