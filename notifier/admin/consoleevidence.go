@@ -28,14 +28,14 @@ const evidenceListed = 10
 
 // evidenceView is the incident page's stolen-mail section.
 type evidenceView struct {
-	// Enabled is false when this process does not import evidence.
+	// Enabled is false when this process has no evidence importer (no API).
 	Enabled bool
 	Imports []notifier.EvidenceImport
 	// More is true when Imports is cut short.
 	More bool
 }
 
-// evidence reads the incident's recent evidence imports.
+// evidenceImports reads the incident's recent evidence imports.
 func (s *Server) evidenceImports(ctx context.Context, by notifier.Actor, inc notifier.Incident) (evidenceView, error) {
 	if s.evidence == nil {
 		return evidenceView{}, nil
