@@ -91,6 +91,6 @@ func TestConsoleEvidenceUpload(t *testing.T) {
 		t.Error("the import is not on the audit trail as the operator's key")
 	}
 	expectPage(t, "after the upload", operator.get(incPage+"?done=evidence"), 200, "The mail archive is imported",
-		fmt.Sprintf(`<tr data-import="%d"><td>#%d</td><td>export[.]mbox</td><td>done</td>`, list[0].ID, list[0].ID),
-		`<td class="num">2</td><td class="num">2</td><td class="num">0</td><td class="num">0</td><td class="num">1</td>`)
+		fmt.Sprintf(`<tr data-import="%d"><td data-label="Import">#%d</td><td data-label="File">export[.]mbox</td><td data-label="Status">done</td>`, list[0].ID, list[0].ID),
+		`<td class="num" data-label="Messages">2</td><td class="num" data-label="Stored">2</td><td class="num" data-label="Known">0</td><td class="num" data-label="Unparseable">0</td><td class="num" data-label="Unattributed">1</td>`)
 }

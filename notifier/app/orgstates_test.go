@@ -33,7 +33,7 @@ func TestConsoleOrganizationStates(t *testing.T) {
 	b.mustSignIn(newKey(t, e, "vera viewer", notifier.RoleViewer))
 	page := b.get(fmt.Sprintf("/admin/incidents/%d", w.IncidentID))
 	row := func(state, label string, count int, refs string) string {
-		return fmt.Sprintf(`<tr data-state="%s"><th scope="row">%s</th><td class="num">%d</td><td>%s</td>`, state, label, count, refs)
+		return fmt.Sprintf(`<tr data-state="%s"><th scope="row">%s</th><td class="num" data-label="Organizations">%d</td><td data-label="First 20">%s</td>`, state, label, count, refs)
 	}
 	code := func(ref string) string { return `<span class="code">` + ref + `</span>` }
 	expectPage(t, "incident page", page, 200, "<h2 id=\"org-states-h\">Organizations</h2>",
