@@ -243,6 +243,10 @@ var serviceRoles = []struct {
 		_, err := s.UnreachableNotices(ctx, by, "mail", notifier.Page{})
 		return err
 	}},
+	{"OrganizationStates", allow, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
+		_, err := s.OrganizationStates(ctx, by, "mail")
+		return err
+	}},
 	{"ResendNotice", deny, allow, allow, func(ctx context.Context, s *notifier.Service, by notifier.Actor) error {
 		_, err := s.ResendNotice(ctx, by, 1)
 		return err

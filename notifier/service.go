@@ -70,6 +70,7 @@ type Store interface {
 	RecordBounce(ctx context.Context, by Actor, rec BounceRecord) (b Bounce, duplicate bool, err error)
 	Bounces(ctx context.Context, kind BounceKind, p Page) ([]Bounce, error)
 	UnreachableNotices(ctx context.Context, incidentID int64, p Page) ([]UnreachableNotice, error)
+	OrganizationStates(ctx context.Context, incidentID int64, sample int) (OrgStates, error)
 	ResendNotice(ctx context.Context, by Actor, noticeID int64, chunkSize int) (Resend, error)
 
 	Audit(ctx context.Context, by Actor, action, targetType, targetID string, details any) error

@@ -26,6 +26,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/breachnotify/breachnotify/notifier"
+	"github.com/breachnotify/breachnotify/notifier/ingest"
 	"github.com/breachnotify/breachnotify/notifier/web"
 )
 
@@ -56,6 +57,9 @@ type Config struct {
 	Queue *river.Client[pgx.Tx]
 	// Logger receives errors; nil discards them.
 	Logger *slog.Logger
+	// Evidence imports stolen-mail archives uploaded on the incident page;
+	// nil leaves the upload out.
+	Evidence *ingest.Importer
 }
 
 // Server serves the staff dashboard and guards the River UI.
@@ -70,6 +74,8 @@ type Server struct {
 	clientAddr web.ClientAddr
 	// queueUI is River's UI, nil when not configured.
 	queueUI *queueUI
+	// evidence imports stolen-mail archives; nil when not configured.
+	evidence *ingest.Importer
 	// signInByIP limits sign-in attempts per client address.
 	signInByIP *web.Limiter
 }
@@ -96,6 +102,7 @@ func New(cfg Config) (*Server, error) {
 		forms:      forms,
 		clientAddr: web.NewClientAddr(cfg.TrustedProxies),
 		signInByIP: web.NewLimiter(signInBurst, signInEvery, limiterKeys),
+		evidence:   cfg.Evidence,
 	}
 	if cfg.Queue != nil {
 		ui, err := newQueueUI(cfg.Queue, cfg.Logger)

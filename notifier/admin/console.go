@@ -23,6 +23,7 @@ func (s *Server) registerConsole(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/incidents", s.signedIn(s.createIncident))
 	mux.HandleFunc("POST /admin/incidents/{id}/policy", s.signedIn(s.editPolicy))
 	mux.HandleFunc("POST /admin/incidents/{id}/import", s.signedInUpload(s.importFile))
+	mux.HandleFunc("POST /admin/incidents/{id}/evidence", s.signedInUpload(s.importEvidence))
 	mux.HandleFunc("POST /admin/incidents/{id}/plan", s.signedIn(s.planWave))
 	mux.HandleFunc("GET /admin/waves/{id}", s.signedIn(s.wavePage))
 	mux.HandleFunc("GET /admin/waves/{id}/message", s.signedIn(s.messageFrame))
@@ -468,6 +469,8 @@ func incidentDone(done string) string {
 		return "The incident is created. Import its organizations and exposures next."
 	case "policy":
 		return "The policy and deadline clock are saved."
+	case "evidence":
+		return "The mail archive is imported: see its counts under Stolen mail."
 	}
 	return ""
 }

@@ -14,10 +14,12 @@ import (
 // pageFuncs are the helpers pages may call.
 var pageFuncs = template.FuncMap{
 	"datetime": datetime,
-	"now":      time.Now,
-	"ago":      func(t time.Time) string { return duration(time.Since(t).Seconds()) },
-	"seconds":  duration,
-	"kind":     templates.Kind.Label,
+	// orgStateSample is how many organizations a state lists at most.
+	"orgStateSample": func() int { return notifier.OrgStateSample },
+	"now":            time.Now,
+	"ago":            func(t time.Time) string { return duration(time.Since(t).Seconds()) },
+	"seconds":        duration,
+	"kind":           templates.Kind.Label,
 	"title": func(s string) string {
 		if s == "" {
 			return s

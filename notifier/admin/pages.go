@@ -158,6 +158,10 @@ type incidentPage struct {
 	Done string
 	// Console is the campaign flow's forms (see console.go).
 	Console consoleView
+	// OrgStates are the incident's organizations by state (orgstates.go).
+	OrgStates []orgStateRow
+	// Evidence is the stolen-mail section (consoleevidence.go).
+	Evidence evidenceView
 }
 
 func (s *Server) incident(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession) {
@@ -183,9 +187,19 @@ func (s *Server) incident(w http.ResponseWriter, r *http.Request, sess notifier.
 		s.fail(w, r, sess, err, "/admin/incidents")
 		return
 	}
-	p := incidentPage{Incident: inc, Unreachable: unreachable.Items, MoreUnreachable: unreachable.NextCursor != "",
+	states, err := s.svc.OrganizationStates(ctx, by, inc.Slug)
+	if err != nil {
+		s.fail(w, r, sess, err, "/admin/incidents")
+		return
+	}
+	ev, err := s.evidenceImports(ctx, by, inc)
+	if err != nil {
+		s.fail(w, r, sess, err, "/admin/incidents")
+		return
+	}
+	p := incidentPage{Evidence: ev, Incident: inc, Unreachable: unreachable.Items, MoreUnreachable: unreachable.NextCursor != "",
 		CanOperate: sess.Role.Allows(notifier.RoleOperator), Done: doneMessage(r), Deadlines: deadlines,
-		Console: s.console(sess, inc)}
+		Console: s.console(sess, inc), OrgStates: orgStateRows(states, inc.Slug)}
 	refresh := 0
 	for _, wv := range waves.Items {
 		v := viewWave(wv)

@@ -405,7 +405,7 @@ func (a *App) buildDashboard(svc *notifier.Service, secret []byte) error {
 		return fmt.Errorf("river UI client: %w", err)
 	}
 	d, err := admin.New(admin.Config{Service: svc, Secret: secret, PublicURL: a.Config.PublicURL,
-		TrustedProxies: a.Config.TrustedProxies, Queue: client, Logger: a.Logger})
+		TrustedProxies: a.Config.TrustedProxies, Queue: client, Logger: a.Logger, Evidence: a.Evidence})
 	if err != nil {
 		return err
 	}
