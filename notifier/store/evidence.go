@@ -66,43 +66,67 @@ func (s *Store) CreateIncidentKey(ctx context.Context, incidentID int64, w vault
 // is swapped only if it is still the one read, so a concurrent rotation
 // cannot lose a key; run again after a failure, it carries on.
 func (s *Store) RewrapIncidentKeys(ctx context.Context, by notifier.Actor, ring *vault.Keyring, scope func(incidentID int64) string) (int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT incident_id, master_id, sealed FROM incident_keys WHERE master_id <> $1 ORDER BY incident_id`, ring.CurrentID())
+	return s.rewrapKeys(ctx, by, ring, wrappedKeys{
+		what:  "incident keys",
+		one:   "the key of incident %d",
+		old:   `SELECT incident_id, master_id, sealed FROM incident_keys WHERE master_id <> $1 ORDER BY incident_id`,
+		swap:  `UPDATE incident_keys SET master_id = $2, sealed = $3, rewrapped_at = now() WHERE incident_id = $1 AND master_id = $4 AND sealed = $5`,
+		scope: scope, action: "evidence.keys.rewrap",
+	})
+}
+
+// wrappedKeys is a table of data keys wrapped by the master key, for
+// rewrapKeys: old selects id, master id and wrapped key of those not under
+// master $1; swap sets row $1's to master $2 and key $3 if still master $4
+// and key $5.
+type wrappedKeys struct {
+	what, one string // in errors: all of them, one of them (with its id)
+	old, swap string
+	scope     func(id int64) string
+	action    string // the audit trail's action
+}
+
+// rewrapKeys wraps every key of k not under the keyring's current master
+// key again with it (a master key rotation), records it in the audit trail,
+// and returns how many it changed. Each key is swapped only if it is still
+// the one read, so a concurrent rotation cannot lose a key; run again after
+// a failure, it carries on.
+func (s *Store) rewrapKeys(ctx context.Context, by notifier.Actor, ring *vault.Keyring, k wrappedKeys) (int, error) {
+	rows, err := s.pool.Query(ctx, k.old, ring.CurrentID())
 	if err != nil {
-		return 0, wrap("rewrap incident keys", err)
+		return 0, wrap("rewrap "+k.what, err)
 	}
 	type stored struct {
 		id int64
 		w  vault.WrappedKey
 	}
 	var old []stored
-	var k stored
-	if _, err := pgx.ForEachRow(rows, []any{&k.id, &k.w.MasterID, &k.w.Sealed}, func() error {
-		old = append(old, k)
+	var one stored
+	if _, err := pgx.ForEachRow(rows, []any{&one.id, &one.w.MasterID, &one.w.Sealed}, func() error {
+		old = append(old, one)
 		return nil
 	}); err != nil {
-		return 0, wrap("rewrap incident keys", err)
+		return 0, wrap("rewrap "+k.what, err)
 	}
 	n := 0
 	for _, o := range old {
-		nw, changed, err := ring.Rewrap(scope(o.id), o.w)
+		nw, changed, err := ring.Rewrap(k.scope(o.id), o.w)
 		if err != nil {
-			return n, fmt.Errorf("rewrap the key of incident %d: %w", o.id, err)
+			return n, fmt.Errorf("rewrap "+k.one+": %w", o.id, err)
 		}
 		if !changed {
 			continue
 		}
-		tag, err := s.pool.Exec(ctx, `UPDATE incident_keys SET master_id = $2, sealed = $3, rewrapped_at = now()
-			WHERE incident_id = $1 AND master_id = $4 AND sealed = $5`, o.id, nw.MasterID, nw.Sealed, o.w.MasterID, o.w.Sealed)
+		tag, err := s.pool.Exec(ctx, k.swap, o.id, nw.MasterID, nw.Sealed, o.w.MasterID, o.w.Sealed)
 		if err != nil {
-			return n, wrap("rewrap incident keys", err)
+			return n, wrap("rewrap "+k.what, err)
 		}
 		n += int(tag.RowsAffected())
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		return s.appendAudit(ctx, tx, by, auditEvent{"evidence.keys.rewrap", "master_key", ring.CurrentID(),
-			map[string]any{"rewrapped": n}})
+		return s.appendAudit(ctx, tx, by, auditEvent{k.action, "master_key", ring.CurrentID(), map[string]any{"rewrapped": n}})
 	})
-	return n, wrap("rewrap incident keys", err)
+	return n, wrap("rewrap "+k.what, err)
 }
 
 // EvidenceObject is one encrypted object to store: its name (the SHA-256

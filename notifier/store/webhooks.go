@@ -400,42 +400,13 @@ ON CONFLICT DO NOTHING`, string(webhook.DeadlineApproaching), incidents, subject
 // old master key can go; the secrets themselves do not change. Each is
 // swapped only if it is still the one read. Audited with the count.
 func (s *Store) RewrapWebhookSecrets(ctx context.Context, by notifier.Actor, ring *vault.Keyring, scope string) (int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, master_id, wrapped_key FROM webhook_secrets WHERE master_id <> $1 ORDER BY id`, ring.CurrentID())
-	if err != nil {
-		return 0, wrap("rewrap webhook secrets", err)
-	}
-	type stored struct {
-		id int64
-		w  vault.WrappedKey
-	}
-	var old []stored
-	var k stored
-	if _, err := pgx.ForEachRow(rows, []any{&k.id, &k.w.MasterID, &k.w.Sealed}, func() error {
-		old = append(old, k)
-		return nil
-	}); err != nil {
-		return 0, wrap("rewrap webhook secrets", err)
-	}
-	n := 0
-	for _, o := range old {
-		nw, changed, err := ring.Rewrap(scope, o.w)
-		if err != nil {
-			return n, fmt.Errorf("rewrap webhook secret %d: %w", o.id, err)
-		}
-		if !changed {
-			continue
-		}
-		tag, err := s.pool.Exec(ctx, `UPDATE webhook_secrets SET master_id = $2, wrapped_key = $3 WHERE id = $1 AND master_id = $4 AND wrapped_key = $5`,
-			o.id, nw.MasterID, nw.Sealed, o.w.MasterID, o.w.Sealed)
-		if err != nil {
-			return n, wrap("rewrap webhook secrets", err)
-		}
-		n += int(tag.RowsAffected())
-	}
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		return s.appendAudit(ctx, tx, by, auditEvent{"webhook.secrets.rewrap", "master_key", ring.CurrentID(), map[string]any{"rewrapped": n}})
+	return s.rewrapKeys(ctx, by, ring, wrappedKeys{
+		what:  "webhook secrets",
+		one:   "webhook secret %d",
+		old:   `SELECT id, master_id, wrapped_key FROM webhook_secrets WHERE master_id <> $1 ORDER BY id`,
+		swap:  `UPDATE webhook_secrets SET master_id = $2, wrapped_key = $3 WHERE id = $1 AND master_id = $4 AND wrapped_key = $5`,
+		scope: func(int64) string { return scope }, action: "webhook.secrets.rewrap",
 	})
-	return n, wrap("rewrap webhook secrets", err)
 }
 
 // WebhookLogRetention is how long a dispatched event and its delivery log
