@@ -11,7 +11,6 @@ import (
 
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/evidence"
-	"github.com/breachnotify/breachnotify/notifier/web"
 )
 
 // evidenceUploadDeadline is the API's (httpapi.EvidenceUploadDeadline): a
@@ -55,25 +54,12 @@ func (s *Server) evidenceImports(ctx context.Context, by notifier.Actor, inc not
 // /api/v1/incidents/{incident}/evidence does; the use case checks the
 // role (operator) and records the import on the audit trail.
 func (s *Server) importEvidence(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession) {
-	at := time.Now().Add(evidenceUploadDeadline)
-	web.SetConnDeadline(w, at)
-	ctx, cancel := context.WithDeadline(r.Context(), at)
+	r, mr, inc, cancel, ok := s.openUpload(w, r, sess, evidenceUploadDeadline)
 	defer cancel()
-	r = r.WithContext(ctx)
-	mr, err := r.MultipartReader()
-	if err != nil {
-		s.refuseForm(w, r, sess)
+	if !ok {
 		return
 	}
-	if token, err := formField(mr, "csrf"); err != nil || !s.forms.Valid(formSession, token, sess.IDHash, time.Now()) {
-		s.refuseForm(w, r, sess)
-		return
-	}
-	inc, err := s.svc.Incident(ctx, sess.Actor(), r.PathValue("id"))
-	if err != nil {
-		s.fail(w, r, sess, err, "/admin/incidents")
-		return
-	}
+	ctx := r.Context()
 	back := "/admin/incidents/" + strconv.FormatInt(inc.ID, 10)
 	if s.evidence == nil {
 		s.fail(w, r, sess, notifier.Errorf(notifier.CodeConflict, "this process does not import evidence"), back)

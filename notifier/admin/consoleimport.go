@@ -35,6 +35,35 @@ type importPage struct {
 // the import's size limit over a slow link.
 const uploadDeadline = 30 * time.Minute
 
+// openUpload opens a console upload: the connection and the request get
+// deadline from now (a signed-in staff member gets the time a large file
+// needs, as an API key does; everyone else keeps the server's short
+// timeouts), the form token (the first part) is checked before anything
+// of the file is read, and the path's incident is read as the session's
+// key. When any of that fails it answers the request itself and ok is
+// false. The caller calls cancel either way; r carries the deadline.
+func (s *Server) openUpload(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession, deadline time.Duration) (
+	_ *http.Request, mr *multipart.Reader, inc notifier.Incident, cancel context.CancelFunc, ok bool) {
+	at := time.Now().Add(deadline)
+	web.SetConnDeadline(w, at)
+	ctx, cancel := context.WithDeadline(r.Context(), at)
+	r = r.WithContext(ctx)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		s.refuseForm(w, r, sess)
+		return r, nil, inc, cancel, false
+	}
+	if token, err := formField(mr, "csrf"); err != nil || !s.forms.Valid(formSession, token, sess.IDHash, time.Now()) {
+		s.refuseForm(w, r, sess)
+		return r, nil, inc, cancel, false
+	}
+	if inc, err = s.svc.Incident(ctx, sess.Actor(), r.PathValue("id")); err != nil {
+		s.fail(w, r, sess, err, "/admin/incidents")
+		return r, nil, inc, cancel, false
+	}
+	return r, mr, inc, cancel, true
+}
+
 // maxFormPart bounds the small fields before the file.
 const maxFormPart = 512
 
@@ -43,29 +72,12 @@ const maxFormPart = 512
 // browser keeps). The file streams to the service's import use case, or
 // its dry run without ?confirm=1, with the service's limits.
 func (s *Server) importFile(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession) {
-	// A signed-in staff member gets the time a large file needs, as an
-	// API key does for its imports; everyone else keeps the server's
-	// short timeouts.
-	at := time.Now().Add(uploadDeadline)
-	web.SetConnDeadline(w, at)
-	ctx, cancel := context.WithDeadline(r.Context(), at)
+	r, mr, inc, cancel, ok := s.openUpload(w, r, sess, uploadDeadline)
 	defer cancel()
-	r = r.WithContext(ctx)
-	by := sess.Actor()
-	mr, err := r.MultipartReader()
-	if err != nil {
-		s.refuseForm(w, r, sess)
+	if !ok {
 		return
 	}
-	if token, err := formField(mr, "csrf"); err != nil || !s.forms.Valid(formSession, token, sess.IDHash, time.Now()) {
-		s.refuseForm(w, r, sess)
-		return
-	}
-	inc, err := s.svc.Incident(ctx, by, r.PathValue("id"))
-	if err != nil {
-		s.fail(w, r, sess, err, "/admin/incidents")
-		return
-	}
+	ctx, by := r.Context(), sess.Actor()
 	back := "/admin/incidents/" + strconv.FormatInt(inc.ID, 10)
 	what, err := formField(mr, "what")
 	if err != nil || (what != "organizations" && what != "exposures") {
