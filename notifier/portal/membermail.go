@@ -68,7 +68,8 @@ func (c *MemberMails) Compose(m notifier.MemberMail) (*notifier.Message, error) 
 		args = []any{m.OrgName, ourURL(signIn)}
 	}
 	p := c.catalog.Printer(tag)
-	subject := textOf(p.Sprintf(keys[0], isolateText(m.OrgName)))
+	// The subject is data too: defanged, as the text and the HTML are.
+	subject := textOf(p.Sprintf(keys[0], isolateText(linkguard.Defang(m.OrgName))))
 	var textArgs []any
 	for _, a := range args {
 		switch v := a.(type) {

@@ -57,3 +57,25 @@ func TestMemberMails(t *testing.T) {
 		}
 	}
 }
+
+// TestMemberMailDefangsALinkLikeName: an organization named like a link
+// (IR staff's data, but written by whoever filled in the spreadsheet) is
+// defanged in the subject as in the text and HTML, so the mail goes out
+// and carries no link but ours.
+func TestMemberMailDefangsALinkLikeName(t *testing.T) {
+	t.Parallel()
+	c, err := portal.NewMemberMails(mail.Address{Name: "Example IR", Address: "ir@notify.example"}, "https://notify.example/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Compose(notifier.MemberMail{ID: 1, Kind: notifier.MemberMailInvite, Recipient: "a@contoso.example", Locale: "en",
+		OrgName: "https://login.contoso-sso.example/reset", About: ""})
+	if err != nil {
+		t.Fatalf("a link-like organization name: %v", err)
+	}
+	for _, part := range []string{m.Subject, m.Text, m.HTML} {
+		if strings.Contains(part, "https://login.contoso-sso.example") {
+			t.Errorf("the name is a link in %q", part)
+		}
+	}
+}
