@@ -494,6 +494,52 @@ func TestRecordOutcomes(t *testing.T) {
 		}
 	})
 
+	t.Run("a wave completes with the last of its chunks, not while another holds a claim", func(t *testing.T) {
+		t.Parallel()
+		st, b := setup(t)
+		wave := b.waves[0]
+		ids := b.deliveries[wave]
+		half := len(ids) / 2
+		chunks := []delivery.Chunk{{WaveID: wave, DeliveryIDs: ids[:half], JobID: 201}, {WaveID: wave, DeliveryIDs: ids[half:], JobID: 202}}
+		for _, c := range chunks {
+			if _, err := st.ClaimDeliveries(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		statusOf := func() notifier.WaveStatus {
+			var status notifier.WaveStatus
+			if err := b.pool.QueryRow(ctx, `SELECT status FROM waves WHERE id = $1`, wave).Scan(&status); err != nil {
+				t.Fatal(err)
+			}
+			return status
+		}
+		// The second chunk's outcomes are committed first, without
+		// completing it: nothing is pending, but its claim is held.
+		var second []delivery.Outcome
+		for _, id := range ids[half:] {
+			second = append(second, delivery.Outcome{DeliveryID: id, WaveID: wave, Status: notifier.DeliverySent, Attempted: true, Code: 250})
+		}
+		if _, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{{WaveID: wave, JobID: 202, Outcomes: second}}); err != nil {
+			t.Fatal(err)
+		}
+		var first []delivery.Outcome
+		for _, id := range ids[:half] {
+			first = append(first, delivery.Outcome{DeliveryID: id, WaveID: wave, Status: notifier.DeliverySent, Attempted: true, Code: 250})
+		}
+		if _, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{{WaveID: wave, JobID: 201, Outcomes: first, Complete: (&completer{}).complete}}); err != nil {
+			t.Fatal(err)
+		}
+		if s := statusOf(); s != notifier.WaveRunning {
+			t.Fatalf("wave is %s while chunk 202 still holds its claim, want running", s)
+		}
+		if _, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{{WaveID: wave, JobID: 202, Complete: (&completer{}).complete}}); err != nil {
+			t.Fatal(err)
+		}
+		if s := statusOf(); s != notifier.WaveCompleted {
+			t.Fatalf("wave is %s after its last chunk completed, want completed", s)
+		}
+	})
+
 	t.Run("a batch for a paused wave is written and returns paused", func(t *testing.T) {
 		t.Parallel()
 		st, b := setup(t)
