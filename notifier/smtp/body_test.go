@@ -30,7 +30,8 @@ func encodeChunked(t testing.TB, s string) string {
 }
 
 // TestStringBodyEncodesAsOneWrite: a body handed over in pieces encodes
-// exactly as in one piece, whatever falls on a piece's edge.
+// exactly as in one piece, whatever falls on a piece's edge, and
+// appendQuotedPrintable (the message writer's) encodes as both.
 func TestStringBodyEncodesAsOneWrite(t *testing.T) {
 	t.Parallel()
 	edge := func(tail string) string { return strings.Repeat("a", bodyChunk-len(tail)/2) + tail }
@@ -47,9 +48,16 @@ func TestStringBodyEncodesAsOneWrite(t *testing.T) {
 		"exactly two chunks":  strings.Repeat("y", 2*bodyChunk),
 		"a dot starting line": edge("\n.\n..\n"),
 	}
+	cases["soft break before escape"] = strings.Repeat("x", 73) + "é"
+	cases["space at the line's end"] = strings.Repeat("x", 74) + " \nz"
+	cases["CR then escape then LF"] = "a\r=\nb\r\xff\n"
 	for name, s := range cases {
-		if got, want := encodeChunked(t, s), encodeWhole(s); got != want {
+		want := encodeWhole(s)
+		if got := encodeChunked(t, s); got != want {
 			t.Errorf("%s: chunked %q, whole %q", name, got, want)
+		}
+		if got := string(appendQuotedPrintable(nil, s)); got != want {
+			t.Errorf("%s: appendQuotedPrintable %q, mime/quotedprintable %q", name, got, want)
 		}
 	}
 	// go-mail may call a body writer more than once: each call writes all.
@@ -62,13 +70,19 @@ func TestStringBodyEncodesAsOneWrite(t *testing.T) {
 	}
 }
 
-// FuzzStringBody: templates carry breach data into the body, so any text.
+// FuzzStringBody: templates carry breach data into the body, so any text;
+// the message writer's own encoder must encode it as mime/quotedprintable
+// does.
 func FuzzStringBody(f *testing.F) {
 	f.Add(strings.Repeat("x", bodyChunk-1) + " \r\n=é")
 	f.Add("plain")
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := encodeChunked(t, s), encodeWhole(s); got != want {
+		want := encodeWhole(s)
+		if got := encodeChunked(t, s); got != want {
 			t.Fatalf("chunked %q, whole %q", got, want)
+		}
+		if got := string(appendQuotedPrintable([]byte("head"), s)); got != "head"+want {
+			t.Fatalf("appendQuotedPrintable %q, mime/quotedprintable %q", got, "head"+want)
 		}
 	})
 }
