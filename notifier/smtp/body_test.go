@@ -86,3 +86,19 @@ func FuzzStringBody(f *testing.F) {
 		}
 	})
 }
+
+// TestQuotedPrintableEveryByte: every byte value, at every place in the
+// words appendQuotedPrintable checks eight bytes at a time, is encoded as
+// mime/quotedprintable encodes it.
+func TestQuotedPrintableEveryByte(t *testing.T) {
+	t.Parallel()
+	for b := range 256 {
+		for at := range 17 {
+			s := []byte(strings.Repeat("a", 24))
+			s[at] = byte(b)
+			if got, want := string(appendQuotedPrintable(nil, string(s))), encodeWhole(string(s)); got != want {
+				t.Errorf("byte %#x at %d: %q, want %q", b, at, got, want)
+			}
+		}
+	}
+}

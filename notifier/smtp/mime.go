@@ -212,10 +212,7 @@ func appendQuotedPrintable(dst []byte, s string) []byte {
 		b := s[i]
 		switch {
 		case qpLiteral[b]:
-			j := i + 1
-			for j < len(s) && qpLiteral[s[j]] {
-				j++
-			}
+			j := literalRunEnd(s, i+1)
 			for run := s[i:j]; len(run) > 0; {
 				if n == maxQPLine-1 {
 					dst = append(dst, "=\r\n"...)
@@ -245,6 +242,37 @@ func appendQuotedPrintable(dst []byte, s string) []byte {
 	}
 	dst, _ = encodeTrailingSpace(dst, n)
 	return dst
+}
+
+// literalRunEnd returns where the run of literal bytes that goes on at j
+// ends. Notices are mostly printable ASCII: eight bytes are checked at a
+// time while they are (the tests for a byte below, above or equal to a
+// value in a word are exact as a whole; see "Bit Twiddling Hacks",
+// hasless and hasmore), tabs and the rest one by one.
+func literalRunEnd(s string, j int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for {
+		for j+8 <= len(s) {
+			w := s[j : j+8]
+			// One load: with w's length known, the compiler drops the
+			// bounds checks and combines the eight byte loads.
+			x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+			control := (x - ones*' ') &^ x & highs
+			above := ((x + ones*(127-'~')) | x) & highs
+			eq := x ^ (ones * '=')
+			equals := (eq - ones) &^ eq & highs
+			if control|above|equals != 0 {
+				break
+			}
+			j += 8
+		}
+		if j < len(s) && qpLiteral[s[j]] {
+			j++
+			continue
+		}
+		return j
+	}
 }
 
 // appendQPEscape appends b as "=XX", after a soft break when the line has

@@ -173,3 +173,14 @@ func FuzzBuildSameAsGoMail(f *testing.F) {
 		sameAsGoMail(t, m)
 	})
 }
+
+// BenchmarkQuotedPrintable is the message writer's encoder alone, on a
+// notice's kind of text (printable ASCII, long lines).
+func BenchmarkQuotedPrintable(b *testing.B) {
+	s := strings.Repeat("All work and no play makes a notice. ", 60)
+	dst := make([]byte, 0, 8192)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		dst = appendQuotedPrintable(dst[:0], s)
+	}
+}

@@ -650,7 +650,15 @@ func validAddress(addr string) bool {
 // oneLine folds any control characters into spaces. Imports already refuse
 // them; this keeps a header value one line whatever reaches here.
 func oneLine(s string) string {
-	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }), " ")
+	if !strings.ContainsFunc(s, isControl) {
+		return s // as FieldsFunc and Join would return it, without their copies
+	}
+	return strings.Join(strings.FieldsFunc(s, isControl), " ")
+}
+
+// isControl reports the characters oneLine folds.
+func isControl(r rune) bool {
+	return r < 0x20 || r == 0x7f
 }
 
 // asciiRecipient readies a message for a relay without SMTPUTF8: an
