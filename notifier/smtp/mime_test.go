@@ -2,6 +2,10 @@ package smtp
 
 import (
 	"bytes"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
 	"net/mail"
 	"strings"
 	"testing"
@@ -182,5 +186,55 @@ func BenchmarkQuotedPrintable(b *testing.B) {
 	b.SetBytes(int64(len(s)))
 	for b.Loop() {
 		dst = appendQuotedPrintable(dst[:0], s)
+	}
+}
+
+// TestMIMEPartsAsAReceiverReadsThem: a receiver's MIME parser finds the
+// headers and exactly the two parts, decoding to the bodies as written,
+// whatever lines the bodies hold: "--" lines, a line that is a delimiter
+// of a boundary made of zeros (quoted-printable copies "-" and hex digits
+// as they are; only the boundary's randomness keeps such a line from
+// matching), "From " and "." lines, header-like lines.
+func TestMIMEPartsAsAReceiverReadsThem(t *testing.T) {
+	t.Parallel()
+	fake := "--" + strings.Repeat("0", 60)
+	m := hostileMessage()
+	m.Text = "--\n" + fake + "\n" + fake + "--\n.\nFrom me\nBcc: evil@x.example\n\nContent-Type: text/html\n"
+	m.HTML = "<p>" + fake + "</p>\n--\n" + fake + "--"
+	raw, err := Build(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := msg.Header["Bcc"]; got != nil {
+		t.Errorf("a Bcc header appeared: %q", got)
+	}
+	media, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil || media != "multipart/alternative" {
+		t.Fatalf("Content-Type %q: %v", msg.Header.Get("Content-Type"), err)
+	}
+	r := multipart.NewReader(msg.Body, params["boundary"])
+	crlf := func(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
+	for _, want := range []struct{ contentType, body string }{
+		{"text/plain; charset=UTF-8", crlf(m.Text)},
+		{"text/html; charset=UTF-8", crlf(m.HTML)},
+	} {
+		p, err := r.NextRawPart()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(quotedprintable.NewReader(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ct := p.Header.Get("Content-Type"); ct != want.contentType || string(body) != want.body {
+			t.Errorf("part %s: %q, want %s: %q", ct, body, want.contentType, want.body)
+		}
+	}
+	if _, err := r.NextRawPart(); err != io.EOF {
+		t.Errorf("after the two parts: %v, want EOF", err)
 	}
 }
