@@ -1,7 +1,9 @@
-// Package smtp sends notices through an SMTP relay with go-mail: a pool of
-// reused connections (one per sending goroutine), messages built once and
-// hashed exactly as sent, and replies classified as accepted, temporary or
-// permanent, each annotated with the SMTP step that produced it.
+// Package smtp sends notices through an SMTP relay with go-mail's SMTP
+// client: a pool of reused connections (one per sending goroutine),
+// messages built once (by our own MIME writer, mime.go, which writes what
+// go-mail's would) and hashed exactly as sent, and replies classified as
+// accepted, temporary or permanent, each annotated with the SMTP step that
+// produced it.
 package smtp
 
 import (
