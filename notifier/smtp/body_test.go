@@ -8,8 +8,8 @@ import (
 )
 
 // encodeWhole and encodeChunked are the quoted-printable body of s as
-// go-mail's SetBodyString writes it (one Write) and as Build writes it
-// (stringBody, bodyChunk bytes at a time).
+// go-mail's SetBodyString writes it (one Write) and as buildWithGoMail
+// (S/MIME) writes it (stringBody, bodyChunk bytes at a time).
 func encodeWhole(s string) string {
 	var b bytes.Buffer
 	w := quotedprintable.NewWriter(&b)
