@@ -1,7 +1,9 @@
-// Package smtp sends notices through an SMTP relay with go-mail: a pool of
-// reused connections (one per sending goroutine), messages built once and
-// hashed exactly as sent, and replies classified as accepted, temporary or
-// permanent, each annotated with the SMTP step that produced it.
+// Package smtp sends notices through an SMTP relay with go-mail's SMTP
+// client: a pool of reused connections (one per sending goroutine),
+// messages built once (by our own MIME writer, mime.go, which writes what
+// go-mail's would) and hashed exactly as sent, and replies classified as
+// accepted, temporary or permanent, each annotated with the SMTP step that
+// produced it.
 package smtp
 
 import (
@@ -532,20 +534,64 @@ func Build(m *notifier.Message, opts ...Option) ([]byte, error) {
 // message to the next (the message is about 9 KB, allocated anew each
 // time otherwise). The result aliases buf unless the message is signed.
 func build(buf *bytes.Buffer, m *notifier.Message, opts ...Option) ([]byte, error) {
-	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
+	return buildAt(buf, m, time.Now(), opts...)
+}
+
+// buildAt is build dated now, which a test sets to compare messages.
+func buildAt(buf *bytes.Buffer, m *notifier.Message, now time.Time, opts ...Option) ([]byte, error) {
 	if !validAddress(m.From.Address) {
 		return nil, fmt.Errorf("from: %q is not an address", m.From.Address)
 	}
 	if !validAddress(m.To.Address) {
 		return nil, fmt.Errorf("to: %q is not an address", m.To.Address)
 	}
+	for name := range m.Headers {
+		if !validHeaderName(name) {
+			return nil, fmt.Errorf("header: %q is not a header name", name)
+		}
+	}
+	var b builder
+	for _, opt := range opts {
+		if err := opt(&b); err != nil {
+			return nil, err
+		}
+	}
+	// Room for both parts quoted-printable encoded and the headers, so the
+	// buffer is not grown (and copied) several times per message.
+	buf.Reset()
+	buf.Grow(len(m.Text)*9/8 + len(m.HTML)*9/8 + 4096)
+	if b.smime != nil {
+		if err := buildWithGoMail(buf, m, now, b.smime); err != nil {
+			return nil, err
+		}
+	} else {
+		var boundary [60]byte
+		if m.HTML != "" {
+			boundary = newBoundary()
+		}
+		// Appended to the buffer's free space, which Write then takes in
+		// place (the slices are the same memory unless it had to grow).
+		_, _ = buf.Write(appendMessage(buf.AvailableBuffer(), m, now, boundary[:]))
+	}
+	if len(b.dkim) == 0 {
+		return buf.Bytes(), nil
+	}
+	return signAll(b.dkim, buf.Bytes())
+}
+
+// buildWithGoMail writes m into buf with go-mail's message writer, as
+// build did before it had its own (mime.go): what an S/MIME signature
+// needs (go-mail signs the body as it writes it), and what the tests
+// compare the writer with. smime may be nil.
+func buildWithGoMail(buf *bytes.Buffer, m *notifier.Message, now time.Time, smime *tls.Certificate) error {
+	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	msg.SetGenHeaderPreformatted(mail.Header(mail.HeaderFrom), formatAddress(m.From.Name, m.From.Address))
 	msg.SetGenHeaderPreformatted(mail.Header(mail.HeaderTo), formatAddress(m.To.Name, m.To.Address))
 	// go-mail leaves ASCII alone and folds at spaces, which is where the
 	// encoded words are separated.
 	msg.Subject(headerText(m.Subject))
 	msg.SetMessageIDWithValue(m.MessageID)
-	msg.SetDate()
+	msg.SetDateWithValue(now)
 	msg.SetGenHeader(mail.Header("Auto-Submitted"), "auto-generated")
 	if m.InReplyTo != "" {
 		msg.SetGenHeader(mail.HeaderInReplyTo, "<"+m.InReplyTo+">")
@@ -564,23 +610,13 @@ func build(buf *bytes.Buffer, m *notifier.Message, opts ...Option) ([]byte, erro
 	if m.HTML != "" {
 		msg.AddAlternativeWriter(mail.TypeTextHTML, stringBody(m.HTML, scratch))
 	}
-	b := &builder{msg: msg}
-	for _, opt := range opts {
-		if err := opt(b); err != nil {
-			return nil, err
+	if smime != nil {
+		if err := msg.SignWithTLSCertificate(smime); err != nil {
+			return fmt.Errorf("s/mime: %w", err)
 		}
 	}
-	// Room for both parts quoted-printable encoded and the headers, so the
-	// buffer is not grown (and copied) several times per message.
-	buf.Reset()
-	buf.Grow(len(m.Text)*9/8 + len(m.HTML)*9/8 + 4096)
-	if _, err := msg.WriteTo(buf); err != nil {
-		return nil, err
-	}
-	if len(b.dkim) == 0 {
-		return buf.Bytes(), nil
-	}
-	return signAll(b.dkim, buf.Bytes())
+	_, err := msg.WriteTo(buf)
+	return err
 }
 
 // bodyChunk is how much of a body is handed to the encoder at a time.
@@ -616,7 +652,15 @@ func validAddress(addr string) bool {
 // oneLine folds any control characters into spaces. Imports already refuse
 // them; this keeps a header value one line whatever reaches here.
 func oneLine(s string) string {
-	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }), " ")
+	if !strings.ContainsFunc(s, isControl) {
+		return s // as FieldsFunc and Join would return it, without their copies
+	}
+	return strings.Join(strings.FieldsFunc(s, isControl), " ")
+}
+
+// isControl reports the characters oneLine folds.
+func isControl(r rune) bool {
+	return r < 0x20 || r == 0x7f
 }
 
 // asciiRecipient readies a message for a relay without SMTPUTF8: an

@@ -141,7 +141,9 @@ func signAll(ds []*DKIM, raw []byte) ([]byte, error) {
 
 // builder is a message being built and what is done to it once written.
 type builder struct {
-	msg *mail.Msg
+	// smime is the certificate to S/MIME-sign with, if any: such a
+	// message is written by go-mail (buildWithGoMail).
+	smime *tls.Certificate
 	// dkim are the keys to sign with, in the order their signatures come.
 	dkim []*DKIM
 }
@@ -165,9 +167,7 @@ func WithDKIM(d *DKIM) Option {
 // intermediate certificate when the chain has one.
 func WithSMIME(cert *tls.Certificate) Option {
 	return func(b *builder) error {
-		if err := b.msg.SignWithTLSCertificate(cert); err != nil {
-			return fmt.Errorf("s/mime: %w", err)
-		}
+		b.smime = cert
 		return nil
 	}
 }
