@@ -17,8 +17,9 @@ const importPreviewRows = 10
 
 // ImportPreview is a dry run of an import file: what the parser made of
 // its first rows and every problem it found, by line and field. Nothing
-// is written. The checks only the database can make (does an org_ref
-// exist, is an item_ref repeated with other content) run at the import.
+// is written. For an exposure file, the checks only the database can make
+// (does an org_ref exist, is an item_ref repeated with other content) run
+// at the import; an organizations file gets all of its checks.
 type ImportPreview struct {
 	Columns []string
 	// Rows are the first valid rows as parsed, in Columns' order.
@@ -31,19 +32,23 @@ type ImportPreview struct {
 // OK reports whether the file may be imported as far as the parser knows.
 func (p ImportPreview) OK() bool { return len(p.Problems) == 0 && p.Valid > 0 }
 
-// PreviewOrganizationImport parses an organizations file as
-// ImportOrganizations would, with the same limits, and writes nothing.
+// PreviewOrganizationImport reads an organizations file as
+// ImportOrganizations would, with the same limits and checks, streaming
+// it through the store's checks in a transaction rolled back, and writes
+// nothing.
 func (s *Service) PreviewOrganizationImport(ctx context.Context, by Actor, r io.Reader, format Format) (ImportPreview, error) {
 	if err := requireRole(by, RoleOperator); err != nil {
 		return ImportPreview{}, err
 	}
 	p := ImportPreview{Columns: []string{"line", "org_ref", "org_name", "contact_email", "role", "locale", "jurisdiction", "notify_within"}}
-	rows, err := ParseOrganizations(r, format, s.imports)
+	file, err := NewOrganizationFile(r, format, s.imports)
 	if err != nil {
 		return p, previewProblems(&p, err)
 	}
-	p.Valid = len(rows)
-	for _, c := range rows[:min(len(rows), importPreviewRows)] {
+	if p.Valid, err = s.store.CheckOrganizations(ctx, file); err != nil {
+		return p, previewProblems(&p, err)
+	}
+	for _, c := range file.FirstRows() {
 		within := ""
 		if c.NotifyWithinHours > 0 {
 			within = strconv.Itoa(c.NotifyWithinHours) + " h"

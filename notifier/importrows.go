@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"fmt"
 	"io"
 	"net/mail"
 	"regexp"
@@ -100,99 +101,226 @@ const (
 	maxSecretTypes = 32
 )
 
-// ParseOrganizations reads an organizations+contacts file (one row per
-// contact). It returns every valid row, or an *Error listing every bad row
-// by line and field; nothing is half-accepted. A row repeated word for
-// word is taken once; two rows for the same contact that differ are
-// refused, naming both lines. The rows are kept in memory: such files
-// list organizations and their contacts, not a breach's items.
-func ParseOrganizations(r io.Reader, format Format, limits ImportLimits) ([]ContactRow, error) {
-	var errs rowErrors
-	rr, err := newRecordReader(r, format, orgColumns, &errs, limits)
-	if err != nil {
-		return nil, err
-	}
-	type orgSeen struct {
-		line int
-		name string
-	}
-	// An organization's jurisdiction and contract may be given on any of
-	// its rows, but never two different ones.
-	type termSeen struct {
-		line  int
-		value string
-	}
-	terms := map[string]termSeen{} // org_ref + field → first row giving it
-	orgs := map[string]orgSeen{}
-	contacts := map[string]int{} // org_ref + lower(ASCII email) → index in rows
-	var rows []ContactRow
-	for {
-		rec, ok, err := rr.next()
+// OrganizationFile is an organizations+contacts file being read for
+// import, one row at a time, so that memory stays flat whatever the file's
+// size: the store copies the rows as Next hands them over, runs the checks
+// across rows (RowConflict) in the database, and asks Verdict whether to
+// commit. Per-row checks (each field) are made here, as rows are read.
+type OrganizationFile struct {
+	rr    *recordReader
+	errs  rowErrors
+	err   error
+	valid int
+	// first are the first valid rows, one per contact, for a preview.
+	first []ContactRow
+}
+
+// NewOrganizationFile starts reading an organizations file. Problems with
+// its header are reported by Verdict with the rest; an error here is an
+// I/O error or a limit reached.
+func NewOrganizationFile(r io.Reader, format Format, limits ImportLimits) (*OrganizationFile, error) {
+	f := &OrganizationFile{}
+	rr, err := newRecordReader(r, format, orgColumns, &f.errs, limits)
+	f.rr = rr
+	return f, err
+}
+
+// Next returns the next row whose fields are valid; false at the end of
+// the file or on an error, which Err then returns. Invalid rows are noted
+// for Verdict and skipped. Rows are not checked against each other here.
+func (f *OrganizationFile) Next() (ContactRow, bool) {
+	for f.err == nil {
+		rec, ok, err := f.rr.next()
 		if err != nil {
-			return nil, err
+			f.err = err
+			break
 		}
 		if !ok {
 			break
 		}
-		c := fieldCheck{rec: rec, errs: &errs}
-		before := errs.count()
-		row := ContactRow{Line: rec.line}
-		row.OrgRef = c.ref("org_ref")
-		row.OrgName, _ = c.text("org_name", true, maxNameLen)
-		row.Domains = c.domains("domain", "domains")
-		row.Email, row.EmailASCII = c.email("contact_email")
-		row.Name, _ = c.text("contact_name", false, maxNameLen)
-		row.Role, _ = c.oneOf("role", ContactSecurity, contactRoles)
-		row.PortalAccess, _ = c.boolean("portal_access")
-		row.Locale = c.locale("locale")
-		row.Jurisdiction = c.jurisdiction("jurisdiction")
-		row.NotifyWithinHours = c.hours("notify_within")
-		if errs.count() > before {
-			continue
+		if row, ok := f.check(rec); ok {
+			f.valid++
+			f.keepFirst(row)
+			return row, true
 		}
-		conflict := false
-		for _, t := range [][2]string{{"jurisdiction", row.Jurisdiction}, {"notify_within", strconv.Itoa(row.NotifyWithinHours)}} {
-			field, v := t[0], t[1]
-			if v == "" || v == "0" {
-				continue
-			}
-			key := row.OrgRef + "\x00" + field
-			if prev, ok := terms[key]; ok && prev.value != v {
-				errs.add(rec.line, field, "%q differs from %q given for org_ref %q on line %d", v, prev.value, row.OrgRef, prev.line)
-				conflict = true
-			} else if !ok {
-				terms[key] = termSeen{line: rec.line, value: v}
-			}
-		}
-		if conflict {
-			continue
-		}
-		if prev, ok := orgs[row.OrgRef]; ok && prev.name != row.OrgName {
-			errs.add(rec.line, "org_name", "%q differs from %q given for org_ref %q on line %d", row.OrgName, prev.name, row.OrgRef, prev.line)
-			continue
-		} else if !ok {
-			orgs[row.OrgRef] = orgSeen{line: rec.line, name: row.OrgName}
-		}
-		key := row.OrgRef + "\x00" + strings.ToLower(row.EmailASCII)
-		if i, ok := contacts[key]; ok {
-			prev := rows[i]
-			if sameContact(prev, row) {
-				continue // the same row again, as a merge of two lists gives
-			}
-			errs.add(rec.line, "contact_email", "%s is already a contact of %s on line %d, with other details; keep one of lines %d and %d",
-				row.Email, row.OrgRef, prev.Line, prev.Line, rec.line)
-			continue
-		}
-		contacts[key] = len(rows)
-		rows = append(rows, row)
 	}
-	if err := errs.err(); err != nil {
+	return ContactRow{}, false
+}
+
+// Err is the I/O error or limit that ended the file early, if any.
+func (f *OrganizationFile) Err() error { return f.err }
+
+// FirstRows are the first valid rows read, at most importPreviewRows, a
+// repeat of a contact left out: what a preview shows of a file that
+// passes.
+func (f *OrganizationFile) FirstRows() []ContactRow { return f.first }
+
+func (f *OrganizationFile) keepFirst(row ContactRow) {
+	if len(f.first) >= importPreviewRows {
+		return
+	}
+	for _, r := range f.first {
+		if r.OrgRef == row.OrgRef && r.ContactKey() == row.ContactKey() {
+			return
+		}
+	}
+	f.first = append(f.first, row)
+}
+
+func (f *OrganizationFile) check(rec record) (ContactRow, bool) {
+	c := fieldCheck{rec: rec, errs: &f.errs}
+	before := f.errs.count()
+	row := ContactRow{Line: rec.line}
+	row.OrgRef = c.ref("org_ref")
+	row.OrgName, _ = c.text("org_name", true, maxNameLen)
+	row.Domains = c.domains("domain", "domains")
+	row.Email, row.EmailASCII = c.email("contact_email")
+	row.Name, _ = c.text("contact_name", false, maxNameLen)
+	row.Role, _ = c.oneOf("role", ContactSecurity, contactRoles)
+	row.PortalAccess, _ = c.boolean("portal_access")
+	row.Locale = c.locale("locale")
+	row.Jurisdiction = c.jurisdiction("jurisdiction")
+	row.NotifyWithinHours = c.hours("notify_within")
+	return row, f.errs.count() == before
+}
+
+// Verdict says, once every row was read, whether the import may be
+// committed: nil, or the error listing every problem of the file in line
+// order, those found while reading and those the store found across rows
+// (found, and unlisted more).
+func (f *OrganizationFile) Verdict(found []RowError, unlisted int) error {
+	if f.err != nil {
+		return f.err
+	}
+	f.errs.merge(found, unlisted)
+	if err := f.errs.err(); err != nil {
+		return err
+	}
+	if f.valid == 0 {
+		return Errorf(CodeInvalid, "the file has no rows")
+	}
+	return nil
+}
+
+// ContactKey is what makes two rows of one organization the same contact:
+// the lower case of the ASCII form of the address.
+func (r ContactRow) ContactKey() string { return strings.ToLower(r.EmailASCII) }
+
+// RowConflict is a row of an organizations file that contradicts an
+// earlier row (FirstLine): an organization's name, jurisdiction or
+// contract given differently, or a contact given twice with other
+// details. Which of the two is right only the user knows, so the import
+// is refused naming both. The store finds them across the whole file;
+// ParseOrganizations finds the same in memory.
+type RowConflict struct {
+	Line int
+	// Field is jurisdiction, notify_within, org_name or contact_email.
+	Field  string
+	OrgRef string
+	// Value is the row's value (for contact_email, the address as
+	// given); FirstValue the earlier row's (not used for contact_email).
+	Value, FirstValue string
+	FirstLine         int
+}
+
+// RowError says what the conflict is and what to do.
+func (c RowConflict) RowError() RowError {
+	msg := fmt.Sprintf("%q differs from %q given for org_ref %q on line %d", c.Value, c.FirstValue, c.OrgRef, c.FirstLine)
+	if c.Field == "contact_email" {
+		msg = fmt.Sprintf("%s is already a contact of %s on line %d, with other details; keep one of lines %d and %d",
+			c.Value, c.OrgRef, c.FirstLine, c.FirstLine, c.Line)
+	}
+	return RowError{Line: c.Line, Field: c.Field, Message: msg}
+}
+
+// ParseOrganizations reads an organizations+contacts file (one row per
+// contact) into memory. It returns every valid row, or an *Error listing
+// every bad row by line and field; nothing is half-accepted. A row
+// repeated word for word is taken once; two rows for the same contact that
+// differ are refused, naming both lines. The import itself streams
+// (OrganizationFile) and makes the checks across rows in the database;
+// this is the same reading for callers that want the rows, and the
+// reference the store's checks are tested against.
+func ParseOrganizations(r io.Reader, format Format, limits ImportLimits) ([]ContactRow, error) {
+	f, err := NewOrganizationFile(r, format, limits)
+	if err != nil {
 		return nil, err
 	}
-	if len(rows) == 0 {
-		return nil, Errorf(CodeInvalid, "the file has no rows")
+	var rows []ContactRow
+	checks := newCrossRowChecks()
+	for {
+		row, ok := f.Next()
+		if !ok {
+			break
+		}
+		conflicts, repeat := checks.add(row, len(rows), rows)
+		for _, c := range conflicts {
+			e := c.RowError()
+			f.errs.add(e.Line, e.Field, "%s", e.Message)
+		}
+		if len(conflicts) == 0 && !repeat {
+			rows = append(rows, row)
+		}
+	}
+	if err := f.Verdict(nil, 0); err != nil {
+		return nil, err
 	}
 	return rows, nil
+}
+
+// crossRowChecks holds, in memory, what ParseOrganizations has seen of a
+// file, to find the rows that contradict earlier ones.
+type crossRowChecks struct {
+	// An organization's jurisdiction and contract may be given on any of
+	// its rows, but never two different ones.
+	terms    map[string]termSeen // org_ref + field → first row giving it
+	orgs     map[string]termSeen // org_ref → first row naming it
+	contacts map[string]int      // org_ref + ContactKey → index in rows
+}
+
+type termSeen struct {
+	line  int
+	value string
+}
+
+func newCrossRowChecks() *crossRowChecks {
+	return &crossRowChecks{terms: map[string]termSeen{}, orgs: map[string]termSeen{}, contacts: map[string]int{}}
+}
+
+// add checks row against the rows seen before it; rows are the rows
+// taken so far, and next the index row gets if taken. repeat is true for
+// a row that repeats a taken one word for word.
+func (cc *crossRowChecks) add(row ContactRow, next int, rows []ContactRow) (conflicts []RowConflict, repeat bool) {
+	for _, t := range [][2]string{{"jurisdiction", row.Jurisdiction}, {"notify_within", strconv.Itoa(row.NotifyWithinHours)}} {
+		field, v := t[0], t[1]
+		if v == "" || v == "0" {
+			continue
+		}
+		key := row.OrgRef + "\x00" + field
+		if prev, ok := cc.terms[key]; ok && prev.value != v {
+			conflicts = append(conflicts, RowConflict{Line: row.Line, Field: field, OrgRef: row.OrgRef, Value: v, FirstValue: prev.value, FirstLine: prev.line})
+		} else if !ok {
+			cc.terms[key] = termSeen{line: row.Line, value: v}
+		}
+	}
+	if len(conflicts) > 0 {
+		return conflicts, false
+	}
+	if prev, ok := cc.orgs[row.OrgRef]; ok && prev.value != row.OrgName {
+		return []RowConflict{{Line: row.Line, Field: "org_name", OrgRef: row.OrgRef, Value: row.OrgName, FirstValue: prev.value, FirstLine: prev.line}}, false
+	} else if !ok {
+		cc.orgs[row.OrgRef] = termSeen{line: row.Line, value: row.OrgName}
+	}
+	key := row.OrgRef + "\x00" + row.ContactKey()
+	if i, ok := cc.contacts[key]; ok {
+		prev := rows[i]
+		if sameContact(prev, row) {
+			return nil, true // the same row again, as a merge of two lists gives
+		}
+		return []RowConflict{{Line: row.Line, Field: "contact_email", OrgRef: row.OrgRef, Value: row.Email, FirstLine: prev.Line}}, false
+	}
+	cc.contacts[key] = next
+	return nil, false
 }
 
 // sameContact reports whether two rows say the same of one contact, down

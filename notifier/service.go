@@ -22,7 +22,15 @@ type Store interface {
 	Incidents(ctx context.Context, p Page) ([]Incident, error)
 	UpdatePolicy(ctx context.Context, by Actor, incidentID int64, patch PolicyPatch) (Incident, error)
 
-	ImportOrganizations(ctx context.Context, by Actor, rows []ContactRow) (OrgImportResult, error)
+	// ImportOrganizations upserts the organizations and contacts file
+	// hands over, in constant memory, and commits only when file.Verdict
+	// allows: the rows that contradict earlier ones (RowConflict) are given
+	// to Verdict, which refuses the whole file listing them.
+	ImportOrganizations(ctx context.Context, by Actor, file *OrganizationFile) (OrgImportResult, error)
+	// CheckOrganizations reads file and makes the checks
+	// ImportOrganizations makes, writing nothing; it returns how many
+	// contact rows the import would take, or file.Verdict's refusal.
+	CheckOrganizations(ctx context.Context, file *OrganizationFile) (int, error)
 	Organizations(ctx context.Context, f OrganizationFilter, p Page) ([]Organization, error)
 	Organization(ctx context.Context, idOrRef string) (Organization, error)
 	Contacts(ctx context.Context, f ContactFilter, p Page) ([]Contact, error)
@@ -239,16 +247,16 @@ func (s *Service) UpdatePolicy(ctx context.Context, by Actor, incident string, p
 }
 
 // ImportOrganizations parses and upserts organizations and their contacts,
-// all or nothing.
+// all or nothing, streaming the file.
 func (s *Service) ImportOrganizations(ctx context.Context, by Actor, r io.Reader, format Format) (OrgImportResult, error) {
 	if err := requireRole(by, RoleOperator); err != nil {
 		return OrgImportResult{}, err
 	}
-	rows, err := ParseOrganizations(r, format, s.imports)
+	file, err := NewOrganizationFile(r, format, s.imports)
 	if err != nil {
 		return OrgImportResult{}, err
 	}
-	return s.store.ImportOrganizations(ctx, by, rows)
+	return s.store.ImportOrganizations(ctx, by, file)
 }
 
 // ImportExposures parses and stores an exposure batch for an incident, all
