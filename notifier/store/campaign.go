@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -178,14 +177,7 @@ func (s *Store) planAutomaticFollowUp(ctx context.Context, tx pgx.Tx, p notifier
 	}
 	var superseded []int64
 	for _, w := range plans {
-		now := digest
-		if w.Digest != nil && !strings.HasPrefix(*w.Digest, bytewiseDigest) {
-			// planned before bytewiseDigest: compared in its own form
-			if err := tx.QueryRow(ctx, legacyTargetsDigest(templates.KindFollowUp), pgx.NamedArgs{"incident": p.IncidentID, "org": 0}).Scan(&now); err != nil {
-				return 0, err
-			}
-		}
-		if w.Digest != nil && *w.Digest == now && w.Content != nil && w.Content.Diff(p.Content) == "" {
+		if w.Digest != nil && *w.Digest == digest && w.Content != nil && w.Content.Diff(p.Content) == "" {
 			return w.ID, nil // already planned, waiting for its approval
 		}
 		superseded = append(superseded, w.ID)

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -62,39 +61,10 @@ func urgentTargets(kind templates.Kind) string {
 // it would cover with what a message shows of them. A planned wave
 // launches only while the fingerprint is the one it was planned with (the
 // templates and the sender are compared separately, see WaveContent).
-//
-// The parts are sorted bytewise (COLLATE "C") and the fingerprint is
-// marked bytewiseDigest. Sorted by the database's collation (strcoll for
-// every comparison, en_US.UTF-8 or C.UTF-8 alike) the sort was about a
-// third of a second of a launch of 100,000 deliveries, which computes the
-// fingerprint again. A plan made before (unmarked) is checked with
-// legacyTargetsDigest, the same fingerprint in the collation's order.
 func targetsDigest(kind templates.Kind) string {
-	return digestOf(kind, `'`+bytewiseDigest+`' || `, ` COLLATE "C"`)
-}
-
-// bytewiseDigest marks a fingerprint of targetsDigest.
-const bytewiseDigest = "c:"
-
-// legacyTargetsDigest is targetsDigest as plans made before bytewiseDigest
-// stored it.
-func legacyTargetsDigest(kind templates.Kind) string { return digestOf(kind, "", "") }
-
-// digestFor is the statement that computes again the fingerprint stored
-// as planned.
-func digestFor(kind templates.Kind, planned string) string {
-	if strings.HasPrefix(planned, bytewiseDigest) {
-		return targetsDigest(kind)
-	}
-	return legacyTargetsDigest(kind)
-}
-
-// digestOf is targetsDigest with the mark and the order's collation
-// clause (constants only).
-func digestOf(kind templates.Kind, mark, collate string) string {
 	return `
 WITH t AS (` + targetsQuery(kind) + `)
-SELECT ` + mark + `encode(sha256(convert_to(coalesce(string_agg(x, E'\x1f' ORDER BY x` + collate + `), ''), 'UTF8')), 'hex') FROM (
+SELECT encode(sha256(convert_to(coalesce(string_agg(x, E'\x1f' ORDER BY x), ''), 'UTF8')), 'hex') FROM (
   SELECT 'n' || inc.id || ':' || inc.title || ':' || inc.summary AS x FROM incidents inc WHERE inc.id = @incident
   UNION ALL
   SELECT 'o' || t.id || ':' || o.name FROM t JOIN organizations o ON o.id = t.id

@@ -245,7 +245,7 @@ func (s *Store) launch(ctx context.Context, tx pgx.Tx, by notifier.Actor, p noti
 	}
 	if digest != nil {
 		var now string
-		if err := tx.QueryRow(ctx, digestFor(kind, *digest), pgx.NamedArgs{"incident": incidentID, "org": 0, "urgent": urgent}).Scan(&now); err != nil {
+		if err := tx.QueryRow(ctx, targetsDigest(kind), pgx.NamedArgs{"incident": incidentID, "org": 0, "urgent": urgent}).Scan(&now); err != nil {
 			return err
 		}
 		if now != *digest {
