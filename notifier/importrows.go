@@ -107,10 +107,7 @@ const (
 // across rows (RowConflict) in the database, and asks Verdict whether to
 // commit. Per-row checks (each field) are made here, as rows are read.
 type OrganizationFile struct {
-	rr    *recordReader
-	errs  rowErrors
-	err   error
-	valid int
+	rowFile
 	// first are the first valid rows, one per contact, for a preview.
 	first []ContactRow
 }
@@ -120,8 +117,8 @@ type OrganizationFile struct {
 // I/O error or a limit reached.
 func NewOrganizationFile(r io.Reader, format Format, limits ImportLimits) (*OrganizationFile, error) {
 	f := &OrganizationFile{}
-	rr, err := newRecordReader(r, format, orgColumns, &f.errs, limits)
-	f.rr = rr
+	var err error
+	f.rr, err = newRecordReader(r, format, orgColumns, &f.errs, limits)
 	return f, err
 }
 
@@ -129,26 +126,12 @@ func NewOrganizationFile(r io.Reader, format Format, limits ImportLimits) (*Orga
 // the file or on an error, which Err then returns. Invalid rows are noted
 // for Verdict and skipped. Rows are not checked against each other here.
 func (f *OrganizationFile) Next() (ContactRow, bool) {
-	for f.err == nil {
-		rec, ok, err := f.rr.next()
-		if err != nil {
-			f.err = err
-			break
-		}
-		if !ok {
-			break
-		}
-		if row, ok := f.check(rec); ok {
-			f.valid++
-			f.keepFirst(row)
-			return row, true
-		}
+	row, ok := nextRow(&f.rowFile, f.check)
+	if ok {
+		f.keepFirst(row)
 	}
-	return ContactRow{}, false
+	return row, ok
 }
-
-// Err is the I/O error or limit that ended the file early, if any.
-func (f *OrganizationFile) Err() error { return f.err }
 
 // FirstRows are the first valid rows read, at most importPreviewRows, a
 // repeat of a contact left out: what a preview shows of a file that
@@ -182,24 +165,6 @@ func (f *OrganizationFile) check(rec record) (ContactRow, bool) {
 	row.Jurisdiction = c.jurisdiction("jurisdiction")
 	row.NotifyWithinHours = c.hours("notify_within")
 	return row, f.errs.count() == before
-}
-
-// Verdict says, once every row was read, whether the import may be
-// committed: nil, or the error listing every problem of the file in line
-// order, those found while reading and those the store found across rows
-// (found, and unlisted more).
-func (f *OrganizationFile) Verdict(found []RowError, unlisted int) error {
-	if f.err != nil {
-		return f.err
-	}
-	f.errs.merge(found, unlisted)
-	if err := f.errs.err(); err != nil {
-		return err
-	}
-	if f.valid == 0 {
-		return Errorf(CodeInvalid, "the file has no rows")
-	}
-	return nil
 }
 
 // ContactKey is what makes two rows of one organization the same contact:
@@ -337,26 +302,23 @@ func sameContact(a, b ContactRow) bool {
 // database can make (does each org_ref exist, does an item_ref come twice
 // with different content), and asks Verdict whether to commit.
 type ExposureFile struct {
+	rowFile
+}
+
+// rowFile is what a file imported one row at a time keeps while it is
+// read: the reader, every problem found so far, the error that ended it
+// early, and how many rows passed.
+type rowFile struct {
 	rr    *recordReader
 	errs  rowErrors
 	err   error
 	valid int
 }
 
-// NewExposureFile starts reading an exposure file. Problems with its
-// header are reported by Verdict with the rest; an error here is an I/O
-// error or a limit reached.
-func NewExposureFile(r io.Reader, format Format, limits ImportLimits) (*ExposureFile, error) {
-	f := &ExposureFile{}
-	rr, err := newRecordReader(r, format, exposureColumns, &f.errs, limits)
-	f.rr = rr
-	return f, err
-}
-
-// Next returns the next valid row; false at the end of the file or on an
-// error, which Err then returns. Invalid rows are noted for Verdict and
-// skipped.
-func (f *ExposureFile) Next() (ExposureRow, bool) {
+// nextRow returns the next row of f whose fields pass check; false at
+// the end of the file or on an error, which Err then returns. Rows that
+// fail are noted (by check) for Verdict and skipped.
+func nextRow[T any](f *rowFile, check func(record) (T, bool)) (T, bool) {
 	for f.err == nil {
 		rec, ok, err := f.rr.next()
 		if err != nil {
@@ -366,16 +328,32 @@ func (f *ExposureFile) Next() (ExposureRow, bool) {
 		if !ok {
 			break
 		}
-		if row, ok := f.check(rec); ok {
+		if row, ok := check(rec); ok {
 			f.valid++
 			return row, true
 		}
 	}
-	return ExposureRow{}, false
+	var none T
+	return none, false
 }
 
 // Err is the I/O error or limit that ended the file early, if any.
-func (f *ExposureFile) Err() error { return f.err }
+func (f *rowFile) Err() error { return f.err }
+
+// NewExposureFile starts reading an exposure file. Problems with its
+// header are reported by Verdict with the rest; an error here is an I/O
+// error or a limit reached.
+func NewExposureFile(r io.Reader, format Format, limits ImportLimits) (*ExposureFile, error) {
+	f := &ExposureFile{}
+	var err error
+	f.rr, err = newRecordReader(r, format, exposureColumns, &f.errs, limits)
+	return f, err
+}
+
+// Next returns the next valid row; false at the end of the file or on an
+// error, which Err then returns. Invalid rows are noted for Verdict and
+// skipped.
+func (f *ExposureFile) Next() (ExposureRow, bool) { return nextRow(&f.rowFile, f.check) }
 
 func (f *ExposureFile) check(rec record) (ExposureRow, bool) {
 	c := fieldCheck{rec: rec, errs: &f.errs}
@@ -396,9 +374,9 @@ func (f *ExposureFile) check(rec record) (ExposureRow, bool) {
 
 // Verdict says, once every row was read, whether the import may be
 // committed: nil, or the error listing every problem of the file in line
-// order, those found while reading and those the store found (found, and
-// unlisted more).
-func (f *ExposureFile) Verdict(found []RowError, unlisted int) error {
+// order, those found while reading and those the store found, across rows
+// or in the database (found, and unlisted more).
+func (f *rowFile) Verdict(found []RowError, unlisted int) error {
 	if f.err != nil {
 		return f.err
 	}
