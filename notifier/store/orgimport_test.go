@@ -15,37 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/breachnotify/breachnotify/migrations"
-	"github.com/breachnotify/breachnotify/migrations/testdb"
 	"github.com/breachnotify/breachnotify/notifier"
-	"github.com/breachnotify/breachnotify/notifier/store"
 )
-
-// importSetup is a lighter setup for the import tests: an empty migrated
-// database, its store and a service over it, no waves.
-func importSetup(t *testing.T) (*store.Store, *bundle) {
-	t.Helper()
-	ctx := context.Background()
-	pc, err := pgxpool.ParseConfig(testdb.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc.MaxConns = 4
-	pc.AfterConnect = migrations.AssumeServiceRole
-	pool, err := pgxpool.NewWithConfig(ctx, pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	keys, err := notifier.NewAuditKeys(notifier.AuditKey{Secret: auditSecret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := store.New(pool, store.Config{MessageIDDomain: "notify.example", AuditKeys: keys})
-	return st, &bundle{pool: pool, svc: notifier.NewService(st, notifier.ServiceConfig{AuditKeys: keys})}
-}
 
 // contactFile generates an organizations CSV of n contacts, ten to an
 // organization, as it is read: a million rows are never held in memory.
@@ -91,7 +62,7 @@ func (f *contactFile) Read(p []byte) (int, error) {
 // lie between them, and that nothing of the file is written.
 func TestOrganizationImportFarConflict(t *testing.T) {
 	t.Parallel()
-	_, b := importSetup(t)
+	_, b := emptySetup(t)
 	ctx := context.Background()
 	// Line 9000 repeats line 3's contact (c1@org-000000.example) with
 	// another name.
@@ -151,7 +122,7 @@ func TestOrganizationImportMemory(t *testing.T) {
 	if v, err := strconv.Atoi(n); err == nil && v > 1 {
 		rows = v
 	}
-	_, b := importSetup(t)
+	_, b := emptySetup(t)
 	runtime.GC()
 	done := make(chan struct{})
 	peak := make(chan uint64, 1)
@@ -221,7 +192,7 @@ func TestOrganizationChecksAgree(t *testing.T) {
 	for name, file := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			st, b := importSetup(t)
+			st, b := emptySetup(t)
 			ctx := context.Background()
 			want, wantErr := notifier.ParseOrganizations(strings.NewReader(file), notifier.FormatCSV, notifier.ImportLimits{})
 			res, err := b.svc.ImportOrganizations(ctx, actor, strings.NewReader(file), notifier.FormatCSV)
@@ -280,7 +251,7 @@ func TestOrganizationChecksAgree(t *testing.T) {
 // import, across rows far apart too, and writes nothing.
 func TestOrganizationPreviewChecksAcrossRows(t *testing.T) {
 	t.Parallel()
-	_, b := importSetup(t)
+	_, b := emptySetup(t)
 	ctx := context.Background()
 	bad := &contactFile{n: 12_000, change: func(line int, row string) string {
 		if line == 9000 {

@@ -48,28 +48,7 @@ var auditSecret = []byte("the store tests' audit key, 32 b")
 func setup(t *testing.T) (*store.Store, *bundle) {
 	t.Helper()
 	ctx := context.Background()
-	pc, err := pgxpool.ParseConfig(testdb.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc.MaxConns = 4
-	pc.AfterConnect = migrations.AssumeServiceRole
-	pool, err := pgxpool.NewWithConfig(ctx, pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	jobs, err := queue.NewInserter(pool, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := notifier.NewAuditKeys(notifier.AuditKey{Secret: auditSecret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := store.New(pool, store.Config{Jobs: jobs, MessageIDDomain: "notify.example", AuditKeys: keys})
-	b := &bundle{pool: pool, jobs: jobs, svc: notifier.NewService(st, notifier.ServiceConfig{AuditKeys: keys}), deliveries: map[int64][]int64{}}
-
+	st, b := emptySetup(t)
 	if _, err := b.svc.ImportOrganizations(ctx, actor, bytes.NewReader(sampledata.File(sampledata.Organizations)), notifier.FormatCSV); err != nil {
 		t.Fatalf("import organizations: %v", err)
 	}
@@ -98,6 +77,34 @@ func setup(t *testing.T) (*store.Store, *bundle) {
 		}
 	}
 	return st, b
+}
+
+// emptySetup gives a test its own empty migrated database, the store
+// over it, and a bundle without waves.
+func emptySetup(t *testing.T) (*store.Store, *bundle) {
+	t.Helper()
+	ctx := context.Background()
+	pc, err := pgxpool.ParseConfig(testdb.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.MaxConns = 4
+	pc.AfterConnect = migrations.AssumeServiceRole
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	jobs, err := queue.NewInserter(pool, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := notifier.NewAuditKeys(notifier.AuditKey{Secret: auditSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(pool, store.Config{Jobs: jobs, MessageIDDomain: "notify.example", AuditKeys: keys})
+	return st, &bundle{pool: pool, jobs: jobs, svc: notifier.NewService(st, notifier.ServiceConfig{AuditKeys: keys}), deliveries: map[int64][]int64{}}
 }
 
 // ids runs a query of one bigint column.
