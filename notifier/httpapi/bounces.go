@@ -58,17 +58,7 @@ func (s *Server) listBounces(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listUnreachable(w http.ResponseWriter, r *http.Request) {
-	ref, err := incidentRef(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	q, err := query(r, "limit", "cursor")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	p, err := pageOf(q)
+	ref, p, err := refAndPage(r, incidentRef)
 	if err != nil {
 		s.fail(w, r, err)
 		return

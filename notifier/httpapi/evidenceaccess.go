@@ -6,17 +6,7 @@ import "net/http"
 // who of the organization viewed, revealed or downloaded what of its
 // stolen mail in the portal, newest first.
 func (s *Server) listEvidenceAccess(w http.ResponseWriter, r *http.Request) {
-	ref, err := orgRef(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	q, err := query(r, "limit", "cursor")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	p, err := pageOf(q)
+	ref, p, err := refAndPage(r, orgRef)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -53,6 +53,27 @@ func pageOf(q url.Values) (notifier.Page, error) {
 	return p, err
 }
 
+// listPage reads the page of a list whose query string may hold nothing
+// but limit and cursor.
+func listPage(r *http.Request) (notifier.Page, error) {
+	q, err := query(r, "limit", "cursor")
+	if err != nil {
+		return notifier.Page{}, err
+	}
+	return pageOf(q)
+}
+
+// refAndPage reads a list's owner from the path (with refOf, incidentRef
+// or orgRef) and its page (listPage).
+func refAndPage(r *http.Request, refOf func(*http.Request) (string, error)) (string, notifier.Page, error) {
+	ref, err := refOf(r)
+	if err != nil {
+		return "", notifier.Page{}, err
+	}
+	p, err := listPage(r)
+	return ref, p, err
+}
+
 // idParam reads an optional numeric query parameter.
 func idParam(q url.Values, name string) (int64, error) {
 	v := q.Get(name)

@@ -7,12 +7,7 @@ import (
 )
 
 func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "limit", "cursor")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	p, err := pageOf(q)
+	p, err := listPage(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -71,17 +66,7 @@ func (s *Server) patchIncident(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) incidentDeadlines(w http.ResponseWriter, r *http.Request) {
-	ref, err := incidentRef(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	q, err := query(r, "limit", "cursor")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	p, err := pageOf(q)
+	ref, p, err := refAndPage(r, incidentRef)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -109,17 +94,7 @@ func (s *Server) importExposures(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listBatches(w http.ResponseWriter, r *http.Request) {
-	ref, err := incidentRef(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	q, err := query(r, "limit", "cursor")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	p, err := pageOf(q)
+	ref, p, err := refAndPage(r, incidentRef)
 	if err != nil {
 		s.fail(w, r, err)
 		return

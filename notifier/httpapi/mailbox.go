@@ -6,12 +6,7 @@ import (
 )
 
 func (s *Server) listMailbox(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "limit", "cursor")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	p, err := pageOf(q)
+	p, err := listPage(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -29,10 +29,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	hooks, err := s.webhooks()
 	var p notifier.Page
 	if err == nil {
-		var q map[string][]string
-		if q, err = query(r, "limit", "cursor"); err == nil {
-			p, err = pageOf(q)
-		}
+		p, err = listPage(r)
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -132,10 +129,7 @@ func (s *Server) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) {
 	hooks, id, err := s.webhookID(r)
 	var p notifier.Page
 	if err == nil {
-		var q map[string][]string
-		if q, err = query(r, "limit", "cursor"); err == nil {
-			p, err = pageOf(q)
-		}
+		p, err = listPage(r)
 	}
 	if err != nil {
 		s.fail(w, r, err)
