@@ -43,12 +43,18 @@ func (PortalLinkArgs) InsertOpts() river.InsertOpts {
 // EnqueuePortalLinksTx inserts one sign-in email job per link, in tx
 // (store.PortalLinkEnqueuer).
 func (i *Inserter) EnqueuePortalLinksTx(ctx context.Context, tx pgx.Tx, linkIDs []int64) error {
-	params := make([]river.InsertManyParams, len(linkIDs))
-	for n, id := range linkIDs {
-		params[n] = river.InsertManyParams{Args: PortalLinkArgs{LinkID: id}}
+	return i.enqueueMails(ctx, tx, linkIDs, "sign-in emails", func(id int64) river.JobArgs { return PortalLinkArgs{LinkID: id} })
+}
+
+// enqueueMails inserts, in tx, one job per mail id with the args newArgs
+// makes; what names the mails in an error.
+func (i *Inserter) enqueueMails(ctx context.Context, tx pgx.Tx, ids []int64, what string, newArgs func(id int64) river.JobArgs) error {
+	params := make([]river.InsertManyParams, len(ids))
+	for n, id := range ids {
+		params[n] = river.InsertManyParams{Args: newArgs(id)}
 	}
 	if _, err := i.client.InsertManyTx(ctx, tx, params); err != nil {
-		return fmt.Errorf("enqueue %d sign-in emails: %w", len(linkIDs), err)
+		return fmt.Errorf("enqueue %d %s: %w", len(ids), what, err)
 	}
 	return nil
 }
@@ -115,14 +121,7 @@ func (PortalMemberMailArgs) InsertOpts() river.InsertOpts {
 // EnqueuePortalMemberMailsTx inserts one job per membership mail, in tx
 // (store.PortalMemberMailEnqueuer).
 func (i *Inserter) EnqueuePortalMemberMailsTx(ctx context.Context, tx pgx.Tx, mailIDs []int64) error {
-	params := make([]river.InsertManyParams, len(mailIDs))
-	for n, id := range mailIDs {
-		params[n] = river.InsertManyParams{Args: PortalMemberMailArgs{MailID: id}}
-	}
-	if _, err := i.client.InsertManyTx(ctx, tx, params); err != nil {
-		return fmt.Errorf("enqueue %d membership mails: %w", len(mailIDs), err)
-	}
-	return nil
+	return i.enqueueMails(ctx, tx, mailIDs, "membership mails", func(id int64) river.JobArgs { return PortalMemberMailArgs{MailID: id} })
 }
 
 // PortalMemberMailWorker sends membership mails with the sign-in
