@@ -249,6 +249,15 @@ func TestClaimDeliveries(t *testing.T) {
 	})
 }
 
+// sentOutcomes are the outcomes of ids of wave accepted by the relay.
+func sentOutcomes(wave int64, ids []int64) []delivery.Outcome {
+	outs := make([]delivery.Outcome, len(ids))
+	for i, id := range ids {
+		outs[i] = delivery.Outcome{DeliveryID: id, WaveID: wave, Status: notifier.DeliverySent, Attempted: true, Code: 250}
+	}
+	return outs
+}
+
 // completer is a JobCompleter that records being called inside the
 // commit's transaction.
 type completer struct {
@@ -470,23 +479,15 @@ func TestRecordOutcomes(t *testing.T) {
 		if _, err := st.ClaimDeliveries(ctx, delivery.Chunk{WaveID: wave, DeliveryIDs: ids, JobID: 201}); err != nil {
 			t.Fatal(err)
 		}
-		var outcomes []delivery.Outcome
-		for _, id := range ids {
-			outcomes = append(outcomes, delivery.Outcome{DeliveryID: id, WaveID: wave, Status: notifier.DeliverySent, Attempted: true, Code: 250})
-		}
 		done := &completer{}
-		waves, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{{WaveID: wave, JobID: 201, Outcomes: outcomes, Complete: done.complete}})
+		waves, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{{WaveID: wave, JobID: 201, Outcomes: sentOutcomes(wave, ids), Complete: done.complete}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if waves[wave] != notifier.WaveRunning {
 			t.Errorf("returned status %s, want running (read before settling)", waves[wave])
 		}
-		var status notifier.WaveStatus
-		if err := b.pool.QueryRow(ctx, `SELECT status FROM waves WHERE id = $1`, wave).Scan(&status); err != nil {
-			t.Fatal(err)
-		}
-		if status != notifier.WaveCompleted {
+		if status := b.waveStatus(t, wave); status != notifier.WaveCompleted {
 			t.Errorf("wave is %s after its last outcome, want completed", status)
 		}
 		if other, _ := b.svc.Wave(ctx, actor, b.waves[1]); other.Status != notifier.WaveRunning {
@@ -506,36 +507,21 @@ func TestRecordOutcomes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		statusOf := func() notifier.WaveStatus {
-			var status notifier.WaveStatus
-			if err := b.pool.QueryRow(ctx, `SELECT status FROM waves WHERE id = $1`, wave).Scan(&status); err != nil {
-				t.Fatal(err)
-			}
-			return status
-		}
 		// The second chunk's outcomes are committed first, without
 		// completing it: nothing is pending, but its claim is held.
-		var second []delivery.Outcome
-		for _, id := range ids[half:] {
-			second = append(second, delivery.Outcome{DeliveryID: id, WaveID: wave, Status: notifier.DeliverySent, Attempted: true, Code: 250})
-		}
-		if _, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{{WaveID: wave, JobID: 202, Outcomes: second}}); err != nil {
+		if _, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{{WaveID: wave, JobID: 202, Outcomes: sentOutcomes(wave, ids[half:])}}); err != nil {
 			t.Fatal(err)
 		}
-		var first []delivery.Outcome
-		for _, id := range ids[:half] {
-			first = append(first, delivery.Outcome{DeliveryID: id, WaveID: wave, Status: notifier.DeliverySent, Attempted: true, Code: 250})
-		}
-		if _, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{{WaveID: wave, JobID: 201, Outcomes: first, Complete: (&completer{}).complete}}); err != nil {
+		if _, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{{WaveID: wave, JobID: 201, Outcomes: sentOutcomes(wave, ids[:half]), Complete: (&completer{}).complete}}); err != nil {
 			t.Fatal(err)
 		}
-		if s := statusOf(); s != notifier.WaveRunning {
+		if s := b.waveStatus(t, wave); s != notifier.WaveRunning {
 			t.Fatalf("wave is %s while chunk 202 still holds its claim, want running", s)
 		}
 		if _, err := st.RecordOutcomes(ctx, []delivery.OutcomeBatch{{WaveID: wave, JobID: 202, Complete: (&completer{}).complete}}); err != nil {
 			t.Fatal(err)
 		}
-		if s := statusOf(); s != notifier.WaveCompleted {
+		if s := b.waveStatus(t, wave); s != notifier.WaveCompleted {
 			t.Fatalf("wave is %s after its last chunk completed, want completed", s)
 		}
 	})

@@ -107,6 +107,16 @@ func emptySetup(t *testing.T) (*store.Store, *bundle) {
 	return st, &bundle{pool: pool, jobs: jobs, svc: notifier.NewService(st, notifier.ServiceConfig{AuditKeys: keys}), deliveries: map[int64][]int64{}}
 }
 
+// waveStatus reads a wave's status.
+func (b *bundle) waveStatus(t *testing.T, id int64) notifier.WaveStatus {
+	t.Helper()
+	var status notifier.WaveStatus
+	if err := b.pool.QueryRow(context.Background(), `SELECT status FROM waves WHERE id = $1`, id).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	return status
+}
+
 // ids runs a query of one bigint column.
 func (b *bundle) ids(t *testing.T, sql string, args ...any) []int64 {
 	t.Helper()
