@@ -65,14 +65,23 @@ func (s *Server) webhookID(r *http.Request) (*webhook.Service, int64, error) {
 	return hooks, id, err
 }
 
-func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
+// onWebhook answers status with what do returns for the endpoint named in
+// the path.
+func (s *Server) onWebhook(w http.ResponseWriter, r *http.Request, status int,
+	do func(hooks *webhook.Service, id int64) (any, error)) {
 	hooks, id, err := s.webhookID(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	e, err := hooks.Endpoint(r.Context(), actor(r), id)
-	s.reply(w, r, http.StatusOK, e, err)
+	v, err := do(hooks, id)
+	s.reply(w, r, status, v, err)
+}
+
+func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
+	s.onWebhook(w, r, http.StatusOK, func(hooks *webhook.Service, id int64) (any, error) {
+		return hooks.Endpoint(r.Context(), actor(r), id)
+	})
 }
 
 func (s *Server) patchWebhook(w http.ResponseWriter, r *http.Request) {
@@ -104,25 +113,17 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 // rotateWebhookSecret answers the endpoint with its new secret, shown
 // this once; the old secrets sign on through the overlap.
 func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
-	hooks, id, err := s.webhookID(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	e, err := hooks.RotateSecret(r.Context(), actor(r), id)
-	s.reply(w, r, http.StatusOK, e, err)
+	s.onWebhook(w, r, http.StatusOK, func(hooks *webhook.Service, id int64) (any, error) {
+		return hooks.RotateSecret(r.Context(), actor(r), id)
+	})
 }
 
 // testWebhook answers 202: the test event is queued, its attempts show
 // in the delivery log.
 func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
-	hooks, id, err := s.webhookID(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	d, err := hooks.SendTest(r.Context(), actor(r), id)
-	s.reply(w, r, http.StatusAccepted, d, err)
+	s.onWebhook(w, r, http.StatusAccepted, func(hooks *webhook.Service, id int64) (any, error) {
+		return hooks.SendTest(r.Context(), actor(r), id)
+	})
 }
 
 func (s *Server) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) {
