@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
-	"github.com/breachnotify/breachnotify/migrations"
 	"github.com/breachnotify/breachnotify/migrations/testdb"
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/delivery"
@@ -30,17 +29,7 @@ type bundle struct {
 
 func setup(t *testing.T) (*queue.Inserter, *bundle) {
 	t.Helper()
-	pc, err := pgxpool.ParseConfig(testdb.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc.MaxConns = 4
-	pc.AfterConnect = migrations.AssumeServiceRole
-	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := testdb.ServicePool(t, 4)
 	ins, err := queue.NewInserter(pool, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -44,6 +44,27 @@ func URL(t testing.TB) string {
 	return Config(t).URL()
 }
 
+// ServicePool creates a fresh migrated database and opens a pool on it
+// that works as migrations.ServiceRole, as the service's pools do, closed
+// when the test ends. maxConns bounds it when above zero.
+func ServicePool(t testing.TB, maxConns int32) *pgxpool.Pool {
+	t.Helper()
+	pc, err := pgxpool.ParseConfig(URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if maxConns > 0 {
+		pc.MaxConns = maxConns
+	}
+	pc.AfterConnect = migrations.AssumeServiceRole
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
 // ServerURL is the URL of the server's maintenance database tests use.
 func ServerURL() string {
 	if raw := os.Getenv("BREACHNOTIFY_TEST_DATABASE_URL"); raw != "" {

@@ -20,7 +20,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/breachnotify/breachnotify/migrations"
 	"github.com/breachnotify/breachnotify/migrations/testdb"
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/evidence"
@@ -48,16 +47,7 @@ type bundle struct {
 func setup(t *testing.T, groupSize int) (*ingest.Importer, *bundle) {
 	t.Helper()
 	ctx := context.Background()
-	pc, err := pgxpool.ParseConfig(testdb.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc.AfterConnect = migrations.AssumeServiceRole
-	pool, err := pgxpool.NewWithConfig(ctx, pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := testdb.ServicePool(t, 0)
 	jobs, err := queue.NewInserter(pool, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/breachnotify/breachnotify/migrations"
 	"github.com/breachnotify/breachnotify/migrations/testdb"
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/delivery"
@@ -83,18 +82,7 @@ func setup(t *testing.T) (*store.Store, *bundle) {
 // over it, and a bundle without waves.
 func emptySetup(t *testing.T) (*store.Store, *bundle) {
 	t.Helper()
-	ctx := context.Background()
-	pc, err := pgxpool.ParseConfig(testdb.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc.MaxConns = 4
-	pc.AfterConnect = migrations.AssumeServiceRole
-	pool, err := pgxpool.NewWithConfig(ctx, pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := testdb.ServicePool(t, 4)
 	jobs, err := queue.NewInserter(pool, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

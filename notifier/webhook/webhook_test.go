@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/breachnotify/breachnotify/migrations"
 	"github.com/breachnotify/breachnotify/migrations/testdb"
 	"github.com/breachnotify/breachnotify/notifier"
 	"github.com/breachnotify/breachnotify/notifier/delivery"
@@ -114,17 +113,7 @@ var localPolicy = webhook.Policy{AllowLocalHTTP: true}
 // so a test drives attempts one after the other without waiting.
 func setup(t *testing.T) (*webhook.Service, *bundle) {
 	t.Helper()
-	ctx := context.Background()
-	pc, err := pgxpool.ParseConfig(testdb.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc.AfterConnect = migrations.AssumeServiceRole
-	pool, err := pgxpool.NewWithConfig(ctx, pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := testdb.ServicePool(t, 0)
 	jobs, err := queue.NewInserter(pool, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
