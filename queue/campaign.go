@@ -78,11 +78,17 @@ type FollowUpWorker struct {
 
 // Work implements river.Worker.
 func (w *FollowUpWorker) Work(ctx context.Context, job *river.Job[FollowUpArgs]) error {
-	_, err := w.Service.SendFollowUp(ctx, job.Args.IncidentID, job.Args.OrganizationID, func(ctx context.Context, tx pgx.Tx) error {
+	_, err := w.Service.SendFollowUp(ctx, job.Args.IncidentID, job.Args.OrganizationID, completeIn(job))
+	return snoozeOr(err)
+}
+
+// completeIn completes job in the transaction it is given: the work the
+// job did and its completion commit together.
+func completeIn[T river.JobArgs](job *river.Job[T]) notifier.JobCompleter {
+	return func(ctx context.Context, tx pgx.Tx) error {
 		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
 		return err
-	})
-	return snoozeOr(err)
+	}
 }
 
 // RemindersArgs is the periodic reminder pass.

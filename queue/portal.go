@@ -9,7 +9,6 @@ import (
 	"github.com/breachnotify/breachnotify/notifier/delivery"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 )
 
 // QueuePortal is the queue of sign-in emails, kept apart so a contact
@@ -94,10 +93,7 @@ func (w *PortalLinkWorker) Work(ctx context.Context, job *river.Job[PortalLinkAr
 // (retrying cannot help), a temporary one is River's to retry.
 func sendCompleting[T river.JobArgs](ctx context.Context, job *river.Job[T], id int64,
 	send func(ctx context.Context, id int64, complete notifier.JobCompleter) error) error {
-	err := send(ctx, id, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-		return err
-	})
+	err := send(ctx, id, completeIn(job))
 	if delivery.IsPermanent(err) {
 		return river.JobCancel(err)
 	}

@@ -5,7 +5,6 @@ package queue
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -155,14 +154,9 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		cctx, cancel := context.WithCancel(jobCtx)
 		defer cancel()
 		defer context.AfterFunc(commitCtx, cancel)()
-		_, err := river.JobCompleteTx[*riverpgxv5.Driver](cctx, tx, job)
-		return err
+		return completeIn(job)(cctx, tx)
 	})
-	var snooze *notifier.SnoozeError
-	if errors.As(err, &snooze) {
-		return river.JobSnooze(snooze.After)
-	}
-	return err
+	return snoozeOr(err)
 }
 
 // Config configures the working River client.
