@@ -205,6 +205,18 @@ func (s *Server) data(sess notifier.StaffSession, nav string, d pageData) pageDa
 	return d
 }
 
+// pathIncident reads the incident the path names ({id}: an id or a
+// slug), as the session's key sees it; false when it answered the
+// problem page instead.
+func (s *Server) pathIncident(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession) (notifier.Incident, bool) {
+	inc, err := s.svc.Incident(r.Context(), sess.Actor(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, sess, err, "/admin/incidents")
+		return inc, false
+	}
+	return inc, true
+}
+
 // fail answers a failed dashboard request: a coded error shows its
 // message (it is written for users), anything else a generic page with
 // the request id to look up in the log.

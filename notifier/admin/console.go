@@ -137,9 +137,8 @@ func (s *Server) refuseIncident(w http.ResponseWriter, r *http.Request, sess not
 // UpdateClock, both admin only (the service checks).
 func (s *Server) editPolicy(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession) {
 	ctx, by, f := r.Context(), sess.Actor(), r.PostForm
-	inc, err := s.svc.Incident(ctx, by, r.PathValue("id"))
-	if err != nil {
-		s.fail(w, r, sess, err, "/admin/incidents")
+	inc, ok := s.pathIncident(w, r, sess)
+	if !ok {
 		return
 	}
 	back := "/admin/incidents/" + strconv.FormatInt(inc.ID, 10)
@@ -258,9 +257,8 @@ const skippedNames = 20
 
 func (s *Server) planWave(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession) {
 	ctx, by := r.Context(), sess.Actor()
-	inc, err := s.svc.Incident(ctx, by, r.PathValue("id"))
-	if err != nil {
-		s.fail(w, r, sess, err, "/admin/incidents")
+	inc, ok := s.pathIncident(w, r, sess)
+	if !ok {
 		return
 	}
 	plan, err := s.svc.PlanWaveWith(ctx, by, inc.Slug, templates.Kind(r.PostForm.Get("kind")),

@@ -166,9 +166,8 @@ type incidentPage struct {
 
 func (s *Server) incident(w http.ResponseWriter, r *http.Request, sess notifier.StaffSession) {
 	ctx, by := r.Context(), sess.Actor()
-	inc, err := s.svc.Incident(ctx, by, r.PathValue("id"))
-	if err != nil {
-		s.fail(w, r, sess, err, "/admin/incidents")
+	inc, ok := s.pathIncident(w, r, sess)
+	if !ok {
 		return
 	}
 	// The slug from here on: an all-digit slug could also be read as an id.
